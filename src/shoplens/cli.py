@@ -1,0 +1,220 @@
+"""The ``shoplens`` command line.
+
+Global options come first (``shoplens --warehouse w.duckdb status``). Each
+capability package adds its commands through ``shoplens/<package>/cli.py``,
+which defines ``register(app)``; this module only wires them in.
+
+User mistakes exit with code 2 and one line on stderr; never a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from shoplens import __version__
+from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
+from shoplens.config import load_settings
+from shoplens.errors import ShoplensError, UserInputError
+
+app = typer.Typer(
+    name="shoplens",
+    help="Customer insight and decisions for e-commerce.\n\n"
+    "Start with `shoplens demo`; load your own exports with `shoplens ingest`.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",
+)
+
+CAPABILITY_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "serve", "monitor", "store"]
+
+
+def _version(value: bool) -> None:
+    if value:
+        console.print(f"shoplens {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    warehouse: Annotated[Optional[Path], typer.Option(
+        "--warehouse", "-w", help="DuckDB warehouse file [env SHOPLENS_WAREHOUSE; default ./.shoplens/warehouse.duckdb]",
+        show_default=False)] = None,
+    engine: Annotated[Optional[str], typer.Option(help="duckdb or spark [env SHOPLENS_ENGINE]", show_default=False)] = None,
+    spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL when --engine spark", show_default=False)] = None,
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")] = False,
+) -> None:
+    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master)
+
+
+@app.command("ingest")
+def ingest_cmd(
+    ctx: typer.Context,
+    args: Annotated[list[str], typer.Argument(help="TABLE FILE... (or only FILE... with --preset/--mapping)", show_default=False)],
+    mapping: Annotated[Optional[Path], typer.Option(help="TOML/YAML mapping of source columns to the canonical model")] = None,
+    preset: Annotated[Optional[str], typer.Option(help="named mapping for a known export format (see `shoplens presets`)")] = None,
+    strict: Annotated[bool, typer.Option(help="fail the whole ingest on any bad row instead of quarantining it")] = False,
+    encoding: Annotated[Optional[str], typer.Option(help="source encoding (default: detected; UTF-8, UTF-16, GB18030/GBK)")] = None,
+    json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
+) -> None:
+    """Load CSV/TSV, Parquet or JSON Lines files (optionally gzipped) into a canonical table.
+
+    Bad rows are quarantined with file, line, column and reason (see `shoplens quarantine`);
+    the run is atomic and idempotent, and read = loaded + updated + quarantined + duplicates.
+
+    Examples:
+
+        shoplens ingest orders orders.csv
+
+        shoplens ingest --preset online-retail online_retail.csv.gz
+    """
+    from shoplens.ingest.mapping import Mapping
+    from shoplens.pipeline import accounting_rows, ingest_with_progress
+    from shoplens.schema import TABLES
+
+    if preset or mapping:
+        table = args[0] if args and args[0] in TABLES and not Path(args[0]).exists() else None
+        files = args[1:] if table else args
+    else:
+        if len(args) < 2:
+            raise UserInputError("usage: shoplens ingest TABLE FILE... (or --preset NAME FILE...)")
+        table, files = args[0], args[1:]
+        Mapping.identity(table)  # unknown table -> clear error
+    settings = settings_from(ctx)
+    with open_warehouse(ctx) as wh:
+        if json_out:
+            from shoplens.ingest import ingest
+            from shoplens.pipeline import _ingest_hooks
+
+            result = ingest(wh, files, table=table, mapping=mapping, preset=preset, strict=strict, encoding=encoding,
+                            max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))
+            print_json(result.to_dict())
+            return
+        job_files = [Path(f) for f in files]
+        if mapping:
+            from shoplens.ingest import ingest
+            from shoplens.pipeline import _ingest_hooks
+
+            results = [ingest(wh, job_files, table=table, mapping=mapping, strict=strict, encoding=encoding,
+                              max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))]
+        else:
+            from shoplens.ingest import ingest
+
+            results = [ingest(wh, job_files, table=table, preset=preset, strict=strict, encoding=encoding,
+                              max_future_days=settings.max_future_days)] if strict or encoding else \
+                ingest_with_progress(wh, settings, console, [(table, preset, job_files)])
+        console.print(rows_table(accounting_rows(results), title="Ingest accounting"))
+        for r in results:
+            for note in r.notes:
+                console.print(f"[dim]note: {note}[/dim]")
+            if r.quarantined:
+                console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {r.table}`")
+
+
+@app.command("quarantine")
+def quarantine_cmd(
+    ctx: typer.Context,
+    table: Annotated[str, typer.Argument(help="canonical table name")],
+    limit: Annotated[int, typer.Option(help="rows to show in the table view")] = 50,
+    json_out: Annotated[bool, typer.Option("--json", help="print a JSON list of {file, line, column, reason}")] = False,
+) -> None:
+    """List quarantined rows of TABLE with file, line, column and reason."""
+    from shoplens.schema import get_table
+
+    get_table(table)
+    with open_warehouse(ctx, read_only=True) as wh:
+        rows = wh.query(
+            'SELECT file, line, "column", reason FROM _quarantine WHERE table_name = ? ORDER BY file, line', [table]
+        )
+    records = rows.to_dict("records")
+    if json_out:
+        print_json(records)
+        return
+    if not records:
+        console.print(f"No quarantined rows for {table}.")
+        return
+    console.print(rows_table(records[:limit], title=f"Quarantined rows of {table} ({len(records):,})"))
+
+
+@app.command("status")
+def status_cmd(
+    ctx: typer.Context,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON {tables: {NAME: {rows, min_time, max_time, last_ingest}}}")] = False,
+) -> None:
+    """Row counts, time ranges and last ingest of every table, and when results were computed."""
+    from shoplens.store.warehouse import table_status
+
+    with open_warehouse(ctx, read_only=True) as wh:
+        tables = table_status(wh)
+        computed = wh.freshness()
+    if json_out:
+        print_json({"tables": tables, "computed": computed.to_dict("records")})
+        return
+    console.print(rows_table([{"table": k, **v} for k, v in tables.items()], title="Warehouse tables"))
+    if len(computed):
+        console.print(rows_table(computed.to_dict("records"), title="Computed results (last computed)"))
+
+
+@app.command("presets")
+def presets_cmd() -> None:
+    """List the mapping presets for known export formats."""
+    from shoplens.ingest import list_presets
+
+    console.print(rows_table([{"preset": k, "description": v} for k, v in list_presets().items()], title="Presets"))
+
+
+@app.command("demo")
+def demo_cmd(
+    ctx: typer.Context,
+    force: Annotated[bool, typer.Option(help="replace a warehouse that holds non-demo data")] = False,
+    report: Annotated[Optional[Path], typer.Option(help="where to write the HTML report [default: beside the warehouse]")] = None,
+    only: Annotated[Optional[list[str]], typer.Option(help="run only these steps (repeatable)")] = None,
+) -> None:
+    """Build a fresh warehouse from the bundled demo shop, run every analysis and write an HTML report."""
+    from shoplens.pipeline import run_demo
+
+    run_demo(settings_from(ctx), console, force=force, report_path=report, only=only)
+
+
+def _register_capabilities() -> None:
+    for pkg in CAPABILITY_PACKAGES:
+        name = f"shoplens.{pkg}.cli"
+        if importlib.util.find_spec(name) is not None:
+            importlib.import_module(name).register(app)
+
+
+_register_capabilities()
+
+
+def main() -> None:
+    """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    try:
+        app(standalone_mode=False)
+    except ShoplensError as exc:
+        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(getattr(exc, "exit_code", 1))
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        err_console.print("aborted")
+        sys.exit(130)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; the warehouse is unchanged by the unfinished step")
+        sys.exit(130)
+    except Exception as exc:  # click usage errors
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()

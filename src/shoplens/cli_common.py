@@ -1,0 +1,105 @@
+"""What every CLI command shares: settings from the global options, the warehouse,
+Rich consoles, JSON output and tables.
+
+Commands stay thin: they parse options, call one library function and print.
+
+>>> isinstance(rows_table([{"a": 1}], title="t").title, str)
+True
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shoplens.config import Settings, load_settings
+from shoplens.store.warehouse import Warehouse
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_from(ctx: typer.Context | None) -> Settings:
+    """Settings built by the root callback (global options + env + config file)."""
+    while ctx is not None:
+        if isinstance(ctx.obj, Settings):
+            return ctx.obj
+        ctx = ctx.parent
+    return load_settings()
+
+
+def open_warehouse(ctx: typer.Context | None, *, read_only: bool = False) -> Warehouse:
+    s = settings_from(ctx)
+    return Warehouse(s.warehouse, read_only=read_only, memory_limit=s.memory_limit, threads=s.threads)
+
+
+def _default(o: Any) -> Any:
+    if isinstance(o, (datetime, date)):
+        return o.isoformat()
+    if hasattr(o, "item"):  # numpy scalars
+        return o.item()
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    return str(o)
+
+
+def clean_json(o: Any) -> Any:
+    """Replace NaN/inf with None so the output is valid JSON."""
+    if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
+        return None
+    if isinstance(o, Mapping):
+        return {str(k): clean_json(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [clean_json(v) for v in o]
+    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
+        try:
+            return clean_json(o.item())
+        except (ValueError, AttributeError):
+            return o
+    return o
+
+
+def print_json(obj: Any) -> None:
+    """Machine-readable output on stdout (no Rich markup)."""
+    print(json.dumps(clean_json(obj), default=_default, ensure_ascii=False))
+
+
+def fmt(v: Any) -> str:
+    if v is None:
+        return ""
+    if isinstance(v, float):
+        if math.isnan(v):
+            return ""
+        if v.is_integer() and abs(v) < 1e15:
+            return f"{int(v):,}"
+        return f"{v:,.2f}" if abs(v) < 1e15 else f"{v:.3g}"
+    if isinstance(v, int) and not isinstance(v, bool):
+        return f"{v:,}"
+    if isinstance(v, datetime):
+        return v.strftime("%Y-%m-%d %H:%M")
+    return str(v)
+
+
+def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: list[str] | None = None) -> Table:
+    """A Rich table from dict rows (numbers right-aligned and formatted)."""
+    rows = list(rows)
+    cols = columns or (list(rows[0].keys()) if rows else [])
+    table = Table(title=title, title_justify="left", header_style="bold cyan")
+    for c in cols:
+        numeric = bool(rows) and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows)
+        table.add_column(c, justify="right" if numeric else "left")
+    for r in rows:
+        table.add_row(*(fmt(r.get(c)) for c in cols))
+    return table
+
+
+def frame_table(frame: Any, *, title: str = "", max_rows: int = 30) -> Table:
+    """A Rich table from a pandas DataFrame (first ``max_rows`` rows)."""
+    return rows_table(frame.head(max_rows).to_dict("records"), title=title, columns=[str(c) for c in frame.columns])

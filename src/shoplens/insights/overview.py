@@ -1,0 +1,88 @@
+"""The first summary of a shop: customers, orders, revenue, AOV, repeat rate,
+revenue by month, top categories and products.
+
+Revenue is net: order lines of all orders, returns and cancellations counted
+negative; adjustments (bad-debt write-offs) excluded. Order counts and AOV use
+orders that were not cancelled, returned or adjustments.
+
+>>> # overview(warehouse)["kpis"]["customers"]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from shoplens.store.warehouse import Warehouse
+
+NOT_SALES = "('cancelled', 'returned', 'refunded', 'adjustment')"
+
+LINES = f"""
+SELECT o.order_id, o.customer_id, o.ordered_at, o.status, i.product_id, i.quantity, i.unit_price,
+       i.quantity * i.unit_price AS amount
+FROM order_items i JOIN orders o USING (order_id)
+WHERE coalesce(o.status, 'completed') <> 'adjustment'
+"""
+
+
+def kpis(wh: Warehouse) -> dict[str, Any]:
+    row = wh.con.execute(
+        f"""
+        WITH sales AS (SELECT * FROM orders WHERE coalesce(status, 'completed') NOT IN {NOT_SALES}),
+             lines AS ({LINES}),
+             per_customer AS (SELECT customer_id, count(*) AS n FROM sales WHERE customer_id IS NOT NULL GROUP BY 1),
+             order_value AS (SELECT order_id, sum(amount) AS v FROM lines
+                             WHERE order_id IN (SELECT order_id FROM sales) GROUP BY 1)
+        SELECT (SELECT count(*) FROM per_customer),
+               (SELECT count(*) FROM sales),
+               (SELECT sum(amount) FROM lines),
+               (SELECT avg(v) FROM order_value),
+               (SELECT avg(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END) FROM per_customer),
+               (SELECT count(*) FROM orders WHERE status IN ('cancelled', 'returned', 'refunded')),
+               (SELECT min(ordered_at) FROM orders), (SELECT max(ordered_at) FROM orders),
+               (SELECT any_value(currency) FROM orders)
+        """
+    ).fetchone()
+    keys = ["customers", "orders", "revenue", "average_order_value", "repeat_purchase_rate",
+            "cancellations", "first_order", "last_order", "currency"]
+    return dict(zip(keys, row))  # type: ignore[arg-type]
+
+
+def revenue_by_month(wh: Warehouse) -> pd.DataFrame:
+    return wh.query(
+        f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month,
+                   round(sum(amount), 2) AS revenue,
+                   count(DISTINCT order_id) FILTER (WHERE amount > 0) AS orders,
+                   count(DISTINCT customer_id) AS customers
+            FROM ({LINES}) GROUP BY 1 ORDER BY 1"""
+    )
+
+
+def top_categories(wh: Warehouse, n: int = 10) -> pd.DataFrame:
+    return wh.query(
+        f"""SELECT coalesce(p.category, 'unknown') AS category, round(sum(l.amount), 2) AS revenue,
+                   sum(l.quantity) AS units, count(DISTINCT l.order_id) AS orders
+            FROM ({LINES}) l LEFT JOIN products p USING (product_id)
+            GROUP BY 1 ORDER BY revenue DESC LIMIT {int(n)}"""
+    )
+
+
+def top_products(wh: Warehouse, n: int = 10) -> pd.DataFrame:
+    return wh.query(
+        f"""SELECT l.product_id, any_value(p.name) AS name, any_value(p.category) AS category,
+                   round(sum(l.amount), 2) AS revenue, sum(l.quantity) AS units,
+                   count(DISTINCT l.customer_id) AS customers
+            FROM ({LINES}) l LEFT JOIN products p USING (product_id)
+            GROUP BY 1 ORDER BY revenue DESC LIMIT {int(n)}"""
+    )
+
+
+def overview(wh: Warehouse) -> dict[str, Any]:
+    """Everything the first demo summary shows."""
+    return {
+        "kpis": kpis(wh),
+        "revenue_by_month": revenue_by_month(wh),
+        "top_categories": top_categories(wh),
+        "top_products": top_products(wh),
+    }

@@ -1,0 +1,1 @@
+"""Privacy and data governance: PII detection and masking, keyed pseudonyms, consent, erasure."""

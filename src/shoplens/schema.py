@@ -1,0 +1,244 @@
+"""The canonical data model: tables, columns, types and constraints.
+
+Everything else in shoplens (ingest validation, the warehouse DDL, the docs in
+``docs/data-model.md``) is generated from these declarations, so the model is
+stated once.
+
+>>> TABLES["orders"].key
+('order_id',)
+>>> TABLES["order_items"].column("quantity").type
+'DOUBLE'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from shoplens.errors import UnknownTableError
+
+
+@dataclass(frozen=True)
+class Column:
+    """One canonical column.
+
+    ``type`` is a portable SQL type (VARCHAR, BIGINT, INTEGER, DOUBLE, BOOLEAN,
+    TIMESTAMP). Timestamps are stored in UTC without zone.
+    """
+
+    name: str
+    type: str
+    required: bool = False
+    description: str = ""
+    min: float | None = None
+    max: float | None = None
+    min_exclusive: bool = False
+    allowed: tuple[str, ...] | None = None
+    nonzero: bool = False
+    pii: bool = False
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A foreign key checked at ingest.
+
+    ``when_loaded``: only checked when the parent table holds rows (customers are
+    often exported separately, or not at all).
+    """
+
+    column: str
+    parent: str
+    parent_column: str
+    when_loaded: bool = False
+
+
+@dataclass(frozen=True)
+class Table:
+    name: str
+    description: str
+    columns: tuple[Column, ...]
+    key: tuple[str, ...]
+    time_column: str | None = None
+    references: tuple[Reference, ...] = field(default_factory=tuple)
+
+    def column(self, name: str) -> Column:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+C = Column
+
+EVENT_TYPES = ("view", "cart", "remove_cart", "purchase", "click", "search", "favorite", "ad_click", "ad_impression")
+ORDER_STATUSES = ("completed", "pending", "paid", "shipped", "delivered", "cancelled", "returned", "refunded", "adjustment")
+
+TABLES: dict[str, Table] = {
+    t.name: t
+    for t in [
+        Table(
+            "customers",
+            "One row per customer of the shop.",
+            (
+                C("customer_id", "VARCHAR", True, "the shop's own customer id"),
+                C("created_at", "TIMESTAMP", description="account creation (or first purchase) time, UTC"),
+                C("country", "VARCHAR"),
+                C("city", "VARCHAR"),
+                C("gender", "VARCHAR", allowed=("female", "male", "other", "unknown")),
+                C("birth_year", "INTEGER", min=1900, max=2030),
+                C("email", "VARCHAR", pii=True),
+                C("phone", "VARCHAR", pii=True),
+                C("name", "VARCHAR", pii=True),
+                C("address", "VARCHAR", description="postal address", pii=True),
+                C("postcode", "VARCHAR"),
+                C("language", "VARCHAR", description="preferred language, e.g. en, zh"),
+                C("consent_marketing", "BOOLEAN", description="may receive campaigns"),
+                C("consent_personalization", "BOOLEAN", description="may be profiled and get personal recommendations"),
+            ),
+            key=("customer_id",),
+            time_column="created_at",
+        ),
+        Table(
+            "products",
+            "One row per product (SKU).",
+            (
+                C("product_id", "VARCHAR", True),
+                C("name", "VARCHAR"),
+                C("category", "VARCHAR"),
+                C("brand", "VARCHAR"),
+                C("price", "DOUBLE", min=0, description="current list price"),
+                C("cost", "DOUBLE", min=0, description="unit cost, for margins"),
+                C("currency", "VARCHAR"),
+                C("description", "VARCHAR"),
+                C("in_stock", "BOOLEAN"),
+                C("created_at", "TIMESTAMP", description="first listed"),
+            ),
+            key=("product_id",),
+            time_column="created_at",
+        ),
+        Table(
+            "orders",
+            "One row per order (invoice). Cancellations and returns are kept with their status.",
+            (
+                C("order_id", "VARCHAR", True),
+                C("customer_id", "VARCHAR", description="null for guest checkouts"),
+                C("ordered_at", "TIMESTAMP", True, "order time, UTC"),
+                C("status", "VARCHAR", allowed=ORDER_STATUSES),
+                C("total_amount", "DOUBLE", description="negative for returns"),
+                C("currency", "VARCHAR"),
+                C("channel", "VARCHAR", description="web, app, store, marketplace..."),
+                C("discount_amount", "DOUBLE", min=0),
+            ),
+            key=("order_id",),
+            time_column="ordered_at",
+            references=(Reference("customer_id", "customers", "customer_id", when_loaded=True),),
+        ),
+        Table(
+            "order_items",
+            "One row per order line. Negative quantities are returns.",
+            (
+                C("order_id", "VARCHAR", True),
+                C("line_number", "INTEGER", True, "from the source, else the line's position within its order", min=0),
+                C("product_id", "VARCHAR", True),
+                C("quantity", "DOUBLE", True, "units; negative for returns", nonzero=True),
+                C("unit_price", "DOUBLE", True, "price per unit", min=0),
+                C("discount", "DOUBLE", min=0, description="discount on the line"),
+            ),
+            key=("order_id", "line_number"),
+            references=(Reference("order_id", "orders", "order_id"),),
+        ),
+        Table(
+            "events",
+            "Behaviour events: views, carts, purchases, clicks, searches.",
+            (
+                C("customer_id", "VARCHAR", True),
+                C("session_id", "VARCHAR"),
+                C("event_type", "VARCHAR", True, allowed=EVENT_TYPES),
+                C("product_id", "VARCHAR"),
+                C("occurred_at", "TIMESTAMP", True),
+                C("category", "VARCHAR"),
+                C("query", "VARCHAR", description="search text"),
+                C("channel", "VARCHAR"),
+            ),
+            key=("customer_id", "session_id", "event_type", "product_id", "occurred_at"),
+            time_column="occurred_at",
+        ),
+        Table(
+            "reviews",
+            "Product reviews.",
+            (
+                C("review_id", "VARCHAR", True),
+                C("customer_id", "VARCHAR"),
+                C("product_id", "VARCHAR"),
+                C("order_id", "VARCHAR"),
+                C("rating", "INTEGER", min=1, max=5),
+                C("title", "VARCHAR"),
+                C("text", "VARCHAR"),
+                C("created_at", "TIMESTAMP"),
+                C("language", "VARCHAR", description="zh, en... (detected when absent)"),
+            ),
+            key=("review_id",),
+            time_column="created_at",
+        ),
+        Table(
+            "support_messages",
+            "Customer-service messages, one row per message.",
+            (
+                C("message_id", "VARCHAR", True),
+                C("conversation_id", "VARCHAR", True),
+                C("customer_id", "VARCHAR"),
+                C("sender", "VARCHAR", True, allowed=("customer", "agent", "bot")),
+                C("text", "VARCHAR"),
+                C("created_at", "TIMESTAMP"),
+                C("channel", "VARCHAR"),
+            ),
+            key=("message_id",),
+            time_column="created_at",
+        ),
+        Table(
+            "decisions",
+            "Logged decisions (offers, ads, prices) with propensities, for off-policy evaluation.",
+            (
+                C("decision_id", "VARCHAR", True),
+                C("occurred_at", "TIMESTAMP", True),
+                C("customer_id", "VARCHAR"),
+                C("context", "VARCHAR", description="JSON object of context features"),
+                C("action", "VARCHAR", True),
+                C("position", "INTEGER", min=0),
+                C("propensity", "DOUBLE", min=0, max=1, min_exclusive=True),
+                C("reward", "DOUBLE"),
+                C("rewarded_at", "TIMESTAMP"),
+                C("policy", "VARCHAR"),
+                C("policy_version", "VARCHAR"),
+                C("decision_type", "VARCHAR", description="offer, ad, price..."),
+            ),
+            key=("decision_id",),
+            time_column="occurred_at",
+        ),
+    ]
+}
+
+# Required columns filled by ingest itself when the source has none.
+GENERATED_COLUMNS = {("order_items", "line_number")}
+
+
+def get_table(name: str) -> Table:
+    """Return the canonical table ``name`` or raise a clear error."""
+    try:
+        return TABLES[name]
+    except KeyError:
+        raise UnknownTableError(
+            f"unknown table {name!r}; choose one of: {', '.join(TABLES)}"
+        ) from None
+
+
+def create_table_sql(table: Table, name: str | None = None) -> str:
+    cols = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
+    return f'CREATE TABLE IF NOT EXISTS "{name or table.name}" ({cols})'

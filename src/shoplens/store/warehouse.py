@@ -1,0 +1,201 @@
+"""The embedded DuckDB warehouse.
+
+One file holds the canonical tables (see :mod:`shoplens.schema`), the results
+of every analysis, and shoplens' own bookkeeping tables (names starting with
+``_``): ingest runs, quarantined rows and the freshness of computed tables.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "w.duckdb"
+>>> with Warehouse(path) as wh:
+...     wh.row_count("orders")
+0
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from shoplens.errors import ConfigError, UnknownTableError
+from shoplens.schema import TABLES, create_table_sql
+
+META_TABLES_SQL = [
+    """CREATE TABLE IF NOT EXISTS _ingest_runs (
+        run_id VARCHAR, table_name VARCHAR, files VARCHAR, started_at TIMESTAMP,
+        finished_at TIMESTAMP, "read" BIGINT, loaded BIGINT, updated BIGINT,
+        quarantined BIGINT, duplicates BIGINT, seconds DOUBLE)""",
+    """CREATE TABLE IF NOT EXISTS _quarantine (
+        run_id VARCHAR, table_name VARCHAR, file VARCHAR, line BIGINT,
+        "column" VARCHAR, reason VARCHAR, raw VARCHAR, quarantined_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS _computed (
+        name VARCHAR, kind VARCHAR, computed_at TIMESTAMP, rows BIGINT, info VARCHAR)""",
+]
+
+
+def utcnow() -> datetime:
+    """Current UTC time without zone (how the warehouse stores time)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
+
+
+class Warehouse:
+    """A DuckDB warehouse file.
+
+    Parameters
+    ----------
+    path: the ``.duckdb`` file; its folder is created when missing.
+    read_only: open without write access (several readers may share it).
+    memory_limit, threads: DuckDB resource limits.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        read_only: bool = False,
+        memory_limit: str | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self.read_only = read_only
+        if not read_only:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        elif not self.path.exists():
+            raise ConfigError(
+                f"{self.path}: no warehouse here (run `shoplens demo` or `shoplens ingest` first, "
+                "or point --warehouse / SHOPLENS_WAREHOUSE at an existing one)"
+            )
+        config: dict[str, Any] = {}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if threads:
+            config["threads"] = threads
+        try:
+            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+        except duckdb.IOException as exc:
+            raise ConfigError(f"{self.path}: cannot open the warehouse: {exc}") from None
+        self.con.execute("SET TimeZone = 'UTC'")
+        self.con.execute(f"SET temp_directory = '{self.tmp_dir.as_posix()}'")
+        self.con.execute("SET enable_progress_bar = false")
+        if not read_only:
+            self.ensure_schema()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> Warehouse:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.con.close()
+
+    @property
+    def home(self) -> Path:
+        """Folder of the warehouse; derived files (models, reports, exports) live below it."""
+        return self.path.parent
+
+    @property
+    def tmp_dir(self) -> Path:
+        return self.home / ".tmp"
+
+    def ensure_schema(self) -> None:
+        for table in TABLES.values():
+            self.con.execute(create_table_sql(table))
+        for sql in META_TABLES_SQL:
+            self.con.execute(sql)
+
+    @contextmanager
+    def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """All or nothing: commit on success, roll back on any exception.
+
+        DuckDB writes a transaction to its write-ahead log only at commit, so a
+        process killed inside the block leaves the file as it was.
+        """
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            yield self.con
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        else:
+            self.con.execute("COMMIT")
+
+    # -- reading -------------------------------------------------------------------
+    def tables(self) -> list[str]:
+        rows = self.con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def has_table(self, name: str) -> bool:
+        return name in self.tables()
+
+    def columns(self, name: str) -> list[str]:
+        rows = self.con.execute(
+            "SELECT column_name FROM information_schema.columns WHERE table_schema='main' "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [name],
+        ).fetchall()
+        return [r[0] for r in rows]
+
+    def row_count(self, name: str) -> int:
+        if not self.has_table(name):
+            raise UnknownTableError(f"no table {name!r} in the warehouse")
+        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # type: ignore[index]
+
+    def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
+        """Run SQL and return a pandas DataFrame."""
+        return self.con.execute(sql, params or []).df()
+
+    def table(self, name: str) -> pd.DataFrame:
+        if not self.has_table(name):
+            raise UnknownTableError(f"no table {name!r} in the warehouse")
+        return self.con.execute(f'SELECT * FROM "{name}"').df()
+
+    # -- derived results -------------------------------------------------------------
+    def write_table(self, name: str, frame: pd.DataFrame, *, kind: str = "table", info: dict | None = None) -> None:
+        """Replace table ``name`` with ``frame`` atomically and record when it was computed."""
+        if name in TABLES:
+            raise UnknownTableError(f"{name!r} is a canonical table; load it with ingest")
+        with self.transaction() as con:
+            con.register("_frame", frame)
+            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
+            con.unregister("_frame")
+            self._mark(con, name, kind, len(frame), info)
+
+    def mark_computed(self, name: str, kind: str, rows: int | None = None, info: dict | None = None) -> None:
+        """Record that ``name`` (a table, model or report) was computed now."""
+        self._mark(self.con, name, kind, rows, info)
+
+    @staticmethod
+    def _mark(con: duckdb.DuckDBPyConnection, name: str, kind: str, rows: int | None, info: dict | None) -> None:
+        con.execute("DELETE FROM _computed WHERE name = ?", [name])
+        con.execute(
+            "INSERT INTO _computed VALUES (?, ?, ?, ?, ?)",
+            [name, kind, utcnow(), rows, json.dumps(info or {}, default=str)],
+        )
+
+    def freshness(self) -> pd.DataFrame:
+        return self.query("SELECT name, kind, computed_at, rows FROM _computed ORDER BY name")
+
+
+def table_status(wh: Warehouse) -> dict[str, dict[str, Any]]:
+    """Rows, time range and last ingest of every canonical table (``shoplens status``)."""
+    last = dict(
+        wh.con.execute("SELECT table_name, max(finished_at) FROM _ingest_runs GROUP BY 1").fetchall()
+    )
+    out: dict[str, dict[str, Any]] = {}
+    for name, table in TABLES.items():
+        rows = wh.row_count(name)
+        lo = hi = None
+        if table.time_column and rows:
+            lo, hi = wh.con.execute(f'SELECT min("{table.time_column}"), max("{table.time_column}") FROM "{name}"').fetchone()  # type: ignore[misc]
+        out[name] = {"rows": rows, "min_time": lo, "max_time": hi, "last_ingest": last.get(name)}
+    return out
