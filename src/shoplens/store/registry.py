@@ -1,0 +1,130 @@
+"""Model registry: every trained model saved with its version, training-data window,
+metrics and code version; one version per name is *promoted* (the one served).
+
+Files live under ``<warehouse folder>/models/<name>/<version>.pkl``; the index is
+the warehouse table ``_models``. Erasure walks this registry: models whose class
+implements ``forget_customers(ids)`` are loaded, made to forget and saved again.
+
+>>> # reg = ModelRegistry(wh); v = reg.register("churn", model, metrics={"auc": 0.8})  # doctest: +SKIP
+>>> # reg.load("churn")  -> the promoted version  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shoplens import __version__
+from shoplens.base import Model, read_model_file
+from shoplens.errors import NotFoundError
+from shoplens.store.warehouse import Warehouse, utcnow
+
+MODELS_SQL = """CREATE TABLE IF NOT EXISTS _models (
+    name VARCHAR, version INTEGER, path VARCHAR, kind VARCHAR, created_at TIMESTAMP,
+    data_start TIMESTAMP, data_end TIMESTAMP, metrics VARCHAR, params VARCHAR,
+    code_version VARCHAR, status VARCHAR, note VARCHAR)"""
+
+
+def code_version() -> str:
+    """shoplens version plus the git commit when running from a checkout."""
+    try:
+        sha = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=2,
+            cwd=Path(__file__).parent,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        sha = ""
+    return f"{__version__}+{sha}" if sha else __version__
+
+
+class ModelRegistry:
+    """Versioned models of one warehouse."""
+
+    def __init__(self, wh: Warehouse) -> None:
+        self.wh = wh
+        if not wh.read_only:
+            wh.con.execute(MODELS_SQL)
+
+    @property
+    def root(self) -> Path:
+        return self.wh.home / "models"
+
+    def register(
+        self,
+        name: str,
+        model: Model,
+        *,
+        kind: str = "",
+        metrics: dict[str, Any] | None = None,
+        data_window: tuple[Any, Any] | None = None,
+        promote: bool = True,
+        note: str = "",
+    ) -> int:
+        """Save ``model`` as the next version of ``name``; promoted by default."""
+        con = self.wh.con
+        version = int(con.execute("SELECT coalesce(max(version), 0) + 1 FROM _models WHERE name = ?", [name]).fetchone()[0])  # type: ignore[index]
+        path = self.root / name / f"{version}.pkl"
+        model.save(path, name=name, version=version, metrics=metrics or {})
+        start, end = data_window or (None, None)
+        if promote:
+            con.execute("UPDATE _models SET status = 'archived' WHERE name = ? AND status = 'promoted'", [name])
+        con.execute(
+            "INSERT INTO _models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [name, version, str(path), kind or type(model).__name__, utcnow(), start, end,
+             json.dumps(metrics or {}, default=str), json.dumps(model.get_params(), default=str),
+             code_version(), "promoted" if promote else "candidate", note],
+        )
+        self.wh.mark_computed(f"model:{name}", "model", info={"version": version})
+        return version
+
+    def list(self, name: str | None = None) -> pd.DataFrame:
+        sql = "SELECT name, version, kind, status, created_at, data_start, data_end, metrics, code_version FROM _models"
+        params: list[Any] = []
+        if name:
+            sql += " WHERE name = ?"
+            params.append(name)
+        return self.wh.query(sql + " ORDER BY name, version", params)
+
+    def promoted_version(self, name: str) -> int:
+        row = self.wh.con.execute(
+            "SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]
+        ).fetchone()
+        if row is None:
+            raise NotFoundError(f"no promoted model named {name!r} (see `shoplens models list`)")
+        return int(row[0])
+
+    def path(self, name: str, version: int | None = None) -> Path:
+        version = version or self.promoted_version(name)
+        row = self.wh.con.execute("SELECT path FROM _models WHERE name = ? AND version = ?", [name, version]).fetchone()
+        if row is None:
+            raise NotFoundError(f"model {name!r} has no version {version}")
+        return Path(row[0])
+
+    def load(self, name: str, version: int | None = None) -> Any:
+        """The promoted (or given) version of ``name``."""
+        return read_model_file(self.path(name, version))["model"]
+
+    def promote(self, name: str, version: int) -> None:
+        self.path(name, version)  # exists?
+        with self.wh.transaction() as con:
+            con.execute("UPDATE _models SET status = 'archived' WHERE name = ? AND status = 'promoted'", [name])
+            con.execute("UPDATE _models SET status = 'promoted' WHERE name = ? AND version = ?", [name, version])
+
+    def rollback(self, name: str) -> int:
+        """Promote the version before the current one; returns it."""
+        current = self.promoted_version(name)
+        row = self.wh.con.execute(
+            "SELECT max(version) FROM _models WHERE name = ? AND version < ?", [name, current]
+        ).fetchone()
+        if row is None or row[0] is None:
+            raise NotFoundError(f"model {name!r} has no version before {current} to roll back to")
+        self.promote(name, int(row[0]))
+        return int(row[0])
+
+    def files(self) -> list[Path]:
+        """Every registered model file (erasure walks these)."""
+        return [Path(p) for (p,) in self.wh.con.execute("SELECT path FROM _models").fetchall()]
