@@ -87,34 +87,24 @@ def ingest_cmd(
         table, files = args[0], args[1:]
         Mapping.identity(table)  # unknown table -> clear error
     settings = settings_from(ctx)
+    options = {"mapping": mapping, "strict": strict, "encoding": encoding}
     with open_warehouse(ctx) as wh:
         if json_out:
             from shoplens.ingest import ingest
             from shoplens.pipeline import _ingest_hooks
 
-            result = ingest(wh, files, table=table, mapping=mapping, preset=preset, strict=strict, encoding=encoding,
-                            max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))
+            result = ingest(wh, files, table=table, preset=preset, max_future_days=settings.max_future_days,
+                            before_write=_ingest_hooks(settings, wh), **options)
             print_json(result.to_dict())
             return
-        job_files = [Path(f) for f in files]
-        if mapping:
-            from shoplens.ingest import ingest
-            from shoplens.pipeline import _ingest_hooks
-
-            results = [ingest(wh, job_files, table=table, mapping=mapping, strict=strict, encoding=encoding,
-                              max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))]
-        else:
-            from shoplens.ingest import ingest
-
-            results = [ingest(wh, job_files, table=table, preset=preset, strict=strict, encoding=encoding,
-                              max_future_days=settings.max_future_days)] if strict or encoding else \
-                ingest_with_progress(wh, settings, console, [(table, preset, job_files)])
-        console.print(rows_table(accounting_rows(results), title="Ingest accounting"))
-        for r in results:
-            for note in r.notes:
-                console.print(f"[dim]note: {note}[/dim]")
-            if r.quarantined:
-                console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {r.table}`")
+        results = ingest_with_progress(wh, settings, console, [(table, preset, [Path(f) for f in files])],
+                                       transient=True, **options)
+    console.print(rows_table(accounting_rows(results), title="Ingest accounting"))
+    for r in results:
+        for note in r.notes:
+            console.print(f"[dim]note: {note}[/dim]")
+        if r.quarantined:
+            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {r.table}`")
 
 
 @app.command("quarantine")

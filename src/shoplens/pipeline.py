@@ -73,13 +73,20 @@ def _ingest_hooks(settings: Settings, wh: Warehouse) -> list[BeforeWrite]:
 
 
 def ingest_with_progress(
-    wh: Warehouse, settings: Settings, console: Console, jobs: list[tuple[str | None, str | None, list[Path]]]
+    wh: Warehouse,
+    settings: Settings,
+    console: Console,
+    jobs: list[tuple[str | None, str | None, list[Path]]],
+    *,
+    transient: bool = False,
+    **options: Any,
 ) -> list[IngestResult]:
+    """Ingest each (table, preset, files) job with a progress bar; ``options`` go to :func:`ingest`."""
     results = []
     hooks = _ingest_hooks(settings, wh)
     with Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stage]}"),
-        TimeElapsedColumn(), console=console, transient=False,
+        TimeElapsedColumn(), console=console, transient=transient,
     ) as progress:
         for table, preset, files in jobs:
             label = preset or table or "?"
@@ -90,7 +97,7 @@ def ingest_with_progress(
 
             results.append(
                 ingest(wh, files, table=table, preset=preset, progress=step,
-                       max_future_days=settings.max_future_days, before_write=hooks)
+                       max_future_days=settings.max_future_days, before_write=hooks, **options)
             )
     return results
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import duckdb
 
 from shoplens.errors import MappingError, StrictModeError
-from shoplens.ingest.mapping import Mapping, quote
+from shoplens.ingest.mapping import Mapping, normalise_name, quote
 from shoplens.ingest.sources import StagedFile, stage_file
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
@@ -118,8 +118,18 @@ def ingest(
     warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
     run_id = uuid.uuid4().hex[:12]
     try:
+        # Staging only creates connection-local temp tables, outside the transaction
+        # so that their row ids (the source line numbers) start at 0.
+        staged: list[StagedFile] = []
+        for i, path in enumerate(paths):
+            step(f"reading {path.name}", i / max(len(paths), 1) * 0.5)
+            staged.append(
+                stage_file(con, path, i, fmt=m.source.format, encoding=encoding or m.source.encoding,
+                           delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir,
+                           numeric_columns=lambda header: _numeric_columns(m, header))
+            )
         with warehouse.transaction():
-            result = _run(con, warehouse, m, paths, run_id, strict, encoding, max_future_days, step, before_write)
+            result = _run(con, m, staged, run_id, strict, max_future_days, step, before_write)
     finally:
         _cleanup(con, warehouse.tmp_dir)
     result.seconds = time.perf_counter() - started
@@ -127,6 +137,20 @@ def ingest(
         "UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id]
     )
     return result
+
+
+def _numeric_columns(m: Mapping, header: list[str]) -> list[str]:
+    """Source columns that feed a numeric canonical column directly (read typed)."""
+    if len(m.tables) != 1:
+        return []
+    table = TABLES[m.primary]
+    specs = m.tables[m.primary]
+    by_norm = {normalise_name(c): c for c in header}
+    out = []
+    for col in table.columns:
+        if col.type in ("DOUBLE", "INTEGER", "BIGINT") and col.name not in specs and col.name in by_norm:
+            out.append(by_norm[col.name])
+    return out
 
 
 def _cleanup(con: duckdb.DuckDBPyConnection, tmp_dir: Path) -> None:
@@ -144,23 +168,15 @@ def _cleanup(con: duckdb.DuckDBPyConnection, tmp_dir: Path) -> None:
 
 def _run(
     con: duckdb.DuckDBPyConnection,
-    warehouse: Warehouse,
     m: Mapping,
-    paths: list[Path],
+    staged: list[StagedFile],
     run_id: str,
     strict: bool,
-    encoding: str | None,
     max_future_days: int,
     step: Progress,
     before_write: Sequence[BeforeWrite] = (),
 ) -> IngestResult:
-    staged: list[StagedFile] = []
-    for i, path in enumerate(paths):
-        step(f"reading {path.name}", i / max(len(paths), 1) * 0.5)
-        staged.append(
-            stage_file(con, path, i, fmt=m.source.format, encoding=encoding or m.source.encoding,
-                       delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir)
-        )
+    paths = [s.path for s in staged]
     step("validating", 0.55)
     columns: list[str] = []
     for s in staged:
@@ -170,12 +186,19 @@ def _run(
         + " UNION ALL BY NAME ".join(f"SELECT * FROM {s.view}" for s in staged)
     )
     files_label = ", ".join(str(p) for p in paths)
+    src_types = {name: typ for name, typ, *_ in con.execute("DESCRIBE __src").fetchall()}
+    by_norm = {normalise_name(c): c for c in columns}
+    direct_types = {
+        c.name: src_types[by_norm[c.name]]
+        for c in TABLES[m.primary].columns
+        if c.name not in m.tables[m.primary] and c.name in by_norm
+    }
     con.execute(f"SET TimeZone = '{m.source.timezone}'")
     plans: dict[str, Plan] = {}
     primary = m.primary
     plans[primary] = plan_table(
         TABLES[primary], m.tables[primary], columns, m.source, source_view="__src", files=files_label,
-        grouped=False, max_future_days=max_future_days,
+        grouped=False, max_future_days=max_future_days, source_types=direct_types,
     )
     _materialise(con, "__t_" + primary, plans[primary].validated_sql)
     # derived tables see only source rows that passed the primary's row checks
@@ -207,6 +230,11 @@ def _run(
     counts[primary].quarantined += rejects
 
     now = utcnow()
+    # a file ingested again replaces its earlier quarantine entries (fixed rows leave quarantine)
+    con.execute(
+        "DELETE FROM _quarantine WHERE table_name IN (SELECT unnest(?)) AND file IN (SELECT unnest(?))",
+        [order, [str(p) for p in paths]],
+    )
     for tname in order:
         con.execute(
             f"INSERT INTO _quarantine SELECT ?, ?, t.__file, t.__line, t.__column, t.__reason, "
@@ -297,7 +325,11 @@ def _check_references(con: duckdb.DuckDBPyConnection, plan: Plan, staged_tables:
 
 def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
     """Classify each valid staged row (loaded / updated / duplicate) and write the last
-    version of every changed key."""
+    version of every changed key.
+
+    Most keys occur once per run: those are classified with one hash join against the
+    warehouse; only keys repeated within the run go through a window (file order).
+    """
     t: Table = plan.table
     name = t.name
     staged = f"__t_{name}"
@@ -319,30 +351,47 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
         )
         extra_dups = counts.read - counts.quarantined - con.execute("SELECT count(*) FROM __v").fetchone()[0]  # type: ignore[index]
         cols = cols + plan.generated
-    else:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __v AS SELECT * FROM {valid}")
+        valid = "__v"
     keys = list(t.key)
     qkeys = ", ".join(quote(k) for k in keys)
-    hash_cols = ", ".join(quote(c) for c in cols)
+    all_cols = t.column_names
+    insert_cols = ", ".join(quote(c) for c in all_cols)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __dk AS SELECT {qkeys} FROM {valid} GROUP BY ALL HAVING count(*) > 1")
+    repeated = con.execute("SELECT count(*) FROM __dk").fetchone()[0]  # type: ignore[index]
+    target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {name} LIMIT 1)").fetchone()[0]  # type: ignore[index]
+    if target_empty and not repeated:
+        # fast path (first load): every valid row is new
+        select = ", ".join(quote(c) if c in cols else f"NULL AS {quote(c)}" for c in all_cols)
+        con.execute(f"INSERT INTO {name} ({insert_cols}) SELECT {select} FROM {valid}")
+        counts.loaded = counts.read - counts.quarantined - extra_dups
+        counts.duplicates = extra_dups
+        return counts
+    h = f"hash({', '.join(quote(c) for c in cols)})"
+    in_dk = f"EXISTS (SELECT 1 FROM __dk d WHERE {_key_match('d', 'v', keys)})"
     # previous version of each row: the row before it with the same key, else the warehouse row
+    existing = (
+        f"SELECT {qkeys}, {h} AS __eh FROM {name}" if not target_empty
+        else f"SELECT {qkeys}, NULL::UBIGINT AS __eh FROM {name} WHERE FALSE"
+    )
     con.execute(
         f"CREATE OR REPLACE TEMP TABLE __s AS "
-        f"WITH v AS (SELECT *, hash({hash_cols}) AS __h, "
-        f"  lag(hash({hash_cols})) OVER (PARTITION BY {qkeys} ORDER BY __seq) AS __prev, "
-        f"  row_number() OVER (PARTITION BY {qkeys} ORDER BY __seq DESC) = 1 AS __last FROM __v), "
-        f"e AS (SELECT {qkeys}, hash({hash_cols}) AS __eh FROM {name} SEMI JOIN (SELECT DISTINCT {qkeys} FROM __v) USING ({qkeys})) "
-        f"SELECT v.*, e.__eh, CASE "
-        f"  WHEN v.__prev IS NULL AND e.__eh IS NULL THEN 'loaded' "
-        f"  WHEN COALESCE(v.__prev, e.__eh) = v.__h THEN 'duplicate' ELSE 'updated' END AS __status "
-        f"FROM v LEFT JOIN e ON {_key_match('v', 'e', keys)}"
+        f"WITH s AS (SELECT v.*, {h} AS __h, NULL::UBIGINT AS __prev, TRUE AS __last FROM {valid} v WHERE NOT {in_dk} "
+        f"  UNION ALL BY NAME "
+        f"  SELECT v.*, {h} AS __h, lag({h}) OVER (PARTITION BY {qkeys} ORDER BY __seq) AS __prev, "
+        f"  row_number() OVER (PARTITION BY {qkeys} ORDER BY __seq DESC) = 1 AS __last FROM {valid} v WHERE {in_dk}), "
+        f"e AS ({existing}) "
+        f"SELECT s.*, e.__eh, CASE "
+        f"  WHEN s.__prev IS NULL AND e.__eh IS NULL THEN 'loaded' "
+        f"  WHEN COALESCE(s.__prev, e.__eh) = s.__h THEN 'duplicate' ELSE 'updated' END AS __status "
+        f"FROM s LEFT JOIN e ON {_key_match('s', 'e', keys)}"
     )
     loaded, updated, dups = con.execute(
         "SELECT count(*) FILTER (WHERE __status='loaded'), count(*) FILTER (WHERE __status='updated'), "
         "count(*) FILTER (WHERE __status='duplicate') FROM __s"
     ).fetchone()  # type: ignore[misc]
     counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
-    # write the final version of each key whose content changed
-    all_cols = t.column_names
+    # write the final version of each key whose content changed; columns this source
+    # does not provide keep their warehouse values
     select = ", ".join(
         f"n.{quote(c)}" if c in cols else f"CAST(e.{quote(c)} AS {t.column(c).type}) AS {quote(c)}" for c in all_cols
     )
@@ -351,8 +400,9 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
         f"(SELECT * FROM __s WHERE __last AND (__eh IS NULL OR __eh <> __h)) n "
         f"LEFT JOIN {name} e ON {_key_match('n', 'e', keys)}"
     )
-    con.execute(
-        f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)})"
-    )
-    con.execute(f"INSERT INTO {name} ({', '.join(quote(c) for c in all_cols)}) SELECT {', '.join(quote(c) for c in all_cols)} FROM __w")
+    if con.execute("SELECT count(*) FILTER (WHERE __existed) FROM __w").fetchone()[0]:  # type: ignore[index]
+        con.execute(
+            f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)})"
+        )
+    con.execute(f"INSERT INTO {name} ({insert_cols}) SELECT {insert_cols} FROM __w")
     return counts

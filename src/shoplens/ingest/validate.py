@@ -92,13 +92,12 @@ def _text(x: str) -> str:
     return f"NULLIF(TRIM(CAST({x} AS VARCHAR)), '')"
 
 
-def parse_sql(col: Column, x: str, spec: ColumnSpec | None, source: SourceSpec) -> str:
-    """SQL turning raw value ``x`` into the canonical type (NULL when unreadable)."""
-    s = _text(x)
+def parse_sql(col: Column, s: str, spec: ColumnSpec | None, source: SourceSpec) -> str:
+    """SQL turning trimmed text ``s`` (NULL when empty) into the canonical type (NULL when unreadable)."""
     if col.type == "VARCHAR":
         if col.name.endswith("_id"):
-            # ids exported through spreadsheets come back as '17850.0'
-            return f"regexp_replace({s}, '^(-?[0-9]+)\\.0+$', '\\1')"
+            # ids exported through spreadsheets come back as '17850.0' (LIKE first: regexps are costly)
+            return f"(CASE WHEN {s} LIKE '%.0' THEN regexp_replace({s}, '^(-?[0-9]+)\\.0+$', '\\1') ELSE {s} END)"
         if col.allowed:
             syn = SYNONYMS.get(col.name, {})
             if syn:
@@ -131,20 +130,23 @@ TYPE_WORDS = {"DOUBLE": "a number", "INTEGER": "a whole number", "BIGINT": "a wh
               "BOOLEAN": "true/false", "TIMESTAMP": "a timestamp"}
 
 
-def checks(col: Column, raw: str, val: str, max_future_days: int, generated: bool) -> list[tuple[str, str]]:
-    """Ordered (condition, reason SQL) pairs for one column; the first true one wins."""
-    shown = f"left({_text(raw)}, 60)"
+def checks(col: Column, text: str, val: str, max_future_days: int, generated: bool) -> list[tuple[str, str]]:
+    """Ordered (condition, reason SQL) pairs for one column; the first true one wins.
+
+    ``text`` is the trimmed source text (NULL when empty), ``val`` the parsed value.
+    """
+    shown = f"left(CAST({text} AS VARCHAR), 60)"
     out: list[tuple[str, str]] = []
     if col.required and not generated:
-        out.append((f"{_text(raw)} IS NULL", lit(f"missing required value for {col.name}")))
+        out.append((f"{text} IS NULL", lit(f"missing required value for {col.name}")))
     if col.type != "VARCHAR":
         hint = ""
         if col.type == "TIMESTAMP":
             hint = " (ISO 8601 expected; set date_formats in a mapping for other layouts)"
-        out.append((f"{_text(raw)} IS NOT NULL AND {val} IS NULL",
+        out.append((f"{text} IS NOT NULL AND {val} IS NULL",
                     f"'cannot read ''' || {shown} || ''' as {TYPE_WORDS[col.type]}{hint}'"))
     if col.type in ("INTEGER", "BIGINT"):
-        d = f"TRY_CAST({_text(raw)} AS DOUBLE)"
+        d = f"TRY_CAST({text} AS DOUBLE)"
         out.append((f"{d} IS NOT NULL AND {d} <> round({d})", f"'''' || {shown} || ''' is not a whole number'"))
     if col.min is not None:
         op = "<=" if col.min_exclusive else "<"
@@ -175,7 +177,11 @@ def plan_table(
     files: str,
     grouped: bool,
     max_future_days: int,
+    source_types: dict[str, str] | None = None,
 ) -> Plan:
+    """SQL for one canonical table. ``source_types``: canonical column -> type of the
+    source column feeding it directly, when the reader already parsed it."""
+    source_types = source_types or {}
     raw = resolve_raw(table, specs, source_columns, files)
     generated = [c for c in table.required if c not in raw and (table.name, c) in GENERATED_COLUMNS]
     missing = [c for c in table.required if c not in raw and c not in generated]
@@ -210,19 +216,27 @@ def plan_table(
         items = [f"{raw[c]} AS {quote(c)}" for c in provided] + ["__file", "__line", "__seq"]
         raw_select = f"SELECT {', '.join(items)} FROM {source_view}"
 
-    parsed, conds = [], []
+    texts, parsed, conds = [], [], []
     for c in provided:
         col = table.column(c)
-        r = f"r.{quote(c)}"
-        v = f"{quote(c + '__v')}"
-        parsed.append(f"{parse_sql(col, r, specs.get(c), source)} AS {v}")
-        conds += [(cond, c, reason) for cond, reason in checks(col, f"p.{quote(c)}", f"p.{v}", max_future_days, False)]
+        t = quote(c + "__s")
+        v = quote(c + "__v")
+        if source_types.get(c) == "DOUBLE" and col.type in ("DOUBLE", "INTEGER", "BIGINT"):
+            # read as a number already: no text round trip
+            texts.append(f"r.{quote(c)} AS {t}")
+            parsed.append(f"CAST(t.{t} AS {col.type}) AS {v}" if col.type == "DOUBLE" else
+                          f"CAST(CASE WHEN t.{t} = round(t.{t}) THEN t.{t} END AS {col.type}) AS {v}")
+        else:
+            texts.append(f"{_text('r.' + quote(c))} AS {t}")
+            parsed.append(f"{parse_sql(col, 't.' + t, specs.get(c), source)} AS {v}")
+        conds += [(cond, c, reason) for cond, reason in checks(col, f"p.{t}", f"p.{v}", max_future_days, False)]
     col_case = "CASE " + " ".join(f"WHEN {cond} THEN {lit(c)}" for cond, c, _ in conds) + " END" if conds else "NULL"
     reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, _, reason in conds) + " END" if conds else "NULL"
     out_cols = ", ".join(f"p.{quote(c + '__v')} AS {quote(c)}" for c in provided)
     validated_sql = (
         f"SELECT {out_cols}, p.__file, p.__line, p.__seq, "
         f"CAST({col_case} AS VARCHAR) AS __column, CAST({reason_case} AS VARCHAR) AS __reason "
-        f"FROM (SELECT r.*, {', '.join(parsed)} FROM ({raw_select}) r) p"
+        f"FROM (SELECT t.*, {', '.join(parsed)} FROM "
+        f"(SELECT r.__file, r.__line, r.__seq, {', '.join(texts)} FROM ({raw_select}) r) t) p"
     )
     return Plan(table=table, provided=provided, generated=generated, raw_select=raw_select, validated_sql=validated_sql)
