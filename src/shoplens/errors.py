@@ -92,3 +92,11 @@ class NotFoundError(UserInputError, LookupError):
 
 class ModelVersionWarning(UserWarning):
     """A saved model was written by another shoplens version."""
+
+
+class NotComputedError(UserInputError, LookupError):
+    """A result (table or model) that has not been computed yet; the message says which command computes it."""
+
+
+class AuthError(ShoplensError, PermissionError):
+    """A request without a valid API key, or with a role too weak for what it asks (HTTP 401/403)."""

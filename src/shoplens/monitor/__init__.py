@@ -1,0 +1,1 @@
+"""Monitoring: drift between the training window and recent data, staleness, retraining."""

@@ -1,0 +1,110 @@
+"""``shoplens retrain [--if-stale]``: retrain what is stale or drifted, and record why.
+
+A model is stale when the warehouse holds orders newer than its training window,
+when it is older than ``max_age_days``, or when a drift check made after it was
+trained found a significant shift (PSI > 0.25). Every decision (retrained or
+kept, with the reasons) is appended to the ``_retrain_log`` table.
+
+Trainers are the capability packages' own public training functions, looked up
+by model name in :data:`TRAINERS` (``"module:function"``; the function takes the
+warehouse, trains on all current data, registers the model and returns the new
+version). A trainer whose package is not installed is skipped.
+
+>>> sorted(TRAINERS)[:1] or ['-']  # doctest: +ELLIPSIS
+[...]
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from rich.console import Console
+
+from shoplens.store.warehouse import Warehouse, utcnow
+
+Trainer = Callable[[Warehouse], int]
+
+TRAINERS: dict[str, str] = {}
+
+RETRAIN_LOG_SQL = """CREATE TABLE IF NOT EXISTS _retrain_log (
+    checked_at TIMESTAMP, model VARCHAR, stale BOOLEAN, reasons VARCHAR, action VARCHAR,
+    old_version INTEGER, new_version INTEGER)"""
+
+
+def available_trainers() -> dict[str, Trainer]:
+    """The trainers whose packages are installed."""
+    out: dict[str, Trainer] = {}
+    for name, target in TRAINERS.items():
+        module, _, func = target.partition(":")
+        try:
+            out[name] = getattr(importlib.import_module(module), func)
+        except (ImportError, AttributeError):
+            continue
+    return out
+
+
+def staleness(wh: Warehouse, name: str, *, max_age_days: int = 30) -> list[str]:
+    """Why model ``name`` should be retrained (empty when it is fresh)."""
+    if not wh.has_table("_models"):
+        return ["never trained"]
+    row = wh.con.execute(
+        "SELECT version, created_at, data_end FROM _models WHERE name = ? AND status = 'promoted'", [name]
+    ).fetchone()
+    if row is None:
+        return ["no promoted version"]
+    _, created_at, data_end = row
+    reasons = []
+    newest = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]  # type: ignore[index]
+    if data_end is not None and newest is not None and newest - data_end > timedelta(days=1):
+        reasons.append(f"new data: orders up to {newest:%Y-%m-%d}, trained up to {data_end:%Y-%m-%d}")
+    age = utcnow() - created_at
+    if age > timedelta(days=max_age_days):
+        reasons.append(f"age: trained {age.days} days ago (> {max_age_days})")
+    if wh.has_table("monitor_drift"):
+        drifted = wh.con.execute(
+            "SELECT list(feature ORDER BY feature) FROM monitor_drift WHERE status = 'significant' AND checked_at > ?",
+            [created_at]).fetchone()[0]  # type: ignore[index]
+        if drifted:
+            reasons.append("drift: PSI > 0.25 for " + ", ".join(drifted))
+    return reasons
+
+
+def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
+            console: Console | None = None) -> list[dict[str, Any]]:
+    """Retrain every model with a trainer (or only stale ones with ``if_stale``); returns the decisions."""
+    from shoplens.monitor.drift import check_drift
+
+    wh.con.execute(RETRAIN_LOG_SQL)
+    if wh.row_count("orders"):
+        try:
+            check_drift(wh)
+        except Exception as exc:  # drift is advisory: a failed check must not block retraining
+            if console:
+                console.print(f"[yellow]drift check skipped: {exc}[/yellow]")
+    trainers = available_trainers()
+    registered = [r[0] for r in wh.con.execute("SELECT DISTINCT name FROM _models ORDER BY 1").fetchall()] \
+        if wh.has_table("_models") else []
+    decisions = []
+    for name in sorted(set(trainers) | set(registered)):
+        reasons = staleness(wh, name, max_age_days=max_age_days)
+        old = wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'", [name]
+                             ).fetchone()[0] if registered else None  # type: ignore[index]
+        new = None
+        if name not in trainers:
+            action = "no trainer"
+        elif if_stale and not reasons:
+            action = "kept (fresh)"
+        else:
+            if console:
+                console.print(f"retraining {name}: {'; '.join(reasons) or 'asked for'}")
+            new = int(trainers[name](wh))
+            action = "retrained"
+        decisions.append({"model": name, "stale": bool(reasons), "reasons": reasons, "action": action,
+                          "old_version": old, "new_version": new})
+        wh.con.execute("INSERT INTO _retrain_log VALUES (?, ?, ?, ?, ?, ?, ?)",
+                       [utcnow(), name, bool(reasons), json.dumps(reasons), action, old, new])
+    return decisions

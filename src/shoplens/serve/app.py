@@ -1,0 +1,221 @@
+"""The FastAPI application: API under ``/api/v1``, dashboard at ``/``, metrics at ``/metrics``.
+
+>>> # app = create_app(load_settings(warehouse="w.duckdb"))  # doctest: +SKIP
+>>> # uvicorn.run(app)  # what `shoplens serve` does  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import threading
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from shoplens import __version__
+from shoplens.config import Settings
+from shoplens.errors import AuthError, InsufficientDataError, NotComputedError, NotFoundError, ShoplensError
+from shoplens.serve.audit import AuditLog
+from shoplens.serve.deps import request_warehouse
+from shoplens.serve.keys import KeyStore
+from shoplens.serve.metrics import Metrics
+from shoplens.serve.ratelimit import RateLimiter
+from shoplens.serve.settings import ServeSettings, check_startup
+from shoplens.store.warehouse import Warehouse
+
+log = logging.getLogger("shoplens.serve")
+API = "/api/v1"
+ROUTE_MODULES = ["system", "customers", "text", "recs", "decide", "privacy", "dashboard"]
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy",
+     b"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob:; "
+     b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+]
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class ServeMiddleware:
+    """Body-size limit, security headers, metrics and the access audit log for every request.
+
+    Pure ASGI (not ``BaseHTTPMiddleware``) to keep per-request overhead small.
+    """
+
+    def __init__(self, app: Callable[..., Awaitable[None]], *, metrics: Metrics, audit: AuditLog,
+                 max_body: int) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.audit = audit
+        self.max_body = max_body
+
+    async def _reply(self, send: Send, status: int, detail: str) -> None:
+        body = ('{"detail":"%s"}' % detail).encode()
+        await send({"type": "http.response.start", "status": status,
+                    "headers": [(b"content-type", b"application/json"),
+                                (b"content-length", str(len(body)).encode()), *SECURITY_HEADERS]})
+        await send({"type": "http.response.body", "body": body})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        result = {"status": 500, "started": False}
+        length = next((v for k, v in scope["headers"] if k == b"content-length"), None)
+        try:
+            too_big = length is not None and int(length) > self.max_body
+        except ValueError:
+            too_big = False
+            result["status"] = 400
+            await self._reply(send, 400, "invalid Content-Length header")
+            result["started"] = True
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body:
+                    raise _BodyTooLarge
+            return message
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                result["status"] = message["status"]
+                result["started"] = True
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                if scope["path"].startswith("/api/"):
+                    message["headers"].append((b"cache-control", b"no-store"))
+            await send(message)
+
+        try:
+            if too_big:
+                result["status"] = 413
+                await self._reply(send, 413, f"request body larger than {self.max_body} bytes")
+            elif not result["started"]:
+                await self.app(scope, limited_receive, send_with_headers)
+        except _BodyTooLarge:
+            result["status"] = 413
+            if not result["started"]:
+                await self._reply(send, 413, f"request body larger than {self.max_body} bytes")
+        finally:
+            route = scope.get("route")
+            template = getattr(route, "path", None) or ("static" if not scope["path"].startswith("/api") else "unmatched")
+            self.metrics.observe(scope["method"], template, int(result["status"]), time.perf_counter() - started)
+            path = scope["path"]
+            if path.startswith("/api/") and path != f"{API}/health" or path == "/metrics":
+                state = scope.get("state") or {}
+                key = state.get("api_key")
+                client = scope.get("client")
+                self.audit.record(
+                    key_id=getattr(key, "key_id", None), role=getattr(key, "role", None), method=scope["method"],
+                    path=path, status=int(result["status"]), customers=state.get("customers"),
+                    client=client[0] if client else None,
+                )
+
+
+def _error(status: int, detail: Any) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    async def shoplens_error(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, AuthError):
+            return _error(403, str(exc))
+        if isinstance(exc, NotFoundError):
+            return _error(404, str(exc))
+        if isinstance(exc, (NotComputedError, InsufficientDataError)):
+            return _error(409, str(exc))
+        return _error(400, str(exc))
+
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # name each field: "body.text: Field required"
+        errors = [{"field": ".".join(str(p) for p in e.get("loc", ())), "message": e.get("msg", "")}
+                  for e in exc.errors()]
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        return _error(422, summary or "invalid input") if not errors else JSONResponse(
+            {"detail": summary, "errors": errors}, status_code=422)
+
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        incident = uuid.uuid4().hex[:12]
+        log.exception("unexpected error %s on %s %s", incident, request.method, request.url.path)
+        return _error(500, f"internal error (incident {incident}); the server log has the details")
+
+    app.add_exception_handler(ShoplensError, shoplens_error)
+    app.add_exception_handler(RequestValidationError, validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, unexpected)
+
+
+def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True) -> FastAPI:
+    """Build the app over ``settings.warehouse``; ``check`` refuses weak keys/secrets (ConfigError)."""
+    serve = serve or ServeSettings()
+    keys = KeyStore.for_warehouse(settings.warehouse)
+    if check:
+        check_startup(settings, serve, keys)
+    warehouse = Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        yield
+        warehouse.close()
+
+    app = FastAPI(
+        title="shoplens API", version=__version__, lifespan=lifespan,
+        openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
+        description="Customer insight and decisions for an e-commerce shop. Every endpoint except "
+        "`/api/v1/health` needs `Authorization: Bearer KEY` (create keys with `shoplens keys create`).",
+    )
+
+    @contextmanager
+    def metrics_warehouse():  # type: ignore[no-untyped-def]
+        wh = request_warehouse(warehouse)
+        try:
+            yield wh
+        finally:
+            wh.con.close()
+
+    app.state.settings = settings
+    app.state.serve = serve
+    app.state.warehouse = warehouse
+    app.state.keys = keys
+    app.state.limiter = RateLimiter(serve.rate_limit_per_minute, serve.rate_limit_burst)
+    app.state.audit = AuditLog.for_warehouse(settings.warehouse)
+    app.state.metrics = Metrics(metrics_warehouse)
+    app.state.cache = {}
+    app.state.ingest_lock = threading.Lock()
+    _install_error_handlers(app)
+    for name in ROUTE_MODULES:
+        if importlib.util.find_spec(f"shoplens.serve.routes.{name}") is not None:
+            app.include_router(importlib.import_module(f"shoplens.serve.routes.{name}").router)
+    if serve.cors_origins:
+        app.add_middleware(CORSMiddleware, allow_origins=serve.cors_origins, allow_credentials=False,
+                           allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
+    app.add_middleware(ServeMiddleware, metrics=app.state.metrics, audit=app.state.audit,  # type: ignore[arg-type]
+                       max_body=serve.max_body_bytes)
+    return app

@@ -1,0 +1,81 @@
+"""CLI: ``shoplens serve`` and ``shoplens keys create|list|revoke``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from shoplens.cli_common import console, print_json, rows_table, settings_from
+
+
+def register(app: typer.Typer) -> None:
+    keys_app = typer.Typer(help="API keys for the REST API and the dashboard (stored hashed).", no_args_is_help=True)
+    app.add_typer(keys_app, name="keys")
+
+    @keys_app.command("create")
+    def keys_create(
+        ctx: typer.Context,
+        role: Annotated[str, typer.Option(help="viewer (aggregates), analyst (+ per-customer data), admin (+ writes, erasure)")],
+        note: Annotated[str, typer.Option(help="what the key is for, e.g. 'storefront'")] = "",
+        json_out: Annotated[bool, typer.Option("--json", help='print {"key", "role"}')] = False,
+    ) -> None:
+        """Create an API key. The key is printed once and only its hash is kept.
+
+        Example: `shoplens keys create --role viewer --note storefront`
+        """
+        from shoplens.serve.keys import KeyStore
+
+        store = KeyStore.for_warehouse(settings_from(ctx).warehouse)
+        key = store.create(role, note=note)
+        if json_out:
+            print_json({"key": key, "role": role})
+            return
+        console.print(f"New {role} key (shown once, store it now):")
+        print(key)
+
+    @keys_app.command("list")
+    def keys_list(
+        ctx: typer.Context,
+        json_out: Annotated[bool, typer.Option("--json", help="print a JSON list")] = False,
+    ) -> None:
+        """List key ids, roles and notes (never the keys)."""
+        from shoplens.serve.keys import KeyStore
+
+        rows = [{"key_id": k.key_id, "role": k.role, "created_at": k.created_at, "note": k.note,
+                 "revoked": k.revoked} for k in KeyStore.for_warehouse(settings_from(ctx).warehouse).list()]
+        if json_out:
+            print_json(rows)
+        elif rows:
+            console.print(rows_table(rows, title="API keys"))
+        else:
+            console.print("No API keys yet: `shoplens keys create --role admin`.")
+
+    @keys_app.command("revoke")
+    def keys_revoke(ctx: typer.Context, key_id: Annotated[str, typer.Argument(help="id from `shoplens keys list`")]) -> None:
+        """Revoke a key; a running server refuses it from the next request on."""
+        from shoplens.serve.keys import KeyStore
+
+        KeyStore.for_warehouse(settings_from(ctx).warehouse).revoke(key_id)
+        console.print(f"Revoked key {key_id}.")
+
+    @app.command("serve")
+    def serve_cmd(
+        ctx: typer.Context,
+        host: Annotated[str, typer.Option(help="interface to listen on (0.0.0.0 exposes it to the network)")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port")] = 8000,
+        log_level: Annotated[str, typer.Option(help="uvicorn log level")] = "info",
+    ) -> None:
+        """Serve the REST API (/api/v1, docs at /api/v1/docs), the dashboard (/) and /metrics.
+
+        Refuses to start without an API key (`shoplens keys create --role admin`) and a strong
+        shop secret (SHOPLENS_SECRET or SHOPLENS_SECRET_FILE). CORS stays closed unless
+        SHOPLENS_CORS_ORIGINS lists origins.
+        """
+        import uvicorn
+
+        from shoplens.serve.app import create_app
+
+        app_ = create_app(settings_from(ctx))
+        console.print(f"shoplens serving on http://{host}:{port}/  (API docs: /api/v1/docs)")
+        uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False)

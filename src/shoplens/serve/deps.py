@@ -1,0 +1,77 @@
+"""Shared request dependencies: the warehouse, the caller's key and role checks.
+
+>>> from shoplens.serve.deps import require
+>>> callable(require("analyst"))
+True
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from shoplens.serve.keys import ApiKey, role_at_least
+from shoplens.store.warehouse import Warehouse
+
+bearer = HTTPBearer(auto_error=False, description="an API key from `shoplens keys create`")
+
+
+def request_warehouse(base: Warehouse) -> Warehouse:
+    """A view of the server's warehouse on its own DuckDB cursor (one per request, thread-safe)."""
+    wh = copy.copy(base)
+    wh.con = base.con.cursor()
+    wh.con.execute("SET TimeZone = 'UTC'")
+    return wh
+
+
+def get_warehouse(request: Request) -> Iterator[Warehouse]:
+    wh = request_warehouse(request.app.state.warehouse)
+    try:
+        yield wh
+    finally:
+        wh.con.close()
+
+
+def current_key(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
+    """The caller's API key; 401 without a valid one, 429 when it sends too fast."""
+    state = request.app.state
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise HTTPException(401, "missing API key: send `Authorization: Bearer KEY` (create one with "
+                                 "`shoplens keys create --role viewer`)", headers={"WWW-Authenticate": "Bearer"})
+    key = state.keys.verify(credentials.credentials)
+    if key is None:
+        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    request.state.api_key = key
+    if not state.limiter.allow(key.key_id):
+        raise HTTPException(429, "rate limit exceeded for this API key; slow down",
+                            headers={"Retry-After": str(state.limiter.retry_after())})
+    return key
+
+
+def require(role: str) -> Any:
+    """Dependency: the caller's key, with at least ``role``."""
+
+    def check(key: Annotated[ApiKey, Depends(current_key)]) -> ApiKey:
+        if not role_at_least(key.role, role):
+            raise HTTPException(403, f"this needs the {role} role; your key has {key.role}")
+        return key
+
+    return check
+
+
+def audit_customers(request: Request, customer_ids: list[str]) -> None:
+    """Record in the access log which customers (shop ids) this request read or changed."""
+    request.state.customers = [str(c) for c in customer_ids]
+
+
+WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
+Viewer = Annotated[ApiKey, Depends(require("viewer"))]
+Analyst = Annotated[ApiKey, Depends(require("analyst"))]
+Admin = Annotated[ApiKey, Depends(require("admin"))]

@@ -1,0 +1,163 @@
+"""Health, status and freshness, overview, data quality, ingest, model registry, audit log, metrics."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi.security import HTTPAuthorizationCredentials
+
+from shoplens import __version__
+from shoplens.errors import UserInputError
+from shoplens.serve.deps import Admin, Viewer, WarehouseDep, bearer
+from shoplens.serve.keys import role_at_least
+from shoplens.serve.schemas import Accounting, Health, ModelVersionOut, Page, clean, page, records
+from shoplens.store.registry import ModelRegistry
+from shoplens.store.warehouse import table_status
+
+router = APIRouter()
+API = "/api/v1"
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+Offset = Annotated[int, Query(ge=0, le=10_000_000, description="items to skip")]
+
+
+@router.get(f"{API}/health", response_model=Health, tags=["system"])
+def health() -> Health:
+    """Liveness; the only endpoint open without a key."""
+    return Health(status="ok", version=__version__)
+
+
+def drift_summary(wh: Any) -> dict[str, Any]:
+    """Latest drift checks (``shoplens drift``), empty when never computed."""
+    from shoplens.monitor.drift import latest_drift
+
+    return latest_drift(wh)
+
+
+@router.get(f"{API}/status", tags=["system"])
+def status(wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
+    """Tables (rows, time range, last ingest), when each result and model was last computed, promoted
+    model versions and the latest drift checks."""
+    models = ModelRegistry(wh).list() if wh.has_table("_models") else None
+    promoted = [] if models is None else records(models[models["status"] == "promoted"][["name", "version", "created_at",
+                                                                                          "data_start", "data_end"]])
+    return clean({
+        "version": __version__,
+        "tables": table_status(wh),
+        "computed": wh.freshness(),
+        "models": promoted,
+        "drift": drift_summary(wh),
+    })
+
+
+@router.get(f"{API}/overview", tags=["insights"])
+def overview(wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
+    """Shop KPIs, revenue by month, top categories and products."""
+    from shoplens.insights.overview import overview as shop_overview
+
+    return clean(shop_overview(wh))
+
+
+@router.get(f"{API}/quality", tags=["insights"])
+def quality(wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
+    """Data quality: quarantined rows by table and reason, recent ingest runs, drift checks."""
+    quarantine = wh.query(
+        'SELECT table_name AS "table", reason, count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY rows DESC')
+    by_table = wh.query('SELECT table_name AS "table", count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY 1')
+    runs = wh.query(
+        'SELECT run_id, table_name AS "table", finished_at, "read", loaded, updated, quarantined, duplicates, seconds '
+        "FROM _ingest_runs ORDER BY finished_at DESC LIMIT 50")
+    return clean({"quarantine_by_table": by_table, "quarantine_reasons": quarantine, "ingest_runs": runs,
+                  "drift": drift_summary(wh)})
+
+
+@router.post(f"{API}/ingest", response_model=Accounting, tags=["ingest"])
+def ingest_file(
+    request: Request,
+    wh: WarehouseDep,
+    key: Admin,
+    file: Annotated[UploadFile, File(description="CSV/TSV, Parquet or JSON Lines, optionally gzipped")],
+    table: Annotated[str | None, Form(description="canonical table (omit with a preset)")] = None,
+    preset: Annotated[str | None, Form(description="mapping preset, e.g. online-retail")] = None,
+    strict: Annotated[bool, Form()] = False,
+) -> dict[str, Any]:
+    """Upload a file and load it; returns the accounting (read = loaded + updated + quarantined + duplicates)."""
+    from shoplens.ingest import ingest
+    from shoplens.pipeline import _ingest_hooks
+
+    if not table and not preset:
+        raise UserInputError("give a table (form field `table`) or a preset (form field `preset`)")
+    name = Path(file.filename or "upload.csv").name or "upload.csv"
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=wh.home))
+    try:
+        target = folder / name
+        with target.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        settings = request.app.state.settings
+        # one ingest at a time: DuckDB allows one writer transaction per table
+        with request.app.state.ingest_lock:
+            result = ingest(wh, [target], table=table or None, preset=preset or None, strict=strict,
+                            max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    out = result.to_dict()
+    out["files"] = [name]
+    return clean(out)
+
+
+@router.get(f"{API}/models", response_model=Page, tags=["models"])
+def list_models(wh: WarehouseDep, key: Viewer, limit: Limit = 100, offset: Offset = 0,
+                name: Annotated[str | None, Query(max_length=200)] = None) -> Page:
+    """Every registered model version with its status, data window, metrics and code version."""
+    if not wh.has_table("_models"):
+        return page([], limit, offset)
+    return page(ModelRegistry(wh).list(name), limit, offset)
+
+
+@router.post(f"{API}/models/{{name}}/promote", response_model=ModelVersionOut, tags=["models"])
+def promote_model(name: str, wh: WarehouseDep, key: Admin,
+                  version: Annotated[int, Query(ge=1, le=1_000_000)]) -> ModelVersionOut:
+    """Serve ``version`` of model ``name`` from now on."""
+    ModelRegistry(wh).promote(name, version)
+    return ModelVersionOut(name=name, version=version, status="promoted")
+
+
+@router.post(f"{API}/models/{{name}}/rollback", response_model=ModelVersionOut, tags=["models"])
+def rollback_model(name: str, wh: WarehouseDep, key: Admin) -> ModelVersionOut:
+    """Promote the version before the current one."""
+    version = ModelRegistry(wh).rollback(name)
+    return ModelVersionOut(name=name, version=version, status="promoted")
+
+
+@router.get(f"{API}/audit", response_model=Page, tags=["system"])
+def audit_log(request: Request, key: Admin, limit: Limit = 100, offset: Offset = 0,
+              customer: Annotated[str | None, Query(max_length=200, description="only reads of this customer")] = None
+              ) -> Page:
+    """The access audit log (who read which customer when)."""
+    rows = request.app.state.audit.read(customer=customer, limit=10_000_000)
+    return page(rows, limit, offset)
+
+
+@router.get("/metrics", tags=["system"], response_class=Response,
+            responses={200: {"content": {"text/plain": {}}}})
+def metrics(request: Request,
+            credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> Response:
+    """Prometheus metrics; needs an admin key or the SHOPLENS_METRICS_TOKEN."""
+    import hmac
+
+    state = request.app.state
+    token = state.serve.metrics_token
+    given = credentials.credentials if credentials else ""
+    ok = bool(token) and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
+    if not ok:
+        key = state.keys.verify(given) if given else None
+        if key is None:
+            raise HTTPException(401, "metrics need an admin API key or the metrics token",
+                                headers={"WWW-Authenticate": "Bearer"})
+        request.state.api_key = key
+        if not role_at_least(key.role, "admin"):
+            raise HTTPException(403, "metrics need the admin role or the metrics token")
+    return Response(state.metrics.render(), media_type="text/plain; version=0.0.4")
