@@ -1,0 +1,127 @@
+"""CLV: the CDNOW reproduction through the orders table, the CLI contract and the error paths."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+from shoplens.customers.btyd import BetaGeoModel, GammaGammaModel, ParetoNBDModel
+from shoplens.customers.clv import fit_clv
+from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.registry import ModelRegistry
+from shoplens.store.warehouse import Warehouse
+
+PUBLISHED = {
+    "bgnbd": {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426},
+    "pareto_nbd": {"r": 0.553, "alpha": 10.578, "s": 0.606, "beta": 11.669},
+    "gamma_gamma": {"p": 6.25, "q": 3.74, "v": 15.44},
+}
+
+
+def sig3(v: float) -> float:
+    return float(f"{v:.3g}")
+
+
+def test_cli_reproduces_published_cdnow_parameters(cdnow_warehouse_path: Path) -> None:
+    result = CliRunner().invoke(app, ["-w", str(cdnow_warehouse_path), "customers", "clv", "--calibration-end",
+                                      "1997-09-30", "--holdout-end", "1998-06-30", "--time-unit", "week", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert set(out) == {"bgnbd", "pareto_nbd", "gamma_gamma", "holdout"}
+    for model, params in PUBLISHED.items():
+        for name, value in params.items():
+            assert sig3(out[model][name]) == sig3(value), (model, name, out[model][name])
+    h = out["holdout"]
+    assert set(h) == {"actual_total", "predicted_total_bgnbd", "predicted_total_pareto_nbd", "mae_bgnbd"}
+    assert h["actual_total"] == 1882  # published holdout repeat transactions
+    assert abs(h["predicted_total_bgnbd"] - 1653) < 5
+    assert abs(h["predicted_total_pareto_nbd"] - 1666) < 5
+    assert 0 < h["mae_bgnbd"] < 2
+
+
+def test_fit_clv_writes_scores_and_registers_models(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(cdnow_warehouse_path, path)
+    with Warehouse(path) as wh:
+        res = fit_clv(wh, calibration_end="1997-09-30", time_unit="week")
+        table = wh.table("customer_clv")
+        assert len(table) == 2357
+        assert table["p_alive"].between(0, 1).all()
+        assert (table["clv"] >= 0).all()
+        # one-time buyers are alive with probability 1 under BG/NBD
+        assert np.allclose(table.loc[table["frequency"] == 0, "p_alive"], 1.0)
+        # a heavy, recent buyer is worth more than a one-time buyer
+        assert table["clv"].max() > 20 * table.loc[table["frequency"] == 0, "clv"].median()
+        assert res.holdout_end is not None and str(res.holdout_end) == "1998-06-30"  # defaults to the last purchase
+        reg = ModelRegistry(wh)
+        model = reg.load("clv_bgnbd")
+        assert isinstance(model, BetaGeoModel)
+        assert sig3(model.params_["r"]) == 0.243
+
+
+def test_daily_time_unit_scales_rates(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(cdnow_warehouse_path, path)
+    with Warehouse(path) as wh:
+        week = fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-06-30", write=False, register=False)
+        day = fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-06-30", time_unit="day",
+                      write=False, register=False)
+    # alpha is a time scale: 7x larger in days; the shape parameters are unit-free
+    assert day.bgnbd.params_["alpha"] == pytest.approx(7 * week.bgnbd.params_["alpha"], rel=1e-3)
+    assert day.bgnbd.params_["r"] == pytest.approx(week.bgnbd.params_["r"], rel=1e-3)
+    assert day.holdout["predicted_total_bgnbd"] == pytest.approx(week.holdout["predicted_total_bgnbd"], rel=1e-3)
+
+
+def test_models_validate_inputs() -> None:
+    with pytest.raises(UserInputError, match="recency"):
+        BetaGeoModel().fit([1, 0], [5.0, 0.0], [3.0, 2.0])
+    with pytest.raises(InsufficientDataError, match="repeat purchase"):
+        BetaGeoModel().fit([0, 0, 0], [0.0, 0.0, 0.0], [3.0, 2.0, 5.0])
+    with pytest.raises(InsufficientDataError):
+        GammaGammaModel().fit([0, 1], [0.0, 10.0])
+
+
+def test_pareto_expected_purchases_grow_with_horizon() -> None:
+    m = ParetoNBDModel().fit([1, 0, 3, 2, 0, 5], [5.0, 0, 20, 12, 0, 28], [30.0, 30, 30, 25, 10, 30])
+    short = m.expected_purchases(5, [3], [20.0], [30.0])
+    long = m.expected_purchases(50, [3], [20.0], [30.0])
+    assert 0 < short[0] < long[0]
+    assert 0 < m.probability_alive([3], [20.0], [30.0])[0] <= 1
+
+
+def test_clv_bad_dates_exit_2(cdnow_warehouse_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        code = "from shoplens.cli import main; main()"
+        return subprocess.run([sys.executable, "-c", code, "-w", str(cdnow_warehouse_path), "customers", "clv", *args],
+                              capture_output=True, text=True, timeout=120)
+
+    bad = run("--calibration-end", "30/09/1997", "--json")
+    assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+    early = run("--calibration-end", "1996-01-01", "--json")
+    assert early.returncode == 2 and "calibration-end" in early.stderr
+    order = run("--calibration-end", "1997-09-30", "--holdout-end", "1997-01-01")
+    assert order.returncode == 2 and "must be after" in order.stderr
+
+
+def test_empty_warehouse_is_a_clear_error(tmp_wh: Warehouse) -> None:
+    with pytest.raises(InsufficientDataError, match="no purchases"):
+        fit_clv(tmp_wh)
+
+
+def test_time_unit_is_checked(cdnow_warehouse_path: Path) -> None:
+    with Warehouse(cdnow_warehouse_path, read_only=True) as wh, pytest.raises(UserInputError, match="time-unit"):
+        fit_clv(wh, calibration_end="1997-09-30", time_unit="month", write=False, register=False)  # type: ignore[arg-type]
+
+
+def test_zero_values_do_not_break_gamma_gamma() -> None:
+    m = GammaGammaModel().fit([1, 2, 3, 1, 4], [0.0, 10.0, 25.0, 12.0, 18.0])
+    assert all(math.isfinite(v) for v in m.params_.values())
