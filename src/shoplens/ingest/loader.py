@@ -215,12 +215,13 @@ def _run(
     con.execute("SET TimeZone = 'UTC'")
 
     order = m.derived + [primary]
-    for tname in order:
-        _check_references(con, plans[tname], set(plans))
-
+    # hooks (privacy) run before reference checks: pseudonymised ids must meet pseudonymised parents
     for hook in before_write:
         for tname in order:
             hook(con, tname, f"__t_{tname}", list(plans[tname].provided))
+    for tname in order:
+        _check_references(con, plans[tname], set(plans))
+
     step("writing", 0.8)
     counts: dict[str, Counts] = {}
     for tname in order:
@@ -245,6 +246,10 @@ def _run(
         for line, col, reason in s.rejects:
             con.execute("INSERT INTO _quarantine VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                         [run_id, primary, str(s.path), line, col, reason, now])
+    for hook in before_write:  # raw source rows may hold PII: hooks that can mask them do
+        mask_quarantine = getattr(hook, "mask_quarantine", None)
+        if mask_quarantine is not None:
+            mask_quarantine(con, run_id)
     for tname in order:
         c = counts[tname]
         if not c.adds_up():  # an internal invariant, never a user error
@@ -353,6 +358,11 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
         cols = cols + plan.generated
         valid = "__v"
     keys = list(t.key)
+    missing_keys = [k for k in keys if k not in cols]
+    if missing_keys:  # key parts the source lacks are NULL (e.g. events without sessions)
+        nulls = ", ".join(f"CAST(NULL AS {t.column(k).type}) AS {quote(k)}" for k in missing_keys)
+        valid = f"(SELECT *, {nulls} FROM {valid})"
+        cols = cols + missing_keys
     qkeys = ", ".join(quote(k) for k in keys)
     all_cols = t.column_names
     insert_cols = ", ".join(quote(c) for c in all_cols)

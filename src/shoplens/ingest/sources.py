@@ -91,12 +91,17 @@ def check_readable(path: Path) -> None:
     if path.stat().st_size == 0:
         raise InputFileError(str(path), "empty file (0 bytes)", hint="the export may have failed; export again")
     if _is_gzip(path):
+        # A truncated gzip can still yield plausible rows to a streaming reader; only
+        # reading to the end-of-stream marker (and CRC) proves it complete.
+        total = 0
         try:
             with gzip.open(path, "rb") as fh:
-                first = fh.read(1)
+                while chunk := fh.read(1 << 22):
+                    total += len(chunk)
         except (EOFError, OSError, zlib.error) as exc:
-            raise InputFileError(str(path), f"corrupt gzip file ({exc})", hint="download or compress it again") from None
-        if not first:
+            raise InputFileError(str(path), f"truncated or corrupt gzip file ({exc})",
+                                 hint="download or compress it again") from None
+        if not total:
             raise InputFileError(str(path), "empty file (gzip holds no data)")
 
 
@@ -151,7 +156,7 @@ def transcode(path: Path, encoding: str, out: Path) -> Path:
                     reader = codecs.getreader(encoding)(src, errors="strict")
                     for line_no, text in enumerate(reader, start=1):
                         dst.write(text.encode("utf-8"))
-    except UnicodeDecodeError:
+    except UnicodeError:
         raise InputFileError(
             str(path), f"undecodable bytes for encoding {encoding}", line=line_no + 1,
             hint="check --encoding, or leave it out to detect it",
@@ -261,7 +266,11 @@ def stage_file(
                     str(path), f"undecodable bytes for encoding {enc}", line=int(bad_encoding[0][0]),
                     hint="give the right --encoding",
                 )
-            rejects = [(int(line), col, _reject_reason(etype, emsg)) for line, col, etype, emsg in rej]
+            seen: set[int] = set()
+            for line, col, etype, emsg in rej:  # one entry per line: its first error
+                if int(line) not in seen:
+                    seen.add(int(line))
+                    rejects.append((int(line), col, _reject_reason(etype, emsg)))
             con.execute(f"DROP TABLE IF EXISTS __rej_{index}")
             con.execute(f"DROP TABLE IF EXISTS __rscan_{index}")
     rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]

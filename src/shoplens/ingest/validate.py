@@ -50,8 +50,13 @@ def resolve_raw(
     specs: dict[str, ColumnSpec],
     source_columns: list[str],
     files: str,
+    match_by_name: bool = True,
 ) -> dict[str, str]:
-    """Canonical column -> SQL over source columns (only the columns provided)."""
+    """Canonical column -> SQL over source columns (only the columns provided).
+
+    Unmapped canonical columns are matched to source columns by name (case and
+    punctuation ignored) when ``match_by_name``.
+    """
     by_norm: dict[str, str] = {}
     for c in source_columns:
         by_norm.setdefault(normalise_name(c), c)
@@ -60,7 +65,7 @@ def resolve_raw(
     for col in table.columns:
         spec = specs.get(col.name)
         if spec is None:
-            src = by_norm.get(col.name)
+            src = by_norm.get(col.name) if match_by_name else None
             if src is not None:
                 out[col.name] = quote(src)
             continue
@@ -130,7 +135,10 @@ TYPE_WORDS = {"DOUBLE": "a number", "INTEGER": "a whole number", "BIGINT": "a wh
               "BOOLEAN": "true/false", "TIMESTAMP": "a timestamp"}
 
 
-def checks(col: Column, text: str, val: str, max_future_days: int, generated: bool) -> list[tuple[str, str]]:
+def checks(
+    col: Column, text: str, val: str, max_future_days: int, generated: bool,
+    spec: ColumnSpec | None = None, source: SourceSpec | None = None,
+) -> list[tuple[str, str]]:
     """Ordered (condition, reason SQL) pairs for one column; the first true one wins.
 
     ``text`` is the trimmed source text (NULL when empty), ``val`` the parsed value.
@@ -139,15 +147,17 @@ def checks(col: Column, text: str, val: str, max_future_days: int, generated: bo
     out: list[tuple[str, str]] = []
     if col.required and not generated:
         out.append((f"{text} IS NULL", lit(f"missing required value for {col.name}")))
-    if col.type != "VARCHAR":
-        hint = ""
-        if col.type == "TIMESTAMP":
-            hint = " (ISO 8601 expected; set date_formats in a mapping for other layouts)"
-        out.append((f"{text} IS NOT NULL AND {val} IS NULL",
-                    f"'cannot read ''' || {shown} || ''' as {TYPE_WORDS[col.type]}{hint}'"))
     if col.type in ("INTEGER", "BIGINT"):
         d = f"TRY_CAST({text} AS DOUBLE)"
         out.append((f"{d} IS NOT NULL AND {d} <> round({d})", f"'''' || {shown} || ''' is not a whole number'"))
+    if col.type != "VARCHAR":
+        hint = ""
+        if col.type == "TIMESTAMP":
+            fmts = (spec.formats if spec is not None else []) or (source.date_formats if source else [])
+            hint = (f" (expected {' or '.join(fmts)}, or ISO 8601)".replace("'", "''") if fmts
+                    else " (ISO 8601 expected; set date_formats in a mapping for other layouts)")
+        out.append((f"{text} IS NOT NULL AND {val} IS NULL",
+                    f"'cannot read ''' || {shown} || ''' as {TYPE_WORDS[col.type]}{hint}'"))
     if col.min is not None:
         op = "<=" if col.min_exclusive else "<"
         word = "must be above" if col.min_exclusive else "is below the minimum"
@@ -182,7 +192,8 @@ def plan_table(
     """SQL for one canonical table. ``source_types``: canonical column -> type of the
     source column feeding it directly, when the reader already parsed it."""
     source_types = source_types or {}
-    raw = resolve_raw(table, specs, source_columns, files)
+    # derived tables take only what the mapping names: matching them by name surprises
+    raw = resolve_raw(table, specs, source_columns, files, match_by_name=not grouped)
     generated = [c for c in table.required if c not in raw and (table.name, c) in GENERATED_COLUMNS]
     missing = [c for c in table.required if c not in raw and c not in generated]
     if missing:
@@ -229,7 +240,8 @@ def plan_table(
         else:
             texts.append(f"{_text('r.' + quote(c))} AS {t}")
             parsed.append(f"{parse_sql(col, 't.' + t, specs.get(c), source)} AS {v}")
-        conds += [(cond, c, reason) for cond, reason in checks(col, f"p.{t}", f"p.{v}", max_future_days, False)]
+        conds += [(cond, c, reason) for cond, reason in
+                  checks(col, f"p.{t}", f"p.{v}", max_future_days, False, specs.get(c), source)]
     col_case = "CASE " + " ".join(f"WHEN {cond} THEN {lit(c)}" for cond, c, _ in conds) + " END" if conds else "NULL"
     reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, _, reason in conds) + " END" if conds else "NULL"
     out_cols = ", ".join(f"p.{quote(c + '__v')} AS {quote(c)}" for c in provided)
