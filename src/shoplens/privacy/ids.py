@@ -1,8 +1,13 @@
 """Customer ids at the boundary.
 
-Inside the warehouse customer ids may be keyed pseudonyms; every interface (CLI,
-Python API, REST) accepts the shop's own ids and returns them as given. Call
-:func:`to_internal` on ids coming in and :func:`to_external` on ids going out.
+Inside the warehouse customer ids are keyed pseudonyms (HMAC-SHA256 with the shop
+secret, see :mod:`shoplens.privacy.ingest`) unless the policy turns that off.
+Every interface (CLI, Python API, REST) accepts the shop's own ids and returns them
+as given: call :func:`to_internal` on ids coming in and :func:`to_external` on ids
+going out. The reverse direction reads the encrypted vault; a pseudonym whose vault
+key was shredded (erased customer) or that is unknown comes back unchanged.
+
+Pass-through while the warehouse holds no pseudonyms:
 
 >>> to_external(None, ["17850"])
 ['17850']
@@ -13,12 +18,50 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from shoplens.privacy.keys import warehouse_secret
+
+CUSTOMER_PREFIX = "c"
+
+
+def _secret(wh: Any) -> bytes | None:
+    if wh is None:
+        return None
+    return warehouse_secret(wh)
+
+
+def pseudonymised(wh: Any) -> bool:
+    """True when customer ids in ``wh`` are pseudonyms."""
+    from shoplens.privacy.keys import warehouse_state
+
+    return wh is not None and warehouse_state(wh.con).get("pseudonymize_customer_id", "true") == "true" and bool(
+        warehouse_state(wh.con).get("key_fingerprint")
+    )
+
 
 def to_internal(wh: Any, customer_ids: Sequence[str]) -> list[str]:
     """Shop ids -> warehouse ids (identity while pseudonymisation is off)."""
-    return [str(c) for c in customer_ids]
+    ids = [_clean(c) for c in customer_ids]
+    if not pseudonymised(wh):
+        return ids
+    from shoplens.privacy.operators import pseudonym
+
+    secret = _secret(wh)
+    return [pseudonym(c, secret, prefix=CUSTOMER_PREFIX) for c in ids]  # type: ignore[arg-type]
 
 
 def to_external(wh: Any, customer_ids: Sequence[str]) -> list[str]:
     """Warehouse ids -> shop ids (identity while pseudonymisation is off)."""
-    return [str(c) for c in customer_ids]
+    ids = [str(c) for c in customer_ids]
+    if not pseudonymised(wh):
+        return ids
+    from shoplens.privacy.vault import Vault
+
+    found = Vault(wh, _secret(wh)).reveal_tokens("customer_id", sorted(set(ids)))  # type: ignore[arg-type]
+    return [found.get(c, c) for c in ids]
+
+
+def _clean(value: Any) -> str:
+    """The id as ingest stores it (a float like 17850.0 from a spreadsheet becomes '17850')."""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
