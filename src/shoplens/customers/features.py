@@ -1,0 +1,177 @@
+"""Per-customer features as of a date, fused from orders, items, products, reviews,
+support messages and (when the text package has run) text signals.
+
+One SQL statement per source, joined on ``customer_id``; everything is computed
+from data strictly before ``as_of`` so that the same function builds training
+features at a past cut-off and live features today. Signal sources are a list
+(:data:`SIGNALS`): a new source adds one entry and its columns slot into the
+segments, churn model, profile and rules.
+
+>>> [s.name for s in SIGNALS][:2]
+['reviews', 'text_reviews']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+import pandas as pd
+
+from shoplens.customers.data import RETURN_SQL, has_categories, has_table, purchases_sql
+from shoplens.store.warehouse import Warehouse
+
+# Behaviour features every warehouse with orders has (name -> plain-words label).
+BEHAVIOUR_LABELS: dict[str, str] = {
+    "orders": "orders",
+    "net_revenue": "net spend",
+    "aov": "average order value",
+    "recency_days": "days since the last order",
+    "tenure_days": "days since the first order",
+    "orders_last_90d": "orders in the last 90 days",
+    "avg_days_between_orders": "days between orders",
+    "items_per_order": "items per order",
+    "distinct_products": "different products bought",
+    "price_index": "price level paid (1 = typical price of the product)",
+    "return_rate": "share of spend returned",
+    "cancelled_orders": "cancelled orders",
+    "discount_share": "share of orders with a discount",
+    "weekend_share": "share of orders at weekends",
+    "evening_share": "share of orders after 6 pm",
+    "top_category_share": "share of spend in the favourite category",
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """An optional per-customer signal source: SQL over ``as_of`` (a TIMESTAMP literal) -> customer_id + columns."""
+
+    name: str
+    available: Callable[[Warehouse], bool]
+    sql: Callable[[str], str]
+    labels: dict[str, str]
+
+
+def _reviews_sql(lit: str) -> str:
+    return f"""SELECT customer_id, count(*) AS reviews,
+        avg(CASE WHEN rating <= 2 THEN 1.0 ELSE 0.0 END) FILTER (WHERE rating IS NOT NULL) AS negative_review_share,
+        arg_max(CASE WHEN rating <= 2 THEN 'negative' WHEN rating >= 4 THEN 'positive' ELSE 'neutral' END, created_at)
+            FILTER (WHERE rating IS NOT NULL) AS last_review_sentiment
+        FROM reviews WHERE customer_id IS NOT NULL AND created_at < {lit} GROUP BY ALL"""
+
+
+def _text_reviews_sql(lit: str) -> str:
+    return f"""WITH r AS (SELECT * FROM text_reviews WHERE customer_id IS NOT NULL AND created_at < {lit}),
+        a AS (SELECT customer_id, arg_max(aspect, created_at) AS last_negative_aspect FROM text_review_aspects
+              WHERE polarity = 'negative' AND customer_id IS NOT NULL AND created_at < {lit} GROUP BY ALL)
+        SELECT r.customer_id, avg(r.sentiment_score) AS review_sentiment_score,
+               arg_max(r.sentiment, r.created_at) AS last_text_sentiment, any_value(a.last_negative_aspect) AS last_negative_aspect
+        FROM r LEFT JOIN a USING (customer_id) GROUP BY ALL"""
+
+
+def _support_sql(lit: str) -> str:
+    return f"""SELECT customer_id, count(DISTINCT conversation_id) AS support_contacts
+        FROM support_messages WHERE customer_id IS NOT NULL AND created_at < {lit} AND sender = 'customer' GROUP BY ALL"""
+
+
+def _text_messages_sql(lit: str) -> str:
+    return f"""SELECT customer_id, mode(intent) AS top_support_intent,
+        avg(CASE WHEN sentiment = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_message_share
+        FROM text_messages WHERE customer_id IS NOT NULL AND created_at < {lit} GROUP BY ALL"""
+
+
+SIGNALS: list[Signal] = [
+    Signal("reviews", lambda wh: has_table(wh, "reviews"), _reviews_sql,
+           {"reviews": "reviews written", "negative_review_share": "share of reviews rated 1-2 stars",
+            "last_review_sentiment": "sentiment of the last review"}),
+    Signal("text_reviews", lambda wh: has_table(wh, "text_reviews") and has_table(wh, "text_review_aspects"), _text_reviews_sql,
+           {"review_sentiment_score": "review sentiment score", "last_text_sentiment": "sentiment of the last review text",
+            "last_negative_aspect": "aspect of the last negative review"}),
+    Signal("support", lambda wh: has_table(wh, "support_messages"), _support_sql,
+           {"support_contacts": "support conversations"}),
+    Signal("text_messages", lambda wh: has_table(wh, "text_messages"), _text_messages_sql,
+           {"top_support_intent": "most frequent support intent", "negative_message_share": "share of negative support messages"}),
+]
+
+
+def behaviour_sql(lit: str, with_categories: bool) -> str:
+    """Purchase behaviour per customer before ``lit`` (one statement)."""
+    category = (f"""cat AS (
+            SELECT o.customer_id, coalesce(pr.category, 'other') AS category, sum(i.quantity * i.unit_price) AS spend
+            FROM ({purchases_sql(lit)}) o JOIN order_items i USING (order_id) LEFT JOIN products pr USING (product_id)
+            WHERE i.quantity > 0 GROUP BY ALL),
+        cat_top AS (SELECT customer_id, arg_max(category, spend) AS top_category,
+                           max(spend) / nullif(sum(spend), 0) AS top_category_share FROM cat GROUP BY ALL),"""
+                if with_categories else
+                "cat_top AS (SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS top_category, NULL::DOUBLE AS top_category_share),")
+    return f"""
+    WITH p AS ({purchases_sql(lit)}),
+    ord AS (
+        SELECT customer_id, count(DISTINCT order_id) AS orders, sum(amount) AS gross_revenue,
+               date_diff('day', max(ordered_at)::DATE, {lit}::DATE) AS recency_days,
+               date_diff('day', min(ordered_at)::DATE, {lit}::DATE) AS tenure_days,
+               count(DISTINCT order_id) FILTER (WHERE ordered_at >= {lit} - INTERVAL 90 DAY) AS orders_last_90d,
+               CASE WHEN count(DISTINCT ordered_at::DATE) > 1
+                    THEN date_diff('day', min(ordered_at)::DATE, max(ordered_at)::DATE) / (count(DISTINCT ordered_at::DATE) - 1)
+               END AS avg_days_between_orders,
+               avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
+               avg(CASE WHEN dayofweek(ordered_at) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
+               avg(CASE WHEN hour(ordered_at) >= 18 THEN 1.0 ELSE 0.0 END) AS evening_share,
+               mode(channel) AS top_channel
+        FROM p GROUP BY ALL
+    ),
+    items AS (
+        SELECT o.customer_id, sum(i.quantity) / count(DISTINCT o.order_id) AS items_per_order,
+               count(DISTINCT i.product_id) AS distinct_products,
+               sum(i.quantity * i.unit_price) / nullif(sum(i.quantity * pm.median_price), 0) AS price_index
+        FROM p o JOIN order_items i USING (order_id)
+        JOIN (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY ALL) pm
+          USING (product_id)
+        WHERE i.quantity > 0 GROUP BY ALL
+    ),
+    ret AS (
+        SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned,
+               count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders
+        FROM orders WHERE ({RETURN_SQL} OR status = 'cancelled') AND customer_id IS NOT NULL AND ordered_at < {lit} GROUP BY ALL
+    ),
+    {category}
+    joined AS (
+        SELECT ord.*, ord.gross_revenue - coalesce(ret.returned, 0) AS net_revenue,
+               (ord.gross_revenue - coalesce(ret.returned, 0)) / ord.orders AS aov,
+               coalesce(ret.returned, 0) / nullif(ord.gross_revenue, 0) AS return_rate,
+               coalesce(ret.cancelled_orders, 0) AS cancelled_orders,
+               items.items_per_order, items.distinct_products, items.price_index,
+               cat_top.top_category, cat_top.top_category_share
+        FROM ord LEFT JOIN items USING (customer_id) LEFT JOIN ret USING (customer_id) LEFT JOIN cat_top USING (customer_id)
+    )
+    SELECT * FROM joined
+    """
+
+
+def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True) -> pd.DataFrame:
+    """One row per customer with at least one purchase before ``as_of``: behaviour plus available signals."""
+    lit = f"TIMESTAMP '{as_of.isoformat()}'"
+    sql = behaviour_sql(lit, has_categories(wh))
+    if signals:
+        for s in SIGNALS:
+            if s.available(wh):
+                sql = f"SELECT b.*, s.* EXCLUDE (customer_id) FROM ({sql}) b LEFT JOIN ({s.sql(lit)}) s USING (customer_id)"
+    frame = wh.query(sql + " ORDER BY customer_id")
+    for col in ("reviews", "support_contacts"):
+        if col in frame:
+            frame[col] = frame[col].fillna(0)
+    return frame
+
+
+def feature_labels(frame: pd.DataFrame) -> dict[str, str]:
+    """Plain-words label of every feature column present in ``frame``."""
+    labels = dict(BEHAVIOUR_LABELS)
+    for s in SIGNALS:
+        labels.update(s.labels)
+    return {c: labels[c] for c in frame.columns if c in labels}
+
+
+def numeric_features(frame: pd.DataFrame) -> list[str]:
+    """Numeric feature columns (model inputs) present in ``frame``."""
+    return [c for c in feature_labels(frame) if pd.api.types.is_numeric_dtype(frame[c])]
