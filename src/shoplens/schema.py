@@ -242,3 +242,32 @@ def get_table(name: str) -> Table:
 def create_table_sql(table: Table, name: str | None = None) -> str:
     cols = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
     return f'CREATE TABLE IF NOT EXISTS "{name or table.name}" ({cols})'
+
+
+def data_model_markdown() -> str:
+    """The tables section of ``docs/data-model.md`` (kept in sync by a test)."""
+    out = []
+    for t in TABLES.values():
+        out.append(f"### `{t.name}`\n\n{t.description}\n")
+        out.append(f"Natural key: {', '.join(f'`{k}`' for k in t.key)}."
+                   + (f" Time column: `{t.time_column}`." if t.time_column else ""))
+        for ref in t.references:
+            cond = " (checked when that table holds rows)" if ref.when_loaded else ""
+            out.append(f" `{ref.column}` must exist in `{ref.parent}.{ref.parent_column}`{cond}.")
+        out.append("\n\n| column | type | required | constraints | description |\n|---|---|---|---|---|")
+        for c in t.columns:
+            cons = []
+            if c.min is not None:
+                cons.append(f"{'>' if c.min_exclusive else '>='} {c.min:g}")
+            if c.max is not None:
+                cons.append(f"<= {c.max:g}")
+            if c.nonzero:
+                cons.append("not 0")
+            if c.allowed:
+                cons.append("one of " + ", ".join(c.allowed))
+            if c.pii:
+                cons.append("personal data")
+            gen = " (generated when absent)" if (t.name, c.name) in GENERATED_COLUMNS else ""
+            out.append(f"| `{c.name}` | {c.type} | {'yes' if c.required else ''}{gen} | {'; '.join(cons)} | {c.description} |")
+        out.append("\n")
+    return "\n".join(out)
