@@ -119,13 +119,18 @@ class Vault:
 
     def shred(self, subjects: Sequence[str]) -> dict[str, int]:
         """Destroy the data keys and values of ``subjects``; counts per table."""
-        if not self.wh.has_table("_vault_keys"):
-            return {"_vault_keys": 0, "_vault": 0}
-        con = self.wh.con
-        n_keys = con.execute("SELECT count(*) FROM _vault_keys WHERE subject IN (SELECT unnest(?))", [list(subjects)]).fetchone()[0]  # type: ignore[index]
-        n_vals = con.execute("SELECT count(*) FROM _vault WHERE subject IN (SELECT unnest(?))", [list(subjects)]).fetchone()[0]  # type: ignore[index]
-        con.execute("DELETE FROM _vault_keys WHERE subject IN (SELECT unnest(?))", [list(subjects)])
-        con.execute("DELETE FROM _vault WHERE subject IN (SELECT unnest(?))", [list(subjects)])
         for s in subjects:
             self._keys.pop(s, None)
-        return {"_vault_keys": int(n_keys), "_vault": int(n_vals)}
+        return shred(self.wh, subjects)
+
+
+def shred(wh: Any, subjects: Sequence[str]) -> dict[str, int]:
+    """Crypto-shredding: delete the data keys (and values) of ``subjects``; no secret needed."""
+    if not wh.has_table("_vault_keys"):
+        return {"_vault_keys": 0, "_vault": 0}
+    con, ids = wh.con, list(subjects)
+    out = {}
+    for table in ("_vault_keys", "_vault"):
+        out[table] = int(con.execute(f"SELECT count(*) FROM {table} WHERE subject IN (SELECT unnest(?))", [ids]).fetchone()[0])  # type: ignore[index]
+        con.execute(f"DELETE FROM {table} WHERE subject IN (SELECT unnest(?))", [ids])
+    return out

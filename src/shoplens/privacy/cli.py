@@ -1,0 +1,123 @@
+"""``shoplens privacy scan|mask|audit`` and ``shoplens erase``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
+
+privacy_app = typer.Typer(help="PII detection and masking, privacy audit.", no_args_is_help=True)
+
+
+@privacy_app.command("scan")
+def scan_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, JSON-lines or Parquet file")],
+    column: Annotated[str, typer.Option("--column", "-c", help="text column to scan")],
+    threshold: Annotated[float, typer.Option(help="minimum score of a finding (0..1)", min=0.0, max=1.0)] = 0.5,
+    types: Annotated[list[str] | None, typer.Option("--type", help="only these PII types (repeatable)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of findings")] = False,
+) -> None:
+    """Find PII (phones, e-mails, IDs, cards, addresses, names...) in a text column."""
+    from shoplens.privacy.files import read_table_file, scan_file
+
+    findings = scan_file(file, column, threshold=threshold, types=types)
+    if as_json:
+        print_json([{k: f[k] for k in ("row", "type", "start", "end", "score")} for f in findings])
+        return
+    texts = read_table_file(file)[column].tolist()
+    rows = [{**f, "text": texts[f["row"]][f["start"]:f["end"]]} for f in findings[:200]]
+    console.print(rows_table(rows, title=f"{len(findings)} PII finding(s) in {file.name}:{column}"))
+    if len(findings) > 200:
+        console.print(f"(first 200 of {len(findings)}; use --json for all)")
+
+
+@privacy_app.command("mask")
+def mask_cmd(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="CSV, TSV, JSON-lines or Parquet file")],
+    column: Annotated[str, typer.Option("--column", "-c", help="text column to mask")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="file to write (format from its extension)")],
+    operator: Annotated[str, typer.Option(help="placeholder | mask | redact | pseudonym")] = "placeholder",
+    threshold: Annotated[float, typer.Option(help="minimum score of a finding (0..1)", min=0.0, max=1.0)] = 0.5,
+    as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
+) -> None:
+    """Write a copy of FILE with the PII in COLUMN replaced."""
+    from shoplens.errors import UserInputError
+    from shoplens.privacy.files import mask_file
+    from shoplens.privacy.keys import resolve_secret
+
+    if operator not in ("placeholder", "mask", "redact", "pseudonym"):
+        raise UserInputError(f"unknown operator {operator!r}; choose one of: placeholder, mask, redact, pseudonym")
+    secret = None
+    if operator == "pseudonym":
+        settings = settings_from(ctx)
+        secret = resolve_secret(settings, settings.home)
+    summary = mask_file(file, column, output, operator, threshold=threshold, secret=secret)
+    if as_json:
+        print_json(summary)
+    else:
+        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {summary['output']}")
+
+
+@privacy_app.command("audit")
+def audit_cmd(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Option("--customer", help="only this customer (the shop's id)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Show the append-only erasure audit trail."""
+    from shoplens.privacy.erasure import audit_log
+
+    with open_warehouse(ctx, read_only=True) as wh:
+        rows = audit_log(wh, customer)
+    if as_json:
+        print_json({"data": rows, "count": len(rows)})
+    else:
+        console.print(rows_table(rows, title=f"erasure audit ({len(rows)} record(s))"))
+
+
+def erase_cmd(
+    ctx: typer.Context,
+    customer: Annotated[str | None, typer.Option("--customer", help="erase this customer (the shop's own id)")] = None,
+    verify_id: Annotated[str | None, typer.Option("--verify", help="search everything for this customer; exit 1 if found")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
+) -> None:
+    """Erase a customer everywhere (tables, results, quarantine, models, exports, vault key), or verify an erasure."""
+    from shoplens.errors import UserInputError
+    from shoplens.privacy.erasure import erase, require_known, verify
+
+    if (customer is None) == (verify_id is None):
+        raise UserInputError("give exactly one of --customer ID (erase) or --verify ID (check)")
+    if customer is not None:
+        with open_warehouse(ctx) as wh:
+            require_known(wh, customer)
+            report = erase(wh, customer)
+        if as_json:
+            print_json(report.to_dict())
+        else:
+            rows = [{"removed from": k, "rows": v} for k, v in report.removed.items() if v]
+            console.print(rows_table(rows, title=f"erased customer {report.customer}: {report.total} row(s)/item(s)"))
+            console.print(f"audit record {report.erasure_id} written; run `shoplens erase --verify {report.customer}` to check")
+        return
+    with open_warehouse(ctx, read_only=True) as wh:
+        result = verify(wh, verify_id)  # type: ignore[arg-type]
+    if as_json:
+        print_json(result.to_dict())
+    elif result.clean:
+        console.print(f"customer {result.customer}: 0 references left in {len(result.checked)} places checked")
+    else:
+        rows = [{"where": k, "references": v} for k, v in result.remaining.items() if v]
+        console.print(rows_table(rows, title=f"customer {result.customer}: {result.total} reference(s) remain"))
+    if not result.clean:
+        if not as_json:
+            err_console.print(f"{result.total} reference(s) to customer {result.customer} remain")
+        raise SystemExit(1)  # typer.Exit is swallowed under standalone_mode=False
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(privacy_app, name="privacy")
+    app.command("erase")(erase_cmd)
