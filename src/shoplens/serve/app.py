@@ -172,6 +172,22 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
+def _bind_shop_secret(warehouse: Warehouse, settings: Settings) -> None:
+    """Check the shop secret against the warehouse's pseudonyms now (refuse to start), not per request."""
+    from shoplens.errors import ConfigError
+    from shoplens.privacy.keys import bind_secret, fingerprint, resolve_secret, warehouse_state
+
+    expected = warehouse_state(warehouse.con).get("key_fingerprint")
+    if not expected:
+        return
+    secret = resolve_secret(settings, warehouse.home, create=False)
+    if secret is None or fingerprint(secret) != expected:
+        raise ConfigError(
+            f"the server will not start: the shop secret does not match the one {warehouse.path} was "
+            f"pseudonymised with (fingerprint {expected}); set SHOPLENS_SECRET / SHOPLENS_SECRET_FILE to the original")
+    bind_secret(warehouse, secret)
+
+
 def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True) -> FastAPI:
     """Build the app over ``settings.warehouse``; ``check`` refuses weak keys/secrets (ConfigError)."""
     serve = serve or ServeSettings()
@@ -179,6 +195,11 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     if check:
         check_startup(settings, serve, keys)
     warehouse = Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads)
+    try:
+        _bind_shop_secret(warehouse, settings)
+    except BaseException:
+        warehouse.close()
+        raise
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]

@@ -63,23 +63,27 @@ def weakness(secret: str) -> str | None:
 
 
 def shop_secret(settings: Settings) -> str | None:
-    if settings.secret is not None:
-        return settings.secret.get_secret_value()
-    if settings.secret_file is not None:
-        path = Path(settings.secret_file)
-        if not path.is_file():
-            raise ConfigError(f"{path}: secret file not found (SHOPLENS_SECRET_FILE)")
-        return path.read_text(encoding="utf-8").strip()
-    return None
+    """The shop secret as privacy resolves it (settings, SHOPLENS_SECRET, secret_file, or the
+    random ``shoplens.key`` file beside the warehouse); None when there is none."""
+    from shoplens.privacy.keys import resolve_secret
+
+    secret = resolve_secret(settings, Path(settings.warehouse).parent, create=False)
+    return None if secret is None else secret.decode("utf-8", errors="replace")
 
 
 def check_startup(settings: Settings, serve: ServeSettings, keys: KeyStore) -> None:
     """Raise :class:`ConfigError` unless keys and secrets make a closed server."""
     problems = []
-    secret = shop_secret(settings)
-    if secret is None:
-        problems.append(f"no shop secret: set SHOPLENS_SECRET or SHOPLENS_SECRET_FILE (e.g. {HOW_TO_SECRET})")
-    elif (why := weakness(secret)) and not serve.allow_weak_secret:
+    try:
+        secret = shop_secret(settings)
+    except ConfigError as exc:
+        secret = None
+        problems.append(str(exc))
+    if secret is None and not problems:
+        problems.append("no shop secret: set SHOPLENS_SECRET or SHOPLENS_SECRET_FILE "
+                        f"(e.g. {HOW_TO_SECRET}), or keep the shoplens.key file that `shoplens demo` / ingest "
+                        "creates beside the warehouse")
+    elif secret is not None and (why := weakness(secret)) and not serve.allow_weak_secret:
         problems.append(f"the shop secret is weak ({why}); generate one with {HOW_TO_SECRET}")
     if serve.metrics_token is not None and (why := weakness(serve.metrics_token.get_secret_value())):
         problems.append(f"SHOPLENS_METRICS_TOKEN is weak ({why})")

@@ -1,0 +1,46 @@
+"""Fixtures: a served copy of the demo warehouse with one key per role."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from shoplens.config import Settings
+from shoplens.serve.app import create_app
+from shoplens.serve.keys import KeyStore
+from shoplens.serve.settings import ServeSettings
+
+DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"  # the session demo warehouse's (tests/conftest.py)
+
+
+@pytest.fixture()
+def served(demo_warehouse_path: Path, tmp_path: Path):
+    """(client, keys by role, settings) over a private copy of the demo warehouse."""
+    path = tmp_path / "w" / "warehouse.duckdb"
+    path.parent.mkdir()
+    shutil.copy(demo_warehouse_path, path)
+    store = KeyStore.for_warehouse(path)
+    keys = {role: store.create(role) for role in ("viewer", "analyst", "admin")}
+    settings = Settings(warehouse=path, secret=DEMO_SECRET)
+    app = create_app(settings, ServeSettings(rate_limit_per_minute=6000, rate_limit_burst=1000, allow_weak_secret=True))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, keys, settings
+
+
+
+@pytest.fixture()
+def demo_copy(demo_warehouse_path: Path, tmp_path: Path):
+    """Factory: (settings, key store) over a fresh copy of the demo warehouse, and the serve settings to use."""
+    counter = iter(range(1000))
+
+    def make(**serve_options) -> tuple[Settings, KeyStore, ServeSettings]:
+        path = tmp_path / f"copy{next(counter)}" / "warehouse.duckdb"
+        path.parent.mkdir()
+        shutil.copy(demo_warehouse_path, path)
+        return (Settings(warehouse=path, secret=DEMO_SECRET), KeyStore.for_warehouse(path),
+                ServeSettings(allow_weak_secret=True, **serve_options))
+
+    return make

@@ -1,0 +1,194 @@
+"""Closed by default: keys, roles, rate limits, CORS, body limits, refusal to start, no stack traces."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from shoplens.cli import app as cli_app
+from shoplens.config import Settings
+from shoplens.errors import ConfigError
+from shoplens.serve.app import create_app
+from shoplens.serve.audit import verify_chain
+from shoplens.serve.keys import KeyStore
+from shoplens.serve.settings import ServeSettings, weakness
+
+from serve_helpers import STRONG_SECRET, auth
+
+
+def test_health_is_the_only_open_endpoint(served):
+    client, keys, _ = served
+    assert client.get("/api/v1/health").json()["status"] == "ok"
+    for path in ["/api/v1/status", "/api/v1/overview", "/api/v1/quality", "/api/v1/models", "/api/v1/audit", "/metrics"]:
+        r = client.get(path)
+        assert r.status_code == 401, path
+        assert "API key" in r.json()["detail"] or "metrics" in r.json()["detail"]
+
+
+def test_invalid_and_revoked_keys_are_refused(served):
+    client, keys, settings = served
+    assert client.get("/api/v1/status", headers=auth("slk_00000000_nope")).status_code == 401
+    assert client.get("/api/v1/status", headers=auth(keys["viewer"])).status_code == 200
+    KeyStore.for_warehouse(settings.warehouse).revoke(keys["viewer"].split("_")[1])
+    assert client.get("/api/v1/status", headers=auth(keys["viewer"])).status_code == 401
+
+
+def test_roles_are_enforced(served):
+    client, keys, _ = served
+    assert client.get("/api/v1/audit", headers=auth(keys["analyst"])).status_code == 403
+    r = client.post("/api/v1/models/x/rollback", headers=auth(keys["viewer"]))
+    assert r.status_code == 403 and "admin" in r.json()["detail"]
+    assert client.get("/metrics", headers=auth(keys["analyst"])).status_code == 403
+    assert client.get("/metrics", headers=auth(keys["admin"])).status_code == 200
+
+
+def test_keys_are_stored_hashed(served):
+    _, keys, settings = served
+    stored = (Path(settings.warehouse).parent / "api_keys.json").read_text()
+    for key in keys.values():
+        assert key not in stored and key.split("_", 2)[2] not in stored
+    assert oct(os.stat(Path(settings.warehouse).parent / "api_keys.json").st_mode & 0o777) == "0o600"
+
+
+def test_rate_limit_per_key(demo_copy):
+    settings, store, serve = demo_copy(rate_limit_per_minute=1, rate_limit_burst=3)
+    first, second = store.create("viewer"), store.create("viewer")
+    app = create_app(settings, serve)
+    with TestClient(app) as client:
+        codes = [client.get("/api/v1/models", headers=auth(first)).status_code for _ in range(5)]
+        assert codes[:3] == [200, 200, 200] and codes[3:] == [429, 429]
+        assert client.get("/api/v1/models", headers=auth(first)).headers["retry-after"] == "60"
+        assert client.get("/api/v1/models", headers=auth(second)).status_code == 200  # buckets are per key
+
+
+def test_cors_closed_by_default(served):
+    client, keys, _ = served
+    r = client.options("/api/v1/status", headers={"Origin": "https://evil.example", "Access-Control-Request-Method": "GET"})
+    assert "access-control-allow-origin" not in r.headers
+    r = client.get("/api/v1/status", headers={**auth(keys["viewer"]), "Origin": "https://evil.example"})
+    assert "access-control-allow-origin" not in r.headers
+
+
+def test_cors_open_only_to_listed_origins(demo_copy):
+    settings, store, serve = demo_copy(cors_origins=["https://shop.example"])
+    key = store.create("viewer")
+    app = create_app(settings, serve)
+    with TestClient(app) as client:
+        ok = client.get("/api/v1/health", headers={"Origin": "https://shop.example"})
+        assert ok.headers["access-control-allow-origin"] == "https://shop.example"
+        other = client.get("/api/v1/health", headers={"Origin": "https://evil.example"})
+        assert "access-control-allow-origin" not in other.headers
+        assert client.get("/api/v1/status", headers=auth(key)).status_code == 200
+
+
+def test_request_body_limit(demo_copy):
+    settings, store, serve = demo_copy(max_body_bytes=2048)
+    key = store.create("admin")
+    app = create_app(settings, serve)
+    with TestClient(app) as client:
+        r = client.post("/api/v1/ingest", headers=auth(key), data={"table": "customers"},
+                        files={"file": ("c.csv", b"customer_id\n" + b"x" * 5000, "text/csv")})
+        assert r.status_code == 413 and "2048" in r.json()["detail"]
+
+
+def test_no_stack_traces(served):
+    client, keys, _ = served
+
+    def boom() -> None:
+        raise RuntimeError("secret internals /home/x/y.py line 3")
+
+    client.app.add_api_route("/api/v1/boom", boom)
+    r = client.get("/api/v1/boom")
+    assert r.status_code == 500
+    assert "internal error" in r.json()["detail"]
+    assert "Traceback" not in r.text and "secret internals" not in r.text
+
+
+def test_security_headers(served):
+    client, keys, _ = served
+    r = client.get("/api/v1/status", headers=auth(keys["viewer"]))
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in r.headers["content-security-policy"]
+    assert r.headers["cache-control"] == "no-store"
+
+
+def test_audit_log_records_each_call_and_is_chained(served):
+    client, keys, settings = served
+    client.get("/api/v1/status", headers=auth(keys["viewer"]))
+    client.get("/api/v1/status", headers=auth("slk_bad_key"))
+    rows = client.get("/api/v1/audit?limit=1000", headers=auth(keys["admin"])).json()["data"]
+    assert [r["status"] for r in rows[:2]] == [200, 401]
+    assert rows[0]["key_id"] == keys["viewer"].split("_")[1] and rows[0]["role"] == "viewer"
+    assert rows[1]["key_id"] is None
+    log = Path(settings.warehouse).parent / "audit" / "access.jsonl"
+    assert verify_chain(log)
+    lines = log.read_bytes().splitlines()
+    log.write_bytes(b"\n".join(lines[1:]) + b"\n")  # remove the first entry
+    assert not verify_chain(log)
+
+
+@pytest.mark.parametrize("secret, problem", [
+    (None, "no shop secret"),
+    ("short", "too short"),
+    ("changeme-changeme-changeme-changeme-1234", "placeholder"),
+    ("a" * 40, "randomness"),
+])
+def test_refuses_to_start_with_missing_or_weak_secret(tmp_path, secret, problem):
+    path = tmp_path / "warehouse.duckdb"
+    KeyStore.for_warehouse(path).create("admin")
+    with pytest.raises(ConfigError, match=problem):
+        create_app(Settings(warehouse=path, secret=secret), ServeSettings())
+
+
+def test_refuses_to_start_without_keys_or_with_open_cors(tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    with pytest.raises(ConfigError, match="no API key"):
+        create_app(Settings(warehouse=path, secret=STRONG_SECRET), ServeSettings())
+    KeyStore.for_warehouse(path).create("admin")
+    with pytest.raises(ConfigError, match="CORS"):
+        create_app(Settings(warehouse=path, secret=STRONG_SECRET), ServeSettings(cors_origins=["*"]))
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        create_app(Settings(warehouse=path, secret=STRONG_SECRET), ServeSettings(metrics_token="token"))
+
+
+def test_refuses_to_start_with_a_secret_that_does_not_match_the_warehouse(demo_copy):
+    settings, store, serve = demo_copy()
+    store.create("admin")
+    with pytest.raises(ConfigError, match="does not match"):
+        create_app(settings.model_copy(update={"secret": STRONG_SECRET}), serve)
+
+
+def test_weakness_accepts_generated_secrets():
+    import secrets
+
+    assert weakness(secrets.token_urlsafe(32)) is None
+    assert weakness(STRONG_SECRET) is None
+
+
+def test_serve_cli_exits_2_with_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLENS_")}
+    r = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w",
+                        str(tmp_path / "w.duckdb"), "serve"], capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2
+    assert "will not start" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_keys_cli(tmp_path):
+    runner = CliRunner()
+    w = str(tmp_path / "w.duckdb")
+    r = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "analyst", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert set(out) == {"key", "role"} and out["role"] == "analyst" and out["key"].startswith("slk_")
+    assert KeyStore.for_warehouse(w).verify(out["key"]).role == "analyst"
+    listed = json.loads(runner.invoke(cli_app, ["-w", w, "keys", "list", "--json"]).stdout)
+    assert listed[0]["role"] == "analyst" and "key" not in listed[0]
+    bad = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "owner"])
+    assert bad.exit_code != 0 and "unknown role" in str(bad.exception)
