@@ -75,7 +75,7 @@ def ingest_cmd(
         shoplens ingest --preset online-retail online_retail.csv.gz
     """
     from shoplens.ingest.mapping import Mapping
-    from shoplens.pipeline import accounting_rows, ingest_with_progress
+    from shoplens.pipeline import accounting_rows, accounting_title, ingest_with_progress
     from shoplens.schema import TABLES
 
     if preset or mapping:
@@ -99,7 +99,7 @@ def ingest_cmd(
             return
         results = ingest_with_progress(wh, settings, console, [(table, preset, [Path(f) for f in files])],
                                        transient=True, **options)
-    console.print(rows_table(accounting_rows(results), title="Ingest accounting"))
+    console.print(rows_table(accounting_rows(results), title=accounting_title(results)))
     for r in results:
         for note in r.notes:
             console.print(f"[dim]note: {note}[/dim]")

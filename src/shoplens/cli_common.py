@@ -92,9 +92,11 @@ def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: l
     rows = list(rows)
     cols = columns or (list(rows[0].keys()) if rows else [])
     table = Table(title=title, title_justify="left", header_style="bold cyan")
-    for c in cols:
+    for i, c in enumerate(cols):
         numeric = bool(rows) and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows)
-        table.add_column(c, justify="right" if numeric else "left")
+        # numbers are never cut: the header wraps instead; the first column names the row
+        width = max((len(fmt(r.get(c))) for r in rows), default=0) if numeric or i == 0 else None
+        table.add_column(c, justify="right" if numeric else "left", min_width=width)
     for r in rows:
         table.add_row(*(fmt(r.get(c)) for c in cols))
     return table

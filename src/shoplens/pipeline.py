@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -85,39 +87,71 @@ def ingest_with_progress(
     results = []
     hooks = _ingest_hooks(settings, wh)
     with Progress(
-        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(), TextColumn("{task.fields[stage]}"),
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.fields[stage]} [dim]{task.fields[query]}"),
         TimeElapsedColumn(), console=console, transient=transient,
     ) as progress:
         for table, preset, files in jobs:
             label = preset or table or "?"
-            task = progress.add_task(f"ingest {label}", total=1.0, stage="")
+            task = progress.add_task(f"ingest {label}", total=1.0, stage="", query="")
 
             def step(msg: str, frac: float, task: int = task) -> None:
-                progress.update(task, completed=frac, stage=msg)
+                progress.update(task, completed=frac, stage=msg, query="")
 
-            results.append(
-                ingest(wh, files, table=table, preset=preset, progress=step,
-                       max_future_days=settings.max_future_days, before_write=hooks, **options)
-            )
+            with _query_progress(wh, lambda pct, task=task: progress.update(task, query=f"{pct:.0f}%")):
+                results.append(
+                    ingest(wh, files, table=table, preset=preset, progress=step,
+                           max_future_days=settings.max_future_days, before_write=hooks, **options)
+                )
     return results
 
 
+@contextmanager
+def _query_progress(wh: Warehouse, show: Callable[[float], None], every: float = 0.3) -> Iterator[None]:
+    """Show DuckDB's own progress of the running query (reading a large file takes
+    most of an ingest) from a polling thread."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(every):
+            try:
+                pct = wh.con.query_progress()
+            except Exception:  # no query running, or the connection is busy closing
+                continue
+            if pct is not None and pct >= 0:
+                show(pct)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=1)
+
+
 def accounting_rows(results: list[IngestResult]) -> list[dict[str, Any]]:
+    """One row per loaded table (tables filled from the same file indented below it)."""
     rows = []
     for r in results:
         rows.append({"table": r.table, "read": r.read, "loaded": r.loaded, "updated": r.updated,
-                     "quarantined": r.quarantined, "duplicates": r.duplicates, "seconds": round(r.seconds, 2)})
+                     "quarantined": r.quarantined, "duplicates": r.duplicates})
         for t, c in r.derived.items():
-            rows.append({"table": f"  ↳ {t}", "read": c.read, "loaded": c.loaded, "updated": c.updated,
-                         "quarantined": c.quarantined, "duplicates": c.duplicates, "seconds": None})
+            rows.append({"table": f" + {t}", "read": c.read, "loaded": c.loaded, "updated": c.updated,
+                         "quarantined": c.quarantined, "duplicates": c.duplicates})
     return rows
+
+
+def accounting_title(results: list[IngestResult]) -> str:
+    seconds = sum(r.seconds for r in results)
+    return f"Ingest accounting: read = loaded + updated + quarantined + duplicates ({seconds:.1f} s)"
 
 
 def step_ingest(ctx: DemoContext) -> None:
     jobs = [(t, p, [ctx.data_dir / f]) for t, p, f in DEMO_FILES if (ctx.data_dir / f).exists()]
     results = ingest_with_progress(ctx.warehouse, ctx.settings, ctx.console, jobs)
     rows = accounting_rows(results)
-    ctx.console.print(rows_table(rows, title="Ingest accounting (read = loaded + updated + quarantined + duplicates)"))
+    ctx.console.print(rows_table(rows, title=accounting_title(results)))
     import pandas as pd
 
     q = ctx.warehouse.query(
