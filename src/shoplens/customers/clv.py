@@ -137,8 +137,10 @@ def fit_clv(
     horizon = horizon_months * 30.0 / unit
     spend = gg.expected_spend(x, summary["monetary_value"].to_numpy(float))
     out = summary[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
-    out["p_alive"] = bg.probability_alive(x, t_x, T)
-    out["p_alive_pareto_nbd"] = pnbd.probability_alive(x, t_x, T)
+    # At a parameter bound (e.g. a -> 0: no measurable drop-out, BG/NBD reduces to the NBD) the
+    # probability of being alive carries no information: store NULL rather than a misleading 100%.
+    out["p_alive"] = bg.probability_alive(x, t_x, T) if bg.converged_ else np.nan
+    out["p_alive_pareto_nbd"] = pnbd.probability_alive(x, t_x, T) if pnbd.converged_ else np.nan
     out["expected_purchases"] = bg.expected_purchases(horizon, x, t_x, T)
     out["expected_purchases_pareto_nbd"] = pnbd.expected_purchases(horizon, x, t_x, T)
     out["expected_spend"] = spend

@@ -1,0 +1,121 @@
+"""The customer-360 profile: one row per customer combining behaviour, signals,
+RFM and behavioural segments, lifetime value, churn risk and a next best action,
+each score with its reason in words.
+
+The profile is a join of the ``customer_*`` result tables (computed when
+missing) and the feature table, so a new signal column from
+:mod:`shoplens.customers.features` appears here without changes.
+
+>>> # build_profile(wh).loc[0, ["customer_id", "segment", "clv", "churn_risk", "next_best_action"]]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pandas as pd
+
+from shoplens.customers.data import has_table, last_order_date, parse_date
+from shoplens.customers.features import customer_features
+from shoplens.store.warehouse import Warehouse
+
+# (action, condition, reason template); first match wins. Conditions are SQL over the joined profile.
+NEXT_BEST_ACTIONS: list[tuple[str, str, str]] = [
+    ("personal win-back call", "risk_band = 'high' AND clv_rank >= 0.8",
+     "'valuable (12-month CLV ' || printf('%.0f', clv) || ', top 20%) and at high churn risk (' || printf('%.0f', churn_risk * 100) || '%)'"),
+    ("service follow-up on the last negative review", "last_review_sentiment = 'negative' AND recency_days <= 180",
+     "'last review was negative; a follow-up prevents churn and a public complaint'"),
+    ("low-cost reactivation email", "risk_band = 'high'",
+     "'high churn risk (' || printf('%.0f', churn_risk * 100) || '%) but modest value: keep the cost low'"),
+    ("onboarding: second-order incentive", "segment IN ('New', 'Promising')",
+     "'only ' || orders || ' order(s) so far: the second order is the biggest step to loyalty'"),
+    ("loyalty reward and review request", "segment IN ('Champions', 'Loyal') AND risk_band = 'low'",
+     "'a ' || segment || ' customer with low churn risk: reward, ask for a review, upsell'"),
+    ("win-back offer", "segment IN ('At risk', 'Can''t lose', 'About to sleep')",
+     "segment || ': ' || recency_days || ' days since the last order'"),
+    ("personal recommendations", "TRUE",
+     "'regular customer: recommend products from ' || coalesce(top_category, 'their favourite category')"),
+]
+
+
+def _ensure(wh: Warehouse, as_of: date | None) -> None:
+    """Compute the result tables the profile joins when they are missing."""
+    from shoplens.customers.churn import fit_churn
+    from shoplens.customers.clv import fit_clv
+    from shoplens.customers.rfm import compute_rfm
+    from shoplens.customers.segments import build_segments
+
+    if not has_table(wh, "customer_rfm"):
+        compute_rfm(wh, as_of=as_of)
+    if not has_table(wh, "customer_segments"):
+        build_segments(wh, as_of=as_of)
+    if not has_table(wh, "customer_clv"):
+        fit_clv(wh, calibration_end=(as_of - pd.Timedelta(days=1)) if as_of else None)
+    if not has_table(wh, "customer_churn"):
+        fit_churn(wh, as_of=as_of)
+
+
+def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bool = False,
+                  write: bool = True) -> pd.DataFrame:
+    """One row per customer with every score and its reason; writes ``customer_profile``.
+
+    ``refresh`` recomputes RFM, segments, CLV and churn first; otherwise existing results are reused.
+    """
+    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    if refresh:
+        for t in ("customer_rfm", "customer_segments", "customer_clv", "customer_churn"):
+            wh.con.execute(f'DROP TABLE IF EXISTS "{t}"')
+    _ensure(wh, end)
+    features = customer_features(wh, end)
+    wh.con.register("_features", features)
+    try:
+        base = wh.query("""
+            WITH ids AS (SELECT customer_id FROM _features UNION SELECT customer_id FROM customers),
+            joined AS (
+                SELECT ids.customer_id, c.country, c.language, f.* EXCLUDE (customer_id),
+                       r.segment, r.segment_zh, r.rfm_code, r.r_score, r.f_score, r.m_score,
+                       s.segment_name AS behaviour_segment,
+                       v.clv, v.p_alive, v.expected_purchases, v.expected_spend,
+                       percent_rank() OVER (ORDER BY v.clv) AS clv_rank,
+                       ch.churn_risk, ch.risk_band, ch.reasons AS churn_reasons
+                FROM ids LEFT JOIN customers c USING (customer_id) LEFT JOIN _features f USING (customer_id)
+                LEFT JOIN customer_rfm r USING (customer_id) LEFT JOIN customer_segments s USING (customer_id)
+                LEFT JOIN customer_clv v USING (customer_id) LEFT JOIN customer_churn ch USING (customer_id))
+            SELECT * FROM joined""")
+    finally:
+        wh.con.unregister("_features")
+    wh.con.register("_profile", base)
+    try:
+        cases = " ".join(f"WHEN {cond} THEN '{action}'" for action, cond, _ in NEXT_BEST_ACTIONS)
+        reasons = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in NEXT_BEST_ACTIONS)
+        profile = wh.query(f"""
+            SELECT *,
+                CASE WHEN orders IS NULL THEN 'no purchase yet'
+                     ELSE 'R' || r_score || ' F' || f_score || ' M' || m_score || ': last order ' || recency_days
+                          || ' days ago, ' || orders || ' orders, ' || printf('%.0f', net_revenue) || ' net spend' END AS segment_reason,
+                CASE WHEN clv IS NULL THEN NULL
+                     ELSE 'expects ' || printf('%.1f', expected_purchases) || ' purchases in 12 months at about '
+                          || printf('%.0f', expected_spend) || ' each'
+                          || coalesce('; ' || printf('%.0f', p_alive * 100) || '% likely still active', '') END AS clv_reason,
+                CASE WHEN price_index IS NULL THEN NULL WHEN price_index < 0.9 THEN 'bargain hunter'
+                     WHEN price_index > 1.1 THEN 'pays premium prices' ELSE 'pays typical prices' END AS price_sensitivity,
+                CASE WHEN orders IS NULL THEN 'welcome offer for a first purchase' {cases} END AS next_best_action,
+                CASE WHEN orders IS NULL THEN 'registered but never bought' {reasons} END AS action_reason
+            FROM _profile ORDER BY customer_id""")
+    finally:
+        wh.con.unregister("_profile")
+    profile["as_of"] = pd.Timestamp(end)
+    if write:
+        wh.write_table("customer_profile", profile, kind="customer", info={"as_of": end})
+    return profile
+
+
+PROFILE_CARD = ["customer_id", "country", "tenure_days", "orders", "aov", "net_revenue", "top_category", "price_sensitivity",
+                "reviews", "last_review_sentiment", "support_contacts", "segment", "segment_zh", "segment_reason",
+                "behaviour_segment", "clv", "clv_reason", "churn_risk", "churn_reasons", "next_best_action", "action_reason"]
+
+
+def profile_card(profile: pd.DataFrame) -> pd.DataFrame:
+    """The readable subset of profile columns (those present), for CLI and report."""
+    extra = [c for c in ("review_sentiment_score", "last_negative_aspect", "top_support_intent") if c in profile]
+    return profile[[c for c in PROFILE_CARD if c in profile] + extra]
