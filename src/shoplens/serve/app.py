@@ -126,12 +126,13 @@ class ServeMiddleware:
             self.metrics.observe(scope["method"], template, int(result["status"]), time.perf_counter() - started)
             path = scope["path"]
             if path.startswith("/api/") and path != f"{API}/health" or path == "/metrics":
+                # the route template, never the concrete path: it may hold a customer id
                 state = scope.get("state") or {}
                 key = state.get("api_key")
                 client = scope.get("client")
                 self.audit.record(
                     key_id=getattr(key, "key_id", None), role=getattr(key, "role", None), method=scope["method"],
-                    path=path, status=int(result["status"]), customers=state.get("customers"),
+                    path=getattr(route, "path", None) or "unmatched", status=int(result["status"]), customers=state.get("customers"),
                     client=client[0] if client else None,
                 )
 
@@ -172,20 +173,21 @@ def _install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(Exception, unexpected)
 
 
-def _bind_shop_secret(warehouse: Warehouse, settings: Settings) -> None:
+def _bind_shop_secret(warehouse: Warehouse, settings: Settings) -> bytes | None:
     """Check the shop secret against the warehouse's pseudonyms now (refuse to start), not per request."""
     from shoplens.errors import ConfigError
     from shoplens.privacy.keys import bind_secret, fingerprint, resolve_secret, warehouse_state
 
     expected = warehouse_state(warehouse.con).get("key_fingerprint")
-    if not expected:
-        return
     secret = resolve_secret(settings, warehouse.home, create=False)
+    if not expected:
+        return secret
     if secret is None or fingerprint(secret) != expected:
         raise ConfigError(
             f"the server will not start: the shop secret does not match the one {warehouse.path} was "
             f"pseudonymised with (fingerprint {expected}); set SHOPLENS_SECRET / SHOPLENS_SECRET_FILE to the original")
     bind_secret(warehouse, secret)
+    return secret
 
 
 def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True) -> FastAPI:
@@ -196,7 +198,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
         check_startup(settings, serve, keys)
     warehouse = Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads)
     try:
-        _bind_shop_secret(warehouse, settings)
+        secret = _bind_shop_secret(warehouse, settings)
     except BaseException:
         warehouse.close()
         raise
@@ -226,7 +228,9 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.warehouse = warehouse
     app.state.keys = keys
     app.state.limiter = RateLimiter(serve.rate_limit_per_minute, serve.rate_limit_burst)
-    app.state.audit = AuditLog.for_warehouse(settings.warehouse)
+    from shoplens.privacy.keys import derive_key
+
+    app.state.audit = AuditLog.for_warehouse(settings.warehouse, derive_key(secret, "audit") if secret else None)
     app.state.metrics = Metrics(metrics_warehouse)
     app.state.cache = {}
     app.state.ingest_lock = threading.Lock()

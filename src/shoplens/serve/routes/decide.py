@@ -1,0 +1,188 @@
+"""Decisions (choose an action for a context and log it, post a reward), bandit policies and
+experiment analysis, over the decide package (:class:`shoplens.decide.log.Decider`,
+:func:`shoplens.decide.abtest.analyze_stats`).
+
+Bandit policies are registry models named ``bandit-<name>``; the server keeps the
+promoted version of each in memory and teaches it the rewards logged since it last
+learned (``Decider.learn``) each time a reward arrives.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import BaseModel, Field
+
+from shoplens.errors import NotComputedError, NotFoundError
+from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
+from shoplens.serve.schemas import Page, clean, page
+from shoplens.store.registry import ModelRegistry
+from shoplens.store.warehouse import Warehouse
+
+router = APIRouter(tags=["decisions"])
+API = "/api/v1"
+PREFIX = "bandit-"
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
+_lock = threading.Lock()
+
+
+class PolicyIn(BaseModel):
+    name: Name
+    policy: Literal["epsilon-greedy", "ucb1", "bernoulli-ts", "linucb", "linear-ts", "logistic-ts"]
+    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict, max_length=20)
+
+
+class PolicyOut(BaseModel):
+    name: str
+    version: int
+    policy: str
+
+
+class DecisionIn(BaseModel):
+    policy: Name
+    actions: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=200)
+    customer_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    context: dict[str, float | int | str | bool | None] = Field(default_factory=dict, max_length=100)
+    k: int = Field(1, ge=1, le=50)
+    decision_type: Annotated[str, Field(max_length=50)] = "offer"
+
+
+class DecisionOut(BaseModel):
+    policy: str
+    version: int
+    data: list[dict[str, Any]]
+
+
+class RewardIn(BaseModel):
+    reward: float = Field(ge=-1e12, le=1e12)
+
+
+class RewardOut(BaseModel):
+    decision_id: str
+    reward: float
+    learned: int
+
+
+class VariantIn(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=100)]
+    n: int = Field(ge=0, le=10**12)
+    sum: float = Field(ge=-1e15, le=1e15)
+    sum_squares: float | None = Field(None, ge=0, le=1e30, description="omit for a 0/1 (conversion) metric")
+
+
+class ExperimentIn(BaseModel):
+    variants: list[VariantIn] = Field(min_length=2, max_length=50)
+    baseline: str | None = None
+    method: Literal["frequentist", "bayesian", "sequential"] = "frequentist"
+    difference: Literal["relative", "absolute"] = "relative"
+    alpha: float = Field(0.05, gt=0, lt=0.5)
+    correction: Literal["none", "holm", "bh"] = "none"
+
+
+def _decider(request: Request, wh: Warehouse, name: str, decision_type: str = "offer") -> Any:
+    """The served (promoted) policy ``name`` wrapped in a Decider over this request's warehouse."""
+    from shoplens.decide.log import Decider
+
+    cache = request.app.state.cache.setdefault("bandits", {})
+    if not wh.has_table("_models"):
+        raise NotComputedError(f"no bandit policy {name!r}: create one with POST /api/v1/bandits")
+    registry = ModelRegistry(wh)
+    try:
+        version = registry.promoted_version(PREFIX + name)
+    except NotFoundError:
+        raise NotComputedError(f"no bandit policy {name!r}: create one with POST /api/v1/bandits") from None
+    key = (name, decision_type)
+    entry = cache.get(key)
+    if entry is None or entry["version"] != version:
+        entry = {"version": version, "policy": registry.load(PREFIX + name, version), "learned_until": None}
+        cache[key] = entry
+    decider = Decider(wh, entry["policy"], name=name, version=str(version), decision_type=decision_type)
+    decider.learned_until = entry["learned_until"]
+    return decider, entry
+
+
+@router.post(f"{API}/bandits", response_model=PolicyOut)
+def create_policy(body: PolicyIn, wh: WarehouseDep, key: Admin) -> PolicyOut:
+    """Register a new bandit policy version (promoted, served from the next decision on)."""
+    from shoplens.decide.policies import make_policy
+
+    from shoplens.errors import UserInputError
+
+    try:
+        policy = make_policy(body.policy, **body.params)
+    except TypeError as exc:  # an unknown parameter name
+        raise UserInputError(f"params: {exc}") from None
+    version = ModelRegistry(wh).register(PREFIX + body.name, policy, kind=body.policy, note="created through the API")
+    return PolicyOut(name=body.name, version=version, policy=body.policy)
+
+
+@router.get(f"{API}/bandits", response_model=Page)
+def bandit_arms(wh: WarehouseDep, key: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+    """Per policy and arm: decisions served, rewards received, mean reward (from the decision log)."""
+    frame = wh.query(
+        """SELECT policy, action AS arm, count(*) AS decisions, count(reward) AS rewards,
+                  round(avg(reward), 4) AS mean_reward, max(occurred_at) AS last_decision
+           FROM decisions GROUP BY ALL ORDER BY policy, decisions DESC""")
+    return page(frame, limit, offset)
+
+
+@router.post(f"{API}/decisions", response_model=DecisionOut)
+def decide(body: DecisionIn, request: Request, wh: WarehouseDep, key: Analyst) -> DecisionOut:
+    """Choose ``k`` actions for a customer (the shop's id) and context, and log them with their propensities.
+    A customer without personalisation consent gets a logged, context-free random choice."""
+    with _lock:  # a bandit's state changes with every choice
+        decider, entry = _decider(request, wh, body.policy, body.decision_type)
+        slots = decider.decide(body.customer_id, body.context or None, body.actions, k=body.k)
+    if body.customer_id:
+        audit_customers(request, [body.customer_id])
+    return DecisionOut(policy=body.policy, version=entry["version"], data=clean(slots))
+
+
+@router.post(f"{API}/decisions/{{decision_id}}/reward", response_model=RewardOut)
+def reward(decision_id: Annotated[str, Path(min_length=1, max_length=100)], body: RewardIn, request: Request,
+           wh: WarehouseDep, key: Analyst) -> RewardOut:
+    """Attach a (possibly late) reward to a logged decision; the serving policy learns it at once."""
+    from shoplens.decide.log import DecisionLog
+
+    row = wh.con.execute("SELECT policy, decision_type FROM decisions WHERE decision_id = ?", [decision_id]).fetchone()
+    if row is None:
+        raise NotFoundError(f"no decision {decision_id!r}")
+    DecisionLog(wh).log_reward(decision_id, body.reward)
+    learned = 0
+    with _lock:
+        try:
+            decider, entry = _decider(request, wh, row[0], row[1] or "offer")
+        except NotComputedError:  # e.g. the non-personalised policy: logged only
+            decider = None
+        if decider is not None:
+            learned = decider.learn()
+            entry["learned_until"] = decider.learned_until
+    return RewardOut(decision_id=decision_id, reward=body.reward, learned=learned)
+
+
+@router.post(f"{API}/experiments/analyze", tags=["experiments"])
+def analyze_experiment(body: ExperimentIn, key: Viewer) -> dict[str, Any]:
+    """Compare each variant with the baseline from sufficient statistics (n, sum, sum of squares):
+    effect, interval, p-value or chance to win, sample-ratio mismatch check."""
+    from shoplens.decide.abtest import VariantStats, analyze_stats
+
+    stats = [VariantStats(v.name, v.n, v.sum, v.sum_squares) for v in body.variants]
+    result = analyze_stats(stats, baseline=body.baseline, method=body.method, difference=body.difference,
+                           alpha=body.alpha, correction=body.correction)
+    return clean(result.to_dict())
+
+
+@router.get(f"{API}/experiments", response_model=Page, tags=["experiments"])
+def experiments(wh: WarehouseDep, key: Viewer, limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+                offset: Annotated[int, Query(ge=0)] = 0) -> Page:
+    """Logged decision experiments: per decision type and policy, how many decisions and rewards and
+    the mean reward, with when they ran."""
+    frame = wh.query(
+        """SELECT coalesce(decision_type, 'offer') AS experiment, policy, policy_version,
+                  count(*) AS decisions, count(reward) AS rewards, round(avg(reward), 4) AS mean_reward,
+                  min(occurred_at) AS started, max(occurred_at) AS last_decision
+           FROM decisions GROUP BY ALL ORDER BY experiment, policy""")
+    return page(frame, limit, offset)
