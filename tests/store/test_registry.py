@@ -1,0 +1,68 @@
+"""Model registry and the model contract."""
+
+from __future__ import annotations
+
+import pickle
+import warnings
+
+import pytest
+
+from shoplens.base import Model
+from shoplens.errors import ModelVersionWarning, NotFittedError, NotFoundError, UserInputError
+from shoplens.store.registry import ModelRegistry
+
+
+class MeanModel(Model):
+    def __init__(self, shrink: float = 0.0) -> None:
+        self.shrink = shrink
+
+    def fit(self, xs: list[float]) -> "MeanModel":
+        self.mean_ = sum(xs) / (len(xs) + self.shrink)
+        return self
+
+
+def test_contract_fit_repr_and_not_fitted():
+    m = MeanModel(shrink=1.0)
+    assert repr(m) == "MeanModel(shrink=1.0)" and not m.is_fitted()
+    with pytest.raises(NotFittedError):
+        m.check_fitted()
+    assert m.fit([1, 2, 3]) is m and m.mean_ == 1.5
+
+
+def test_save_load_round_trip_and_version_warning(tmp_path):
+    path = MeanModel().fit([2, 4]).save(tmp_path / "m.pkl")
+    assert MeanModel.load(path).mean_ == 3.0
+    payload = pickle.loads(path.read_bytes())
+    payload["shoplens_version"] = "0.0.1"
+    path.write_bytes(pickle.dumps(payload))
+    with pytest.warns(ModelVersionWarning, match="saved by shoplens 0.0.1"):
+        MeanModel.load(path)
+
+
+def test_load_rejects_other_files(tmp_path):
+    bad = tmp_path / "x.pkl"
+    bad.write_bytes(b"not a pickle")
+    with pytest.raises(UserInputError, match="not a readable shoplens model file"):
+        MeanModel.load(bad)
+    with pytest.raises(UserInputError, match="model file not found"):
+        MeanModel.load(tmp_path / "missing.pkl")
+
+
+def test_register_promote_rollback(tmp_wh):
+    reg = ModelRegistry(tmp_wh)
+    v1 = reg.register("mean", MeanModel().fit([1]), metrics={"mae": 1.0})
+    v2 = reg.register("mean", MeanModel().fit([5]), metrics={"mae": 0.5})
+    assert (v1, v2) == (1, 2) and reg.promoted_version("mean") == 2
+    assert reg.load("mean").mean_ == 5
+    assert reg.rollback("mean") == 1 and reg.load("mean").mean_ == 1
+    with pytest.raises(NotFoundError, match="no version before 1"):
+        reg.rollback("mean")
+    reg.promote("mean", 2)
+    listing = reg.list("mean")
+    assert listing.status.tolist() == ["archived", "promoted"]
+    assert len(reg.files()) == 2 and all(p.exists() for p in reg.files())
+    with pytest.raises(NotFoundError):
+        reg.load("other")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        reg.load("mean")  # same version: no warning

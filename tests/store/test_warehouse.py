@@ -1,0 +1,56 @@
+"""The warehouse: schema, result tables with freshness, transactions, read-only opening."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from shoplens.errors import ConfigError, UnknownTableError
+from shoplens.schema import TABLES
+from shoplens.store import Warehouse
+from shoplens.store.warehouse import table_status
+
+
+def test_new_warehouse_has_every_canonical_table(tmp_wh):
+    assert set(TABLES) <= set(tmp_wh.tables())
+    assert tmp_wh.columns("orders")[:3] == ["order_id", "customer_id", "ordered_at"]
+
+
+def test_write_table_replaces_and_records_freshness(tmp_wh):
+    tmp_wh.write_table("customer_scores", pd.DataFrame({"customer_id": ["a", "b"], "score": [1.0, 2.0]}), kind="score")
+    tmp_wh.write_table("customer_scores", pd.DataFrame({"customer_id": ["c"], "score": [3.0]}), kind="score")
+    assert tmp_wh.table("customer_scores").customer_id.tolist() == ["c"]
+    fresh = tmp_wh.freshness()
+    assert fresh.loc[fresh.name == "customer_scores", "rows"].item() == 1
+
+
+def test_write_table_refuses_canonical_names(tmp_wh):
+    with pytest.raises(UnknownTableError, match="canonical table"):
+        tmp_wh.write_table("orders", pd.DataFrame({"x": [1]}))
+
+
+def test_transaction_rolls_back_on_error(tmp_wh):
+    with pytest.raises(RuntimeError):
+        with tmp_wh.transaction() as con:
+            con.execute("INSERT INTO orders (order_id, ordered_at) VALUES ('X', TIMESTAMP '2011-01-01')")
+            raise RuntimeError("boom")
+    assert tmp_wh.row_count("orders") == 0
+
+
+def test_read_only_needs_an_existing_file(tmp_path):
+    with pytest.raises(ConfigError, match="no warehouse here"):
+        Warehouse(tmp_path / "nope.duckdb", read_only=True)
+
+
+def test_unknown_table_errors(tmp_wh):
+    with pytest.raises(UnknownTableError):
+        tmp_wh.row_count("nope")
+    with pytest.raises(UnknownTableError):
+        tmp_wh.table("nope")
+
+
+def test_status_of_demo(demo_warehouse_path):
+    with Warehouse(demo_warehouse_path, read_only=True) as wh:
+        st = table_status(wh)
+    assert st["orders"]["rows"] > 0 and str(st["orders"]["min_time"]).startswith("2010-12-01")
+    assert st["events"] == {"rows": 0, "min_time": None, "max_time": None, "last_ingest": None}
