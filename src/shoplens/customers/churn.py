@@ -56,6 +56,8 @@ def reason_phrase(feature: str, value: float, typical: float, delta: float, labe
             return "none"
         return f"{v:.0%}" if "share" in feature or feature.endswith("_rate") else (f"{v:,.0f}" if abs(v) >= 10 else f"{v:.2g}")
 
+    if np.isnan(value) and feature == "avg_days_between_orders":
+        return f"a single order so far {direction} risk by {abs(delta) * 100:.0f} pts"
     if np.isnan(value):
         return f"no {label} yet (typical {fmt(typical)}) {direction} risk by {abs(delta) * 100:.0f} pts"
     return f"{fmt(value)} {label} (typical {fmt(typical)}) {direction} risk by {abs(delta) * 100:.0f} pts"

@@ -7,6 +7,7 @@ customers who allow personalisation, with the shop's own ids.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import pandas as pd
@@ -102,6 +103,175 @@ def clv_cmd(
         console.print(rows_table([res.holdout], title=f"Holdout {res.calibration_end} .. {res.holdout_end}"))
     cols = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases", "expected_spend", "clv"]
     console.print(frame_table(top[cols].head(limit), title=f"Highest {horizon_months}-month discounted CLV"))
+
+
+@customers_app.command("segments")
+def segments_cmd(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    min_k: Annotated[int, typer.Option("--min-k", help="fewest segments to consider")] = 3,
+    max_k: Annotated[int, typer.Option("--max-k", help="most segments to consider")] = 8,
+    json_out: JsonOpt = False,
+) -> None:
+    """Behavioural segments on fused features; the number of segments is chosen automatically
+    (best silhouette among bootstrap-stable partitions) and each is described in plain words.
+
+    JSON: {as_of, k, selection: [{k, silhouette, stability_ari}], segments: [{segment_id, segment_name,
+    customers, share_of_customers, share_of_revenue, description}]}.
+    """
+    from shoplens.customers.segments import build_segments
+    from shoplens.errors import UserInputError
+
+    if not 2 <= min_k <= max_k:
+        raise UserInputError(f"--min-k {min_k} / --max-k {max_k}: need 2 <= min-k <= max-k")
+    with open_warehouse(ctx) as wh:
+        res = build_segments(wh, as_of=as_of, k_range=(min_k, max_k))
+    as_of_value = res.assignments["as_of"].iloc[0]
+    if json_out:
+        print_json({"as_of": as_of_value, "k": res.model.n_segments_, "selection": records(res.model.selection_),
+                    "segments": records(res.profiles)})
+        return
+    console.print(frame_table(res.model.selection_, title="Choice of the number of segments"))
+    for row in res.profiles.itertuples():
+        console.print(f"[bold]{row.segment_name}[/bold]: {row.description}")
+
+
+@customers_app.command("churn")
+def churn_cmd(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    horizon_days: Annotated[int, typer.Option("--horizon-days", help="a customer churns after no purchase for this many days")] = 90,
+    limit: LimitOpt = 15,
+    json_out: JsonOpt = False,
+) -> None:
+    """Churn risk per customer with its top reasons, from a gradient-boosted model validated on a later window.
+
+    JSON: {metrics: {roc_auc, pr_auc, brier, baseline_recency_roc_auc, ...}, calibration: [...],
+    customers: [{customer_id, churn_risk, risk_band, reasons}], count}.
+    """
+    from shoplens.customers.churn import fit_churn
+
+    with open_warehouse(ctx) as wh:
+        res = fit_churn(wh, as_of=as_of, horizon_days=horizon_days)
+        shown = exposable(wh, res.scores.sort_values("churn_risk", ascending=False)[["customer_id", "churn_risk", "risk_band", "reasons"]])
+    if json_out:
+        print_json({"metrics": res.metrics, "calibration": records(res.calibration),
+                    "importance": records(res.importance), "customers": records(shown.head(limit)), "count": len(shown)})
+        return
+    console.print(rows_table([res.metrics], title="Churn model, validated on the later window"))
+    console.print(frame_table(res.calibration, title="Calibration on the later window (risk deciles)"))
+    console.print(frame_table(shown.head(limit), title="Highest churn risk"))
+
+
+@customers_app.command("cohorts")
+def cohorts_cmd(ctx: typer.Context, as_of: AsOfOpt = None, json_out: JsonOpt = False) -> None:
+    """Monthly acquisition-cohort retention, days between orders, weekday/hour patterns, category trends, anomalies.
+
+    JSON: {retention: [{cohort, months_since, cohort_customers, active_customers, retention}], intervals: [...],
+    weekday_hour: [...], category_trends: [...], anomalies: [...]} (anomalies: flagged weeks only).
+    """
+    from shoplens.customers.cohorts import compute_cohorts
+
+    with open_warehouse(ctx) as wh:
+        res = compute_cohorts(wh, as_of=as_of)
+    flagged = res.anomalies[res.anomalies["revenue_anomaly"] | res.anomalies["orders_anomaly"]]
+    if json_out:
+        print_json({"retention": records(res.retention), "intervals": records(res.intervals),
+                    "weekday_hour": records(res.weekday_hour), "category_trends": records(res.category_trends),
+                    "anomalies": records(flagged)})
+        return
+    matrix = res.matrix()
+    matrix = matrix[[c for c in matrix.columns if c <= 6]].reset_index()
+    matrix["cohort"] = matrix["cohort"].astype(str)
+    matrix.columns = [str(c) for c in matrix.columns]
+    console.print(frame_table(matrix.round(2), title="Retention by acquisition month (share active N months later)"))
+    console.print(frame_table(res.intervals, title="Days between orders"))
+    console.print(frame_table(res.category_trends.head(10), title="Category trends (last 3 months vs the 3 before)"))
+    console.print(frame_table(flagged, title="Anomalous weeks (robust z > 3.5)"))
+
+
+@customers_app.command("profile")
+def profile_cmd(
+    ctx: typer.Context,
+    customer_id: Annotated[Optional[str], typer.Argument(help="the shop's customer id; omit for the most valuable customers")] = None,
+    as_of: AsOfOpt = None,
+    refresh: Annotated[bool, typer.Option("--refresh", help="recompute RFM, segments, CLV and churn first")] = False,
+    limit: LimitOpt = 10,
+    json_out: JsonOpt = False,
+) -> None:
+    """The customer-360 profile: behaviour, signals, segment, CLV, churn risk and next best action, each with its reason.
+
+    JSON: one profile object for CUSTOMER_ID, else {data: [profiles by CLV], count}.
+    """
+    from shoplens.customers.profile import build_profile, profile_card
+    from shoplens.errors import NotFoundError, UserInputError
+    from shoplens.privacy.consent import allowed
+    from shoplens.privacy.ids import to_internal
+
+    with open_warehouse(ctx) as wh:
+        profile = build_profile(wh, as_of=as_of, refresh=refresh)
+        if customer_id is not None:
+            internal = to_internal(wh, [customer_id])[0]
+            row = profile[profile["customer_id"].astype(str) == internal]
+            if row.empty:
+                raise NotFoundError(f"customer {customer_id!r} is not in the warehouse (check the id, or ingest their orders)")
+            if not allowed(wh, [internal], "personalization"):
+                raise UserInputError(f"customer {customer_id!r} has not consented to personalisation; no profile is shown")
+            card = profile_card(row).copy()
+            card["customer_id"] = customer_id
+            if json_out:
+                print_json(records(row.assign(customer_id=customer_id))[0])
+                return
+            console.print(rows_table([{"field": k, "value": v} for k, v in records(card)[0].items()],
+                                     title=f"Customer {customer_id}"))
+            return
+        shown = exposable(wh, profile.sort_values("clv", ascending=False, na_position="last"))
+    if json_out:
+        print_json({"data": records(shown.head(limit)), "count": len(shown)})
+        return
+    cols = ["customer_id", "segment", "behaviour_segment", "clv", "churn_risk", "next_best_action", "action_reason"]
+    console.print(frame_table(shown[cols].head(limit), title="Customer profiles (most valuable first)"))
+
+
+@customers_app.command("rules")
+def rules_cmd(
+    ctx: typer.Context,
+    as_of: AsOfOpt = None,
+    horizon_days: Annotated[int, typer.Option("--horizon-days", help="outcome window after each cut-off")] = 90,
+    min_support: Annotated[float, typer.Option("--min-support", help="smallest share of customers a rule must cover")] = 0.03,
+    min_lift: Annotated[float, typer.Option("--min-lift", help="smallest lift on the mining window")] = 1.3,
+    export: Annotated[Optional[Path], typer.Option("--export", help="write the rules to this .yaml/.yml or .json file")] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="tag today's matching customers with each validated rule")] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Generate business rules with support and lift measured on a later window (English + Chinese).
+
+    JSON: {mining_cutoff, validation_cutoff, horizon_days, rules: [{rule_id, rule, rule_zh, support, lift_mining,
+    lift_later, validated, explanation, explanation_zh, ...}], tags: {rule_id: customers} (with --apply)}.
+    """
+    from shoplens.customers.rules import apply_rules, generate_rules
+
+    with open_warehouse(ctx) as wh:
+        res = generate_rules(wh, as_of=as_of, horizon_days=horizon_days, min_support=min_support, min_lift=min_lift)
+        tags = apply_rules(wh, as_of=as_of) if apply else None
+    if export is not None:
+        res.export(export)
+    out: dict[str, Any] = {"mining_cutoff": res.mining_cutoff, "validation_cutoff": res.validation_cutoff,
+                           "horizon_days": res.horizon_days, "rules": res.to_records()}
+    if tags is not None:
+        out["tags"] = {str(k): int(v) for k, v in tags["rule_id"].value_counts().sort_index().items()}
+        out["tagged_customers"] = int(tags["customer_id"].nunique())
+    if json_out:
+        print_json(out)
+        return
+    console.print(frame_table(res.rules[["rule_id", "rule", "support", "lift_mining", "lift_later", "validated"]],
+                              title=f"Rules mined after {res.mining_cutoff}, lift checked after {res.validation_cutoff}"))
+    for r in res.rules.head(5).itertuples():
+        console.print(f"[bold]{r.rule_id}[/bold] {r.explanation}\n     {r.explanation_zh}")
+    if tags is not None:
+        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {out['tags']}")
+    if export is not None:
+        console.print(f"Rules written to {export}")
 
 
 def register(app: typer.Typer) -> None:
