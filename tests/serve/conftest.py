@@ -44,3 +44,34 @@ def demo_copy(demo_warehouse_path: Path, tmp_path: Path):
                 ServeSettings(allow_weak_secret=True, **serve_options))
 
     return make
+
+
+@pytest.fixture(scope="session")
+def customers_warehouse_path(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo warehouse with segments and CLV computed (once per session)."""
+    from shoplens.customers.clv import fit_clv
+    from shoplens.customers.rfm import compute_rfm
+    from shoplens.customers.segments import build_segments
+    from shoplens.store.warehouse import Warehouse
+
+    path = tmp_path_factory.mktemp("customers") / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    with Warehouse(path) as wh:
+        compute_rfm(wh)
+        build_segments(wh)
+        fit_clv(wh)
+    return path
+
+
+@pytest.fixture()
+def served_customers(customers_warehouse_path: Path, tmp_path: Path):
+    """Like ``served`` over the warehouse with customer results."""
+    path = tmp_path / "c" / "warehouse.duckdb"
+    path.parent.mkdir()
+    shutil.copy(customers_warehouse_path, path)
+    store = KeyStore.for_warehouse(path)
+    keys = {role: store.create(role) for role in ("viewer", "analyst", "admin")}
+    settings = Settings(warehouse=path, secret=DEMO_SECRET)
+    app = create_app(settings, ServeSettings(rate_limit_per_minute=6000, rate_limit_burst=1000, allow_weak_secret=True))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, keys, settings

@@ -1,0 +1,130 @@
+"""Capability endpoints: customers, segments, decisions, experiments, privacy; ids are the shop's own,
+consent is respected, PII is masked, and missing results give a clear 409."""
+
+from __future__ import annotations
+
+import pytest
+
+from serve_helpers import auth
+
+
+def no_consent_customer(client) -> str:
+    from shoplens.privacy.ids import to_external
+
+    wh = client.app.state.warehouse
+    internal = wh.con.execute("SELECT customer_id FROM customers WHERE consent_personalization = FALSE "
+                              "ORDER BY customer_id LIMIT 1").fetchone()[0]
+    return to_external(wh, [internal])[0]
+
+
+def consenting_customer(client) -> str:
+    from shoplens.privacy.ids import to_external
+
+    wh = client.app.state.warehouse
+    internal = wh.con.execute(
+        "SELECT customer_id FROM customers WHERE consent_personalization AND email IS NOT NULL "
+        "AND customer_id IN (SELECT customer_id FROM customer_segments) ORDER BY customer_id LIMIT 1").fetchone()[0]
+    return to_external(wh, [internal])[0]
+
+
+def test_missing_results_give_409_with_the_command(served):
+    client, keys, _ = served
+    r = client.get("/api/v1/segments", headers=auth(keys["viewer"]))
+    assert r.status_code == 409 and "shoplens" in r.json()["detail"]
+    r = client.get("/api/v1/recommendations/12346", headers=auth(keys["analyst"]))
+    assert r.status_code == 409 and "recommender" in r.json()["detail"]
+
+
+def test_customer_profile_is_masked_audited_and_uses_shop_ids(served_customers):
+    client, keys, _ = served_customers
+    customer = consenting_customer(client)
+    r = client.get(f"/api/v1/customers/{customer}", headers=auth(keys["analyst"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["customer_id"] == customer and body["profile"]["customer_id"] == customer
+    assert body["profile"]["email"].startswith("***")
+    wh = client.app.state.warehouse
+    stored = wh.con.execute("SELECT email FROM customers WHERE email IS NOT NULL LIMIT 50").fetchall()
+    assert all(body["profile"]["email"] != e for (e,) in stored)
+    assert body["personalization_allowed"] and body["segment"]["segment_name"] and body["clv"]["clv"] >= 0
+    assert body["purchases"]["orders"] >= 1
+    reads = client.get(f"/api/v1/audit?customer={customer}", headers=auth(keys["admin"])).json()
+    assert reads["count"] == 1 and reads["data"][0]["path"] == "/api/v1/customers/{customer_id}"
+    assert client.get(f"/api/v1/customers/{customer}", headers=auth(keys["viewer"])).status_code == 403
+    assert client.get("/api/v1/customers/no-such-customer", headers=auth(keys["analyst"])).status_code == 404
+
+
+def test_customer_without_consent_gets_no_scores(served_customers):
+    client, keys, _ = served_customers
+    body = client.get(f"/api/v1/customers/{no_consent_customer(client)}", headers=auth(keys["analyst"])).json()
+    assert body["personalization_allowed"] is False and "segment" not in body and "churn" not in body
+
+
+def test_segments_list_describe_members_export(served_customers):
+    client, keys, settings = served_customers
+    segs = client.get("/api/v1/segments", headers=auth(keys["viewer"])).json()
+    assert segs["count"] >= 3 and all("avg_clv" in s and s["description"] for s in segs["data"])
+    seg = segs["data"][0]["segment_id"]
+    assert client.get(f"/api/v1/segments/{seg}", headers=auth(keys["viewer"])).json()["segment_id"] == seg
+    assert client.get("/api/v1/segments/999", headers=auth(keys["viewer"])).status_code == 404
+    members = client.get(f"/api/v1/segments/{seg}/members?limit=5", headers=auth(keys["analyst"])).json()
+    assert len(members["data"]) == 5 and members["count"] <= segs["data"][0]["customers"]
+    excluded = no_consent_customer(client)
+    everyone = client.get(f"/api/v1/segments/{seg}/members?limit=1000", headers=auth(keys["analyst"])).json()["data"]
+    assert excluded not in {m["customer_id"] for m in everyone}
+    assert client.get(f"/api/v1/segments/{seg}/members", headers=auth(keys["viewer"])).status_code == 403
+    out = client.post(f"/api/v1/segments/{seg}/export", json={"name": "winback"}, headers=auth(keys["admin"])).json()
+    assert out["exported"] + out["excluded_without_consent"] == segs["data"][0]["customers"]
+    assert out["excluded_without_consent"] > 0
+    bad = client.post(f"/api/v1/segments/{seg}/export", json={"name": "../etc"}, headers=auth(keys["admin"]))
+    assert bad.status_code == 422 and "name" in bad.json()["detail"]
+
+
+def test_decisions_rewards_and_bandit_learning(served_customers):
+    client, keys, _ = served_customers
+    admin, analyst = auth(keys["admin"]), auth(keys["analyst"])
+    assert client.post("/api/v1/decisions", json={"policy": "offers", "actions": ["a"]}, headers=analyst).status_code == 409
+    r = client.post("/api/v1/bandits", json={"name": "offers", "policy": "bernoulli-ts", "params": {"seed": 3}}, headers=admin)
+    assert r.json() == {"name": "offers", "version": 1, "policy": "bernoulli-ts"}
+    assert client.post("/api/v1/bandits", json={"name": "x", "policy": "ucb1", "params": {"nope": 1}},
+                       headers=admin).status_code == 400
+    customer = consenting_customer(client)
+    for _ in range(20):
+        d = client.post("/api/v1/decisions", json={"policy": "offers", "actions": ["free-shipping", "ten-off"],
+                                                   "customer_id": customer}, headers=analyst).json()
+        slot = d["data"][0]
+        assert slot["customer_id"] == customer and slot["personalised"] and 0 < slot["propensity"] <= 1
+        reward = 1.0 if slot["action"] == "ten-off" else 0.0
+        out = client.post(f"/api/v1/decisions/{slot['decision_id']}/reward", json={"reward": reward}, headers=analyst)
+        assert out.json()["learned"] == 1
+    other = client.post("/api/v1/decisions", json={"policy": "offers", "actions": ["free-shipping", "ten-off"],
+                                                   "customer_id": no_consent_customer(client)}, headers=analyst).json()
+    assert other["data"][0]["personalised"] is False
+    arms = client.get("/api/v1/bandits", headers=auth(keys["viewer"])).json()["data"]
+    learned = {a["arm"]: a for a in arms if a["policy"] == "offers"}
+    assert learned["ten-off"]["decisions"] > learned["free-shipping"]["decisions"]  # Thompson sampling exploits
+    assert client.post("/api/v1/decisions/nope/reward", json={"reward": 1}, headers=analyst).status_code == 404
+    bad = client.post("/api/v1/decisions", json={"policy": "offers", "actions": []}, headers=analyst)
+    assert bad.status_code == 422 and "actions" in bad.json()["detail"]
+
+
+def test_experiment_analysis(served):
+    client, keys, _ = served
+    body = {"variants": [{"name": "control", "n": 5000, "sum": 500}, {"name": "new", "n": 5000, "sum": 600}]}
+    r = client.post("/api/v1/experiments/analyze", json=body, headers=auth(keys["viewer"])).json()
+    new = r["variants"][1]
+    assert r["baseline"] == "control" and new["effect"] == pytest.approx(0.2) and new["p_value"] < 0.05
+    one = client.post("/api/v1/experiments/analyze", json={"variants": body["variants"][:1]}, headers=auth(keys["viewer"]))
+    assert one.status_code == 422 and "variants" in one.json()["detail"]
+
+
+def test_erasure_is_admin_only_and_verified(served_customers):
+    client, keys, _ = served_customers
+    customer = consenting_customer(client)
+    assert client.post("/api/v1/privacy/erase", json={"customer_id": customer}, headers=auth(keys["analyst"])).status_code == 403
+    r = client.post("/api/v1/privacy/erase", json={"customer_id": customer}, headers=auth(keys["admin"]))
+    assert r.status_code == 200 and r.json()["total"] > 0
+    check = client.get(f"/api/v1/privacy/verify/{customer}", headers=auth(keys["admin"])).json()
+    assert check["clean"], check
+    assert client.get(f"/api/v1/customers/{customer}", headers=auth(keys["analyst"])).status_code == 404
+    assert client.post("/api/v1/privacy/erase", json={"customer_id": "never-seen"}, headers=auth(keys["admin"])).status_code == 404
