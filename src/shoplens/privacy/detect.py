@@ -70,22 +70,24 @@ def _has(pattern: re.Pattern[str], text: str, start: int, end: int, after: int =
 _D = r"(?<![0-9A-Za-z])"  # no letter or digit right before (CJK may touch the number)
 _E = r"(?![0-9A-Za-z])"
 
-_EMAIL = re.compile(r"(?<![\w.+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9])")
+_EMAIL = re.compile(r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}(?![A-Za-z0-9])")
 _URL = re.compile(r"https?://[^\s<>\"'，。）)]+", re.I)
 _URL_PERSONAL = re.compile(
     r"[?&#](?:e?mail|phone|mobile|tel|user(?:name)?|name|customer|uid|idcard)=|%40|@|(?<!\d)1[3-9]\d{9}(?!\d)", re.I
 )
 _CN_MOBILE = re.compile(_D + r"(?:(?:\+|00)\s?86[\s-]?)?1[3-9]\d(?:[\s-]?\d{4}){2}" + _E)
 _CN_LANDLINE = re.compile(_D + r"(?:\(0\d{2,3}\)\s?|0\d{2,3}[\s-])\d{7,8}" + _E)
-_INTL = re.compile(r"(?<![\w+])\+[1-9]\d{0,2}(?:[\s.-]?\(?\d{1,5}\)?){2,5}" + _E)
-_NANP = re.compile(_D + r"(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}" + _E)
-_UK_LOCAL = re.compile(_D + r"0[1-9]\d{2,3}\s\d{3}\s?\d{3,4}" + _E)
+_INTL = re.compile(r"(?<![0-9A-Za-z+])\+[1-9]\d{0,2}(?:[\s.-]?\(?\d{1,5}\)?){2,5}" + _E)
+_NANP = re.compile(r"(?<!\d[ -])" + _D + r"(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}" + _E)
+_UK_LOCAL = re.compile(r"(?<!\d[ -])" + _D + r"(?:\(0[1-9]\d{1,3}\)|0[1-9]\d{2,3})\s\d{3,4}\s?\d{3,4}" + _E)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+_VERSION = re.compile(r"(version|ver\.?|\bv|版本|固件|firmware)\s*$", re.I)
 _IPV6 = re.compile(r"(?<![:\w])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![:\w])|(?<![:\w])(?:[0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}(?![:\w])")
 _CN_ID = re.compile(_D + r"[1-8]\d{5}(?:19|20)\d{2}[01]\d[0-3]\d{4}[\dXx]" + _E)
 _CARD = re.compile(_D + r"[3-6]\d{3}(?:[ -]?\d{4}){2}(?:[ -]?\d{1,4}){1,2}" + _E)
+_CARD_AMEX = re.compile(_D + r"3[47]\d{2}[ -]\d{6}[ -]\d{5}" + _E)
 _CARD_PLAIN = re.compile(_D + r"[3-6]\d{12,18}" + _E)
-_PASSPORT = re.compile(_D + r"(?:[EGDSPK]\d{8}|[EG][A-Z]\d{7}|[A-Z]{1,2}\d{6,8})" + _E)
+_PASSPORT = re.compile(_D + r"(?:[EGDSPK]\d{8}|[EG][A-Z]\d{7}|[A-Z]{1,2}\d{6,8}|\d{9})" + _E)
 _PASSPORT_CONTEXT = re.compile(r"(护照|passport)", re.I)
 
 # Chinese addresses: province / city / district / town / road + number / building / room.
@@ -93,14 +95,14 @@ _PROVINCES = (
     "北京|天津|上海|重庆|河北|山西|辽宁|吉林|黑龙江|江苏|浙江|安徽|福建|江西|山东|河南|湖北|湖南|广东|海南|四川|贵州|"
     "云南|陕西|甘肃|青海|台湾|内蒙古|广西|西藏|宁夏|新疆|香港|澳门"
 )
-_HAN = r"(?:(?![是的在到址我你他她请寄送发收改为把要从和与跟就了吗呢吧啊哦么也都还又再能会想给让被将])[\u4e00-\u9fff])"
+_HAN = r"(?:(?![是的在到址我你他她请寄送发收改为把要从和与跟就了吗呢吧啊哦么也都还又再能会想给让被将去离有靠拿近])[\u4e00-\u9fff])"
 _NUM = r"(?:\d+|[一二三四五六七八九十百零]+)"
 _ZH_ADDR = re.compile(
     rf"(?:(?:{_PROVINCES})(?:省|市|自治区|特别行政区)?|{_HAN}{{2,4}}省)?"
     rf"(?:{_HAN}{{1,4}}(?:市|州|盟))?"
     rf"(?:{_HAN}{{1,5}}(?:区|县|旗))?"
     rf"(?:{_HAN}{{1,5}}(?:镇|乡|街道))?"
-    rf"(?:{_HAN}{{1,8}}(?:路|街|大道|大街|巷|弄|胡同|道))"
+    rf"(?:{_HAN}{{1,8}}(?:路|街|大道|大街|巷|弄|胡同))"
     rf"(?:{_NUM}(?:号|弄|巷))?"
     rf"(?:{_HAN}{{1,8}}(?:小区|花园|大厦|公寓|苑|村|广场|中心|园|城|府))?"
     rf"(?:(?:[A-Za-z]|{_NUM})+(?:号楼|栋|幢|座|号))?(?:{_NUM}单元)?(?:{_NUM}(?:楼|层))?(?:[A-Za-z]?{_NUM}(?:室|房|号))?"
@@ -109,6 +111,9 @@ _ZH_ADMIN = re.compile(
     rf"(?:(?:{_PROVINCES})(?:省|市|自治区)?|{_HAN}{{2,4}}省)?{_HAN}{{1,4}}市{_HAN}{{1,5}}(?:区|县)(?:{_HAN}{{1,5}}(?:镇|乡|街道))?"
     rf"(?:{_HAN}{{1,8}}(?:小区|花园|大厦|公寓|苑|村|广场|中心))?(?:{_NUM}(?:号楼|栋|幢|座))?(?:{_NUM}单元)?(?:{_NUM}(?:室|号))?"
 )
+# words with 市/区/路 that are not places: supermarket, city centre, listed company...
+_NOT_ADDRESS = re.compile(r"超市|城市|上市|菜市|夜市|股市|集市|闹市|开市|黑市|早市|楼市|车市|市中心|市场|市区|区别|地区|景区|小区门口|路上|路线|路过|思路|道路|网路|电路|线路|套路|走路|一路")
+_ROAD_NUMBER = re.compile(r"(?:路|街|大道|大街|巷|弄|胡同)(?:\d+|[一二三四五六七八九十百零]+)[号弄]")
 _STREET_TYPES = (
     r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Close|Court|Ct|Place|Pl|Square|Sq|Terrace|"
     r"Crescent|Cres|Gardens|Hill|Parkway|Pkwy|Row|Mews|Grove|Walk|Highway|Hwy"
@@ -126,28 +131,36 @@ _SURNAMES = (
     "欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|司徒|"
     "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾"
     "夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申"
-    "欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师和仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
+    "欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
 )
 _SURNAME_RE = "(?:" + _SURNAMES.split("|王")[0] + "|[" + _SURNAMES.split("|")[-1] + "])"
 _GIVEN = r"[\u4e00-\u9fff]{1,2}"
 _ZH_NAME_TRIGGER = re.compile(
-    r"(?:我叫|我是|本人|姓名[:：]?\s?|名字(?:是|叫)[:：]?|收件人[:：]?\s?|收货人[:：]?\s?|联系人[:：]?\s?|签收人[:：]?\s?|寄件人[:：]?\s?|"
-    r"客户[:：]\s?|买家[:：]\s?|署名[:：]?\s?|——\s?|—\s?)"
+    r"(?:我叫|我是(?=" + _SURNAME_RE + _GIVEN + r"(?:[，,。！!\s]|$))|本人|姓名[:：]?\s?|名字(?:是|叫)[:：]?|收件人[:：]?\s?|收货人[:：]?\s?|联系人[:：]?\s?|签收人[:：]?\s?|寄件人[:：]?\s?|"
+    r"客户[:：]\s?|买家[:：]\s?|署名[:：]?\s?|请联系|联系|抬头(?:写|是|为)?[:：]?|(?:开|写|交|转|寄|送)给|——\s?(?=" + _SURNAME_RE + _GIVEN + r"\s*(?:\n|$))|—\s?)"
     r"(" + _SURNAME_RE + _GIVEN + r")"
 )
-_ZH_NAME_TITLE = re.compile(r"(" + _SURNAME_RE + r"[\u4e00-\u9fff]?)(?=先生|女士|小姐|师傅|老师|经理|同学)")
+_ZH_NAME_TITLE = re.compile(r"(?<![谢辛感基多])(" + _SURNAME_RE + r"(?:(?![谢苦])[\u4e00-\u9fff])?(?:先生|女士|小姐|师傅|老师))")
+# a bare name right before contact details: "李娜，电话…", "请联系王伟（138…）"
+_ZH_NAME_BEFORE_CONTACT = re.compile(r"(?:^|(?<=[\s，,；;：:。]))(" + _SURNAME_RE + _GIVEN + r")(?=[，,（(\s]\s*(?:电话|手机|座机|联系|\+?86|1[3-9]\d{9}|0\d{2,3}[-\s]?\d{7,8}))")
+_TITLES = {"Mr", "Mrs", "Ms", "Miss", "Dr"}
+# two-character words that begin with a surname character but are not names
+_NOT_ZH_NAMES = set("方式 方便 方法 高兴 明天 明白 时间 马上 白色 黄色 金额 和我 江湖 于是 安全 安排 常见 平台 程序 关于 向您 申请 文件 商品 史上 成功 成本 应该 全部 全新 包装 包裹 包邮 邮箱 邮件 客服 手机 电话 快递 地址 公司 周末 周一 周二 周三 周四 周五 周六 周日 商家 商店 全系列 全系 钱包 钱款 顾客 毛衣 石头 路上 单号 姓名 名字 本人 刘海 余额 任何 何时 林间 罗马 宋体 许多 韩国 冯唐 董事 袁大 田园 丁香".split())
 _NOT_GIVEN = set("的了是在要想买不很也都就说个收到货发快这那有没会能请和与跟给退换帮吗呢吧啊，。！？、")
 
-_EN_NAME = r"[A-Z][a-z'’-]+(?:\s(?:[A-Z]\.\s)?[A-Z][a-z'’-]+){0,2}"
+_EN_NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.? )?(?:[A-Z]\. )*[A-Z][a-z'’-]+(?: (?:[A-Z]\. )?[A-Z][a-z'’-]+){0,2}"
 _EN_NAME_STRONG = re.compile(
     r"(?:\b[Mm]y name is|\b[Nn]ame\s*:|\bDear|\bMr\.?|\bMrs\.?|\bMs\.?|\bMiss|\bDr\.?|\b[Rr]ecipient\s*:|\b[Aa]ddressed to|"
-    r"\b[Ss]igned|\b[Cc]ontact person\s*:|\b[Cc]ustomer\s*:|\b[Ff]or the attention of|\bATTN\s*:?|\b[Cc]all me|\b[Ss]ent by)\s+(" + _EN_NAME + ")"
+    r"\b(?:[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]um|[Mm]om|[Dd]ad|[Ff]ather|[Mm]other|[Ff]riend|[Cc]olleague|[Nn]eighbou?r|[Pp]artner|[Bb]oss)|\b(?:[Pp]laced|[Oo]rdered|[Rr]eceived|[Cc]ollected|[Pp]aid|[Bb]ought) by|\b[Ss]igned|\b[Cc]ontact person\s*:|\b[Cc]ustomer\s*:|\b[Ff]or the attention of|\b(?:ATTN|Attn|attn)\s*:?|\b[Cc]all me|\b[Ss]ent by)\s+(" + _EN_NAME + ")"
 )
 _EN_NAME_SIGNOFF = re.compile(
     r"(?:\b(?:Thanks|Thank you|Regards|Best regards|Kind regards|Best|Cheers|Sincerely|Yours|Many thanks|Warm regards)[,!.]?\s*(?:\n|-|–)?\s*)"
     r"(" + _EN_NAME + r")\s*(?:$|\n)"
 )
-_EN_NAME_WEAK = re.compile(r"(?:\b(?:I am|I'm|this is|This is|It's|Hi|Hello|Hey)\s+)(" + _EN_NAME + ")")
+_EN_NAME_TRAILING = re.compile(r",\s+(" + _EN_NAME + r")[.!]?\s*$")
+_EN_NAME_LINE = re.compile(r"(?:^|\n)\s*(?:--?|—|–)?\s*(" + _EN_NAME + r")\s*(?:,[^\n]*)?(?:\n|$)")
+_EN_NAME_SELF = re.compile(r"(?:^|\bfrom )(" + _EN_NAME + r")(?= here\b|\s*:)")
+_EN_NAME_WEAK = re.compile(r"(?:\b(?:I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is|Hi|Hello|Hey|[Tt]hanks|[Tt]hank you)[,]?\s+)(" + _EN_NAME + ")")
 _NOT_NAMES = {
     "I", "The", "This", "That", "It", "We", "You", "They", "He", "She", "Very", "Not", "So", "Happy", "Sorry", "Just",
     "Still", "Really", "Please", "Thanks", "Thank", "Hi", "Hello", "Order", "Customer", "Service", "Support", "Team",
@@ -155,8 +168,8 @@ _NOT_NAMES = {
     "Unable", "Unhappy", "Disappointed", "Glad", "Sure", "Okay", "Ok", "Yes", "No", "Hope", "Love", "Great", "Good",
     "Customer Service", "Sales", "Shop", "Store", "Amazon", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
     "Saturday", "Sunday", "January", "February", "March", "April", "June", "July", "August", "September", "October",
-    "November", "December", "Regards", "Best", "Cheers", "Size", "Small", "Medium", "Large", "Petite", "Black",
-    "White", "Blue", "Red", "Green", "Returning", "Calling", "Contacting", "Concerned", "Interested", "Confused",
+    "November", "December", "Regards", "Best", "Cheers", "Size", "Small", "Medium", "Large", "Petite",
+    "Blue", "Red", "Returning", "Calling", "Contacting", "Concerned", "Interested", "Confused",
 }
 _FIRST_NAMES = set(
     "James John Robert Michael William David Richard Joseph Thomas Charles Daniel Matthew Anthony Mark Paul Steven "
@@ -171,6 +184,7 @@ _FIRST_NAMES = set(
     "Janice Jean Alice Madison Doris Abigail Julia Judy Grace Denise Amber Marilyn Beverly Danielle Theresa Sophia "
     "Marie Diana Brittany Natalie Isabella Charlotte Rose Alexis Kayla Sophie Chloe Lucy Ella Mia Amelia Isla Ava "
     "Ruby Poppy Freya Ellie Molly Jessica Holly Daisy Lily Mohammed Muhammad Ahmed Ali Omar Wei Li Ming Priya Raj "
+    "Tom Sam Ben Dan Kate Liz Jim Joe Bob Mike Chris Alex Nick Matt Jen Jenny Katie Becky Tony Steve Andy Pete "
     "Anil Sunil Ravi Arjun Aisha Fatima Yuki Hiroshi Kenji Carlos Luis Jose Juan Pedro Miguel Sofia Lucia Elena".split()
 )
 
@@ -286,6 +300,8 @@ class PiiScanner:
         if "IP_ADDRESS" in want and ("." in text or ":" in text):
             for rx, rule in ((_IPV4, "ipv4"), (_IPV6, "ipv6")):
                 for m in rx.finditer(text):
+                    if _VERSION.search(text, max(0, m.start() - 12), m.start()):
+                        continue
                     score = 0.7 + (0.25 if _has(_CONTEXT["IP_ADDRESS"], text, m.start(), m.end()) else 0.0)
                     add(Finding("IP_ADDRESS", m.start(), m.end(), score, rule))
         if "CN_ID" in want:
@@ -294,7 +310,7 @@ class PiiScanner:
                     self._scored(text, m.start(), m.end(), "CN_ID", 0.95, "cn_id_gb11643", add, penalty=0.5)
         if "BANK_CARD" in want:
             seen: set[int] = set()
-            for rx in (_CARD, _CARD_PLAIN):
+            for rx in (_CARD, _CARD_AMEX, _CARD_PLAIN):
                 for m in rx.finditer(text):
                     d = _digits(m.group())
                     if m.start() in seen or not 13 <= len(d) <= 19 or not _luhn(d):
@@ -320,11 +336,12 @@ class PiiScanner:
 
     def _zh_address(self, text: str, m: re.Match[str], rule: str, add) -> None:  # type: ignore[no-untyped-def]
         s = m.group()
-        if not s:
+        if not s or _NOT_ADDRESS.search(s):
             return
         parts = sum(s.count(c) for c in "省市区县镇乡路街道巷弄号栋幢座单元室楼层")
-        has_number = any(c.isdigit() for c in s) or "号" in s
-        if rule == "zh_address_road" and not has_number and parts < 3:
+        has_number = _ROAD_NUMBER.search(s) is not None
+        admin = sum(s.count(c) for c in "省市区县")
+        if rule == "zh_address_road" and not has_number and admin < 2:
             return
         if len(s) < 5:
             return
@@ -340,25 +357,33 @@ class PiiScanner:
                 name = m.group(1)
                 while len(name) > 2 and name[-1] in _NOT_GIVEN:
                     name, end = name[:-1], end - 1
-                if len(name) >= 2 and name[1] not in _NOT_GIVEN:
+                if len(name) >= 2 and name[1] not in _NOT_GIVEN and name[:2] not in _NOT_ZH_NAMES:
                     add(Finding("PERSON", start, end, 0.85, "zh_name_context"))
             for m in _ZH_NAME_TITLE.finditer(text):
                 add(Finding("PERSON", m.start(1), m.end(1), 0.6, "zh_surname_title"))
+            for m in _ZH_NAME_BEFORE_CONTACT.finditer(text):
+                add(Finding("PERSON", m.start(1), m.end(1), 0.7, "zh_name_before_contact"))
         for rx, score, rule in (
             (_EN_NAME_STRONG, 0.85, "en_name_context"),
             (_EN_NAME_SIGNOFF, 0.75, "en_signoff"),
             (_EN_NAME_WEAK, 0.0, "en_name_greeting"),
+            (_EN_NAME_TRAILING, 0.0, "en_name_trailing"),
+            (_EN_NAME_LINE, 0.0, "en_name_line"),
+            (_EN_NAME_SELF, 0.0, "en_name_self"),
         ):
             for m in rx.finditer(text):
                 name = m.group(1)
                 words = name.split()
                 while words and (words[-1] in _NOT_NAMES or words[-1].rstrip(".") in _STREET_WORDS):
                     words.pop()
-                if not words or words[0] in _NOT_NAMES or name in _NOT_NAMES:
+                if not words or words[-1].rstrip(".") in _TITLES or words[0] in _NOT_NAMES or name in _NOT_NAMES:
                     continue
                 s = score
-                if rule == "en_name_greeting":
-                    if words[0] not in _FIRST_NAMES:
+                if s == 0.0:  # weak context: the first word must be a known first name (titles count)
+                    first = words[0].rstrip(".")
+                    if first not in _FIRST_NAMES and not (first in _TITLES and len(words) > 1):
+                        continue
+                    if rule == "en_name_line" and len(words) < 2 and "\n" not in text:
                         continue
                     s = 0.7
                 start = m.start(1)
