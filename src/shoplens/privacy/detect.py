@@ -81,6 +81,12 @@ _INTL = re.compile(r"(?<![0-9A-Za-z+])\+[1-9]\d{0,2}(?:[\s.-]?\(?\d{1,5}\)?){2,5
 _NANP = re.compile(r"(?<!\d[ -])" + _D + r"(?:\(\d{3}\)\s?|\d{3}[\s.-])\d{3}[\s.-]\d{4}" + _E)
 _UK_LOCAL = re.compile(r"(?<!\d[ -])" + _D + r"(?:\(0[1-9]\d{1,3}\)|0[1-9]\d{2,3})\s\d{3,4}\s?\d{3,4}" + _E)
 _IPV4 = re.compile(r"(?<![\d.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?![\d.])")
+_ANY_DIGIT = re.compile(r"\d")
+_ANY_HAN = re.compile(r"[\u4e00-\u9fff]")
+# phones, IDs, cards, passports and IPs all need a run of 7+ digits / separators
+_NUMBER_RUN = re.compile(r"\d[\d\s().+\-]{5,}\d|[A-Z]\d{6}")
+_ROAD_HINT = re.compile(r"[路街巷弄]|胡同|大道")
+_CITY_HINT = re.compile(r"市")
 _VERSION = re.compile(r"(version|ver\.?|\bv|版本|固件|firmware)\s*$", re.I)
 _IPV6 = re.compile(r"(?<![:\w])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![:\w])|(?<![:\w])(?:[0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}(?![:\w])")
 _CN_ID = re.compile(_D + r"[1-8]\d{5}(?:19|20)\d{2}[01]\d[0-3]\d{4}[\dXx]" + _E)
@@ -114,10 +120,23 @@ _ZH_ADMIN = re.compile(
 # words with 市/区/路 that are not places: supermarket, city centre, listed company...
 _NOT_ADDRESS = re.compile(r"超市|城市|上市|菜市|夜市|股市|集市|闹市|开市|黑市|早市|楼市|车市|市中心|市场|市区|区别|地区|景区|小区门口|路上|路线|路过|思路|道路|网路|电路|线路|套路|走路|一路")
 _ROAD_NUMBER = re.compile(r"(?:路|街|大道|大街|巷|弄|胡同)(?:\d+|[一二三四五六七八九十百零]+)[号弄]")
+def _windows(text: str, hint: re.Pattern[str], radius: int) -> list[tuple[int, int]]:
+    """Merged spans of ``radius`` characters around each hint (expensive rules run only there)."""
+    spans: list[tuple[int, int]] = []
+    for m in hint.finditer(text):
+        lo, hi = max(0, m.start() - radius), min(len(text), m.end() + radius)
+        if spans and lo <= spans[-1][1]:
+            spans[-1] = (spans[-1][0], hi)
+        else:
+            spans.append((lo, hi))
+    return spans
+
+
 _STREET_TYPES = (
     r"Street|St|Road|Rd|Avenue|Ave|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Close|Court|Ct|Place|Pl|Square|Sq|Terrace|"
     r"Crescent|Cres|Gardens|Hill|Parkway|Pkwy|Row|Mews|Grove|Walk|Highway|Hwy"
 )
+_STREET_HINT = re.compile(r"\b(?:" + _STREET_TYPES + r")\b")
 _EN_ADDR = re.compile(
     r"(?:(?:Flat|Apt|Apartment|Unit|Suite)\.?\s*#?\w{1,5},?\s+)?"
     r"(?<![\w£$€¥.])\d{1,5}[A-Za-z]?,?\s+(?:[A-Z][a-z'’]+\s+){1,3}(?:" + _STREET_TYPES + r")\b\.?"
@@ -153,13 +172,24 @@ _EN_NAME_STRONG = re.compile(
     r"(?:\b[Mm]y name is|\b[Nn]ame\s*:|\bDear|\bMr\.?|\bMrs\.?|\bMs\.?|\bMiss|\bDr\.?|\b[Rr]ecipient\s*:|\b[Aa]ddressed to|"
     r"\b(?:[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]um|[Mm]om|[Dd]ad|[Ff]ather|[Mm]other|[Ff]riend|[Cc]olleague|[Nn]eighbou?r|[Pp]artner|[Bb]oss)|\b(?:[Pp]laced|[Oo]rdered|[Rr]eceived|[Cc]ollected|[Pp]aid|[Bb]ought) by|\b[Ss]igned|\b[Cc]ontact person\s*:|\b[Cc]ustomer\s*:|\b[Ff]or the attention of|\b(?:ATTN|Attn|attn)\s*:?|\b[Cc]all me|\b[Ss]ent by)\s+(" + _EN_NAME + ")"
 )
+_STRONG_BEFORE = re.compile(r"(?:\b[Mm]y name is|\b[Nn]ame\s*:|\bDear|\bMr\.?|\bMrs\.?|\bMs\.?|\bMiss|\bDr\.?|\b[Rr]ecipient\s*:|\b[Aa]ddressed to|"
+    r"\b(?:[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]um|[Mm]om|[Dd]ad|[Ff]ather|[Mm]other|[Ff]riend|[Cc]olleague|[Nn]eighbou?r|[Pp]artner|[Bb]oss)|\b(?:[Pp]laced|[Oo]rdered|[Rr]eceived|[Cc]ollected|[Pp]aid|[Bb]ought) by|\b[Ss]igned|\b[Cc]ontact person\s*:|\b[Cc]ustomer\s*:|\b[Ff]or the attention of|\b(?:ATTN|Attn|attn)\s*:?|\b[Cc]all me|\b[Ss]ent by)\s+$")
 _EN_NAME_SIGNOFF = re.compile(
     r"(?:\b(?:Thanks|Thank you|Regards|Best regards|Kind regards|Best|Cheers|Sincerely|Yours|Many thanks|Warm regards)[,!.]?\s*(?:\n|-|–)?\s*)"
     r"(" + _EN_NAME + r")\s*(?:$|\n)"
 )
 _EN_NAME_TRAILING = re.compile(r",\s+(" + _EN_NAME + r")[.!]?\s*$")
-_EN_NAME_LINE = re.compile(r"(?:^|\n)\s*(?:--?|—|–)?\s*(" + _EN_NAME + r")\s*(?:,[^\n]*)?(?:\n|$)")
-_EN_NAME_SELF = re.compile(r"(?:^|\bfrom )(" + _EN_NAME + r")(?= here\b|\s*:)")
+_EN_NAME_LINE = re.compile(r"[ \t]*(?:--?|—|–)?\s*(" + _EN_NAME + r")[ \t]*(?:,[^\n]*)?(?:\n|$)")
+_EN_NAME_SELF = re.compile(r"(" + _EN_NAME + r")(?= here\b|\s*:)")
+_EN_NAME_FROM = re.compile(r"\bfrom (" + _EN_NAME + r")(?= here\b|\s*:)")
+_CAP_WORD = re.compile(r"(?<![A-Za-z'’.])[A-Z][a-z'’-]+")
+_NAME_AT = re.compile(_EN_NAME)
+_WEAK_BEFORE = re.compile(r"\b(?:I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is|Hi|Hello|Hey|[Tt]hanks|[Tt]hank you),?\s+$")
+_SIGNOFF_WORDS = ("thank", "regards", "best", "cheers", "sincerely", "yours")
+_STRONG_GATE = re.compile(r"name|dear|mrs?\b|ms\b|miss|dr\b|recipient|addressed|signed|contact person|customer|attention|attn|call me|sent by|"
+                          r"wife|husband|son\b|daughter|mum|mom|dad|father|mother|friend|colleague|neighbo|partner|boss|\bby ")
+_SIGNOFF_GATE = re.compile(r"thank|regards|best|cheers|sincerely|yours")
+_WEAK_GATE = re.compile(r"\bi am\b|\bi'm\b|this is|it'?s\b|it is|\bhi\b|hello|hey|thank")
 _EN_NAME_WEAK = re.compile(r"(?:\b(?:I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is|Hi|Hello|Hey|[Tt]hanks|[Tt]hank you)[,]?\s+)(" + _EN_NAME + ")")
 _NOT_NAMES = {
     "I", "The", "This", "That", "It", "We", "You", "They", "He", "She", "Very", "Not", "So", "Happy", "Sorry", "Just",
@@ -252,8 +282,9 @@ class PiiScanner:
         found: list[Finding] = []
         add = found.append
         want = self._want
-        has_digit = any(c.isdigit() for c in text)
-        has_han = any("\u4e00" <= c <= "\u9fff" for c in text)
+        # cheap gates first: most messages hold no PII, and each gate skips a group of rules
+        has_digit = _ANY_DIGIT.search(text) is not None
+        has_han = _ANY_HAN.search(text) is not None
         if "@" in text or "://" in text:
             if "EMAIL" in want:
                 for m in _EMAIL.finditer(text):
@@ -262,14 +293,15 @@ class PiiScanner:
                 for m in _URL.finditer(text):
                     if _URL_PERSONAL.search(m.group()):
                         add(Finding("URL", m.start(), m.end(), 0.9, "url_with_personal_data"))
-        if has_digit:
+        if has_digit and _NUMBER_RUN.search(text):
             self._numbers(text, add)
         if "ADDRESS" in want:
             if has_han:
-                for rx, rule in ((_ZH_ADDR, "zh_address_road"), (_ZH_ADMIN, "zh_address_admin")):
-                    for m in rx.finditer(text):
-                        self._zh_address(text, m, rule, add)
-            if has_digit:
+                for rx, hint, rule in ((_ZH_ADDR, _ROAD_HINT, "zh_address_road"), (_ZH_ADMIN, _CITY_HINT, "zh_address_admin")):
+                    for lo, hi in _windows(text, hint, 40):
+                        for m in rx.finditer(text, lo, hi):
+                            self._zh_address(text, m, rule, add)
+            if has_digit and _STREET_HINT.search(text):
                 for m in _EN_ADDR.finditer(text):
                     score = 0.75 + (0.2 if _has(_CONTEXT["ADDRESS"], text, m.start(), m.end()) else 0.0)
                     add(Finding("ADDRESS", m.start(), m.end(), min(score, 1.0), "en_street_address"))
@@ -363,16 +395,38 @@ class PiiScanner:
                 add(Finding("PERSON", m.start(1), m.end(1), 0.6, "zh_surname_title"))
             for m in _ZH_NAME_BEFORE_CONTACT.finditer(text):
                 add(Finding("PERSON", m.start(1), m.end(1), 0.7, "zh_name_before_contact"))
-        for rx, score, rule in (
-            (_EN_NAME_STRONG, 0.85, "en_name_context"),
-            (_EN_NAME_SIGNOFF, 0.75, "en_signoff"),
-            (_EN_NAME_WEAK, 0.0, "en_name_greeting"),
-            (_EN_NAME_TRAILING, 0.0, "en_name_trailing"),
-            (_EN_NAME_LINE, 0.0, "en_name_line"),
-            (_EN_NAME_SELF, 0.0, "en_name_self"),
-        ):
-            for m in rx.finditer(text):
-                name = m.group(1)
+        # names: find capitalised words first, then look at the words right before them
+        # (one alternation per candidate instead of one per character of the text)
+        found_names: list[tuple[int, str, float, str]] = []
+        low = text.lower()
+        for m in _CAP_WORD.finditer(text):
+            start = m.start()
+            before = text[max(0, start - 32):start]
+            if not before:
+                continue
+            if _STRONG_BEFORE.search(before):
+                score, rule = 0.85, "en_name_context"
+            elif _WEAK_BEFORE.search(before):
+                score, rule = 0.0, "en_name_greeting"
+            else:
+                continue
+            found_names.append((start, _NAME_AT.match(text, start).group(), score, rule))  # type: ignore[union-attr]
+        if any(k in low for k in _SIGNOFF_WORDS):
+            found_names += [(m.start(1), m.group(1), 0.75, "en_signoff") for m in _EN_NAME_SIGNOFF.finditer(text)]
+        tail = _EN_NAME_TRAILING.search(text, max(0, len(text) - 80))
+        if tail:
+            found_names.append((tail.start(1), tail.group(1), 0.0, "en_name_trailing"))
+        for pos in [0] + [i + 1 for i, c in enumerate(text) if c == "\n"] if "\n" in text else [0]:
+            line = _EN_NAME_LINE.match(text, pos)
+            if line:
+                found_names.append((line.start(1), line.group(1), 0.0, "en_name_line"))
+        own = _EN_NAME_SELF.match(text)
+        if own:
+            found_names.append((own.start(1), own.group(1), 0.0, "en_name_self"))
+        if "from " in text:
+            found_names += [(m.start(1), m.group(1), 0.0, "en_name_self") for m in _EN_NAME_FROM.finditer(text)]
+        for start, name, score, rule in found_names:
+            if True:
                 words = name.split()
                 while words and (words[-1] in _NOT_NAMES or words[-1].rstrip(".") in _STREET_WORDS):
                     words.pop()
@@ -386,7 +440,6 @@ class PiiScanner:
                     if rule == "en_name_line" and len(words) < 2 and "\n" not in text:
                         continue
                     s = 0.7
-                start = m.start(1)
                 end = start + len(" ".join(words))
                 add(Finding("PERSON", start, end, s, rule))
 
