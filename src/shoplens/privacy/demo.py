@@ -1,0 +1,98 @@
+"""Demo step: PII found in the shop's texts, proof that raw PII stayed out of the
+warehouse, and one customer erased and verified."""
+
+from __future__ import annotations
+
+import time
+
+import pandas as pd
+import plotly.express as px
+
+from shoplens.cli_common import frame_table, rows_table
+from shoplens.pipeline import DemoContext
+from shoplens.privacy.audit import raw_pii_leaks
+from shoplens.privacy.detect import PiiScanner
+from shoplens.privacy.erasure import erase, targets, verify
+from shoplens.privacy.files import mask_texts
+from shoplens.privacy.ids import pseudonymised, to_external
+
+
+def _pick_customer(ctx: DemoContext) -> str:
+    """The demo customer with the most reviews and support messages (ties: most orders, then id)."""
+    row = ctx.warehouse.con.execute(
+        "SELECT c.customer_id FROM customers c "
+        "LEFT JOIN (SELECT customer_id, count(*) n FROM reviews GROUP BY 1) r USING (customer_id) "
+        "LEFT JOIN (SELECT customer_id, count(*) n FROM support_messages GROUP BY 1) s USING (customer_id) "
+        "LEFT JOIN (SELECT customer_id, count(*) n FROM orders GROUP BY 1) o USING (customer_id) "
+        "ORDER BY coalesce(r.n, 0) + coalesce(s.n, 0) DESC, coalesce(o.n, 0) DESC, c.customer_id LIMIT 1"
+    ).fetchone()
+    return to_external(ctx.warehouse, [row[0]])[0]  # type: ignore[index]
+
+
+def run(ctx: DemoContext) -> None:
+    """Scan, prove, erase, verify."""
+    wh, con = ctx.warehouse, ctx.console
+    scanner = PiiScanner()
+
+    # 1. PII in the raw demo texts (what ingest masked before storing)
+    texts = {
+        "reviews": pd.read_csv(ctx.data_dir / "reviews.csv.gz", dtype=str)["text"].dropna().tolist(),
+        "support messages": pd.read_csv(ctx.data_dir / "support_messages.csv.gz", dtype=str)["text"].dropna().tolist(),
+    }
+    counts = []
+    examples = []
+    started = time.perf_counter()
+    n_texts = 0
+    for source, items in texts.items():
+        n_texts += len(items)
+        for text in items:
+            for f in scanner.scan(text):
+                counts.append({"source": source, "type": f.type})
+            if len(examples) < 6 and scanner.scan(text) and len(text) < 160:
+                examples.append({"source": source, "stored as (masked)": mask_texts([text])[0]})
+    scan_rate = n_texts / max(time.perf_counter() - started, 1e-9) / 2  # every text was scanned twice above
+    found = pd.DataFrame(counts, columns=["source", "type"]).value_counts().rename("findings").reset_index()
+    con.print(frame_table(found, title=f"PII findings in {n_texts:,} raw demo texts (masked at ingest)"))
+    con.print(rows_table(examples, title="Examples: texts as stored in the warehouse"))
+
+    # 2. no raw e-mail / phone / name of customers.csv outside the vault
+    customers = pd.read_csv(ctx.data_dir / "customers.csv", dtype=str)
+    values = {k: customers[k].dropna().tolist() for k in ("email", "phone", "name") if k in customers}
+    leaks = raw_pii_leaks(wh, values)
+    searched = {k: len(v) for k, v in values.items()}
+    rows = [{"raw values searched": k, "values": n, "found outside the vault": int(leaks.loc[leaks.kind == k, "matches"].sum())}
+            for k, n in searched.items()]
+    if pseudonymised(wh):  # shop ids may coincide with order or product numbers: look where customer ids are kept
+        shop_ids = customers["customer_id"].dropna().tolist()
+        raw_ids = sum(
+            wh.con.execute(f'SELECT count(*) FROM "{t}" WHERE CAST("{c}" AS VARCHAR) IN (SELECT unnest(?))', [shop_ids]).fetchone()[0]  # type: ignore[index]
+            for t, c, kind in targets(wh) if kind == "internal"
+        )
+        rows.append({"raw values searched": "customer_id (in customer id columns)", "values": len(shop_ids), "found outside the vault": raw_ids})
+    con.print(rows_table(rows, title="customers.csv PII stored outside the vault"))
+
+    # 3. erase one customer, then verify
+    customer = _pick_customer(ctx)
+    con.print(f"Erasing demo customer [bold]{customer}[/bold] (most reviews and support messages) ...")
+    report = erase(wh, customer)
+    check = verify(wh, customer)
+    removed = pd.DataFrame([{"removed from": k, "rows": v} for k, v in report.removed.items() if v])
+    con.print(frame_table(removed, title=f"Erased customer {customer}: {report.total} rows/items, audit {report.erasure_id}"))
+    con.print(f"Verify: [bold]{check.total}[/bold] references left in {len(check.checked)} places checked "
+              f"({'clean' if check.clean else 'NOT clean'})")
+    ctx.results["privacy"] = {"erased_customer": customer, "remaining_references": check.total,
+                              "raw_pii_leaks": int(leaks["matches"].sum()) if len(leaks) else 0}
+    fig = px.bar(found, x="type", y="findings", color="source", barmode="group", title="PII findings per type in the demo texts")
+    ctx.report.add_section(
+        "Privacy",
+        key="privacy",
+        text=(f"Ingest pseudonymised every customer id (HMAC-SHA256 with the shop's key), kept e-mail and phone only as keyed "
+              f"pseudonyms, dropped names, and masked PII in {n_texts:,} review and support texts "
+              f"(scanner speed here: {scan_rate:,.0f} texts/s). Searching the warehouse for the {sum(searched.values()):,} raw "
+              f"values of customers.csv found {int(leaks['matches'].sum()) if len(leaks) else 0} outside the vault. "
+              f"Customer {customer} was erased ({report.total} rows/items, audit record {report.erasure_id}); "
+              f"verification found {check.total} remaining references in {len(check.checked)} places."),
+        tables=[("PII findings per type", found), ("Texts as stored", pd.DataFrame(examples)),
+                (f"Erasure of customer {customer}", removed)],
+        figures=[fig],
+    )
