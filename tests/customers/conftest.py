@@ -37,3 +37,15 @@ def cdnow_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     with Warehouse(path) as wh:
         ingest(wh, [csv], table="orders")
     return path
+
+
+@pytest.fixture(scope="module")
+def analysed_wh(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A private copy of the demo warehouse shared by one test module (analyses are slow-ish to recompute)."""
+    import shutil
+
+    path = tmp_path_factory.mktemp("customers") / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    wh = Warehouse(path)
+    yield wh
+    wh.close()

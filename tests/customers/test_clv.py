@@ -98,18 +98,27 @@ def test_pareto_expected_purchases_grow_with_horizon() -> None:
     assert 0 < m.probability_alive([3], [20.0], [30.0])[0] <= 1
 
 
-def test_clv_bad_dates_exit_2(cdnow_warehouse_path: Path) -> None:
-    def run(*args: str) -> subprocess.CompletedProcess:
-        code = "from shoplens.cli import main; main()"
-        return subprocess.run([sys.executable, "-c", code, "-w", str(cdnow_warehouse_path), "customers", "clv", *args],
-                              capture_output=True, text=True, timeout=120)
+def test_clv_bad_dates_exit_2(cdnow_warehouse_path: Path, capsys: pytest.CaptureFixture[str],
+                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from shoplens.cli import main
 
-    bad = run("--calibration-end", "30/09/1997", "--json")
+    def run(*args: str) -> tuple[int, str]:
+        monkeypatch.setattr(sys, "argv", ["shoplens", "-w", str(cdnow_warehouse_path), "customers", "clv", *args])
+        with pytest.raises(SystemExit) as exc:
+            main()
+        return int(exc.value.code), capsys.readouterr().err
+
+    code, err = run("--calibration-end", "1996-01-01", "--json")
+    assert code == 2 and "calibration-end" in err and "Traceback" not in err
+    code, err = run("--calibration-end", "1997-09-30", "--holdout-end", "1997-01-01")
+    assert code == 2 and "must be after" in err
+
+
+def test_clv_bad_date_exit_code_through_the_console_script(cdnow_warehouse_path: Path) -> None:
+    code = "from shoplens.cli import main; main()"
+    bad = subprocess.run([sys.executable, "-c", code, "-w", str(cdnow_warehouse_path), "customers", "clv",
+                          "--calibration-end", "30/09/1997", "--json"], capture_output=True, text=True, timeout=120)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
-    early = run("--calibration-end", "1996-01-01", "--json")
-    assert early.returncode == 2 and "calibration-end" in early.stderr
-    order = run("--calibration-end", "1997-09-30", "--holdout-end", "1997-01-01")
-    assert order.returncode == 2 and "must be after" in order.stderr
 
 
 def test_empty_warehouse_is_a_clear_error(tmp_wh: Warehouse) -> None:

@@ -14,7 +14,7 @@ values natively, no extra dependency). Reasons are per-customer contributions:
 how much the risk changes when one feature is set to the typical customer's
 value (a vectorised occlusion; one predict per feature, so it scales to millions).
 
->>> reason_phrase("recency_days", 150.0, 45.0, 0.21)
+>>> reason_phrase("recency_days", 150.0, 45.0, 0.21, "days since the last order")
 '150 days since the last order (typical 45) raises risk by 21 pts'
 """
 

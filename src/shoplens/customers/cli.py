@@ -10,11 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Optional
 
-import pandas as pd
 import typer
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
-from shoplens.store.warehouse import Warehouse
+from shoplens.customers.output import exposable, records
 
 customers_app = typer.Typer(help="Customer insight: RFM, segments, lifetime value, churn, cohorts, profiles, rules.",
                             no_args_is_help=True)
@@ -23,23 +22,6 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object ins
 AsOfOpt = Annotated[Optional[str], typer.Option("--as-of", help="analysis date YYYY-MM-DD (exclusive) [default: day after the last purchase]",
                                                 show_default=False)]
 LimitOpt = Annotated[int, typer.Option("--limit", help="per-customer rows to print / include in JSON")]
-
-
-def exposable(wh: Warehouse, frame: pd.DataFrame, column: str = "customer_id") -> pd.DataFrame:
-    """Rows of customers who allow personalisation, with the shop's own ids (consent + pseudonyms)."""
-    from shoplens.privacy.consent import allowed
-    from shoplens.privacy.ids import to_external
-
-    if frame.empty:
-        return frame
-    keep = set(allowed(wh, frame[column].astype(str).tolist(), "personalization"))
-    out = frame[frame[column].astype(str).isin(keep)].copy()
-    out[column] = to_external(wh, out[column].astype(str).tolist())
-    return out
-
-
-def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return frame.astype(object).where(frame.notna(), None).to_dict("records")
 
 
 @customers_app.command("rfm")

@@ -7,8 +7,8 @@ as in the CDNOW reference. Calibration holds days up to and including
 Returns reduce monetary value: each customer's mean repeat-transaction value is
 scaled by (1 - returned amount / purchased amount) over the calibration period.
 
->>> # result = fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-06-30")  # doctest: +SKIP
->>> # result.summary()["bgnbd"]  -> {"r": 0.243, "alpha": 4.41, "a": 0.793, "b": 2.43}  # doctest: +SKIP
+>>> # result = fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-06-30")
+>>> # result.summary()["bgnbd"]  -> {"r": 0.243, "alpha": 4.41, "a": 0.793, "b": 2.43}
 """
 
 from __future__ import annotations

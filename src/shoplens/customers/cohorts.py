@@ -5,7 +5,7 @@ All aggregations are single SQL statements. Anomalies use a robust z-score:
 each week's revenue (and order count) against the median and MAD of the eight
 weeks before it, flagged when |z| > 3.5 (Iglewicz & Hoaglin's cut-off).
 
->>> # res = compute_cohorts(wh); res.retention.pivot(index="cohort", columns="months_since", values="retention")  # doctest: +SKIP
+>>> # res = compute_cohorts(wh); res.retention.pivot(index="cohort", columns="months_since", values="retention")
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.customers.churn import fit_churn
-from shoplens.customers.cli import exposable
+from shoplens.customers.output import exposable
 from shoplens.customers.clv import fit_clv, holdout_by_frequency
 from shoplens.customers.cohorts import compute_cohorts
 from shoplens.customers.data import last_order_date

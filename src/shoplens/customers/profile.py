@@ -6,7 +6,7 @@ The profile is a join of the ``customer_*`` result tables (computed when
 missing) and the feature table, so a new signal column from
 :mod:`shoplens.customers.features` appears here without changes.
 
->>> # build_profile(wh).loc[0, ["customer_id", "segment", "clv", "churn_risk", "next_best_action"]]  # doctest: +SKIP
+>>> # build_profile(wh).loc[0, ["customer_id", "segment", "clv", "churn_risk", "next_best_action"]]
 """
 
 from __future__ import annotations

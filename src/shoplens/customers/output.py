@@ -1,0 +1,32 @@
+"""Per-customer results leaving shoplens (CLI, API, report): consent and the shop's own ids.
+
+>>> import pandas as pd
+>>> records(pd.DataFrame({"a": [1.0, None]}))
+[{'a': 1.0}, {'a': None}]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from shoplens.store.warehouse import Warehouse
+
+
+def exposable(wh: Warehouse, frame: pd.DataFrame, column: str = "customer_id") -> pd.DataFrame:
+    """Rows of customers who allow personalisation, with the shop's own ids (consent + pseudonyms)."""
+    from shoplens.privacy.consent import allowed
+    from shoplens.privacy.ids import to_external
+
+    if frame.empty:
+        return frame
+    keep = set(allowed(wh, frame[column].astype(str).tolist(), "personalization"))
+    out = frame[frame[column].astype(str).isin(keep)].copy()
+    out[column] = to_external(wh, out[column].astype(str).tolist())
+    return out
+
+
+def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    """JSON-ready rows (NaN -> None)."""
+    return frame.astype(object).where(frame.notna(), None).to_dict("records")

@@ -1,0 +1,88 @@
+"""`shoplens customers ...`: JSON shapes, consent and shop ids at the boundary, user errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+from shoplens.privacy.ids import to_external
+from shoplens.store.warehouse import Warehouse
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def wpath(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("cli") / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    return path
+
+
+def run_json(wpath: Path, *args: str) -> dict:
+    result = runner.invoke(app, ["-w", str(wpath), "customers", *args, "--json"])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def no_consent_external(wpath: Path) -> set[str]:
+    with Warehouse(wpath, read_only=True) as wh:
+        ids = wh.query("SELECT customer_id FROM customers WHERE consent_personalization = FALSE")["customer_id"].tolist()
+        return set(to_external(wh, ids))
+
+
+def shop_ids() -> set[str]:
+    import pandas as pd
+
+    from shoplens.pipeline import demo_data_dir
+
+    return set(pd.read_csv(demo_data_dir() / "customers.csv", dtype={"customer_id": str})["customer_id"])
+
+
+def test_rfm_json(wpath: Path) -> None:
+    out = run_json(wpath, "rfm", "--limit", "500")
+    assert {"as_of", "segments", "customers", "count"} <= set(out)
+    assert {"segment", "segment_zh", "customers", "share_of_revenue", "action"} <= set(out["segments"][0])
+    ids = {c["customer_id"] for c in out["customers"]}
+    assert ids <= shop_ids()  # the shop's own ids, not pseudonyms
+    assert not ids & no_consent_external(wpath)
+
+
+def test_segments_churn_cohorts_json(wpath: Path) -> None:
+    seg = run_json(wpath, "segments")
+    assert seg["k"] == len(seg["segments"]) and seg["selection"]
+    assert all(s["description"] for s in seg["segments"])
+    churn = run_json(wpath, "churn", "--limit", "50")
+    assert {"roc_auc", "pr_auc", "brier"} <= set(churn["metrics"])
+    assert all("risk" in c["reasons"] or "typical" in c["reasons"] for c in churn["customers"])
+    assert {c["customer_id"] for c in churn["customers"]} <= shop_ids()
+    coh = run_json(wpath, "cohorts")
+    assert {"retention", "intervals", "weekday_hour", "category_trends", "anomalies"} == set(coh)
+    assert coh["retention"][0]["months_since"] == 0
+
+
+def test_profile_and_rules_json(wpath: Path, tmp_path: Path) -> None:
+    listing = run_json(wpath, "profile", "--limit", "5")
+    assert listing["count"] > 0 and len(listing["data"]) == 5
+    first = listing["data"][0]
+    assert {"segment", "clv", "clv_reason", "churn_risk", "churn_reasons", "next_best_action", "action_reason"} <= set(first)
+    one = run_json(wpath, "profile", first["customer_id"])
+    assert one["customer_id"] == first["customer_id"] and one["clv"] == pytest.approx(first["clv"])
+    export = tmp_path / "rules.yaml"
+    rules = run_json(wpath, "rules", "--apply", "--export", str(export))
+    assert rules["rules"] and export.exists()
+    assert rules["tagged_customers"] > 0 and set(rules["tags"]) <= {r["rule_id"] for r in rules["rules"] if r["validated"]}
+
+
+def test_profile_errors(wpath: Path) -> None:
+    result = runner.invoke(app, ["-w", str(wpath), "customers", "profile", "no-such-customer"])
+    assert result.exit_code != 0 and "not in the warehouse" in str(result.exception)
+    denied = sorted(no_consent_external(wpath))[0]
+    result = runner.invoke(app, ["-w", str(wpath), "customers", "profile", denied])
+    assert result.exit_code != 0 and "consent" in str(result.exception)
+    result = runner.invoke(app, ["-w", str(wpath), "customers", "segments", "--min-k", "5", "--max-k", "3"])
+    assert result.exit_code != 0 and "min-k" in str(result.exception)

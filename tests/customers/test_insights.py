@@ -1,0 +1,170 @@
+"""RFM, segments, churn, cohorts, profile and rules on the demo shop."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens.customers.churn import ChurnModel, churn_labels, fit_churn, reason_phrase
+from shoplens.customers.cohorts import compute_cohorts
+from shoplens.customers.features import customer_features
+from shoplens.customers.profile import build_profile
+from shoplens.customers.rfm import SEGMENTS, compute_rfm
+from shoplens.customers.rules import RuleSet, apply_rules, generate_rules
+from shoplens.customers.segments import SegmentModel, build_segments
+from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.registry import ModelRegistry
+from shoplens.store.warehouse import Warehouse
+
+
+def test_rfm_scores_segments_and_labels(analysed_wh: Warehouse) -> None:
+    rfm = compute_rfm(analysed_wh)
+    assert rfm["customer_id"].is_unique
+    assert set(rfm["segment"]) <= set(SEGMENTS)
+    assert rfm[["r_score", "f_score", "m_score"]].isin([1, 2, 3, 4, 5]).all().all()
+    assert (rfm["segment_zh"] == rfm["segment"].map(lambda s: SEGMENTS[s]["zh"])).all()
+    champions = rfm[rfm["segment"] == "Champions"]
+    lost = rfm[rfm["segment"] == "Lost"]
+    assert champions["monetary"].mean() > 5 * lost["monetary"].mean()
+    assert champions["recency_days"].mean() < lost["recency_days"].mean()
+    # monetary is net of returns: equals purchases minus returned amounts
+    row = rfm.loc[rfm["returned_value"].idxmax()]
+    assert row["monetary"] == pytest.approx(row["gross_value"] - row["returned_value"])
+    assert analysed_wh.row_count("customer_rfm") == len(rfm)
+
+
+def test_rfm_as_of_excludes_later_orders(analysed_wh: Warehouse) -> None:
+    early = compute_rfm(analysed_wh, as_of="2011-03-01", write=False)
+    assert early["last_order_at"].max() < pd.Timestamp("2011-03-01")
+    assert len(early) < len(compute_rfm(analysed_wh, write=False))
+    with pytest.raises(UserInputError, match="YYYY-MM-DD"):
+        compute_rfm(analysed_wh, as_of="March 2011")
+
+
+def test_features_hand_checked(analysed_wh: Warehouse) -> None:
+    feats = customer_features(analysed_wh, date(2011, 12, 10))
+    cid = analysed_wh.query("SELECT customer_id FROM orders WHERE status = 'completed' AND customer_id IS NOT NULL GROUP BY 1 ORDER BY count(*) DESC LIMIT 1").iloc[0, 0]
+    expected = analysed_wh.query(
+        "SELECT count(*) AS n, sum(total_amount) AS gross FROM orders WHERE status = 'completed' AND customer_id = ?", [cid])
+    row = feats.set_index("customer_id").loc[cid]
+    assert row["orders"] == expected["n"].iloc[0]
+    assert row["gross_revenue"] == pytest.approx(expected["gross"].iloc[0])
+    assert 0 <= row["top_category_share"] <= 1
+    assert {"reviews", "negative_review_share", "support_contacts"} <= set(feats.columns)
+
+
+def test_segments_are_described_with_numbers(analysed_wh: Warehouse) -> None:
+    res = build_segments(analysed_wh)
+    k = res.model.n_segments_
+    assert 3 <= k <= 8 and len(res.profiles) == k
+    assert res.profiles["share_of_customers"].sum() == pytest.approx(1.0)
+    assert res.profiles["share_of_revenue"].sum() == pytest.approx(1.0, abs=0.01)
+    for desc in res.profiles["description"]:
+        assert "customers" in desc and "% of revenue" in desc and any(ch.isdigit() for ch in desc)
+    assert res.profiles["segment_name"].is_unique
+    assert analysed_wh.row_count("customer_segments") == len(res.assignments)
+    assert ModelRegistry(analysed_wh).load("customer_segments").n_segments_ == k
+
+
+def test_segment_model_finds_clear_clusters() -> None:
+    rng = np.random.default_rng(1)
+    X = np.vstack([rng.normal(m, 0.2, (60, 3)) for m in (0, 4, 8, 12)])
+    m = SegmentModel(k_range=(2, 6), seed=0).fit(X)
+    assert m.n_segments_ == 4
+    assert m.selection_.set_index("k").loc[4, "stability_ari"] > 0.9
+
+
+def test_churn_labels_follow_the_cutoff(analysed_wh: Warehouse) -> None:
+    labels = churn_labels(analysed_wh, date(2011, 9, 1), 90)
+    cid = labels.loc[labels["churned"] == 0, "customer_id"].iloc[0]
+    n = analysed_wh.query("SELECT count(*) FROM orders WHERE customer_id = ? AND status = 'completed' "
+                          "AND ordered_at >= '2011-09-01' AND ordered_at < '2011-11-30'", [cid]).iloc[0, 0]
+    assert n > 0
+    cid = labels.loc[labels["churned"] == 1, "customer_id"].iloc[0]
+    n = analysed_wh.query("SELECT count(*) FROM orders WHERE customer_id = ? AND status = 'completed' "
+                          "AND ordered_at >= '2011-09-01' AND ordered_at < '2011-11-30'", [cid]).iloc[0, 0]
+    assert n == 0
+
+
+def test_churn_model_beats_chance_on_later_window_with_reasons(analysed_wh: Warehouse) -> None:
+    res = fit_churn(analysed_wh)
+    m = res.metrics
+    assert m["validation_cutoff"] > m["train_cutoff"]
+    assert m["roc_auc"] > 0.65 and m["pr_auc"] > m["validation_churn_rate"]
+    assert res.scores["churn_risk"].between(0, 1).all()
+    high = res.scores.sort_values("churn_risk").iloc[-1]
+    assert "raises risk" in high["reasons"]
+    assert len(res.calibration) == 10
+    # calibration: the riskiest decile churns far more than the safest
+    assert res.calibration["observed"].iloc[-1] > res.calibration["observed"].iloc[0] + 0.3
+    assert isinstance(ModelRegistry(analysed_wh).load("churn"), ChurnModel)
+
+
+def test_churn_needs_two_classes() -> None:
+    X = pd.DataFrame({"orders": [1.0, 2.0, 3.0]})
+    with pytest.raises(InsufficientDataError, match="one class"):
+        ChurnModel().fit(X, np.array([1, 1, 1]))
+    assert "single order" in reason_phrase("avg_days_between_orders", float("nan"), 50.0, 0.1)
+
+
+def test_churn_horizon_too_long_is_clear(analysed_wh: Warehouse) -> None:
+    with pytest.raises(InsufficientDataError, match="horizon"):
+        fit_churn(analysed_wh, horizon_days=200, write=False, register=False)
+
+
+def test_cohorts_retention_and_patterns(analysed_wh: Warehouse) -> None:
+    res = compute_cohorts(analysed_wh)
+    m = res.matrix()
+    assert (m[0] == 1.0).all()  # everyone is active in their first month
+    assert m.max().max() <= 1.0
+    first = res.retention.query("months_since == 0")
+    n_customers = analysed_wh.query("SELECT count(DISTINCT customer_id) FROM orders WHERE status = 'completed'").iloc[0, 0]
+    assert first["cohort_customers"].sum() == n_customers
+    assert res.intervals["share"].sum() == pytest.approx(1.0)
+    assert res.weekday_hour["orders"].sum() == analysed_wh.query(
+        "SELECT count(*) FROM orders WHERE status = 'completed' AND customer_id IS NOT NULL").iloc[0, 0]
+    assert res.anomalies["revenue_anomaly"].dtype == bool
+    assert analysed_wh.has_table("cohort_retention")
+
+
+def test_profile_and_rules(analysed_wh: Warehouse, tmp_path) -> None:
+    profile = build_profile(analysed_wh)
+    assert profile["customer_id"].is_unique
+    n_customers = analysed_wh.query("SELECT count(*) FROM (SELECT customer_id FROM customers UNION "
+                                    "SELECT customer_id FROM orders WHERE customer_id IS NOT NULL)").iloc[0, 0]
+    assert len(profile) == n_customers
+    buyers = profile[profile["orders"].notna()]
+    assert buyers["next_best_action"].notna().all() and buyers["action_reason"].notna().all()
+    assert buyers["segment_reason"].str.startswith("R").all()
+    assert buyers["clv_reason"].str.contains("purchases in 12 months").all()
+    assert buyers["churn_reasons"].notna().all()
+
+    rules = generate_rules(analysed_wh)
+    r = rules.rules
+    assert len(r) >= 3
+    assert r["rule"].str.match(r"^IF .+ THEN .+").all() and r["rule_zh"].str.startswith("如果").all()
+    assert (r["lift_mining"] >= 1.3).all() and r["lift_later"].notna().all()
+    assert r["validated"].any()
+    for path in (tmp_path / "rules.yaml", tmp_path / "rules.json"):
+        rules.export(path)
+        assert "lift_later" in path.read_text(encoding="utf-8")
+    tags = apply_rules(analysed_wh)
+    assert set(tags["rule_id"]) <= set(r.loc[r["validated"], "rule_id"])
+    no_consent = set(analysed_wh.query("SELECT customer_id FROM customers WHERE consent_personalization = FALSE")["customer_id"])
+    assert not (set(tags["customer_id"]) & no_consent)
+
+
+def test_apply_without_rules_is_a_clear_error(tmp_wh: Warehouse) -> None:
+    with pytest.raises(UserInputError, match="customers rules"):
+        apply_rules(tmp_wh)
+
+
+def test_ruleset_export_yaml_roundtrip(tmp_path) -> None:
+    import yaml
+
+    rs = RuleSet(pd.DataFrame([{"rule_id": "R01", "rule": "IF a THEN b", "lift_later": 1.4}]), date(2011, 1, 1), date(2011, 4, 1), 90)
+    doc = yaml.safe_load(rs.export(tmp_path / "r.yml").read_text(encoding="utf-8"))
+    assert doc["rules"][0]["lift_later"] == 1.4 and doc["horizon_days"] == 90
