@@ -39,7 +39,10 @@
     if (!rows || !rows.length) return el("p", { class: "muted" }, t("no_rows"));
     const cols = columns || Object.keys(rows[0]);
     const head = el("tr", {}, ...cols.map((c) => el("th", {}, c)));
-    const body = rows.map((r) => el("tr", {}, ...cols.map((c) => el("td", { class: typeof r[c] === "number" ? "num" : "" }, fmt(r[c])))));
+    // ids and years are labels, not quantities: no thousands separators
+    const label = (r, c) => /(_id|year|version)$/.test(c) || /(_id|year|version)$/.test(String(r.field || ""));
+    const body = rows.map((r) => el("tr", {}, ...cols.map((c) => el("td", { class: typeof r[c] === "number" ? "num" : "" },
+      label(r, c) && r[c] != null ? String(r[c]) : fmt(r[c])))));
     return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
   }
 
@@ -90,8 +93,8 @@
       page.append(el("div", { class: "grid" }, ...charts), card(t("segment_table"), table(rows)));
     },
     async customer(page) {
-      const form = el("form", { class: "inline", id: "customer-form" }, el("label", {}, t("customer_id")),
-        el("input", { id: "customer-id", required: "", value: sessionStorage.getItem("shoplens.customer") || "" }), el("button", { type: "submit" }, t("look_up")));
+      const input = el("input", { id: "customer-id", required: "", value: sessionStorage.getItem("shoplens.customer") || "" });
+      const form = el("form", { class: "inline", id: "customer-form" }, el("label", {}, t("customer_id")), input, el("button", { type: "submit" }, t("look_up")));
       const out = el("div", { id: "customer-out" });
       page.append(form, el("p", { class: "muted" }, t("masked_note")), out);
       async function show(id) {
@@ -110,8 +113,8 @@
         }
         out.replaceChildren(el("div", { class: "grid" }, ...parts));
       }
-      form.addEventListener("submit", (e) => { e.preventDefault(); show($("#customer-id").value.trim()); });
-      if ($("#customer-id").value) await show($("#customer-id").value);
+      form.addEventListener("submit", (e) => { e.preventDefault(); show(input.value.trim()); });
+      if (input.value) await show(input.value);
     },
     async reviews(page) {
       const ins = await load("/reviews/insights");
@@ -133,9 +136,10 @@
       page.append(card(t("complaints"), quotes.length ? el("div", {}, ...quotes) : el("p", { class: "muted" }, t("no_rows"))));
     },
     async recs(page) {
-      const form = el("form", { class: "inline", id: "recs-form" }, el("label", {}, t("customer_id")),
-        el("input", { id: "recs-customer", value: sessionStorage.getItem("shoplens.recs") || "" }), el("label", {}, t("product_id")),
-        el("input", { id: "recs-product", value: sessionStorage.getItem("shoplens.product") || "" }), el("button", { type: "submit" }, t("recommend")));
+      const customerInput = el("input", { id: "recs-customer", value: sessionStorage.getItem("shoplens.recs") || "" });
+      const productInput = el("input", { id: "recs-product", value: sessionStorage.getItem("shoplens.product") || "" });
+      const form = el("form", { class: "inline", id: "recs-form" }, el("label", {}, t("customer_id")), customerInput,
+        el("label", {}, t("product_id")), productInput, el("button", { type: "submit" }, t("recommend")));
       const out = el("div", { id: "recs-out", class: "grid" });
       page.append(form, out);
       async function show(customer, product) {
@@ -159,8 +163,8 @@
         }
         out.replaceChildren(...parts);
       }
-      form.addEventListener("submit", (e) => { e.preventDefault(); show($("#recs-customer").value.trim(), $("#recs-product").value.trim()); });
-      if ($("#recs-customer").value || $("#recs-product").value) await show($("#recs-customer").value, $("#recs-product").value);
+      form.addEventListener("submit", (e) => { e.preventDefault(); show(customerInput.value.trim(), productInput.value.trim()); });
+      if (customerInput.value || productInput.value) await show(customerInput.value, productInput.value);
     },
     async experiments(page) {
       const [exp, bandits] = await Promise.all([load("/experiments"), load("/bandits")]);
@@ -215,8 +219,8 @@
       await render[current](body);
       page.replaceChildren(el("h1", {}, t(current)), body);
     } catch (e) {
-      if (!(e instanceof ApiError)) throw e;
-      page.replaceChildren(el("h1", {}, t(current)), notice(e));
+      page.replaceChildren(el("h1", {}, t(current)), e instanceof ApiError ? notice(e) : el("p", { class: "error" }, String(e)));
+      if (!(e instanceof ApiError)) console.error(e);
     }
     page.dataset.state = "ready";
     page.dataset.page = current;

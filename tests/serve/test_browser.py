@@ -1,0 +1,186 @@
+"""The dashboard in a real browser (Debian's headless Chromium driven by Selenium): log in with a key,
+every page loads with data, charts render, no console errors, one screenshot per page."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from shoplens.config import Settings
+from shoplens.serve.app import create_app
+from shoplens.serve.keys import KeyStore
+from shoplens.serve.settings import ServeSettings
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+pytestmark = pytest.mark.skipif(
+    not (Path(CHROMIUM).exists() and Path(CHROMEDRIVER).exists()),
+    reason="Chromium is not installed (apt-get install -y chromium chromium-driver; .ci/run does this)",
+)
+DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"
+FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+         "--disable-background-networking", "--disable-component-update", "--disable-sync",
+         "--disable-dev-shm-usage", "--window-size=1400,1000"]
+
+
+@pytest.fixture(scope="module")
+def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(base url, viewer key, a customer id) of a live server over the demo warehouse with results."""
+    import uvicorn
+
+    from shoplens.decide.log import Decider
+    from shoplens.decide.policies import make_policy
+    from shoplens.monitor.drift import check_drift
+    from shoplens.privacy.ids import to_external
+    from shoplens.store.registry import ModelRegistry
+    from shoplens.store.warehouse import Warehouse
+
+    path = tmp_path_factory.mktemp("browser") / "warehouse.duckdb"
+    shutil.copy(customers_warehouse_path, path)
+    with Warehouse(path) as wh:
+        check_drift(wh)
+        policy = make_policy("bernoulli-ts", seed=1)
+        ModelRegistry(wh).register("bandit-offers", policy, kind="bernoulli-ts")
+        decider = Decider(wh, policy, name="offers")
+        for i in range(40):
+            slot = decider.decide(None, None, ["free-shipping", "ten-off", "gift"])[0]
+            decider.log.log_reward(slot["decision_id"], float(slot["action"] == "ten-off" or i % 3 == 0))
+        internal = wh.con.execute("SELECT customer_id FROM customer_segments s JOIN customers c USING (customer_id) "
+                                  "WHERE c.consent_personalization ORDER BY 1 LIMIT 1").fetchone()[0]
+        customer = to_external(wh, [internal])[0]
+    key = KeyStore.for_warehouse(path).create("analyst")
+    app = create_app(Settings(warehouse=path, secret=DEMO_SECRET), ServeSettings(allow_weak_secret=True))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key, customer
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory: pytest.TempPathFactory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in FLAGS:
+        options.add_argument(flag)
+    options.add_argument(f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}")
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def console_errors(driver, allowed: tuple[str, ...] = ()) -> list[str]:
+    logs = driver.get_log("browser")
+    return [e["message"] for e in logs if e["level"] == "SEVERE" and not any(a in e["message"] for a in allowed)]
+
+
+def wait_ready(driver, page: str, timeout: float = 30) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as EC  # noqa: N812
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(driver, timeout).until(EC.presence_of_element_located(
+        (By.CSS_SELECTOR, f'#page[data-state="ready"][data-page="{page}"]')))
+
+
+def rendered_charts(driver) -> int:
+    """Plotly charts that drew at least one data mark (bars or lines)."""
+    return driver.execute_script(
+        "return [...document.querySelectorAll('.js-plotly-plot')].filter("
+        "p => p.querySelectorAll('.bars path, .scatterlayer .trace path').length > 0).length")
+
+
+def open_page(driver, base: str, page: str, shots: Path) -> None:
+    driver.get(f"{base}/#{page}")
+    wait_ready(driver, page)
+    time.sleep(0.3)  # let Plotly finish drawing before the screenshot
+    driver.save_screenshot(str(shots / f"{page}.png"))
+
+
+def test_dashboard_pages(dashboard, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+
+    base, key, customer = dashboard
+    driver = browser
+    driver.get(base + "/")
+    assert driver.find_element(By.ID, "login").is_displayed()
+    driver.find_element(By.ID, "api-key").send_keys("slk_wrong_key")
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    time.sleep(0.5)
+    assert "refused" in driver.find_element(By.ID, "login-error").text
+    driver.get_log("browser")  # the refused login's 401 is expected
+    driver.find_element(By.ID, "api-key").clear()
+    driver.find_element(By.ID, "api-key").send_keys(key)
+    driver.find_element(By.CSS_SELECTOR, "#login-form button").click()
+    wait_ready(driver, "overview")
+
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    open_page(driver, base, "overview", shots)
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#kpis .kpi")) == 7
+    assert "GBP" in driver.find_element(By.ID, "kpis").text
+    assert rendered_charts(driver) == 2
+
+    open_page(driver, base, "segments", shots)
+    assert rendered_charts(driver) == 2
+    assert "customers" in driver.find_element(By.CSS_SELECTOR, "#page table").text
+
+    open_page(driver, base, "customer", shots)
+    driver.find_element(By.ID, "customer-id").send_keys(customer)
+    driver.find_element(By.CSS_SELECTOR, "#customer-form button").click()
+    for _ in range(100):
+        if driver.find_elements(By.CSS_SELECTOR, "#customer-out .card"):
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)
+    driver.save_screenshot(str(shots / "customer.png"))
+    text = driver.find_element(By.ID, "customer-out").text
+    assert customer in text and "segment_name" in text and "***" in text  # masked personal data
+    assert rendered_charts(driver) == 1
+
+    open_page(driver, base, "experiments", shots)
+    assert rendered_charts(driver) == 1 and "ten-off" in driver.find_element(By.ID, "page").text
+
+    open_page(driver, base, "quality", shots)
+    assert rendered_charts(driver) >= 1  # drift PSI bars (no rows were quarantined in the demo)
+    assert "order_value" in driver.find_element(By.ID, "page").text
+    assert console_errors(driver) == []
+
+    # pages whose capability has not computed its results say so instead of breaking
+    for page in ("reviews", "recs"):
+        open_page(driver, base, page, shots)
+    driver.find_element(By.ID, "recs-customer").send_keys(customer)
+    driver.find_element(By.CSS_SELECTOR, "#recs-form button").click()
+    time.sleep(1.0)
+    driver.save_screenshot(str(shots / "recs.png"))
+    assert console_errors(driver, allowed=("status of 409",)) == []
+
+    # Chinese
+    from selenium.webdriver.support.ui import Select
+
+    driver.get(f"{base}/#overview")
+    wait_ready(driver, "overview")
+    Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
+    time.sleep(0.5)
+    wait_ready(driver, "overview")
+    assert driver.find_element(By.ID, "nav-overview").text == "概览"
+    assert "净收入" in driver.find_element(By.ID, "kpis").text
+    driver.save_screenshot(str(shots / "overview-zh.png"))
+    assert console_errors(driver) == []
+    assert len(list(shots.glob("*.png"))) == 8
