@@ -82,7 +82,7 @@ def assignment_sql(id_column: str, variants: Sequence[str], *, salt: str, weight
     salt_sql = salt.replace("'", "''")
     x = f"(('0x' || left(md5('{salt_sql}:' || CAST({id_column} AS VARCHAR)), 8))::UBIGINT / 4294967296.0)"
     whens = " ".join(
-        f"WHEN {x} < {c!r} THEN '{v.replace(chr(39), chr(39) * 2)}'" for v, c in zip(variants[:-1], cut[:-1])
+        f"WHEN {x} < {float(c)!r} THEN '{v.replace(chr(39), chr(39) * 2)}'" for v, c in zip(variants[:-1], cut[:-1])
     )
     last = variants[-1].replace("'", "''")
     return f"CASE {whens} ELSE '{last}' END"

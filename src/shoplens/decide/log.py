@@ -70,6 +70,20 @@ class DecisionLog:
         )
         return decision_id
 
+    def record_many(self, decisions: pd.DataFrame) -> int:
+        """Insert many decisions at once (columns named as in the ``decisions`` table)."""
+        frame = decisions.copy()
+        if "occurred_at" not in frame.columns:
+            frame["occurred_at"] = utcnow()
+        bad = ~((frame["propensity"] > 0) & (frame["propensity"] <= 1))
+        if bad.any():
+            raise UserInputError(f"propensity must lie in (0, 1]; row {int(np.flatnonzero(bad.to_numpy())[0])} is not")
+        with self.wh.transaction() as con:
+            con.register("_decisions", frame)
+            con.execute("INSERT INTO decisions BY NAME SELECT * FROM _decisions")
+            con.unregister("_decisions")
+        return len(frame)
+
     def log_reward(self, decision_id: str, reward: float, rewarded_at: datetime | None = None) -> None:
         """Attach a (possibly late) reward to a logged decision."""
         n = self.log_rewards(pd.DataFrame({"decision_id": [decision_id], "reward": [float(reward)]}), rewarded_at)
@@ -173,6 +187,40 @@ class Decider:
             out.append({"decision_id": did, "action": action, "propensity": propensity,
                         "position": j if k > 1 else None, "personalised": personalised,
                         "customer_id": to_external(self.wh, [internal])[0] if internal is not None else None})
+        return out
+
+    def decide_batch(self, customer_ids: Sequence[str | None], contexts: Sequence[Mapping[str, Any] | None],
+                     actions: Sequence[Hashable]) -> list[dict[str, Any]]:
+        """One decision per (customer, context), with one consent check and one log insert for
+        the whole batch; the policy state is the same for the batch (rewards come later)."""
+        if len(customer_ids) != len(contexts):
+            raise UserInputError("customer_ids and contexts must have the same length")
+        if not actions:
+            raise UserInputError("decide needs at least one action")
+        known = [c for c in customer_ids if c is not None]
+        internal_known = iter(to_internal(self.wh, known)) if known else iter(())
+        internal = [next(internal_known) if c is not None else None for c in customer_ids]
+        consented = set(allowed(self.wh, [c for c in internal if c is not None], "personalization"))
+        by_text = {str(a): a for a in actions}
+        names = list(by_text)
+        rows, out = [], []
+        now = utcnow()
+        for shop_id, cid, context in zip(customer_ids, internal, contexts):
+            did = uuid.uuid4().hex
+            personalised = cid is None or cid in consented
+            if personalised:
+                action, propensity = self.policy.choose(context, names)
+                policy, version = self.name, self.version
+                ctx = json.dumps(dict(context), default=str, sort_keys=True) if context is not None else None
+            else:
+                action, propensity = names[int(self._rng.integers(len(names)))], 1.0 / len(names)
+                policy, version, ctx = NON_PERSONALISED, "uniform", None
+            rows.append({"decision_id": did, "occurred_at": now, "customer_id": cid, "context": ctx,
+                         "action": str(action), "propensity": float(propensity), "policy": policy,
+                         "policy_version": version, "decision_type": self.decision_type})
+            out.append({"decision_id": did, "action": by_text[str(action)], "propensity": float(propensity),
+                        "position": None, "personalised": personalised, "customer_id": shop_id})
+        self.log.record_many(pd.DataFrame(rows))
         return out
 
     def learn(self) -> int:

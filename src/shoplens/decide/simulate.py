@@ -13,7 +13,7 @@ The demo shop has no logged offers, so the responses are simulated; the contexts
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +89,12 @@ class OfferEnvironment:
         """One simulated click for one decision."""
         p = self.click_probabilities(pd.DataFrame([context]))[0, self.offers.index(str(action))]
         return float(rng.random() < p)
+
+    def rewards(self, contexts: pd.DataFrame, actions: Sequence[Hashable], rng: np.random.Generator) -> np.ndarray:
+        """Simulated clicks for a batch of decisions (vectorised)."""
+        idx = np.array([self.offers.index(str(a)) for a in actions])
+        p = self.click_probabilities(contexts)[np.arange(len(idx)), idx]
+        return (rng.random(len(idx)) < p).astype(float)
 
     def true_value(self, policy_dist: Callable[[pd.DataFrame], np.ndarray], n: int = 20000, seed: int = 123) -> float:
         """Expected click rate of a policy given as a function contexts -> (n, n_offers) probabilities."""
