@@ -134,3 +134,16 @@ def test_time_unit_is_checked(cdnow_warehouse_path: Path) -> None:
 def test_zero_values_do_not_break_gamma_gamma() -> None:
     m = GammaGammaModel().fit([1, 2, 3, 1, 4], [0.0, 10.0, 25.0, 12.0, 18.0])
     assert all(math.isfinite(v) for v in m.params_.values())
+
+
+def test_profile_without_reviews_items_or_customers_table(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
+    """A shop with orders only (CDNOW) still gets RFM, CLV, churn, segments and a profile."""
+    from shoplens.customers.profile import build_profile
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(cdnow_warehouse_path, path)
+    with Warehouse(path) as wh:
+        profile = build_profile(wh)
+    assert len(profile) == 2357
+    assert profile["next_best_action"].notna().all()
+    assert profile["top_category"].isna().all() and profile["price_sensitivity"].isna().all()

@@ -38,6 +38,9 @@ NEXT_BEST_ACTIONS: list[tuple[str, str, str]] = [
 ]
 
 
+OPTIONAL_COLUMNS = ("last_review_sentiment", "top_category", "reviews", "support_contacts", "price_index")
+
+
 def _ensure(wh: Warehouse, as_of: date | None) -> None:
     """Compute the result tables the profile joins when they are missing."""
     from shoplens.customers.churn import fit_churn
@@ -84,6 +87,10 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
             SELECT * FROM joined""")
     finally:
         wh.con.unregister("_features")
+    # Signals a shop may lack (no reviews, no categories): NULL columns keep the action rules valid.
+    for col in OPTIONAL_COLUMNS:
+        if col not in base:
+            base[col] = None
     wh.con.register("_profile", base)
     try:
         cases = " ".join(f"WHEN {cond} THEN '{action}'" for action, cond, _ in NEXT_BEST_ACTIONS)
