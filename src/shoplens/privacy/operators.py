@@ -1,7 +1,7 @@
 """Masking operators applied to PII values and to findings in texts.
 
 - ``placeholder``: ``<PHONE>``;
-- ``mask``: keep the last 4 characters, the rest becomes ``*`` (separators kept);
+- ``mask``: keep the last 4 letters/digits (none for values shorter than 8), the rest becomes ``*``;
 - ``redact``: remove the value;
 - ``pseudonym``: keyed HMAC-SHA256 token (same value -> same token, so joins work);
 - ``encrypt``: AES-GCM ciphertext into the vault; the text keeps a ``<TYPE:token>``.
@@ -57,9 +57,18 @@ def pseudonym_sql(expr: str, secret: bytes, prefix: str = "p") -> str:
 
 
 def mask_value(value: str, keep: int = 4) -> str:
-    """Replace every letter/digit except the last ``keep`` with ``*``; separators stay."""
+    """Replace every letter/digit except the last ``keep`` with ``*``; separators stay.
+
+    Values with fewer than ``2 * keep`` letters/digits (a name like 张伟) are masked
+    completely: keeping 4 of them would reveal most of the value.
+
+    >>> mask_value("张伟")
+    '**'
+    """
     chars = list(value)
     alnum = [i for i, c in enumerate(chars) if c.isalnum()]
+    if len(alnum) < 2 * keep:
+        keep = 0
     for i in alnum[: max(len(alnum) - keep, 0)]:
         chars[i] = "*"
     return "".join(chars)

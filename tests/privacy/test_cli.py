@@ -1,0 +1,126 @@
+"""`shoplens privacy scan|mask|audit` and `shoplens erase`: JSON shapes and exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+
+runner = CliRunner()
+DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"  # tests/conftest.py
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """The real entry point in a subprocess (exit codes, stderr)."""
+    return subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+@pytest.fixture()
+def chats(tmp_path: Path) -> Path:
+    path = tmp_path / "chats.csv"
+    pd.DataFrame({"id": [1, 2, 3], "text": ["我叫张伟，手机13812345678", "order 20231105 arrived", None]}).to_csv(path, index=False)
+    return path
+
+
+def test_scan_json_shape(chats) -> None:
+    result = runner.invoke(app, ["privacy", "scan", str(chats), "--column", "text", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"row": 0, "type": "PERSON", "start": 2, "end": 4, "score": 0.85},
+        {"row": 0, "type": "PHONE", "start": 7, "end": 18, "score": 1.0},
+    ]
+    table = runner.invoke(app, ["privacy", "scan", str(chats), "--column", "text"])
+    assert table.exit_code == 0 and "13812345678" in table.stdout and "2 PII finding" in table.stdout
+
+
+@pytest.mark.parametrize("operator, expected", [
+    ("placeholder", "我叫<PERSON>，手机<PHONE>"),
+    ("mask", "我叫**，手机*******5678"),
+    ("redact", "我叫，手机"),
+])
+def test_mask_writes_the_masked_file(chats, tmp_path, operator, expected) -> None:
+    out = tmp_path / f"{operator}.csv"
+    result = runner.invoke(app, ["privacy", "mask", str(chats), "--column", "text", "--output", str(out),
+                                 "--operator", operator, "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["rows_changed"] == 1
+    frame = pd.read_csv(out, dtype=str)
+    assert frame["text"][0] == expected and frame["text"][1] == "order 20231105 arrived" and frame["id"].tolist() == ["1", "2", "3"]
+
+
+def test_mask_pseudonym_uses_the_shop_secret(chats, tmp_path) -> None:
+    outs = []
+    for i in range(2):
+        out = tmp_path / f"p{i}.jsonl"
+        result = runner.invoke(app, ["-w", str(tmp_path / "w.duckdb"), "privacy", "mask", str(chats), "-c", "text", "-o", str(out),
+                                     "--operator", "pseudonym"], env={"SHOPLENS_SECRET": "cli-secret-0123456789abcdef"})
+        assert result.exit_code == 0, result.output
+        outs.append(pd.read_json(out, lines=True)["text"][0])
+    assert outs[0] == outs[1] and "13812345678" not in outs[0] and "<PHONE:" in outs[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["privacy", "scan", "missing.csv", "--column", "text"], "file not found"),
+    (["privacy", "scan", "{chats}", "--column", "body"], "no column 'body'"),
+    (["privacy", "mask", "{chats}", "--column", "text", "--output", "{out}", "--operator", "shred"], "unknown operator"),
+    (["privacy", "mask", "{chats}", "--column", "text", "--output", "{chats}"], "overwrite the input"),
+])
+def test_user_mistakes_exit_2_with_one_line(chats, tmp_path, args, message) -> None:
+    args = [a.format(chats=chats, out=tmp_path / "o.csv") for a in args]
+    proc = run_cli(*args)
+    assert proc.returncode == 2, proc.stderr
+    assert message in proc.stderr and "Traceback" not in proc.stderr and proc.stderr.count("\n") <= 2
+
+
+@pytest.fixture()
+def demo_copy(demo_warehouse_path, tmp_path) -> Path:
+    dst = tmp_path / "demo" / "warehouse.duckdb"
+    dst.parent.mkdir()
+    shutil.copy(demo_warehouse_path, dst)
+    return dst
+
+
+def test_erase_and_verify_through_the_real_entry_point(demo_copy) -> None:
+    env = {"SHOPLENS_SECRET": DEMO_SECRET}
+    w = ["-w", str(demo_copy)]
+    before = run_cli(*w, "erase", "--verify", "12348", "--json", env=env)
+    assert before.returncode == 1 and json.loads(before.stdout)["remaining"] > 0
+    erased = run_cli(*w, "erase", "--customer", "12348", "--json", env=env)
+    assert erased.returncode == 0, erased.stderr
+    body = json.loads(erased.stdout)
+    assert body["customer"] == "12348" and body["total"] > 0 and body["removed"]["customers"] == 1
+    after = run_cli(*w, "erase", "--verify", "12348", "--json", env=env)
+    assert after.returncode == 0 and json.loads(after.stdout)["remaining"] == 0 and json.loads(after.stdout)["clean"]
+    audit = run_cli(*w, "privacy", "audit", "--customer", "12348", "--json", env=env)
+    assert audit.returncode == 0 and json.loads(audit.stdout)["count"] > 0
+
+
+@pytest.mark.parametrize("args, message", [
+    (["erase"], "exactly one of"),
+    (["erase", "--customer", "1", "--verify", "1"], "exactly one of"),
+    (["erase", "--customer", "no-such-customer"], "not in the warehouse"),
+])
+def test_erase_mistakes_exit_2(demo_copy, args, message) -> None:
+    proc = run_cli("-w", str(demo_copy), *args, env={"SHOPLENS_SECRET": DEMO_SECRET})
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_wrong_secret_exit_2(demo_copy) -> None:
+    proc = run_cli("-w", str(demo_copy), "erase", "--verify", "12348", env={"SHOPLENS_SECRET": "w" * 40})
+    assert proc.returncode == 2 and "does not match" in proc.stderr
+
+
+def test_help_explains_options() -> None:
+    for cmd in (["privacy", "scan", "--help"], ["privacy", "mask", "--help"], ["erase", "--help"]):
+        result = runner.invoke(app, cmd)
+        assert result.exit_code == 0 and "--json" in result.stdout or "--operator" in result.stdout
