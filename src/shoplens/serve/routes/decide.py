@@ -13,7 +13,7 @@ import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from shoplens.errors import NotComputedError, NotFoundError
 from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
@@ -70,6 +70,15 @@ class VariantIn(BaseModel):
     n: int = Field(ge=0, le=10**12)
     sum: float = Field(ge=-1e15, le=1e15)
     sum_squares: float | None = Field(None, ge=0, le=1e30, description="omit for a 0/1 (conversion) metric")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> VariantIn:
+        """Sufficient statistics that no real data can produce are a user error, not a server error."""
+        if self.sum_squares is None and not 0 <= self.sum <= self.n:
+            raise ValueError(f"variant {self.name!r}: for a 0/1 metric sum must lie between 0 and n ({self.n})")
+        if self.sum_squares is not None and self.n and self.sum_squares < self.sum ** 2 / self.n * (1 - 1e-9):
+            raise ValueError(f"variant {self.name!r}: sum_squares must be at least sum**2 / n")
+        return self
 
 
 class ExperimentIn(BaseModel):
