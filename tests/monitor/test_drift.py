@@ -1,0 +1,67 @@
+"""Drift: PSI per feature between the training window and recent data, and text-model confidence drift."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from shoplens.errors import InsufficientDataError
+from shoplens.monitor.drift import (
+    check_drift,
+    default_windows,
+    latest_drift,
+    psi_from_shares,
+    psi_status,
+)
+
+
+def test_psi_matches_the_formula():
+    ref, cur = [0.25, 0.25, 0.5], [0.5, 0.25, 0.25]
+    expected = (0.5 - 0.25) * math.log(0.5 / 0.25) + 0 + (0.25 - 0.5) * math.log(0.25 / 0.5)
+    assert psi_from_shares(ref, cur) == pytest.approx(expected)
+    assert psi_from_shares(ref, ref) == 0
+    assert [psi_status(p) for p in (0.05, 0.2, 0.3)] == ["stable", "moderate", "significant"]
+
+
+def test_demo_shop_is_stable_and_checks_are_stored(demo_wh):
+    frame = check_drift(demo_wh)
+    features = frame[frame["kind"] == "feature"].set_index("feature")
+    assert {"order_value", "units", "days_since_previous_order"} <= set(features.index)
+    assert (features["reference_n"] > 1000).all() and (features["current_n"] > 100).all()
+    assert (features["psi"] < 0.25).all()  # one year of the same shop: no significant shift
+    stored = latest_drift(demo_wh)
+    assert stored["drifted"] == [] and stored["thresholds"] == {"moderate": 0.1, "significant": 0.25}
+    assert len(stored["checks"]) == len(frame)
+
+
+def test_a_price_shift_in_recent_orders_is_significant(demo_wh):
+    windows = default_windows(demo_wh)
+    demo_wh.con.execute(
+        "UPDATE order_items SET unit_price = unit_price * 5 WHERE order_id IN "
+        "(SELECT order_id FROM orders WHERE ordered_at >= ?)", [windows.current_start])
+    frame = check_drift(demo_wh).set_index("feature")
+    assert frame.loc["order_value", "status"] == "significant"
+    assert frame.loc["median_unit_price", "psi"] > 1.0
+    assert frame.loc["units", "status"] == "stable"  # quantities did not change
+    assert "order_value" in latest_drift(demo_wh)["drifted"]
+
+
+def test_text_confidence_drift(demo_wh):
+    reviews = demo_wh.query("SELECT review_id, created_at FROM reviews")
+    cutoff = default_windows(demo_wh).current_start
+    recent = reviews["created_at"] >= cutoff
+    # a text model that became unsure on recent reviews
+    scores = pd.DataFrame({"review_id": reviews["review_id"],
+                           "confidence": [0.55 if r else 0.6 + 0.39 * (i % 100) / 100 for i, r in enumerate(recent)]})
+    demo_wh.write_table("review_sentiment", scores)
+    frame = check_drift(demo_wh)
+    text = frame[frame["kind"] == "text_confidence"].iloc[0]
+    assert text["feature"] == "review_sentiment.confidence" and text["status"] == "significant"
+    assert text["current_mean"] < text["reference_mean"]
+
+
+def test_no_orders_is_a_clear_error(tmp_wh):
+    with pytest.raises(InsufficientDataError, match="no orders"):
+        check_drift(tmp_wh)

@@ -1,0 +1,89 @@
+"""Retraining what is stale or drifted, with the reasons recorded; the models/drift/retrain CLI."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+from typer.testing import CliRunner
+
+from shoplens.base import Model
+from shoplens.cli import app
+from shoplens.monitor import retrain as retrain_mod
+from shoplens.store.registry import ModelRegistry
+
+
+class MeanOrder(Model):
+    def __init__(self, shrink: float = 0.0) -> None:
+        self.shrink = shrink
+
+    def fit(self, values: list[float]) -> "MeanOrder":
+        self.mean_ = sum(values) / (len(values) + self.shrink)
+        return self
+
+
+def train_mean_order(wh) -> int:
+    """A real trainer: average order line value over all current data."""
+    values = [v for (v,) in wh.con.execute("SELECT quantity * unit_price FROM order_items").fetchall()]
+    end = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
+    return ModelRegistry(wh).register("mean_order", MeanOrder().fit(values), data_window=(None, end))
+
+
+def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh, monkeypatch):
+    monkeypatch.setitem(retrain_mod.TRAINERS, "mean_order", f"{__name__}:train_mean_order")
+    monkeypatch.setitem(retrain_mod.TRAINERS, "fresh_order", f"{__name__}:train_mean_order")
+    monkeypatch.setitem(sys.modules, __name__, sys.modules[__name__])
+    registry = ModelRegistry(demo_wh)
+    registry.register("mean_order", MeanOrder().fit([1.0]), data_window=("2010-12-01", "2011-06-30"))
+    end = demo_wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
+    registry.register("fresh_order", MeanOrder().fit([1.0]), data_window=(None, end))
+
+    assert any("new data" in r for r in retrain_mod.staleness(demo_wh, "mean_order"))
+    assert retrain_mod.staleness(demo_wh, "fresh_order") == []
+    decisions = {d["model"]: d for d in retrain_mod.retrain(demo_wh, if_stale=True)}
+    assert decisions["mean_order"]["action"] == "retrained" and decisions["mean_order"]["new_version"] == 2
+    assert decisions["fresh_order"]["action"] == "kept (fresh)"
+    assert registry.promoted_version("mean_order") == 2
+    log = demo_wh.query("SELECT model, stale, reasons, action FROM _retrain_log ORDER BY model")
+    assert log["action"].tolist() == ["kept (fresh)", "retrained"]
+    assert "new data" in json.loads(log.loc[log["model"] == "mean_order", "reasons"].iloc[0])[0]
+    assert retrain_mod.staleness(demo_wh, "mean_order") == []  # retrained on all data: fresh now
+
+
+def test_drift_makes_a_model_stale(demo_wh):
+    from shoplens.monitor.drift import check_drift, default_windows
+
+    end = demo_wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
+    ModelRegistry(demo_wh).register("mean_order", MeanOrder().fit([1.0]), data_window=(None, end))
+    demo_wh.con.execute("UPDATE order_items SET quantity = quantity * 20 WHERE order_id IN "
+                        "(SELECT order_id FROM orders WHERE ordered_at >= ?)", [default_windows(demo_wh).current_start])
+    check_drift(demo_wh)
+    reasons = retrain_mod.staleness(demo_wh, "mean_order")
+    assert any(r.startswith("drift:") and "units" in r for r in reasons)
+
+
+def test_models_cli(demo_warehouse_path, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    from shoplens.store.warehouse import Warehouse
+
+    with Warehouse(path) as wh:
+        for shrink in (0.0, 1.0):
+            ModelRegistry(wh).register("basket", MeanOrder(shrink).fit([2.0]), metrics={"mae": shrink})
+    runner = CliRunner()
+    listed = json.loads(runner.invoke(app, ["-w", str(path), "models", "list", "--json"]).stdout)
+    assert [(m["version"], m["status"]) for m in listed] == [(1, "archived"), (2, "promoted")]
+    assert runner.invoke(app, ["-w", str(path), "models", "rollback", "basket"]).exit_code == 0
+    listed = json.loads(runner.invoke(app, ["-w", str(path), "models", "list", "basket", "--json"]).stdout)
+    assert [m["status"] for m in listed] == ["promoted", "archived"]
+    assert runner.invoke(app, ["-w", str(path), "models", "promote", "basket", "2"]).exit_code == 0
+    drift = json.loads(runner.invoke(app, ["-w", str(path), "drift", "--json"]).stdout)
+    assert {c["feature"] for c in drift["checks"]} >= {"order_value", "units"}
+    out = json.loads(runner.invoke(app, ["-w", str(path), "retrain", "--if-stale", "--json"]).stdout)
+    assert out[0]["model"] == "basket" and out[0]["action"] == "no trainer"
+    # user mistakes: one line on stderr, exit code 2
+    r = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(path),
+                        "models", "promote", "basket", "9"], capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "no version 9" in r.stderr and "Traceback" not in r.stderr
