@@ -48,6 +48,41 @@ def cdnow_summary(data_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return ((n - 1).to_numpy(float), ((last - first).dt.days / 7).to_numpy(float), ((cal - first).dt.days / 7).to_numpy(float))
 
 
+def cdnow_holdout_plot(data_dir: Path, out: Path) -> dict:
+    """Cumulative repeat transactions in the 39-week holdout: actual vs BG/NBD and Pareto/NBD (matplotlib PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from shoplens.customers.btyd import BetaGeoModel, ParetoNBDModel
+
+    df = pd.read_csv(data_dir / "cdnow" / "CDNOW_sample.txt.gz", sep=r"\s+", header=None,
+                     names=["customer_id", "customer_index", "date", "number_of_cds", "dollar_value"],
+                     dtype={"customer_id": str, "date": str})
+    days = pd.DataFrame({"customer_id": df["customer_id"], "day": pd.to_datetime(df["date"])}).drop_duplicates()
+    cal = pd.Timestamp("1997-09-30")
+    x, t_x, T = cdnow_summary(data_dir)
+    bg, pn = BetaGeoModel().fit(x, t_x, T), ParetoNBDModel().fit(x, t_x, T)
+    weeks = np.arange(1, 40)
+    hold = days[days["day"] > cal]
+    hold_week = np.ceil((hold["day"] - cal).dt.days / 7).astype(int)
+    actual = np.array([(hold_week <= w).sum() for w in weeks])
+    pred_bg = np.array([bg.expected_purchases(w, x, t_x, T).sum() for w in weeks])
+    pred_pn = np.array([pn.expected_purchases(w, x, t_x, T).sum() for w in weeks])
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.plot(weeks, actual, "k-", label="actual")
+    ax.plot(weeks, pred_bg, "b--", label="BG/NBD (shoplens)")
+    ax.plot(weeks, pred_pn, "g:", label="Pareto/NBD (shoplens)")
+    ax.set_xlabel("weeks after the calibration end (1997-09-30)")
+    ax.set_ylabel("cumulative repeat transactions")
+    ax.set_title("CDNOW 1/10 sample: 39-week holdout")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    return {"week": weeks.tolist(), "actual": actual.tolist(), "bgnbd": pred_bg.round(1).tolist(), "pareto_nbd": pred_pn.round(1).tolist()}
+
+
 def median_time(fn, repeats: int) -> tuple[float, object]:
     times, out = [], None
     for _ in range(repeats):
@@ -170,11 +205,16 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the CDNOW fits (median reported)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--skip-scale", action="store_true", help="only the CDNOW comparison")
+    ap.add_argument("--plot", type=Path, default=None, help="write the CDNOW holdout plot (PNG) here")
     ap.add_argument("--pipeline", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pipeline:
         print(json.dumps(run_pipeline(args.pipeline)))
         return
+    if args.plot:
+        curve = cdnow_holdout_plot(args.data_dir, args.plot)
+        print(f"holdout plot written to {args.plot}; week 39: actual {curve['actual'][-1]}, "
+              f"BG/NBD {curve['bgnbd'][-1]}, Pareto/NBD {curve['pareto_nbd'][-1]}")
     result: dict = {"cdnow": bench_cdnow(args.data_dir, args.repeats)}
     for name, row in result["cdnow"].items():
         print(f"{name:11s} shoplens {row['shoplens_s'] * 1000:8.1f} ms", end="")
