@@ -185,6 +185,11 @@ _EN_NAME_FROM = re.compile(r"\bfrom (" + _EN_NAME + r")(?= here\b|\s*:)")
 _CAP_WORD = re.compile(r"(?<![A-Za-z'’.])[A-Z][a-z'’-]+")
 _NAME_AT = re.compile(_EN_NAME)
 _WEAK_BEFORE = re.compile(r"\b(?:I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is|Hi|Hello|Hey|[Tt]hanks|[Tt]hank you),?\s+$")
+_TRIGGER_LAST_WORDS = set(
+    "is name dear mr mr. mrs mrs. ms ms. miss dr dr. recipient to signed person customer of attn me by wife husband son "
+    "daughter mum mom dad father mother friend colleague neighbour neighbor partner boss am i'm i’m it's it’s hi hello hey "
+    "thanks you".split()
+)
 _SIGNOFF_WORDS = ("thank", "regards", "best", "cheers", "sincerely", "yours")
 _STRONG_GATE = re.compile(r"name|dear|mrs?\b|ms\b|miss|dr\b|recipient|addressed|signed|contact person|customer|attention|attn|call me|sent by|"
                           r"wife|husband|son\b|daughter|mum|mom|dad|father|mother|friend|colleague|neighbo|partner|boss|\bby ")
@@ -402,7 +407,9 @@ class PiiScanner:
         for m in _CAP_WORD.finditer(text):
             start = m.start()
             before = text[max(0, start - 32):start]
-            if not before:
+            words_before = before.split()
+            # most capitalised words start a sentence: only a trigger word right before is worth a regex
+            if not words_before or words_before[-1].lower().rstrip(":,") not in _TRIGGER_LAST_WORDS:
                 continue
             if _STRONG_BEFORE.search(before):
                 score, rule = 0.85, "en_name_context"
