@@ -168,3 +168,25 @@ def test_ruleset_export_yaml_roundtrip(tmp_path) -> None:
     rs = RuleSet(pd.DataFrame([{"rule_id": "R01", "rule": "IF a THEN b", "lift_later": 1.4}]), date(2011, 1, 1), date(2011, 4, 1), 90)
     doc = yaml.safe_load(rs.export(tmp_path / "r.yml").read_text(encoding="utf-8"))
     assert doc["rules"][0]["lift_later"] == 1.4 and doc["horizon_days"] == 90
+
+
+def test_text_signals_slot_in_when_the_text_tables_exist(demo_wh: Warehouse) -> None:
+    """The text package's result tables add columns to features and the profile without code changes."""
+    demo_wh.con.execute("""CREATE TABLE text_reviews AS
+        SELECT review_id, customer_id, product_id, order_id, created_at, 'en' AS language,
+               CASE WHEN rating <= 2 THEN 'negative' ELSE 'positive' END AS sentiment,
+               (rating - 3) / 2.0 AS sentiment_score FROM reviews WHERE rating IS NOT NULL""")
+    demo_wh.con.execute("""CREATE TABLE text_review_aspects AS
+        SELECT review_id, customer_id, product_id, created_at, 'delivery' AS aspect, 'negative' AS polarity,
+               'late' AS evidence FROM reviews WHERE rating <= 2""")
+    demo_wh.con.execute("""CREATE TABLE text_messages AS
+        SELECT message_id, conversation_id, customer_id, created_at, 'en' AS language,
+               CASE WHEN length(text) % 2 = 0 THEN 'track_order' ELSE 'complaint' END AS intent, 0.9 AS intent_score,
+               CASE WHEN length(text) % 3 = 0 THEN 'negative' ELSE 'neutral' END AS sentiment
+        FROM support_messages WHERE sender = 'customer'""")
+    feats = customer_features(demo_wh, date(2011, 12, 10))
+    assert {"review_sentiment_score", "last_negative_aspect", "top_support_intent", "negative_message_share"} <= set(feats.columns)
+    unhappy = feats[feats["last_negative_aspect"].notna()]
+    assert len(unhappy) > 0 and (unhappy["last_negative_aspect"] == "delivery").all()
+    profile = build_profile(demo_wh)
+    assert {"review_sentiment_score", "top_support_intent"} <= set(profile.columns)
