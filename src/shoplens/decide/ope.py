@@ -178,6 +178,11 @@ def _row_terms(logs: LoggedFeedback, action_dist: np.ndarray, q_all: np.ndarray 
 
 def _estimates_from_means(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Estimator values from per-row term means (arrays: one entry per bootstrap resample)."""
+    with np.errstate(divide="ignore", invalid="ignore"):  # a resample without weight gives NaN, ignored later
+        return _estimates(m)
+
+
+def _estimates(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {"ipw": m["wr"], "snipw": m["wr"] / m["w"], "ipw_clip": m["wcr"]}
     if "dm" in m:
         out.update(dm=m["dm"], dr=m["dm"] + m["wres"], sndr=m["dm"] + m["wres"] / m["w"],
