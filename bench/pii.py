@@ -93,8 +93,8 @@ def main() -> None:
         sys.exit(f"{args.data_dir}: no such folder (give --data-dir pointing at the shared data)")
     corpora = load(args.data_dir, args.limit)
     scanner = PiiScanner()
-    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine may be shared; "
-          "CPU-time rates do not depend on other processes)")
+    print(f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} (the machine may be shared: wall-clock rates then drop; "
+          "CPU-time rates depend much less on other processes)")
     print(f"shoplens PiiScanner, 1 process, median of {args.repeats}")
     for name, texts in corpora.items():
         sec = timed(lambda: [scanner.scan(t) for t in texts], args.repeats)
