@@ -48,10 +48,11 @@ def demo_copy(demo_warehouse_path: Path, tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def customers_warehouse_path(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo warehouse with segments and CLV computed (once per session)."""
+    """The demo warehouse with segments, CLV, a recommender and association rules (once per session)."""
     from shoplens.customers.clv import fit_clv
     from shoplens.customers.rfm import compute_rfm
     from shoplens.customers.segments import build_segments
+    from shoplens.recs.service import mine_rules, train
     from shoplens.store.warehouse import Warehouse
 
     path = tmp_path_factory.mktemp("customers") / "warehouse.duckdb"
@@ -60,6 +61,8 @@ def customers_warehouse_path(demo_warehouse_path: Path, tmp_path_factory: pytest
         compute_rfm(wh)
         build_segments(wh)
         fit_clv(wh)
+        train(wh, model="item_knn")  # the demo trains the hybrid; item-kNN is 10x faster for tests
+        mine_rules(wh, min_support=0.01, min_baskets=10, min_confidence=0.3)
     return path
 
 

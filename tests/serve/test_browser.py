@@ -53,6 +53,7 @@ def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathF
         internal = wh.con.execute("SELECT customer_id FROM customer_segments s JOIN customers c USING (customer_id) "
                                   "WHERE c.consent_personalization ORDER BY 1 LIMIT 1").fetchone()[0]
         customer = to_external(wh, [internal])[0]
+        product = wh.con.execute("SELECT antecedent FROM association_rules ORDER BY lift DESC LIMIT 1").fetchone()[0]
     key = KeyStore.for_warehouse(path).create("analyst")
     app = create_app(Settings(warehouse=path, secret=DEMO_SECRET), ServeSettings(allow_weak_secret=True))
     with socket.socket() as s:
@@ -63,7 +64,7 @@ def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathF
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, customer
+    yield f"http://127.0.0.1:{port}", key, customer, product
     server.should_exit = True
     thread.join(timeout=10)
 
@@ -116,7 +117,7 @@ def open_page(driver, base: str, page: str, shots: Path) -> None:
 def test_dashboard_pages(dashboard, browser, tmp_path):
     from selenium.webdriver.common.by import By
 
-    base, key, customer = dashboard
+    base, key, customer, product = dashboard
     driver = browser
     driver.get(base + "/")
     assert driver.find_element(By.ID, "login").is_displayed()
@@ -162,13 +163,24 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
     assert "order_value" in driver.find_element(By.ID, "page").text
     assert console_errors(driver) == []
 
-    # pages whose capability has not computed its results say so instead of breaking
-    for page in ("reviews", "recs"):
-        open_page(driver, base, page, shots)
+    open_page(driver, base, "recs", shots)
     driver.find_element(By.ID, "recs-customer").send_keys(customer)
+    driver.find_element(By.ID, "recs-product").send_keys(product)
     driver.find_element(By.CSS_SELECTOR, "#recs-form button").click()
-    time.sleep(1.0)
+    for _ in range(100):
+        if len(driver.find_elements(By.CSS_SELECTOR, "#recs-out .card")) >= 4:
+            break
+        time.sleep(0.1)
+    time.sleep(0.3)
     driver.save_screenshot(str(shots / "recs.png"))
+    out = driver.find_element(By.ID, "recs-out").text
+    assert "recs" in out or "1" in out
+    assert rendered_charts(driver) == 1 and len(driver.find_elements(By.CSS_SELECTOR, "#recs-out table")) == 3
+    assert console_errors(driver) == []
+
+    # a page whose capability has not computed its results says so instead of breaking
+    open_page(driver, base, "reviews", shots)
+    assert driver.find_elements(By.CSS_SELECTOR, "#page .notice")
     assert console_errors(driver, allowed=("status of 409",)) == []
 
     # Chinese

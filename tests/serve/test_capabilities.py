@@ -27,6 +27,38 @@ def consenting_customer(client) -> str:
     return to_external(wh, [internal])[0]
 
 
+def test_recommendations_similar_and_bought_together(served_customers):
+    client, keys, _ = served_customers
+    customer, refused = consenting_customer(client), no_consent_customer(client)
+    r = client.get(f"/api/v1/recommendations/{customer}?n=5&exclude_purchased=true", headers=auth(keys["analyst"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["model"] == "recs" and body["model_version"] == 1 and body["personalised"]
+    assert [i["rank"] for i in body["data"]] == [1, 2, 3, 4, 5] and all(i["reason"] for i in body["data"])
+    wh = client.app.state.warehouse
+    from shoplens.privacy.ids import to_internal
+
+    bought = {p for (p,) in wh.con.execute(
+        "SELECT DISTINCT i.product_id FROM orders o JOIN order_items i USING (order_id) WHERE o.customer_id = ?",
+        to_internal(wh, [customer])).fetchall()}
+    assert not bought & {i["product_id"] for i in body["data"]}
+    plain = client.get(f"/api/v1/recommendations/{refused}?n=5", headers=auth(keys["analyst"])).json()
+    assert plain["personalised"] is False and all("not personalised" in i["reason"] for i in plain["data"])
+    assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["viewer"])).status_code == 403
+    product = body["data"][0]["product_id"]
+    similar = client.get(f"/api/v1/products/{product}/similar?n=3", headers=auth(keys["viewer"])).json()
+    assert similar["count"] == 3 and similar["model_version"] == 1
+    assert client.get("/api/v1/products/NOPE/similar", headers=auth(keys["viewer"])).status_code == 404
+    top = wh.con.execute("SELECT antecedent, consequent FROM association_rules ORDER BY lift DESC LIMIT 1").fetchone()
+    together = client.get(f"/api/v1/products/{top[0]}/bought-together", headers=auth(keys["viewer"])).json()
+    assert top[1] in {i["together_product_id"] for i in together["data"]}
+    # a newly promoted version is served at once, and the response says which
+    from shoplens.recs.service import train
+
+    train(wh, model="popularity")
+    assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["analyst"])).json()["model_version"] == 2
+
+
 def test_missing_results_give_409_with_the_command(served):
     client, keys, _ = served
     r = client.get("/api/v1/segments", headers=auth(keys["viewer"]))

@@ -10,61 +10,47 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
 
-from shoplens.errors import NotComputedError, NotFoundError
-from shoplens.privacy.consent import allowed
-from shoplens.privacy.ids import to_internal
+import pandas as pd
+
+from shoplens.errors import NotComputedError
 from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers
 from shoplens.serve.schemas import records
+from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse
 
 router = APIRouter(tags=["recommendations"])
 API = "/api/v1"
-# registry names a recommender may be promoted under, most specific first
-RECS_MODEL_NAMES = ("recommender", "recs", "recommendations")
 K = Annotated[int, Query(ge=1, le=100, description="how many items")]
 ProductId = Annotated[str, Path(min_length=1, max_length=200)]
 _load_lock = threading.Lock()
 
 
 def served_recommender(request: Request, wh: Warehouse) -> tuple[str, int, Any]:
-    """(name, version, model) of the promoted recommender, loaded once per version."""
-    if wh.has_table("_models"):
-        placeholders = ", ".join("?" for _ in RECS_MODEL_NAMES)
-        rows = wh.con.execute(
-            f"SELECT name, version FROM _models WHERE status = 'promoted' AND name IN ({placeholders})",
-            list(RECS_MODEL_NAMES)).fetchall()
-        if rows:
-            name, version = min(rows, key=lambda r: RECS_MODEL_NAMES.index(r[0]))
-            cache = request.app.state.cache
-            key = ("recs", name, version)
-            model = cache.get(key)
+    """(name, version, model) of the promoted recommender, loaded once per promoted version."""
+    from shoplens.recs import service
+
+    name = service.MODEL_NAME
+    row = wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]).fetchone() \
+        if wh.has_table("_models") else None
+    if row is None:
+        raise NotComputedError("no recommender is trained yet: run `shoplens recs train` (or `shoplens demo`)")
+    version = int(row[0])
+    cache = request.app.state.cache
+    model = cache.get(("recs", version))
+    if model is None:
+        with _load_lock:
+            model = cache.get(("recs", version))
             if model is None:
-                with _load_lock:
-                    model = cache.get(key)
-                    if model is None:
-                        from shoplens.store.registry import ModelRegistry
-
-                        model = ModelRegistry(wh).load(name, version)
-                        cache[key] = model
-            return name, int(version), model
-    raise NotComputedError("no recommender is trained yet: run `shoplens recs train` (or `shoplens demo`)")
+                with service.quiet():
+                    model = ModelRegistry(wh).load(name, version)
+                cache[("recs", version)] = model
+    return name, version, model
 
 
-def _names(wh: Warehouse, frame: Any, column: str = "product_id") -> list[dict[str, Any]]:
-    """Add product names and categories to a result frame."""
-    if frame is None or len(frame) == 0:
-        return []
-    wh.con.register("_recs_out", frame)
-    try:
-        out = wh.con.execute(
-            f"""SELECT r.* EXCLUDE (customer_id), p.name AS product_name, p.category
-                FROM _recs_out r LEFT JOIN products p ON p.product_id = r."{column}" ORDER BY r.rank"""
-            if "customer_id" in frame.columns else
-            f"""SELECT r.*, p.name AS product_name, p.category
-                FROM _recs_out r LEFT JOIN products p ON p.product_id = r."{column}" ORDER BY r.rank""").df()
-    finally:
-        wh.con.unregister("_recs_out")
-    return records(out)
+def _with_products(wh: Warehouse, frame: pd.DataFrame, column: str) -> list[dict[str, Any]]:
+    from shoplens.recs.service import with_names
+
+    return records(with_names(wh, frame, column))
 
 
 @router.get(f"{API}/recommendations/{{customer_id}}")
@@ -77,20 +63,22 @@ def recommend(
     price_max: Annotated[float | None, Query(ge=0, le=1e9)] = None,
     max_per_category: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> dict[str, Any]:
-    """Top-``n`` products for a customer, with a reason each, from the served recommender."""
+    """Top-``n`` products for a customer with a reason each, from the served recommender (the response
+    names its version). Without personalisation consent: the non-personalised popular list."""
+    from shoplens.privacy.consent import allowed
+    from shoplens.privacy.ids import to_internal
     from shoplens.recs.base import RecFilters
+    from shoplens.recs.service import recommend as recommend_for
 
     name, version, model = served_recommender(request, wh)
-    internal = to_internal(wh, [customer_id])[0]
     audit_customers(request, [customer_id])
-    personalised = bool(allowed(wh, [internal], "personalization"))
-    filters = RecFilters(exclude_purchased=exclude_purchased and personalised, in_stock_only=in_stock_only,
+    filters = RecFilters(exclude_purchased=exclude_purchased, in_stock_only=in_stock_only,
                          categories=tuple(category) if category else None, price_min=price_min,
                          price_max=price_max, max_per_category=max_per_category)
-    # without consent: the list an unknown visitor gets (popular items), no profile used
-    frame = model.recommend([internal if personalised else "\x00anonymous"], k=n, filters=filters)
+    frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model)
+    personalised = bool(allowed(wh, to_internal(wh, [customer_id]), "personalization"))
     return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
-            "data": _names(wh, frame), "count": int(len(frame))}
+            "data": _with_products(wh, frame.drop(columns=["customer_id"]), "product_id"), "count": int(len(frame))}
 
 
 @router.get(f"{API}/products/{{product_id}}/similar")
@@ -99,22 +87,23 @@ def similar_items(product_id: ProductId, request: Request, wh: WarehouseDep, key
     name, version, model = served_recommender(request, wh)
     frame = model.similar_items(product_id, k=n)
     return {"product_id": product_id, "model": name, "model_version": version,
-            "data": _names(wh, frame, "similar_product_id"), "count": int(len(frame))}
+            "data": records(frame), "count": int(len(frame))}
 
 
 @router.get(f"{API}/products/{{product_id}}/bought-together")
 def bought_together(product_id: ProductId, request: Request, wh: WarehouseDep, key: Viewer, n: K = 10
                     ) -> dict[str, Any]:
-    """Products most often bought in the same order as this one."""
-    name, version, model = served_recommender(request, wh)
-    method = getattr(model, "bought_together", None) or getattr(model, "frequently_bought_together", None)
-    if method is None:
-        raise NotComputedError(f"the served recommender {name} v{version} has no frequently-bought-together list")
-    frame = method(product_id, k=n)
-    column = next((c for c in ("together_product_id", "other_product_id", "similar_product_id")
-                   if c in frame.columns), "product_id")
-    return {"product_id": product_id, "model": name, "model_version": version,
-            "data": _names(wh, frame, column), "count": int(len(frame))}
+    """Products most often bought with this one (FP-growth association rules)."""
+    from shoplens.recs.rules import bought_together as rules_by_product
 
-
-__all__ = ["router", "served_recommender", "NotFoundError"]
+    if not wh.has_table("association_rules"):
+        raise NotComputedError("association rules are not computed yet: run `shoplens recs rules` (or `shoplens demo`)")
+    at = wh.con.execute("SELECT computed_at FROM _computed WHERE name = 'association_rules'").fetchone()
+    cache = request.app.state.cache
+    table = cache.get(("bought_together", at))
+    if table is None:
+        table = rules_by_product(wh.query("SELECT * FROM association_rules"), per_product=100)
+        cache[("bought_together", at)] = table
+    frame = table[table["product_id"] == product_id].head(n).drop(columns=["product_id"])
+    return {"product_id": product_id, "computed_at": at[0].isoformat() if at else None,
+            "data": _with_products(wh, frame, "together_product_id"), "count": int(len(frame))}
