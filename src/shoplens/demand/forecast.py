@@ -138,7 +138,7 @@ class DemandForecaster(Model):
         models: tuple[str, ...] | None = None,
         target: str = "units",
         n_jobs: int | None = None,
-        arima_max_series: int = 300,
+        arima_max_series: int = 100,
         switch_margin: float = 0.1,
     ) -> None:
         self.freq = freq
