@@ -25,16 +25,20 @@ class MeanOrder(Model):
 
 
 def train_mean_order(wh) -> int:
-    """A real trainer: average order line value over all current data."""
+    """A real trainer: average order line value over all current data (registers two models)."""
     values = [v for (v,) in wh.con.execute("SELECT quantity * unit_price FROM order_items").fetchall()]
     end = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
+    CALLS.append(1)
+    ModelRegistry(wh).register("fresh_order", MeanOrder(1.0).fit(values), data_window=(None, end))
     return ModelRegistry(wh).register("mean_order", MeanOrder().fit(values), data_window=(None, end))
 
 
+CALLS: list[int] = []
+
+
 def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh, monkeypatch):
-    monkeypatch.setitem(retrain_mod.TRAINERS, "mean_order", f"{__name__}:train_mean_order")
-    monkeypatch.setitem(retrain_mod.TRAINERS, "fresh_order", f"{__name__}:train_mean_order")
-    monkeypatch.setitem(sys.modules, __name__, sys.modules[__name__])
+    monkeypatch.setattr(retrain_mod, "TRAINERS", {"mean_order": f"{__name__}:train_mean_order",
+                                                  "fresh_order": f"{__name__}:train_mean_order"})
     registry = ModelRegistry(demo_wh)
     registry.register("mean_order", MeanOrder().fit([1.0]), data_window=("2010-12-01", "2011-06-30"))
     end = demo_wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
@@ -50,6 +54,14 @@ def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh, monkeypatch):
     assert log["action"].tolist() == ["kept (fresh)", "retrained"]
     assert "new data" in json.loads(log.loc[log["model"] == "mean_order", "reasons"].iloc[0])[0]
     assert retrain_mod.staleness(demo_wh, "mean_order") == []  # retrained on all data: fresh now
+    CALLS.clear()
+    everything = {d["model"]: d for d in retrain_mod.retrain(demo_wh)}  # without --if-stale: all of them
+    assert len(CALLS) == 1  # one trainer registering two models runs once
+    assert everything["fresh_order"]["new_version"] == 3 and everything["mean_order"]["new_version"] == 3
+
+
+def test_trainers_point_at_installed_functions():
+    assert set(retrain_mod.available_trainers()) == set(retrain_mod.TRAINERS)
 
 
 def test_drift_makes_a_model_stale(demo_wh):
@@ -82,7 +94,8 @@ def test_models_cli(demo_warehouse_path, tmp_path):
     drift = json.loads(runner.invoke(app, ["-w", str(path), "drift", "--json"]).stdout)
     assert {c["feature"] for c in drift["checks"]} >= {"order_value", "units"}
     out = json.loads(runner.invoke(app, ["-w", str(path), "retrain", "--if-stale", "--json"]).stdout)
-    assert out[0]["model"] == "basket" and out[0]["action"] == "no trainer"
+    basket = [d for d in out if d["model"] == "basket"][0]
+    assert basket["action"] == "no trainer"
     # user mistakes: one line on stderr, exit code 2
     r = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(path),
                         "models", "promote", "basket", "9"], capture_output=True, text=True, timeout=60)

@@ -7,11 +7,13 @@ kept, with the reasons) is appended to the ``_retrain_log`` table.
 
 Trainers are the capability packages' own public training functions, looked up
 by model name in :data:`TRAINERS` (``"module:function"``; the function takes the
-warehouse, trains on all current data, registers the model and returns the new
-version). A trainer whose package is not installed is skipped.
+warehouse, trains on all current data and registers the model). One function may
+register several models (CLV fits three); it runs once per retraining. A trainer
+whose package is not installed is skipped.
 
->>> sorted(TRAINERS)[:1] or ['-']  # doctest: +ELLIPSIS
-[...]
+>>> TRAINERS["recs"]
+'shoplens.recs.service:train'
+
 """
 
 from __future__ import annotations
@@ -26,22 +28,29 @@ from rich.console import Console
 
 from shoplens.store.warehouse import Warehouse, utcnow
 
-Trainer = Callable[[Warehouse], int]
+Trainer = Callable[[Warehouse], object]
 
-TRAINERS: dict[str, str] = {}
+TRAINERS: dict[str, str] = {
+    "recs": "shoplens.recs.service:train",
+    "churn": "shoplens.customers.churn:fit_churn",
+    "customer_segments": "shoplens.customers.segments:build_segments",
+    "clv_bgnbd": "shoplens.customers.clv:fit_clv",
+    "clv_pareto_nbd": "shoplens.customers.clv:fit_clv",
+    "clv_gamma_gamma": "shoplens.customers.clv:fit_clv",
+}
 
 RETRAIN_LOG_SQL = """CREATE TABLE IF NOT EXISTS _retrain_log (
     checked_at TIMESTAMP, model VARCHAR, stale BOOLEAN, reasons VARCHAR, action VARCHAR,
     old_version INTEGER, new_version INTEGER)"""
 
 
-def available_trainers() -> dict[str, Trainer]:
-    """The trainers whose packages are installed."""
-    out: dict[str, Trainer] = {}
+def available_trainers() -> dict[str, tuple[str, Trainer]]:
+    """Model name -> (target, trainer) for the trainers whose packages are installed."""
+    out: dict[str, tuple[str, Trainer]] = {}
     for name, target in TRAINERS.items():
         module, _, func = target.partition(":")
         try:
-            out[name] = getattr(importlib.import_module(module), func)
+            out[name] = (target, getattr(importlib.import_module(module), func))
         except (ImportError, AttributeError):
             continue
     return out
@@ -89,19 +98,26 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
     registered = [r[0] for r in wh.con.execute("SELECT DISTINCT name FROM _models ORDER BY 1").fetchall()] \
         if wh.has_table("_models") else []
     decisions = []
-    for name in sorted(set(trainers) | set(registered)):
+    ran: set[str] = set()  # a function that registers several models runs once
+    # only models that exist: a capability never trained is not "stale" (its own command trains it first)
+    for name in registered:
         reasons = staleness(wh, name, max_age_days=max_age_days)
         old = wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'", [name]
-                             ).fetchone()[0] if registered else None  # type: ignore[index]
+                             ).fetchone()[0] if wh.has_table("_models") else None  # type: ignore[index]
         new = None
         if name not in trainers:
             action = "no trainer"
         elif if_stale and not reasons:
             action = "kept (fresh)"
         else:
-            if console:
-                console.print(f"retraining {name}: {'; '.join(reasons) or 'asked for'}")
-            new = int(trainers[name](wh))
+            target, train = trainers[name]
+            if target not in ran:
+                if console:
+                    console.print(f"retraining {name}: {'; '.join(reasons) or 'asked for'}")
+                train(wh)
+                ran.add(target)
+            new = int(wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'",
+                                     [name]).fetchone()[0])  # type: ignore[index]
             action = "retrained"
         decisions.append({"model": name, "stale": bool(reasons), "reasons": reasons, "action": action,
                           "old_version": old, "new_version": new})
