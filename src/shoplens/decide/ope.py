@@ -127,9 +127,25 @@ class RewardModel:
         q_logged = q_all[np.arange(n), logs.action]
         return q_all, q_logged
 
+    def _cell_means(self, logs: LoggedFeedback, train: np.ndarray, test: np.ndarray) -> np.ndarray:
+        """Without context the model is a table: mean reward per (position, action), shrunk
+        towards the position mean by ``alpha`` pseudo-observations (bincount, no solver)."""
+        K = logs.n_actions
+        pos = logs.position if logs.position is not None else np.zeros(len(logs), np.int64)
+        n_pos = int(pos.max()) + 1
+        cell = pos[train] * K + logs.action[train]
+        sums = np.bincount(cell, weights=logs.reward[train], minlength=n_pos * K).reshape(n_pos, K)
+        counts = np.bincount(cell, minlength=n_pos * K).reshape(n_pos, K)
+        pos_mean = sums.sum(axis=1) / np.maximum(counts.sum(axis=1), 1)
+        q = (sums + self.alpha * pos_mean[:, None]) / (counts + self.alpha)
+        return q[pos[test]]
+
     def _fit_one(self, logs: LoggedFeedback, train: np.ndarray, test: np.ndarray) -> np.ndarray:
         from scipy import sparse
         from sklearn.linear_model import LogisticRegression, Ridge
+
+        if logs.context is None or logs.context.shape[1] == 0:
+            return self._cell_means(logs, train, test)
 
         for a in ("enc_", "num_mean_", "num_std_"):
             self.__dict__.pop(a, None)
@@ -202,7 +218,7 @@ def bootstrap_means(terms: dict[str, np.ndarray], n_bootstrap: int, seed: int = 
     rng = np.random.default_rng(seed)
     out = np.empty((n_bootstrap, len(names)))
     for b in range(n_bootstrap):
-        counts = np.bincount(rng.integers(0, n, n, dtype=np.int64), minlength=n).astype(float)
+        counts = np.bincount(rng.integers(0, n, n, dtype=np.int32), minlength=n).astype(float)
         out[b] = counts @ M / n
     return {k: out[:, i] for i, k in enumerate(names)}
 
