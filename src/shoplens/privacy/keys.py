@@ -65,8 +65,8 @@ def read_key_file(path: Path) -> bytes:
 def resolve_secret(settings: Any, home: Path, *, create: bool = True, announce: bool = True) -> bytes | None:
     """The shop secret for a warehouse in folder ``home`` (see module doc)."""
     secret = getattr(settings, "secret", None) if settings is not None else None
-    if secret is not None:
-        value = secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)
+    value = (secret.get_secret_value() if hasattr(secret, "get_secret_value") else str(secret)) if secret is not None else ""
+    if value:  # an empty SHOPLENS_SECRET counts as unset
         return _check_strength(value.encode(), "SHOPLENS_SECRET / settings.secret")
     secret_file = getattr(settings, "secret_file", None) if settings is not None else None
     if secret_file:

@@ -1,0 +1,27 @@
+"""The privacy demo step on the demo warehouse."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from shoplens.config import Settings
+from shoplens.insights.report import Report
+from shoplens.pipeline import DemoContext, demo_data_dir
+from shoplens.privacy import demo
+from shoplens.privacy.erasure import verify
+
+
+def test_demo_step_proves_no_leaks_and_a_clean_erasure(demo_wh) -> None:
+    console = Console(record=True, width=120)
+    report = Report("test")
+    ctx = DemoContext(settings=Settings(warehouse=demo_wh.path), warehouse=demo_wh, console=console, report=report,
+                      data_dir=demo_data_dir())
+    demo.run(ctx)
+    result = ctx.results["privacy"]
+    assert result["raw_pii_leaks"] == 0 and result["remaining_references"] == 0
+    assert verify(demo_wh, result["erased_customer"]).clean
+    text = console.export_text()
+    assert "found outside the vault" in text and "0 references left" in text
+    section = report.sections[-1]
+    html = section.text + "".join(section.blocks)
+    assert result["erased_customer"] not in html  # the report file must not name the erased customer
