@@ -104,6 +104,23 @@ def _top_k(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return np.take_along_axis(part, order, axis=1), np.take_along_axis(vals, order, axis=1)
 
 
+@dataclass
+class _History:
+    """One customer's purchases and signals, read once to explain all of their recommendations."""
+
+    bought: dict[int, float]
+    last: dict[int, float]
+    items: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def of(cls, model: Recommender, row: int) -> _History:
+        b, last, h = model.bought_[row], model.last_bought_[row], model.user_items_[row]
+        order = np.argsort(h.indices)
+        return cls(dict(zip(b.indices.tolist(), b.data.tolist())), dict(zip(last.indices.tolist(), last.data.tolist())),
+                   h.indices[order], h.data[order])
+
+
 class Recommender(Model):
     """Base class of shoplens recommenders (see the module docstring)."""
 
@@ -209,6 +226,7 @@ class Recommender(Model):
                 if len(group) >= 5:  # too few customers make a noisy list
                     self.segment_popularity_[str(name)] = np.asarray((pop[group["_row"].to_numpy()] > 0).sum(axis=0)).ravel()
         self._explainer: sp.csr_matrix | None = None  # built on first explanation
+        self._explainer_csc: sp.csc_matrix | None = None
 
     SHARED_STATE = ("now_", "customers_", "products_", "catalogue_", "bought_", "last_bought_", "popularity_",
                     "segment_of_", "segment_popularity_")
@@ -221,7 +239,7 @@ class Recommender(Model):
         """
         for name in self.SHARED_STATE:
             setattr(self, name, getattr(template, name))
-        self._explainer = None
+        self._explainer = self._explainer_csc = None
         if self.half_life_days == template.half_life_days:
             self.user_items_ = template.user_items_
         else:
@@ -370,6 +388,7 @@ class Recommender(Model):
                                 continue
                             per_cat[key] = per_cat.get(key, 0) + 1
                         picked.append((int(c), 0.0, True))
+            history: _History | None = None
             for rank, (c, v, fill) in enumerate(picked, start=1):
                 out_c.append(cid)
                 out_p.append(self.products_[c])
@@ -382,7 +401,9 @@ class Recommender(Model):
                 elif fill:
                     out_reason.append("popular now")
                 else:
-                    out_reason.append(self._reason(int(rows[i]), c))
+                    if history is None:
+                        history = _History.of(self, int(rows[i]))
+                    out_reason.append(self._reason(int(rows[i]), c, history))
         return pd.DataFrame({"customer_id": out_c, "rank": out_r, "product_id": out_p, "score": out_s,
                              "reason": out_reason})
 
@@ -391,22 +412,31 @@ class Recommender(Model):
         pid = self.products_[col]
         return f"{name} ({pid})" if isinstance(name, str) and name else str(pid)
 
-    def _reason(self, row: int, col: int) -> str:
+    def _reason(self, row: int, col: int, history: _History | None = None) -> str:
         """Why ``col`` is shown to customer ``row``: repeat, a related purchase, or the model."""
-        count = self.bought_[row, col]
+        h = history or _History.of(self, row)
+        count = h.bought.get(col, 0.0)
         if count > 0:
-            last = pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(self.last_bought_[row, col]))
+            last = pd.Timestamp("1970-01-01") + pd.Timedelta(days=float(h.last.get(col, 0.0)))
             times = "once" if count == 1 else f"{int(count)} times"
             return f"you bought it {times}, last on {last:%Y-%m-%d}"
-        history = self.user_items_[row]
-        sims = self.explain_similarity[:, col]
-        if history.nnz:
+        if len(h.items):
             # the history item most similar to the recommended one
-            joint = history.multiply(sims.T).tocsr()
-            if joint.nnz:
-                best = joint.indices[np.argmax(joint.data)]
+            sim = self.explain_by_column
+            lo, hi = sim.indptr[col], sim.indptr[col + 1]
+            common, in_sim, in_hist = np.intersect1d(sim.indices[lo:hi], h.items, assume_unique=True,
+                                                     return_indices=True)
+            if len(common):
+                best = common[np.argmax(sim.data[lo:hi][in_sim] * h.weights[in_hist])]
                 return f"because you bought {self._product_label(int(best))}"
         return self.reason_label
+
+    @property
+    def explain_by_column(self) -> sp.csc_matrix:
+        if getattr(self, "_explainer_csc", None) is None:
+            self._explainer_csc = self.explain_similarity.tocsc()
+            self._explainer_csc.sort_indices()
+        return self._explainer_csc
 
     # -- item neighbours ------------------------------------------------------------------------
     def _item_similarities(self, col: int) -> np.ndarray:
@@ -461,11 +491,11 @@ class Recommender(Model):
                                         half_life_days=None, now=now, column="_day").astype(np.float64)
             self.last_bought_ = self.last_bought_.maximum(latest).tocsr()
         rows = self.customers_.get_indexer(new_ids)
-        self._fold_in(rows[rows >= 0])
+        self._fold_in(rows[rows >= 0], interactions)
         return int((rows >= 0).sum())
 
-    def _fold_in(self, rows: np.ndarray) -> None:
-        """Update per-customer model state of ``rows`` (item-based models need nothing)."""
+    def _fold_in(self, rows: np.ndarray, interactions: pd.DataFrame) -> None:
+        """Update per-customer model state of ``rows`` from new ``interactions`` (item-based models need nothing)."""
 
     def forget_customers(self, ids: set[str]) -> int:
         """Erase every trace of these customers (rows, factors, segment); returns how many were known."""

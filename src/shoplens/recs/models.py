@@ -66,7 +66,7 @@ class Popularity(Recommender):
                     out[i] = self.segment_popularity_[seg] + 1e-3 * self.scores_ / max(self.scores_.max(), 1.0)
         return out
 
-    def _reason(self, row: int, col: int) -> str:
+    def _reason(self, row: int, col: int, history: object = None) -> str:
         seg = self.segment_of_.get(self.customers_[row]) if self.per_segment else None
         if seg in self.segment_popularity_:
             return f"popular in your segment ({seg})"
@@ -97,6 +97,19 @@ class BuyAgain(Recommender):
         self.repeat_ = interaction_matrix(signals, self.customers_, self.products_,
                                           half_life_days=self.half_life_days, now=self.now_)
         self.cycle_days_ = repurchase_cycles(interactions, self.products_)
+
+    def _fold_in(self, rows: np.ndarray, interactions: pd.DataFrame) -> None:
+        grow = len(self.customers_) - self.repeat_.shape[0]
+        if grow:
+            self.repeat_ = sp.vstack([self.repeat_, sp.csr_matrix((grow, self.repeat_.shape[1]), dtype=np.float32)])
+        signals = interactions[interactions["kind"].isin(["purchase", "return", "bad_review"])]
+        delta = interaction_matrix(signals, self.customers_, self.products_, half_life_days=self.half_life_days,
+                                   now=self.now_, clip=False)
+        self.repeat_ = (self.repeat_ + delta).tocsr()
+        self.repeat_.data = np.clip(self.repeat_.data, 0, None)
+
+    def _forget_rows(self, keep: np.ndarray) -> None:
+        self.repeat_ = self.repeat_[keep].tocsr()
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         scores = _dense(self.repeat_[rows]).astype(np.float64)
@@ -230,10 +243,12 @@ def _spd_inverse(gram: np.ndarray) -> np.ndarray:
     """
     from scipy.linalg import lapack
 
-    factor, info = lapack.spotrf(gram, lower=False, overwrite_a=True)
-    if info != 0:
-        return np.linalg.inv(gram.astype(np.float64)).astype(np.float32)
-    inv, info = lapack.spotri(factor, lower=False, overwrite_c=True)
+    # one BLAS thread: on a shared 2-core box more threads made it 8x slower (measured)
+    with threadpool_limits(limits=1, user_api="blas"):
+        factor, info = lapack.spotrf(gram, lower=False, overwrite_a=True)
+        if info != 0:
+            return np.linalg.inv(gram.astype(np.float64)).astype(np.float32)
+        inv, info = lapack.spotri(factor, lower=False, overwrite_c=True)
     upper = np.triu(inv)
     return upper + np.triu(inv, 1).T
 
@@ -281,14 +296,18 @@ class ALS(_Factors):
             warnings.simplefilter("ignore")  # implicit runs its own threads; BLAS ones only slow it down
             self.model_.fit(self.user_items_, show_progress=False)
 
-    def _fold_in(self, rows: np.ndarray) -> None:
+    def _fold_in(self, rows: np.ndarray, interactions: pd.DataFrame) -> None:
         if len(rows):
             with threadpool_limits(limits=1, user_api="blas"):
                 self.model_.partial_fit_users(rows, self.user_items_[rows])
 
 
 class BPR(_Factors):
-    """Bayesian Personalised Ranking (implicit's BayesianPersonalizedRanking)."""
+    """Bayesian Personalised Ranking (implicit's BayesianPersonalizedRanking).
+
+    Its parallel SGD updates factors without locks, so two runs with the same seed
+    can differ slightly.
+    """
 
     reason_label = "customers with similar tastes bought it"
 
@@ -312,7 +331,7 @@ class BPR(_Factors):
             warnings.simplefilter("ignore")
             self.model_.fit(self.user_items_, show_progress=False)
 
-    def _fold_in(self, rows: np.ndarray) -> None:
+    def _fold_in(self, rows: np.ndarray, interactions: pd.DataFrame) -> None:
         # BPR has no closed-form user update: a customer's vector becomes the mean of
         # the product vectors they interacted with (the bias slot stays 1).
         uf = self.model_.user_factors

@@ -170,7 +170,7 @@ def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filter
     if not frames:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
     out = pd.concat(frames, ignore_index=True)
-    back = dict(zip(internal, to_external(wh, internal)))
+    back = dict(zip(internal, shop_ids))  # answer with the ids as given (pseudonyms need not reverse)
     order = {c: i for i, c in enumerate(dict.fromkeys(internal))}
     out = out.assign(_o=out["customer_id"].map(order)).sort_values(["_o", "rank"], kind="stable").drop(columns="_o")
     out["customer_id"] = out["customer_id"].map(back)
