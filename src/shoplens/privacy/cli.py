@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
+
+@contextmanager
+def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | None]:
+    """A Rich progress bar on stderr for long files (none with --json)."""
+    if quiet:
+        yield None
+        return
+    with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
+                  TimeElapsedColumn(), console=err_console, transient=True) as bar:
+        task = bar.add_task(label, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
 
 privacy_app = typer.Typer(help="PII detection and masking, privacy audit.", no_args_is_help=True)
 
@@ -24,7 +39,8 @@ def scan_cmd(
     """Find PII (phones, e-mails, IDs, cards, addresses, names...) in a text column."""
     from shoplens.privacy.files import read_table_file, scan_file
 
-    findings = scan_file(file, column, threshold=threshold, types=types)
+    with _progress(f"scanning {file.name}", as_json) as progress:
+        findings = scan_file(file, column, threshold=threshold, types=types, progress=progress)
     if as_json:
         print_json([{k: f[k] for k in ("row", "type", "start", "end", "score")} for f in findings])
         return
@@ -56,7 +72,8 @@ def mask_cmd(
     if operator == "pseudonym":
         settings = settings_from(ctx)
         secret = resolve_secret(settings, settings.home)
-    summary = mask_file(file, column, output, operator, threshold=threshold, secret=secret)
+    with _progress(f"masking {file.name}", as_json) as progress:
+        summary = mask_file(file, column, output, operator, threshold=threshold, secret=secret, progress=progress)
     if as_json:
         print_json(summary)
     else:

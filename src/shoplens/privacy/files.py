@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -40,40 +41,54 @@ def _column(frame: pd.DataFrame, path: str | Path, column: str) -> pd.Series:
     return frame[column]
 
 
-def scan_texts(texts: list[str | None], threshold: float = 0.5, types: list[str] | None = None) -> list[dict]:
+Progress = Callable[[int, int], None]  # (rows done, rows in total)
+PROGRESS_EVERY = 5000
+
+
+def scan_texts(texts: list[str | None], threshold: float = 0.5, types: list[str] | None = None,
+               progress: Progress | None = None) -> list[dict]:
     """Findings as ``{"row", "type", "start", "end", "score", "rule"}`` dicts (row = position in ``texts``)."""
     scanner = PiiScanner(threshold=threshold, types=types)
     out = []
     for row, text in enumerate(texts):
+        if progress is not None and row % PROGRESS_EVERY == 0:
+            progress(row, len(texts))
         for f in scanner.scan(text if isinstance(text, str) else None):
             out.append({"row": row, "type": f.type, "start": f.start, "end": f.end, "score": f.score, "rule": f.rule})
     return out
 
 
-def scan_file(path: str | Path, column: str, threshold: float = 0.5, types: list[str] | None = None) -> list[dict]:
+def scan_file(path: str | Path, column: str, threshold: float = 0.5, types: list[str] | None = None,
+              progress: Progress | None = None) -> list[dict]:
     """PII findings in ``column`` of the file; row is the 0-based data row."""
     frame = read_table_file(path)
     texts = _column(frame, path, column).tolist()
-    return scan_texts([t if isinstance(t, str) else None for t in texts], threshold, types)
+    return scan_texts([t if isinstance(t, str) else None for t in texts], threshold, types, progress)
 
 
 def mask_texts(texts: list[str | None], operator: str = "placeholder", *, threshold: float = 0.5,
-               secret: bytes | None = None) -> list[str | None]:
+               secret: bytes | None = None, progress: Progress | None = None) -> list[str | None]:
     """Each text with its PII replaced by ``operator`` (see :mod:`shoplens.privacy.operators`)."""
     check_operator(operator)
     if operator == "encrypt":
         raise UserInputError("the encrypt operator stores values in a warehouse vault; use it through the ingest policy")
     scanner = PiiScanner(threshold=threshold)
-    return [apply_operator(t, scanner.scan(t), operator, secret=secret) if isinstance(t, str) else t for t in texts]
+    out: list[str | None] = []
+    for i, t in enumerate(texts):
+        if progress is not None and i % PROGRESS_EVERY == 0:
+            progress(i, len(texts))
+        out.append(apply_operator(t, scanner.scan(t), operator, secret=secret) if isinstance(t, str) else t)
+    return out
 
 
 def mask_file(path: str | Path, column: str, output: str | Path, operator: str = "placeholder", *,
-              threshold: float = 0.5, secret: bytes | None = None) -> dict:
+              threshold: float = 0.5, secret: bytes | None = None, progress: Progress | None = None) -> dict:
     """Write the file with ``column`` masked to ``output`` (CSV, or Parquet/JSON lines by extension)."""
     check_operator(operator)
     frame = read_table_file(path)
     texts = _column(frame, path, column).tolist()
-    masked = mask_texts([t if isinstance(t, str) else None for t in texts], operator, threshold=threshold, secret=secret)
+    masked = mask_texts([t if isinstance(t, str) else None for t in texts], operator, threshold=threshold, secret=secret,
+                        progress=progress)
     changed = sum(1 for a, b in zip(texts, masked) if a != b and isinstance(a, str))
     frame[column] = masked
     out = Path(output)
