@@ -100,3 +100,7 @@ class NotComputedError(UserInputError, LookupError):
 
 class AuthError(ShoplensError, PermissionError):
     """A request without a valid API key, or with a role too weak for what it asks (HTTP 401/403)."""
+
+
+class SparkUnavailableError(ConfigError):
+    """``--engine spark`` was asked for but PySpark or Java is missing, or Spark cannot start."""

@@ -17,12 +17,14 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pandas as pd
 
 from shoplens.errors import MappingError, StrictModeError
 from shoplens.ingest.mapping import Mapping, normalise_name, quote
-from shoplens.ingest.sources import StagedFile, stage_file
+from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
 from shoplens.store.warehouse import Warehouse, utcnow
@@ -103,8 +105,13 @@ def ingest(
     max_future_days: int = 1,
     progress: Progress | None = None,
     before_write: Sequence[BeforeWrite] = (),
+    mirror: bool = True,
 ) -> IngestResult:
     """Load ``files`` into the warehouse.
+
+    On a warehouse opened with ``engine="spark"`` the same SQL runs on Spark and the
+    tables are Parquet; ``mirror`` then also copies them into the DuckDB file for the
+    steps that run on DuckDB only.
 
     >>> # ingest(wh, ["orders.csv"], table="orders")  # doctest: +SKIP
     """
@@ -112,6 +119,9 @@ def ingest(
         raise MappingError("no input files given")
     m = resolve_mapping(table, mapping, preset)
     paths = [Path(f) for f in files]
+    if getattr(warehouse, "engine_name", "duckdb") == "spark":
+        return _ingest_spark(warehouse, m, paths, strict=strict, encoding=encoding, max_future_days=max_future_days,
+                             step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror)
     started = time.perf_counter()
     step = progress or (lambda msg, frac: None)
     con = warehouse.con
@@ -202,10 +212,7 @@ def _run(
     )
     _materialise(con, "__t_" + primary, plans[primary].validated_sql)
     # derived tables see only source rows that passed the primary's row checks
-    con.execute(
-        f"CREATE OR REPLACE TEMP VIEW __src_ok AS SELECT s.* FROM __src s "
-        f"SEMI JOIN (SELECT __seq FROM __t_{primary} WHERE __reason IS NULL) ok USING (__seq)"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP VIEW __src_ok AS {source_ok_sql(primary)}")
     for tname in m.derived:
         plans[tname] = plan_table(
             TABLES[tname], m.tables[tname], columns, m.source, source_view="__src_ok", files=files_label,
@@ -283,6 +290,12 @@ def _run(
     )
 
 
+def source_ok_sql(primary: str) -> str:
+    """Source rows that passed the primary table's row checks (what derived tables see)."""
+    return (f"SELECT s.* FROM __src s "
+            f"SEMI JOIN (SELECT __seq FROM __t_{primary} WHERE __reason IS NULL) ok USING (__seq)")
+
+
 def _materialise(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
     try:
         con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
@@ -295,37 +308,124 @@ def _key_match(a: str, b: str, keys: Sequence[str]) -> str:
     return " AND ".join(f"{a}.{quote(k)} IS NOT DISTINCT FROM {b}.{quote(k)}" for k in keys)
 
 
-def _check_references(con: duckdb.DuckDBPyConnection, plan: Plan, staged_tables: set[str]) -> None:
+def _parent_rows(con: duckdb.DuckDBPyConnection, parent: str) -> int:
+    return con.execute(f"SELECT count(*) FROM {parent}").fetchone()[0]  # type: ignore[index]
+
+
+def bad_references_sql(plan: Plan, ref: Any, staged_parent: bool) -> str:
+    """SELECT (__seq, reason) of valid staged rows whose ``ref`` column names no parent."""
     t = plan.table
-    for ref in t.references:
+    parents = f"SELECT {quote(ref.parent_column)} AS k FROM {ref.parent}"
+    if staged_parent:
+        parents += f" UNION ALL SELECT {quote(ref.parent_column)} FROM __t_{ref.parent} WHERE __reason IS NULL"
+    why_missing = f"'{ref.column} ''' || t.{quote(ref.column)} || ''' not found in {ref.parent}'"
+    if staged_parent:
+        why_missing = (
+            f"COALESCE('{ref.column} ''' || t.{quote(ref.column)} || ''' was quarantined in {ref.parent}: ' || q.__reason, "
+            f"{why_missing})"
+        )
+        qjoin = (f"LEFT JOIN (SELECT {quote(ref.parent_column)} AS k, any_value(__reason) AS __reason FROM __t_{ref.parent} "
+                 f"WHERE __reason IS NOT NULL GROUP BY 1) q ON q.k = t.{quote(ref.column)}")
+    else:
+        qjoin = ""
+    return (
+        f"SELECT t.__seq, {why_missing} AS reason FROM __t_{t.name} t "
+        f"{qjoin} WHERE t.__reason IS NULL AND t.{quote(ref.column)} IS NOT NULL "
+        f"AND t.{quote(ref.column)} NOT IN (SELECT k FROM ({parents}) WHERE k IS NOT NULL)"
+    )
+
+
+def references_to_check(plan: Plan, staged_tables: set[str], parent_rows: Callable[[str], int]) -> list[tuple[Any, bool]]:
+    """(reference, parent staged in this run) pairs that must be checked."""
+    out = []
+    for ref in plan.table.references:
         if ref.column not in plan.provided:
             continue
-        parent_rows = con.execute(f"SELECT count(*) FROM {ref.parent}").fetchone()[0]  # type: ignore[index]
         staged_parent = ref.parent in staged_tables
-        if ref.when_loaded and not parent_rows and not staged_parent:
+        if ref.when_loaded and not staged_parent and not parent_rows(ref.parent):
             continue
-        parents = f"SELECT {quote(ref.parent_column)} AS k FROM {ref.parent}"
-        if staged_parent:
-            parents += f" UNION ALL SELECT {quote(ref.parent_column)} FROM __t_{ref.parent} WHERE __reason IS NULL"
-        why_missing = f"'{ref.column} ''' || t.{quote(ref.column)} || ''' not found in {ref.parent}'"
-        if staged_parent:
-            why_missing = (
-                f"COALESCE('{ref.column} ''' || t.{quote(ref.column)} || ''' was quarantined in {ref.parent}: ' || q.__reason, "
-                f"{why_missing})"
-            )
-            qjoin = (f"LEFT JOIN (SELECT {quote(ref.parent_column)} AS k, any_value(__reason) AS __reason FROM __t_{ref.parent} "
-                     f"WHERE __reason IS NOT NULL GROUP BY 1) q ON q.k = t.{quote(ref.column)}")
-        else:
-            qjoin = ""
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __bad AS SELECT t.__seq, {why_missing} AS reason FROM __t_{t.name} t "
-            f"{qjoin} WHERE t.__reason IS NULL AND t.{quote(ref.column)} IS NOT NULL "
-            f"AND t.{quote(ref.column)} NOT IN (SELECT k FROM ({parents}) WHERE k IS NOT NULL)"
-        )
+        out.append((ref, staged_parent))
+    return out
+
+
+def _check_references(con: duckdb.DuckDBPyConnection, plan: Plan, staged_tables: set[str]) -> None:
+    t = plan.table
+    for ref, staged_parent in references_to_check(plan, staged_tables, lambda p: _parent_rows(con, p)):
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS {bad_references_sql(plan, ref, staged_parent)}")
         con.execute(
             f"UPDATE __t_{t.name} SET __reason = b.reason, __column = '{ref.column}' "
             f"FROM __bad b WHERE __t_{t.name}.__seq = b.__seq"
         )
+
+
+def line_numbers_sql(cols: Sequence[str], valid: str) -> str:
+    """Orders whose source has no line numbers: drop exact repeats of a line within an
+    order, then number the lines of each order in file order."""
+    part = ", ".join(quote(c) for c in cols)
+    keep = ", ".join([quote(c) for c in cols] + ["__file", "__line", "__seq", "__column", "__reason"])
+    return (
+        f"SELECT {keep}, row_number() OVER (PARTITION BY order_id ORDER BY __seq) AS line_number FROM "
+        f"(SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY __seq) AS __n FROM {valid}) WHERE __n = 1"
+    )
+
+
+def repeated_keys_sql(keys: Sequence[str], valid: str) -> str:
+    """Keys that occur more than once among this run's valid rows."""
+    qkeys = ", ".join(quote(k) for k in keys)
+    return f"SELECT {qkeys} FROM {valid} GROUP BY {qkeys} HAVING count(*) > 1"
+
+
+def classify_sql(name: str, keys: Sequence[str], cols: Sequence[str], valid: str, target_empty: bool) -> str:
+    """Each valid row with its status: loaded (new key), duplicate (same content as the
+    key's previous version) or updated. Reads ``__dk`` (the run's repeated keys)."""
+    qkeys = ", ".join(quote(k) for k in keys)
+    h = f"hash({', '.join(quote(c) for c in cols)})"
+    in_dk = f"EXISTS (SELECT 1 FROM __dk d WHERE {_key_match('d', 'v', keys)})"
+    # previous version of each row: the row before it with the same key, else the warehouse row
+    existing = (
+        f"SELECT {qkeys}, {h} AS __eh FROM {name}" if not target_empty
+        else f"SELECT {qkeys}, NULL::UBIGINT AS __eh FROM {name} WHERE FALSE"
+    )
+    # both branches list the same columns in the same order: plain UNION ALL
+    return (
+        f"WITH s AS (SELECT v.*, {h} AS __h, NULL::UBIGINT AS __prev, TRUE AS __last FROM {valid} v WHERE NOT {in_dk} "
+        f"  UNION ALL "
+        f"  SELECT v.*, {h} AS __h, lag({h}) OVER (PARTITION BY {qkeys} ORDER BY __seq) AS __prev, "
+        f"  row_number() OVER (PARTITION BY {qkeys} ORDER BY __seq DESC) = 1 AS __last FROM {valid} v WHERE {in_dk}), "
+        f"e AS ({existing}) "
+        f"SELECT s.*, e.__eh, CASE "
+        f"  WHEN s.__prev IS NULL AND e.__eh IS NULL THEN 'loaded' "
+        f"  WHEN COALESCE(s.__prev, e.__eh) = s.__h THEN 'duplicate' ELSE 'updated' END AS __status "
+        f"FROM s LEFT JOIN e ON {_key_match('s', 'e', keys)}"
+    )
+
+
+STATUS_COUNTS_SQL = (
+    "SELECT count(*) FILTER (WHERE __status='loaded'), count(*) FILTER (WHERE __status='updated'), "
+    "count(*) FILTER (WHERE __status='duplicate') FROM __s"
+)
+
+
+def changed_rows_sql(t: Table, cols: Sequence[str]) -> str:
+    """The final version of each key whose content changed (from ``__s``); columns this
+    source does not provide keep their warehouse values."""
+    select = ", ".join(
+        f"n.{quote(c)}" if c in cols else f"CAST(e.{quote(c)} AS {t.column(c).type}) AS {quote(c)}" for c in t.column_names
+    )
+    return (
+        f"SELECT {select}, n.__eh IS NOT NULL AS __existed FROM "
+        f"(SELECT * FROM __s WHERE __last AND (__eh IS NULL OR __eh <> __h)) n "
+        f"LEFT JOIN {t.name} e ON {_key_match('n', 'e', t.key)}"
+    )
+
+
+def with_missing_keys(t: Table, valid: str, cols: list[str]) -> tuple[str, list[str]]:
+    """Key parts the source lacks are NULL (e.g. events without sessions)."""
+    missing_keys = [k for k in t.key if k not in cols]
+    if not missing_keys:
+        return valid, cols
+    nulls = ", ".join(f"CAST(NULL AS {t.column(k).type}) AS {quote(k)}" for k in missing_keys)
+    return f"(SELECT *, {nulls} FROM {valid})", cols + missing_keys
 
 
 def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
@@ -339,6 +439,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
     name = t.name
     staged = f"__t_{name}"
     cols = list(plan.provided)
+    keys = list(t.key)
     counts = Counts()
     counts.read, counts.quarantined = con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE __reason IS NOT NULL) FROM {staged}"
@@ -346,27 +447,14 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
     valid = f"(SELECT * FROM {staged} WHERE __reason IS NULL)"
     extra_dups = 0
     if plan.generated:
-        # No line numbers in the source: drop exact repeats of a line within an order,
-        # then number the lines of each order in file order.
-        part = ", ".join(quote(c) for c in cols)
-        con.execute(
-            f"CREATE OR REPLACE TEMP TABLE __v AS SELECT * EXCLUDE (__n), "
-            f"row_number() OVER (PARTITION BY order_id ORDER BY __seq) AS line_number FROM "
-            f"(SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY __seq) AS __n FROM {valid}) WHERE __n = 1"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE __v AS {line_numbers_sql(cols, valid)}")
         extra_dups = counts.read - counts.quarantined - con.execute("SELECT count(*) FROM __v").fetchone()[0]  # type: ignore[index]
         cols = cols + plan.generated
         valid = "__v"
-    keys = list(t.key)
-    missing_keys = [k for k in keys if k not in cols]
-    if missing_keys:  # key parts the source lacks are NULL (e.g. events without sessions)
-        nulls = ", ".join(f"CAST(NULL AS {t.column(k).type}) AS {quote(k)}" for k in missing_keys)
-        valid = f"(SELECT *, {nulls} FROM {valid})"
-        cols = cols + missing_keys
-    qkeys = ", ".join(quote(k) for k in keys)
+    valid, cols = with_missing_keys(t, valid, cols)
     all_cols = t.column_names
     insert_cols = ", ".join(quote(c) for c in all_cols)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __dk AS SELECT {qkeys} FROM {valid} GROUP BY ALL HAVING count(*) > 1")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __dk AS {repeated_keys_sql(keys, valid)}")
     repeated = con.execute("SELECT count(*) FROM __dk").fetchone()[0]  # type: ignore[index]
     target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {name} LIMIT 1)").fetchone()[0]  # type: ignore[index]
     if target_empty and not repeated:
@@ -376,43 +464,249 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
         counts.loaded = counts.read - counts.quarantined - extra_dups
         counts.duplicates = extra_dups
         return counts
-    h = f"hash({', '.join(quote(c) for c in cols)})"
-    in_dk = f"EXISTS (SELECT 1 FROM __dk d WHERE {_key_match('d', 'v', keys)})"
-    # previous version of each row: the row before it with the same key, else the warehouse row
-    existing = (
-        f"SELECT {qkeys}, {h} AS __eh FROM {name}" if not target_empty
-        else f"SELECT {qkeys}, NULL::UBIGINT AS __eh FROM {name} WHERE FALSE"
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __s AS "
-        f"WITH s AS (SELECT v.*, {h} AS __h, NULL::UBIGINT AS __prev, TRUE AS __last FROM {valid} v WHERE NOT {in_dk} "
-        f"  UNION ALL BY NAME "
-        f"  SELECT v.*, {h} AS __h, lag({h}) OVER (PARTITION BY {qkeys} ORDER BY __seq) AS __prev, "
-        f"  row_number() OVER (PARTITION BY {qkeys} ORDER BY __seq DESC) = 1 AS __last FROM {valid} v WHERE {in_dk}), "
-        f"e AS ({existing}) "
-        f"SELECT s.*, e.__eh, CASE "
-        f"  WHEN s.__prev IS NULL AND e.__eh IS NULL THEN 'loaded' "
-        f"  WHEN COALESCE(s.__prev, e.__eh) = s.__h THEN 'duplicate' ELSE 'updated' END AS __status "
-        f"FROM s LEFT JOIN e ON {_key_match('s', 'e', keys)}"
-    )
-    loaded, updated, dups = con.execute(
-        "SELECT count(*) FILTER (WHERE __status='loaded'), count(*) FILTER (WHERE __status='updated'), "
-        "count(*) FILTER (WHERE __status='duplicate') FROM __s"
-    ).fetchone()  # type: ignore[misc]
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __s AS {classify_sql(name, keys, cols, valid, bool(target_empty))}")
+    loaded, updated, dups = con.execute(STATUS_COUNTS_SQL).fetchone()  # type: ignore[misc]
     counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
-    # write the final version of each key whose content changed; columns this source
-    # does not provide keep their warehouse values
-    select = ", ".join(
-        f"n.{quote(c)}" if c in cols else f"CAST(e.{quote(c)} AS {t.column(c).type}) AS {quote(c)}" for c in all_cols
-    )
-    con.execute(
-        f"CREATE OR REPLACE TEMP TABLE __w AS SELECT {select}, n.__eh IS NOT NULL AS __existed FROM "
-        f"(SELECT * FROM __s WHERE __last AND (__eh IS NULL OR __eh <> __h)) n "
-        f"LEFT JOIN {name} e ON {_key_match('n', 'e', keys)}"
-    )
+    con.execute(f"CREATE OR REPLACE TEMP TABLE __w AS {changed_rows_sql(t, cols)}")
     if con.execute("SELECT count(*) FILTER (WHERE __existed) FROM __w").fetchone()[0]:  # type: ignore[index]
         con.execute(
             f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)})"
         )
     con.execute(f"INSERT INTO {name} ({insert_cols}) SELECT {insert_cols} FROM __w")
+    return counts
+
+
+# ----------------------------------------------------------------------------------
+# The same ingest on Spark: the SQL above (plan_table's validation, reference checks,
+# classification) transpiled by the engine; only storage differs (Parquet tables are
+# replaced as a whole instead of UPDATE/DELETE/INSERT).
+# ----------------------------------------------------------------------------------
+
+
+def _ingest_spark(
+    warehouse: Warehouse, m: Mapping, paths: list[Path], *, strict: bool, encoding: str | None,
+    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool,
+) -> IngestResult:
+    from shoplens.store.spark_storage import mirror_to_duckdb
+
+    eng = warehouse.engine
+    started = time.perf_counter()
+    run_id = uuid.uuid4().hex[:12]
+    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        frames, staged = [], []
+        for i, path in enumerate(paths):
+            step(f"reading {path.name}", i / max(len(paths), 1) * 0.4)
+            frame, s = stage_file_spark(eng, path, i, fmt=m.source.format, encoding=encoding or m.source.encoding,
+                                        delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir)
+            frames.append(frame)
+            staged.append(s)
+        union = frames[0]
+        for f in frames[1:]:
+            union = union.unionByName(f, allowMissingColumns=True)
+        eng.save_temp("__src", union)
+        result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write)
+        if mirror:
+            step("copying to the DuckDB file", 0.95)
+            mirror_to_duckdb(warehouse, eng, [result.table, *result.derived])
+    except BaseException:
+        eng.discard_staged()
+        raise
+    finally:
+        eng.set_time_zone("UTC")
+        eng.drop_temp()
+        for p in warehouse.tmp_dir.glob("__stage_*"):
+            p.unlink(missing_ok=True)
+    result.seconds = time.perf_counter() - started
+    warehouse.con.execute("UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id])
+    return result
+
+
+def _materialise_spark(eng: Any, name: str, sql: str) -> None:
+    try:
+        eng.materialise(name, sql)
+    except Exception as exc:  # AnalysisException and friends: the mapping's SQL does not fit
+        if type(exc).__module__.startswith(("pyspark", "py4j")):
+            first = str(exc).splitlines()[0]
+            raise MappingError(f"the mapping's expressions do not fit the file (on Spark): {first}") from None
+        raise
+
+
+def _hooks_through_duckdb(warehouse: Warehouse, eng: Any, tname: str, provided: list[str],
+                          hooks: Sequence[BeforeWrite]) -> None:
+    """Run the privacy hooks (written against DuckDB) on a staged Spark table: the rows
+    go through the DuckDB connection on the driver and come back. Exact, but bounded by
+    the driver's memory; a Spark-SQL version of the hooks is the way to scale this."""
+    con = warehouse.con
+    staged = f"__t_{tname}"
+    arrow = eng.spark.table(staged).toArrow() if hasattr(eng.spark.table(staged), "toArrow") else None
+    frame = arrow if arrow is not None else eng.spark.table(staged).toPandas()
+    con.register("__hook_in", frame)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM __hook_in")
+    con.unregister("__hook_in")
+    for hook in hooks:
+        hook(con, tname, staged, list(provided))
+    back = con.execute(f"SELECT * FROM {staged}").df()
+    con.execute(f"DROP TABLE IF EXISTS {staged}")
+    schema = eng.spark.table(staged).schema
+    eng.save_temp(staged, eng.spark.createDataFrame(back, schema=schema))
+
+
+def _run_spark(
+    warehouse: Warehouse, eng: Any, m: Mapping, staged: list[StagedFile], run_id: str, strict: bool,
+    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite],
+) -> IngestResult:
+    con = warehouse.con
+    paths = [s.path for s in staged]
+    step("validating", 0.45)
+    columns: list[str] = []
+    for s in staged:
+        columns += [c for c in s.columns if c not in columns]
+    files_label = ", ".join(str(p) for p in paths)
+    primary = m.primary
+    plans: dict[str, Plan] = {}
+    # naive source timestamps are read in the source's zone (Spark resolves the zone
+    # when a query is analysed, so each validated table is materialised before resetting)
+    eng.set_time_zone(m.source.timezone)
+    plans[primary] = plan_table(
+        TABLES[primary], m.tables[primary], columns, m.source, source_view="__src", files=files_label,
+        grouped=False, max_future_days=max_future_days,
+    )
+    _materialise_spark(eng, "__t_" + primary, plans[primary].validated_sql)
+    eng.create_view("__src_ok", source_ok_sql(primary))
+    for tname in m.derived:
+        plans[tname] = plan_table(
+            TABLES[tname], m.tables[tname], columns, m.source, source_view="__src_ok", files=files_label,
+            grouped=True, max_future_days=max_future_days,
+        )
+        _materialise_spark(eng, "__t_" + tname, plans[tname].validated_sql)
+    eng.set_time_zone("UTC")
+
+    order = m.derived + [primary]
+    if before_write:
+        for tname in order:
+            _hooks_through_duckdb(warehouse, eng, tname, plans[tname].provided, before_write)
+    for tname in order:
+        plan = plans[tname]
+        for ref, staged_parent in references_to_check(plan, set(plans), lambda p: int(eng.has_rows(p))):
+            eng.materialise("__bad", bad_references_sql(plan, ref, staged_parent))
+            keep = ", ".join(f"t.{quote(c)}" for c in plan.provided) + ", t.__file, t.__line, t.__seq"
+            eng.materialise(
+                f"__t_{tname}_checked",
+                f"SELECT {keep}, CASE WHEN b.__seq IS NOT NULL THEN '{ref.column}' ELSE t.__column END AS __column, "
+                f"COALESCE(b.reason, t.__reason) AS __reason FROM __t_{tname} t LEFT JOIN __bad b ON t.__seq = b.__seq",
+            )
+            eng.spark.table(f"__t_{tname}_checked").createOrReplaceTempView(f"__t_{tname}")
+
+    step("writing", 0.7)
+    counts: dict[str, Counts] = {}
+    for tname in order:
+        counts[tname] = _upsert_spark(eng, plans[tname])
+    rejects = sum(len(s.rejects) for s in staged)
+    counts[primary].read += rejects
+    counts[primary].quarantined += rejects
+
+    now = utcnow()
+    quarantine = []
+    for tname in order:
+        q = eng.frame(
+            f"SELECT t.__file AS file, t.__line AS line, t.__column AS \"column\", t.__reason AS reason, t.__seq "
+            f"FROM __t_{tname} t WHERE t.__reason IS NOT NULL"
+        )
+        raw = eng.spark.table("__src").selectExpr("__seq", "to_json(struct(*)) AS raw")
+        qdf = q.join(raw, "__seq", "left").drop("__seq").toPandas()
+        qdf.insert(0, "table_name", tname)
+        qdf.insert(0, "run_id", run_id)
+        qdf["quarantined_at"] = now
+        quarantine.append(qdf)
+    for s in staged:
+        for line, col, reason in s.rejects:
+            quarantine.append(pd.DataFrame([{"run_id": run_id, "table_name": primary, "file": str(s.path), "line": line,
+                                             "column": col, "reason": reason, "raw": None, "quarantined_at": now}]))
+    total_bad = sum(c.quarantined for c in counts.values())
+    for tname in order:
+        c = counts[tname]
+        if not c.adds_up():  # an internal invariant, never a user error
+            raise AssertionError(f"ingest accounting does not add up for {tname}: {c}")
+    with warehouse.transaction():
+        con.execute(
+            "DELETE FROM _quarantine WHERE table_name IN (SELECT unnest(?)) AND file IN (SELECT unnest(?))",
+            [order, [str(p) for p in paths]],
+        )
+        if quarantine:
+            qall = pd.concat([q for q in quarantine if len(q)] or quarantine[:1], ignore_index=True)
+            con.register("__q", qall)
+            con.execute("INSERT INTO _quarantine SELECT run_id, table_name, file, line, \"column\", reason, raw, "
+                        "quarantined_at FROM __q")
+            con.unregister("__q")
+        for hook in before_write:
+            mask_quarantine = getattr(hook, "mask_quarantine", None)
+            if mask_quarantine is not None:
+                mask_quarantine(con, run_id)
+        for tname in order:
+            c = counts[tname]
+            con.execute(
+                "INSERT INTO _ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
+                [run_id, tname, files_label, now, utcnow(), c.read, c.loaded, c.updated, c.quarantined, c.duplicates],
+            )
+        if strict and total_bad:
+            first = con.execute(
+                "SELECT file, line, \"column\", reason FROM _quarantine WHERE run_id = ? ORDER BY table_name, line LIMIT 3",
+                [run_id],
+            ).fetchall()
+            shown = "; ".join(f"{f}, line {ln}, column {c}: {r}" for f, ln, c, r in first)
+            raise StrictModeError(
+                f"--strict: {total_bad} bad row(s), nothing was loaded. First: {shown}. "
+                "Fix the rows or run without --strict to quarantine them"
+            )
+        # every table's next version is written; swapping them in is a rename each
+        for tname in order:
+            eng.publish(tname)
+    p = counts[primary]
+    notes = [n for s in staged for n in s.notes]
+    step("done", 1.0)
+    return IngestResult(
+        table=primary, files=[str(x) for x in paths], read=p.read, loaded=p.loaded, updated=p.updated,
+        quarantined=p.quarantined, duplicates=p.duplicates, seconds=0.0,
+        derived={t: counts[t] for t in m.derived}, notes=notes, run_id=run_id,
+    )
+
+
+def _upsert_spark(eng: Any, plan: Plan) -> Counts:
+    """:func:`_upsert` on Spark: the same classification SQL; the table's next version
+    is (unchanged warehouse rows) + (final version of changed keys), staged as Parquet."""
+    t: Table = plan.table
+    name = t.name
+    cols = list(plan.provided)
+    keys = list(t.key)
+    counts = Counts()
+    row = eng.query(f"SELECT count(*) AS n, count(*) FILTER (WHERE __reason IS NOT NULL) AS bad FROM __t_{name}").iloc[0]
+    counts.read, counts.quarantined = int(row["n"]), int(row["bad"])
+    valid = f"(SELECT * FROM __t_{name} WHERE __reason IS NULL)"
+    extra_dups = 0
+    if plan.generated:
+        eng.materialise("__v", line_numbers_sql(cols, valid))
+        extra_dups = counts.read - counts.quarantined - eng.count("SELECT * FROM __v")
+        cols = cols + plan.generated
+        valid = "__v"
+    valid, cols = with_missing_keys(t, valid, cols)
+    target_empty = not eng.has_rows(name)
+    eng.materialise("__dk", repeated_keys_sql(keys, valid))
+    repeated = eng.count("SELECT * FROM __dk")
+    all_cols = t.column_names
+    if target_empty and not repeated:
+        select = ", ".join(quote(c) if c in cols else f"CAST(NULL AS {t.column(c).type}) AS {quote(c)}" for c in all_cols)
+        eng.stage_table(name, eng.frame(f"SELECT {select} FROM {valid}"))
+        counts.loaded = counts.read - counts.quarantined - extra_dups
+        counts.duplicates = extra_dups
+        return counts
+    eng.materialise("__s", classify_sql(name, keys, cols, valid, target_empty))
+    loaded, updated, dups = (int(x) for x in eng.query(STATUS_COUNTS_SQL).iloc[0])
+    counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
+    eng.materialise("__w", changed_rows_sql(t, cols))
+    qcols = ", ".join(quote(c) for c in all_cols)
+    eng.stage_table(name, eng.frame(
+        f"SELECT {qcols} FROM {name} WHERE NOT EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)}) "
+        f"UNION ALL SELECT {qcols} FROM __w"
+    ))
     return counts

@@ -61,9 +61,14 @@ class Warehouse:
         read_only: bool = False,
         memory_limit: str | None = None,
         threads: int | None = None,
+        engine: str = "duckdb",
+        spark_master: str = "local[*]",
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
+        self.engine_name = engine
+        self.spark_master = spark_master
+        self._engine: Any = None
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
         elif not self.path.exists():
@@ -100,6 +105,17 @@ class Warehouse:
     def home(self) -> Path:
         """Folder of the warehouse; derived files (models, reports, exports) live below it."""
         return self.path.parent
+
+    @property
+    def engine(self) -> Any:
+        """The :class:`shoplens.store.engine.Engine` running this warehouse's transforms:
+        DuckDB itself, or Spark over Parquet tables below :attr:`home` (``engine="spark"``)."""
+        if self._engine is None:
+            from shoplens.store.engine import DuckDBEngine
+            from shoplens.store.spark_storage import open_spark_engine
+
+            self._engine = open_spark_engine(self) if self.engine_name == "spark" else DuckDBEngine(self)
+        return self._engine
 
     @property
     def tmp_dir(self) -> Path:

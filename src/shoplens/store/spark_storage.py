@@ -1,0 +1,62 @@
+"""Where a warehouse keeps its tables when it runs on Spark.
+
+The canonical tables live as Parquet folders in ``<warehouse folder>/<name>.spark/``
+(the system of record on Spark); shoplens' bookkeeping (ingest runs, quarantine,
+freshness, the privacy vault) stays in the small DuckDB file beside it. After each
+Spark ingest the canonical tables are also copied into the DuckDB file
+(:func:`mirror_to_duckdb`), so steps that have no Spark implementation yet read the
+same data.
+
+>>> # wh = Warehouse("w.duckdb", engine="spark"); wh.engine.root  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import shutil
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from shoplens.schema import TABLES
+from shoplens.store.engine import SparkEngine
+
+if TYPE_CHECKING:
+    from shoplens.store.warehouse import Warehouse
+
+STAMP = "_warehouse_id"
+
+
+def spark_root(wh: Warehouse) -> Path:
+    return wh.home / f"{wh.path.stem}.spark"
+
+
+def open_spark_engine(wh: Warehouse) -> SparkEngine:
+    """The Spark engine of ``wh``; Parquet left over from a deleted warehouse file of
+    the same name (its stamp does not match) is removed first."""
+    root = spark_root(wh)
+    row = wh.con.execute("SELECT info FROM _computed WHERE name = 'spark_storage'").fetchone()
+    expected = row[0] if row else None
+    stamp = root / STAMP
+    found = stamp.read_text().strip() if stamp.exists() else None
+    if found is not None and found != expected and not wh.read_only:
+        shutil.rmtree(root)  # tables of an earlier warehouse file that no longer exists
+    if not wh.read_only and (expected is None or not stamp.exists()):
+        token = expected or uuid.uuid4().hex
+        root.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(token)
+        if expected is None:
+            wh.con.execute("DELETE FROM _computed WHERE name = 'spark_storage'")
+            wh.con.execute("INSERT INTO _computed VALUES ('spark_storage', 'storage', now()::TIMESTAMP, NULL, ?)", [token])
+    return SparkEngine(root, master=wh.spark_master)
+
+
+def mirror_to_duckdb(wh: Warehouse, engine: SparkEngine, tables: list[str]) -> None:
+    """Copy Spark's Parquet tables into the DuckDB file (replacing their rows)."""
+    with wh.transaction() as con:
+        for name in tables:
+            if name not in TABLES or not engine.table_exists(name):
+                continue
+            cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+            path = (engine.table_path(name) / "*.parquet").as_posix().replace("'", "''")
+            con.execute(f'DELETE FROM "{name}"')
+            con.execute(f"INSERT INTO \"{name}\" ({cols}) SELECT {cols} FROM read_parquet('{path}')")
