@@ -160,3 +160,17 @@ def test_erasure_is_admin_only_and_verified(served_customers):
     assert check["clean"], check
     assert client.get(f"/api/v1/customers/{customer}", headers=auth(keys["analyst"])).status_code == 404
     assert client.post("/api/v1/privacy/erase", json={"customer_id": "never-seen"}, headers=auth(keys["admin"])).status_code == 404
+
+
+def test_cached_recommendations_follow_a_consent_change_made_through_ingest(served_customers):
+    client, keys, _ = served_customers
+    customer = consenting_customer(client)
+    first = client.get(f"/api/v1/recommendations/{customer}?n=3", headers=auth(keys["analyst"])).json()
+    again = client.get(f"/api/v1/recommendations/{customer}?n=3", headers=auth(keys["analyst"])).json()
+    assert first == again and first["personalised"] and client.app.state.responses.hits >= 1
+    csv = f"customer_id,consent_personalization\n{customer},false\n".encode()
+    r = client.post("/api/v1/ingest", headers=auth(keys["admin"]), data={"table": "customers"},
+                    files={"file": ("consent.csv", csv, "text/csv")})
+    assert r.status_code == 200 and r.json()["updated"] == 1, r.text
+    after = client.get(f"/api/v1/recommendations/{customer}?n=3", headers=auth(keys["analyst"])).json()
+    assert after["personalised"] is False and all("not personalised" in i["reason"] for i in after["data"])

@@ -26,6 +26,7 @@ from shoplens import __version__
 from shoplens.config import Settings
 from shoplens.errors import AuthError, InsufficientDataError, NotComputedError, NotFoundError, ShoplensError
 from shoplens.serve.audit import AuditLog
+from shoplens.serve.cache import ResponseCache
 from shoplens.serve.deps import request_warehouse
 from shoplens.serve.keys import KeyStore
 from shoplens.serve.metrics import Metrics
@@ -232,7 +233,12 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     app.state.audit = AuditLog.for_warehouse(settings.warehouse, derive_key(secret, "audit") if secret else None)
     app.state.metrics = Metrics(metrics_warehouse)
-    app.state.cache = {}
+    app.state.cache = {}  # loaded models and derived lookups, keyed by version
+    app.state.responses = ResponseCache(enabled=serve.response_cache)
+    from shoplens.privacy.consent import consent_default
+
+    # the shop's policy for customers with unknown consent, from this server's settings (read once)
+    app.state.consent_default = {p: consent_default(p, settings) for p in ("personalization", "marketing")}
     app.state.ingest_lock = threading.Lock()
     _install_error_handlers(app)
     for name in ROUTE_MODULES:

@@ -38,6 +38,7 @@ class ServeSettings(BaseSettings):
     max_body_bytes: int = Field(50 * 1024 * 1024, ge=1024, description="largest accepted request body")
     metrics_token: SecretStr | None = Field(None, description="bearer token for /metrics besides admin keys")
     allow_weak_secret: bool = Field(False, description="development only: accept a short shop secret")
+    response_cache: bool = Field(True, description="cache recommendation answers until the data changes")
 
 
 def entropy_bits(text: str) -> float:

@@ -87,7 +87,8 @@ def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep
         [internal])
     profile: dict[str, Any] = {"customer_id": customer_id, "profile": base, "purchases": purchases[0],
                                "orders_by_month": records(by_month)}
-    personalised = bool(allowed(wh, [internal], "personalization"))
+    personalised = bool(allowed(wh, [internal], "personalization",
+                                default=request.app.state.consent_default["personalization"]))
     profile["personalization_allowed"] = personalised
     if personalised:
         profile["segment"] = one_row(wh, "customer_segments", internal)
@@ -124,10 +125,11 @@ def describe_segment(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], wh: W
     return {**rows[0], "computed_at": computed_at(wh, "customer_segment_profiles")}
 
 
-def _members(wh: Warehouse, segment_id: int, purpose: str) -> list[str]:
+def _members(wh: Warehouse, segment_id: int, purpose: str, default: bool) -> list[str]:
     require_table(wh, "customer_segments")
     rows = wh.con.execute(
-        f"SELECT customer_id FROM customer_segments WHERE segment_id = ? AND {consent_filter_sql(purpose)} "  # type: ignore[arg-type]
+        f"SELECT customer_id FROM customer_segments WHERE segment_id = ? AND "
+        f"{consent_filter_sql(purpose, default=default)} "  # type: ignore[arg-type]
         "ORDER BY customer_id", [segment_id]).fetchall()
     return [r[0] for r in rows]
 
@@ -136,7 +138,7 @@ def _members(wh: Warehouse, segment_id: int, purpose: str) -> list[str]:
 def segment_members(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], request: Request, wh: WarehouseDep,
                     key: Analyst, limit: Limit = 100, offset: Offset = 0) -> Page:
     """Members of a segment who consent to personalisation, with CLV and churn risk when computed."""
-    members = _members(wh, segment_id, "personalization")
+    members = _members(wh, segment_id, "personalization", request.app.state.consent_default["personalization"])
     chunk = members[offset: offset + limit]
     rows = []
     clv = wh.has_table("customer_clv")
@@ -164,8 +166,8 @@ class ExportOut(BaseModel):
 
 
 @router.post(f"{API}/segments/{{segment_id}}/export", response_model=ExportOut)
-def export_segment(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], body: ExportIn, wh: WarehouseDep,
-                   key: Admin) -> ExportOut:
+def export_segment(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], body: ExportIn, request: Request,
+                   wh: WarehouseDep, key: Admin) -> ExportOut:
     """Export a segment for a campaign: only customers who consent to marketing."""
     from shoplens.privacy.export import export_customers
 
@@ -175,5 +177,5 @@ def export_segment(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], body: E
     if not everyone:
         raise NotFoundError(f"no segment {segment_id} (see GET /api/v1/segments)")
     path = export_customers(wh, everyone, body.name, purpose="marketing")
-    kept = len(allowed(wh, everyone, "marketing"))
+    kept = len(allowed(wh, everyone, "marketing", default=request.app.state.consent_default["marketing"]))
     return ExportOut(path=str(path.relative_to(wh.home)), exported=kept, excluded_without_consent=len(everyone) - kept)

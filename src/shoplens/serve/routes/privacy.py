@@ -28,6 +28,7 @@ def erase_customer(body: EraseIn, request: Request, wh: WarehouseDep, key: Admin
     with request.app.state.ingest_lock:  # no ingest may re-add rows while erasing
         report = erase(wh, body.customer_id)
     request.app.state.cache.clear()  # cached models may hold the customer: reload from the registry
+    request.app.state.responses.clear()
     return report.to_dict()
 
 

@@ -53,6 +53,16 @@ def _with_products(wh: Warehouse, frame: pd.DataFrame, column: str) -> list[dict
     return records(with_names(wh, frame, column))
 
 
+def _product_names(request: Request, version: int, model: Any) -> dict[str, str]:
+    """Product names from the served model's catalogue (no query per request)."""
+    names = request.app.state.cache.get(("recs-names", version))
+    if names is None:
+        catalogue = getattr(model, "catalogue_", None)
+        names = {} if catalogue is None else dict(zip(catalogue["product_id"].astype(str), catalogue["name"]))
+        request.app.state.cache[("recs-names", version)] = names
+    return names
+
+
 @router.get(f"{API}/recommendations/{{customer_id}}")
 def recommend(
     customer_id: Annotated[str, Path(min_length=1, max_length=200, description="the shop's own customer id")],
@@ -72,13 +82,23 @@ def recommend(
 
     name, version, model = served_recommender(request, wh)
     audit_customers(request, [customer_id])
+    cache_key = ("recs", version, customer_id, n, exclude_purchased, in_stock_only,
+                 tuple(category or ()), price_min, price_max, max_per_category)
+    cached = request.app.state.responses.get(cache_key)
+    if cached is not None:
+        return cached
     filters = RecFilters(exclude_purchased=exclude_purchased, in_stock_only=in_stock_only,
                          categories=tuple(category) if category else None, price_min=price_min,
                          price_max=price_max, max_per_category=max_per_category)
     frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model)
-    personalised = bool(allowed(wh, to_internal(wh, [customer_id]), "personalization"))
-    return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
-            "data": _with_products(wh, frame.drop(columns=["customer_id"]), "product_id"), "count": int(len(frame))}
+    personalised = bool(allowed(wh, to_internal(wh, [customer_id]), "personalization",
+                                default=request.app.state.consent_default["personalization"]))
+    names = _product_names(request, version, model)
+    frame = frame.drop(columns=["customer_id"]).assign(name=lambda f: f["product_id"].astype(str).map(names))
+    out = {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
+           "data": records(frame), "count": int(len(frame))}
+    request.app.state.responses.put(cache_key, out)
+    return out
 
 
 @router.get(f"{API}/products/{{product_id}}/similar")

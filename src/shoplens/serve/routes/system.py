@@ -103,6 +103,7 @@ def ingest_file(
                             max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+        request.app.state.responses.clear()
     out = result.to_dict()
     out["files"] = [name]
     return clean(out)
@@ -118,17 +119,19 @@ def list_models(wh: WarehouseDep, key: Viewer, limit: Limit = 100, offset: Offse
 
 
 @router.post(f"{API}/models/{{name}}/promote", response_model=ModelVersionOut, tags=["models"])
-def promote_model(name: str, wh: WarehouseDep, key: Admin,
+def promote_model(name: str, request: Request, wh: WarehouseDep, key: Admin,
                   version: Annotated[int, Query(ge=1, le=1_000_000)]) -> ModelVersionOut:
     """Serve ``version`` of model ``name`` from now on."""
     ModelRegistry(wh).promote(name, version)
+    request.app.state.responses.clear()
     return ModelVersionOut(name=name, version=version, status="promoted")
 
 
 @router.post(f"{API}/models/{{name}}/rollback", response_model=ModelVersionOut, tags=["models"])
-def rollback_model(name: str, wh: WarehouseDep, key: Admin) -> ModelVersionOut:
+def rollback_model(name: str, request: Request, wh: WarehouseDep, key: Admin) -> ModelVersionOut:
     """Promote the version before the current one."""
     version = ModelRegistry(wh).rollback(name)
+    request.app.state.responses.clear()
     return ModelVersionOut(name=name, version=version, status="promoted")
 
 

@@ -1,0 +1,184 @@
+"""API load benchmark: requests/s and p50/p99 latency of the recommendation and text endpoints
+under 50 concurrent clients on loopback, against the server's own health endpoint (same HTTP stack,
+no key check, no work) as the baseline measured in the same run.
+
+    python bench/api.py --warehouse /tmp/bench/w.duckdb --clients 50 --requests 3000 --repeats 3
+
+Without ``--warehouse`` a fresh demo warehouse is built in a temporary folder (ingest + an
+item-kNN recommender; ``--model hybrid`` trains what the demo serves). The server runs in its
+own process (``shoplens serve``, one uvicorn worker: DuckDB allows one writing process), the
+clients in this one (httpx, asyncio). Every request is counted; a run stops after
+``--requests`` requests or ``--max-seconds``. Prints a table and one JSON line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+SECRET = "bench-" + "Zq8xK2mV9pL4nR7tW1yB5cF3hJ6dG0sA"  # only for the throw-away bench warehouse
+
+
+def build_warehouse(folder: Path, model: str) -> Path:
+    from shoplens.config import Settings
+    from shoplens.ingest import ingest
+    from shoplens.pipeline import DEMO_FILES, _ingest_hooks, demo_data_dir
+    from shoplens.recs.service import train
+    from shoplens.store.warehouse import Warehouse
+
+    path = folder / "warehouse.duckdb"
+    settings = Settings(warehouse=path, secret=SECRET)
+    with Warehouse(path) as wh:
+        hooks = _ingest_hooks(settings, wh)
+        for table, preset, name in DEMO_FILES:
+            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks)
+        train(wh, model=model)
+        try:  # the text endpoint needs the text package's results when it scores the warehouse
+            from shoplens.text.analyze import analyze_warehouse  # type: ignore[import-not-found]
+
+            analyze_warehouse(wh)
+        except ImportError:
+            pass
+    return path
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(path: Path, port: int, secret: str | None) -> subprocess.Popen:
+    env = dict(os.environ)
+    if secret:
+        env["SHOPLENS_SECRET"] = secret
+    env["SHOPLENS_RATE_LIMIT_PER_MINUTE"] = str(10**9)  # the bench measures throughput, not the limiter
+    env["SHOPLENS_RATE_LIMIT_BURST"] = str(10**9)
+    proc = subprocess.Popen([sys.executable, "-m", "shoplens.cli", "-w", str(path), "serve", "--port", str(port),
+                             "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    for _ in range(300):
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
+                return proc
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    proc.kill()
+    raise SystemExit(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
+
+
+async def load(base: str, requests: list[tuple[str, str, dict | None]], key: str, clients: int,
+               max_seconds: float) -> dict:
+    """Send ``requests`` (method, path, json) from ``clients`` concurrent connections."""
+    latencies: list[float] = []
+    errors = 0
+    queue = list(reversed(requests))
+    headers = {"Authorization": f"Bearer {key}"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    deadline = time.perf_counter() + max_seconds
+
+    async def client(session: httpx.AsyncClient) -> None:
+        nonlocal errors
+        while queue and time.perf_counter() < deadline:
+            method, path, body = queue.pop()
+            t0 = time.perf_counter()
+            r = await session.request(method, path, json=body, headers=headers)
+            latencies.append(time.perf_counter() - t0)
+            if r.status_code != 200:
+                errors += 1
+
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as session:
+        await session.get("/api/v1/health")  # warm the pool
+        started = time.perf_counter()
+        await asyncio.gather(*(client(session) for _ in range(clients)))
+        elapsed = time.perf_counter() - started
+    latencies.sort()
+    n = len(latencies)
+    return {"requests": n, "errors": errors, "seconds": elapsed, "rps": n / elapsed,
+            "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--warehouse", type=Path, help="a warehouse with a trained recommender (default: build one)")
+    parser.add_argument("--model", default="item_knn", help="recommender to train when building (default item_knn)")
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3000, help="requests per endpoint and repeat")
+    parser.add_argument("--max-seconds", type=float, default=30.0, help="cap per endpoint and repeat")
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    from shoplens.privacy.ids import to_external
+    from shoplens.serve.keys import KeyStore
+    from shoplens.store.warehouse import Warehouse
+
+    tmp = tempfile.TemporaryDirectory(prefix="bench-api-")
+    secret = None
+    if args.warehouse is None:
+        print(f"building a demo warehouse with a {args.model} recommender ...", file=sys.stderr)
+        path = build_warehouse(Path(tmp.name), args.model)
+        secret = SECRET
+        os.environ["SHOPLENS_SECRET"] = secret
+    else:
+        path = args.warehouse
+    with Warehouse(path, read_only=True) as wh:
+        internal = [r[0] for r in wh.con.execute(
+            "SELECT customer_id FROM customers WHERE coalesce(consent_personalization, TRUE) ORDER BY customer_id"
+        ).fetchall()]
+        customers = to_external(wh, internal)
+        reviews = [r[0] for r in wh.con.execute("SELECT text FROM reviews WHERE text IS NOT NULL LIMIT 500").fetchall()]
+    store = KeyStore.for_warehouse(path)
+    key = store.create("analyst", note="bench/api.py")
+    port = free_port()
+    server = start_server(path, port, secret)
+    base = f"http://127.0.0.1:{port}"
+    rng = random.Random(0)
+    endpoints = {
+        "health (baseline)": lambda: ("GET", "/api/v1/health", None),
+        "recommendations": lambda: ("GET", f"/api/v1/recommendations/{rng.choice(customers)}?n=10", None),
+        "text/analyze": lambda: ("POST", "/api/v1/text/analyze", {"text": rng.choice(reviews)}),
+    }
+    results: dict[str, list[dict]] = {name: [] for name in endpoints}
+    try:
+        probe = httpx.post(f"{base}/api/v1/text/analyze", json={"text": "great"},
+                           headers={"Authorization": f"Bearer {key}"})
+        if probe.status_code != 200:
+            print(f"text/analyze skipped: {probe.status_code} {probe.json().get('detail')}", file=sys.stderr)
+            endpoints.pop("text/analyze")
+            results.pop("text/analyze")
+        for _ in range(args.repeats):
+            for name, make in endpoints.items():
+                batch = [make() for _ in range(args.requests)]
+                results[name].append(asyncio.run(load(base, batch, key, args.clients, args.max_seconds)))
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        store.revoke(key.split("_")[1])
+        tmp.cleanup()
+
+    summary = {}
+    for name, runs in results.items():
+        summary[name] = {k: round(statistics.median(r[k] for r in runs), 2)
+                         for k in ("rps", "p50_ms", "p99_ms", "requests", "errors")}
+    base_rps = summary["health (baseline)"]["rps"]
+    print(f"{'endpoint':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs health':>10}")
+    for name, s in summary.items():
+        print(f"{name:<20} {s['rps']:>9.0f} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['errors']:>7.0f} "
+              f"{s['rps'] / base_rps:>10.2f}")
+    print(json.dumps({"clients": args.clients, "requests": args.requests, "repeats": args.repeats,
+                      "cpus": os.cpu_count(), "results": summary}))
+
+
+if __name__ == "__main__":
+    main()
