@@ -1,0 +1,333 @@
+"""Train and evaluate shoplens' default text models (seeded, reproducible).
+
+    python scripts/train_text_models.py --data-dir ../shared/data
+
+trains the Chinese and English sentiment models, the support-intent model and
+the Chinese product-category model, writes them to ``src/shoplens/text/models``,
+then evaluates every model and the baselines (SnowNLP for zh, VADER for en,
+plain TF-IDF + LR) on held-out, de-duplicated splits and prints the tables of
+``docs/text-models.md``. Baselines need the ``bench`` extra
+(``pip install shoplens[bench]``); they are evaluated only, never trained on or
+used as components.
+
+Splits (seed 42): texts are de-duplicated (texts with conflicting labels
+dropped) before a stratified 80/20 split.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.metrics import accuracy_score, f1_score
+from sklearn.model_selection import train_test_split
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "src"))
+
+from shoplens.text.aspects import ASPECTS, AspectExtractor  # noqa: E402
+from shoplens.text.classifier import TextClassifier  # noqa: E402
+from shoplens.text.intent import IntentModel  # noqa: E402
+from shoplens.text.models import MODEL_FILES  # noqa: E402
+from shoplens.text.sentiment import SentimentModel, labels_from_ratings  # noqa: E402
+
+SEED = 42
+TEST_DATA = ROOT / "tests" / "data" / "text"
+OUT = ROOT / "src" / "shoplens" / "text" / "models"
+
+
+def dedupe(frame: pd.DataFrame, text: str, label: str) -> pd.DataFrame:
+    """Drop empty texts, texts carrying conflicting labels, and exact duplicates."""
+    frame = frame.dropna(subset=[text, label]).copy()
+    frame[text] = frame[text].astype(str).str.strip()
+    frame = frame[frame[text] != ""]
+    conflicting = frame.groupby(text)[label].nunique()
+    frame = frame[~frame[text].isin(conflicting[conflicting > 1].index)]
+    return frame.drop_duplicates(text).reset_index(drop=True)
+
+
+def load_zh_shopping(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df = dedupe(pd.read_csv(data / "zh_online_shopping_10cats" / "online_shopping_10_cats.csv.gz"), "review", "label")
+    return train_test_split(df, test_size=0.2, stratify=df["label"], random_state=SEED)
+
+
+def load_waimai(data: Path) -> pd.DataFrame:
+    return dedupe(pd.read_csv(data / "zh_waimai_10k" / "waimai_10k.csv.gz"), "review", "label")
+
+
+def load_en_clothing(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
+    df = pd.read_csv(data / "en_womens_clothing_reviews" / "womens_clothing_ecommerce_reviews.csv.gz")
+    df["text"] = (df["Title"].fillna("") + ". " + df["Review Text"].fillna("")).str.strip(". ")
+    df = dedupe(df[df["Review Text"].notna()], "text", "Rating")
+    return train_test_split(df, test_size=0.2, stratify=df["Rating"], random_state=SEED)
+
+
+def load_intents(data: Path) -> dict[str, pd.DataFrame]:
+    d = data / "intent_bitext_customer_service"
+    read = lambda f: pd.read_csv(d / f, dtype=str)[["utterance", "intent"]].rename(columns={"utterance": "text"})  # noqa: E731
+    return {
+        "en_train": pd.concat([read("train.csv.gz"), read("dev.csv.gz")]),
+        "en_test": read("test.csv.gz"),
+        "zh_train": pd.read_csv(TEST_DATA / "zh_intents_train.csv"),
+        "zh_test": pd.read_csv(TEST_DATA / "zh_intents_test.csv"),
+        "other_train": pd.read_csv(TEST_DATA / "en_other_intents.csv"),
+        "banking77": pd.read_csv(data / "intent_banking77" / "test.csv.gz"),
+    }
+
+
+# -- training -------------------------------------------------------------------------
+def zh_sentiment_model() -> SentimentModel:
+    return SentimentModel(TextClassifier(char_ngrams=(1, 3), word_features=True, n_features=2**20, C=1.0, nb=True, seed=SEED),
+                          neutral_band=0.15, language="zh")
+
+
+def train_all(data: Path) -> dict[str, float]:
+    seconds: dict[str, float] = {}
+    OUT.mkdir(parents=True, exist_ok=True)
+    zh_train, _ = load_zh_shopping(data)
+    t = time.perf_counter()
+    zh = zh_sentiment_model().fit(zh_train["review"].tolist(), zh_train["label"].tolist())
+    seconds["zh_sentiment"] = time.perf_counter() - t
+    zh.save(OUT / MODEL_FILES["zh_sentiment"], data="zh_online_shopping_10cats train split (80 %, seed 42)")
+    print(f"zh sentiment trained in {seconds['zh_sentiment']:.1f}s on {len(zh_train):,} reviews", flush=True)
+
+    t = time.perf_counter()
+    cat = TextClassifier(char_ngrams=(1, 2), word_features=True, n_features=2**16, C=4.0, nb=False, seed=SEED)
+    cat.fit(zh_train["review"].tolist(), zh_train["cat"].tolist())
+    seconds["category"] = time.perf_counter() - t
+    cat.save(OUT / MODEL_FILES["category"], data="zh_online_shopping_10cats train split (80 %, seed 42)")
+    print(f"category trained in {seconds['category']:.1f}s", flush=True)
+
+    en_train, _ = load_en_clothing(data)
+    t = time.perf_counter()
+    en = SentimentModel(TextClassifier(char_ngrams=(2, 5), word_features=True, n_features=2**18, C=4.0, nb=False, seed=SEED),
+                        language="en").fit(en_train["text"].tolist(), labels_from_ratings(en_train["Rating"].tolist()))
+    seconds["en_sentiment"] = time.perf_counter() - t
+    en.save(OUT / MODEL_FILES["en_sentiment"], data="en_womens_clothing_reviews train split (80 %, seed 42), 1-2/3/4-5 stars")
+    print(f"en sentiment trained in {seconds['en_sentiment']:.1f}s", flush=True)
+
+    it = load_intents(data)
+    train = pd.concat([it["en_train"], it["zh_train"], it["other_train"]])
+    t = time.perf_counter()
+    intent = IntentModel(TextClassifier(char_ngrams=(1, 4), word_features=True, n_features=2**15, C=10.0, nb=False, seed=SEED),
+                         other_threshold=0.35).fit(train["text"].tolist(), train["intent"].tolist())
+    seconds["intent"] = time.perf_counter() - t
+    intent.save(OUT / MODEL_FILES["intent"], data="Bitext train+dev, hand-written zh intents, hand-written en out-of-scope")
+    print(f"intent trained in {seconds['intent']:.1f}s", flush=True)
+    return seconds
+
+
+# -- evaluation -------------------------------------------------------------------------
+def plain_tfidf_lr(train_x: list[str], train_y: list, test_x: list[str]) -> np.ndarray:
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+    lr = LogisticRegression(C=10, max_iter=3000).fit(vec.fit_transform(train_x), train_y)
+    return lr.predict(vec.transform(test_x))
+
+
+def load(name: str):
+    from shoplens.base import read_model_file
+
+    return read_model_file(OUT / MODEL_FILES[name])["model"]
+
+
+def eval_zh(data: Path, baselines: bool) -> list[dict]:
+    train, test = load_zh_shopping(data)
+    waimai = load_waimai(data)
+    zh = load("zh_sentiment")
+    rows = [{"model": "shoplens NB-LR (char 1-3 + jieba words 1-2)",
+             "10cats test acc": accuracy_score(test["label"], zh.binary(test["review"].tolist())),
+             "waimai acc (cross-domain)": accuracy_score(waimai["label"], zh.binary(waimai["review"].tolist()))}]
+    if baselines:
+        p = plain_tfidf_lr(train["review"].tolist(), train["label"].tolist(), test["review"].tolist() + waimai["review"].tolist())
+        rows.append({"model": "plain char TF-IDF + LR", "10cats test acc": accuracy_score(test["label"], p[:len(test)]),
+                     "waimai acc (cross-domain)": accuracy_score(waimai["label"], p[len(test):])})
+        try:
+            from snownlp import SnowNLP
+
+            snow = lambda xs: np.array([int(SnowNLP(x).sentiments >= 0.5) for x in xs])  # noqa: E731
+            rows.append({"model": "SnowNLP (bundled model; its corpus overlaps these sets)",
+                         "10cats test acc": accuracy_score(test["label"], snow(test["review"])),
+                         "waimai acc (cross-domain)": accuracy_score(waimai["label"], snow(waimai["review"]))})
+        except ImportError:
+            print("snownlp not installed: pip install shoplens[bench]", file=sys.stderr)
+    info = {"10cats train": len(train), "10cats test": len(test), "waimai": len(waimai)}
+    return [dict(r, **info) for r in rows]
+
+
+def eval_en(data: Path, baselines: bool) -> list[dict]:
+    train, test = load_en_clothing(data)
+    en = load("en_sentiment")
+    gold3 = np.array(labels_from_ratings(test["Rating"].tolist()))
+    two = gold3 != "neutral"
+    texts = test["text"].tolist()
+    pred3, _ = en.predict(texts)
+    pred2 = np.where(en.binary(texts) == 1, "positive", "negative")
+    rows = [{"model": "shoplens LR (char 2-5 + words 1-2), 3-class",
+             "3-class acc": accuracy_score(gold3, pred3), "3-class macro-F1": f1_score(gold3, pred3, average="macro"),
+             "2-class acc": accuracy_score(gold3[two], pred2[two]),
+             "2-class macro-F1": f1_score(gold3[two], pred2[two], average="macro")}]
+    if baselines:
+        p3 = plain_tfidf_lr(train["text"].tolist(), labels_from_ratings(train["Rating"].tolist()), texts)
+        rows.append({"model": "plain char TF-IDF + LR, 3-class", "3-class acc": accuracy_score(gold3, p3),
+                     "3-class macro-F1": f1_score(gold3, p3, average="macro"), "2-class acc": None, "2-class macro-F1": None})
+        try:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+            vader = SentimentIntensityAnalyzer()
+            c = np.array([vader.polarity_scores(t)["compound"] for t in texts])
+            v3 = np.where(c >= 0.05, "positive", np.where(c <= -0.05, "negative", "neutral"))
+            v2 = np.where(c >= 0, "positive", "negative")
+            rows.append({"model": "VADER (compound ±0.05)", "3-class acc": accuracy_score(gold3, v3),
+                         "3-class macro-F1": f1_score(gold3, v3, average="macro"),
+                         "2-class acc": accuracy_score(gold3[two], v2[two]),
+                         "2-class macro-F1": f1_score(gold3[two], v2[two], average="macro")})
+        except ImportError:
+            print("vaderSentiment not installed: pip install shoplens[bench]", file=sys.stderr)
+    info = {"train": len(train), "test": len(test), "test 2-class": int(two.sum())}
+    return [dict(r, **info) for r in rows]
+
+
+def eval_intent(data: Path) -> dict:
+    it = load_intents(data)
+    model = load("intent")
+    out = {}
+    for name in ["en_test", "zh_test"]:
+        pred, _ = model.predict(it[name]["text"].tolist())
+        out[f"{name} acc"] = accuracy_score(it[name]["intent"], pred)
+        out[f"{name} rows"] = len(it[name])
+    pred, score = model.predict(it["banking77"]["text"].tolist())
+    counts = pd.Series(pred).value_counts(normalize=True)
+    out["banking77 rows"] = len(pred)
+    out["banking77 share other"] = float(counts.get("other", 0.0))
+    out["banking77 top intents"] = {k: round(float(v), 3) for k, v in counts.head(6).items()}
+    return out
+
+
+def eval_category(data: Path) -> dict:
+    _, test = load_zh_shopping(data)
+    cat = load("category")
+    return {"category acc": accuracy_score(test["cat"], cat.predict(test["review"].tolist())), "test rows": len(test)}
+
+
+# Hu & Liu annotate product-feature terms; map each term to a shoplens aspect by
+# keywords (unmapped terms of these electronics are functions/features).
+EN_TERM_TO_ASPECT = [
+    ("price", ("price", "cost", "value", "money", "expens", "cheap")),
+    ("service", ("service", "support", "warrant", "customer", "tech ", "rebate")),
+    ("packaging", ("packag", "box")),
+    ("logistics", ("ship", "deliver")),
+    ("quality", ("quality", "build", "made", "construct", "durab", "sturd")),
+    ("appearance", ("look", "design", "color", "colour", "style", "appear")),
+    ("size_fit", ("size", "weight", "fit", "compact")),
+]
+
+
+def _term_aspect(term: str) -> str:
+    term = term.lower()
+    if "picture quality" in term or "image quality" in term or "sound quality" in term:
+        return "function"
+    for aspect, keys in EN_TERM_TO_ASPECT:
+        if any(k in term for k in keys):
+            return aspect
+    return "function"
+
+
+def _prf(gold: set, pred: set) -> dict:
+    tp = len(gold & pred)
+    p = tp / len(pred) if pred else 0.0
+    r = tp / len(gold) if gold else 0.0
+    return {"precision": p, "recall": r, "f1": 2 * p * r / (p + r) if p + r else 0.0, "support": len(gold)}
+
+
+def _aspect_scores(gold: dict, pred: dict) -> list[dict]:
+    """gold/pred: {(row, aspect): polarity} -> per-aspect P/R/F1 and polarity accuracy on matches."""
+    rows = []
+    for aspect in list(ASPECTS) + ["all"]:
+        g = {k for k in gold if aspect == "all" or k[1] == aspect}
+        p = {k for k in pred if aspect == "all" or k[1] == aspect}
+        both = g & p
+        pol = np.mean([gold[k] == pred[k] for k in both]) if both else None
+        rows.append({"aspect": aspect, **_prf(g, p), "polarity acc (matched)": pol})
+    return rows
+
+
+def scorers():
+    zh, en = load("zh_sentiment"), load("en_sentiment")
+    return {"zh": zh.positive_proba, "en": en.positive_proba}
+
+
+def eval_aspects_zh() -> list[dict]:
+    gold_frame = pd.read_csv(TEST_DATA / "zh_aspects.csv", dtype=str).fillna("")
+    texts = gold_frame.drop_duplicates("review_id")[["review_id", "text"]]
+    gold = {(r.review_id, r.aspect): r.polarity for r in gold_frame.itertuples() if r.aspect}
+    found = AspectExtractor().extract(texts["text"].tolist(), ["zh"] * len(texts), scorers())
+    pred = {(rid, a["aspect"]): a["polarity"] for rid, aspects in zip(texts["review_id"], found) for a in aspects}
+    return _aspect_scores(gold, pred)
+
+
+def eval_aspects_en(data: Path) -> list[dict]:
+    s = pd.read_csv(data / "en_product_reviews_aspects" / "sentences.csv.gz", dtype=str).fillna("")
+    s = s[s["malformed"].str.lower() != "true"].reset_index(drop=True)
+    gold: dict = {}
+    for i, ann in enumerate(s["annotation"]):
+        for part in filter(None, (x.strip() for x in ann.split(","))):
+            if "[u]" in part or "[" not in part:
+                continue
+            term = part.split("[", 1)[0]
+            sign = sum(int(x) for x in __import__("re").findall(r"\[([+-]\d)\]", part))
+            if sign:
+                gold[(i, _term_aspect(term))] = "positive" if sign > 0 else "negative"
+    found = AspectExtractor().extract(s["sentence"].tolist(), ["en"] * len(s), scorers())
+    pred = {(i, a["aspect"]): a["polarity"] for i, aspects in enumerate(found) for a in aspects}
+    return _aspect_scores(gold, pred)
+
+
+def markdown(rows: list[dict]) -> str:
+    cols = list(rows[0])
+    fmt = lambda v: "" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    return "\n".join(["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
+                     + ["| " + " | ".join(fmt(r.get(c)) for c in cols) + " |" for r in rows])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data", help="folder of the public data sets")
+    ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in src/shoplens/text/models")
+    ap.add_argument("--skip-eval", action="store_true", help="train only")
+    ap.add_argument("--no-baselines", action="store_true", help="skip SnowNLP / VADER / plain TF-IDF baselines")
+    ap.add_argument("--metrics", type=Path, default=OUT / "metrics.json", help="where to write all figures as JSON")
+    args = ap.parse_args()
+    if not args.data_dir.is_dir():
+        sys.exit(f"{args.data_dir}: no such folder (pass --data-dir pointing at the shared data sets)")
+    metrics: dict = {}
+    if not args.skip_train:
+        metrics["train_seconds"] = train_all(args.data_dir)
+    if not args.skip_eval:
+        metrics["zh_sentiment"] = eval_zh(args.data_dir, not args.no_baselines)
+        print("\n## zh sentiment\n" + markdown(metrics["zh_sentiment"]), flush=True)
+        metrics["en_sentiment"] = eval_en(args.data_dir, not args.no_baselines)
+        print("\n## en sentiment\n" + markdown(metrics["en_sentiment"]), flush=True)
+        metrics["intent"] = eval_intent(args.data_dir)
+        print("\n## intent\n" + json.dumps(metrics["intent"], indent=1, ensure_ascii=False), flush=True)
+        metrics["category"] = eval_category(args.data_dir)
+        print("\n## category\n" + json.dumps(metrics["category"]), flush=True)
+        metrics["aspects_en"] = eval_aspects_en(args.data_dir)
+        print("\n## aspects en (Hu & Liu sentences)\n" + markdown(metrics["aspects_en"]), flush=True)
+        if (TEST_DATA / "zh_aspects.csv").is_file():
+            metrics["aspects_zh"] = eval_aspects_zh()
+            print("\n## aspects zh (hand-labelled)\n" + markdown(metrics["aspects_zh"]), flush=True)
+    if metrics:
+        old = json.loads(args.metrics.read_text()) if args.metrics.is_file() else {}
+        old.update(metrics)
+        args.metrics.write_text(json.dumps(old, indent=1, ensure_ascii=False, default=float))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,216 @@
+"""Score texts (files or the warehouse) with the shipped models.
+
+Python API used by the CLI, the demo and later the REST API:
+
+- :func:`score_sentiment`, :func:`score_intent`, :func:`extract_aspects`,
+  :func:`analyze_reviews` (language, sentiment, aspects, entities);
+- :func:`analyze_warehouse` scores new reviews and customer support messages
+  into ``text_reviews``, ``text_review_aspects`` and ``text_messages``
+  (incrementally: rows already scored are kept, rows whose source is gone are
+  dropped, so erasure reaches the results).
+
+>>> score_sentiment(["质量很好，物流也快", "terrible quality, returned it"])[["language", "sentiment"]].values.tolist()
+[['zh', 'positive'], ['en', 'negative']]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shoplens import __version__
+from shoplens.errors import UserInputError
+from shoplens.privacy.consent import consent_filter_sql
+from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.text.aspects import AspectExtractor
+from shoplens.text.entities import EntityExtractor
+from shoplens.text.models import load_model
+from shoplens.text.normalize import detect_language
+
+LANG_CHOICES = ("auto", "zh", "en")
+REVIEWS_TABLE = "text_reviews"
+ASPECTS_TABLE = "text_review_aspects"
+MESSAGES_TABLE = "text_messages"
+
+
+def languages_for(texts: Sequence[object], lang: str = "auto") -> list[str]:
+    """Detected language per text, or ``lang`` for all when it is not 'auto'."""
+    if lang not in LANG_CHOICES:
+        raise UserInputError(f"--lang {lang!r} is not supported; choose one of: {', '.join(LANG_CHOICES)}")
+    if lang != "auto":
+        return [lang] * len(texts)
+    return [detect_language(t) for t in texts]
+
+
+def _texts(texts: Sequence[object]) -> list[str]:
+    return ["" if t is None or (isinstance(t, float) and t != t) else str(t) for t in texts]
+
+
+def _model_for(language: str) -> str:
+    return "zh_sentiment" if language == "zh" else "en_sentiment"  # Latin 'other' is read by the English model
+
+
+def score_sentiment(texts: Sequence[object], lang: str = "auto", *,
+                    models: dict[str, Any] | None = None) -> pd.DataFrame:
+    """language, sentiment (positive/negative/neutral) and sentiment_score (P(positive)) per text."""
+    texts = _texts(texts)
+    langs = languages_for(texts, lang)
+    sentiment = np.full(len(texts), "neutral", dtype=object)
+    score = np.full(len(texts), np.nan)
+    groups: dict[str, list[int]] = {}
+    for i, (t, l) in enumerate(zip(texts, langs)):
+        if t.strip():
+            groups.setdefault(_model_for(l), []).append(i)
+    for name, idx in groups.items():
+        model = (models or {}).get(name) or load_model(name)
+        labels, p = model.predict([texts[i] for i in idx])
+        sentiment[idx] = labels
+        score[idx] = p
+    return pd.DataFrame({"language": langs, "sentiment": sentiment, "sentiment_score": score})
+
+
+def sentiment_scorers(models: dict[str, Any] | None = None) -> dict[str, Callable[[list[str]], np.ndarray]]:
+    """Clause scorers (P(positive)) per language, for aspect polarity."""
+    get = lambda n: (models or {}).get(n) or load_model(n)  # noqa: E731
+    return {"zh": get("zh_sentiment").positive_proba, "en": get("en_sentiment").positive_proba}
+
+
+def extract_aspects(texts: Sequence[object], lang: str = "auto", *, languages: Sequence[str] | None = None,
+                    extractor: AspectExtractor | None = None) -> list[list[dict[str, str]]]:
+    """[{aspect, polarity, evidence}] per text."""
+    texts = _texts(texts)
+    langs = list(languages) if languages is not None else languages_for(texts, lang)
+    return (extractor or AspectExtractor()).extract(texts, langs, sentiment_scorers())
+
+
+def score_intent(texts: Sequence[object], *, model: Any = None) -> pd.DataFrame:
+    """intent (27 Bitext intents or 'other') and intent_score (confidence) per text."""
+    texts = _texts(texts)
+    intent, score = (model or load_model("intent")).predict(texts)
+    empty = np.array([not t.strip() for t in texts], dtype=bool)
+    intent[empty] = "other"
+    return pd.DataFrame({"intent": intent, "intent_score": np.where(empty, np.nan, score)})
+
+
+def analyze_reviews(texts: Sequence[object], lang: str = "auto", *,
+                    entities: EntityExtractor | None = None) -> pd.DataFrame:
+    """The full review pipeline: language, sentiment, aspects and entities per text."""
+    texts = _texts(texts)
+    out = score_sentiment(texts, lang)
+    out["aspects"] = extract_aspects(texts, languages=out["language"].tolist())
+    ex = entities or EntityExtractor()
+    out["entities"] = [ex.extract(t) for t in texts]
+    return out
+
+
+# -- warehouse ------------------------------------------------------------------------------
+def _append(wh: Warehouse, name: str, frame: pd.DataFrame, key: str) -> None:
+    """Insert new rows, drop rows whose source row is gone, record freshness (one transaction)."""
+    with wh.transaction() as con:
+        con.register("_new_rows", frame)
+        con.execute(f'CREATE TABLE IF NOT EXISTS "{name}" AS SELECT * FROM _new_rows LIMIT 0')
+        con.execute(f'INSERT INTO "{name}" SELECT * FROM _new_rows')
+        con.unregister("_new_rows")
+        source = "reviews" if key == "review_id" else "support_messages"
+        con.execute(f'DELETE FROM "{name}" WHERE {key} NOT IN (SELECT {key} FROM {source})')
+        rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # type: ignore[index]
+        wh.mark_computed(name, "text", rows, {"added": len(frame), "shoplens": __version__})
+
+
+def _new_rows(wh: Warehouse, source: str, key: str, target: str, where: str = "TRUE") -> pd.DataFrame:
+    # Customers without personalisation consent keep their reviews in the
+    # aggregate results, but are not linked to them (no per-customer profile).
+    consent = consent_filter_sql("personalization", "s.customer_id")
+    done = f"AND s.{key} NOT IN (SELECT {key} FROM \"{target}\")" if wh.has_table(target) else ""
+    return wh.query(
+        f"SELECT s.*, CASE WHEN s.customer_id IS NOT NULL AND {consent} THEN s.customer_id END AS linked_customer_id "
+        f"FROM {source} s WHERE {where} {done} ORDER BY s.{key}"
+    )
+
+
+def analyze_warehouse(wh: Warehouse, *, batch_size: int = 2000,
+                      progress: Callable[[str, int, int], None] | None = None) -> dict[str, int]:
+    """Score new reviews and customer messages; returns rows added per result table."""
+    now = utcnow()
+    reviews = _new_rows(wh, "reviews", "review_id", REVIEWS_TABLE)
+    review_rows, aspect_rows = [], []
+    for start in range(0, len(reviews), batch_size):
+        part = reviews.iloc[start:start + batch_size]
+        texts = (part["title"].fillna("").astype(str) + ". " + part["text"].fillna("").astype(str)).str.strip(". ")
+        given = part["language"].where(part["language"].isin(["zh", "en"]), None)
+        scored = score_sentiment(texts.tolist())
+        langs = [g if isinstance(g, str) else d for g, d in zip(given, scored["language"])]
+        aspects = extract_aspects(part["text"].fillna("").astype(str).tolist(), languages=langs)
+        review_rows.append(pd.DataFrame({
+            "review_id": part["review_id"].values, "customer_id": part["linked_customer_id"].values,
+            "product_id": part["product_id"].values, "order_id": part["order_id"].values,
+            "created_at": part["created_at"].values, "language": langs,
+            "sentiment": scored["sentiment"].values, "sentiment_score": scored["sentiment_score"].values,
+            "rating": part["rating"].values, "aspects": [len(a) for a in aspects], "analyzed_at": now,
+        }))
+        for (_, r), found in zip(part.iterrows(), aspects):
+            for a in found:
+                aspect_rows.append({"review_id": r["review_id"], "customer_id": r["linked_customer_id"],
+                                    "product_id": r["product_id"], "created_at": r["created_at"], **a})
+        if progress:
+            progress("reviews", min(start + batch_size, len(reviews)), len(reviews))
+    messages = _new_rows(wh, "support_messages", "message_id", MESSAGES_TABLE, "s.sender = 'customer'")
+    message_rows = []
+    for start in range(0, len(messages), batch_size):
+        part = messages.iloc[start:start + batch_size]
+        texts = part["text"].fillna("").astype(str).tolist()
+        sent = score_sentiment(texts)
+        intent = score_intent(texts)
+        message_rows.append(pd.DataFrame({
+            "message_id": part["message_id"].values, "conversation_id": part["conversation_id"].values,
+            "customer_id": part["linked_customer_id"].values, "created_at": part["created_at"].values,
+            "language": sent["language"].values, "intent": intent["intent"].values,
+            "intent_score": intent["intent_score"].values, "sentiment": sent["sentiment"].values,
+            "sentiment_score": sent["sentiment_score"].values, "analyzed_at": now,
+        }))
+        if progress:
+            progress("messages", min(start + batch_size, len(messages)), len(messages))
+    review_frame = pd.concat(review_rows) if review_rows else _empty_reviews()
+    aspect_frame = pd.DataFrame(aspect_rows, columns=_ASPECT_COLUMNS)
+    aspect_frame["created_at"] = pd.to_datetime(aspect_frame["created_at"])
+    message_frame = pd.concat(message_rows) if message_rows else _empty_messages()
+    _append(wh, REVIEWS_TABLE, review_frame, "review_id")
+    _append(wh, ASPECTS_TABLE, aspect_frame, "review_id")
+    _append(wh, MESSAGES_TABLE, message_frame, "message_id")
+    return {REVIEWS_TABLE: len(review_frame), ASPECTS_TABLE: len(aspect_frame), MESSAGES_TABLE: len(message_frame)}
+
+
+_ASPECT_COLUMNS = ["review_id", "customer_id", "product_id", "created_at", "aspect", "polarity", "evidence"]
+
+
+def _empty_reviews() -> pd.DataFrame:
+    return pd.DataFrame({
+        "review_id": pd.Series(dtype=str), "customer_id": pd.Series(dtype=str), "product_id": pd.Series(dtype=str),
+        "order_id": pd.Series(dtype=str), "created_at": pd.Series(dtype="datetime64[us]"),
+        "language": pd.Series(dtype=str), "sentiment": pd.Series(dtype=str), "sentiment_score": pd.Series(dtype=float),
+        "rating": pd.Series(dtype="Int32"), "aspects": pd.Series(dtype="int64"), "analyzed_at": pd.Series(dtype="datetime64[us]"),
+    })
+
+
+def _empty_messages() -> pd.DataFrame:
+    return pd.DataFrame({
+        "message_id": pd.Series(dtype=str), "conversation_id": pd.Series(dtype=str), "customer_id": pd.Series(dtype=str),
+        "created_at": pd.Series(dtype="datetime64[us]"), "language": pd.Series(dtype=str), "intent": pd.Series(dtype=str),
+        "intent_score": pd.Series(dtype=float), "sentiment": pd.Series(dtype=str),
+        "sentiment_score": pd.Series(dtype=float), "analyzed_at": pd.Series(dtype="datetime64[us]"),
+    })
+
+
+def forget_customers(wh: Warehouse, customer_ids: set[str]) -> int:
+    """Erasure: delete every text result linked to these (warehouse) customer ids; returns rows deleted."""
+    ids = sorted(str(c) for c in customer_ids)
+    deleted = 0
+    for table in (REVIEWS_TABLE, ASPECTS_TABLE, MESSAGES_TABLE):
+        if ids and wh.has_table(table):
+            before = wh.row_count(table)
+            wh.con.execute(f'DELETE FROM "{table}" WHERE customer_id IN (SELECT unnest(?))', [ids])
+            deleted += before - wh.row_count(table)
+    return deleted

@@ -1,0 +1,122 @@
+"""Questions answered from the text result tables (set-based DuckDB SQL).
+
+- :func:`sentiment_trend`: sentiment per product or category per month;
+- :func:`top_negative_aspects`: the most complained-about aspects per product, with quotes;
+- :func:`emerging_complaints`: aspects whose negative share jumped versus the
+  previous period, with a two-proportion z-test;
+- :func:`intent_mix`: support intents over time.
+
+Run ``shoplens text analyze`` (or :func:`shoplens.text.analyze.analyze_warehouse`) first.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.warehouse import Warehouse
+from shoplens.text.analyze import ASPECTS_TABLE, MESSAGES_TABLE, REVIEWS_TABLE
+
+PERIODS = ("month", "quarter", "week")
+
+
+def _need(wh: Warehouse, table: str) -> None:
+    if not wh.has_table(table):
+        raise InsufficientDataError(f"no {table} table yet; run `shoplens text analyze` first")
+
+
+def _period(period: str) -> str:
+    if period not in PERIODS:
+        raise UserInputError(f"--period {period!r} is not supported; choose one of: {', '.join(PERIODS)}")
+    return period
+
+
+def sentiment_trend(wh: Warehouse, by: str = "category", *, period: str = "month",
+                    product_id: str | None = None) -> pd.DataFrame:
+    """Reviews, positive/negative share and mean P(positive) per ``by`` ('product', 'category' or 'all') per period.
+
+    >>> # sentiment_trend(wh, by="product").columns.tolist()
+    >>> # ['period', 'key', 'reviews', 'positive_share', 'negative_share', 'mean_score']
+    """
+    _need(wh, REVIEWS_TABLE)
+    keys = {"product": "r.product_id", "category": "coalesce(p.category, 'unknown')", "all": "'all'"}
+    if by not in keys:
+        raise UserInputError(f"--by {by!r} is not supported; choose one of: {', '.join(keys)}")
+    where, params = ("WHERE r.product_id = ?", [product_id]) if product_id else ("", [])
+    return wh.query(
+        f"""SELECT date_trunc('{_period(period)}', r.created_at)::DATE AS period, {keys[by]} AS key,
+                   count(*) AS reviews,
+                   avg(CASE WHEN r.sentiment = 'positive' THEN 1 ELSE 0 END) AS positive_share,
+                   avg(CASE WHEN r.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative_share,
+                   avg(r.sentiment_score) AS mean_score
+            FROM {REVIEWS_TABLE} r LEFT JOIN products p USING (product_id)
+            {where} GROUP BY ALL HAVING period IS NOT NULL ORDER BY period, reviews DESC""", params)
+
+
+def top_negative_aspects(wh: Warehouse, *, product_id: str | None = None, limit: int = 10,
+                         quotes: int = 2) -> pd.DataFrame:
+    """Per product and aspect: negative mentions, share negative, example quotes (most negative first)."""
+    _need(wh, ASPECTS_TABLE)
+    where, params = ("AND a.product_id = ?", [product_id]) if product_id else ("", [])
+    return wh.query(
+        f"""WITH counts AS (
+                SELECT a.product_id, a.aspect, count(*) AS mentions,
+                       count(*) FILTER (WHERE a.polarity = 'negative') AS negative,
+                       list(a.evidence ORDER BY a.created_at DESC) FILTER (WHERE a.polarity = 'negative') AS neg_quotes
+                FROM {ASPECTS_TABLE} a WHERE TRUE {where} GROUP BY ALL)
+            SELECT c.product_id, p.name AS product, c.aspect, c.negative, c.mentions,
+                   c.negative / c.mentions AS negative_share, list_slice(c.neg_quotes, 1, {int(quotes)}) AS quotes
+            FROM counts c LEFT JOIN products p USING (product_id)
+            WHERE c.negative > 0 ORDER BY c.negative DESC, negative_share DESC, c.product_id, c.aspect
+            LIMIT {int(limit)}""", params)
+
+
+def emerging_complaints(wh: Warehouse, *, period: str = "month", alpha: float = 0.05,
+                        min_mentions: int = 5, at: str | None = None) -> pd.DataFrame:
+    """Aspects whose negative share rose in the latest period (or ``at``) versus the one before.
+
+    One-sided two-proportion z-test of H0 "same negative share"; ``significant``
+    when p < ``alpha`` and both periods have ``min_mentions`` mentions.
+    """
+    _need(wh, ASPECTS_TABLE)
+    p = _period(period)
+    counts = wh.query(
+        f"""SELECT date_trunc('{p}', created_at)::DATE AS period, aspect, count(*) AS mentions,
+                   count(*) FILTER (WHERE polarity = 'negative') AS negative
+            FROM {ASPECTS_TABLE} WHERE created_at IS NOT NULL GROUP BY ALL""")
+    if counts.empty:
+        raise InsufficientDataError("no aspect mentions with dates to compare")
+    periods = sorted(counts["period"].unique())
+    current = pd.Timestamp(at).to_period(p[0].upper() if p != "week" else "W").start_time.date() if at else periods[-1]
+    if pd.Timestamp(current) not in {pd.Timestamp(x) for x in periods}:
+        raise UserInputError(f"no aspect mentions in the {p} of {current}; periods run {periods[0]} .. {periods[-1]}")
+    before = [x for x in periods if pd.Timestamp(x) < pd.Timestamp(current)]
+    if not before:
+        raise InsufficientDataError(f"{current} is the first {p}; nothing to compare with")
+    prev = before[-1]
+    cur = counts[pd.to_datetime(counts["period"]) == pd.Timestamp(current)].set_index("aspect")
+    old = counts[pd.to_datetime(counts["period"]) == pd.Timestamp(prev)].set_index("aspect")
+    out = cur[["mentions", "negative"]].join(old[["mentions", "negative"]], rsuffix="_previous", how="outer").fillna(0)
+    n1, x1, n0, x0 = out["mentions"], out["negative"], out["mentions_previous"], out["negative_previous"]
+    s1, s0 = x1 / n1.where(n1 > 0), x0 / n0.where(n0 > 0)
+    pooled = (x1 + x0) / (n1 + n0)
+    se = np.sqrt(pooled * (1 - pooled) * (1 / n1.where(n1 > 0) + 1 / n0.where(n0 > 0)))
+    z = (s1 - s0) / se.where(se > 0)
+    out = out.assign(period=pd.Timestamp(current).date(), previous_period=pd.Timestamp(prev).date(),
+                     negative_share=s1, negative_share_previous=s0, change=s1 - s0, z=z, p_value=norm.sf(z))
+    out["significant"] = (out["p_value"] < alpha) & (n1 >= min_mentions) & (n0 >= min_mentions) & (out["change"] > 0)
+    cols = ["period", "previous_period", "mentions", "negative", "negative_share", "mentions_previous",
+            "negative_previous", "negative_share_previous", "change", "z", "p_value", "significant"]
+    return out.reset_index()[["aspect"] + cols].sort_values(["significant", "change"], ascending=False,
+                                                            na_position="last").reset_index(drop=True)
+
+
+def intent_mix(wh: Warehouse, *, period: str = "month") -> pd.DataFrame:
+    """Customer messages per intent per period with the share of the period."""
+    _need(wh, MESSAGES_TABLE)
+    return wh.query(
+        f"""SELECT date_trunc('{_period(period)}', created_at)::DATE AS period, intent, count(*) AS messages,
+                   count(*) / sum(count(*)) OVER (PARTITION BY date_trunc('{period}', created_at)) AS share
+            FROM {MESSAGES_TABLE} WHERE created_at IS NOT NULL GROUP BY ALL ORDER BY period, messages DESC""")

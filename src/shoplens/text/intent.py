@@ -1,0 +1,61 @@
+"""Support intent: the 27 intents of the Bitext customer-service set plus ``other``.
+
+One classifier reads English and Chinese (character n-grams carry both). A
+message whose best intent has a probability below ``other_threshold`` is
+``other`` (out of scope), so banking or small-talk questions are not forced into
+an e-commerce intent.
+
+>>> m = IntentModel(TextClassifier(n_features=2**12, nb=False), other_threshold=0.0).fit(
+...     ["cancel my order", "取消订单", "where is my package", "我的快递到哪了"],
+...     ["cancel_order", "cancel_order", "track_order", "track_order"])
+>>> m.predict(["please cancel the order"])[0].tolist()
+['cancel_order']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from shoplens.base import Model
+from shoplens.text.classifier import TextClassifier
+
+INTENTS = (
+    "cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee", "check_invoice",
+    "check_payment_methods", "check_refund_policy", "complaint", "contact_customer_service", "contact_human_agent",
+    "create_account", "delete_account", "delivery_options", "delivery_period", "edit_account", "get_invoice",
+    "get_refund", "newsletter_subscription", "payment_issue", "place_order", "recover_password",
+    "registration_problems", "review", "set_up_shipping_address", "switch_account", "track_order", "track_refund",
+)
+OTHER = "other"
+
+
+class IntentModel(Model):
+    """Intent classifier with an out-of-scope threshold.
+
+    Parameters
+    ----------
+    classifier: the (unfitted) :class:`TextClassifier` to train.
+    other_threshold: below this top probability the intent is ``other``.
+    """
+
+    def __init__(self, classifier: TextClassifier | None = None, other_threshold: float = 0.35) -> None:
+        self.classifier = classifier
+        self.other_threshold = other_threshold
+
+    def fit(self, texts: Sequence[str], intents: Sequence[str]) -> IntentModel:
+        clf = self.classifier if self.classifier is not None else TextClassifier(char_ngrams=(1, 4), n_features=2**15, nb=False, C=10.0)
+        self.model_ = TextClassifier(**clf.get_params()).fit(list(texts), list(intents))
+        self.classes_ = self.model_.classes_
+        return self
+
+    def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(intent, confidence) per text; ``other`` below the threshold."""
+        self.check_fitted()
+        proba = self.model_.predict_proba(texts)
+        best = proba.argmax(axis=1)
+        score = proba[np.arange(len(best)), best]
+        intent = self.classes_[best].astype(object)
+        intent[score < self.other_threshold] = OTHER
+        return intent, score

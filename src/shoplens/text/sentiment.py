@@ -1,0 +1,163 @@
+"""Sentiment: positive / negative / neutral with the probability of positive.
+
+A binary model (Chinese: reviews labelled good/bad) reports ``neutral`` when
+the probability of positive lies within ``neutral_band`` of 0.5; a model trained
+on star ratings (1-2 negative, 3 neutral, 4-5 positive) learns neutral as a
+third class.
+
+>>> m = SentimentModel(classifier=TextClassifier(n_features=2**12)).fit(
+...     ["great quality", "terrible fit", "love it", "awful, returned"], [1, 0, 1, 0])
+>>> bool(m.positive_proba(["love the quality"])[0] > 0.5)
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from shoplens.base import Model
+from shoplens.errors import UserInputError
+from shoplens.text.classifier import TextClassifier
+
+SENTIMENTS = ("negative", "neutral", "positive")
+_LABEL_WORDS = {
+    "1": "positive", "1.0": "positive", "pos": "positive", "positive": "positive", "true": "positive", "good": "positive",
+    "0": "negative", "0.0": "negative", "-1": "negative", "neg": "negative", "negative": "negative", "false": "negative",
+    "bad": "negative", "neutral": "neutral", "neu": "neutral", "mixed": "neutral",
+}
+
+
+def labels_from_ratings(ratings: Sequence[object]) -> list[str]:
+    """Star ratings -> sentiment: 1-2 negative, 3 neutral, 4-5 positive.
+
+    >>> labels_from_ratings([1, 3, 5])
+    ['negative', 'neutral', 'positive']
+    """
+    out = []
+    for i, r in enumerate(ratings):
+        try:
+            v = float(r)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise UserInputError(f"rating {r!r} in row {i + 1} is not a number 1-5") from None
+        if not 1 <= v <= 5:
+            raise UserInputError(f"rating {r!r} in row {i + 1} is outside 1-5")
+        out.append("negative" if v <= 2 else "neutral" if v < 4 else "positive")
+    return out
+
+
+def normalize_labels(labels: Sequence[object]) -> list[str]:
+    """Map 0/1, pos/neg, positive/negative/neutral (any case) to the canonical names.
+
+    >>> normalize_labels([1, "NEG", "neutral"])
+    ['positive', 'negative', 'neutral']
+    """
+    out = []
+    for i, v in enumerate(labels):
+        key = str(v).strip().lower()
+        if key not in _LABEL_WORDS:
+            raise UserInputError(
+                f"label {v!r} in row {i + 1} is not a sentiment; use 1/0, pos/neg or positive/negative/neutral "
+                "(or pass --rating-column for 1-5 stars)"
+            )
+        out.append(_LABEL_WORDS[key])
+    return out
+
+
+class SentimentModel(Model):
+    """Sentiment classifier for one language.
+
+    Parameters
+    ----------
+    classifier: the (unfitted) :class:`TextClassifier` to train.
+    neutral_band: binary models call ``neutral`` any probability of positive within this distance of 0.5.
+    language: 'zh', 'en' or '' (informational).
+    """
+
+    def __init__(self, classifier: TextClassifier | None = None, neutral_band: float = 0.15, language: str = "") -> None:
+        self.classifier = classifier
+        self.neutral_band = neutral_band
+        self.language = language
+
+    def fit(self, texts: Sequence[str], labels: Sequence[object]) -> SentimentModel:
+        y = normalize_labels(labels)
+        clf = self.classifier if self.classifier is not None else TextClassifier()
+        self.model_ = TextClassifier(**clf.get_params()).fit(list(texts), y)
+        self.classes_ = self.model_.classes_
+        return self
+
+    def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
+        """Probability of positive for each text."""
+        self.check_fitted()
+        proba = self.model_.predict_proba(texts)
+        return proba[:, list(self.classes_).index("positive")] if "positive" in self.classes_ else np.zeros(len(proba))
+
+    def predict(self, texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+        """(labels, probability of positive)."""
+        self.check_fitted()
+        proba = self.model_.predict_proba(texts)
+        classes = list(self.classes_)
+        p_pos = proba[:, classes.index("positive")] if "positive" in classes else np.zeros(len(proba))
+        if "neutral" in classes:
+            labels = np.asarray(self.classes_)[proba.argmax(axis=1)]
+        else:
+            labels = np.where(p_pos >= 0.5 + self.neutral_band, "positive",
+                              np.where(p_pos <= 0.5 - self.neutral_band, "negative", "neutral"))
+        return labels.astype(object), p_pos
+
+    def binary(self, texts: Sequence[str]) -> np.ndarray:
+        """Positive (1) / negative (0) only: the label with the larger probability between the two."""
+        self.check_fitted()
+        proba = self.model_.predict_proba(texts)
+        classes = list(self.classes_)
+        return (proba[:, classes.index("positive")] >= proba[:, classes.index("negative")]).astype(int)
+
+
+def train_sentiment(frame: pd.DataFrame, text_column: str, *, label_column: str | None = None,
+                    rating_column: str | None = None, language: str = "", seed: int = 0) -> SentimentModel:
+    """Train a sentiment model on a shop's own data (labels or 1-5 star ratings)."""
+    if (label_column is None) == (rating_column is None):
+        raise UserInputError("give exactly one of --label-column or --rating-column")
+    for col in [text_column, label_column or rating_column]:
+        if col not in frame.columns:
+            raise UserInputError(f"column {col!r} not in the data; columns are: {', '.join(map(str, frame.columns))}")
+    target = label_column or rating_column
+    data = frame[[text_column, target]].dropna()
+    data = data[data[text_column].astype(str).str.strip() != ""]
+    if len(data) < 20:
+        raise UserInputError(f"only {len(data)} rows with both text and {target!r}; need at least 20 to train")
+    y = labels_from_ratings(data[target].tolist()) if rating_column else normalize_labels(data[target].tolist())
+    if len(set(y)) < 2:
+        raise UserInputError(f"all {len(y)} rows have the same sentiment {y[0]!r}; need at least two classes")
+    nb = len(set(y)) == 2
+    return SentimentModel(TextClassifier(n_features=2**18, C=4.0 if not nb else 1.0, nb=nb, seed=seed),
+                          language=language).fit(data[text_column].astype(str).tolist(), y)
+
+
+def evaluate_and_train(frame: pd.DataFrame, text_column: str, *, label_column: str | None = None,
+                       rating_column: str | None = None, holdout: float = 0.2,
+                       seed: int = 0) -> tuple[SentimentModel, dict[str, object]]:
+    """Measure on a stratified hold-out, then fit on every row; returns (model, report)."""
+    from sklearn.metrics import accuracy_score, f1_score
+    from sklearn.model_selection import train_test_split
+
+    if not 0 <= holdout < 1:
+        raise UserInputError(f"--holdout {holdout} must be in [0, 1)")
+    model = train_sentiment(frame, text_column, label_column=label_column, rating_column=rating_column, seed=seed)
+    report: dict[str, object] = {"rows": None, "classes": list(map(str, model.classes_)),
+                                 "holdout_accuracy": None, "holdout_macro_f1": None}
+    target = label_column or rating_column
+    data = frame[[text_column, target]].dropna()
+    data = data[data[text_column].astype(str).str.strip() != ""]
+    report["rows"] = len(data)
+    y = labels_from_ratings(data[target].tolist()) if rating_column else normalize_labels(data[target].tolist())
+    if holdout > 0 and min(pd.Series(y).value_counts()) >= 2 and len(data) * holdout >= len(set(y)):
+        tr, te, ytr, yte = train_test_split(data, y, test_size=holdout, stratify=y, random_state=seed)
+        tr = tr.assign(_y=ytr)
+        m = train_sentiment(tr, text_column, label_column="_y", seed=seed)
+        pred = m.model_.predict(te[text_column].astype(str).tolist())
+        report["holdout_accuracy"] = round(float(accuracy_score(yte, pred)), 4)
+        report["holdout_macro_f1"] = round(float(f1_score(yte, pred, average="macro")), 4)
+    return model, report
