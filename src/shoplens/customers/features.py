@@ -96,39 +96,47 @@ SIGNALS: list[Signal] = [
 
 
 def behaviour_sql(lit: str, with_categories: bool) -> str:
-    """Purchase behaviour per customer before ``lit`` (one statement)."""
+    """Purchase behaviour per customer before ``lit`` (one statement).
+
+    Written without DISTINCT aggregates and holistic ``mode()``: per-group hash sets made
+    the first version run out of memory at a million customers; pre-aggregating to
+    customer-day and customer-product rows keeps every step a plain streaming sum.
+    """
     category = (f"""cat AS (
-            SELECT o.customer_id, coalesce(pr.category, 'other') AS category, sum(i.quantity * i.unit_price) AS spend
-            FROM ({purchases_sql(lit)}) o JOIN order_items i USING (order_id) LEFT JOIN products pr USING (product_id)
-            WHERE i.quantity > 0 GROUP BY ALL),
+            SELECT customer_id, coalesce(pr.category, 'other') AS category, sum(cp.spend) AS spend
+            FROM cust_product cp LEFT JOIN products pr USING (product_id) GROUP BY ALL),
         cat_top AS (SELECT customer_id, arg_max(category, spend) AS top_category,
                            max(spend) / nullif(sum(spend), 0) AS top_category_share FROM cat GROUP BY ALL),"""
                 if with_categories else
                 "cat_top AS (SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS top_category, NULL::DOUBLE AS top_category_share),")
     return f"""
     WITH p AS ({purchases_sql(lit)}),
+    days AS (SELECT customer_id, ordered_at::DATE AS day FROM p GROUP BY ALL),
+    day_stats AS (
+        SELECT customer_id, count(*) AS purchase_days,
+               CASE WHEN count(*) > 1 THEN date_diff('day', min(day), max(day)) / (count(*) - 1) END AS avg_days_between_orders
+        FROM days GROUP BY ALL),
+    channels AS (SELECT customer_id, channel, count(*) AS n FROM p GROUP BY ALL),
+    top_channel AS (SELECT customer_id, arg_max(channel, n) AS top_channel FROM channels GROUP BY ALL),
     ord AS (
-        SELECT customer_id, count(DISTINCT order_id) AS orders, sum(amount) AS gross_revenue,
+        SELECT customer_id, count(*) AS orders, sum(amount) AS gross_revenue,
                date_diff('day', max(ordered_at)::DATE, {lit}::DATE) AS recency_days,
                date_diff('day', min(ordered_at)::DATE, {lit}::DATE) AS tenure_days,
-               count(DISTINCT order_id) FILTER (WHERE ordered_at >= {lit} - INTERVAL 90 DAY) AS orders_last_90d,
-               CASE WHEN count(DISTINCT ordered_at::DATE) > 1
-                    THEN date_diff('day', min(ordered_at)::DATE, max(ordered_at)::DATE) / (count(DISTINCT ordered_at::DATE) - 1)
-               END AS avg_days_between_orders,
+               count(*) FILTER (WHERE ordered_at >= {lit} - INTERVAL 90 DAY) AS orders_last_90d,
                avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
                avg(CASE WHEN dayofweek(ordered_at) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
-               avg(CASE WHEN hour(ordered_at) >= 18 THEN 1.0 ELSE 0.0 END) AS evening_share,
-               mode(channel) AS top_channel
+               avg(CASE WHEN hour(ordered_at) >= 18 THEN 1.0 ELSE 0.0 END) AS evening_share
         FROM p GROUP BY ALL
     ),
+    product_price AS (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY ALL),
+    cust_product AS (
+        SELECT o.customer_id, i.product_id, sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS spend
+        FROM p o JOIN order_items i USING (order_id) WHERE i.quantity > 0 GROUP BY ALL
+    ),
     items AS (
-        SELECT o.customer_id, sum(i.quantity) / count(DISTINCT o.order_id) AS items_per_order,
-               count(DISTINCT i.product_id) AS distinct_products,
-               sum(i.quantity * i.unit_price) / nullif(sum(i.quantity * pm.median_price), 0) AS price_index
-        FROM p o JOIN order_items i USING (order_id)
-        JOIN (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY ALL) pm
-          USING (product_id)
-        WHERE i.quantity > 0 GROUP BY ALL
+        SELECT cp.customer_id, sum(cp.units) AS units, count(*) AS distinct_products,
+               sum(cp.spend) / nullif(sum(cp.units * pp.median_price), 0) AS price_index
+        FROM cust_product cp JOIN product_price pp USING (product_id) GROUP BY ALL
     ),
     ret AS (
         SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned,
@@ -137,13 +145,15 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     ),
     {category}
     joined AS (
-        SELECT ord.*, ord.gross_revenue - coalesce(ret.returned, 0) AS net_revenue,
+        SELECT ord.*, ds.avg_days_between_orders, tc.top_channel,
+               ord.gross_revenue - coalesce(ret.returned, 0) AS net_revenue,
                (ord.gross_revenue - coalesce(ret.returned, 0)) / ord.orders AS aov,
                coalesce(ret.returned, 0) / nullif(ord.gross_revenue, 0) AS return_rate,
                coalesce(ret.cancelled_orders, 0) AS cancelled_orders,
-               items.items_per_order, items.distinct_products, items.price_index,
+               items.units / ord.orders AS items_per_order, items.distinct_products, items.price_index,
                cat_top.top_category, cat_top.top_category_share
-        FROM ord LEFT JOIN items USING (customer_id) LEFT JOIN ret USING (customer_id) LEFT JOIN cat_top USING (customer_id)
+        FROM ord LEFT JOIN day_stats ds USING (customer_id) LEFT JOIN top_channel tc USING (customer_id)
+        LEFT JOIN items USING (customer_id) LEFT JOIN ret USING (customer_id) LEFT JOIN cat_top USING (customer_id)
     )
     SELECT * FROM joined
     """
