@@ -243,3 +243,14 @@ def test_cli_missing_columns_through_main_exit_2(tmp_path):
 def test_cli_assign(tmp_path):
     out = json.loads(runner.invoke(app, ["ab", "assign", "17850", "13047", "--experiment", "e1", "--json"]).output)
     assert out == {u: abtest.assign(u, ["control", "treatment"], salt="e1") for u in ("17850", "13047")}
+
+
+def test_cli_planned_weights_drive_the_srm_check(tmp_path):
+    path = tmp_path / "split.csv"
+    path.write_text("variant,n,sum\ncontrol,8000,800\nnew,2000,210\n")
+    equal = json.loads(runner.invoke(app, ["ab", "analyze", "--summary", str(path), "--json"]).output)
+    planned = json.loads(runner.invoke(app, ["ab", "analyze", "--summary", str(path), "--weights", "0.8,0.2",
+                                             "--json"]).output)
+    assert equal["srm"]["alarm"] and not planned["srm"]["alarm"]
+    bad = runner.invoke(app, ["ab", "analyze", "--summary", str(path), "--weights", "1,1,1", "--json"])
+    assert bad.exit_code != 0 and "weights has 3 values" in str(bad.exception)

@@ -72,6 +72,8 @@ def test_selection_prefers_the_narrowest_consistent_interval():
     assert choice["selected"] == "dr" and "dm" not in choice["reason"].split("(")[-1]
     est["dm"] = {"value": 0.5, "ci_low": 0.49, "ci_high": 0.51}
     assert select_estimator(est)["selected"] == "dm"
+    est["dm"] = {"value": 0.56, "ci_low": 0.55, "ci_high": 0.57}  # overlaps dr's interval but lies outside it
+    assert select_estimator(est)["selected"] == "dr"
 
 
 def test_logged_policy_distribution_is_consistent(logs_csv):
@@ -122,7 +124,7 @@ def test_cli_ope_json_shape(logs_csv):
                               "--json"])
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
-    assert {"ipw", "snipw", "dm", "dr", "sndr", "switch_dr"} <= set(out["estimates"])
+    assert {"ipw", "snipw", "dm", "dr", "sndr", "switch_dr", "dr_os"} <= set(out["estimates"])
     assert set(out["estimates"]["ipw"]) >= {"value", "ci_low", "ci_high"}
     assert out["selected"] in out["estimates"]
 

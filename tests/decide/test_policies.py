@@ -7,7 +7,8 @@ import copy
 import numpy as np
 import pytest
 
-from shoplens.decide.policies import POLICIES, BernoulliTS, LinearTS, LinUCB, LogisticTS, make_policy
+from shoplens.decide.policies import (POLICIES, BernoulliTS, LinearTS, LinUCB, LogisticTS, make_policy,
+                                      position_bias_from_logs)
 
 ACTIONS = ["a", "b", "c"]
 
@@ -118,3 +119,11 @@ def test_unknown_policy_and_empty_actions():
         make_policy("greedy")
     with pytest.raises(ValueError, match="at least one action"):
         BernoulliTS().choose({}, [])
+
+
+def test_position_bias_from_uniform_logs():
+    rng = np.random.default_rng(0)
+    position = rng.integers(0, 3, 60_000)
+    reward = (rng.random(60_000) < 0.2 * np.array([1.0, 0.5, 0.25])[position]).astype(float)
+    bias = position_bias_from_logs(position, reward)
+    assert bias[0] == 1.0 and bias[1] == pytest.approx(0.5, abs=0.05) and bias[2] == pytest.approx(0.25, abs=0.04)

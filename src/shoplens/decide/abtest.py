@@ -328,6 +328,8 @@ def analyze_stats(stats_list: Sequence[VariantStats], *, baseline: str | None = 
         adjusted = adjust_p_values([r["p_value"] for r in rows[1:]], correction)
         for r, p in zip(rows[1:], adjusted):
             r["p_value_adjusted"] = p
+    if weights is not None and len(weights) != len(stats_list):
+        raise UserInputError(f"weights has {len(weights)} values for {len(stats_list)} variants")
     srm = srm_check([s.n for s in stats_list], weights)
     return Analysis(base_name, rows, srm, method, difference)
 

@@ -226,6 +226,8 @@ def analyze_cmd(
                                                            "[default: pre_metric when present]")] = None,
     segment: Annotated[Optional[str], typer.Option(help="column to also report results per segment")] = None,
     tuning: Annotated[float, typer.Option(help="sequential: total sample size where the interval is tightest")] = 5000.0,
+    weights: Annotated[Optional[str], typer.Option(help="planned traffic split for the sample-ratio check, "
+                                                       "comma-separated in variant order [default: equal]")] = None,
     json_out: Annotated[bool, typer.Option("--json", help='print {"baseline", "variants": [...], "srm": {...}}')] = False,
 ) -> None:
     """Analyse an A/B test from per-variant sums (--summary) or unit-level data (CUPED with pre_metric).
@@ -242,7 +244,12 @@ def analyze_cmd(
         raise UserInputError(f"--method must be frequentist, bayesian or sequential, not {method!r}")
     if not 0 < alpha < 1:
         raise UserInputError("--alpha must lie strictly between 0 and 1")
-    kw = {"tuning": tuning} if method == "sequential" else {}
+    kw: dict = {"tuning": tuning} if method == "sequential" else {}
+    if weights:
+        try:
+            kw["weights"] = [float(w) for w in weights.split(",")]
+        except ValueError:
+            raise UserInputError("--weights must be comma-separated numbers") from None
     if summary is not None:
         result = abtest.analyze_stats(abtest.read_summary(str(summary)), baseline=baseline, method=method,  # type: ignore[arg-type]
                                       difference=difference, alpha=alpha, correction=correction, **kw)  # type: ignore[arg-type]

@@ -121,7 +121,8 @@ class DecisionLog:
         if since is not None:
             where.append("rewarded_at > ?")
             params.append(since)
-        return self.wh.query(f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY occurred_at, decision_id",
+        # rowid keeps insertion order among decisions logged at the same instant (ids are random)
+        return self.wh.query(f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY occurred_at, rowid",
                              params)
 
     def feedback(self, policy: str | None = None, decision_type: str | None = None) -> LoggedFeedback:

@@ -77,7 +77,7 @@ def run_obd_validation(data_dir: str | Path, *, n_bootstrap: int = 200, seed: in
             rows.append({"evaluation": label, "estimator": name, "estimate": e["value"], "ci_low": e["ci_low"],
                          "ci_high": e["ci_high"], "ground_truth": gt,
                          "relative_error": abs(e["value"] - gt) / gt, "selected": name == chosen,
-                         "tau": e.get("tau")})
+                         "tau": e.get("tau"), "lambda": e.get("lambda")})
     return pd.DataFrame(rows)
 
 

@@ -9,6 +9,7 @@ Open Bandit Pipeline:
 - ``dr``: doubly robust, DM plus the IPW-weighted residual ``w_i (r_i - q(x_i, a_i))``;
 - ``sndr``: DR with the self-normalised residual term;
 - ``switch_dr``: DR that drops the residual when ``w_i > tau`` (the DM answers there);
+- ``dr_os``: DR with optimistic shrinkage of the weights, ``lambda w / (w^2 + lambda)`` (Su et al. 2020);
 - ``ipw_clip`` / ``dr_clip``: weights clipped at ``tau`` (propensity clipping).
 
 Every estimate comes with a bootstrap percentile interval; all estimators are
@@ -36,10 +37,10 @@ import pandas as pd
 
 from shoplens.errors import InputFileError, InsufficientDataError, UserInputError
 
-ESTIMATORS = ("dm", "ipw", "snipw", "dr", "sndr", "switch_dr", "ipw_clip", "dr_clip")
+ESTIMATORS = ("dm", "ipw", "snipw", "dr", "sndr", "switch_dr", "dr_os", "ipw_clip", "dr_clip")
 # Estimators taking part in the automatic selection (the clipped ones are tuned variants
 # of ipw / dr and would only duplicate switch_dr's role).
-SELECTABLE = ("dm", "ipw", "snipw", "dr", "sndr", "switch_dr")
+SELECTABLE = ("dm", "ipw", "snipw", "dr", "sndr", "switch_dr", "dr_os")
 
 
 @dataclass
@@ -177,7 +178,7 @@ class RewardModel:
 
 # -- estimators -------------------------------------------------------------------------------
 def _row_terms(logs: LoggedFeedback, action_dist: np.ndarray, q_all: np.ndarray | None,
-               q_logged: np.ndarray | None, tau: float) -> dict[str, np.ndarray]:
+               q_logged: np.ndarray | None, tau: float, lam: float = np.inf) -> dict[str, np.ndarray]:
     n = len(logs)
     pi_logged = action_dist[np.arange(n), logs.action]
     w = pi_logged / logs.propensity
@@ -188,7 +189,9 @@ def _row_terms(logs: LoggedFeedback, action_dist: np.ndarray, q_all: np.ndarray 
     if q_all is not None and q_logged is not None:
         dm = (action_dist * q_all).sum(axis=1)
         resid = r - q_logged
-        terms.update(dm=dm, wres=w * resid, wcres=wc * resid, swres=np.where(w <= tau, w * resid, 0.0))
+        w_os = w if np.isinf(lam) else lam * w / (w * w + lam)
+        terms.update(dm=dm, wres=w * resid, wcres=wc * resid, swres=np.where(w <= tau, w * resid, 0.0),
+                     osres=w_os * resid)
     return terms
 
 
@@ -202,7 +205,7 @@ def _estimates(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     out = {"ipw": m["wr"], "snipw": m["wr"] / m["w"], "ipw_clip": m["wcr"]}
     if "dm" in m:
         out.update(dm=m["dm"], dr=m["dm"] + m["wres"], sndr=m["dm"] + m["wres"] / m["w"],
-                   switch_dr=m["dm"] + m["swres"], dr_clip=m["dm"] + m["wcres"])
+                   switch_dr=m["dm"] + m["swres"], dr_os=m["dm"] + m["osres"], dr_clip=m["dm"] + m["wcres"])
     return out
 
 
@@ -242,7 +245,8 @@ def estimate_all(logs: LoggedFeedback, action_dist: np.ndarray, *, reward_model:
     q_all, q_logged = q if q is not None else (None, None)
     if tau is None:
         tau = tune_tau(logs, action_dist, q_all, q_logged)
-    terms = _row_terms(logs, action_dist, q_all, q_logged, tau)
+    lam = tune_tau(logs, action_dist, q_all, q_logged, kind="dr_os") if q_all is not None else np.inf
+    terms = _row_terms(logs, action_dist, q_all, q_logged, tau, lam)
     point = _estimates_from_means({k: np.array([v.mean()]) for k, v in terms.items()})
     boot = _estimates_from_means(bootstrap_means(terms, n_bootstrap, seed)) if n_bootstrap > 0 else {}
     out: dict[str, dict[str, float]] = {}
@@ -255,25 +259,33 @@ def estimate_all(logs: LoggedFeedback, action_dist: np.ndarray, *, reward_model:
         out[name] = {"value": float(point[name][0]), "ci_low": float(lo), "ci_high": float(hi)}
         if name in ("switch_dr", "ipw_clip", "dr_clip"):
             out[name]["tau"] = float(tau)
+        if name == "dr_os":
+            out[name]["lambda"] = float(lam)
     return out
 
 
 def tune_tau(logs: LoggedFeedback, action_dist: np.ndarray, q_all: np.ndarray | None, q_logged: np.ndarray | None,
-             grid: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, np.inf)) -> float:
-    """The weight threshold for switch_dr / clipping, by SLOPE (Su et al. 2020).
+             grid: tuple[float, ...] = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, np.inf),
+             kind: str = "switch_dr") -> float:
+    """The weight threshold for switch_dr / clipping (or ``lambda`` of dr_os), by SLOPE (Su et al. 2020).
 
-    Larger ``tau`` means less bias and more variance. Walk the grid from large to small
-    and keep shrinking while the new estimate stays within the (analytic, 95 %)
-    intervals of every larger-``tau`` estimate; stop at the first conflict.
+    Larger values mean less bias and more variance. Walk the grid from large to small
+    and keep shrinking while the new estimate stays inside the (analytic, 95 %)
+    interval of every larger-value estimate, i.e. while its extra bias is not
+    detectable; stop at the first conflict.
     """
     n = len(logs)
     kept: list[tuple[float, float]] = []  # (estimate, half-width) of accepted larger taus
     chosen = float(grid[-1])
     for tau in sorted(grid, reverse=True):
-        t = _row_terms(logs, action_dist, q_all, q_logged, tau)
-        row = t["dm"] + t["swres"] if "dm" in t else t["wcr"]
+        if kind == "dr_os":
+            t = _row_terms(logs, action_dist, q_all, q_logged, np.inf, tau)
+            row = t["dm"] + t["osres"]
+        else:
+            t = _row_terms(logs, action_dist, q_all, q_logged, tau)
+            row = t["dm"] + t["swres"] if "dm" in t else t["wcr"]
         est, half = float(row.mean()), float(1.96 * row.std(ddof=1) / np.sqrt(n)) if n > 1 else 0.0
-        if all(abs(est - e) <= half + h for e, h in kept):
+        if all(abs(est - e) <= h for e, h in kept):
             chosen = float(tau)
             kept.append((est, half))
         else:
@@ -282,12 +294,12 @@ def tune_tau(logs: LoggedFeedback, action_dist: np.ndarray, q_all: np.ndarray | 
 
 
 def select_estimator(estimates: dict[str, dict[str, float]], candidates: tuple[str, ...] = SELECTABLE) -> dict[str, Any]:
-    """Which estimate to trust: the narrowest interval that agrees with every wider one.
+    """Which estimate to trust: the narrowest interval whose estimate every wider one accepts.
 
     This is Lepski's principle as used by SLOPE for off-policy evaluation: wider
     intervals belong to less biased estimators (IPW is unbiased, DM the most biased),
-    so an estimator is acceptable when its interval intersects all of theirs; among
-    those, the narrowest (lowest variance) wins.
+    so an estimator is acceptable when its estimate lies inside all of their intervals
+    (its bias is not detectable); among those, the narrowest (lowest variance) wins.
     """
     cands = []
     for name in candidates:
@@ -299,10 +311,10 @@ def select_estimator(estimates: dict[str, dict[str, float]], candidates: tuple[s
     cands.sort(key=lambda c: c[0])
     for i, (width, name, e) in enumerate(cands):
         wider = cands[i + 1:]
-        if all(e["ci_low"] <= o["ci_high"] and o["ci_low"] <= e["ci_high"] for _, _, o in wider):
+        if all(o["ci_low"] <= e["value"] <= o["ci_high"] for _, _, o in wider):
             others = ", ".join(n for _, n, _ in wider) or "none"
-            return {"selected": name, "reason": f"narrowest interval ({width:.4g}) that overlaps every wider "
-                                                 f"(less biased) estimator's interval ({others})"}
+            return {"selected": name, "reason": f"narrowest interval ({width:.4g}) whose estimate lies inside every "
+                                                 f"wider (less biased) estimator's interval ({others})"}
     raise AssertionError("unreachable: the widest estimator always qualifies")
 
 

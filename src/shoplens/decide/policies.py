@@ -461,6 +461,24 @@ def _expand(context: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def position_bias_from_logs(position: np.ndarray, reward: np.ndarray, prior: float = 10.0) -> np.ndarray:
+    """Examination probability of each slot relative to the first, for ``position_bias``.
+
+    Valid on logs where every slot shows the same mix of actions (uniform-random logging,
+    such as OBD's random logs): the click rate of slot j over that of slot 0, each
+    smoothed with ``prior`` pseudo-impressions at the overall rate, capped at 1.
+    """
+    position = np.asarray(position, dtype=np.int64)
+    reward = np.asarray(reward, dtype=float)
+    n = np.bincount(position)
+    clicks = np.bincount(position, weights=reward, minlength=len(n))
+    overall = reward.mean() if len(reward) else 0.0
+    rate = (clicks + prior * overall) / (n + prior)
+    if rate[0] <= 0:
+        return np.ones(len(n))
+    return np.minimum(rate / rate[0], 1.0)
+
+
 POLICIES: dict[str, type[Policy]] = {
     "epsilon-greedy": EpsilonGreedy, "ucb1": UCB1, "bernoulli-ts": BernoulliTS,
     "linucb": LinUCB, "linear-ts": LinearTS, "logistic-ts": LogisticTS,
