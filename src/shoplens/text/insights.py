@@ -117,6 +117,8 @@ def intent_mix(wh: Warehouse, *, period: str = "month") -> pd.DataFrame:
     """Customer messages per intent per period with the share of the period."""
     _need(wh, MESSAGES_TABLE)
     return wh.query(
-        f"""SELECT date_trunc('{_period(period)}', created_at)::DATE AS period, intent, count(*) AS messages,
-                   count(*) / sum(count(*)) OVER (PARTITION BY date_trunc('{period}', created_at)) AS share
-            FROM {MESSAGES_TABLE} WHERE created_at IS NOT NULL GROUP BY ALL ORDER BY period, messages DESC""")
+        f"""WITH counts AS (
+                SELECT date_trunc('{_period(period)}', created_at)::DATE AS period, intent, count(*) AS messages
+                FROM {MESSAGES_TABLE} WHERE created_at IS NOT NULL GROUP BY ALL)
+            SELECT period, intent, messages, messages / sum(messages) OVER (PARTITION BY period) AS share
+            FROM counts ORDER BY period, messages DESC""")
