@@ -180,6 +180,7 @@ def run_pipeline(path: str) -> dict:
             t0 = time.perf_counter()
             fn()
             times[name] = time.perf_counter() - t0
+            print(f"{name}: {times[name]:.1f} s", file=sys.stderr, flush=True)
         t0 = time.perf_counter()
         orders = wh.query("SELECT customer_id, order_id, ordered_at, total_amount FROM orders "
                           "WHERE status = 'completed' AND total_amount >= 0")
@@ -205,6 +206,7 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=5, help="repeats of the CDNOW fits (median reported)")
     ap.add_argument("--workdir", type=Path, default=None)
     ap.add_argument("--skip-scale", action="store_true", help="only the CDNOW comparison")
+    ap.add_argument("--reuse", action="store_true", help="reuse the scaled warehouse already in --workdir")
     ap.add_argument("--plot", type=Path, default=None, help="write the CDNOW holdout plot (PNG) here")
     ap.add_argument("--pipeline", help=argparse.SUPPRESS)
     args = ap.parse_args()
@@ -229,16 +231,18 @@ def main() -> None:
     if not args.skip_scale:
         workdir = args.workdir or Path(tempfile.mkdtemp(prefix="shoplens-bench-customers-"))
         path = workdir / "warehouse.duckdb"
-        if path.exists():
-            path.unlink()
-        t0 = time.perf_counter()
-        result["data"] = build_scaled(args.data_dir, path, args.customers, args.item_customers)
-        result["data"]["build_s"] = time.perf_counter() - t0
+        if args.reuse and path.exists():
+            result["data"] = {"reused": str(path)}
+        else:
+            if path.exists():
+                path.unlink()
+            t0 = time.perf_counter()
+            result["data"] = build_scaled(args.data_dir, path, args.customers, args.item_customers)
+            result["data"]["build_s"] = time.perf_counter() - t0
         print("data:", result["data"])
         env = {**os.environ, "PYTHONWARNINGS": "ignore"}
-        proc = subprocess.run([sys.executable, __file__, "--pipeline", str(path)], capture_output=True, text=True, env=env)
+        proc = subprocess.run([sys.executable, __file__, "--pipeline", str(path)], stdout=subprocess.PIPE, text=True, env=env)
         if proc.returncode != 0:
-            print(proc.stderr[-3000:], file=sys.stderr)
             sys.exit(1)
         result["pipeline"] = json.loads(proc.stdout.strip().splitlines()[-1])
         p = result["pipeline"]
