@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from shoplens.cli_common import console, open_warehouse, print_json, rows_table
+from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table
 from shoplens.errors import InputFileError, UserInputError
 
 decide_app = typer.Typer(help="Bandit decisions, off-policy evaluation and learning, dynamic pricing.",
@@ -40,7 +40,7 @@ def ope_cmd(
     json_out: Annotated[bool, typer.Option("--json", help='print {"estimates": {NAME: {value, ci_low, ci_high}}, '
                                                           '"selected": NAME}')] = False,
 ) -> None:
-    """Estimate a policy's value off-policy (DM, IPW, SNIPW, DR, SNDR, Switch-DR) with 95 % bootstrap
+    """Estimate a policy's value off-policy (DM, IPW, SNIPW, DR, SNDR, Switch-DR, DRos) with 95 % bootstrap
     intervals, and say which estimator to trust.
 
     Example: shoplens decide ope --logs logs.csv --policy uniform --json
@@ -51,7 +51,8 @@ def ope_cmd(
         raise UserInputError("--bootstrap must be at least 1")
     if n_actions is not None and n_actions < 1:
         raise UserInputError("--n-actions must be at least 1")
-    result = evaluate_file(str(logs), policy, n_actions=n_actions, n_bootstrap=bootstrap, seed=seed)
+    with err_console.status(f"estimating with {bootstrap} bootstrap resamples..."):
+        result = evaluate_file(str(logs), policy, n_actions=n_actions, n_bootstrap=bootstrap, seed=seed)
     if json_out:
         print_json(result)
         return
@@ -76,7 +77,9 @@ def learn_cmd(
 
     if not 0 <= epsilon <= 1:
         raise UserInputError("--epsilon must lie in [0, 1]")
-    report = learn_and_evaluate(read_logs(str(logs)), method=method, test_share=test_share, epsilon=epsilon, seed=seed)
+    with err_console.status(f"learning a {method} policy and estimating it on held-out logs..."):
+        report = learn_and_evaluate(read_logs(str(logs)), method=method, test_share=test_share, epsilon=epsilon,
+                                    seed=seed)
     path = report.pop("policy").save(out, method=method)
     report["model_file"] = str(path)
     if json_out:
@@ -115,8 +118,9 @@ def simulate_pricing_cmd(
     else:
         with open_warehouse(ctx, read_only=True) as wh:
             calibration = calibrate_from_warehouse(wh)
-    result = simulate_pricing(scenarios_from(calibration, cost_share=cost_share, n_products=products), steps=steps,
-                              seed=seed, min_margin=min_margin, max_change=max_change)
+    with err_console.status(f"simulating {products} products x {steps} steps..."):
+        result = simulate_pricing(scenarios_from(calibration, cost_share=cost_share, n_products=products),
+                                  steps=steps, seed=seed, min_margin=min_margin, max_change=max_change)
     if plot is not None:
         regret_figure(result["curves"]).write_html(str(plot), include_plotlyjs="cdn")
     cal = calibration.head(products)

@@ -141,8 +141,8 @@ class DecisionLog:
 class Decider:
     """Consent-aware, logged decisions of one policy for the shop's customers.
 
-    >>> # d = Decider(wh, LinearTS(seed=1), name="offer-bandit")  # doctest: +SKIP
-    >>> # d.decide("17850", {"recency_days": 12}, ["free-shipping", "10-percent"])  # doctest: +SKIP
+    >>> # d = Decider(wh, LinearTS(seed=1), name="offer-bandit")
+    >>> # d.decide("17850", {"recency_days": 12}, ["free-shipping", "10-percent"])
     """
 
     def __init__(self, wh: Warehouse, policy: Policy, *, name: str, version: str = "1",

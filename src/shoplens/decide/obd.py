@@ -11,7 +11,7 @@ evaluating it off-policy from the *other* policy's logs (Saito et al. 2021):
 
 Relative error = ``|estimate - ground truth| / ground truth``.
 
->>> # run_obd_validation("tests/data/decide")  # doctest: +SKIP
+>>> # run_obd_validation("tests/data/decide")
 """
 
 from __future__ import annotations

@@ -10,8 +10,8 @@ with confidence intervals, on held-out logs before it sees any traffic.
 Both use scikit-learn models; the learned policy is greedy, mixed with ``epsilon``
 uniform exploration so it can keep logging usable data.
 
->>> # policy = LearnedPolicy(method="dr").fit(train_logs)  # doctest: +SKIP
->>> # report = learn_and_evaluate(logs, method="dr")         # doctest: +SKIP
+>>> # policy = LearnedPolicy(method="dr").fit(train_logs)
+>>> # report = learn_and_evaluate(logs, method="dr")       
 """
 
 from __future__ import annotations

@@ -489,7 +489,7 @@ def make_policy(name: str, **params: Any) -> Policy:
     """A policy by name (``shoplens decide`` commands).
 
     >>> make_policy("linucb", alpha=0.5)
-    LinUCB(seed=0, n_draws=200, position_bias=None, features=None, ridge=1.0, alpha=0.5)
+    LinUCB(alpha=0.5, features=None, ridge=1.0, seed=0, n_draws=100, position_bias=None)
     """
     try:
         cls = POLICIES[name]

@@ -7,8 +7,8 @@ The demo shop has no logged offers, so the responses are simulated; the contexts
 
 >>> env = OfferEnvironment.random(n_customers=100, seed=1)
 >>> logs = env.log_uniform(500)
->>> sorted(logs.columns)[:3]
-['action', 'customer_id', 'propensity']
+>>> sorted(logs.columns)[:2]
+['action', 'customer_id']
 """
 
 from __future__ import annotations
