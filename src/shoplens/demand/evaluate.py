@@ -74,7 +74,8 @@ def _baselines(train: pd.DataFrame, horizon: int, freq: str, m: int, level: int,
         if part.empty:
             continue
         sf = StatsForecast(models=[build_model(name, m)], freq=PANDAS_FREQ[freq], fallback_model=Naive(),
-                           n_jobs=(n_jobs or 2) if name in ("AutoETS", "AutoARIMA") else 1)
+                           n_jobs=(n_jobs or 2) if name in ("AutoETS", "AutoARIMA") and part["unique_id"].nunique() >= 200
+                           else 1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             fc = sf.forecast(h=horizon, df=part, level=[level] if name in NATIVE_INTERVALS else None)

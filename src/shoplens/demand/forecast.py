@@ -163,9 +163,10 @@ class DemandForecaster(Model):
         for name in self.models or ():
             build_model(name, 1)
 
-    def _statsforecast(self, names: list[str]) -> Any:
-        # Cheap models run faster in-process than through a worker pool.
-        n_jobs = self.n_jobs or min(2, os.cpu_count() or 1) if set(names) & set(SLOW_MODELS) else 1
+    def _statsforecast(self, names: list[str], n_series: int) -> Any:
+        # Cheap models, and few series, run faster in-process than through a worker pool.
+        parallel = bool(set(names) & set(SLOW_MODELS)) and n_series >= 200
+        n_jobs = (self.n_jobs or min(2, os.cpu_count() or 1)) if parallel else 1
         from statsforecast import StatsForecast
         from statsforecast.models import Naive
 
@@ -230,7 +231,7 @@ class DemandForecaster(Model):
                 groups.append((["AutoARIMA"], arima_part))
         frames = []
         for names, part in groups:
-            sf = self._statsforecast(names)
+            sf = self._statsforecast(names, part["unique_id"].nunique())
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 cv = sf.cross_validation(h=cv_h, df=part, n_windows=self.n_windows, step_size=cv_h)
@@ -319,7 +320,7 @@ class DemandForecaster(Model):
         frames = []
         for name, ids in self.profile_.groupby("model").groups.items():
             part = self.history_[self.history_["unique_id"].isin(ids)]
-            sf = self._statsforecast([str(name)])
+            sf = self._statsforecast([str(name)], len(ids))
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fc = sf.forecast(h=h, df=part)

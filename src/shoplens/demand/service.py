@@ -189,6 +189,10 @@ def reorder_demand(
     check_freq_level(freq, "product")
     if lead_time_days <= 0 or cover_days <= 0:
         raise UserInputError("--lead-time-days and --cover-days must be positive")
+    if not 0.5 <= service_level < 1:  # checked before the (slow) forecast
+        raise UserInputError(f"service level {service_level!r}: give a share between 0.5 and 0.999, e.g. 0.95")
+    if (order_cost is None) != (holding_rate is None):
+        raise UserInputError("give both --order-cost and --holding-rate for the economic order quantity, or neither")
     period_days = 7 if freq == "week" else 1
     lead, cover = lead_time_days / period_days, cover_days / period_days
     if forecast is None:
