@@ -200,13 +200,11 @@ def random_search(
     train, truth = temporal_split(before, cutoff - pd.Timedelta(days=validation_days))
     started = time.perf_counter()
     rows = []
-    for params in ParameterSampler(dict(space), n_iter=10_000, random_state=seed):
+    for params in ParameterSampler(dict(space), n_iter=_space_size(space), random_state=seed):
         if time.perf_counter() - started > budget_seconds and rows:
             break
         metrics = evaluate_model(make(**params), train, truth, k, catalogue=catalogue)
         rows.append({**params, "ndcg": metrics["ndcg"], "train_seconds": metrics["train_seconds"]})
-        if len(rows) >= _space_size(space):
-            break
     return pd.DataFrame(rows).sort_values("ndcg", ascending=False).reset_index(drop=True)
 
 

@@ -1,0 +1,213 @@
+"""`shoplens recs ...`: the acceptance CLI contract, consent and shop ids at the boundary, user errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from shoplens.cli import app
+from shoplens.errors import UserInputError
+from shoplens.privacy.ids import to_external
+from shoplens.store.registry import ModelRegistry
+from shoplens.store.warehouse import Warehouse
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def wpath(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A demo warehouse with a hybrid recommender trained up to 2011-11-01."""
+    path = tmp_path_factory.mktemp("recs-cli") / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    result = runner.invoke(app, ["-w", str(path), "recs", "train", "--until", "2011-11-01", "--json"])
+    assert result.exit_code == 0, result.output
+    return path
+
+
+def invoke(wpath: Path, *args: str) -> object:
+    return runner.invoke(app, ["-w", str(wpath), "recs", *args])
+
+
+def shop_ids(wpath: Path, consent: bool, n: int) -> list[str]:
+    with Warehouse(wpath, read_only=True) as wh:
+        ids = wh.query("SELECT o.customer_id FROM orders o JOIN customers c USING (customer_id) "
+                       "WHERE c.consent_personalization = ? GROUP BY 1 ORDER BY count(*) DESC LIMIT ?",
+                       [consent, n])["customer_id"].tolist()
+        return to_external(wh, ids)
+
+
+def test_train_json_and_registry(wpath: Path) -> None:
+    with Warehouse(wpath, read_only=True) as wh:
+        models = ModelRegistry(wh).list("recs")
+    assert models["status"].tolist() == ["promoted"]
+    assert models["kind"].iloc[0] == "recs.hybrid"
+    assert str(models["data_end"].iloc[0]).startswith("2011-11-01")
+    result = invoke(wpath, "train", "--model", "buy_again", "--until", "2011-06-01", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["model"] == "buy_again" and out["version"] == 2 and out["until"].startswith("2011-06-01")
+    assert str(out["data_end"]).startswith("2011-06-01")
+    assert {"customers", "products", "interactions", "train_seconds"} <= set(out)
+    with Warehouse(wpath) as wh:  # put the hybrid back for the other tests
+        ModelRegistry(wh).promote("recs", 1)
+
+
+def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
+    personal = shop_ids(wpath, True, 3)
+    refused = shop_ids(wpath, False, 1)
+    users = tmp_path / "users.txt"
+    users.write_text("\n".join(personal + refused + ["never-seen"]) + "\n")
+    out = tmp_path / "out.csv"
+    result = invoke(wpath, "recommend", "--users-file", str(users), "--k", "5", "--output", str(out), "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["rows"] == 25 and summary["not_personalised"] == 1
+    frame = pd.read_csv(out, dtype={"customer_id": str, "product_id": str})
+    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
+    assert frame["customer_id"].drop_duplicates().tolist() == personal + refused + ["never-seen"]  # shop ids, in order
+    assert frame.groupby("customer_id")["rank"].apply(list).map(lambda r: r == [1, 2, 3, 4, 5]).all()
+    no_consent = frame[frame["customer_id"] == refused[0]]
+    assert no_consent["reason"].eq("popular now (not personalised)").all()
+    unknown = frame[frame["customer_id"] == "never-seen"]
+    assert no_consent["product_id"].tolist() == unknown["product_id"].tolist()  # the same non-personal list
+    mine = frame[frame["customer_id"].isin(personal)]
+    assert mine["reason"].str.startswith(("you bought it", "because you bought", "customers like you")).mean() > 0.8
+
+
+def test_recommend_exclude_purchased_and_csv_input(wpath: Path, tmp_path: Path) -> None:
+    personal = shop_ids(wpath, True, 2)
+    users = tmp_path / "users.csv"
+    pd.DataFrame({"customer_id": personal, "note": ["x", "y"]}).to_csv(users, index=False)
+    out = tmp_path / "out.csv"
+    result = invoke(wpath, "recommend", "--users-file", str(users), "--k", "10", "--output", str(out),
+                    "--exclude-purchased")
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype=str)
+    assert len(frame) == 20
+    assert not frame["reason"].str.startswith("you bought it").any()
+    with Warehouse(wpath, read_only=True) as wh:
+        from shoplens.privacy.ids import to_internal
+
+        internal = dict(zip(to_internal(wh, personal), personal))
+        bought = wh.query("SELECT DISTINCT o.customer_id, oi.product_id FROM orders o JOIN order_items oi USING (order_id) "
+                          "WHERE oi.quantity > 0 AND o.ordered_at < '2011-11-01' AND o.customer_id IN (SELECT unnest(?))",
+                          [list(internal)])  # what the model (trained up to 2011-11-01) knows was bought
+    bought["customer_id"] = bought["customer_id"].map(internal)
+    assert frame.merge(bought, on=["customer_id", "product_id"]).empty
+
+
+def test_batch_score_writes_the_table(wpath: Path) -> None:
+    result = invoke(wpath, "score", "--k", "3", "--json")
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["rows"]
+    with Warehouse(wpath, read_only=True) as wh:
+        table = wh.query("SELECT * FROM recommendations")
+        customers = wh.query("SELECT count(DISTINCT customer_id) AS n FROM orders WHERE customer_id IS NOT NULL")["n"][0]
+    assert rows == len(table) == 3 * customers
+    assert {"customer_id", "rank", "product_id", "score", "reason", "model_version"} <= set(table.columns)
+
+
+def test_evaluate_json_shape(wpath: Path) -> None:
+    result = invoke(wpath, "evaluate", "--cutoff", "2011-11-01", "--k", "10",
+                    "--models", "popularity,buy_again_baseline", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["k"] == 10 and out["cutoff"].startswith("2011-11-01") and out["protocol"] == "temporal"
+    assert out["best"] == "buy_again_baseline"
+    assert [m["model"] for m in out["models"]] == ["buy_again_baseline", "popularity"]
+    for m in out["models"]:
+        assert {"ndcg", "recall", "map", "hit_rate", "coverage", "novelty", "ndcg_repeat", "ndcg_new"} <= set(m)
+        assert 0 <= m["ndcg"] <= 1
+    last = invoke(wpath, "evaluate", "--protocol", "last-basket", "--models", "popularity", "--json")
+    assert last.exit_code == 0, last.output
+    assert json.loads(last.stdout)["protocol"] == "last-basket"
+
+
+def test_similar_and_rules(wpath: Path) -> None:
+    result = invoke(wpath, "similar", "--product", "22423", "--k", "4", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert len(out["similar"]) == 4 and out["bought_together"]
+    assert out["bought_together"][0]["confidence"] > 0
+    rules = invoke(wpath, "rules", "--min-support", "0.01", "--min-baskets", "10", "--limit", "5", "--json")
+    assert rules.exit_code == 0, rules.output
+    data = json.loads(rules.stdout)
+    assert data["count"] >= len(data["rules"]) > 0
+    assert {"antecedent", "consequent", "support", "confidence", "lift", "baskets"} <= set(data["rules"][0])
+    with Warehouse(wpath, read_only=True) as wh:
+        assert wh.row_count("association_rules") == data["count"]
+    one = invoke(wpath, "rules", "--min-baskets", "10", "--product", data["rules"][0]["antecedent"], "--json")
+    assert all(data["rules"][0]["antecedent"] in r["antecedent"] for r in json.loads(one.stdout)["rules"])
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--until", "yesterday-ish"], "--until"),
+    (["train", "--model", "magic"], "unknown model"),
+    (["train", "--until", "1999-01-01"], "no orders or events"),
+    (["recommend", "--users-file", "/nonexistent/users.txt", "--output", "o.csv"], "file not found"),
+    (["recommend", "--users-file", __file__, "--output", "o.csv", "--k", "0"], "--k"),
+    (["evaluate", "--k", "10"], "--cutoff"),
+    (["evaluate", "--cutoff", "2030-01-01"], "cutoff"),
+    (["evaluate", "--cutoff", "2011-11-01", "--models", "nope"], "unknown model"),
+    (["similar", "--product", "NO-SUCH-PRODUCT"], "unknown to this model"),
+    (["rules", "--min-support", "2"], "min_support"),
+])
+def test_user_errors_are_user_input_errors(wpath: Path, args: list[str], message: str) -> None:
+    result = invoke(wpath, *args)
+    assert isinstance(result.exception, UserInputError), result.exception
+    assert message in str(result.exception)
+
+
+def test_user_error_exits_2_with_one_line_and_no_traceback(wpath: Path) -> None:
+    env = {**os.environ, "SHOPLENS_SECRET": "test-secret-key-for-the-demo-suite-0123456789"}
+    result = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(wpath),
+                             "recs", "similar", "--product", "NO-SUCH-PRODUCT"],
+                            capture_output=True, text=True, timeout=300, env=env)
+    assert result.returncode == 2, result.stderr
+    assert "unknown to this model" in result.stderr and "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) <= 2
+
+
+def test_recommend_needs_a_trained_model(demo_warehouse_path: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    users = tmp_path / "u.txt"
+    users.write_text("17850\n")
+    result = runner.invoke(app, ["-w", str(path), "recs", "recommend", "--users-file", str(users),
+                                 "--output", str(tmp_path / "o.csv")])
+    assert result.exit_code != 0
+    assert "shoplens recs train" in str(result.exception)
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    result = runner.invoke(app, ["-w", str(path), "recs", "recommend", "--users-file", str(empty),
+                                 "--output", str(tmp_path / "o.csv")])
+    assert "no customer ids" in str(result.exception)
+
+
+def test_erasure_reaches_the_recommender(wpath: Path, tmp_path: Path) -> None:
+    from shoplens.privacy.erasure import erase
+    from shoplens.privacy.ids import to_internal
+    from shoplens.recs.service import load_model
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(wpath, path)
+    shutil.copytree(wpath.parent / "models", tmp_path / "models")
+    with Warehouse(path) as wh:
+        wh.con.execute("UPDATE _models SET path = replace(path, ?, ?)", [str(wpath.parent), str(tmp_path)])
+    customer = shop_ids(path, True, 1)[0]
+    with Warehouse(path) as wh:
+        internal = to_internal(wh, [customer])[0]
+        assert internal in set(load_model(wh)[1].customers_)
+        report = erase(wh, customer)
+        assert report.total > 0
+        _, model = load_model(wh)
+    assert internal not in set(model.customers_)
+    assert internal not in set(model.generators_["als"].customers_)
