@@ -142,3 +142,16 @@ def test_verify_reports_a_model_that_cannot_forget(demo_wh) -> None:
 def test_unknown_customer(demo_wh) -> None:
     with pytest.raises(NotFoundError, match="not in the warehouse"):
         require_known(demo_wh, "no-such-customer")
+
+
+def test_erase_without_pseudonyms(tmp_wh, tmp_path) -> None:
+    from shoplens.config import Settings
+    from shoplens.ingest import ingest
+    from shoplens.privacy.ingest import ingest_hooks
+
+    pd.DataFrame({"customer_id": ["A1", "B2"], "email": ["a@x.com", "b@x.com"]}).to_csv(tmp_path / "c.csv", index=False)
+    s = Settings(warehouse=tmp_wh.path, secret="plain-ids-secret-0123456789", privacy={"pseudonymize_customer_id": False})
+    ingest(tmp_wh, [tmp_path / "c.csv"], table="customers", before_write=ingest_hooks(s, tmp_wh))
+    report = erase(tmp_wh, "A1")
+    assert report.subject == "A1" and report.removed["customers"] == 1
+    assert verify(tmp_wh, "A1").clean and tmp_wh.row_count("customers") == 1

@@ -122,3 +122,9 @@ def test_wrong_secret_is_refused(tmp_wh, tmp_path) -> None:
 def test_bad_policy_is_a_clear_config_error(privacy, message) -> None:
     with pytest.raises(ConfigError, match=message):
         Policy.from_settings(Settings(privacy=privacy))
+
+
+def test_missing_ids_stay_missing(demo_wh) -> None:
+    internal = to_internal(demo_wh, ["12348", None, float("nan")])
+    assert internal[0].startswith("c") and internal[1:] == [None, None]
+    assert to_external(demo_wh, [internal[0], None]) == ["12348", None]

@@ -9,8 +9,8 @@ key was shredded (erased customer) or that is unknown comes back unchanged.
 
 Pass-through while the warehouse holds no pseudonyms:
 
->>> to_external(None, ["17850"])
-['17850']
+>>> to_external(None, ["17850", None])
+['17850', None]
 """
 
 from __future__ import annotations
@@ -40,24 +40,30 @@ def pseudonymised(wh: Any) -> bool:
 
 def to_internal(wh: Any, customer_ids: Sequence[str]) -> list[str]:
     """Shop ids -> warehouse ids (identity while pseudonymisation is off)."""
-    ids = [_clean(c) for c in customer_ids]
+    ids = [None if _missing(c) else _clean(c) for c in customer_ids]
     if not pseudonymised(wh):
-        return ids
+        return ids  # type: ignore[return-value]
     from shoplens.privacy.operators import pseudonym
 
     secret = _secret(wh)
-    return [pseudonym(c, secret, prefix=CUSTOMER_PREFIX) for c in ids]  # type: ignore[arg-type]
+    return [None if c is None else pseudonym(c, secret, prefix=CUSTOMER_PREFIX) for c in ids]  # type: ignore[arg-type,misc]
 
 
 def to_external(wh: Any, customer_ids: Sequence[str]) -> list[str]:
     """Warehouse ids -> shop ids (identity while pseudonymisation is off)."""
-    ids = [str(c) for c in customer_ids]
+    ids = [None if _missing(c) else str(c) for c in customer_ids]
     if not pseudonymised(wh):
-        return ids
+        return ids  # type: ignore[return-value]
     from shoplens.privacy.vault import Vault
 
-    found = Vault(wh, _secret(wh)).reveal_tokens("customer_id", sorted(set(ids)))  # type: ignore[arg-type]
-    return [found.get(c, c) for c in ids]
+    known = sorted({c for c in ids if c is not None})
+    found = Vault(wh, _secret(wh)).reveal_tokens("customer_id", known)  # type: ignore[arg-type]
+    return [None if c is None else found.get(c, c) for c in ids]  # type: ignore[misc]
+
+
+def _missing(value: Any) -> bool:
+    """None or NaN (a guest order has no customer): stays missing in both directions."""
+    return value is None or (isinstance(value, float) and value != value)
 
 
 def _clean(value: Any) -> str:
