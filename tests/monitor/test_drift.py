@@ -52,14 +52,27 @@ def test_text_confidence_drift(demo_wh):
     reviews = demo_wh.query("SELECT review_id, created_at FROM reviews")
     cutoff = default_windows(demo_wh).current_start
     recent = reviews["created_at"] >= cutoff
-    # a text model that became unsure on recent reviews
-    scores = pd.DataFrame({"review_id": reviews["review_id"],
-                           "confidence": [0.55 if r else 0.6 + 0.39 * (i % 100) / 100 for i, r in enumerate(recent)]})
-    demo_wh.write_table("review_sentiment", scores)
+    # a sentiment model that became unsure on recent reviews: P(positive) near 0.5
+    scores = pd.DataFrame({"review_id": reviews["review_id"], "created_at": reviews["created_at"],
+                           "sentiment_score": [0.52 if r else (0.9 if i % 2 else 0.1) for i, r in enumerate(recent)]})  # conf. 0.52 vs 0.9
+    demo_wh.write_table("text_reviews", scores)
     frame = check_drift(demo_wh)
     text = frame[frame["kind"] == "text_confidence"].iloc[0]
-    assert text["feature"] == "review_sentiment.confidence" and text["status"] == "significant"
-    assert text["current_mean"] < text["reference_mean"]
+    assert text["feature"] == "text_reviews.sentiment_confidence" and text["status"] == "significant"
+    assert text["current_mean"] == pytest.approx(0.52) and text["reference_mean"] == pytest.approx(0.9)
+
+
+def test_real_text_model_confidence_is_checked(demo_wh):
+    from shoplens.text.analyze import analyze_warehouse
+
+    # a sample spread over the year keeps the shipped models' scoring short
+    demo_wh.con.execute("DELETE FROM reviews WHERE hash(review_id) % 8 <> 0")
+    demo_wh.con.execute("DELETE FROM support_messages WHERE hash(message_id) % 4 <> 0")
+    analyze_warehouse(demo_wh)
+    frame = check_drift(demo_wh)
+    text = frame[frame["kind"] == "text_confidence"].set_index("feature")
+    assert {"text_reviews.sentiment_confidence", "text_messages.intent_confidence"} <= set(text.index)
+    assert (text["reference_n"] > 0).all() and text["psi"].notna().all()
 
 
 def test_no_orders_is_a_clear_error(tmp_wh):

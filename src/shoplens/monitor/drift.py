@@ -48,11 +48,11 @@ GROUP BY o.order_id, o.customer_id, o.ordered_at
 """
 FEATURES = ["order_value", "units", "distinct_products", "median_unit_price", "days_since_previous_order"]
 
-# Text results with a model confidence: (table, confidence column, time column joined from reviews).
-TEXT_CONFIDENCE_SOURCES: list[tuple[str, str]] = [
-    ("review_sentiment", "confidence"),
-    ("review_insights", "confidence"),
-    ("text_reviews", "confidence"),
+# Text results with a model confidence: (table, SQL expression of the confidence, name shown).
+# The sentiment model's confidence is max(P(positive), P(negative)); intent gives its own score.
+TEXT_CONFIDENCE_SOURCES: list[tuple[str, str, str]] = [
+    ("text_reviews", "greatest(sentiment_score, 1 - sentiment_score)", "text_reviews.sentiment_confidence"),
+    ("text_messages", "intent_score", "text_messages.intent_confidence"),
 ]
 
 
@@ -111,7 +111,7 @@ def _psi_sql(values_sql: str, bins: int) -> str:
     WITH v AS ({values_sql}),
     edges AS (SELECT feature, quantile_cont(value, [{cuts}]) AS cuts
               FROM v WHERE period = 'reference' AND value IS NOT NULL GROUP BY feature),
-    binned AS (SELECT v.feature, v.period, len(list_filter(e.cuts, lambda c: c < v.value)) AS bin
+    binned AS (SELECT v.feature, v.period, len(list_filter(e.cuts, lambda c: c <= v.value)) AS bin
                FROM v JOIN edges e USING (feature) WHERE v.value IS NOT NULL),
     counts AS (SELECT feature, bin, count(*) FILTER (WHERE period = 'reference') AS ref_n,
                       count(*) FILTER (WHERE period = 'current') AS cur_n
@@ -141,22 +141,26 @@ def feature_drift(wh: Warehouse, windows: Windows, bins: int = 10) -> pd.DataFra
     return frame
 
 
-def text_confidence_drift(wh: Warehouse, windows: Windows, bins: int = 10) -> pd.DataFrame:
-    """PSI and mean shift of the text model's confidence on reviews of each window."""
+def text_confidence_drift(wh: Warehouse, windows: Windows, bins: int = 10,
+                          sources: list[tuple[str, str, str]] | None = None) -> pd.DataFrame:
+    """PSI and mean shift of the text models' confidence on texts of each window."""
     frames = []
-    for table, column in TEXT_CONFIDENCE_SOURCES:
-        if not wh.has_table(table) or column not in wh.columns(table) or "review_id" not in wh.columns(table):
+    for table, expression, label in sources if sources is not None else TEXT_CONFIDENCE_SOURCES:
+        if not wh.has_table(table) or "created_at" not in wh.columns(table):
             continue
-        values = f"""SELECT '{table}.{column}' AS feature, t."{column}"::DOUBLE AS value,
-                        CASE WHEN r.created_at >= $cs THEN 'current'
-                             WHEN r.created_at >= $rs AND r.created_at < $re THEN 'reference' END AS period
-                     FROM "{table}" t JOIN reviews r USING (review_id)"""
+        values = f"""SELECT '{label}' AS feature, ({expression})::DOUBLE AS value,
+                        CASE WHEN created_at >= $cs THEN 'current'
+                             WHEN created_at >= $rs AND created_at < $re THEN 'reference' END AS period
+                     FROM "{table}" """
         frame = wh.con.execute(_psi_sql(values, bins), {
             "rs": windows.reference_start, "re": windows.reference_end, "cs": windows.current_start}).df()
-        means = wh.con.execute(f"""SELECT avg(t."{column}") FILTER (WHERE r.created_at < $re),
-                                          avg(t."{column}") FILTER (WHERE r.created_at >= $cs)
-                                   FROM "{table}" t JOIN reviews r USING (review_id)""",
-                               {"re": windows.reference_end, "cs": windows.current_start}).fetchone()
+        if frame.empty:
+            continue
+        means = wh.con.execute(f"""SELECT avg({expression}) FILTER (WHERE created_at >= $rs AND created_at < $re),
+                                          avg({expression}) FILTER (WHERE created_at >= $cs)
+                                   FROM "{table}" """,
+                               {"rs": windows.reference_start, "re": windows.reference_end,
+                                "cs": windows.current_start}).fetchone()
         frame["reference_mean"], frame["current_mean"] = means  # type: ignore[misc]
         frame.insert(1, "kind", "text_confidence")
         frames.append(frame)
