@@ -153,3 +153,16 @@ def test_cli_ope_user_errors_exit_2(logs_csv, args, message):
                            "--logs", str(logs_csv), *args, "--json"], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_bootstrap_shortcut_for_repeated_rows_matches_row_resampling():
+    from shoplens.decide.ope import bootstrap_means
+
+    rng = np.random.default_rng(0)
+    n = 4000
+    repeated = {"a": (rng.random(n) < 0.3).astype(float), "b": rng.integers(0, 3, n).astype(float)}
+    distinct = dict(repeated, c=rng.random(n))  # one distinct column forces plain row resampling
+    fast, slow = bootstrap_means(repeated, 1000, 1), bootstrap_means(distinct, 1000, 1)
+    se = np.sqrt(0.3 * 0.7 / n)
+    assert np.std(fast["a"]) == pytest.approx(se, rel=0.1) and np.std(slow["a"]) == pytest.approx(se, rel=0.1)
+    assert np.mean(fast["b"]) == pytest.approx(repeated["b"].mean(), abs=3 * se)

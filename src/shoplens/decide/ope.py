@@ -212,17 +212,25 @@ def _estimates(m: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
 def bootstrap_means(terms: dict[str, np.ndarray], n_bootstrap: int, seed: int = 0) -> dict[str, np.ndarray]:
     """Means of each per-row term over ``n_bootstrap`` resamples of the rows (with replacement).
 
-    Each resample is drawn as row counts (``bincount`` of n uniform draws), so the
-    means of all terms come from one matrix-vector product.
+    Each resample is drawn as row counts, so the means of all terms come from one
+    matrix-vector product. When rows repeat (logs without per-row context), resampling n
+    rows is exactly a multinomial over the distinct rows weighted by their multiplicity,
+    which is drawn directly instead of n row indices.
     """
     names = list(terms)
-    M = np.column_stack([terms[k] for k in names])
+    M = np.ascontiguousarray(np.column_stack([terms[k] for k in names]))
     n = M.shape[0]
     rng = np.random.default_rng(seed)
-    out = np.empty((n_bootstrap, len(names)))
-    for b in range(n_bootstrap):
-        counts = np.bincount(rng.integers(0, n, n, dtype=np.int32), minlength=n).astype(float)
-        out[b] = counts @ M / n
+    keys = M.view(np.dtype((np.void, M.dtype.itemsize * M.shape[1]))).ravel()
+    _, first, multiplicity = np.unique(keys, return_index=True, return_counts=True)
+    if len(first) <= n // 4:
+        counts = rng.multinomial(n, multiplicity / n, size=n_bootstrap).astype(float)
+        out = counts @ M[first] / n
+    else:
+        out = np.empty((n_bootstrap, len(names)))
+        for b in range(n_bootstrap):
+            row_counts = np.bincount(rng.integers(0, n, n, dtype=np.int32), minlength=n).astype(float)
+            out[b] = row_counts @ M / n
     return {k: out[:, i] for i, k in enumerate(names)}
 
 
