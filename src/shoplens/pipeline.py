@@ -224,7 +224,8 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
     """Build a fresh demo warehouse, run every step and write the report; returns its path."""
     _prepare_fresh(settings, force)
     started = time.perf_counter()
-    with Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads) as wh:
+    with Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads,
+                   engine=settings.engine, spark_master=settings.spark_master) as wh:
         wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
         report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
         ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())

@@ -278,7 +278,14 @@ class SparkEngine:
         return self.spark.sql(to_spark_sql(sql))
 
     def query(self, sql: str) -> pd.DataFrame:
-        return self.frame(sql).toPandas()
+        frame = self.frame(sql)
+        out = frame.toPandas()
+        # DuckDB hands DECIMAL results to pandas as float64; do the same (Spark types
+        # literals like 1.0 as DECIMAL, so avg(1.0) would otherwise come back as Decimal)
+        for field in frame.schema.fields:
+            if field.dataType.typeName() == "decimal":
+                out[field.name] = out[field.name].astype("float64")
+        return out
 
     def execute(self, sql: str) -> None:
         self._register_tables(sql)
