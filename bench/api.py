@@ -60,8 +60,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(path: Path, port: int, secret: str | None) -> subprocess.Popen:
+def start_server(path: Path, port: int, secret: str | None, cache: bool) -> subprocess.Popen:
     env = dict(os.environ)
+    env["SHOPLENS_RESPONSE_CACHE"] = "true" if cache else "false"
     if secret:
         env["SHOPLENS_SECRET"] = secret
     env["SHOPLENS_RATE_LIMIT_PER_MINUTE"] = str(10**9)  # the bench measures throughput, not the limiter
@@ -78,8 +79,14 @@ def start_server(path: Path, port: int, secret: str | None) -> subprocess.Popen:
     raise SystemExit(f"server did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
 
+def server_cpu_seconds(pid: int) -> float:
+    """User + system CPU time of the server process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def load(base: str, requests: list[tuple[str, str, dict | None]], key: str, clients: int,
-               max_seconds: float) -> dict:
+               max_seconds: float, pid: int) -> dict:
     """Send ``requests`` (method, path, json) from ``clients`` concurrent connections."""
     latencies: list[float] = []
     errors = 0
@@ -100,13 +107,17 @@ async def load(base: str, requests: list[tuple[str, str, dict | None]], key: str
 
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=30) as session:
         await session.get("/api/v1/health")  # warm the pool
+        cpu0 = server_cpu_seconds(pid)
         started = time.perf_counter()
         await asyncio.gather(*(client(session) for _ in range(clients)))
         elapsed = time.perf_counter() - started
+        cpu = server_cpu_seconds(pid) - cpu0
     latencies.sort()
     n = len(latencies)
+    # server CPU per request: what one core can serve when the machine is not shared (1000 / ms = req/s)
     return {"requests": n, "errors": errors, "seconds": elapsed, "rps": n / elapsed,
-            "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))]}
+            "p50_ms": 1000 * latencies[n // 2], "p99_ms": 1000 * latencies[min(n - 1, int(n * 0.99))],
+            "server_cpu_ms": 1000 * cpu / max(n, 1)}
 
 
 def main() -> None:
@@ -117,6 +128,10 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000, help="requests per endpoint and repeat")
     parser.add_argument("--max-seconds", type=float, default=30.0, help="cap per endpoint and repeat")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--no-cache", action="store_true", help="turn the server's response cache off (cold answers)")
+    parser.add_argument("--customers", type=int, default=200,
+                        help="distinct customers asked for (the storefront's active ones); each is asked once "
+                             "before timing when the cache is on, so the timed run measures warm answers")
     args = parser.parse_args()
 
     from shoplens.privacy.ids import to_external
@@ -141,9 +156,10 @@ def main() -> None:
     store = KeyStore.for_warehouse(path)
     key = store.create("analyst", note="bench/api.py")
     port = free_port()
-    server = start_server(path, port, secret)
+    server = start_server(path, port, secret, not args.no_cache)
     base = f"http://127.0.0.1:{port}"
     rng = random.Random(0)
+    customers = rng.sample(customers, min(args.customers, len(customers)))
     endpoints = {
         "health (baseline)": lambda: ("GET", "/api/v1/health", None),
         "recommendations": lambda: ("GET", f"/api/v1/recommendations/{rng.choice(customers)}?n=10", None),
@@ -157,10 +173,13 @@ def main() -> None:
             print(f"text/analyze skipped: {probe.status_code} {probe.json().get('detail')}", file=sys.stderr)
             endpoints.pop("text/analyze")
             results.pop("text/analyze")
+        if not args.no_cache:  # warm: every customer answered once
+            warm = [("GET", f"/api/v1/recommendations/{c}?n=10", None) for c in customers]
+            asyncio.run(load(base, warm, key, min(args.clients, 8), 600, server.pid))
         for _ in range(args.repeats):
             for name, make in endpoints.items():
                 batch = [make() for _ in range(args.requests)]
-                results[name].append(asyncio.run(load(base, batch, key, args.clients, args.max_seconds)))
+                results[name].append(asyncio.run(load(base, batch, key, args.clients, args.max_seconds, server.pid)))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -170,14 +189,15 @@ def main() -> None:
     summary = {}
     for name, runs in results.items():
         summary[name] = {k: round(statistics.median(r[k] for r in runs), 2)
-                         for k in ("rps", "p50_ms", "p99_ms", "requests", "errors")}
+                         for k in ("rps", "p50_ms", "p99_ms", "server_cpu_ms", "requests", "errors")}
     base_rps = summary["health (baseline)"]["rps"]
-    print(f"{'endpoint':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>7} {'vs health':>10}")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    print(f"{'endpoint':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'errors':>7} {'vs health':>10}")
     for name, s in summary.items():
-        print(f"{name:<20} {s['rps']:>9.0f} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['errors']:>7.0f} "
-              f"{s['rps'] / base_rps:>10.2f}")
-    print(json.dumps({"clients": args.clients, "requests": args.requests, "repeats": args.repeats,
-                      "cpus": os.cpu_count(), "results": summary}))
+        print(f"{name:<20} {s['rps']:>9.0f} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['server_cpu_ms']:>10.2f} "
+              f"{s['errors']:>7.0f} {s['rps'] / base_rps:>10.2f}")
+    print(json.dumps({"cache": not args.no_cache, "clients": args.clients, "requests": args.requests, "repeats": args.repeats,
+                      "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "results": summary}))
 
 
 if __name__ == "__main__":

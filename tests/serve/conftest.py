@@ -48,7 +48,8 @@ def demo_copy(demo_warehouse_path: Path, tmp_path: Path):
 
 @pytest.fixture(scope="session")
 def customers_warehouse_path(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo warehouse with segments, CLV, a recommender and association rules (once per session)."""
+    """The demo warehouse with analysed texts (a sample), segments, CLV, a recommender and association
+    rules (once per session)."""
     from shoplens.customers.clv import fit_clv
     from shoplens.customers.rfm import compute_rfm
     from shoplens.customers.segments import build_segments
@@ -57,7 +58,13 @@ def customers_warehouse_path(demo_warehouse_path: Path, tmp_path_factory: pytest
 
     path = tmp_path_factory.mktemp("customers") / "warehouse.duckdb"
     shutil.copy(demo_warehouse_path, path)
+    from shoplens.text.analyze import analyze_warehouse
+
     with Warehouse(path) as wh:
+        # a sample of the texts spread over the year keeps the shipped text models' scoring short
+        wh.con.execute("DELETE FROM reviews WHERE hash(review_id) % 6 <> 0")
+        wh.con.execute("DELETE FROM support_messages WHERE hash(message_id) % 4 <> 0")
+        analyze_warehouse(wh)
         compute_rfm(wh)
         build_segments(wh)
         fit_clv(wh)

@@ -55,8 +55,12 @@ def test_recommendations_similar_and_bought_together(served_customers):
     # a newly promoted version is served at once, and the response says which
     from shoplens.recs.service import train
 
-    train(wh, model="popularity")
+    train(wh, model="popularity")  # registered and promoted in the registry; the server serves it once told
+    r = client.post("/api/v1/models/recs/promote?version=2", headers=auth(keys["admin"]))
+    assert r.status_code == 200
     assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["analyst"])).json()["model_version"] == 2
+    client.post("/api/v1/models/recs/rollback", headers=auth(keys["admin"]))
+    assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["analyst"])).json()["model_version"] == 1
 
 
 def test_missing_results_give_409_with_the_command(served):
@@ -174,3 +178,29 @@ def test_cached_recommendations_follow_a_consent_change_made_through_ingest(serv
     assert r.status_code == 200 and r.json()["updated"] == 1, r.text
     after = client.get(f"/api/v1/recommendations/{customer}?n=3", headers=auth(keys["analyst"])).json()
     assert after["personalised"] is False and all("not personalised" in i["reason"] for i in after["data"])
+
+
+def test_text_analysis_masks_pii(served):
+    client, keys, _ = served
+    text = "Terrible quality, the zipper broke. Call me at +44 7911 123456 or mail jane.doe@example.com"
+    r = client.post("/api/v1/text/analyze", json={"text": text}, headers=auth(keys["viewer"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["sentiment"] == "negative" and body["language"] == "en"
+    assert "jane.doe@example.com" not in r.text and "7911 123456" not in r.text
+    assert "<EMAIL" in body["text"].upper() or "<email" in body["text"]
+    assert any(a["aspect"] for a in body["aspects"])
+    batch = client.post("/api/v1/text/analyze-batch", json={"texts": ["物流很快，质量很好", "where is my refund?"]},
+                        headers=auth(keys["viewer"])).json()
+    assert batch["count"] == 2 and batch["data"][0]["sentiment"] == "positive" and batch["data"][0]["language"] == "zh"
+    assert "refund" in batch["data"][1]["intent"]
+    assert client.post("/api/v1/text/analyze", json={"text": ""}, headers=auth(keys["viewer"])).status_code == 422
+
+
+def test_review_insights(served_customers):
+    client, keys, _ = served_customers
+    body = client.get("/api/v1/reviews/insights?quotes=2", headers=auth(keys["viewer"])).json()
+    assert len(body["sentiment_by_month"]) >= 6 and {"month", "positive_share"} <= set(body["sentiment_by_month"][0])
+    assert body["complaints"] and all(len(c["quotes"]) <= 2 for c in body["complaints"])
+    assert body["aspects"][0]["negative"] >= body["aspects"][-1]["negative"]
+    assert body["computed_at"]

@@ -122,7 +122,7 @@
       const trend = ins.sentiment_by_month || [], aspects = ins.aspects || [];
       const charts = [];
       if (trend.length) {
-        const cols = Object.keys(trend[0]).filter((c) => c !== "month" && typeof trend[0][c] === "number");
+        const cols = Object.keys(trend[0]).filter((c) => /share|score/.test(c) && typeof trend[0][c] === "number");
         charts.push(chart(t("sentiment_trend"), cols.map((c) => ({ type: "scatter", mode: "lines+markers", name: c, x: trend.map((r) => r.month), y: trend.map((r) => r[c]) }))));
       }
       if (aspects.length) {
@@ -131,7 +131,8 @@
         charts.push(chart(t("top_aspects"), nums.slice(0, 2).map((c) => ({ type: "bar", name: c, orientation: "h", y: aspects.map((r) => r[label]), x: aspects.map((r) => r[c]) })), { yaxis: { autorange: "reversed", automargin: true }, barmode: "group" }));
       }
       page.append(el("div", { class: "grid" }, ...charts));
-      const quotes = (ins.complaints || []).map((c) => el("div", {}, el("strong", {}, fmt(c.aspect ?? c.topic ?? c.label ?? "")), " ", el("span", { class: "muted" }, fmt(c.count ?? c.mentions ?? "")),
+      const quotes = (ins.complaints || []).map((c) => el("div", { class: "complaint" }, el("strong", {}, fmt(c.aspect ?? c.label ?? "")),
+        " · ", fmt(c.product ?? ""), " ", el("span", { class: "muted" }, fmt(c.negative ?? "") + " / " + fmt(c.mentions ?? "")),
         ...(c.quotes || [c.quote]).filter(Boolean).slice(0, 3).map((q) => el("blockquote", {}, q))));
       page.append(card(t("complaints"), quotes.length ? el("div", {}, ...quotes) : el("p", { class: "muted" }, t("no_rows"))));
     },

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Path, Query, Request
 import pandas as pd
 
 from shoplens.errors import NotComputedError
-from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers
+from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, request_warehouse
 from shoplens.serve.schemas import records
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse
@@ -66,7 +66,7 @@ def _product_names(request: Request, version: int, model: Any) -> dict[str, str]
 @router.get(f"{API}/recommendations/{{customer_id}}")
 def recommend(
     customer_id: Annotated[str, Path(min_length=1, max_length=200, description="the shop's own customer id")],
-    request: Request, wh: WarehouseDep, key: Analyst, n: K = 10,
+    request: Request, key: Analyst, n: K = 10,
     exclude_purchased: bool = False, in_stock_only: bool = False,
     category: Annotated[list[str] | None, Query(max_length=50)] = None,
     price_min: Annotated[float | None, Query(ge=0, le=1e9)] = None,
@@ -75,18 +75,34 @@ def recommend(
 ) -> dict[str, Any]:
     """Top-``n`` products for a customer with a reason each, from the served recommender (the response
     names its version). Without personalisation consent: the non-personalised popular list."""
+    audit_customers(request, [customer_id])
+    responses = request.app.state.responses
+    question = (customer_id, n, exclude_purchased, in_stock_only, tuple(category or ()), price_min, price_max,
+                max_per_category)
+    # the storefront's hot path: a repeated question costs no warehouse access at all
+    version = responses.get(("promoted", "recs"))
+    if version is not None and (cached := responses.get(("recs", version, *question))) is not None:
+        return cached
+    wh = request_warehouse(request.app.state.warehouse)
+    try:
+        out = _recommend(request, wh, customer_id, question, n, exclude_purchased, in_stock_only, category,
+                         price_min, price_max, max_per_category)
+    finally:
+        wh.con.close()
+    responses.put(("promoted", "recs"), out["model_version"])
+    responses.put(("recs", out["model_version"], *question), out)
+    return out
+
+
+def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tuple, n: int, exclude_purchased: bool,
+               in_stock_only: bool, category: list[str] | None, price_min: float | None, price_max: float | None,
+               max_per_category: int | None) -> dict[str, Any]:
     from shoplens.privacy.consent import allowed
     from shoplens.privacy.ids import to_internal
     from shoplens.recs.base import RecFilters
     from shoplens.recs.service import recommend as recommend_for
 
     name, version, model = served_recommender(request, wh)
-    audit_customers(request, [customer_id])
-    cache_key = ("recs", version, customer_id, n, exclude_purchased, in_stock_only,
-                 tuple(category or ()), price_min, price_max, max_per_category)
-    cached = request.app.state.responses.get(cache_key)
-    if cached is not None:
-        return cached
     filters = RecFilters(exclude_purchased=exclude_purchased, in_stock_only=in_stock_only,
                          categories=tuple(category) if category else None, price_min=price_min,
                          price_max=price_max, max_per_category=max_per_category)
@@ -95,10 +111,8 @@ def recommend(
                                 default=request.app.state.consent_default["personalization"]))
     names = _product_names(request, version, model)
     frame = frame.drop(columns=["customer_id"]).assign(name=lambda f: f["product_id"].astype(str).map(names))
-    out = {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
-           "data": records(frame), "count": int(len(frame))}
-    request.app.state.responses.put(cache_key, out)
-    return out
+    return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
+            "data": records(frame), "count": int(len(frame))}
 
 
 @router.get(f"{API}/products/{{product_id}}/similar")

@@ -3,14 +3,12 @@ insights page, over the text package's public functions; PII is masked in every 
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from shoplens.errors import NotComputedError
+from shoplens.errors import InsufficientDataError, NotComputedError
 from shoplens.serve.deps import Viewer, WarehouseDep
 from shoplens.serve.schemas import clean
 
@@ -29,47 +27,68 @@ class BatchIn(BaseModel):
     lang: Annotated[str, Field(pattern=r"^(auto|en|zh)$")] = "auto"
 
 
-def _text_api() -> Any:
-    """The text package's serving functions, or a clear 409 while it is not installed."""
-    if importlib.util.find_spec("shoplens.text.api") is None:
-        raise NotComputedError("text analysis is not available in this installation yet (shoplens.text.api)")
-    return importlib.import_module("shoplens.text.api")
-
-
-def _masked(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _masked_text(texts: list[str]) -> list[str]:
     from shoplens.privacy.files import mask_texts
 
-    for key in ("text", "quote", "masked_text"):
-        texts = [r.get(key) for r in rows]
-        if any(isinstance(t, str) for t in texts):
-            for r, m in zip(rows, mask_texts(texts)):
-                if key in r:
-                    r[key] = m
-    return rows
+    return [t or "" for t in mask_texts(list(texts))]
+
+
+def _analyze(texts: list[str], lang: str) -> list[dict[str, Any]]:
+    """Sentiment, aspects, entities (text package) and intent per text; every text and quote PII-masked."""
+    from shoplens.text.analyze import analyze_reviews, score_intent
+
+    frame = analyze_reviews(texts, lang)
+    intents = score_intent(texts)
+    masked = _masked_text(texts)
+    rows = []
+    for i, row in enumerate(frame.to_dict("records")):
+        aspects = row.get("aspects") or []
+        evidence = _masked_text([a.get("evidence", "") for a in aspects]) if aspects else []
+        rows.append({
+            "text": masked[i], "language": row["language"], "sentiment": row["sentiment"],
+            "sentiment_score": row["sentiment_score"],
+            "aspects": [{**a, "evidence": e} for a, e in zip(aspects, evidence)],
+            "entities": row.get("entities") or [],
+            "intent": intents["intent"].iloc[i], "intent_score": intents["intent_score"].iloc[i],
+        })
+    return clean(rows)
 
 
 @router.post(f"{API}/text/analyze")
-def analyze_text(body: TextIn, wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
-    """Sentiment, aspects and intent of one text; the text comes back with PII masked."""
-    rows = _text_api().analyze_texts(wh, [body.text], lang=body.lang)
-    return clean(_masked(rows)[0])
+def analyze_text(body: TextIn, key: Viewer) -> dict[str, Any]:
+    """Sentiment, aspects, entities and support intent of one text; the text comes back with PII masked."""
+    return _analyze([body.text], body.lang)[0]
 
 
 @router.post(f"{API}/text/analyze-batch")
-def analyze_batch(body: BatchIn, wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
+def analyze_batch(body: BatchIn, key: Viewer) -> dict[str, Any]:
     """The same for up to 1,000 texts: ``{data, count}``."""
-    rows = _text_api().analyze_texts(wh, body.texts, lang=body.lang)
-    return {"data": clean(_masked(rows)), "count": len(rows)}
+    rows = _analyze(body.texts, body.lang)
+    return {"data": rows, "count": len(rows)}
 
 
 @router.get(f"{API}/reviews/insights")
 def review_insights(wh: WarehouseDep, key: Viewer,
-                    quotes: Annotated[int, Query(ge=0, le=10, description="quotes per complaint")] = 3) -> dict[str, Any]:
-    """Sentiment trend by month, top aspects and complaints with (masked) quotes."""
-    out = clean(_text_api().review_insights(wh, quotes=quotes))
-    for complaint in out.get("complaints", []):
-        if complaint.get("quotes"):
-            from shoplens.privacy.files import mask_texts
+                    quotes: Annotated[int, Query(ge=0, le=10, description="quotes per complaint")] = 3,
+                    limit: Annotated[int, Query(ge=1, le=100, description="complaints listed")] = 10) -> dict[str, Any]:
+    """Sentiment trend by month, the most complained-about aspects with (masked) quotes, emerging complaints."""
+    from shoplens.text.analyze import REVIEWS_TABLE
+    from shoplens.text.insights import emerging_complaints, sentiment_trend, top_negative_aspects
 
-            complaint["quotes"] = mask_texts(complaint["quotes"])
-    return out
+    if not wh.has_table(REVIEWS_TABLE):
+        raise NotComputedError("reviews are not analysed yet: run `shoplens text analyze` (or `shoplens demo`)")
+    trend = sentiment_trend(wh, by="all", period="month")
+    trend = trend.assign(month=trend["period"].astype(str).str[:7]).drop(columns=["period", "key"])
+    complaints = top_negative_aspects(wh, limit=limit, quotes=quotes)
+    complaints["quotes"] = [_masked_text(list(q)) if q is not None else [] for q in complaints["quotes"]]
+    aspects = complaints.assign(label=complaints["aspect"] + " · " + complaints["product"].fillna(
+        complaints["product_id"]))[["label", "negative", "mentions"]]
+    try:
+        found = emerging_complaints(wh)
+        emerging: Any = found[found["significant"]]
+    except InsufficientDataError:  # too little history to compare two periods
+        emerging = []
+    at = wh.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [REVIEWS_TABLE]).fetchone()
+    return clean({"computed_at": at[0] if at else None, "sentiment_by_month": trend, "aspects": aspects,
+                  "complaints": complaints.drop(columns=["product_id"]),
+                  "emerging": emerging})
