@@ -100,7 +100,11 @@ async def load(base: str, requests: list[tuple[str, str, dict | None]], key: str
         while queue and time.perf_counter() < deadline:
             method, path, body = queue.pop()
             t0 = time.perf_counter()
-            r = await session.request(method, path, json=body, headers=headers)
+            try:
+                r = await session.request(method, path, json=body, headers=headers)
+            except httpx.TransportError:  # e.g. a keep-alive connection the server closed: counted, not fatal
+                errors += 1
+                continue
             latencies.append(time.perf_counter() - t0)
             if r.status_code != 200:
                 errors += 1
