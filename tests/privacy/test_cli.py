@@ -124,3 +124,13 @@ def test_help_explains_options() -> None:
     for cmd in (["privacy", "scan", "--help"], ["privacy", "mask", "--help"], ["erase", "--help"]):
         result = runner.invoke(app, cmd)
         assert result.exit_code == 0 and "--json" in result.stdout or "--operator" in result.stdout
+
+
+def test_scan_on_two_processes_gives_the_same_findings(tmp_path) -> None:
+    path = tmp_path / "many.csv"
+    texts = ["call 13812345678 or mail a@b.co", "订单号 202311051234567890", "Dear Mrs Patel, thanks", None] * 1500
+    pd.DataFrame({"text": texts}).to_csv(path, index=False)
+    one = runner.invoke(app, ["privacy", "scan", str(path), "-c", "text", "--json"])
+    two = runner.invoke(app, ["privacy", "scan", str(path), "-c", "text", "--json", "--processes", "2"])
+    assert one.exit_code == two.exit_code == 0
+    assert json.loads(one.stdout) == json.loads(two.stdout) and len(json.loads(one.stdout)) == 4500

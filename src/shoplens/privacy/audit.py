@@ -6,7 +6,7 @@ column); free-text columns (reviews, support messages, search queries, quarantin
 raw rows) are also searched for the values as substrings. The vault is excluded:
 it holds values encrypted on purpose.
 
->>> # leaks = raw_pii_leaks(wh, {"email": [...], "phone": [...], "name": [...]})  # doctest: +SKIP
+>>> # leaks = raw_pii_leaks(wh, {"email": [...], "phone": [...], "name": [...]})
 """
 
 from __future__ import annotations

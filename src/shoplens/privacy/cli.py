@@ -34,13 +34,14 @@ def scan_cmd(
     column: Annotated[str, typer.Option("--column", "-c", help="text column to scan")],
     threshold: Annotated[float, typer.Option(help="minimum score of a finding (0..1)", min=0.0, max=1.0)] = 0.5,
     types: Annotated[list[str] | None, typer.Option("--type", help="only these PII types (repeatable)")] = None,
+    processes: Annotated[int, typer.Option("--processes", "-j", help="scan on this many processes (large files)", min=1)] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON list of findings")] = False,
 ) -> None:
     """Find PII (phones, e-mails, IDs, cards, addresses, names...) in a text column."""
     from shoplens.privacy.files import read_table_file, scan_file
 
     with _progress(f"scanning {file.name}", as_json) as progress:
-        findings = scan_file(file, column, threshold=threshold, types=types, progress=progress)
+        findings = scan_file(file, column, threshold=threshold, types=types, progress=progress, processes=processes)
     if as_json:
         print_json([{k: f[k] for k in ("row", "type", "start", "end", "score")} for f in findings])
         return
@@ -59,6 +60,7 @@ def mask_cmd(
     output: Annotated[Path, typer.Option("--output", "-o", help="file to write (format from its extension)")],
     operator: Annotated[str, typer.Option(help="placeholder | mask | redact | pseudonym")] = "placeholder",
     threshold: Annotated[float, typer.Option(help="minimum score of a finding (0..1)", min=0.0, max=1.0)] = 0.5,
+    processes: Annotated[int, typer.Option("--processes", "-j", help="scan on this many processes (large files)", min=1)] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="print a JSON summary")] = False,
 ) -> None:
     """Write a copy of FILE with the PII in COLUMN replaced."""
@@ -73,7 +75,8 @@ def mask_cmd(
         settings = settings_from(ctx)
         secret = resolve_secret(settings, settings.home)
     with _progress(f"masking {file.name}", as_json) as progress:
-        summary = mask_file(file, column, output, operator, threshold=threshold, secret=secret, progress=progress)
+        summary = mask_file(file, column, output, operator, threshold=threshold, secret=secret, progress=progress,
+                            processes=processes)
     if as_json:
         print_json(summary)
     else:

@@ -26,7 +26,7 @@ Registering a table that keeps customer ids under another column name::
     register_table(wh, "campaign_targets", "member")          # warehouse ids
     register_table(wh, "crm_sync", "shop_customer", ids="external")
 
->>> # erase(wh, "12348").removed  -> rows removed per target  # doctest: +SKIP
+>>> # erase(wh, "12348").removed  -> rows removed per target
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ Customers without marketing consent (or personalisation consent, for that purpos
 are left out; ids go out as the shop's own ids. Files land in ``<warehouse folder>/exports``
 where erasure finds them.
 
->>> # export_customers(wh, ids, "winback_2026_11")  -> Path(".../exports/winback_2026_11.csv")  # doctest: +SKIP
+>>> # export_customers(wh, ids, "winback_2026_11")  -> Path(".../exports/winback_2026_11.csv")
 """
 
 from __future__ import annotations

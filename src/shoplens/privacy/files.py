@@ -1,6 +1,6 @@
 """Scan and mask a column of a CSV / TSV / JSON-lines / Parquet file (``shoplens privacy scan|mask``).
 
->>> # scan_file("support.csv", "text")  -> [{"row": 0, "type": "PHONE", "start": 7, "end": 18, "score": 1.0}]  # doctest: +SKIP
+>>> # scan_file("support.csv", "text")  -> [{"row": 0, "type": "PHONE", "start": 7, "end": 18, "score": 1.0}]
 """
 
 from __future__ import annotations
@@ -45,50 +45,64 @@ Progress = Callable[[int, int], None]  # (rows done, rows in total)
 PROGRESS_EVERY = 5000
 
 
+def _findings(texts: list[str | None], scanner: PiiScanner, processes: int, progress: Progress | None) -> list[list]:
+    """Findings per text, block by block (progress between blocks; processes within a block)."""
+    out: list[list] = []
+    for start in range(0, len(texts), PROGRESS_EVERY * max(processes, 1)):
+        if progress is not None:
+            progress(start, len(texts))
+        out += scanner.scan_many(texts[start:start + PROGRESS_EVERY * max(processes, 1)], processes=processes)
+    if progress is not None:
+        progress(len(texts), len(texts))
+    return out
+
+
 def scan_texts(texts: list[str | None], threshold: float = 0.5, types: list[str] | None = None,
-               progress: Progress | None = None) -> list[dict]:
-    """Findings as ``{"row", "type", "start", "end", "score", "rule"}`` dicts (row = position in ``texts``)."""
+               progress: Progress | None = None, processes: int = 1) -> list[dict]:
+    """Findings as ``{"row", "type", "start", "end", "score", "rule"}`` dicts (row = position in ``texts``).
+
+    >>> scan_texts(["mail a@b.co"])[0]["type"]
+    'EMAIL'
+    """
     scanner = PiiScanner(threshold=threshold, types=types)
     out = []
-    for row, text in enumerate(texts):
-        if progress is not None and row % PROGRESS_EVERY == 0:
-            progress(row, len(texts))
-        for f in scanner.scan(text if isinstance(text, str) else None):
+    for row, found in enumerate(_findings(texts, scanner, processes, progress)):
+        for f in found:
             out.append({"row": row, "type": f.type, "start": f.start, "end": f.end, "score": f.score, "rule": f.rule})
     return out
 
 
 def scan_file(path: str | Path, column: str, threshold: float = 0.5, types: list[str] | None = None,
-              progress: Progress | None = None) -> list[dict]:
+              progress: Progress | None = None, processes: int = 1) -> list[dict]:
     """PII findings in ``column`` of the file; row is the 0-based data row."""
     frame = read_table_file(path)
     texts = _column(frame, path, column).tolist()
-    return scan_texts([t if isinstance(t, str) else None for t in texts], threshold, types, progress)
+    return scan_texts([t if isinstance(t, str) else None for t in texts], threshold, types, progress, processes)
 
 
 def mask_texts(texts: list[str | None], operator: str = "placeholder", *, threshold: float = 0.5,
-               secret: bytes | None = None, progress: Progress | None = None) -> list[str | None]:
-    """Each text with its PII replaced by ``operator`` (see :mod:`shoplens.privacy.operators`)."""
+               secret: bytes | None = None, progress: Progress | None = None, processes: int = 1) -> list[str | None]:
+    """Each text with its PII replaced by ``operator`` (see :mod:`shoplens.privacy.operators`).
+
+    >>> mask_texts(["call 13812345678", None])
+    ['call <PHONE>', None]
+    """
     check_operator(operator)
     if operator == "encrypt":
         raise UserInputError("the encrypt operator stores values in a warehouse vault; use it through the ingest policy")
-    scanner = PiiScanner(threshold=threshold)
-    out: list[str | None] = []
-    for i, t in enumerate(texts):
-        if progress is not None and i % PROGRESS_EVERY == 0:
-            progress(i, len(texts))
-        out.append(apply_operator(t, scanner.scan(t), operator, secret=secret) if isinstance(t, str) else t)
-    return out
+    found = _findings(texts, PiiScanner(threshold=threshold), processes, progress)
+    return [apply_operator(t, f, operator, secret=secret) if isinstance(t, str) else t for t, f in zip(texts, found)]
 
 
 def mask_file(path: str | Path, column: str, output: str | Path, operator: str = "placeholder", *,
-              threshold: float = 0.5, secret: bytes | None = None, progress: Progress | None = None) -> dict:
+              threshold: float = 0.5, secret: bytes | None = None, progress: Progress | None = None,
+              processes: int = 1) -> dict:
     """Write the file with ``column`` masked to ``output`` (CSV, or Parquet/JSON lines by extension)."""
     check_operator(operator)
     frame = read_table_file(path)
     texts = _column(frame, path, column).tolist()
     masked = mask_texts([t if isinstance(t, str) else None for t in texts], operator, threshold=threshold, secret=secret,
-                        progress=progress)
+                        progress=progress, processes=processes)
     changed = sum(1 for a, b in zip(texts, masked) if a != b and isinstance(a, str))
     frame[column] = masked
     out = Path(output)

@@ -14,7 +14,7 @@ temp table in place:
 After the quarantine is written, :meth:`PrivacyHook.mask_quarantine` masks the raw
 source rows kept there, so raw PII does not land in ``_quarantine`` either.
 
->>> # hooks = ingest_hooks(settings, wh); ingest(wh, files, table="customers", before_write=hooks)  # doctest: +SKIP
+>>> # hooks = ingest_hooks(settings, wh); ingest(wh, files, table="customers", before_write=hooks)
 """
 
 from __future__ import annotations
