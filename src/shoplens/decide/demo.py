@@ -110,11 +110,12 @@ def run(ctx: Any) -> None:
     study = offer_study(wh)
     curves, est, truth = study["curves"], study["estimates"], study["truth"]
     final = curves.groupby("policy")["click_rate"].last()
-    console.print(rows_table([{"policy": p, "click_rate": round(float(v), 4)} for p, v in final.items()],
+    console.print(rows_table([{"policy": p, "click_rate": f"{float(v):.4f}"} for p, v in final.items()],
                              title="Offer bandit: click rate while serving (simulated responses, real contexts)"))
     est_rows = [{"estimator": k, "value": round(v["value"], 4), "ci_low": round(v["ci_low"], 4),
                  "ci_high": round(v["ci_high"], 4)} for k, v in est.items()]
-    console.print(rows_table(est_rows, title=f"Off-policy value of the bandit on {study['n_logged']:,} uniform "
+    console.print(rows_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()} for r in est_rows],
+                             title=f"Off-policy value of the bandit on {study['n_logged']:,} uniform "
                                              f"logs (true value {truth['offer-bandit']:.4f})"))
     console.print(f"Trusted estimator: [bold]{study['selected']['selected']}[/bold] ({study['selected']['reason']})")
     learned = study["learned"]
@@ -125,7 +126,7 @@ def run(ctx: Any) -> None:
 
     calibration = calibrate_from_warehouse(wh, min_days=20)
     pricing = simulate_pricing(scenarios_from(calibration, n_products=15), steps=90, seed=0)
-    console.print(frame_table(pricing["summary"].round(4), title=f"Pricing simulation ({pricing['products']} products, "
+    console.print(frame_table(pricing["summary"].round(4).astype(str), title=f"Pricing simulation ({pricing['products']} products, "
                                                                   f"90 days, demand calibrated on the shop's prices)"))
 
     aa = aa_test(wh)
@@ -135,7 +136,8 @@ def run(ctx: Any) -> None:
         rows.append({"analysis": label, "effect": round(b["effect"], 4), "ci_low": round(b["ci"][0], 4),
                      "ci_high": round(b["ci"][1], 4), "p_value": round(b["p_value"], 4),
                      "srm_p": round(res.srm["p_value"], 4)})
-    console.print(rows_table(rows, title="A/A test on real revenue (B vs A, relative)"))
+    console.print(rows_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()} for r in rows],
+                             title="A/A test on real revenue (B vs A, relative)"))
     cb = aa["bayesian"].variants[1]
     console.print(f"CUPED variance reduction {aa['cuped'].cuped['variance_reduction']:.1%}; "
                   f"Bayesian chance B beats A {cb['chance_to_win']:.1%}")
