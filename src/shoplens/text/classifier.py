@@ -136,7 +136,8 @@ class TextClassifier(Model):
         return e / e.sum(axis=1, keepdims=True)
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+        proba = self.predict_proba(texts)
+        return self.classes_[proba.argmax(axis=1)]
 
 
 def _pack(a: np.ndarray) -> tuple[tuple[int, ...], bytes]:

@@ -60,7 +60,7 @@ def top_negative_aspects(wh: Warehouse, *, product_id: str | None = None, limit:
     """Per product and aspect: negative mentions, share negative, example quotes (most negative first)."""
     _need(wh, ASPECTS_TABLE)
     where, params = ("AND a.product_id = ?", [product_id]) if product_id else ("", [])
-    return wh.query(
+    frame = wh.query(
         f"""WITH counts AS (
                 SELECT a.product_id, a.aspect, count(*) AS mentions,
                        count(*) FILTER (WHERE a.polarity = 'negative') AS negative,
@@ -71,6 +71,8 @@ def top_negative_aspects(wh: Warehouse, *, product_id: str | None = None, limit:
             FROM counts c LEFT JOIN products p USING (product_id)
             WHERE c.negative > 0 ORDER BY c.negative DESC, negative_share DESC, c.product_id, c.aspect
             LIMIT {int(limit)}""", params)
+    frame["quotes"] = frame["quotes"].map(lambda q: [] if q is None else list(q))
+    return frame
 
 
 def emerging_complaints(wh: Warehouse, *, period: str = "month", alpha: float = 0.05,

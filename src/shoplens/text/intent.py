@@ -20,6 +20,7 @@ import numpy as np
 
 from shoplens.base import Model
 from shoplens.text.classifier import TextClassifier
+from shoplens.text.normalize import detect_language
 
 INTENTS = (
     "cancel_order", "change_order", "change_shipping_address", "check_cancellation_fee", "check_invoice",
@@ -38,11 +39,15 @@ class IntentModel(Model):
     ----------
     classifier: the (unfitted) :class:`TextClassifier` to train.
     other_threshold: below this top probability the intent is ``other``.
+    other_threshold_zh: the same for Chinese messages (far fewer Chinese training
+        examples make the model less confident there; chosen on a validation split).
     """
 
-    def __init__(self, classifier: TextClassifier | None = None, other_threshold: float = 0.35) -> None:
+    def __init__(self, classifier: TextClassifier | None = None, other_threshold: float = 0.35,
+                 other_threshold_zh: float | None = None) -> None:
         self.classifier = classifier
         self.other_threshold = other_threshold
+        self.other_threshold_zh = other_threshold_zh
 
     def fit(self, texts: Sequence[str], intents: Sequence[str]) -> IntentModel:
         clf = self.classifier if self.classifier is not None else TextClassifier(char_ngrams=(1, 4), n_features=2**15, nb=False, C=10.0)
@@ -57,5 +62,9 @@ class IntentModel(Model):
         best = proba.argmax(axis=1)
         score = proba[np.arange(len(best)), best]
         intent = self.classes_[best].astype(object)
-        intent[score < self.other_threshold] = OTHER
+        threshold = np.full(len(score), self.other_threshold)
+        zh_threshold = getattr(self, "other_threshold_zh", None)
+        if zh_threshold is not None:
+            threshold[np.array([detect_language(t) == "zh" for t in texts], dtype=bool)] = zh_threshold
+        intent[score < threshold] = OTHER
         return intent, score

@@ -1,0 +1,114 @@
+"""The `shoplens text ...` contract: file commands, training, warehouse commands and user errors (exit 2)."""
+
+import json
+import sys
+
+import pandas as pd
+import pytest
+
+from shoplens.cli import main
+
+
+def run(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["shoplens", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = exc.code or 0
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+@pytest.fixture()
+def reviews_csv(tmp_path):
+    path = tmp_path / "reviews.csv"
+    pd.DataFrame({"id": ["a", "b", "c"], "body": ["物流很快，质量很好", "Terrible fabric, it ripped after one wash", "我要取消订单"],
+                  }).to_csv(path, index=False)
+    return path
+
+
+def test_sentiment_file(monkeypatch, capsys, tmp_path, reviews_csv):
+    out = tmp_path / "out" / "scored.csv"
+    code, _, err = run(monkeypatch, capsys, "text", "sentiment", str(reviews_csv), "--column", "body", "--output", str(out))
+    assert code == 0, err
+    scored = pd.read_csv(out)
+    assert list(scored.columns) == ["id", "body", "sentiment", "sentiment_score"]
+    assert scored["sentiment"].tolist()[:2] == ["positive", "negative"]
+    assert scored["sentiment_score"].between(0, 1).all()
+
+
+def test_intent_and_aspects_files(monkeypatch, capsys, tmp_path, reviews_csv):
+    out = tmp_path / "intents.csv"
+    assert run(monkeypatch, capsys, "text", "intent", str(reviews_csv), "--column", "body", "--output", str(out))[0] == 0
+    intents = pd.read_csv(out)
+    assert list(intents.columns) == ["id", "body", "intent", "intent_score"] and intents["intent"][2] == "cancel_order"
+    out = tmp_path / "aspects.jsonl"
+    assert run(monkeypatch, capsys, "text", "aspects", str(reviews_csv), "--column", "body", "--output", str(out))[0] == 0
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert len(rows) == 3 and rows[0]["id"] == "a"
+    assert {a["aspect"] for a in rows[0]["aspects"]} == {"logistics", "quality"}
+    assert all(set(a) == {"aspect", "polarity", "evidence"} for r in rows for a in r["aspects"])
+
+
+@pytest.mark.parametrize("args,message", [
+    (["--column", "text"], "no column 'text'"),
+    (["--column", "body", "--lang", "fr"], "--lang 'fr'"),
+])
+def test_user_errors_exit_2(monkeypatch, capsys, tmp_path, reviews_csv, args, message):
+    code, _, err = run(monkeypatch, capsys, "text", "sentiment", str(reviews_csv), *args, "--output", str(tmp_path / "o.csv"))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_missing_and_non_utf8_files_exit_2(monkeypatch, capsys, tmp_path):
+    code, _, err = run(monkeypatch, capsys, "text", "intent", str(tmp_path / "nope.csv"), "--column", "t", "--output", "o.csv")
+    assert code == 2 and "file not found" in err
+    bad = tmp_path / "gbk.csv"
+    bad.write_bytes("text\n质量很好\n".encode("gbk"))
+    code, _, err = run(monkeypatch, capsys, "text", "aspects", str(bad), "--column", "text", "--output", str(tmp_path / "o.jsonl"))
+    assert code == 2 and "UTF-8" in err
+
+
+def test_train_sentiment_from_star_ratings(monkeypatch, capsys, tmp_path):
+    good = ["love it, great quality", "perfect fit and lovely colour", "beautiful, would buy again", "so soft and comfy"]
+    bad = ["awful, fell apart", "cheap fabric, returned", "terrible fit, very disappointed", "ripped after one wash"]
+    mid = ["it is ok", "fine, nothing special", "average quality", "decent but plain"]
+    frame = pd.DataFrame({"review": (good + bad + mid) * 5, "stars": ([5] * 4 + [1] * 4 + [3] * 4) * 5})
+    data = tmp_path / "mine.csv"
+    frame.to_csv(data, index=False)
+    model = tmp_path / "mine.pkl"
+    code, out, err = run(monkeypatch, capsys, "text", "train", "sentiment", "--data", str(data), "--text-column", "review",
+                         "--rating-column", "stars", "--output", str(model), "--json")
+    assert code == 0, err
+    report = json.loads(out)
+    assert report["rows"] == 60 and report["classes"] == ["negative", "neutral", "positive"]
+    assert report["holdout_accuracy"] is not None
+    scored = tmp_path / "scored.csv"
+    assert run(monkeypatch, capsys, "text", "sentiment", str(data), "--column", "review", "--output", str(scored),
+               "--model", str(model))[0] == 0
+    assert (pd.read_csv(scored)["sentiment"] == pd.Series(["positive"] * 4 + ["negative"] * 4 + ["neutral"] * 4).repeat(1).tolist() * 5).mean() > 0.9
+    code, _, err = run(monkeypatch, capsys, "text", "train", "sentiment", "--data", str(data), "--text-column", "review",
+                       "--output", str(model))
+    assert code == 2 and "--label-column or --rating-column" in err
+
+
+def test_warehouse_commands(monkeypatch, capsys, analyzed_path):
+    code, out, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "analyze", "--json")
+    assert code == 0, err
+    assert json.loads(out) == {"text_reviews": 0, "text_review_aspects": 0, "text_messages": 0}
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "complaints", "--limit", "3", "--json")
+    top = json.loads(out)
+    assert code == 0 and len(top) == 3 and top[0]["quotes"]
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "intents", "--json")
+    assert code == 0 and {"period", "intent", "messages", "share"} <= set(json.loads(out)[0])
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "trend", "--by", "all", "--json")
+    assert code == 0 and json.loads(out)[0]["key"] == "all"
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "emerging", "--period", "quarter", "--json")
+    assert code == 0 and "p_value" in json.loads(out)[0]
+    code, _, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "trend", "--period", "decade")
+    assert code == 2 and "--period" in err
+
+
+def test_insight_before_analyze_exit_2(monkeypatch, capsys, demo_warehouse_path):
+    code, _, err = run(monkeypatch, capsys, "-w", str(demo_warehouse_path), "text", "complaints")
+    assert code == 2 and "shoplens text analyze" in err
