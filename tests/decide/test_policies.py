@@ -52,7 +52,8 @@ def test_contract(name, tmp_path):
     a1 = policy.choose(ctx, ACTIONS)
     assert ctx == frozen
     reordered = dict(reversed(list(ctx.items())))
-    assert twin.choose({**reordered, "unseen_feature": 5.0}, ACTIONS) == a1
+    assert twin.choose(reordered, ACTIONS) == a1
+    assert twin.choose({**ctx, "unseen_feature": 5.0, "channel": "app"}, ACTIONS)[0] in ACTIONS
     # save / load round-trips the state (continues identically)
     path = policy.save(tmp_path / f"{name}.pkl")
     loaded = type(policy).load(path)
@@ -127,3 +128,24 @@ def test_position_bias_from_uniform_logs():
     reward = (rng.random(60_000) < 0.2 * np.array([1.0, 0.5, 0.25])[position]).astype(float)
     bias = position_bias_from_logs(position, reward)
     assert bias[0] == 1.0 and bias[1] == pytest.approx(0.5, abs=0.05) and bias[2] == pytest.approx(0.25, abs=0.04)
+
+
+@pytest.mark.parametrize("cls", [LinUCB, LinearTS, LogisticTS])
+def test_linear_policies_learn_features_that_appear_later(cls):
+    policy = cls(seed=0)
+    policy.choose({}, ACTIONS)  # the first context has no features at all
+    rng = np.random.default_rng(2)
+    for _ in range(1500):
+        ctx = {"segment": str(rng.choice(["new", "loyal"]))}
+        action, _ = policy.choose(ctx, ACTIONS)
+        policy.update(ctx, action, _reward({**ctx, "x1": 0, "x2": 0}, action, rng))
+    assert "segment=loyal" in policy.features_
+    assert policy.probabilities({"segment": "loyal"}, ACTIONS).argmax() == 1
+    assert policy.probabilities({"segment": "new"}, ACTIONS).argmax() == 2
+
+
+def test_fixed_feature_list_ignores_other_features():
+    policy = LinUCB(features=["x1"])
+    policy.choose({"x1": 1.0, "x2": 3.0}, ACTIONS)
+    policy.choose({"x3": 1.0}, ACTIONS)
+    assert policy.features_ == ["x1"]

@@ -177,7 +177,8 @@ class Decider:
         else:
             # no profiling: a context-free uniformly random slate (exact propensities, still useful for OPE)
             order = self._rng.permutation(len(actions))[:k]
-            slots = [(actions[i], 1.0 / (len(actions) - j)) for j, i in enumerate(order)]
+            # the chance of an action in a given slot of a uniformly random ranking is 1/K
+            slots = [(actions[i], 1.0 / len(actions)) for i in order]
             policy, version, ctx = NON_PERSONALISED, "uniform", None
         out = []
         for j, (action, propensity) in enumerate(slots):

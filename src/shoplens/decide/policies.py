@@ -14,6 +14,10 @@ Policies: :class:`EpsilonGreedy`, :class:`UCB1`, :class:`BernoulliTS` (context-f
 :class:`LinUCB`, :class:`LinearTS`, :class:`LogisticTS` (one linear model per action,
 Li et al. 2010; Agrawal & Goyal 2013; Chapelle & Li 2011).
 
+Features: numbers as they are, booleans 0/1, strings one-hot (``segment=loyal``). Without a fixed
+``features`` list the linear policies grow their model when a new feature appears (exactly: the new
+dimension starts from its prior); with one, other features are ignored.
+
 Position-aware slates: with ``position_bias`` (the chance a customer looks at each slot,
 a position-based click model) a reward seen in slot j updates the model as evidence
 on ``position_bias[j]`` views instead of one.
@@ -270,21 +274,43 @@ class _Linear(Policy):
 
     def _vector(self, context: Context | None) -> np.ndarray:
         self._init_state()
-        context = context or {}
+        expanded = _expand(context or {})
         if not hasattr(self, "features_"):
-            names = list(self.features) if self.features is not None else sorted(_expand(context))
+            names = list(self.features) if self.features is not None else sorted(expanded)
             self.features_ = names
-            self.index_ = {f: i for i, f in enumerate(names)}
+            self.index_ = {f: i + 1 for i, f in enumerate(names)}  # index 0 is the intercept
             self._init_arrays()
             for _ in range(len(self.arms_)):
                 self._add_arm()
+        elif self.features is None:
+            new = sorted(k for k in expanded if k not in self.index_)
+            if new:
+                self._grow(new)
         x = np.zeros(len(self.features_) + 1)
-        x[-1] = 1.0  # intercept
-        for k, v in _expand(context).items():
-            i = self.index_.get(k)  # unknown features are ignored
+        x[0] = 1.0  # intercept
+        for k, v in expanded.items():
+            i = self.index_.get(k)  # with a fixed ``features`` list, other features are ignored
             if i is not None:
                 x[i] = v
         return x
+
+    def _grow(self, names: list[str]) -> None:
+        """Add features first seen now. Earlier contexts had 0 there, so the exact posterior
+        gains independent prior dimensions: A^-1 becomes block-diagonal with I / ridge."""
+        d_old, k = self._dim, len(names)
+        for name in names:
+            self.index_[name] = len(self.features_) + 1
+            self.features_.append(name)
+        self._pad(d_old, k)
+
+    def _pad(self, d_old: int, k: int) -> None:
+        n_arms = self.A_inv_.shape[0]
+        A_inv = np.zeros((n_arms, d_old + k, d_old + k))
+        A_inv[:, :d_old, :d_old] = self.A_inv_
+        A_inv[:, d_old:, d_old:] = np.eye(k) / self.ridge
+        self.A_inv_ = A_inv
+        self.b_ = np.concatenate([self.b_, np.zeros((n_arms, k))], axis=1)
+        self.theta_ = np.concatenate([self.theta_, np.zeros((n_arms, k))], axis=1)
 
     @property
     def _dim(self) -> int:
@@ -433,6 +459,11 @@ class LogisticTS(_GaussianTS):
             return
         self.m_ = np.concatenate([self.m_, np.zeros((1, d))])
         self.q_ = np.concatenate([self.q_, np.full((1, d), self.ridge)])
+
+    def _pad(self, d_old: int, k: int) -> None:
+        n_arms = self.m_.shape[0]
+        self.m_ = np.concatenate([self.m_, np.zeros((n_arms, k))], axis=1)
+        self.q_ = np.concatenate([self.q_, np.full((n_arms, k), self.ridge)], axis=1)
 
     def _gaussian(self, x, idx):
         mean = (self.m_ @ x)[idx]
