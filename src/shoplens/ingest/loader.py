@@ -513,8 +513,9 @@ def _ingest_spark(
         eng.discard_staged()
         raise
     finally:
-        eng.set_time_zone("UTC")
-        eng.drop_temp()
+        if eng.started:
+            eng.set_time_zone("UTC")
+            eng.drop_temp()
         for p in warehouse.tmp_dir.glob("__stage_*"):
             p.unlink(missing_ok=True)
     result.seconds = time.perf_counter() - started

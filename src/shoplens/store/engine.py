@@ -153,6 +153,12 @@ def _spark_rewrite(node: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this="XXHASH64", expressions=list(args))
         if fname == "regexp_matches" and len(args) == 2:
             return exp.RegexpLike(this=args[0], expression=args[1])
+    if isinstance(node, exp.Avg) and not isinstance(node.this, exp.Distinct):
+        # DuckDB's avg and '/' return DOUBLE; Spark keeps DECIMAL (avg(1.0) -> 4 decimals)
+        return exp.Avg(this=exp.cast(node.this.transform(_spark_rewrite), "DOUBLE"))
+    if isinstance(node, exp.Div):
+        return exp.Div(this=exp.cast(node.this.transform(_spark_rewrite), "DOUBLE"),
+                       expression=node.expression.transform(_spark_rewrite))
     if isinstance(node, exp.RegexpReplace):
         repl = node.args.get("replacement")
         if isinstance(repl, exp.Literal) and repl.is_string:
@@ -176,11 +182,13 @@ def to_spark_sql(sql: str) -> str:
     sqlglot does the dialect work; a few rewrites keep DuckDB's meaning where the same
     spelling means something else on Spark: ``hash`` (64-bit there, 32-bit murmur on
     Spark) becomes ``xxhash64``, regex back-references ``\\1`` become ``$1``,
-    ``try_strptime`` formats become Java patterns, and every timestamp is an instant
-    kept in a UTC session.
+    ``try_strptime`` formats become Java patterns, ``avg`` and ``/`` return DOUBLE as in
+    DuckDB (Spark keeps DECIMAL), and every timestamp is an instant kept in a UTC session.
 
     >>> to_spark_sql("SELECT hash(a, b) FROM t")
     'SELECT XXHASH64(a, b) FROM t'
+    >>> to_spark_sql("SELECT avg(x), a / b FROM t")
+    'SELECT AVG(CAST(x AS DOUBLE)), CAST(a AS DOUBLE) / b FROM t'
     """
     try:
         tree = sqlglot.parse_one(sql, read="duckdb")
@@ -264,6 +272,11 @@ class SparkEngine:
         self._session = session
         self.shuffle_partitions = shuffle_partitions
         self.tmp_root = self.root / "_tmp" / uuid.uuid4().hex[:8]
+
+    @property
+    def started(self) -> bool:
+        """Whether this engine has a Spark session yet."""
+        return self._session is not None
 
     @property
     def spark(self) -> SparkSession:

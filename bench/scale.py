@@ -1,0 +1,173 @@
+"""Scale benchmark: the same pipeline on DuckDB and on Spark (local mode), one run.
+
+Real UCI Online Retail invoice lines are replicated with new keys (invoice and
+customer ids get a copy suffix, products stay the same) up to ``--rows`` lines,
+written as Parquet parts (a data-lake layout), then each engine, in its own fresh
+process, runs:
+
+1. ingest with the ``online-retail`` preset (validation, quarantine, de-duplication,
+   upsert into order_items, orders, products, customers), no mirroring;
+2. the overview KPIs transform;
+3. per-customer RFM features (:data:`CUSTOMER_RFM`, one SQL definition).
+
+    python bench/scale.py --data-dir ../shared/data --rows 1000000 --repeats 3
+    python bench/scale.py --data-dir ../shared/data --rows 50000000 --repeats 1 --spark-master 'local[2]'
+
+Prints a table (medians over repeats, Spark/DuckDB ratio) and a JSON line.
+DuckDB is the baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import duckdb
+
+HERE = Path(__file__).resolve().parent
+
+# Per-customer RFM features as one transform (DuckDB SQL, runs on both engines).
+# Recency is counted from the day after the last order in the data.
+RFM_SQL = """
+WITH sales AS (
+    SELECT o.customer_id, o.order_id, o.ordered_at, sum(i.quantity * i.unit_price) AS amount
+    FROM orders o JOIN order_items i USING (order_id)
+    WHERE o.customer_id IS NOT NULL AND coalesce(o.status, 'completed') = 'completed'
+    GROUP BY o.customer_id, o.order_id, o.ordered_at
+), ref AS (SELECT max(ordered_at) AS last_day FROM orders)
+SELECT s.customer_id,
+       date_diff('day', max(s.ordered_at)::DATE, (SELECT last_day FROM ref)::DATE) + 1 AS recency_days,
+       count(*) AS frequency,
+       sum(s.amount) AS monetary
+FROM sales s GROUP BY s.customer_id
+"""
+
+
+def make_data(data_dir: Path, rows: int, parts: int, out: Path) -> list[Path]:
+    """``rows`` invoice lines in ``parts`` Parquet files (cached in ``out``)."""
+    files = sorted(out.glob("part-*.parquet"))
+    if len(files) == parts:
+        return files
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir(parents=True)
+    src = data_dir / "online_retail" / "online_retail.csv.gz"
+    if not src.exists():
+        from shoplens.pipeline import demo_data_dir
+
+        src = demo_data_dir() / "online_retail_sample.csv.gz"
+        print(f"note: {data_dir} has no online_retail; using the bundled 25 % sample", file=sys.stderr)
+    con = duckdb.connect()
+    con.execute(f"CREATE TABLE base AS SELECT * FROM read_csv('{src}', all_varchar=true)")
+    n = con.execute("SELECT count(*) FROM base").fetchone()[0]  # type: ignore[index]
+    copies = -(-rows // n)
+    per_part = -(-copies // parts)
+    for p in range(parts):
+        lo, hi = p * per_part, min(copies, (p + 1) * per_part)
+        if lo >= hi:
+            break
+        con.execute(
+            f"""COPY (SELECT InvoiceNo || '-' || r.i AS InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
+                       UnitPrice, CASE WHEN CustomerID IS NOT NULL THEN CAST(CAST(CustomerID AS BIGINT) + 100000 * r.i AS VARCHAR) END AS CustomerID,
+                       Country
+                FROM range({lo}, {hi}) r(i), base
+                LIMIT {max(0, min(rows - lo * n, (hi - lo) * n))})
+                TO '{out}/part-{p:03d}.parquet' (FORMAT parquet)"""
+        )
+    return sorted(out.glob("part-*.parquet"))
+
+
+def run_engine(engine: str, files: list[str], workdir: str, master: str) -> dict:
+    """One measurement in this (fresh) process."""
+    from shoplens.ingest import ingest
+    from shoplens.insights.overview import KPIS
+    from shoplens.store.transform import Transform
+    from shoplens.store.warehouse import Warehouse
+
+    rfm = Transform("customer_rfm", RFM_SQL, inputs=("orders", "order_items"))
+    out: dict = {"engine": engine}
+    t0 = time.perf_counter()
+    wh = Warehouse(Path(workdir) / "w.duckdb", engine=engine, spark_master=master, memory_limit="4GB")
+    if engine == "spark":
+        _ = wh.engine.spark  # JVM start-up, reported apart
+    out["startup_s"] = time.perf_counter() - t0
+    t = time.perf_counter()
+    r = ingest(wh, files, preset="online-retail", mirror=False)
+    out["ingest_s"] = time.perf_counter() - t
+    out["read"] = r.read
+    out["accounting"] = {"loaded": r.loaded, "updated": r.updated, "quarantined": r.quarantined, "duplicates": r.duplicates}
+    t = time.perf_counter()
+    k = KPIS.run(wh)
+    out["overview_s"] = time.perf_counter() - t
+    out["orders"] = int(k["orders"][0])
+    t = time.perf_counter()
+    summary = wh.engine.query(f"SELECT count(*) AS customers, sum(monetary) AS monetary, avg(recency_days) AS r FROM ({rfm.render()})")
+    out["rfm_s"] = time.perf_counter() - t
+    out["rfm_customers"] = int(summary["customers"][0])
+    out["total_s"] = out["ingest_s"] + out["overview_s"] + out["rfm_s"]
+    wh.close()
+    return out
+
+
+def measure(engine: str, files: list[Path], master: str) -> dict:
+    with tempfile.TemporaryDirectory(prefix=f"scale-{engine}-") as workdir:
+        cmd = [sys.executable, __file__, "--_child", engine, "--_workdir", workdir, "--spark-master", master,
+               "--_files", *[str(f) for f in files]]
+        proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
+        if proc.returncode != 0:
+            raise SystemExit(f"{engine} run failed:\n{proc.stderr[-3000:]}")
+        return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--data-dir", type=Path, default=HERE.parent.parent / "shared" / "data",
+                    help="folder holding online_retail/online_retail.csv.gz (default ../shared/data)")
+    ap.add_argument("--rows", type=int, default=1_000_000, help="invoice lines to generate (50000000 for the full run)")
+    ap.add_argument("--parts", type=int, default=8, help="Parquet files to split the lines into")
+    ap.add_argument("--repeats", type=int, default=1, help="runs per engine; medians are reported")
+    ap.add_argument("--engines", default="duckdb,spark", help="comma-separated engines to run")
+    ap.add_argument("--spark-master", default="local[2]", help="Spark master URL (local[N] or a cluster)")
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "shoplens-scale",
+                    help="where generated input is kept between runs")
+    ap.add_argument("--_child", help=argparse.SUPPRESS)
+    ap.add_argument("--_workdir", help=argparse.SUPPRESS)
+    ap.add_argument("--_files", nargs="*", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args._child:
+        print(json.dumps(run_engine(args._child, args._files, args._workdir, args.spark_master)))
+        return
+
+    files = make_data(args.data_dir, args.rows, args.parts, args.cache / f"rows-{args.rows}-parts-{args.parts}")
+    results: dict[str, list[dict]] = {}
+    for _ in range(args.repeats):
+        for engine in args.engines.split(","):
+            results.setdefault(engine, []).append(measure(engine, files, args.spark_master))
+    phases = ["startup_s", "ingest_s", "overview_s", "rfm_s", "total_s"]
+    med = {e: {p: statistics.median(r[p] for r in runs) for p in phases} for e, runs in results.items()}
+    first = {e: runs[0] for e, runs in results.items()}
+    engines = list(med)
+    if len(engines) == 2 and first[engines[0]]["accounting"] != first[engines[1]]["accounting"]:
+        raise SystemExit(f"engines disagree: {first}")
+    print(f"rows={first[engines[0]]['read']:,} repeats={args.repeats} master={args.spark_master} cores={os.cpu_count()}")
+    print(f"{'phase':<12}" + "".join(f"{e:>12}" for e in engines) + ("   spark/duckdb" if len(engines) == 2 else ""))
+    for p in phases:
+        line = f"{p:<12}" + "".join(f"{med[e][p]:>12.2f}" for e in engines)
+        if len(engines) == 2 and med["duckdb"][p] > 0:
+            line += f"   {med['spark'][p] / med['duckdb'][p]:>8.2f}x"
+        print(line)
+    print(json.dumps({"rows": args.rows, "repeats": args.repeats, "master": args.spark_master, "median": med,
+                      "accounting": {e: r["accounting"] for e, r in first.items()},
+                      "orders": {e: r["orders"] for e, r in first.items()},
+                      "rfm_customers": {e: r["rfm_customers"] for e, r in first.items()}}))
+
+
+if __name__ == "__main__":
+    main()

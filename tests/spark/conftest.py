@@ -1,0 +1,50 @@
+"""Spark fixtures: one local SparkSession for the whole test session (``local[2]``,
+two shuffle partitions) and the demo shop ingested on Spark once.
+
+Tests using them are skipped when PySpark or Java is missing (install the ``spark`` extra and Java 17).
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shoplens.config import Settings
+from shoplens.pipeline import DEMO_FILES, demo_data_dir
+from shoplens.store.engine import spark_session
+from shoplens.store.warehouse import Warehouse
+
+DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"  # the same as tests/conftest.py
+
+
+@pytest.fixture(scope="session")
+def spark():
+    pytest.importorskip("pyspark")
+    if shutil.which("java") is None:
+        pytest.skip("Java is not installed (apt-get install openjdk-17-jre-headless)")
+    session = spark_session("local[2]", shuffle_partitions=2)
+    yield session
+
+
+@pytest.fixture(scope="session")
+def spark_demo_path(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The demo shop ingested with ``engine="spark"`` (Parquet tables + DuckDB bookkeeping)."""
+    from shoplens.ingest import ingest
+    from shoplens.pipeline import _ingest_hooks
+
+    path = tmp_path_factory.mktemp("spark-demo") / "warehouse.duckdb"
+    settings = Settings(warehouse=path, secret=DEMO_SECRET, engine="spark")
+    with Warehouse(path, engine="spark", spark_master="local[2]") as wh:
+        hooks = _ingest_hooks(settings, wh)
+        for table, preset, name in DEMO_FILES:
+            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks, mirror=False)
+    return path
+
+
+@pytest.fixture()
+def spark_wh(spark_demo_path: Path):
+    wh = Warehouse(spark_demo_path, engine="spark", spark_master="local[2]")
+    yield wh
+    wh.close()
