@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
-import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
 from shoplens.cli import app
 from shoplens.decide.ope import LoggedFeedback, read_logs
 from shoplens.decide.opl import LearnedPolicy, learn_and_evaluate
-from shoplens.decide.pricing import PricingScenario, PriceTS, calibrate_from_warehouse, scenarios_from, simulate_pricing
+from shoplens.decide.pricing import PricingScenario, PriceTS, calibrate_from_warehouse, simulate_pricing
 from shoplens.decide.simulate import OfferEnvironment
 
 runner = CliRunner()
