@@ -166,3 +166,19 @@ def test_bootstrap_shortcut_for_repeated_rows_matches_row_resampling():
     se = np.sqrt(0.3 * 0.7 / n)
     assert np.std(fast["a"]) == pytest.approx(se, rel=0.1) and np.std(slow["a"]) == pytest.approx(se, rel=0.1)
     assert np.mean(fast["b"]) == pytest.approx(repeated["b"].mean(), abs=3 * se)
+
+
+def test_cli_ope_with_a_saved_bandit(logs_csv, tmp_path):
+    from shoplens.decide.policies import LinUCB
+
+    frame = pd.read_csv(logs_csv)
+    policy = LinUCB(seed=0)
+    context_cols = ["recency_days", "orders", "log_spend"]
+    for row in frame.head(1500).itertuples(index=False):
+        policy.update({c: getattr(row, c) for c in context_cols}, row.action, row.reward)
+    path = policy.save(tmp_path / "bandit.pkl")
+    out = json.loads(runner.invoke(app, ["decide", "ope", "--logs", str(logs_csv), "--policy", str(path),
+                                         "--bootstrap", "30", "--json"]).output)
+    uniform = json.loads(runner.invoke(app, ["decide", "ope", "--logs", str(logs_csv), "--policy", "uniform",
+                                             "--bootstrap", "30", "--json"]).output)
+    assert out["estimates"]["dr"]["value"] > uniform["estimates"]["dr"]["value"]
