@@ -136,3 +136,26 @@ def test_offer_study_on_the_demo_shop(demo_wh):
     assert aa["cuped"].variants[1]["p_value"] > 0.001 and not aa["cuped"].srm["alarm"]
     width = lambda r: r.variants[1]["ci"][1] - r.variants[1]["ci"][0]  # noqa: E731
     assert width(aa["cuped"]) < width(aa["plain"])
+
+
+def test_cli_learn_from_the_warehouse_log_registers_a_candidate(demo_warehouse_path, tmp_path):
+    import shutil
+
+    from shoplens.decide.demo import offer_study
+    from shoplens.store.warehouse import Warehouse
+
+    wh_path = tmp_path / "w.duckdb"
+    shutil.copy(demo_warehouse_path, wh_path)
+    with Warehouse(wh_path) as wh:
+        offer_study(wh, n_logged=600, n_bandit=50, learn_every=50)
+    res = runner.invoke(app, ["-w", str(wh_path), "decide", "learn", "--from-log", "uniform-logger",
+                              "--out", str(tmp_path / "p.pkl"), "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["registered"]["name"] == "opl-uniform-logger"
+    with Warehouse(wh_path, read_only=True) as wh:
+        rows = wh.query("SELECT status, metrics FROM _models WHERE name = 'opl-uniform-logger'")
+    assert rows["status"].tolist() == ["candidate"] and "ci_low" in rows["metrics"].iloc[0]
+    both = runner.invoke(app, ["-w", str(wh_path), "decide", "learn", "--from-log", "x", "--logs", "y.csv",
+                               "--out", str(tmp_path / "q.pkl")])
+    assert both.exit_code != 0 and "either --logs" in str(both.exception)

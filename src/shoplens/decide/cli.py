@@ -63,8 +63,11 @@ def ope_cmd(
 
 @decide_app.command("learn")
 def learn_cmd(
-    logs: Annotated[Path, typer.Option(help="CSV of logged decisions with context columns")],
+    ctx: typer.Context,
     out: Annotated[Path, typer.Option(help="where to save the learned policy (use it with `decide ope --policy`)")],
+    logs: Annotated[Optional[Path], typer.Option(help="CSV of logged decisions with context columns")] = None,
+    from_log: Annotated[Optional[str], typer.Option(help="learn from the warehouse decision log of this policy "
+                                                         "name instead (the model is registered)")] = None,
     method: Annotated[str, typer.Option(help="dr (doubly-robust regression) or ipw (weighted classification)")] = "dr",
     epsilon: Annotated[float, typer.Option(help="share of uniform exploration mixed into the policy")] = 0.0,
     test_share: Annotated[float, typer.Option(help="share of the logs held out for the off-policy estimate")] = 0.3,
@@ -72,16 +75,38 @@ def learn_cmd(
     json_out: Annotated[bool, typer.Option("--json", help="print the held-out estimates as JSON")] = False,
 ) -> None:
     """Learn a policy from logged decisions and estimate its value on held-out logs before deployment."""
+    from shoplens.decide.log import DecisionLog
     from shoplens.decide.ope import read_logs
     from shoplens.decide.opl import learn_and_evaluate
 
     if not 0 <= epsilon <= 1:
         raise UserInputError("--epsilon must lie in [0, 1]")
+    if (logs is None) == (from_log is None):
+        raise UserInputError("give either --logs FILE or --from-log POLICY_NAME")
+    version = None
+    if logs is not None:
+        feedback = read_logs(str(logs))
     with err_console.status(f"learning a {method} policy and estimating it on held-out logs..."):
-        report = learn_and_evaluate(read_logs(str(logs)), method=method, test_share=test_share, epsilon=epsilon,
-                                    seed=seed)
+        if from_log is not None:
+            from shoplens.store.registry import ModelRegistry
+
+            with open_warehouse(ctx) as wh:
+                feedback = DecisionLog(wh).feedback(policy=from_log)
+                report = learn_and_evaluate(feedback, method=method, test_share=test_share, epsilon=epsilon, seed=seed)
+                window = tuple(wh.con.execute("SELECT min(occurred_at), max(occurred_at) FROM decisions WHERE policy = ?",
+                                              [from_log]).fetchone())  # type: ignore[arg-type]
+                best = report["estimates"][report["selected"]]
+                version = ModelRegistry(wh).register(
+                    f"opl-{from_log}", report["policy"], kind="off-policy-learner", data_window=window,  # type: ignore[arg-type]
+                    metrics={"estimator": report["selected"], "value": best["value"], "ci_low": best["ci_low"],
+                             "ci_high": best["ci_high"], "logged_policy_value": report["logged_policy_value"]},
+                    promote=False, note="candidate: promote after checking the off-policy estimate")
+        else:
+            report = learn_and_evaluate(feedback, method=method, test_share=test_share, epsilon=epsilon, seed=seed)
     path = report.pop("policy").save(out, method=method)
     report["model_file"] = str(path)
+    if version is not None:
+        report["registered"] = {"name": f"opl-{from_log}", "version": version}
     if json_out:
         print_json(report)
         return
