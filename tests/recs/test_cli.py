@@ -211,3 +211,21 @@ def test_erasure_reaches_the_recommender(wpath: Path, tmp_path: Path) -> None:
         _, model = load_model(wh)
     assert internal not in set(model.customers_)
     assert internal not in set(model.generators_["als"].customers_)
+
+
+def test_update_folds_in_newer_orders(wpath: Path, tmp_path: Path) -> None:
+    path = tmp_path / "w.duckdb"
+    shutil.copy(wpath, path)
+    shutil.copytree(wpath.parent / "models", tmp_path / "models")
+    with Warehouse(path) as wh:
+        wh.con.execute("UPDATE _models SET path = replace(path, ?, ?)", [str(wpath.parent), str(tmp_path)])
+        newer = wh.query("SELECT count(DISTINCT customer_id) AS n FROM orders WHERE ordered_at >= '2011-11-01' "
+                         "AND customer_id IS NOT NULL")["n"][0]
+        before = ModelRegistry(wh).promoted_version("recs")
+    result = runner.invoke(app, ["-w", str(path), "recs", "update", "--json"])
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["version"] == before + 1 and out["interactions"] > 0
+    assert 0 < out["customers_updated"] <= newer
+    again = json.loads(runner.invoke(app, ["-w", str(path), "recs", "update", "--json"]).stdout)
+    assert again["interactions"] == 0  # nothing newer than the folded-in data

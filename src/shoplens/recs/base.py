@@ -34,6 +34,11 @@ OUTPUT_COLUMNS = ["customer_id", "rank", "product_id", "score", "reason"]
 BATCH = 512
 
 
+def batch_size(n_products: int, cells: int = 16_000_000) -> int:
+    """Customers scored together so a dense score block stays near ``cells`` values (~128 MB)."""
+    return int(max(1, min(BATCH, cells // max(n_products, 1))))
+
+
 @dataclass(frozen=True)
 class RecFilters:
     """Business rules applied at serving time.
@@ -128,6 +133,8 @@ class Recommender(Model):
     reason_label = "recommended for you"
     #: half-life in days of interaction weights in the shared matrix
     half_life_days: float | None = None
+    #: dense score cells per batch (memory bound of scoring)
+    score_cells = 16_000_000
 
     # -- fitting ------------------------------------------------------------------------
     def fit(
@@ -334,8 +341,9 @@ class Recommender(Model):
         take = k if filters.max_per_category is None else min(len(self.products_), k * 10)
         frames = []
         known = np.flatnonzero(rows >= 0)
-        for start in range(0, len(known), BATCH):
-            pos = known[start:start + BATCH]
+        step = batch_size(len(self.products_), self.score_cells)
+        for start in range(0, len(known), step):
+            pos = known[start:start + step]
             scores = np.asarray(self._score(rows[pos]), dtype=np.float64)
             scores[:, ~allowed] = -np.inf
             if filters.exclude_purchased:

@@ -26,7 +26,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from shoplens.errors import InsufficientDataError
-from shoplens.recs.base import BATCH, Recommender, _top_k
+from shoplens.recs.base import Recommender, _top_k, batch_size
 from shoplens.recs.interactions import window
 from shoplens.recs.models import (
     ALS,
@@ -51,18 +51,22 @@ class Hybrid(Recommender):
     Parameters
     ----------
     candidates: top products taken from each generator per customer.
-    validation_days: length of the labelled window before the training end.
+    validation_days: length of the labelled window before the training end; None = a tenth of
+        the history, between 1 and 30 days (30 for a year of orders, 1 for a week of clicks).
     max_train_customers: customers sampled for the ranker's training set.
     negative_share: share of not-bought candidates kept to train the ranker (all bought ones are kept).
     als_factors, ease_l2: settings of those generators.
+    target_kinds: interactions that count as the label ("purchase"; add "view" etc. to predict clicks).
     seed: randomness of sampling, ALS and the ranker.
     """
 
     reason_label = "customers like you bought it"
+    score_cells = 2_000_000  # seven generators score each block
 
-    def __init__(self, candidates: int = 30, validation_days: int = 30, max_train_customers: int = 3000,
+    def __init__(self, candidates: int = 30, validation_days: float | None = None, max_train_customers: int = 3000,
                  negative_share: float = 0.3, als_factors: int = 64, ease_l2: float = 300.0,
-                 learning_rate: float = 0.1, max_iter: int = 120, seed: int = 0) -> None:
+                 learning_rate: float = 0.1, max_iter: int = 120, target_kinds: tuple[str, ...] = ("purchase",),
+                 seed: int = 0) -> None:
         self.candidates = candidates
         self.validation_days = validation_days
         self.max_train_customers = max_train_customers
@@ -71,6 +75,7 @@ class Hybrid(Recommender):
         self.ease_l2 = ease_l2
         self.learning_rate = learning_rate
         self.max_iter = max_iter
+        self.target_kinds = target_kinds
         self.seed = seed
 
     def _make_generators(self) -> dict[str, Recommender]:
@@ -166,13 +171,16 @@ class Hybrid(Recommender):
         from sklearn.ensemble import HistGradientBoostingClassifier
 
         self._catalogue_input = self.catalogue_  # same product index in every generator
-        val_start = self.now_ - pd.Timedelta(days=self.validation_days)
+        span = (self.now_ - interactions["occurred_at"].min()).total_seconds() / 86400.0
+        days = self.validation_days if self.validation_days else float(np.clip(span / 10.0, 1.0, 30.0))
+        self.validation_days_ = days
+        val_start = self.now_ - pd.Timedelta(days=days)
         past = window(interactions, end=val_start)
         future = window(interactions, start=val_start)
-        future = future[future["kind"] == "purchase"][["customer_id", "product_id"]].drop_duplicates()
+        future = future[future["kind"].isin(self.target_kinds)][["customer_id", "product_id"]].drop_duplicates()
         if past["customer_id"].nunique() < 2 or future.empty:
             raise InsufficientDataError(
-                f"hybrid: needs purchases both before and within the last {self.validation_days} days of the "
+                f"hybrid: needs purchases both before and within the last {days:g} days of the "
                 "training data to learn its ranking; use a single model (e.g. --model buy_again) or more history"
             )
         gens, context = self._fit_generators(past)
@@ -188,8 +196,9 @@ class Hybrid(Recommender):
             raise InsufficientDataError("hybrid: fewer than 10 returning customers in the validation window")
         truth = set(zip(future["customer_id"], future["product_id"]))
         xs, ys, groups = [], [], []
-        for start in range(0, len(rows), BATCH):
-            batch = rows[start:start + BATCH]
+        step = batch_size(len(ref.products_), self.score_cells)
+        for start in range(0, len(rows), step):
+            batch = rows[start:start + step]
             pos, col, feats = self._candidate_features(gens, context, batch)
             cids = ref.customers_[batch[pos]]
             pids = ref.products_[col]

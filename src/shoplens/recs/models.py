@@ -366,8 +366,9 @@ class ContentBased(Recommender):
         for col in ("name", "category", "brand", "description"):
             if col in cat:
                 text = text + " " + cat[col].fillna("").astype(str)
-        if cat[[c for c in ("name", "description") if c in cat]].notna().sum().sum() == 0:
-            raise InsufficientDataError("content model: products have no name or description (load products first)")
+        if cat[[c for c in ("name", "description", "category", "brand") if c in cat]].notna().sum().sum() == 0:
+            raise InsufficientDataError("content model: products have no name, description, category or brand "
+                                        "(load products first)")
         vec = TfidfVectorizer(analyzer="char_wb", ngram_range=tuple(self.ngram_range), sublinear_tf=True,
                               max_features=self.max_features, lowercase=True)
         self.vectors_ = vec.fit_transform(text.str.lower()).astype(np.float32).tocsr()

@@ -115,7 +115,8 @@ def train(wh: Warehouse, *, until: str | None = None, model: str = "auto",
             fitted.fit(interactions, catalogue=catalogue, segments=segments)
     seconds = time.perf_counter() - t0
     start = interactions["occurred_at"].min()
-    end = until_ts if until_ts is not None else interactions["occurred_at"].max()
+    # exclusive end, so `recs update` folds in exactly what came after
+    end = until_ts if until_ts is not None else interactions["occurred_at"].max() + pd.Timedelta(microseconds=1)
     metrics: dict[str, Any] = {"train_seconds": round(seconds, 2)}
     for attr in ("candidate_recall_", "training_rows_"):
         if hasattr(fitted, attr):
@@ -218,15 +219,18 @@ def score_all(wh: Warehouse, *, k: int = 10, model: Recommender | None = None, v
 def update(wh: Warehouse) -> dict[str, Any]:
     """Fold interactions newer than the promoted model into it and register the result."""
     version, model = load_model(wh)
-    row = wh.con.execute("SELECT data_end FROM _models WHERE name = ? AND version = ?", [MODEL_NAME, version]).fetchone()
-    since = pd.Timestamp(row[0]) if row and row[0] is not None else model.now_
+    row = wh.con.execute("SELECT data_start, data_end, kind FROM _models WHERE name = ? AND version = ?",
+                         [MODEL_NAME, version]).fetchone()
+    start, kind = (row[0], row[2]) if row else (None, "recs")
+    # data_end is exclusive: training used rows before --until, fold-ins record the next instant
+    since = pd.Timestamp(row[1]) if row and row[1] is not None else model.now_ + pd.Timedelta(microseconds=1)
     fresh = window(load_interactions(wh, consented_only=True), start=since)
     if fresh.empty:
         return {"version": version, "customers_updated": 0, "interactions": 0, "note": "nothing new since the model"}
     with quiet():
         updated = model.fold_in(fresh)
-    new_version = ModelRegistry(wh).register(MODEL_NAME, model, kind=f"recs.{type(model).__name__.lower()}",
-                                             data_window=(None, fresh["occurred_at"].max()),
+    end = fresh["occurred_at"].max() + pd.Timedelta(microseconds=1)
+    new_version = ModelRegistry(wh).register(MODEL_NAME, model, kind=kind, data_window=(start, end),
                                              note=f"fold-in of {len(fresh)} interactions onto v{version}")
     return {"version": new_version, "customers_updated": updated, "interactions": int(len(fresh))}
 
