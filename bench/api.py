@@ -172,7 +172,7 @@ def main() -> None:
     results: dict[str, list[dict]] = {name: [] for name in endpoints}
     try:
         probe = httpx.post(f"{base}/api/v1/text/analyze", json={"text": "great"},
-                           headers={"Authorization": f"Bearer {key}"})
+                           headers={"Authorization": f"Bearer {key}"}, timeout=300)  # first call loads the models
         if probe.status_code != 200:
             print(f"text/analyze skipped: {probe.status_code} {probe.json().get('detail')}", file=sys.stderr)
             endpoints.pop("text/analyze")
