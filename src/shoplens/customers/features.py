@@ -110,7 +110,7 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
                 if with_categories else
                 "cat_top AS (SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS top_category, NULL::DOUBLE AS top_category_share),")
     return f"""
-    WITH p AS ({purchases_sql(lit)}),
+    WITH p AS NOT MATERIALIZED ({purchases_sql(lit)}),
     days AS (SELECT customer_id, ordered_at::DATE AS day FROM p GROUP BY ALL),
     day_stats AS (
         SELECT customer_id, count(*) AS purchase_days,
@@ -131,7 +131,9 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     product_price AS (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY ALL),
     cust_product AS (
         SELECT o.customer_id, i.product_id, sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS spend
-        FROM p o JOIN order_items i USING (order_id) WHERE i.quantity > 0 GROUP BY ALL
+        FROM (SELECT order_id, customer_id FROM p) o
+        JOIN (SELECT order_id, product_id, quantity, unit_price FROM order_items WHERE quantity > 0) i USING (order_id)
+        GROUP BY ALL
     ),
     items AS (
         SELECT cp.customer_id, sum(cp.units) AS units, count(*) AS distinct_products,
