@@ -185,7 +185,10 @@ _register_capabilities()
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
     try:
-        app(standalone_mode=False)
+        # without standalone mode click returns the code of a `typer.Exit(n)` instead of exiting
+        result = app(standalone_mode=False)
+        if isinstance(result, int) and not isinstance(result, bool):
+            sys.exit(result)
     except ShoplensError as exc:
         err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 1))
@@ -197,10 +200,10 @@ def main() -> None:
     except KeyboardInterrupt:
         err_console.print("interrupted; the warehouse is unchanged by the unfinished step")
         sys.exit(130)
-    except Exception as exc:  # click usage errors
-        import click
-
-        if isinstance(exc, click.ClickException):
+    except Exception as exc:
+        # usage errors (unknown option, missing argument): typer may vendor its own click,
+        # so recognise them by what they can do rather than by class
+        if callable(getattr(exc, "show", None)) and isinstance(getattr(exc, "exit_code", None), int):
             exc.show()
             sys.exit(exc.exit_code)
         raise

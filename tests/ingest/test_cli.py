@@ -97,3 +97,11 @@ def test_table_output_and_env_warehouse(tmp_path, monkeypatch):
 def test_help_explains(cmd):
     proc = run_cli(*cmd)
     assert proc.returncode == 0 and "Usage" in proc.stdout
+
+
+def test_exit_codes_of_commands_are_kept(tmp_path):
+    # `typer.Exit(n)` inside a command must reach the shell (no command: usage help, code 0 or 2)
+    proc = run_cli("--warehouse", str(tmp_path / "w.duckdb"), "status", "--bogus-option")
+    assert proc.returncode == 2 and "No such option" in (proc.stderr + proc.stdout)
+    proc = run_cli("--version")
+    assert proc.returncode == 0 and "shoplens" in proc.stdout

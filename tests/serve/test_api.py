@@ -6,7 +6,7 @@ from shoplens.base import Model
 from shoplens.pipeline import demo_data_dir
 from shoplens.store.registry import ModelRegistry
 
-from serve_helpers import auth
+from tests.serve.serve_helpers import auth
 
 
 class MeanBasket(Model):

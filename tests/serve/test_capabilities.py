@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from serve_helpers import auth
+from tests.serve.serve_helpers import auth
 
 
 def no_consent_customer(client) -> str:

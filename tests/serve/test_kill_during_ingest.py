@@ -18,7 +18,7 @@ from shoplens.pipeline import demo_data_dir
 from shoplens.serve.keys import KeyStore
 from shoplens.store.warehouse import Warehouse
 
-from serve_helpers import auth
+from tests.serve.serve_helpers import auth
 
 DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"
 

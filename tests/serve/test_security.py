@@ -20,7 +20,7 @@ from shoplens.serve.audit import verify_chain
 from shoplens.serve.keys import KeyStore
 from shoplens.serve.settings import ServeSettings, weakness
 
-from serve_helpers import STRONG_SECRET, auth
+from tests.serve.serve_helpers import STRONG_SECRET, auth
 
 
 def test_health_is_the_only_open_endpoint(served):
