@@ -143,12 +143,18 @@ def status_cmd(
     with open_warehouse(ctx, read_only=True) as wh:
         tables = table_status(wh)
         computed = wh.freshness()
+        from shoplens.monitor.drift import latest_drift
+
+        drift = latest_drift(wh)
     if json_out:
-        print_json({"tables": tables, "computed": computed.to_dict("records")})
+        print_json({"tables": tables, "computed": computed.to_dict("records"), "drift": drift})
         return
     console.print(rows_table([{"table": k, **v} for k, v in tables.items()], title="Warehouse tables"))
     if len(computed):
         console.print(rows_table(computed.to_dict("records"), title="Computed results (last computed)"))
+    if drift:
+        console.print(rows_table([{k: c[k] for k in ("feature", "kind", "psi", "status")} for c in drift["checks"]],
+                                 title=f"Drift at {drift['computed_at'][:16]} (PSI > 0.1 moderate, > 0.25 significant)"))
 
 
 @app.command("presets")

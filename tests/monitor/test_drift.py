@@ -78,3 +78,21 @@ def test_real_text_model_confidence_is_checked(demo_wh):
 def test_no_orders_is_a_clear_error(tmp_wh):
     with pytest.raises(InsufficientDataError, match="no orders"):
         check_drift(tmp_wh)
+
+
+def test_status_shows_drift(demo_warehouse_path, tmp_path):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from shoplens.cli import app
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    runner = CliRunner()
+    assert json.loads(runner.invoke(app, ["-w", str(path), "status", "--json"]).stdout)["drift"] == {}
+    runner.invoke(app, ["-w", str(path), "drift"])
+    status = json.loads(runner.invoke(app, ["-w", str(path), "status", "--json"]).stdout)
+    assert {c["feature"] for c in status["drift"]["checks"]} >= {"order_value"}
+    assert "Drift at" in runner.invoke(app, ["-w", str(path), "status"]).stdout
