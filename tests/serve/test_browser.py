@@ -45,7 +45,7 @@ def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathF
     with Warehouse(path) as wh:
         check_drift(wh)
         policy = make_policy("bernoulli-ts", seed=1)
-        ModelRegistry(wh).register("bandit-offers", policy, kind="bernoulli-ts")
+        ModelRegistry(wh).register("offers", policy, kind="bernoulli-ts")
         decider = Decider(wh, policy, name="offers")
         for i in range(40):
             slot = decider.decide(None, None, ["free-shipping", "ten-off", "gift"])[0]

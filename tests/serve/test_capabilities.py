@@ -124,6 +124,10 @@ def test_decisions_rewards_and_bandit_learning(served_customers):
     assert r.json() == {"name": "offers", "version": 1, "policy": "bernoulli-ts"}
     assert client.post("/api/v1/bandits", json={"name": "x", "policy": "ucb1", "params": {"nope": 1}},
                        headers=admin).status_code == 400
+    taken = client.post("/api/v1/bandits", json={"name": "recs", "policy": "ucb1"}, headers=admin)
+    assert taken.status_code == 400 and "another kind of model" in taken.json()["detail"]
+    not_a_policy = client.post("/api/v1/decisions", json={"policy": "recs", "actions": ["a"]}, headers=analyst)
+    assert not_a_policy.status_code == 409 and "not a bandit policy" in not_a_policy.json()["detail"]
     customer = consenting_customer(client)
     for _ in range(20):
         d = client.post("/api/v1/decisions", json={"policy": "offers", "actions": ["free-shipping", "ten-off"],

@@ -2,9 +2,10 @@
 experiment analysis, over the decide package (:class:`shoplens.decide.log.Decider`,
 :func:`shoplens.decide.abtest.analyze_stats`).
 
-Bandit policies are registry models named ``bandit-<name>``; the server keeps the
-promoted version of each in memory and teaches it the rewards logged since it last
-learned (``Decider.learn``) each time a reward arrives.
+Bandit policies are registry models (any name, e.g. ``offer-bandit`` from the demo) whose
+object is a :class:`shoplens.decide.policies.Policy`; the server keeps the promoted version
+of each in memory and teaches it the rewards logged since it last learned
+(``Decider.learn``) each time a reward arrives.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from shoplens.store.warehouse import Warehouse
 
 router = APIRouter(tags=["decisions"])
 API = "/api/v1"
-PREFIX = "bandit-"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 _lock = threading.Lock()
 
@@ -93,19 +93,23 @@ class ExperimentIn(BaseModel):
 def _decider(request: Request, wh: Warehouse, name: str, decision_type: str = "offer") -> Any:
     """The served (promoted) policy ``name`` wrapped in a Decider over this request's warehouse."""
     from shoplens.decide.log import Decider
+    from shoplens.decide.policies import Policy
 
     cache = request.app.state.cache.setdefault("bandits", {})
     if not wh.has_table("_models"):
         raise NotComputedError(f"no bandit policy {name!r}: create one with POST /api/v1/bandits")
     registry = ModelRegistry(wh)
     try:
-        version = registry.promoted_version(PREFIX + name)
+        version = registry.promoted_version(name)
     except NotFoundError:
         raise NotComputedError(f"no bandit policy {name!r}: create one with POST /api/v1/bandits") from None
     key = (name, decision_type)
     entry = cache.get(key)
     if entry is None or entry["version"] != version:
-        entry = {"version": version, "policy": registry.load(PREFIX + name, version), "learned_until": None}
+        policy = registry.load(name, version)
+        if not isinstance(policy, Policy):
+            raise NotComputedError(f"model {name!r} is not a bandit policy (see GET /api/v1/models)")
+        entry = {"version": version, "policy": policy, "learned_until": None}
         cache[key] = entry
     decider = Decider(wh, entry["policy"], name=name, version=str(version), decision_type=decision_type)
     decider.learned_until = entry["learned_until"]
@@ -123,7 +127,16 @@ def create_policy(body: PolicyIn, wh: WarehouseDep, key: Admin) -> PolicyOut:
         policy = make_policy(body.policy, **body.params)
     except TypeError as exc:  # an unknown parameter name
         raise UserInputError(f"params: {exc}") from None
-    version = ModelRegistry(wh).register(PREFIX + body.name, policy, kind=body.policy, note="created through the API")
+    registry = ModelRegistry(wh)
+    kinds = wh.con.execute("SELECT DISTINCT kind FROM _models WHERE name = ?", [body.name]).fetchall() \
+        if wh.has_table("_models") else []
+    if kinds:
+        existing = registry.load(body.name)
+        from shoplens.decide.policies import Policy
+
+        if not isinstance(existing, Policy):
+            raise UserInputError(f"{body.name!r} is already the name of another kind of model; choose another name")
+    version = registry.register(body.name, policy, kind=body.policy, note="created through the API")
     return PolicyOut(name=body.name, version=version, policy=body.policy)
 
 
