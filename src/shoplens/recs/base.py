@@ -300,8 +300,11 @@ class Recommender(Model):
                 f"popular in your segment ({seg})"
         return self.popularity_.astype(np.float64), "popular now"
 
-    def _static_mask(self, filters: RecFilters) -> np.ndarray:
-        """True for products the filters allow."""
+    def _static_mask(self, filters: RecFilters) -> np.ndarray | None:
+        """True for products the filters allow (None: every product, nothing to mask)."""
+        if not (filters.in_stock_only or filters.categories or filters.price_min is not None
+                or filters.price_max is not None or filters.exclude_products):
+            return None
         cat = self.catalogue_
         ok = np.ones(len(self.products_), dtype=bool)
         if filters.in_stock_only:
@@ -344,8 +347,11 @@ class Recommender(Model):
         step = batch_size(len(self.products_), self.score_cells)
         for start in range(0, len(known), step):
             pos = known[start:start + step]
-            scores = np.asarray(self._score(rows[pos]), dtype=np.float64)
-            scores[:, ~allowed] = -np.inf
+            scores = np.asarray(self._score(rows[pos]))
+            if scores.dtype not in (np.float32, np.float64) or not scores.flags.writeable:
+                scores = np.array(scores, dtype=np.float64)
+            if allowed is not None:
+                scores[:, ~allowed] = -np.inf
             if filters.exclude_purchased:
                 bought = self.bought_[rows[pos]]
                 r, c = bought.nonzero()
@@ -355,7 +361,7 @@ class Recommender(Model):
         unknown = np.flatnonzero(rows < 0)
         for p in unknown:
             base, label = self._popular_scores(ids[p])
-            scores = np.where(allowed, base, -np.inf)[None, :]
+            scores = (base if allowed is None else np.where(allowed, base, -np.inf))[None, :]
             cols, vals = _top_k(scores, take)
             frames.append(self._rows_frame([ids[p]], np.array([-1]), cols, vals, k, filters, allowed, explain,
                                            label=label))
@@ -365,8 +371,9 @@ class Recommender(Model):
         return out[OUTPUT_COLUMNS]
 
     def _rows_frame(self, ids: list[str], rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int,
-                    filters: RecFilters, allowed: np.ndarray, explain: bool, label: str | None = None) -> pd.DataFrame:
-        cats = self.catalogue_["category"].to_numpy()
+                    filters: RecFilters, allowed: np.ndarray | None, explain: bool,
+                    label: str | None = None) -> pd.DataFrame:
+        cats = self.catalogue_["category"].to_numpy() if filters.max_per_category is not None else None
         pop_order: np.ndarray | None = None
         out_c, out_p, out_s, out_r, out_reason = [], [], [], [], []
         for i, cid in enumerate(ids):
@@ -389,7 +396,7 @@ class Recommender(Model):
                 for c in pop_order:
                     if len(picked) >= k:
                         break
-                    if allowed[c] and c not in have and c not in bought:
+                    if (allowed is None or allowed[c]) and c not in have and c not in bought:
                         if filters.max_per_category is not None:
                             key = cats[c]
                             if per_cat.get(key, 0) >= filters.max_per_category:

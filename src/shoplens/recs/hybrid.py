@@ -34,15 +34,26 @@ from shoplens.recs.models import (
     BuyAgain,
     ItemKNN,
     Popularity,
-    _dense,
-    days_since_last,
-    due_factor,
     repurchase_cycles,
 )
 
 FEATURES_PER_CUSTOMER = ["baskets", "days_since_last_order", "distinct_products", "recent_signals"]
 FEATURES_PER_PRODUCT = ["log_popularity", "log_recent_popularity", "trend", "repeat_rate", "cycle_days"]
 FEATURES_PER_PAIR = ["times_bought", "days_since_bought", "due", "since_over_cycle"]
+
+
+def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, fill: float) -> np.ndarray:
+    """values[keys == wanted] for each wanted key (``fill`` when absent)."""
+    order = np.argsort(keys, kind="stable")
+    keys, values = keys[order], values[order]
+    at = np.clip(np.searchsorted(keys, wanted), 0, max(len(keys) - 1, 0))
+    found = (len(keys) > 0) & (keys[at] == wanted) if len(keys) else np.zeros(len(wanted), dtype=bool)
+    return np.where(found, values[at] if len(keys) else fill, fill)
+
+
+def _sparse_lookup(block: Any, wanted: np.ndarray, n_cols: int, fill: float) -> np.ndarray:
+    coo = block.tocoo()
+    return _lookup(coo.row.astype(np.int64) * n_cols + coo.col, coo.data.astype(np.float64), wanted, fill)
 
 
 class Hybrid(Recommender):
@@ -136,34 +147,45 @@ class Hybrid(Recommender):
 
     def _candidate_features(self, gens: dict[str, Recommender], context: dict[str, Any],
                             rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(row position, product column, features) of every candidate of customers ``rows``."""
-        n = self.candidates
-        scores, ranks = [], []
-        mask = None
+        """(row position, product column, features) of every candidate of customers ``rows``.
+
+        Only the generators' scores are dense; everything else is gathered at the
+        candidates (a few hundred per customer), which keeps serving fast on big catalogues.
+        """
+        n, n_products = self.candidates, len(self.products_)
+        dense, tops = [], []
         for g in gens.values():
-            s = np.asarray(g._score(rows), dtype=np.float64)
-            top, _ = _top_k(s, n)
-            r = np.full(s.shape, n + 1, dtype=np.float32)
-            np.put_along_axis(r, top, np.arange(1, top.shape[1] + 1, dtype=np.float32)[None, :], axis=1)
-            r[~np.isfinite(s)] = n + 1
-            scores.append(np.where(np.isfinite(s), s, np.nan))
-            ranks.append(r)
-            hit = r <= n
-            mask = hit if mask is None else (mask | hit)
+            s = np.asarray(g._score(rows))
+            top, vals = _top_k(s, n)
+            dense.append(s)
+            tops.append(np.where(np.isfinite(vals), top, -1))
+        mask = np.zeros((len(rows), n_products), dtype=bool)
+        for top in tops:
+            r, c = np.nonzero(top >= 0)
+            mask[r, top[r, c]] = True
         pos, col = np.nonzero(mask)
+        keys = pos.astype(np.int64) * n_products + col
+        columns = []
+        for s in dense:
+            v = s[pos, col].astype(np.float64)
+            columns.append(np.where(np.isfinite(v), v, np.nan))
+        for top in tops:
+            r, c = np.nonzero(top >= 0)
+            columns.append(_lookup(r.astype(np.int64) * n_products + top[r, c], (c + 1).astype(np.float64),
+                                   keys, fill=n + 1))
         ref = gens["buy_again"]
-        bought = _dense(ref.bought_[rows]).astype(np.float64)
-        since = days_since_last(ref, rows)
-        ref.cycle_days_ = context["cycle"]
-        due = due_factor(ref, rows)
+        bought = _sparse_lookup(ref.bought_[rows], keys, n_products, fill=0.0)
+        last = _sparse_lookup(ref.last_bought_[rows], keys, n_products, fill=0.0)
+        now_day = (ref.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
+        since = np.where(last > 0, now_day - last, np.inf)
         cycle = context["cycle"][col]
-        since_pc = since[pos, col]
         with np.errstate(invalid="ignore", divide="ignore"):
-            ratio = np.where(np.isfinite(since_pc) & (cycle > 0), since_pc / cycle, np.nan)
+            due = np.nan_to_num(np.where(np.isfinite(since), np.exp(-np.abs(np.log((since + 1.0) / (cycle + 1.0)))), 0.0),
+                                nan=0.0)
+            ratio = np.where(np.isfinite(since) & (cycle > 0), since / cycle, np.nan)
         features = np.column_stack(
-            [s[pos, col] for s in scores] + [r[pos, col] for r in ranks]
-            + [context["customer"][rows[pos]], context["product"][col],
-               bought[pos, col], np.where(np.isfinite(since_pc), since_pc, 9999.0), due[pos, col], ratio]
+            columns + [context["customer"][rows[pos]], context["product"][col],
+                       bought, np.where(np.isfinite(since), since, 9999.0), due, ratio]
         )
         return pos, col, features
 
