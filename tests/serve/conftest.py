@@ -76,9 +76,10 @@ def customers_warehouse_path(demo_warehouse_path: Path, tmp_path_factory: pytest
 @pytest.fixture()
 def served_customers(customers_warehouse_path: Path, tmp_path: Path):
     """Like ``served`` over the warehouse with customer results."""
+    from tests.serve.serve_helpers import copy_with_models
+
     path = tmp_path / "c" / "warehouse.duckdb"
-    path.parent.mkdir()
-    shutil.copy(customers_warehouse_path, path)
+    copy_with_models(customers_warehouse_path, path)
     store = KeyStore.for_warehouse(path)
     keys = {role: store.create(role) for role in ("viewer", "analyst", "admin")}
     settings = Settings(warehouse=path, secret=DEMO_SECRET)

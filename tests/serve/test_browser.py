@@ -16,6 +16,8 @@ from shoplens.serve.app import create_app
 from shoplens.serve.keys import KeyStore
 from shoplens.serve.settings import ServeSettings
 
+from tests.serve.serve_helpers import copy_with_models
+
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
 pytestmark = pytest.mark.skipif(
@@ -41,7 +43,7 @@ def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathF
     from shoplens.store.warehouse import Warehouse
 
     path = tmp_path_factory.mktemp("browser") / "warehouse.duckdb"
-    shutil.copy(customers_warehouse_path, path)
+    copy_with_models(customers_warehouse_path, path)
     with Warehouse(path) as wh:
         check_drift(wh)
         policy = make_policy("bernoulli-ts", seed=1)

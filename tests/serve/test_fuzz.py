@@ -15,6 +15,8 @@ from shoplens.serve.app import create_app
 from shoplens.serve.keys import KeyStore
 from shoplens.serve.settings import ServeSettings
 
+from tests.serve.serve_helpers import copy_with_models
+
 DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"
 STATE: dict[str, str] = {}
 
@@ -22,7 +24,7 @@ STATE: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def api_schema(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory):
     path = tmp_path_factory.mktemp("fuzz") / "warehouse.duckdb"
-    shutil.copy(customers_warehouse_path, path)
+    copy_with_models(customers_warehouse_path, path)
     STATE["key"] = KeyStore.for_warehouse(path).create("admin")
     app = create_app(Settings(warehouse=path, secret=DEMO_SECRET),
                      ServeSettings(allow_weak_secret=True, rate_limit_per_minute=10**6, rate_limit_burst=10**6,
