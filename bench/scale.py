@@ -64,23 +64,25 @@ def make_data(data_dir: Path, rows: int, parts: int, out: Path) -> list[Path]:
 
         src = demo_data_dir() / "online_retail_sample.csv.gz"
         print(f"note: {data_dir} has no online_retail; using the bundled 25 % sample", file=sys.stderr)
-    con = duckdb.connect()
+    con = duckdb.connect(str(out / "gen.duckdb"))  # on disk: 50M lines do not fit comfortably in memory
     con.execute(f"CREATE TABLE base AS SELECT * FROM read_csv('{src}', all_varchar=true)")
     n = con.execute("SELECT count(*) FROM base").fetchone()[0]  # type: ignore[index]
     copies = -(-rows // n)
-    per_part = -(-copies // parts)
+    con.execute(
+        f"""CREATE TABLE scaled AS SELECT row_number() OVER () AS k, InvoiceNo || '-' || r.i AS InvoiceNo, StockCode,
+                   Description, Quantity, InvoiceDate, UnitPrice,
+                   CASE WHEN CustomerID IS NOT NULL THEN CAST(CAST(CustomerID AS BIGINT) + 100000 * r.i AS VARCHAR) END
+                   AS CustomerID, Country
+            FROM range({copies}) r(i), base LIMIT {rows}"""
+    )
+    per_part = -(-rows // parts)
     for p in range(parts):
-        lo, hi = p * per_part, min(copies, (p + 1) * per_part)
-        if lo >= hi:
-            break
         con.execute(
-            f"""COPY (SELECT InvoiceNo || '-' || r.i AS InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
-                       UnitPrice, CASE WHEN CustomerID IS NOT NULL THEN CAST(CAST(CustomerID AS BIGINT) + 100000 * r.i AS VARCHAR) END AS CustomerID,
-                       Country
-                FROM range({lo}, {hi}) r(i), base
-                LIMIT {max(0, min(rows - lo * n, (hi - lo) * n))})
+            f"""COPY (SELECT * EXCLUDE (k) FROM scaled WHERE k > {p * per_part} AND k <= {(p + 1) * per_part})
                 TO '{out}/part-{p:03d}.parquet' (FORMAT parquet)"""
         )
+    con.close()
+    (out / "gen.duckdb").unlink()
     return sorted(out.glob("part-*.parquet"))
 
 
@@ -122,7 +124,8 @@ def measure(engine: str, files: list[Path], master: str) -> dict:
                "--_files", *[str(f) for f in files]]
         proc = subprocess.run(cmd, capture_output=True, text=True, env={**os.environ, "PYTHONWARNINGS": "ignore"})
         if proc.returncode != 0:
-            raise SystemExit(f"{engine} run failed:\n{proc.stderr[-3000:]}")
+            lines = [ln for ln in proc.stderr.splitlines() if not ln.lstrip().startswith("at ")]
+            raise SystemExit(f"{engine} run failed:\n" + "\n".join(lines[-40:]))
         return json.loads(proc.stdout.strip().splitlines()[-1])
 
 

@@ -498,7 +498,8 @@ def _ingest_spark(
         for i, path in enumerate(paths):
             step(f"reading {path.name}", i / max(len(paths), 1) * 0.4)
             frame, s = stage_file_spark(eng, path, i, fmt=m.source.format, encoding=encoding or m.source.encoding,
-                                        delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir)
+                                        delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir,
+                                        numeric_columns=lambda header: _numeric_columns(m, header))
             frames.append(frame)
             staged.append(s)
         union = frames[0]
@@ -609,13 +610,18 @@ def _run_spark(
 
     now = utcnow()
     quarantine = []
+    from pyspark.sql.functions import broadcast
+
     for tname in order:
+        if not counts[tname].quarantined:
+            continue
         q = eng.frame(
             f"SELECT t.__file AS file, t.__line AS line, t.__column AS \"column\", t.__reason AS reason, t.__seq "
             f"FROM __t_{tname} t WHERE t.__reason IS NOT NULL"
         )
         raw = eng.spark.table("__src").selectExpr("__seq", "to_json(struct(*)) AS raw")
-        qdf = q.join(raw, "__seq", "left").drop("__seq").toPandas()
+        # the quarantined rows are few: ship them to the source rows, never the other way
+        qdf = raw.join(broadcast(q), "__seq", "inner").select("file", "line", "column", "reason", "raw").toPandas()
         qdf.insert(0, "table_name", tname)
         qdf.insert(0, "run_id", run_id)
         qdf["quarantined_at"] = now

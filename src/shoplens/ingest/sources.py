@@ -320,7 +320,8 @@ def _reject_reason(etype: str, message: str) -> str:
 
 
 def stage_file_spark(engine: Any, path: Path, index: int, *, fmt: str | None = None, encoding: str | None = None,
-                     delimiter: str | None = None, tmp_dir: Path) -> tuple[Any, StagedFile]:
+                     delimiter: str | None = None, tmp_dir: Path,
+                     numeric_columns: Callable[[list[str]], list[str]] | None = None) -> tuple[Any, StagedFile]:
     """Read one file with Spark into a DataFrame with ``__file``, ``__line`` and ``__seq``.
 
     The same rules as :func:`stage_file`: every CSV value is text, line numbers count
@@ -371,6 +372,18 @@ def stage_file_spark(engine: Any, path: Path, index: int, *, fmt: str | None = N
         bad = frame.where(f"`{corrupt}` IS NOT NULL").select("__line").collect()
         rejects = [(int(r[0]), None, "unreadable line: the fields do not fit the header (quotes or delimiters)") for r in bad]
         frame = frame.where(f"`{corrupt}` IS NULL").drop(corrupt)
+    typed = numeric_columns(columns) if (numeric_columns is not None and fmt == "csv") else []
+    if typed:
+        # As DuckDB's CSV reader with typed columns: a value that is not a number rejects
+        # the line, naming the first such column (same message as stage_file)
+        checks = [(c, f"`{c}` IS NOT NULL AND TRY_CAST(`{c}` AS DOUBLE) IS NULL") for c in typed]
+        first_bad = "CASE " + " ".join(f"WHEN {cond} THEN {_sql_str(c)}" for c, cond in checks) + " END"
+        frame = frame.selectExpr("*", f"{first_bad} AS __bad_column").cache()
+        for r in frame.where("__bad_column IS NOT NULL").select("__line", "__bad_column", *[f"`{c}`" for c in typed]).collect():
+            value = str(r[r["__bad_column"]])[:60]
+            rejects.append((int(r["__line"]), r["__bad_column"], f"cannot read '{value}' as a number"))
+        frame = frame.where("__bad_column IS NULL").drop("__bad_column")
+        rejects.sort()
     rows = frame.count() + len(rejects)
     return frame, StagedFile(path=path, view=f"__src_{index}", rows=rows, columns=columns, rejects=rejects, notes=notes)
 
