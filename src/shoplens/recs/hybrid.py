@@ -26,7 +26,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from shoplens.errors import InsufficientDataError
-from shoplens.recs.base import Recommender, _top_k, batch_size
+from shoplens.recs.base import Recommender, _top_k, batch_size, one_thread
 from shoplens.recs.interactions import window
 from shoplens.recs.models import (
     ALS,
@@ -254,7 +254,7 @@ class Hybrid(Recommender):
         known = np.flatnonzero(gen_rows >= 0)
         if len(known):
             pos, col, feats = self._candidate_features(gens, self.context_, gen_rows[known])
-            with threadpool_limits(limits=1, user_api="openmp"):
+            with one_thread("openmp"):
                 proba = self.ranker_.predict_proba(feats)[:, 1]
             # generators share the hybrid's product index (same data, same catalogue)
             out[known[pos], col] = proba
