@@ -173,6 +173,8 @@ class Recommender(Model):
         content and new products; ``segments``: customer_id, segment for cold start.
         """
         check_interactions(interactions)
+        if "kind" not in interactions:  # a plain (customer, product, time, weight) log: purchases and returns
+            interactions = interactions.assign(kind=np.where(interactions["weight"] > 0, "purchase", "return"))
         self._fit_common(interactions, catalogue, segments)
         self.together_ = self._bought_together_pairs(interactions)
         self._fit_model(interactions)
@@ -182,6 +184,9 @@ class Recommender(Model):
                                min_baskets: int = 3) -> pd.DataFrame:
         """Product pairs in the same basket: count, confidence and lift (what FP-growth gives for pairs,
         counted exactly with one sparse product; :mod:`shoplens.recs.rules` mines longer sets)."""
+        if "basket_id" not in interactions:
+            interactions = interactions.assign(basket_id=interactions["customer_id"].astype(str) + "@"
+                                               + interactions["occurred_at"].astype(str))
         buys = interactions[(interactions["kind"] == "purchase") & interactions["basket_id"].notna()]
         fees = self.catalogue_.loc[self.catalogue_["category"].eq("fees & services"), "product_id"]
         buys = buys[~buys["product_id"].isin(fees)]

@@ -191,7 +191,7 @@ def random_search(
     Only data before the cutoff is used (validation = its last ``validation_days``),
     so the test window stays untouched. Returns one row per tried setting, best first.
 
-    >>> # random_search(lambda **p: ALS(**p), {"factors": [32, 64]}, rows, "2011-11-01")  # doctest: +SKIP
+    >>> # random_search(lambda **p: ALS(**p), {"factors": [32, 64]}, rows, "2011-11-01")
     """
     from sklearn.model_selection import ParameterSampler
 

@@ -14,7 +14,7 @@ Fitting on interactions up to ``T``:
 
 The test window after ``T`` is never seen while fitting.
 
->>> # Hybrid().fit(interactions).recommend(["12347"], k=10)  # doctest: +SKIP
+>>> # Hybrid().fit(interactions).recommend(["12347"], k=10)
 """
 
 from __future__ import annotations

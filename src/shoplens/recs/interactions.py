@@ -110,7 +110,7 @@ def load_interactions(
     ``consented_only`` drops customers who refused personalisation (their data
     then shapes no model at all).
 
-    >>> # load_interactions(wh, until="2011-11-01").columns.tolist() == COLUMNS  # doctest: +SKIP
+    >>> # load_interactions(wh, until="2011-11-01").columns.tolist() == COLUMNS
     """
     until_ts = pd.Timestamp(until).to_pydatetime() if until is not None else None
     sql = interactions_sql(weights or InteractionWeights())

@@ -9,7 +9,7 @@ trusted); rules keep their support, confidence and lift.
 >>> baskets = pd.DataFrame({"basket_id": ["1", "1", "2", "2", "3"], "product_id": ["a", "b", "a", "b", "c"]})
 >>> r = association_rules_from_baskets(baskets, min_support=0.5, min_baskets=2, min_confidence=0.5)
 >>> r[["antecedent", "consequent", "confidence"]].values.tolist()
-[['b', 'a', 1.0], ['a', 'b', 1.0]]
+[['a', 'b', 1.0], ['b', 'a', 1.0]]
 """
 
 from __future__ import annotations
@@ -93,7 +93,9 @@ def association_rules_from_baskets(
         "lift": rules["lift"].astype(float),
         "baskets": np.rint(rules["support"] * n_baskets).astype(int),
     })
-    return out.sort_values(["lift", "confidence"], ascending=False).reset_index(drop=True)
+    # ties broken by the product ids, so the order is the same on every run
+    return out.sort_values(["lift", "confidence", "antecedent", "consequent"],
+                           ascending=[False, False, True, True]).reset_index(drop=True)
 
 
 def bought_together(rules: pd.DataFrame, per_product: int = 10) -> pd.DataFrame:

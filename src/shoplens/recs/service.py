@@ -10,7 +10,7 @@
 Customers who refused personalisation are left out of training and get the
 non-personalised list (popular items), never a profile-based one.
 
->>> # train(wh, until="2011-11-01")["model"]  -> 'hybrid'  # doctest: +SKIP
+>>> # train(wh, until="2011-11-01")["model"]  -> 'hybrid'
 """
 
 from __future__ import annotations
