@@ -177,7 +177,9 @@ def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFram
     """Size, revenue share, distinguishing traits and a plain-language description per segment."""
     labels = feature_labels(features)
     # Means of values clipped at the 1st/99th percentiles: one wholesaler must not make the average.
-    clipped = features[columns].clip(features[columns].quantile(0.01), features[columns].quantile(0.99), axis=1)
+    # float first: nullable integer columns (pd.NA) cannot be clipped or compared
+    values = features[columns].astype("float64")
+    clipped = values.clip(values.quantile(0.01), values.quantile(0.99), axis=1)
     overall = clipped.mean(numeric_only=True)
     total_rev = features["net_revenue"].clip(lower=0).sum() or 1.0
     rows = []
