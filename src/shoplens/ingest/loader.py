@@ -204,21 +204,12 @@ def _run(
         if c.name not in m.tables[m.primary] and c.name in by_norm
     }
     con.execute(f"SET TimeZone = '{m.source.timezone}'")
-    plans: dict[str, Plan] = {}
     primary = m.primary
-    plans[primary] = plan_table(
-        TABLES[primary], m.tables[primary], columns, m.source, source_view="__src", files=files_label,
-        grouped=False, max_future_days=max_future_days, source_types=direct_types,
+    plans = _validate_all(
+        m, columns, files_label, max_future_days, direct_types,
+        materialise=lambda name, sql: _materialise(con, name, sql),
+        make_view=lambda name, sql: con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}"),
     )
-    _materialise(con, "__t_" + primary, plans[primary].validated_sql)
-    # derived tables see only source rows that passed the primary's row checks
-    con.execute(f"CREATE OR REPLACE TEMP VIEW __src_ok AS {source_ok_sql(primary)}")
-    for tname in m.derived:
-        plans[tname] = plan_table(
-            TABLES[tname], m.tables[tname], columns, m.source, source_view="__src_ok", files=files_label,
-            grouped=True, max_future_days=max_future_days,
-        )
-        _materialise(con, "__t_" + tname, plans[tname].validated_sql)
     con.execute("SET TimeZone = 'UTC'")
 
     order = m.derived + [primary]
@@ -294,6 +285,35 @@ def source_ok_sql(primary: str) -> str:
     """Source rows that passed the primary table's row checks (what derived tables see)."""
     return (f"SELECT s.* FROM __src s "
             f"SEMI JOIN (SELECT __seq FROM __t_{primary} WHERE __reason IS NULL) ok USING (__seq)")
+
+
+def _validate_all(
+    m: Mapping,
+    columns: list[str],
+    files_label: str,
+    max_future_days: int,
+    source_types: dict[str, str] | None,
+    *,
+    materialise: Callable[[str, str], None],
+    make_view: Callable[[str, str], Any],
+) -> dict[str, Plan]:
+    """Plan and materialise the validated rows of every table of the mapping as
+    ``__t_<table>``, on whichever engine ``materialise``/``make_view`` run."""
+    primary = m.primary
+    plans = {primary: plan_table(
+        TABLES[primary], m.tables[primary], columns, m.source, source_view="__src", files=files_label,
+        grouped=False, max_future_days=max_future_days, source_types=source_types,
+    )}
+    materialise("__t_" + primary, plans[primary].validated_sql)
+    # derived tables see only source rows that passed the primary's row checks
+    make_view("__src_ok", source_ok_sql(primary))
+    for tname in m.derived:
+        plans[tname] = plan_table(
+            TABLES[tname], m.tables[tname], columns, m.source, source_view="__src_ok", files=files_label,
+            grouped=True, max_future_days=max_future_days,
+        )
+        materialise("__t_" + tname, plans[tname].validated_sql)
+    return plans
 
 
 def _materialise(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
@@ -566,22 +586,14 @@ def _run_spark(
         columns += [c for c in s.columns if c not in columns]
     files_label = ", ".join(str(p) for p in paths)
     primary = m.primary
-    plans: dict[str, Plan] = {}
     # naive source timestamps are read in the source's zone (Spark resolves the zone
     # when a query is analysed, so each validated table is materialised before resetting)
     eng.set_time_zone(m.source.timezone)
-    plans[primary] = plan_table(
-        TABLES[primary], m.tables[primary], columns, m.source, source_view="__src", files=files_label,
-        grouped=False, max_future_days=max_future_days,
+    plans = _validate_all(
+        m, columns, files_label, max_future_days, None,
+        materialise=lambda name, sql: _materialise_spark(eng, name, sql),
+        make_view=eng.create_view,
     )
-    _materialise_spark(eng, "__t_" + primary, plans[primary].validated_sql)
-    eng.create_view("__src_ok", source_ok_sql(primary))
-    for tname in m.derived:
-        plans[tname] = plan_table(
-            TABLES[tname], m.tables[tname], columns, m.source, source_view="__src_ok", files=files_label,
-            grouped=True, max_future_days=max_future_days,
-        )
-        _materialise_spark(eng, "__t_" + tname, plans[tname].validated_sql)
     eng.set_time_zone("UTC")
 
     order = m.derived + [primary]
