@@ -33,9 +33,10 @@ def pseudonymised(wh: Any) -> bool:
     """True when customer ids in ``wh`` are pseudonyms."""
     from shoplens.privacy.keys import warehouse_state
 
-    return wh is not None and warehouse_state(wh.con).get("pseudonymize_customer_id", "true") == "true" and bool(
-        warehouse_state(wh.con).get("key_fingerprint")
-    )
+    if wh is None:
+        return False
+    state = warehouse_state(wh.con)
+    return state.get("pseudonymize_customer_id", "true") == "true" and bool(state.get("key_fingerprint"))
 
 
 def to_internal(wh: Any, customer_ids: Sequence[str]) -> list[str]:

@@ -37,6 +37,7 @@ from shoplens.store.warehouse import Warehouse, utcnow
 
 MODEL_NAME = "recs"
 ANONYMOUS = "\x00anonymous"  # never a real id: gets the non-personalised list
+NOT_PERSONALISED = "popular now (not personalised)"  # the reason given to customers without consent
 
 
 def model_factories() -> dict[str, Callable[[], Recommender]]:
@@ -146,17 +147,19 @@ def load_model(wh: Warehouse) -> tuple[int, Recommender]:
 
 
 def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filters: RecFilters | None = None,
-              model: Recommender | None = None) -> pd.DataFrame:
+              model: Recommender | None = None, consent_default: bool | None = None) -> pd.DataFrame:
     """Top-``k`` per customer (shop ids in and out): customer_id, rank, product_id, score, reason.
 
     Customers without personalisation consent get the non-personalised popular
-    list with the reason "popular now (not personalised)".
+    list with the reason ``NOT_PERSONALISED``. ``consent_default`` (the policy's
+    answer for unknown consent) is read from the settings when not given; a server
+    passes the value it resolved once at start-up.
     """
     if model is None:
         _, model = load_model(wh)
     shop_ids = [str(c) for c in customer_ids]
     internal = to_internal(wh, shop_ids)
-    consented = set(allowed(wh, internal, "personalization"))
+    consented = set(allowed(wh, internal, "personalization", default=consent_default))
     personal = [c for c in dict.fromkeys(internal) if c in consented]
     frames = []
     if personal:
@@ -165,7 +168,7 @@ def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filter
     if refused:
         plain = RecFilters(**{**(filters or RecFilters()).__dict__, "exclude_purchased": False})
         anon = model.recommend([ANONYMOUS], k=k, filters=plain)
-        anon["reason"] = "popular now (not personalised)"
+        anon["reason"] = NOT_PERSONALISED
         for cid in refused:
             frames.append(anon.assign(customer_id=cid))
     if not frames:

@@ -97,18 +97,24 @@ def recommend(
 def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tuple, n: int, exclude_purchased: bool,
                in_stock_only: bool, category: list[str] | None, price_min: float | None, price_max: float | None,
                max_per_category: int | None) -> dict[str, Any]:
-    from shoplens.privacy.consent import allowed
-    from shoplens.privacy.ids import to_internal
     from shoplens.recs.base import RecFilters
+    from shoplens.recs.service import NOT_PERSONALISED
     from shoplens.recs.service import recommend as recommend_for
 
     name, version, model = served_recommender(request, wh)
     filters = RecFilters(exclude_purchased=exclude_purchased, in_stock_only=in_stock_only,
                          categories=tuple(category) if category else None, price_min=price_min,
                          price_max=price_max, max_per_category=max_per_category)
-    frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model)
-    personalised = bool(allowed(wh, to_internal(wh, [customer_id]), "personalization",
-                                default=request.app.state.consent_default["personalization"]))
+    frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model,
+                          consent_default=request.app.state.consent_default["personalization"])
+    # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists
+    personalised = not (frame["reason"] == NOT_PERSONALISED).any()
+    if frame.empty:  # nothing to recommend at all: ask the consent table directly
+        from shoplens.privacy.consent import allowed
+        from shoplens.privacy.ids import to_internal
+
+        personalised = bool(allowed(wh, to_internal(wh, [customer_id]), "personalization",
+                                    default=request.app.state.consent_default["personalization"]))
     names = _product_names(request, version, model)
     frame = frame.drop(columns=["customer_id"]).assign(name=lambda f: f["product_id"].astype(str).map(names))
     return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
