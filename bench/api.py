@@ -9,6 +9,11 @@ item-kNN recommender; ``--model hybrid`` trains what the demo serves). The serve
 own process (``shoplens serve``, one uvicorn worker: DuckDB allows one writing process), the
 clients in this one (httpx, asyncio). Every request is counted; a run stops after
 ``--requests`` requests or ``--max-seconds``. Prints a table and one JSON line.
+
+``--driver wrk`` drives the server with wrk (C, event loop; ``apt-get install wrk``) instead:
+the Python client costs more CPU per request than the server does, and on a 2-core machine it
+takes the cores the server needs. wrk runs for ``--max-seconds`` per endpoint and repeat,
+cycling through the same request list (a Lua script), with ``--clients`` connections.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ import asyncio
 import json
 import os
 import random
+import re
+import shutil
 import socket
 import statistics
 import subprocess
@@ -124,6 +131,50 @@ async def load(base: str, requests: list[tuple[str, str, dict | None]], key: str
             "server_cpu_ms": 1000 * cpu / max(n, 1)}
 
 
+WRK_SCRIPT = """
+local requests = {%s}
+local counter = 0
+request = function()
+  counter = counter + 1
+  local r = requests[(counter %% #requests) + 1]
+  return wrk.format(r[1], r[2], r[3] and {["Authorization"] = "Bearer %s", ["Content-Type"] = "application/json"}
+                    or {["Authorization"] = "Bearer %s"}, r[3])
+end
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format("WRK %%d %%d %%d %%d %%d\\n", summary.requests, summary.duration,
+      e.connect + e.read + e.write + e.timeout + e.status, latency:percentile(50), latency:percentile(99)))
+end
+"""
+
+
+def _lua_string(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def load_wrk(base: str, requests: list[tuple[str, str, dict | None]], key: str, clients: int, seconds: float,
+             pid: int) -> dict:
+    """The same measurement as :func:`load`, with wrk as the load generator (duration-bound)."""
+    entries = ",".join("{%s,%s,%s}" % (_lua_string(m), _lua_string(p), _lua_string(json.dumps(b)) if b else "nil")
+                       for m, p, b in requests)
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(WRK_SCRIPT % (entries, key, key))
+    try:
+        cpu0 = server_cpu_seconds(pid)
+        out = subprocess.run(["wrk", "-t2", f"-c{clients}", f"-d{max(1, round(seconds))}s", "--timeout", "30s",
+                              "-s", f.name, base], capture_output=True, text=True, check=True).stdout
+        cpu = server_cpu_seconds(pid) - cpu0
+    finally:
+        os.unlink(f.name)
+    m = re.search(r"^WRK (\d+) (\d+) (\d+) (\d+) (\d+)$", out, re.M)
+    if m is None:
+        raise SystemExit(f"could not read wrk's output:\n{out}")
+    n, duration_us, errors, p50_us, p99_us = (int(v) for v in m.groups())
+    elapsed = duration_us / 1e6
+    return {"requests": n, "errors": errors, "seconds": elapsed, "rps": n / elapsed, "p50_ms": p50_us / 1000,
+            "p99_ms": p99_us / 1000, "server_cpu_ms": 1000 * cpu / max(n, 1)}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--warehouse", type=Path, help="a warehouse with a trained recommender (default: build one)")
@@ -136,7 +187,11 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200,
                         help="distinct customers asked for (the storefront's active ones); each is asked once "
                              "before timing when the cache is on, so the timed run measures warm answers")
+    parser.add_argument("--driver", choices=("httpx", "wrk"), default="httpx",
+                        help="load generator: httpx (Python, in this process) or wrk (C; needs `wrk` on PATH)")
     args = parser.parse_args()
+    if args.driver == "wrk" and shutil.which("wrk") is None:
+        raise SystemExit("--driver wrk needs wrk on PATH (Debian/Ubuntu: apt-get install wrk)")
 
     from shoplens.privacy.ids import to_external
     from shoplens.serve.keys import KeyStore
@@ -183,7 +238,11 @@ def main() -> None:
         for _ in range(args.repeats):
             for name, make in endpoints.items():
                 batch = [make() for _ in range(args.requests)]
-                results[name].append(asyncio.run(load(base, batch, key, args.clients, args.max_seconds, server.pid)))
+                if args.driver == "wrk":
+                    results[name].append(load_wrk(base, batch, key, args.clients, args.max_seconds, server.pid))
+                else:
+                    results[name].append(asyncio.run(load(base, batch, key, args.clients, args.max_seconds,
+                                                          server.pid)))
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -200,7 +259,7 @@ def main() -> None:
     for name, s in summary.items():
         print(f"{name:<20} {s['rps']:>9.0f} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['server_cpu_ms']:>10.2f} "
               f"{s['errors']:>7.0f} {s['rps'] / base_rps:>10.2f}")
-    print(json.dumps({"cache": not args.no_cache, "clients": args.clients, "requests": args.requests, "repeats": args.repeats,
+    print(json.dumps({"driver": args.driver, "cache": not args.no_cache, "clients": args.clients, "requests": args.requests, "repeats": args.repeats,
                       "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "results": summary}))
 
 

@@ -9,6 +9,7 @@ import threading
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request
+from starlette.concurrency import run_in_threadpool
 
 import pandas as pd
 
@@ -64,7 +65,7 @@ def _product_names(request: Request, version: int, model: Any) -> dict[str, str]
 
 
 @router.get(f"{API}/recommendations/{{customer_id}}")
-def recommend(
+async def recommend(
     customer_id: Annotated[str, Path(min_length=1, max_length=200, description="the shop's own customer id")],
     request: Request, key: Analyst, n: K = 10,
     exclude_purchased: bool = False, in_stock_only: bool = False,
@@ -82,16 +83,21 @@ def recommend(
     # the storefront's hot path: a repeated question costs no warehouse access at all
     version = responses.get(("promoted", "recs"))
     if version is not None and (cached := responses.get(("recs", version, *question))) is not None:
-        return cached
-    wh = request_warehouse(request.app.state.warehouse)
-    try:
-        out = _recommend(request, wh, customer_id, question, n, exclude_purchased, in_stock_only, category,
-                         price_min, price_max, max_per_category)
-    finally:
-        wh.con.close()
+        return cached  # answered on the event loop: no thread hop, no warehouse cursor
+    out = await run_in_threadpool(_answer, request, customer_id, question, n, exclude_purchased, in_stock_only,
+                                  category, price_min, price_max, max_per_category)
     responses.put(("promoted", "recs"), out["model_version"])
     responses.put(("recs", out["model_version"], *question), out)
     return out
+
+
+def _answer(request: Request, *args: Any) -> dict[str, Any]:
+    """A computed answer (blocking: DuckDB and the model), run in the thread pool."""
+    wh = request_warehouse(request.app.state.warehouse)
+    try:
+        return _recommend(request, wh, *args)
+    finally:
+        wh.con.close()
 
 
 def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tuple, n: int, exclude_purchased: bool,
