@@ -29,24 +29,30 @@ def _secret(wh: Any) -> bytes | None:
     return warehouse_secret(wh)
 
 
-def pseudonymised(wh: Any) -> bool:
-    """True when customer ids in ``wh`` are pseudonyms."""
+def _state(wh: Any) -> dict[str, str]:
     from shoplens.privacy.keys import warehouse_state
 
-    if wh is None:
-        return False
-    state = warehouse_state(wh.con)
+    return {} if wh is None else warehouse_state(wh.con)
+
+
+def _pseudonymised(state: dict[str, str]) -> bool:
     return state.get("pseudonymize_customer_id", "true") == "true" and bool(state.get("key_fingerprint"))
+
+
+def pseudonymised(wh: Any) -> bool:
+    """True when customer ids in ``wh`` are pseudonyms."""
+    return _pseudonymised(_state(wh))
 
 
 def to_internal(wh: Any, customer_ids: Sequence[str]) -> list[str]:
     """Shop ids -> warehouse ids (identity while pseudonymisation is off)."""
     ids = [None if _missing(c) else _clean(c) for c in customer_ids]
-    if not pseudonymised(wh):
+    state = _state(wh)  # read once: this runs on every API request
+    if not _pseudonymised(state):
         return ids  # type: ignore[return-value]
     from shoplens.privacy.operators import pseudonym
 
-    secret = _secret(wh)
+    secret = warehouse_secret(wh, state=state)
     return [None if c is None else pseudonym(c, secret, prefix=CUSTOMER_PREFIX) for c in ids]  # type: ignore[arg-type,misc]
 
 

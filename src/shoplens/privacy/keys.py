@@ -117,13 +117,14 @@ def bind_secret(wh: Any, secret: bytes) -> None:
     _KNOWN_KEYS[state["warehouse_id"]] = secret
 
 
-def warehouse_secret(wh: Any, settings: Any = None) -> bytes | None:
+def warehouse_secret(wh: Any, settings: Any = None, *, state: dict[str, str] | None = None) -> bytes | None:
     """The secret bound to ``wh``, or None when the warehouse holds no pseudonyms.
 
     Looks in this process first (keys bound by ingest), then the environment, the
     config file and the key file beside the warehouse; refuses a mismatching key.
+    ``state`` is :func:`warehouse_state` when the caller has just read it.
     """
-    state = warehouse_state(wh.con)
+    state = warehouse_state(wh.con) if state is None else state
     fp = state.get("key_fingerprint")
     if not fp:
         return None

@@ -11,6 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
+import duckdb
 import pandas as pd
 
 from shoplens.errors import NotComputedError
@@ -31,8 +32,10 @@ def served_recommender(request: Request, wh: Warehouse) -> tuple[str, int, Any]:
     from shoplens.recs import service
 
     name = service.MODEL_NAME
-    row = wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]).fetchone() \
-        if wh.has_table("_models") else None
+    try:  # one query on the hot path (no catalogue look-up first): a missing registry is the rare case
+        row = wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]).fetchone()
+    except duckdb.CatalogException:
+        row = None
     if row is None:
         raise NotComputedError("no recommender is trained yet: run `shoplens recs train` (or `shoplens demo`)")
     version = int(row[0])
