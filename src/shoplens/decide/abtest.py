@@ -28,6 +28,7 @@ import pandas as pd
 from scipy import stats
 
 from shoplens.errors import InputFileError, InsufficientDataError, UserInputError
+from shoplens.files import read_user_csv
 
 Difference = Literal["relative", "absolute"]
 Method = Literal["frequentist", "bayesian", "sequential"]
@@ -336,7 +337,7 @@ def analyze_stats(stats_list: Sequence[VariantStats], *, baseline: str | None = 
 
 def read_summary(path: str) -> list[VariantStats]:
     """Variant summaries from a CSV: ``variant, n, sum[, sum_squares]`` (one row per variant)."""
-    frame = _read_csv(path)
+    frame = read_user_csv(path)
     missing = [c for c in ("variant", "n", "sum") if c not in frame.columns]
     if missing:
         raise InputFileError(path, f"missing column(s) {', '.join(missing)}",
@@ -357,19 +358,6 @@ def read_summary(path: str) -> list[VariantStats]:
                                  line=i, column="sum", hint="add a sum_squares column for non 0/1 metrics")
         out.append(VariantStats(str(row["variant"]), n, s, ss))
     return out
-
-
-def _read_csv(path: str) -> pd.DataFrame:
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found", hint="check the path") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
-    if frame.empty:
-        raise InputFileError(path, "no rows")
-    frame.columns = [str(c).strip() for c in frame.columns]
-    return frame
 
 
 def cuped_adjust(metric: np.ndarray, covariates: np.ndarray) -> tuple[np.ndarray, dict[str, Any]]:
@@ -440,7 +428,7 @@ def analyze_units(frame: pd.DataFrame, *, variant: str = "variant", metric: str 
 
 def read_units(path: str) -> pd.DataFrame:
     """Unit-level CSV with ``variant``, ``metric`` and optionally ``pre_metric`` (and more pre_* covariates)."""
-    frame = _read_csv(path)
+    frame = read_user_csv(path)
     missing = [c for c in ("variant", "metric") if c not in frame.columns]
     if missing:
         raise InputFileError(path, f"missing column(s) {', '.join(missing)}",

@@ -36,6 +36,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens.errors import InputFileError, InsufficientDataError, UserInputError
+from shoplens.files import read_user_csv
 
 ESTIMATORS = ("dm", "ipw", "snipw", "dr", "sndr", "switch_dr", "dr_os", "ipw_clip", "dr_clip")
 # Estimators taking part in the automatic selection (the clipped ones are tuned variants
@@ -332,13 +333,7 @@ RESERVED = {"action", "reward", "propensity", "position", "decision_id", "timest
 
 def read_logs(path: str, n_actions: int | None = None) -> LoggedFeedback:
     """Logged feedback from a CSV with ``action, reward, propensity`` (+ ``position``, context columns)."""
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found", hint="check the path") from None
-    except (pd.errors.EmptyDataError, pd.errors.ParserError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"not a readable CSV ({str(exc).splitlines()[0]})") from None
-    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = read_user_csv(path, allow_empty=True)  # an empty log is reported after the column check
     missing = [c for c in ("action", "reward", "propensity") if c not in frame.columns]
     if missing:
         raise InputFileError(path, f"missing column(s) {', '.join(missing)}",
