@@ -174,13 +174,8 @@ class Policy(Model):
         return out
 
 
-class EpsilonGreedy(Policy):
-    """Best average reward with probability 1 - epsilon, a uniformly random action otherwise."""
-
-    def __init__(self, epsilon: float = 0.1, seed: int = 0, n_draws: int = 100,
-                 position_bias: Sequence[float] | None = None) -> None:
-        super().__init__(seed, n_draws, position_bias)
-        self.epsilon = epsilon
+class _ArmMeans(Policy):
+    """Context-free policies that keep a reward sum and a (weighted) pull count per arm."""
 
     def _init_arrays(self) -> None:
         self.sums_ = np.zeros(0)
@@ -189,6 +184,19 @@ class EpsilonGreedy(Policy):
     def _add_arm(self) -> None:
         self.sums_ = np.append(self.sums_, 0.0)
         self.counts_ = np.append(self.counts_, 0.0)
+
+    def _update(self, x, j, reward, weight):
+        self.sums_[j] += reward
+        self.counts_[j] += weight
+
+
+class EpsilonGreedy(_ArmMeans):
+    """Best average reward with probability 1 - epsilon, a uniformly random action otherwise."""
+
+    def __init__(self, epsilon: float = 0.1, seed: int = 0, n_draws: int = 100,
+                 position_bias: Sequence[float] | None = None) -> None:
+        super().__init__(seed, n_draws, position_bias)
+        self.epsilon = epsilon
 
     def _means(self, idx: np.ndarray) -> np.ndarray:
         c = self.counts_[idx]
@@ -205,23 +213,11 @@ class EpsilonGreedy(Policy):
         best = means == means.max()
         return self.epsilon / len(actions) + (1 - self.epsilon) * best / best.sum()
 
-    def _update(self, x, j, reward, weight):
-        self.sums_[j] += reward
-        self.counts_[j] += weight
 
-
-class UCB1(Policy):
+class UCB1(_ArmMeans):
     """Upper confidence bound (Auer et al. 2002): mean + sqrt(2 ln t / n_a); deterministic."""
 
     deterministic = True
-
-    def _init_arrays(self) -> None:
-        self.sums_ = np.zeros(0)
-        self.counts_ = np.zeros(0)
-
-    def _add_arm(self) -> None:
-        self.sums_ = np.append(self.sums_, 0.0)
-        self.counts_ = np.append(self.counts_, 0.0)
 
     def _sample_scores(self, x, idx, m):
         c = self.counts_[idx]
@@ -229,10 +225,6 @@ class UCB1(Policy):
         with np.errstate(divide="ignore", invalid="ignore"):
             ucb = np.where(c > 0, self.sums_[idx] / c + np.sqrt(2 * np.log(t) / c), 1e300)
         return np.tile(ucb, (m, 1))
-
-    def _update(self, x, j, reward, weight):
-        self.sums_[j] += reward
-        self.counts_[j] += weight
 
 
 class BernoulliTS(Policy):
