@@ -1,0 +1,51 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from shoplens.base import Model
+from shoplens.errors import UserInputError
+from shoplens.text.classifier import NgramClassifier, TextClassifier
+from shoplens.text.models import load_model, model_metadata, models_dir
+from shoplens.text.sentiment import SentimentModel, evaluate_and_train, train_sentiment
+
+POS = ["质量很好，推荐", "很满意，物流快", "好评，下次还买", "非常好用，喜欢", "包装好，质量好", "不错，值得购买"]
+NEG = ["质量很差，退货", "很失望，物流慢", "差评，不会再买", "非常难用，后悔", "包装破了，质量差", "太差了，不值"]
+
+
+def test_sentiment_model_fits_a_copy_of_any_classifier(tmp_path):
+    for clf in [NgramClassifier((1, 3), min_df=1, nb_C=3.0), TextClassifier(n_features=2**12)]:
+        m = SentimentModel(clf, neutral_band=0.0).fit((POS + NEG) * 5, ([1] * 6 + [0] * 6) * 5)
+        assert type(m.model_) is type(clf) and not clf.is_fitted()
+        labels, p = m.predict(["质量很好", "太差了，退货"])
+        assert labels.tolist() == ["positive", "negative"] and p[0] > 0.5 > p[1]
+        assert m.binary(["质量很好", "太差了"]).tolist() == [1, 0]
+        again = SentimentModel.load(m.save(tmp_path / "m.pkl"))
+        assert np.allclose(again.positive_proba(POS), m.positive_proba(POS), atol=2e-3)
+
+
+def test_neutral_band_of_a_binary_model():
+    m = SentimentModel(NgramClassifier((1, 2), min_df=1), neutral_band=0.49).fit(POS + NEG, [1] * 6 + [0] * 6)
+    labels, p = m.predict(POS + NEG)
+    assert set(labels) == {"neutral"}  # every probability is within 0.49 of 0.5 on so little data
+    assert (m.binary(POS + NEG) == (p >= 0.5)).all()
+
+
+def test_train_sentiment_uses_the_fast_ngram_recipe():
+    frame = pd.DataFrame({"t": (POS + NEG) * 3, "y": (["pos"] * 6 + ["neg"] * 6) * 3})
+    m = train_sentiment(frame, "t", label_column="y")
+    assert isinstance(m.model_, NgramClassifier) and m.model_.coef_.shape[0] == 2  # LR + NB-LR heads
+    assert m.predict(["质量很好，喜欢"])[0].tolist() == ["positive"]
+    stars = pd.DataFrame({"t": (POS + NEG + ["一般般", "还行吧"]) * 3, "r": ([5] * 6 + [1] * 6 + [3, 3]) * 3})
+    model, report = evaluate_and_train(stars, "t", rating_column="r")
+    assert report["classes"] == ["negative", "neutral", "positive"] and model.model_.coef_.shape[0] == 3
+    with pytest.raises(UserInputError):
+        train_sentiment(frame, "t")
+
+
+def test_shipped_zh_model_is_fast_ngram_model_and_small():
+    m = load_model("zh_sentiment")
+    assert isinstance(m, Model) and isinstance(m.model_, NgramClassifier)
+    assert (models_dir() / "zh_sentiment.pkl").stat().st_size < 5_000_000
+    labels, p = m.predict(["质量很好，物流也快，推荐", "质量太差了，已经退货", "屏幕刚刚好，不错", "用了两天就坏了，后悔"])
+    assert labels.tolist() == ["positive", "negative", "positive", "negative"]
+    assert "train split" in model_metadata("zh_sentiment")["data"]
