@@ -55,6 +55,8 @@ def test_ngram_classifier_two_heads_learn_and_pickle():
     z = m.decision_function(["很好"])
     proba = m.predict_proba(["很好"])
     assert np.isclose(proba[0, 1], np.mean(1 / (1 + np.exp(-z[0]))))  # mean of the heads' probabilities
+    m.nb_weight = 0.75
+    assert np.isclose(m.predict_proba(["很好"])[0, 1], np.dot([0.25, 0.75], 1 / (1 + np.exp(-z[0]))))
     blob = pickle.dumps(m)
     again = pickle.loads(blob)
     assert np.allclose(again.predict_proba(POS), m.predict_proba(POS), atol=2e-3)

@@ -174,6 +174,8 @@ class NgramClassifier(Model):
     C: inverse L2 regularisation of the plain logistic regression head.
     nb_C: inverse regularisation of the NB-LR head (binary problems; None = no NB head).
     seed: random state of the solver.
+    skip: also gapped character bigrams (``a_c`` of every ``abc``).
+    nb_weight: weight of the NB-LR head's probability in the average (the LR head gets the rest).
 
     >>> m = NgramClassifier(ngram_range=(1, 2), min_df=1, nb_C=1.0).fit(
     ...     ["好评 很好", "差评 很差", "很好 推荐", "太差 退货"], ["pos", "neg", "pos", "neg"])
@@ -182,12 +184,14 @@ class NgramClassifier(Model):
     """
 
     def __init__(self, ngram_range: tuple[int, int] = (1, 5), min_df: int = 2, C: float = 10.0,
-                 nb_C: float | None = None, seed: int = 0) -> None:
+                 nb_C: float | None = None, seed: int = 0, skip: bool = False, nb_weight: float = 0.5) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.C = C
         self.nb_C = nb_C
         self.seed = seed
+        self.skip = skip
+        self.nb_weight = nb_weight
 
     def _tfidf(self, texts: Sequence[str]) -> sp.csr_matrix:
         X = self.vocabulary_.transform(texts)
@@ -203,7 +207,7 @@ class NgramClassifier(Model):
         classes = np.unique(y)
         if len(classes) < 2:
             raise InsufficientDataError(f"need at least two different labels to train, got {classes.tolist()}")
-        self.vocabulary_ = CharNgramVocabulary(tuple(self.ngram_range), self.min_df).fit(texts)
+        self.vocabulary_ = CharNgramVocabulary(tuple(self.ngram_range), self.min_df, self.skip).fit(texts)
         n = len(texts)
         self.idf_ = (np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0).astype(np.float32)
         X = self._tfidf(texts)
@@ -242,11 +246,14 @@ class NgramClassifier(Model):
         return np.asarray(self._tfidf(texts) @ self.coef_.T) + self.intercept_
 
     def predict_proba(self, texts: Sequence[str]) -> np.ndarray:
-        """Class probabilities (mean over heads), columns in ``classes_`` order."""
+        """Class probabilities (weighted mean over heads), columns in ``classes_`` order."""
         z = self.decision_function(texts)
         if len(self.classes_) == 2:
-            p = (1.0 / (1.0 + np.exp(-z))).mean(axis=1)
-            return np.column_stack([1 - p, p])
+            p = 1.0 / (1.0 + np.exp(-z))
+            if p.shape[1] == 2:
+                w = getattr(self, "nb_weight", 0.5)
+                p = (1.0 - w) * p[:, :1] + w * p[:, 1:]
+            return np.column_stack([1 - p[:, 0], p[:, 0]])
         return _proba(z, len(self.classes_))
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:

@@ -67,10 +67,12 @@ def codepoints(texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
     return cps, starts
 
 
-def ngram_keys(texts: Sequence[object], ngram_range: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+def ngram_keys(texts: Sequence[object], ngram_range: tuple[int, int],
+               skip: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """(document index, 40-bit n-gram key) for every character n-gram of every text.
 
     The lone begin/end markers are not emitted as unigrams (they carry no information).
+    ``skip`` adds gapped bigrams ``a_c`` of every window ``abc`` (e.g. 不_好 in 不太好).
 
     >>> doc, key = ngram_keys(["ab", "b"], (1, 1))
     >>> doc.tolist(), len(set(key.tolist()))
@@ -100,6 +102,12 @@ def ngram_keys(texts: Sequence[object], ngram_range: tuple[int, int]) -> tuple[n
                 ok &= ~marker[:m]
             docs.append(doc_of[:m][ok])
             keys.append(h[ok] ^ np.uint64(k))  # fold in the length
+        if skip and n > 2:
+            m = n - 2
+            g = ((np.full(m, _OFFSET, dtype=np.uint64) ^ cps[:m]) * _PRIME ^ cps[2:]) * _PRIME
+            ok = seps[3:3 + m] - seps[:m] == 0
+            docs.append(doc_of[:m][ok])
+            keys.append(g[ok] ^ np.uint64(0x5A5A))
         key = np.concatenate(keys)
         # final avalanche (splitmix64) so that the top bits are uniform: _find buckets on them
         key ^= key >> np.uint64(30)
@@ -118,14 +126,16 @@ class CharNgramVocabulary(Model):
     ----------
     ngram_range: (min, max) n-gram lengths (begin/end markers count as characters).
     min_df: keep n-grams found in at least this many training texts.
+    skip: also gapped bigrams (see :func:`ngram_keys`).
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 4), min_df: int = 2) -> None:
+    def __init__(self, ngram_range: tuple[int, int] = (1, 4), min_df: int = 2, skip: bool = False) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
+        self.skip = skip
 
     def fit(self, texts: Sequence[object]) -> CharNgramVocabulary:
-        doc, key = ngram_keys(texts, tuple(self.ngram_range))
+        doc, key = ngram_keys(texts, tuple(self.ngram_range), getattr(self, "skip", False))
         order = np.lexsort((doc, key))
         key, doc = key[order], doc[order]
         first = np.ones(len(key), dtype=bool)  # first occurrence of each (key, document) pair
@@ -142,7 +152,7 @@ class CharNgramVocabulary(Model):
     def lookup(self, texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
         """(document index, vocabulary index) of every known n-gram occurrence."""
         self.check_fitted()
-        doc, key = ngram_keys(texts, tuple(self.ngram_range))
+        doc, key = ngram_keys(texts, tuple(self.ngram_range), getattr(self, "skip", False))
         idx = self._find(key)
         hit = idx >= 0
         return doc[hit], idx[hit]
