@@ -161,6 +161,39 @@ def validate_zh_weights(data: Path) -> list[dict]:
             for i, w in enumerate(NB_WEIGHTS)]
 
 
+def en_classifier() -> NgramClassifier:
+    """Default en model (3-class); chosen among EN_CANDIDATES by :func:`validate_en`."""
+    return NgramClassifier(ngram_range=(1, 5), min_df=3, C=10.0, seed=SEED)
+
+
+EN_CANDIDATES = {
+    "char 1-5, min_df 3, LR C=10 (default)": lambda: en_classifier(),
+    "char 1-5, min_df 3, LR C=4": lambda: NgramClassifier(ngram_range=(1, 5), min_df=3, C=4.0, seed=SEED),
+    "char 1-5, min_df 3, LR C=2": lambda: NgramClassifier(ngram_range=(1, 5), min_df=3, C=2.0, seed=SEED),
+    "char 2-6, min_df 3, LR C=4": lambda: NgramClassifier(ngram_range=(2, 6), min_df=3, C=4.0, seed=SEED),
+    "previous default: hashed char 2-5 + words 1-2, LR C=4": lambda: TextClassifier(
+        char_ngrams=(2, 5), word_features=True, n_features=2**18, C=4.0, nb=False, seed=SEED),
+}
+
+
+def validate_en(data: Path) -> list[dict]:
+    """3-class accuracy / macro-F1 of EN_CANDIDATES on a stratified 20 % validation split of the en training split."""
+    train, _ = load_en_clothing(data)
+    fit, val = train_test_split(train, test_size=0.2, stratify=train["Rating"], random_state=7)
+    y_fit, y_val = labels_from_ratings(fit["Rating"].tolist()), labels_from_ratings(val["Rating"].tolist())
+    rows = []
+    for name, make in EN_CANDIDATES.items():
+        t = time.process_time()
+        m = make().fit(fit["text"].tolist(), y_fit)
+        cpu = time.process_time() - t
+        pred = m.predict(val["text"].tolist())
+        rows.append({"model": name, "validation acc": accuracy_score(y_val, pred),
+                     "validation macro-F1": f1_score(y_val, pred, average="macro"), "fit CPU s": cpu,
+                     "fit rows": len(fit), "validation rows": len(val)})
+        print(rows[-1], flush=True)
+    return rows
+
+
 def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
     seconds: dict[str, float] = {}
     OUT.mkdir(parents=True, exist_ok=True)
@@ -185,8 +218,7 @@ def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
     if "en_sentiment" in want:
         en_train, _ = load_en_clothing(data)
         t = time.perf_counter()
-        en = SentimentModel(TextClassifier(char_ngrams=(2, 5), word_features=True, n_features=2**18, C=4.0, nb=False, seed=SEED),
-                            language="en").fit(en_train["text"].tolist(), labels_from_ratings(en_train["Rating"].tolist()))
+        en = SentimentModel(en_classifier(), language="en").fit(en_train["text"].tolist(), labels_from_ratings(en_train["Rating"].tolist()))
         seconds["en_sentiment"] = time.perf_counter() - t
         en.save(OUT / MODEL_FILES["en_sentiment"], data="en_womens_clothing_reviews train split (80 %, seed 42), 1-2/3/4-5 stars")
         print(f"en sentiment trained in {seconds['en_sentiment']:.1f}s", flush=True)
@@ -267,10 +299,16 @@ def eval_en(data: Path, baselines: bool) -> list[dict]:
     texts = test["text"].tolist()
     pred3, _ = en.predict(texts)
     pred2 = np.where(en.binary(texts) == 1, "positive", "negative")
-    rows = [{"model": "shoplens LR (char 2-5 + words 1-2), 3-class",
+    cpu = []
+    for _ in range(3):
+        t = time.process_time()
+        en.positive_proba(texts)
+        cpu.append(time.process_time() - t)
+    rows = [{"model": "shoplens char 1-5 n-grams, LR, 3-class",
              "3-class acc": accuracy_score(gold3, pred3), "3-class macro-F1": f1_score(gold3, pred3, average="macro"),
              "2-class acc": accuracy_score(gold3[two], pred2[two]),
-             "2-class macro-F1": f1_score(gold3[two], pred2[two], average="macro")}]
+             "2-class macro-F1": f1_score(gold3[two], pred2[two], average="macro"),
+             "reviews per CPU-second": len(texts) / float(np.median(cpu))}]
     if baselines:
         p3 = plain_tfidf_lr(train["text"].tolist(), labels_from_ratings(train["Rating"].tolist()), texts)
         rows.append({"model": "plain char TF-IDF + LR, 3-class", "3-class acc": accuracy_score(gold3, p3),
@@ -403,12 +441,18 @@ def main() -> None:
     ap.add_argument("--skip-eval", action="store_true", help="train only")
     ap.add_argument("--validate", action="store_true",
                     help="compare zh sentiment hyper-parameters on a validation split of the training split, then exit")
+    ap.add_argument("--validate-en", action="store_true",
+                    help="compare en sentiment candidates on a validation split of the training split, then exit")
     ap.add_argument("--no-baselines", action="store_true", help="skip SnowNLP / VADER / plain TF-IDF baselines")
     ap.add_argument("--metrics", type=Path, default=OUT / "metrics.json", help="where to write all figures as JSON")
     args = ap.parse_args()
     if not args.data_dir.is_dir():
         sys.exit(f"{args.data_dir}: no such folder (pass --data-dir pointing at the shared data sets)")
     metrics: dict = {}
+    if args.validate_en:
+        metrics["en_sentiment_validation"] = validate_en(args.data_dir)
+        print("\n## en sentiment, validation split\n" + markdown(metrics["en_sentiment_validation"]), flush=True)
+        args.skip_train = args.skip_eval = True
     if args.validate:
         metrics["zh_sentiment_validation"] = validate_zh(args.data_dir)
         print("\n## zh sentiment, validation split\n" + markdown(metrics["zh_sentiment_validation"]), flush=True)
@@ -433,6 +477,8 @@ def main() -> None:
             print("\n## aspects zh (hand-labelled)\n" + markdown(metrics["aspects_zh"]), flush=True)
     if metrics:
         old = json.loads(args.metrics.read_text()) if args.metrics.is_file() else {}
+        if "train_seconds" in metrics:  # --only trains some models: keep the others' times
+            metrics["train_seconds"] = {**old.get("train_seconds", {}), **metrics["train_seconds"]}
         old.update(metrics)
         args.metrics.write_text(json.dumps(old, indent=1, ensure_ascii=False, default=float))
 
