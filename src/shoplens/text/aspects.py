@@ -60,16 +60,23 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
                      "petite", "too big", "too small", "too short", "too long", "snug", "baggy", "boxy", "true to size"),
         "function": ("battery", "screen", "works", "performance", "feature", "features", "sound", "picture",
                      "pictures", "speed", "camera", "software", "zoom", "lens", "menu", "interface", "signal",
-                     "reception", "functions", "player", "router", "setup", "install", "keep warm", "warm",
+                     "reception", "functions", "setup", "install", "keep warm", "warm",
+                     # electronics features named in the tuning half of the Hu & Liu reviews (scripts/eval_aspects.py)
+                     "battery life", "sound quality", "picture quality", "photos", "photo", "image", "lcd", "display",
+                     "flash", "controls", "control", "buttons", "button", "navigation", "firmware", "storage",
+                     "memory", "capacity", "volume", "headphones", "earbuds", "remote", "transfer", "ease of use",
+                     "user interface", "play", "radio", "bluetooth", "ringtone", "ringtones", "games", "video", "audio",
+                     "bass", "installation", "set up", "noise", "power", "scroll", "wheel", "keypad", "keys", "manual",
+                     "smell",
                      "comfortable", "comfy", "soft"),
     },
 }
 
 
-# Opinion words (English): evaluative adjectives, verbs and phrases. A clause
-# without one of them does not count as an opinion on an aspect (see
-# AspectExtractor). Chinese has none by default: Chinese review clauses are short
-# and nearly always evaluative, and gating lowered recall on the zh test set.
+# Opinion words (English): evaluative adjectives, verbs and phrases. With
+# ``AspectExtractor(opinion=OPINION_WORDS)`` a clause without one of them does not
+# count as an opinion on an aspect. Off by default: on the Hu & Liu tuning half it
+# raised precision less than it cost recall (docs/text-models.md, Aspects).
 OPINION_WORDS: dict[str, tuple[str, ...]] = {
     "en": (
         # positive
@@ -129,21 +136,19 @@ class AspectExtractor:
 
     Keywords of all aspects of a language are one compiled (trie-shaped) regular
     expression, run once over the lower-cased review; each hit is placed in its
-    clause by position. With ``opinion`` words for a language, only clauses that
-    also contain an opinion word count there (opinionated mentions, which is what
-    review readers and the Hu & Liu annotations care about: "I bought the camera
-    for a trip" names a feature but says nothing about it).
+    clause by position. With ``opinion`` words for a language (e.g.
+    :data:`OPINION_WORDS`), only clauses that also contain an opinion word count
+    there ("I bought the camera for a trip" names a feature but says nothing about it).
 
     Parameters
     ----------
     lexicon: ``{language: {aspect: (keyword, ...)}}``; defaults to :data:`LEXICON`.
     positive_at, negative_at: probability-of-positive cut-offs for the polarity.
-    opinion: ``{language: (opinion word, ...)}``; defaults to :data:`OPINION_WORDS`;
-        pass ``{}`` to count every mention.
+    opinion: ``{language: (opinion word, ...)}``; default none (every mention counts).
 
-    >>> AspectExtractor(opinion={}).mentions("I bought the camera for a trip", "en")
-    [{'aspect': 'function', 'evidence': 'I bought the camera for a trip'}]
-    >>> AspectExtractor().mentions("I bought the camera for a trip", "en")
+    >>> AspectExtractor().mentions("I bought it for the camera", "en")
+    [{'aspect': 'function', 'evidence': 'I bought it for the camera'}]
+    >>> AspectExtractor(opinion=OPINION_WORDS).mentions("I bought it for the camera", "en")
     []
     """
 
@@ -170,8 +175,7 @@ class AspectExtractor:
                 self._keyword_aspects[lang] = index
                 self._combined[lang] = _compile(list(index), lang)
         self._order = {lang: {a: i for i, a in enumerate(aspects)} for lang, aspects in lex.items()}
-        words = OPINION_WORDS if opinion is None else opinion
-        self._opinion = {lang: _compile(ws, lang) for lang, ws in words.items() if ws}
+        self._opinion = {lang: _compile(ws, lang) for lang, ws in (opinion or {}).items() if ws}
 
     def _lang(self, language: str) -> str:
         return language if language in self._combined else "en"
