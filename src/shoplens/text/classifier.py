@@ -1,11 +1,15 @@
-"""A compact linear text classifier: hashed character and word n-grams,
-TF-IDF, optional NB log-count-ratio scaling (NB-LR), logistic regression.
+"""Compact linear text classifiers: TF-IDF n-gram features, logistic regression.
 
-Hashing keeps the shipped model files small (weights are stored as float32, no
-vocabulary); NB-LR (Wang & Manning 2012) scales each feature by how much more
-often it occurs in one class than in the other, which beats plain TF-IDF + LR on
-short reviews. scikit-learn does the vectorising and the optimisation; only the
-NB scaling is written here because no maintained library offers it.
+- :class:`NgramClassifier` (the shipped sentiment models): character n-grams over a
+  learned vocabulary (:mod:`shoplens.text.ngrams`, vectorised numpy, no word
+  segmentation), a plain LR head and, for binary problems, an NB-LR head
+  (Wang & Manning 2012: features scaled by how much more often they occur in one
+  class than in the other), probabilities averaged.
+- :class:`TextClassifier` (intent and category models): hashed character and jieba
+  word n-grams, optional NB-LR; hashing keeps files small without a vocabulary.
+- :class:`AveragedClassifier`: weighted average of several classifiers' probabilities.
+
+scikit-learn does the optimisation; weights are stored as compressed float16.
 
 >>> m = TextClassifier(n_features=2**12).fit(["好评 很好", "差评 很差", "很好 推荐", "太差 退货"], ["pos", "neg", "pos", "neg"])
 >>> m.predict(["很好"]).tolist()
