@@ -95,7 +95,16 @@ def test_train_sentiment_from_star_ratings(monkeypatch, capsys, tmp_path):
 def test_warehouse_commands(monkeypatch, capsys, analyzed_path):
     code, out, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "analyze", "--json")
     assert code == 0, err
-    assert json.loads(out) == {"text_reviews": 0, "text_review_aspects": 0, "text_messages": 0}
+    assert json.loads(out) == {"text_reviews": 0, "text_review_aspects": 0, "text_messages": 0, "text_entities": 0}
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "entities", "--type", "order_id", "--json")
+    ents = json.loads(out)
+    assert code == 0 and ents and {e["type"] for e in ents} == {"order_id"} and ents[0]["in_messages"] > 0
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "topics", "--language", "en", "--json")
+    topics = json.loads(out)
+    assert code == 0 and len(topics) == 8 and {t["language"] for t in topics} == {"en"}
+    assert all(t["quotes"] and t["name"] for t in topics)
+    code, _, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "entities", "--type", "shoe")
+    assert code == 2 and "--type" in err
     code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "complaints", "--limit", "3", "--json")
     top = json.loads(out)
     assert code == 0 and len(top) == 3 and top[0]["quotes"]

@@ -93,14 +93,28 @@ def register(app: typer.Typer) -> None:
 
     @text.command("entities")
     def entities_cmd(
-        file: Annotated[Path, typer.Argument(help="UTF-8 CSV file")],
-        column: ColumnOpt,
-        output: Annotated[Path, typer.Option("--output", "-o", help="JSON Lines: each row with `entities` [{type, text, start, end}]")],
+        ctx: typer.Context,
+        file: Annotated[Optional[Path], typer.Argument(help="UTF-8 CSV file; without it, the warehouse's text_entities")] = None,
+        column: Annotated[str, typer.Option("--column", help="the CSV column holding the text")] = "text",
+        output: Annotated[Optional[Path], typer.Option("--output", "-o", help="with FILE: JSON Lines, each row with `entities` [{type, text, start, end}]")] = None,
+        type_: Annotated[Optional[str], typer.Option("--type", help="warehouse: only this entity type (product, brand, order_id, amount, date, size, colour)")] = None,
+        source: Annotated[Optional[str], typer.Option(help="warehouse: review or message")] = None,
+        limit: Annotated[int, typer.Option(help="warehouse: rows to show")] = 20,
+        json_out: Annotated[bool, typer.Option("--json", help="warehouse: print a JSON list of {type, value, mentions, texts, in_reviews, in_messages}")] = False,
     ) -> None:
-        """Extract order numbers, amounts, dates, sizes and colours from each row."""
+        """Entities (products, brands, order numbers, amounts, dates, sizes, colours): from a file, or the most mentioned in the warehouse."""
+        if file is None:
+            from shoplens.text.insights import top_entities
+
+            with open_warehouse(ctx, read_only=True) as wh:
+                _show(top_entities(wh, type=type_, source=source, limit=limit), "Most mentioned entities", json_out)
+            return
+        from shoplens.errors import UserInputError
         from shoplens.text.entities import EntityExtractor
         from shoplens.text.io import read_texts, write_jsonl
 
+        if output is None:
+            raise UserInputError("give --output FILE.jsonl for the entities of a file")
         frame = read_texts(file, column)
         ex = EntityExtractor()
         write_jsonl([dict(r, entities=ex.extract(r[column])) for r in frame.to_dict("records")], output)
@@ -218,24 +232,37 @@ def register(app: typer.Typer) -> None:
     @text.command("topics")
     def topics_cmd(
         ctx: typer.Context,
-        file: Annotated[Optional[Path], typer.Option(help="UTF-8 CSV to read instead of the warehouse reviews")] = None,
+        file: Annotated[Optional[Path], typer.Option(help="UTF-8 CSV to find topics in instead of the warehouse reviews")] = None,
         column: Annotated[str, typer.Option(help="text column of --file")] = "text",
-        topics: Annotated[int, typer.Option("--topics", "-k", help="number of topics")] = 8,
+        language: Annotated[Optional[str], typer.Option(help="warehouse: only topics of this language (zh, en)")] = None,
+        refit: Annotated[bool, typer.Option("--refit", help="warehouse: fit the topics again with --topics before listing")] = False,
+        topics: Annotated[int, typer.Option("--topics", "-k", help="number of topics (per language in the warehouse)")] = 8,
         seed: Annotated[int, typer.Option(help="random seed")] = 0,
-        json_out: Annotated[bool, typer.Option("--json", help="print a JSON list of {topic, terms, reviews, examples}")] = False,
+        json_out: Annotated[bool, typer.Option("--json", help="print a JSON list of {language, topic, name, terms, reviews, share, negative_share, quotes} ({topic, name, terms, reviews, examples} with --file)")] = False,
     ) -> None:
-        """Discover topics in unlabelled reviews (NMF on TF-IDF), named by top terms with examples."""
-        from shoplens.text.io import read_texts
-        from shoplens.text.topics import discover_topics
-
+        """Review topics (NMF on TF-IDF), named by top terms with examples: those `text analyze` stored, or found in a file."""
         if file is not None:
-            texts = read_texts(file, column)[column].tolist()
-        else:
-            with open_warehouse(ctx, read_only=True) as wh:
-                texts = wh.query("SELECT text FROM reviews WHERE text IS NOT NULL")["text"].tolist()
-        frame, _ = discover_topics(texts, topics, seed=seed)
+            from shoplens.text.io import read_texts
+            from shoplens.text.topics import discover_topics
+
+            frame, _ = discover_topics(read_texts(file, column)[column].tolist(), topics, seed=seed)
+            if json_out:
+                print_json(frame.to_dict("records"))
+            else:
+                frame = frame.assign(examples=frame["examples"].map(lambda xs: " | ".join(x[:60] for x in xs)))
+                console.print(frame_table(frame, title="Topics"))
+            return
+        from shoplens.text.analyze import refit_topics
+        from shoplens.text.insights import review_topics
+
+        if refit:
+            with open_warehouse(ctx) as wh:
+                refit_topics(wh, n_topics=topics, seed=seed)
+        with open_warehouse(ctx, read_only=True) as wh:
+            frame = review_topics(wh, language=language)
         if json_out:
             print_json(frame.to_dict("records"))
         else:
-            frame = frame.assign(examples=frame["examples"].map(lambda xs: " | ".join(x[:60] for x in xs)))
-            console.print(frame_table(frame, title="Topics"))
+            frame = frame.assign(quotes=frame["quotes"].map(lambda xs: " | ".join(x[:60] for x in xs)),
+                                 share=frame["share"].round(3), negative_share=frame["negative_share"].round(3))
+            console.print(frame_table(frame, title="Review topics", max_rows=60))

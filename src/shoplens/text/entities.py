@@ -102,8 +102,12 @@ class EntityExtractor:
 
     @classmethod
     def from_products(cls, names: Iterable[object], brands: Iterable[object] = ()) -> EntityExtractor:
-        """Gazetteer from the products table's names and brands (brands win on a tie)."""
-        gaz = {str(n): "product" for n in names if isinstance(n, str)}
+        """Gazetteer from the products table's names and brands (brands win on a tie).
+
+        Product names of a single word are left out: shops use them for generic items
+        ("CHECK", "Manual", "POSTAGE") that would match ordinary words.
+        """
+        gaz = {str(n): "product" for n in names if isinstance(n, str) and len(n.split()) >= 2}
         gaz.update({str(b): "brand" for b in brands if isinstance(b, str)})
         return cls(gaz)
 

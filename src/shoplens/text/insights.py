@@ -4,7 +4,9 @@
 - :func:`top_negative_aspects`: the most complained-about aspects per product, with quotes;
 - :func:`emerging_complaints`: aspects whose negative share jumped versus the
   previous period, with a two-proportion z-test;
-- :func:`intent_mix`: support intents over time.
+- :func:`intent_mix`: support intents over time;
+- :func:`top_entities`: the most mentioned products, brands, order numbers, sizes, colours...;
+- :func:`review_topics`: the stored review topics with size, negative share and example quotes.
 
 Run ``shoplens text analyze`` (or :func:`shoplens.text.analyze.analyze_warehouse`) first.
 """
@@ -17,7 +19,9 @@ from scipy.stats import norm
 
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.store.warehouse import Warehouse
-from shoplens.text.analyze import ASPECTS_TABLE, MESSAGES_TABLE, REVIEWS_TABLE
+from shoplens.text.analyze import (ASPECTS_TABLE, ENTITIES_TABLE, MESSAGES_TABLE, REVIEW_TOPICS_TABLE,
+                                   REVIEWS_TABLE, TOPICS_TABLE)
+from shoplens.text.entities import ENTITY_TYPES
 
 PERIODS = ("month", "quarter", "week")
 
@@ -124,3 +128,50 @@ def intent_mix(wh: Warehouse, *, period: str = "month") -> pd.DataFrame:
                 FROM {MESSAGES_TABLE} WHERE created_at IS NOT NULL GROUP BY ALL)
             SELECT period, intent, messages, messages / sum(messages) OVER (PARTITION BY period) AS share
             FROM counts ORDER BY period, messages DESC""")
+
+
+def top_entities(wh: Warehouse, *, type: str | None = None, source: str | None = None,
+                 limit: int = 20) -> pd.DataFrame:
+    """Most mentioned entity values (case-folded) per type: mentions and distinct reviews/messages."""
+    _need(wh, ENTITIES_TABLE)
+    where, params = ["TRUE"], []
+    if type is not None:
+        if type not in ENTITY_TYPES:
+            raise UserInputError(f"--type {type!r} is not supported; choose one of: {', '.join(ENTITY_TYPES)}")
+        where.append("type = ?")
+        params.append(type)
+    if source is not None:
+        if source not in ("review", "message"):
+            raise UserInputError(f"--source {source!r} is not supported; choose review or message")
+        where.append("source = ?")
+        params.append(source)
+    return wh.query(
+        f"""SELECT type, lower(value) AS value, count(*) AS mentions, count(DISTINCT source || ':' || id) AS texts,
+                   count(*) FILTER (WHERE source = 'review') AS in_reviews,
+                   count(*) FILTER (WHERE source = 'message') AS in_messages
+            FROM {ENTITIES_TABLE} WHERE {' AND '.join(where)} GROUP BY ALL
+            ORDER BY mentions DESC, type, value LIMIT {int(limit)}""", params)
+
+
+def review_topics(wh: Warehouse, *, language: str | None = None, quotes: int = 2) -> pd.DataFrame:
+    """Stored review topics: language, topic, name, terms, reviews, share, negative_share, example quotes."""
+    _need(wh, TOPICS_TABLE)
+    where, params = ("WHERE t.language = ?", [language]) if language else ("", [])
+    frame = wh.query(
+        f"""WITH sizes AS (
+                SELECT a.language, a.topic, count(*) AS n,
+                       avg(CASE WHEN r.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative_share
+                FROM {REVIEW_TOPICS_TABLE} a JOIN {REVIEWS_TABLE} r USING (review_id) GROUP BY ALL),
+            totals AS (SELECT language, sum(n) AS total FROM sizes GROUP BY ALL)
+            SELECT t.language, t.topic, t.name, t.terms, coalesce(s.n, 0) AS reviews,
+                   coalesce(s.n, 0) / tt.total AS share, s.negative_share, t.example_review_ids
+            FROM {TOPICS_TABLE} t LEFT JOIN sizes s USING (language, topic) LEFT JOIN totals tt USING (language)
+            {where} ORDER BY t.language, reviews DESC""", params)
+    ids = sorted({i for xs in frame["example_review_ids"] for i in (xs if xs is not None else [])})
+    texts = {}
+    if ids:
+        got = wh.query("SELECT review_id, text FROM reviews WHERE review_id IN (SELECT unnest(?))", [ids])
+        texts = dict(zip(got["review_id"], got["text"]))
+    frame["quotes"] = [[str(texts[i])[:120] for i in (xs if xs is not None else []) if texts.get(i)][:quotes]
+                       for xs in frame["example_review_ids"]]
+    return frame.drop(columns=["example_review_ids"])
