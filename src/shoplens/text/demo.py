@@ -11,7 +11,8 @@ import plotly.express as px
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.errors import InsufficientDataError
 from shoplens.text.analyze import analyze_warehouse
-from shoplens.text.insights import emerging_complaints, intent_mix, sentiment_trend, top_negative_aspects
+from shoplens.text.insights import (emerging_complaints, intent_mix, review_topics, sentiment_trend, top_entities,
+                                    top_negative_aspects)
 
 
 def run(ctx) -> None:  # type: ignore[no-untyped-def]  # DemoContext (pipeline imports us, not the other way)
@@ -48,6 +49,18 @@ def run(ctx) -> None:  # type: ignore[no-untyped-def]  # DemoContext (pipeline i
                            "FROM text_messages GROUP BY ALL ORDER BY messages DESC LIMIT 10")
     ctx.console.print(frame_table(top_intents, title="Support intents (top 10)"))
 
+    try:
+        topics = review_topics(wh, quotes=1)
+        topics_shown = topics.assign(share=topics["share"].round(3), negative_share=topics["negative_share"].round(3),
+                                     quotes=topics["quotes"].map(lambda q: " | ".join(x[:60] for x in q)))
+        topics_shown = topics_shown[["language", "topic", "name", "reviews", "share", "negative_share", "quotes"]]
+        ctx.console.print(frame_table(topics_shown, title="Review topics (NMF on TF-IDF, per language)", max_rows=20))
+    except InsufficientDataError as exc:
+        topics_shown = None
+        ctx.console.print(f"[dim]review topics: {exc}[/dim]")
+    entities = top_entities(wh, limit=10)
+    ctx.console.print(frame_table(entities, title="Most mentioned entities (reviews and support messages)"))
+
     figures = [
         px.line(trend, x="period", y=["positive_share", "negative_share"], title="Review sentiment per month",
                 labels={"value": "share of reviews", "variable": ""}),
@@ -58,10 +71,14 @@ def run(ctx) -> None:  # type: ignore[no-untyped-def]  # DemoContext (pipeline i
     tables = [("Top complaints with quotes", shown), ("Support intents", top_intents)]
     if emerging is not None:
         tables.insert(1, ("Emerging complaints (latest quarter vs previous)", emerging.round(3)))
+    if topics_shown is not None:
+        tables.append(("Review topics", topics_shown))
+    tables.append(("Most mentioned entities", entities))
     ctx.report.add_section(
         "Reviews and support messages", key="text",
         text=f"{added['text_reviews']:,} reviews and {added['text_messages']:,} support messages were scored by the "
-        "shipped Chinese/English models (sentiment, aspects with evidence, support intent). Complaints are aspect "
+        "shipped Chinese/English models (sentiment, aspects with evidence, support intent, entities; topics found "
+        "with NMF per language). Complaints are aspect "
         "mentions read as negative, quoted from the reviews; an emerging complaint is an aspect whose negative share "
         "rose significantly versus the previous period.",
         tables=tables, figures=figures,
