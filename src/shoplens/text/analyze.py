@@ -5,9 +5,11 @@ Python API used by the CLI, the demo and later the REST API:
 - :func:`score_sentiment`, :func:`score_intent`, :func:`extract_aspects`,
   :func:`analyze_reviews` (language, sentiment, aspects, entities);
 - :func:`analyze_warehouse` scores new reviews and customer support messages
-  into ``text_reviews``, ``text_review_aspects`` and ``text_messages``
-  (incrementally: rows already scored are kept, rows whose source is gone are
-  dropped, so erasure reaches the results).
+  into ``text_reviews``, ``text_review_aspects``, ``text_messages`` and
+  ``text_entities`` (incrementally: rows already scored are kept, rows whose
+  source is gone are dropped, so erasure reaches the results) and refits the
+  review topics (``text_topics``, ``text_review_topics``, :func:`refit_topics`)
+  when reviews changed; :func:`forget_customers` erases a customer's results.
 
 >>> score_sentiment(["质量很好，物流也快", "terrible quality, returned it"])[["language", "sentiment"]].values.tolist()
 [['zh', 'positive'], ['en', 'negative']]

@@ -6,6 +6,8 @@
     shoplens text train sentiment --data my_reviews.csv --text-column body --rating-column stars
     shoplens text analyze
     shoplens text trend --by category
+    shoplens text entities --type order_id
+    shoplens text topics --language en
 """
 
 from __future__ import annotations
