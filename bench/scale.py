@@ -8,7 +8,10 @@ process, runs:
 1. ingest with the ``online-retail`` preset (validation, quarantine, de-duplication,
    upsert into order_items, orders, products, customers), no mirroring;
 2. the overview KPIs transform;
-3. per-customer RFM features (:data:`CUSTOMER_RFM`, one SQL definition).
+3. per-customer RFM features (:data:`RFM_SQL`, one SQL definition);
+4. the product's customer transforms: RFM with scores and segments
+   (``shoplens.customers.rfm.RFM``, window functions) and profile features
+   (``shoplens.customers.features.features_transform``), summarised on the engine.
 
     python bench/scale.py --data-dir ../shared/data --rows 1000000 --repeats 3
     python bench/scale.py --data-dir ../shared/data --rows 50000000 --repeats 1 --spark-master 'local[2]'
@@ -28,6 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -113,7 +117,24 @@ def run_engine(engine: str, files: list[str], workdir: str, master: str) -> dict
     summary = wh.engine.query(f"SELECT count(*) AS customers, sum(monetary) AS monetary, avg(recency_days) AS r FROM ({rfm.render()})")
     out["rfm_s"] = time.perf_counter() - t
     out["rfm_customers"] = int(summary["customers"][0])
-    out["total_s"] = out["ingest_s"] + out["overview_s"] + out["rfm_s"]
+    # the product's customer transforms (one definition, run on the engine): RFM scores
+    # (window functions) and profile features; results summarised on the engine
+    from shoplens.customers.data import last_order_date
+    from shoplens.customers.features import features_transform
+    from shoplens.customers.rfm import RFM
+
+    day = last_order_date(wh)
+    as_of = datetime(day.year, day.month, day.day)
+    t = time.perf_counter()
+    scored = wh.engine.query(f"SELECT count(*) AS customers, count(DISTINCT segment) AS segments FROM ({RFM.render(as_of=as_of)})")
+    out["rfm_scores_s"] = time.perf_counter() - t
+    out["rfm_scored_customers"] = int(scored["customers"][0])
+    t = time.perf_counter()
+    feats = features_transform(wh, signals=False).render(as_of=as_of)
+    f = wh.engine.query(f"SELECT count(*) AS customers, sum(net_revenue) AS revenue FROM ({feats})")
+    out["features_s"] = time.perf_counter() - t
+    out["feature_customers"] = int(f["customers"][0])
+    out["total_s"] = out["ingest_s"] + out["overview_s"] + out["rfm_s"] + out["rfm_scores_s"] + out["features_s"]
     wh.close()
     return out
 
@@ -153,7 +174,7 @@ def main() -> None:
     for _ in range(args.repeats):
         for engine in args.engines.split(","):
             results.setdefault(engine, []).append(measure(engine, files, args.spark_master))
-    phases = ["startup_s", "ingest_s", "overview_s", "rfm_s", "total_s"]
+    phases = ["startup_s", "ingest_s", "overview_s", "rfm_s", "rfm_scores_s", "features_s", "total_s"]
     med = {e: {p: statistics.median(r[p] for r in runs) for p in phases} for e, runs in results.items()}
     first = {e: runs[0] for e, runs in results.items()}
     engines = list(med)
@@ -169,7 +190,8 @@ def main() -> None:
     print(json.dumps({"rows": args.rows, "repeats": args.repeats, "master": args.spark_master, "median": med,
                       "accounting": {e: r["accounting"] for e, r in first.items()},
                       "orders": {e: r["orders"] for e, r in first.items()},
-                      "rfm_customers": {e: r["rfm_customers"] for e, r in first.items()}}))
+                      "rfm_customers": {e: r["rfm_customers"] for e, r in first.items()},
+                      "feature_customers": {e: r["feature_customers"] for e, r in first.items()}}))
 
 
 if __name__ == "__main__":

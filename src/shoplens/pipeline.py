@@ -203,6 +203,25 @@ def capability_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
     return steps
 
 
+def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], None]]]) -> None:
+    """Run demo steps in order, timing each.
+
+    On a Spark warehouse, canonical-table changes made by a step that runs on DuckDB
+    only (the privacy step's erasure deletes a customer's rows from the mirrored tables)
+    are copied back to Spark's Parquet tables after the step, so later Spark steps see them.
+    """
+    wh = ctx.warehouse
+    for name, fn in steps:
+        ctx.console.rule(f"[bold]{name}")
+        t0 = time.perf_counter()
+        fn(ctx)
+        if wh.engine_name == "spark" and name not in ("ingest", "overview"):
+            from shoplens.store.spark_storage import mirror_to_spark
+
+            mirror_to_spark(wh, wh.engine)
+        ctx.timings[name] = time.perf_counter() - t0
+
+
 def _prepare_fresh(settings: Settings, force: bool) -> None:
     path = settings.warehouse
     if not path.exists():
@@ -231,13 +250,7 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())
         steps: list[tuple[str, Callable[[DemoContext], None]]] = [("ingest", step_ingest), ("overview", step_overview)]
         steps += capability_steps()
-        for name, fn in steps:
-            if only and name not in only and name not in ("ingest",):
-                continue
-            console.rule(f"[bold]{name}")
-            t0 = time.perf_counter()
-            fn(ctx)
-            ctx.timings[name] = time.perf_counter() - t0
+        run_steps(ctx, [(n, fn) for n, fn in steps if not only or n in only or n == "ingest"])
         out = report_path or (wh.home / "report.html")
         report.write(out)
         wh.mark_computed("report", "report", info={"path": str(out)})

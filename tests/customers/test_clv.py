@@ -147,3 +147,32 @@ def test_profile_without_reviews_items_or_customers_table(cdnow_warehouse_path: 
     assert len(profile) == 2357
     assert profile["next_best_action"].notna().all()
     assert profile["top_category"].isna().all() and profile["price_sensitivity"].isna().all()
+
+
+def test_fit_on_sufficient_statistics_equals_per_customer_fit(cdnow_warehouse_path: Path) -> None:
+    """The engine's GROUP BY rows (distinct tuples + customer counts) give the per-customer parameters."""
+    from datetime import date
+
+    from shoplens.customers.clv import rfm_summary, spend_statistics, sufficient_statistics
+
+    cal = date(1997, 9, 30)
+    with Warehouse(cdnow_warehouse_path, read_only=True) as wh:
+        per_customer = rfm_summary(wh, cal)
+        stats = sufficient_statistics(wh, cal)
+        spend = spend_statistics(wh, cal)
+    assert stats["customers"].sum() == len(per_customer) == 2357
+    assert len(stats) < len(per_customer) / 2  # far fewer rows to evaluate
+    x, t, T = (per_customer[c].to_numpy(float) for c in ("frequency", "recency", "T"))
+    sx, st, sT, sw = (stats[c].to_numpy(float) for c in ("frequency", "recency", "T", "customers"))
+    for cls in (BetaGeoModel, ParetoNBDModel):
+        full, agg = cls().fit(x, t, T), cls().fit(sx, st, sT, weights=sw)
+        for k, v in full.params_.items():
+            assert agg.params_[k] == pytest.approx(v, rel=1e-6), (cls.__name__, k)
+        assert agg.n_customers_ == full.n_customers_ == 2357
+        assert agg.log_likelihood_ == pytest.approx(full.log_likelihood_, rel=1e-9)
+    gg_full = GammaGammaModel().fit(x, per_customer["monetary_value"].to_numpy(float))
+    gg_agg = GammaGammaModel().fit(spend["frequency"], spend["monetary_value"], weights=spend["customers"])
+    for k, v in gg_full.params_.items():
+        assert gg_agg.params_[k] == pytest.approx(v, rel=1e-6), k
+    with pytest.raises(UserInputError, match="weights"):
+        BetaGeoModel().fit(sx, st, sT, weights=-sw)

@@ -48,3 +48,13 @@ def spark_wh(spark_demo_path: Path):
     wh = Warehouse(spark_demo_path, engine="spark", spark_master="local[2]")
     yield wh
     wh.close()
+
+
+@pytest.fixture()
+def spark_wh_copy(spark_demo_path: Path, tmp_path: Path):
+    """A private copy of the Spark demo warehouse (DuckDB file and Parquet tables), for tests that write."""
+    home = tmp_path / "copy"
+    shutil.copytree(spark_demo_path.parent, home)
+    wh = Warehouse(home / spark_demo_path.name, engine="spark", spark_master="local[2]")
+    yield wh
+    wh.close()

@@ -8,6 +8,9 @@ Three choices make fitting fast and robust without a penalizer:
 - customers with the same (frequency, recency, T) share one likelihood term, so
   the likelihood is evaluated over the distinct triplets with counts as weights
   (a million customers with daily data collapse to a few hundred thousand rows);
+  ``fit(..., weights=)`` takes such rows already aggregated (``shoplens.customers.clv``
+  computes them with a GROUP BY on the warehouse's engine) and gives the same
+  parameters as the per-customer rows;
 - parameters are optimised on the log scale inside bounds (L-BFGS-B), so they
   stay positive and finite, with a Nelder-Mead restart when L-BFGS-B stalls;
 - every likelihood is computed in log space (``logaddexp``, ``log1p``).
@@ -39,11 +42,26 @@ ArrayLike = Any
 LOG_BOUNDS = (-12.0, 12.0)  # parameters between ~6e-6 and ~1.6e5
 
 
-def _compress(*columns: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
-    """Distinct rows of the given columns and how often each occurs."""
+def _compress(*columns: np.ndarray, weights: ArrayLike | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+    """Distinct rows of the given columns and how many customers each stands for.
+
+    ``weights``: customers per given row (rows already aggregated, e.g. by a GROUP BY on
+    the engine); the result is the same as for the expanded per-customer rows, in the
+    same (sorted) order, so the fitted parameters do not depend on how rows arrived.
+    """
     stacked = np.column_stack([np.asarray(c, dtype=float) for c in columns])
-    unique, counts = np.unique(stacked, axis=0, return_counts=True)
-    return [unique[:, i] for i in range(unique.shape[1])], counts.astype(float)
+    unique, inverse = np.unique(stacked, axis=0, return_inverse=True)
+    w = np.ones(len(stacked)) if weights is None else _check_weights(weights, len(stacked))
+    counts = np.bincount(inverse.ravel(), weights=w, minlength=len(unique))
+    used = counts > 0
+    return [unique[used, i] for i in range(unique.shape[1])], counts[used].astype(float)
+
+
+def _check_weights(weights: ArrayLike, n: int) -> np.ndarray:
+    w = np.asarray(weights, dtype=float)
+    if w.shape != (n,) or np.any(~np.isfinite(w)) or np.any(w < 0):
+        raise UserInputError("weights must be one non-negative count per row")
+    return w
 
 
 def _validate(frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -179,12 +197,14 @@ class BetaGeoModel(_BTYDModel):
         grad = np.array([w @ d_r * r, w @ d_alpha * alpha, w @ d_a * a, w @ d_b * b])
         return float(-(w @ ll) / n), -grad / n
 
-    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> BetaGeoModel:
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> BetaGeoModel:
+        """Fit on one row per customer, or on distinct (frequency, recency, T) rows with
+        ``weights`` = customers per row (the sufficient statistics): same parameters."""
         x, t_x, T_ = _validate(frequency, recency, T)
-        if not np.any(x > 0):
+        (ux, ut, uT), w = _compress(x, t_x, T_, weights=weights)
+        if not np.any((ux > 0) & (w > 0)):
             raise InsufficientDataError("BG/NBD: no customer made a repeat purchase in the calibration period; "
                                         "use a later calibration end or more history")
-        (ux, ut, uT), w = _compress(x, t_x, T_)
         n = w.sum()
 
         params, nll, ok = _fit_log_params(lambda lp: self._neg_ll_and_grad(lp, ux, ut, uT, w), 4, "BG/NBD",
@@ -244,11 +264,12 @@ class ParetoNBDModel(_BTYDModel):
         common, alive, died = cls._terms(params, x, t_x, T)
         return common + np.logaddexp(alive, died)
 
-    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> ParetoNBDModel:
+    def fit(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike, weights: ArrayLike | None = None) -> ParetoNBDModel:
+        """Per-customer rows, or distinct rows with ``weights`` (customers per row): same parameters."""
         x, t_x, T_ = _validate(frequency, recency, T)
-        if not np.any(x > 0):
+        (ux, ut, uT), w = _compress(x, t_x, T_, weights=weights)
+        if not np.any((ux > 0) & (w > 0)):
             raise InsufficientDataError("Pareto/NBD: no customer made a repeat purchase in the calibration period")
-        (ux, ut, uT), w = _compress(x, t_x, T_)
         n = w.sum()
 
         def neg_ll(log_params: np.ndarray) -> float:
@@ -296,13 +317,15 @@ class GammaGammaModel(_BTYDModel):
         return (special.gammaln(px + q) - special.gammaln(px) - special.gammaln(q) + q * np.log(v)
                 + (px - 1) * np.log(m) + px * np.log(x) - (px + q) * np.log(x * m + v))
 
-    def fit(self, frequency: ArrayLike, monetary_value: ArrayLike) -> GammaGammaModel:
+    def fit(self, frequency: ArrayLike, monetary_value: ArrayLike, weights: ArrayLike | None = None) -> GammaGammaModel:
+        """Per-customer rows, or distinct (frequency, monetary_value) rows with ``weights``: same parameters."""
         x = np.asarray(frequency, dtype=float)
         m = np.asarray(monetary_value, dtype=float)
+        w_all = np.ones(len(x)) if weights is None else _check_weights(weights, len(x))
         keep = (x > 0) & (m > 0) & np.isfinite(m)
-        if keep.sum() < 3:
+        if w_all[keep].sum() < 3:
             raise InsufficientDataError("Gamma-Gamma: fewer than 3 customers with a repeat purchase of positive value")
-        (ux, um), w = _compress(x[keep], m[keep])
+        (ux, um), w = _compress(x[keep], m[keep], weights=w_all[keep])
         n = w.sum()
 
         def neg_ll(log_params: np.ndarray) -> tuple[float, np.ndarray]:

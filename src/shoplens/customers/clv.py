@@ -23,43 +23,33 @@ import pandas as pd
 from shoplens.customers.btyd import BetaGeoModel, GammaGammaModel, ParetoNBDModel, discounted_value
 from shoplens.customers.data import RETURN_SQL, last_order_date, parse_date, purchases_sql
 from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 TimeUnit = Literal["day", "week"]
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
 
 
-def rfm_summary(wh: Warehouse, calibration_end: date, holdout_end: date | None = None,
-                time_unit: TimeUnit = "week") -> pd.DataFrame:
-    """Per-customer frequency, recency, T, monetary_value (and holdout transactions) in one SQL pass.
-
-    Only customers whose first purchase is on or before ``calibration_end`` appear.
-    """
-    if time_unit not in UNIT_DAYS:
-        raise UserInputError(f"--time-unit: {time_unit!r} is not one of day, week")
-    unit = UNIT_DAYS[time_unit]
-    cal = f"DATE '{calibration_end.isoformat()}'"
-    hold = f"DATE '{holdout_end.isoformat()}'" if holdout_end else cal
-    sql = f"""
+RFM_SUMMARY = Transform("clv_rfm_summary", f"""
     WITH tx AS (
         SELECT customer_id, CAST(ordered_at AS DATE) AS day, sum(amount) AS value
-        FROM ({purchases_sql()}) GROUP BY ALL
+        FROM ({purchases_sql()}) GROUP BY customer_id, CAST(ordered_at AS DATE)
     ), cal AS (
         SELECT customer_id, day, value, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS n
-        FROM tx WHERE day <= {cal}
+        FROM tx WHERE day <= {{cal}}
     ), returns AS (
         SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned
-        FROM orders WHERE {RETURN_SQL} AND CAST(ordered_at AS DATE) <= {cal} GROUP BY ALL
+        FROM orders WHERE {RETURN_SQL} AND CAST(ordered_at AS DATE) <= {{cal}} GROUP BY customer_id
     ), summary AS (
         SELECT customer_id, count(*) - 1 AS frequency,
-               date_diff('day', min(day), max(day)) / {unit} AS recency,
-               date_diff('day', min(day), {cal}) / {unit} AS "T",
+               date_diff('day', min(day), max(day)) / {{unit}} AS recency,
+               date_diff('day', min(day), {{cal}}) / {{unit}} AS "T",
                sum(value) AS gross_value,
                CASE WHEN count(*) > 1 THEN sum(value) FILTER (WHERE n > 1) / (count(*) - 1) ELSE 0 END AS repeat_mean
-        FROM cal GROUP BY ALL
+        FROM cal GROUP BY customer_id
     ), holdout AS (
         SELECT customer_id, count(*) AS holdout_transactions, sum(value) AS holdout_value
-        FROM tx WHERE day > {cal} AND day <= {hold} GROUP BY ALL
+        FROM tx WHERE day > {{cal}} AND day <= {{hold}} GROUP BY customer_id
     )
     SELECT s.customer_id, s.frequency::DOUBLE AS frequency, s.recency::DOUBLE AS recency, s."T"::DOUBLE AS "T",
            s.repeat_mean * greatest(0, 1 - coalesce(r.returned, 0) / nullif(s.gross_value, 0)) AS monetary_value,
@@ -67,9 +57,53 @@ def rfm_summary(wh: Warehouse, calibration_end: date, holdout_end: date | None =
            coalesce(h.holdout_transactions, 0)::DOUBLE AS holdout_transactions,
            coalesce(h.holdout_value, 0) AS holdout_value
     FROM summary s LEFT JOIN returns r USING (customer_id) LEFT JOIN holdout h USING (customer_id)
-    ORDER BY s.customer_id
+    """, inputs=("orders",), description="per-customer frequency, recency, T, monetary value (BTYD summary)")
+
+# The sufficient statistics of BG/NBD and Pareto/NBD: customers per distinct (frequency,
+# recency, T). Time is whole days (divided by 7 for weeks, exactly the same division for
+# every customer), so customers with the same purchase days relative to the calibration
+# end collide without any rounding, and the likelihood sums over these rows with weights.
+PURCHASE_STATS = Transform("clv_purchase_statistics", f"""
+    SELECT frequency, recency, "T", count(*) AS customers
+    FROM ({RFM_SUMMARY.sql}) GROUP BY frequency, recency, "T" ORDER BY frequency, recency, "T"
+    """, inputs=("orders",))
+
+# Gamma-Gamma's: customers per distinct (frequency, monetary value) among repeat buyers.
+SPEND_STATS = Transform("clv_spend_statistics", f"""
+    SELECT frequency, monetary_value, count(*) AS customers
+    FROM ({RFM_SUMMARY.sql}) WHERE frequency > 0 AND monetary_value > 0
+    GROUP BY frequency, monetary_value ORDER BY frequency, monetary_value
+    """, inputs=("orders",))
+
+
+def _summary_params(calibration_end: date, holdout_end: date | None, time_unit: str) -> dict[str, Any]:
+    if time_unit not in UNIT_DAYS:
+        raise UserInputError(f"--time-unit: {time_unit!r} is not one of day, week")
+    return {"cal": calibration_end, "hold": holdout_end or calibration_end, "unit": UNIT_DAYS[time_unit]}
+
+
+def rfm_summary(wh: Warehouse, calibration_end: date, holdout_end: date | None = None,
+                time_unit: TimeUnit = "week") -> pd.DataFrame:
+    """Per-customer frequency, recency, T, monetary_value (and holdout transactions) in one SQL pass
+    (:data:`RFM_SUMMARY`, on the warehouse's engine).
+
+    Only customers whose first purchase is on or before ``calibration_end`` appear.
     """
-    return wh.query(sql)
+    frame = RFM_SUMMARY.run(wh, **_summary_params(calibration_end, holdout_end, time_unit))
+    return frame.sort_values("customer_id", kind="mergesort").reset_index(drop=True)
+
+
+def sufficient_statistics(wh: Warehouse, calibration_end: date, time_unit: TimeUnit = "week") -> pd.DataFrame:
+    """Customers per distinct (frequency, recency, T), computed by a GROUP BY on the warehouse's engine.
+
+    >>> # sufficient_statistics(wh, date(1997, 9, 30)).columns.tolist() == ["frequency", "recency", "T", "customers"]
+    """
+    return PURCHASE_STATS.run(wh, **_summary_params(calibration_end, None, time_unit))
+
+
+def spend_statistics(wh: Warehouse, calibration_end: date) -> pd.DataFrame:
+    """Customers per distinct (frequency, monetary_value) of repeat buyers (Gamma-Gamma's sufficient statistics)."""
+    return SPEND_STATS.run(wh, **_summary_params(calibration_end, None, "week"))
 
 
 @dataclass
@@ -129,9 +163,15 @@ def fit_clv(
             "(choose a later --calibration-end)"
         )
     x, t_x, T = (summary[c].to_numpy(float) for c in ("frequency", "recency", "T"))
-    bg = BetaGeoModel(time_unit=time_unit).fit(x, t_x, T)
-    pnbd = ParetoNBDModel(time_unit=time_unit).fit(x, t_x, T)
-    gg = GammaGammaModel().fit(x, summary["monetary_value"].to_numpy(float))
+    # fitted on the sufficient statistics (one row per distinct tuple, with its customer
+    # count), aggregated by the engine: the cost depends on distinct tuples, not customers
+    stats = sufficient_statistics(wh, cal, time_unit)
+    sx, st, sT, sw = (stats[c].to_numpy(float) for c in ("frequency", "recency", "T", "customers"))
+    bg = BetaGeoModel(time_unit=time_unit).fit(sx, st, sT, weights=sw)
+    pnbd = ParetoNBDModel(time_unit=time_unit).fit(sx, st, sT, weights=sw)
+    spend_stats = spend_statistics(wh, cal)
+    gg = GammaGammaModel().fit(spend_stats["frequency"].to_numpy(float), spend_stats["monetary_value"].to_numpy(float),
+                               weights=spend_stats["customers"].to_numpy(float))
 
     unit = UNIT_DAYS[time_unit]
     horizon = horizon_months * 30.0 / unit

@@ -11,12 +11,13 @@ weeks before it, flagged when |z| > 3.5 (Iglewicz & Hoaglin's cut-off).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
 from shoplens.customers.data import has_categories, last_order_date, parse_date, purchases_sql
 from shoplens.errors import InsufficientDataError
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
@@ -35,78 +36,97 @@ class CohortResult:
         return self.retention.pivot(index="cohort", columns="months_since", values="retention")
 
 
+_P = purchases_sql("{as_of}")
+
+RETENTION = Transform("cohort_retention", f"""
+    WITH p AS ({_P}),
+    firsts AS (SELECT customer_id, date_trunc('month', min(ordered_at))::DATE AS cohort FROM p GROUP BY customer_id),
+    active AS (SELECT DISTINCT customer_id, date_trunc('month', ordered_at)::DATE AS month FROM p),
+    sizes AS (SELECT cohort, count(*) AS cohort_customers FROM firsts GROUP BY cohort)
+    SELECT f.cohort, date_diff('month', f.cohort, a.month) AS months_since, s.cohort_customers,
+           count(DISTINCT a.customer_id) AS active_customers,
+           count(DISTINCT a.customer_id) / s.cohort_customers AS retention
+    FROM firsts f JOIN active a USING (customer_id) JOIN sizes s USING (cohort)
+    GROUP BY 1, 2, 3 ORDER BY 1, 2""", inputs=("orders",))
+
+INTERVALS = Transform("customer_intervals", f"""
+    WITH d AS (SELECT DISTINCT customer_id, ordered_at::DATE AS day FROM ({_P})),
+    gaps AS (SELECT date_diff('day', lag(day) OVER (PARTITION BY customer_id ORDER BY day), day) AS gap FROM d)
+    SELECT CASE WHEN gap <= 7 THEN '0-7' WHEN gap <= 14 THEN '8-14' WHEN gap <= 30 THEN '15-30'
+                WHEN gap <= 60 THEN '31-60' WHEN gap <= 90 THEN '61-90' WHEN gap <= 180 THEN '91-180'
+                ELSE '180+' END AS days_between_orders,
+           min(gap) AS sort_key, count(*) AS repeat_orders, median(gap) AS median_days
+    FROM gaps WHERE gap IS NOT NULL GROUP BY 1 ORDER BY sort_key""", inputs=("orders",))
+
+WEEKDAY_HOUR = Transform("customer_weekday_hour", f"""
+    SELECT dayofweek(ordered_at) AS weekday, hour(ordered_at) AS hour, count(*) AS orders, sum(amount) AS revenue
+    FROM ({_P}) GROUP BY 1, 2 ORDER BY 1, 2""", inputs=("orders",))
+
+CATEGORY_TRENDS = Transform("customer_category_trends", f"""
+    WITH m AS (
+        SELECT coalesce(pr.category, 'other') AS category, date_trunc('month', o.ordered_at)::DATE AS month,
+               sum(i.quantity * i.unit_price) AS revenue
+        FROM ({_P}) o JOIN order_items i USING (order_id) LEFT JOIN products pr USING (product_id)
+        WHERE i.quantity > 0 GROUP BY 1, 2),
+    last AS (SELECT max(month) AS last_month FROM m),
+    sums AS (
+        SELECT category,
+               sum(revenue) FILTER (WHERE month > last_month - INTERVAL 3 MONTH) AS revenue_last_3m,
+               sum(revenue) FILTER (WHERE month <= last_month - INTERVAL 3 MONTH AND month > last_month - INTERVAL 6 MONTH) AS revenue_prev_3m,
+               sum(revenue) AS revenue_total
+        FROM m, last GROUP BY category)
+    SELECT category, revenue_last_3m, revenue_prev_3m, revenue_last_3m / nullif(revenue_prev_3m, 0) - 1 AS growth,
+           revenue_total
+    FROM sums ORDER BY revenue_total DESC, category""", inputs=("orders", "order_items", "products"))
+
+ANOMALIES = Transform("customer_anomalies", f"""
+    WITH w AS (SELECT date_trunc('week', ordered_at)::DATE AS week, sum(amount) AS revenue, count(*) AS orders
+               FROM ({_P}) GROUP BY 1),
+    ranked AS (SELECT *, row_number() OVER (ORDER BY week) AS n FROM w),
+    base AS (
+        SELECT a.week, a.revenue, a.orders,
+               median(b.revenue) AS revenue_median, median(abs(b.revenue - m.rm)) AS revenue_mad,
+               median(b.orders) AS orders_median, median(abs(b.orders - m.om)) AS orders_mad
+        FROM ranked a JOIN ranked b ON b.n BETWEEN a.n - 8 AND a.n - 1
+        JOIN (SELECT a2.n, median(b2.revenue) AS rm, median(b2.orders) AS om
+              FROM ranked a2 JOIN ranked b2 ON b2.n BETWEEN a2.n - 8 AND a2.n - 1 GROUP BY a2.n) m ON m.n = a.n
+        WHERE a.n > 8 GROUP BY a.week, a.revenue, a.orders),
+    z AS (
+        SELECT week, revenue, orders, revenue_median, orders_median,
+               0.6745 * (revenue - revenue_median) / nullif(revenue_mad, 0) AS revenue_z,
+               0.6745 * (orders - orders_median) / nullif(orders_mad, 0) AS orders_z
+        FROM base)
+    SELECT week, revenue, orders, revenue_median, orders_median, revenue_z, orders_z,
+           abs(coalesce(revenue_z, 0)) > 3.5 AS revenue_anomaly, abs(coalesce(orders_z, 0)) > 3.5 AS orders_anomaly
+    FROM z ORDER BY week""", inputs=("orders",))
+
+
 def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> CohortResult:
-    """Every pattern as of a date; writes ``cohort_retention``, ``customer_intervals``,
-    ``customer_weekday_hour``, ``customer_category_trends`` and ``customer_anomalies``."""
+    """Every pattern as of a date, each a :class:`Transform` run on the warehouse's engine;
+    writes ``cohort_retention``, ``customer_intervals``, ``customer_weekday_hour``,
+    ``customer_category_trends`` and ``customer_anomalies``."""
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
-    lit = f"TIMESTAMP '{end.isoformat()}'"
-    p = purchases_sql(lit)
-    retention = wh.query(f"""
-        WITH p AS ({p}),
-        firsts AS (SELECT customer_id, date_trunc('month', min(ordered_at))::DATE AS cohort FROM p GROUP BY ALL),
-        active AS (SELECT DISTINCT customer_id, date_trunc('month', ordered_at)::DATE AS month FROM p),
-        sizes AS (SELECT cohort, count(*) AS cohort_customers FROM firsts GROUP BY ALL)
-        SELECT f.cohort, date_diff('month', f.cohort, a.month) AS months_since, s.cohort_customers,
-               count(DISTINCT a.customer_id) AS active_customers,
-               count(DISTINCT a.customer_id) / s.cohort_customers AS retention
-        FROM firsts f JOIN active a USING (customer_id) JOIN sizes s USING (cohort)
-        GROUP BY 1, 2, 3 ORDER BY 1, 2""")
+    ts = datetime(end.year, end.month, end.day)
+    retention = RETENTION.run(wh, as_of=ts)
     if retention.empty:
         raise InsufficientDataError(f"no purchases before {end}; cohorts need completed orders")
-    intervals = wh.query(f"""
-        WITH d AS (SELECT DISTINCT customer_id, ordered_at::DATE AS day FROM ({p})),
-        gaps AS (SELECT date_diff('day', lag(day) OVER (PARTITION BY customer_id ORDER BY day), day) AS gap FROM d)
-        SELECT CASE WHEN gap <= 7 THEN '0-7' WHEN gap <= 14 THEN '8-14' WHEN gap <= 30 THEN '15-30'
-                    WHEN gap <= 60 THEN '31-60' WHEN gap <= 90 THEN '61-90' WHEN gap <= 180 THEN '91-180'
-                    ELSE '180+' END AS days_between_orders,
-               min(gap) AS sort_key, count(*) AS repeat_orders, median(gap) AS median_days
-        FROM gaps WHERE gap IS NOT NULL GROUP BY 1 ORDER BY sort_key""")
+    intervals = INTERVALS.run(wh, as_of=ts)
     if not intervals.empty:
         intervals["share"] = intervals["repeat_orders"] / intervals["repeat_orders"].sum()
         intervals = intervals.drop(columns="sort_key")
-    weekday_hour = wh.query(f"""
-        SELECT dayofweek(ordered_at) AS weekday, hour(ordered_at) AS hour, count(*) AS orders, sum(amount) AS revenue
-        FROM ({p}) GROUP BY ALL ORDER BY 1, 2""")
+    weekday_hour = WEEKDAY_HOUR.run(wh, as_of=ts)
     weekday_hour["day"] = weekday_hour["weekday"].map(lambda d: DAY_NAMES[int(d)])
     if has_categories(wh):
-        category_trends = wh.query(f"""
-            WITH m AS (
-                SELECT coalesce(pr.category, 'other') AS category, date_trunc('month', o.ordered_at)::DATE AS month,
-                       sum(i.quantity * i.unit_price) AS revenue
-                FROM ({p}) o JOIN order_items i USING (order_id) LEFT JOIN products pr USING (product_id)
-                WHERE i.quantity > 0 GROUP BY ALL),
-            last AS (SELECT max(month) AS last_month FROM m)
-            SELECT category,
-                   sum(revenue) FILTER (WHERE month > last_month - INTERVAL 3 MONTH) AS revenue_last_3m,
-                   sum(revenue) FILTER (WHERE month <= last_month - INTERVAL 3 MONTH AND month > last_month - INTERVAL 6 MONTH) AS revenue_prev_3m,
-                   revenue_last_3m / nullif(revenue_prev_3m, 0) - 1 AS growth,
-                   sum(revenue) AS revenue_total
-            FROM m, last GROUP BY category ORDER BY revenue_total DESC""")
+        category_trends = CATEGORY_TRENDS.run(wh, as_of=ts)
     else:
         category_trends = pd.DataFrame(columns=["category", "revenue_last_3m", "revenue_prev_3m", "growth", "revenue_total"])
-    anomalies = wh.query(f"""
-        WITH w AS (SELECT date_trunc('week', ordered_at)::DATE AS week, sum(amount) AS revenue, count(*) AS orders
-                   FROM ({p}) GROUP BY ALL),
-        ranked AS (SELECT *, row_number() OVER (ORDER BY week) AS n FROM w),
-        base AS (
-            SELECT a.week, a.revenue, a.orders,
-                   median(b.revenue) AS revenue_median, median(abs(b.revenue - m.rm)) AS revenue_mad,
-                   median(b.orders) AS orders_median, median(abs(b.orders - m.om)) AS orders_mad
-            FROM ranked a JOIN ranked b ON b.n BETWEEN a.n - 8 AND a.n - 1
-            JOIN (SELECT a2.n, median(b2.revenue) AS rm, median(b2.orders) AS om
-                  FROM ranked a2 JOIN ranked b2 ON b2.n BETWEEN a2.n - 8 AND a2.n - 1 GROUP BY a2.n) m ON m.n = a.n
-            WHERE a.n > 8 GROUP BY a.week, a.revenue, a.orders)
-        SELECT week, revenue, orders, revenue_median, orders_median,
-               0.6745 * (revenue - revenue_median) / nullif(revenue_mad, 0) AS revenue_z,
-               0.6745 * (orders - orders_median) / nullif(orders_mad, 0) AS orders_z,
-               abs(coalesce(revenue_z, 0)) > 3.5 AS revenue_anomaly, abs(coalesce(orders_z, 0)) > 3.5 AS orders_anomaly
-        FROM base ORDER BY week""")
+    anomalies = ANOMALIES.run(wh, as_of=ts)
     result = CohortResult(retention, intervals, weekday_hour, category_trends, anomalies)
     if write:
         info = {"as_of": end}
-        wh.write_table("cohort_retention", retention, kind="insight", info=info)
-        wh.write_table("customer_intervals", intervals, kind="insight", info=info)
-        wh.write_table("customer_weekday_hour", weekday_hour, kind="insight", info=info)
-        wh.write_table("customer_category_trends", category_trends, kind="insight", info=info)
-        wh.write_table("customer_anomalies", anomalies, kind="insight", info=info)
+        wh.write_result("cohort_retention", retention, kind="insight", info=info)
+        wh.write_result("customer_intervals", intervals, kind="insight", info=info)
+        wh.write_result("customer_weekday_hour", weekday_hour, kind="insight", info=info)
+        wh.write_result("customer_category_trends", category_trends, kind="insight", info=info)
+        wh.write_result("customer_anomalies", anomalies, kind="insight", info=info)
     return result

@@ -22,6 +22,8 @@ from datetime import date, datetime
 import pandas as pd
 
 from shoplens.errors import UserInputError
+from shoplens.schema import TABLES
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 PURCHASE_STATUSES = ("completed", "paid", "shipped", "delivered")
@@ -54,20 +56,30 @@ def parse_date(value: str | date | datetime | None, what: str) -> date | None:
         raise UserInputError(f"{what}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-30") from None
 
 
+LAST_PURCHASE = Transform("last_purchase", f"SELECT max(ordered_at) AS last FROM orders WHERE {PURCHASE_SQL}",
+                          inputs=("orders",))
+HAS_CATEGORIES = Transform("has_categories",
+                           "SELECT count(*) AS n FROM (SELECT 1 FROM products WHERE category IS NOT NULL LIMIT 1) t",
+                           inputs=("products",))
+
+
 def last_order_date(wh: Warehouse) -> date:
     """Date after the latest purchase: the default 'as of' date of every analysis."""
-    row = wh.con.execute(f"SELECT max(ordered_at) FROM orders WHERE {PURCHASE_SQL}").fetchone()
-    if row is None or row[0] is None:
+    value = LAST_PURCHASE.run(wh)["last"].iloc[0]
+    if value is None or pd.isna(value):
         from shoplens.errors import InsufficientDataError
 
         raise InsufficientDataError(
             "the warehouse holds no purchases (orders with status completed); load orders with `shoplens ingest` first"
         )
-    return (pd.Timestamp(row[0]) + pd.Timedelta(days=1)).date()
+    return (pd.Timestamp(value) + pd.Timedelta(days=1)).date()
 
 
 def has_table(wh: Warehouse, name: str) -> bool:
-    """True when the warehouse holds a table ``name`` with at least one row."""
+    """True when the warehouse holds a table ``name`` with at least one row (canonical
+    tables are asked of the warehouse's engine; derived results live in the DuckDB file)."""
+    if name in TABLES:
+        return bool(wh.engine.has_rows(name))
     exists = wh.con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
     ).fetchone()[0]  # type: ignore[index]
@@ -77,4 +89,5 @@ def has_table(wh: Warehouse, name: str) -> bool:
 
 
 def has_categories(wh: Warehouse) -> bool:
-    return bool(wh.con.execute("SELECT count(*) > 0 FROM products WHERE category IS NOT NULL").fetchone()[0])  # type: ignore[index]
+    """True when at least one product has a category."""
+    return bool(HAS_CATEGORIES.run(wh)["n"].iloc[0])

@@ -15,11 +15,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
 from shoplens.customers.data import RETURN_SQL, has_categories, has_table, purchases_sql
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 # Behaviour features every warehouse with orders has (name -> plain-words label).
@@ -51,47 +52,64 @@ class Signal:
     available: Callable[[Warehouse], bool]
     sql: Callable[[str], str]
     labels: dict[str, str]
+    inputs: tuple[str, ...] = ()
 
 
 def _reviews_sql(lit: str) -> str:
-    return f"""SELECT customer_id, count(*) AS reviews,
+    # the last review: latest created_at, ties broken by the lowest rating (deterministic on every engine)
+    return f"""WITH r AS (SELECT customer_id, rating, created_at,
+                   CASE WHEN rating <= 2 THEN 'negative' WHEN rating >= 4 THEN 'positive' ELSE 'neutral' END AS sentiment,
+                   row_number() OVER (PARTITION BY customer_id ORDER BY (rating IS NULL), created_at DESC, rating) AS k
+            FROM reviews WHERE customer_id IS NOT NULL AND created_at < {lit})
+        SELECT customer_id, count(*) AS reviews,
         avg(CASE WHEN rating <= 2 THEN 1.0 ELSE 0.0 END) FILTER (WHERE rating IS NOT NULL) AS negative_review_share,
-        arg_max(CASE WHEN rating <= 2 THEN 'negative' WHEN rating >= 4 THEN 'positive' ELSE 'neutral' END, created_at)
-            FILTER (WHERE rating IS NOT NULL) AS last_review_sentiment
-        FROM reviews WHERE customer_id IS NOT NULL AND created_at < {lit} GROUP BY ALL"""
+        min(sentiment) FILTER (WHERE k = 1 AND rating IS NOT NULL) AS last_review_sentiment
+        FROM r GROUP BY customer_id"""
 
 
 def _text_reviews_sql(lit: str) -> str:
-    return f"""WITH r AS (SELECT * FROM text_reviews WHERE customer_id IS NOT NULL AND created_at < {lit}),
-        a AS (SELECT customer_id, arg_max(aspect, created_at) AS last_negative_aspect FROM text_review_aspects
-              WHERE polarity = 'negative' AND customer_id IS NOT NULL AND created_at < {lit} GROUP BY ALL)
+    # "last": latest created_at, ties broken by the value (deterministic on every engine)
+    return f"""WITH r AS (SELECT customer_id, sentiment_score, sentiment,
+                     row_number() OVER (PARTITION BY customer_id ORDER BY created_at DESC, sentiment) AS k
+                     FROM text_reviews WHERE customer_id IS NOT NULL AND created_at < {lit}),
+        aa AS (SELECT customer_id, aspect,
+                      row_number() OVER (PARTITION BY customer_id ORDER BY created_at DESC, aspect) AS k
+               FROM text_review_aspects
+               WHERE polarity = 'negative' AND customer_id IS NOT NULL AND created_at < {lit}),
+        a AS (SELECT customer_id, aspect AS last_negative_aspect FROM aa WHERE k = 1)
         SELECT r.customer_id, avg(r.sentiment_score) AS review_sentiment_score,
-               arg_max(r.sentiment, r.created_at) AS last_text_sentiment, any_value(a.last_negative_aspect) AS last_negative_aspect
-        FROM r LEFT JOIN a USING (customer_id) GROUP BY ALL"""
+               min(r.sentiment) FILTER (WHERE r.k = 1) AS last_text_sentiment, min(a.last_negative_aspect) AS last_negative_aspect
+        FROM r LEFT JOIN a USING (customer_id) GROUP BY r.customer_id"""
 
 
 def _support_sql(lit: str) -> str:
     return f"""SELECT customer_id, count(DISTINCT conversation_id) AS support_contacts
-        FROM support_messages WHERE customer_id IS NOT NULL AND created_at < {lit} AND sender = 'customer' GROUP BY ALL"""
+        FROM support_messages WHERE customer_id IS NOT NULL AND created_at < {lit} AND sender = 'customer' GROUP BY customer_id"""
 
 
 def _text_messages_sql(lit: str) -> str:
-    return f"""SELECT customer_id, mode(intent) AS top_support_intent,
-        avg(CASE WHEN sentiment = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_message_share
-        FROM text_messages WHERE customer_id IS NOT NULL AND created_at < {lit} GROUP BY ALL"""
+    # the most frequent intent, ties broken by name (deterministic on every engine)
+    return f"""WITH m AS (SELECT customer_id, intent, sentiment FROM text_messages
+                          WHERE customer_id IS NOT NULL AND created_at < {lit}),
+        i AS (SELECT customer_id, intent, row_number() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, intent) AS k
+              FROM m WHERE intent IS NOT NULL GROUP BY customer_id, intent)
+        SELECT m.customer_id, min(i.intent) AS top_support_intent,
+        avg(CASE WHEN m.sentiment = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_message_share
+        FROM m LEFT JOIN (SELECT customer_id, intent FROM i WHERE k = 1) i USING (customer_id) GROUP BY m.customer_id"""
 
 
 SIGNALS: list[Signal] = [
     Signal("reviews", lambda wh: has_table(wh, "reviews"), _reviews_sql,
            {"reviews": "reviews written", "negative_review_share": "share of reviews rated 1-2 stars",
-            "last_review_sentiment": "sentiment of the last review"}),
+            "last_review_sentiment": "sentiment of the last review"}, ("reviews",)),
     Signal("text_reviews", lambda wh: has_table(wh, "text_reviews") and has_table(wh, "text_review_aspects"), _text_reviews_sql,
            {"review_sentiment_score": "review sentiment score", "last_text_sentiment": "sentiment of the last review text",
-            "last_negative_aspect": "aspect of the last negative review"}),
+            "last_negative_aspect": "aspect of the last negative review"}, ("text_reviews", "text_review_aspects")),
     Signal("support", lambda wh: has_table(wh, "support_messages"), _support_sql,
-           {"support_contacts": "support conversations"}),
+           {"support_contacts": "support conversations"}, ("support_messages",)),
     Signal("text_messages", lambda wh: has_table(wh, "text_messages"), _text_messages_sql,
-           {"top_support_intent": "most frequent support intent", "negative_message_share": "share of negative support messages"}),
+           {"top_support_intent": "most frequent support intent", "negative_message_share": "share of negative support messages"},
+           ("text_messages",)),
 ]
 
 
@@ -104,20 +122,24 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     """
     category = (f"""cat AS (
             SELECT customer_id, coalesce(pr.category, 'other') AS category, sum(cp.spend) AS spend
-            FROM cust_product cp LEFT JOIN products pr USING (product_id) GROUP BY ALL),
-        cat_top AS (SELECT customer_id, arg_max(category, spend) AS top_category,
-                           max(spend) / nullif(sum(spend), 0) AS top_category_share FROM cat GROUP BY ALL),"""
+            FROM cust_product cp LEFT JOIN products pr USING (product_id) GROUP BY 1, 2),
+        cat_rank AS (SELECT customer_id, category, spend,
+                            row_number() OVER (PARTITION BY customer_id ORDER BY spend DESC, category) AS k FROM cat),
+        cat_top AS (SELECT customer_id, min(category) FILTER (WHERE k = 1) AS top_category,
+                           max(spend) / nullif(sum(spend), 0) AS top_category_share FROM cat_rank GROUP BY customer_id),"""
                 if with_categories else
                 "cat_top AS (SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS top_category, NULL::DOUBLE AS top_category_share),")
     return f"""
     WITH p AS NOT MATERIALIZED ({purchases_sql(lit)}),
-    days AS (SELECT customer_id, ordered_at::DATE AS day FROM p GROUP BY ALL),
+    days AS (SELECT customer_id, ordered_at::DATE AS day FROM p GROUP BY 1, 2),
     day_stats AS (
         SELECT customer_id, count(*) AS purchase_days,
                CASE WHEN count(*) > 1 THEN date_diff('day', min(day), max(day)) / (count(*) - 1) END AS avg_days_between_orders
-        FROM days GROUP BY ALL),
-    channels AS (SELECT customer_id, channel, count(*) AS n FROM p GROUP BY ALL),
-    top_channel AS (SELECT customer_id, arg_max(channel, n) AS top_channel FROM channels GROUP BY ALL),
+        FROM days GROUP BY customer_id),
+    channels AS (SELECT customer_id, channel, count(*) AS n,
+                        row_number() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, channel) AS k
+                 FROM p GROUP BY customer_id, channel),
+    top_channel AS (SELECT customer_id, min(channel) FILTER (WHERE k = 1) AS top_channel FROM channels GROUP BY customer_id),
     ord AS (
         SELECT customer_id, count(*) AS orders, sum(amount) AS gross_revenue,
                date_diff('day', max(ordered_at)::DATE, {lit}::DATE) AS recency_days,
@@ -126,24 +148,24 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
                avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
                avg(CASE WHEN dayofweek(ordered_at) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
                avg(CASE WHEN hour(ordered_at) >= 18 THEN 1.0 ELSE 0.0 END) AS evening_share
-        FROM p GROUP BY ALL
+        FROM p GROUP BY customer_id
     ),
-    product_price AS (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY ALL),
+    product_price AS (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY product_id),
     cust_product AS (
         SELECT o.customer_id, i.product_id, sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS spend
         FROM (SELECT order_id, customer_id FROM p) o
         JOIN (SELECT order_id, product_id, quantity, unit_price FROM order_items WHERE quantity > 0) i USING (order_id)
-        GROUP BY ALL
+        GROUP BY o.customer_id, i.product_id
     ),
     items AS (
         SELECT cp.customer_id, sum(cp.units) AS units, count(*) AS distinct_products,
                sum(cp.spend) / nullif(sum(cp.units * pp.median_price), 0) AS price_index
-        FROM cust_product cp JOIN product_price pp USING (product_id) GROUP BY ALL
+        FROM cust_product cp JOIN product_price pp USING (product_id) GROUP BY cp.customer_id
     ),
     ret AS (
         SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned,
                count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders
-        FROM orders WHERE ({RETURN_SQL} OR status = 'cancelled') AND customer_id IS NOT NULL AND ordered_at < {lit} GROUP BY ALL
+        FROM orders WHERE ({RETURN_SQL} OR status = 'cancelled') AND customer_id IS NOT NULL AND ordered_at < {lit} GROUP BY customer_id
     ),
     {category}
     joined AS (
@@ -161,15 +183,26 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     """
 
 
-def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True) -> pd.DataFrame:
-    """One row per customer with at least one purchase before ``as_of``: behaviour plus available signals."""
-    lit = f"TIMESTAMP '{as_of.isoformat()}'"
-    sql = behaviour_sql(lit, has_categories(wh))
+def features_transform(wh: Warehouse, *, signals: bool = True) -> Transform:
+    """The profile-features transform for what ``wh`` holds (categories, signal sources); parameter ``as_of``."""
+    sql = behaviour_sql("{as_of}", has_categories(wh))
+    inputs = ["orders", "order_items", "products"]
     if signals:
         for s in SIGNALS:
             if s.available(wh):
-                sql = f"SELECT b.*, s.* EXCLUDE (customer_id) FROM ({sql}) b LEFT JOIN ({s.sql(lit)}) s USING (customer_id)"
-    frame = wh.query(sql + " ORDER BY customer_id")
+                cols = "".join(f", s.{c}" for c in s.labels)
+                sql = f"SELECT b.*{cols} FROM ({sql}) b LEFT JOIN ({s.sql('{as_of}')}) s USING (customer_id)"
+                inputs += s.inputs
+    return Transform("customer_features", sql + " ORDER BY customer_id", inputs=tuple(inputs))
+
+
+def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True) -> pd.DataFrame:
+    """One row per customer with at least one purchase before ``as_of``: behaviour plus available signals.
+
+    Runs as one :class:`~shoplens.store.transform.Transform` on the warehouse's engine.
+    """
+    ts = as_of if isinstance(as_of, datetime) else datetime(as_of.year, as_of.month, as_of.day)
+    frame = features_transform(wh, signals=signals).run(wh, as_of=ts)
     for col in ("reviews", "support_contacts"):
         if col in frame:
             frame[col] = frame[col].fillna(0)

@@ -11,12 +11,13 @@ Monetary value is net: purchases minus returns.
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import pandas as pd
 
 from shoplens.customers.data import RETURN_SQL, last_order_date, parse_date, purchases_sql
 from shoplens.errors import InsufficientDataError
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 # name -> Chinese label, what it means, what to do (English, Chinese)
@@ -66,22 +67,17 @@ def _case_sql(field: str) -> str:
     return f"CASE {whens} END AS {field}"
 
 
-def compute_rfm(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> pd.DataFrame:
-    """RFM values, 1-5 scores and segment (English + Chinese) per customer as of a date.
-
-    ``as_of`` (exclusive) defaults to the day after the last purchase. Writes ``customer_rfm``.
-    """
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
-    lit = f"TIMESTAMP '{end.isoformat()}'"
-    sql = f"""
-    WITH p AS ({purchases_sql(lit)}),
+RFM = Transform(
+    "customer_rfm",
+    f"""
+    WITH p AS ({purchases_sql('{as_of}')}),
     ret AS (SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned
-            FROM orders WHERE {RETURN_SQL} AND ordered_at < {lit} GROUP BY ALL),
+            FROM orders WHERE {RETURN_SQL} AND ordered_at < {{as_of}} GROUP BY customer_id),
     base AS (
-        SELECT customer_id, date_diff('day', max(ordered_at)::DATE, {lit}::DATE) AS recency_days,
+        SELECT customer_id, date_diff('day', max(ordered_at)::DATE, {{as_of}}::DATE) AS recency_days,
                count(DISTINCT order_id) AS frequency, sum(amount) AS gross_value,
                min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
-        FROM p GROUP BY ALL
+        FROM p GROUP BY customer_id
     ), v AS (
         SELECT b.*, coalesce(r.returned, 0) AS returned_value, b.gross_value - coalesce(r.returned, 0) AS monetary
         FROM base b LEFT JOIN ret r USING (customer_id)
@@ -93,15 +89,27 @@ def compute_rfm(wh: Warehouse, *, as_of: str | date | None = None, write: bool =
     ), graded AS (SELECT *, round((f + m) / 2.0)::INTEGER AS fm FROM scored)
     SELECT customer_id, recency_days, frequency, monetary, gross_value, returned_value, first_order_at, last_order_at,
            r AS r_score, f AS f_score, m AS m_score, concat(r, f, m) AS rfm_code, {_case_sql('segment')},
-           {lit} AS as_of
+           {{as_of}} AS as_of
     FROM graded ORDER BY customer_id
+    """,
+    inputs=("orders",),
+    description="RFM values, 1-5 scores (window functions) and segment per customer",
+)
+
+
+def compute_rfm(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> pd.DataFrame:
+    """RFM values, 1-5 scores and segment (English + Chinese) per customer as of a date.
+
+    ``as_of`` (exclusive) defaults to the day after the last purchase. Runs :data:`RFM` on
+    the warehouse's engine; writes ``customer_rfm``.
     """
-    out = wh.query(sql)
+    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    out = RFM.run(wh, as_of=datetime(end.year, end.month, end.day))
     if out.empty:
         raise InsufficientDataError(f"no purchases before {end}; RFM needs completed orders")
     out["segment_zh"] = out["segment"].map(lambda s: SEGMENTS[s]["zh"])
     if write:
-        wh.write_table("customer_rfm", out, kind="customer", info={"as_of": end})
+        wh.write_result("customer_rfm", out, kind="customer", info={"as_of": end})
     return out
 
 

@@ -66,7 +66,7 @@ class Hybrid(Recommender):
         the history, between 1 and 30 days (30 for a year of orders, 1 for a week of clicks).
     max_train_customers: customers sampled for the ranker's training set.
     negative_share: share of not-bought candidates kept to train the ranker (all bought ones are kept).
-    als_factors, ease_l2: settings of those generators.
+    als_factors, ease_l2: settings of those generators; als_backend: ``implicit`` or ``spark`` (MLlib).
     target_kinds: interactions that count as the label ("purchase"; add "view" etc. to predict clicks).
     seed: randomness of sampling, ALS and the ranker.
     """
@@ -77,7 +77,7 @@ class Hybrid(Recommender):
     def __init__(self, candidates: int = 30, validation_days: float | None = None, max_train_customers: int = 3000,
                  negative_share: float = 0.3, als_factors: int = 64, ease_l2: float = 300.0,
                  learning_rate: float = 0.1, max_iter: int = 120, target_kinds: tuple[str, ...] = ("purchase",),
-                 seed: int = 0) -> None:
+                 seed: int = 0, als_backend: str = "implicit") -> None:
         self.candidates = candidates
         self.validation_days = validation_days
         self.max_train_customers = max_train_customers
@@ -88,6 +88,7 @@ class Hybrid(Recommender):
         self.max_iter = max_iter
         self.target_kinds = target_kinds
         self.seed = seed
+        self.als_backend = als_backend
 
     def _make_generators(self) -> dict[str, Recommender]:
         return {
@@ -95,7 +96,7 @@ class Hybrid(Recommender):
             "buy_again_recent": BuyAgain(half_life_days=60.0, cycle_weight=0.5),
             "item_knn": ItemKNN(neighbours=100),
             "ease": EASE(l2=self.ease_l2, max_items=3000),
-            "als": ALS(factors=self.als_factors, seed=self.seed),
+            "als": ALS(factors=self.als_factors, seed=self.seed, backend=getattr(self, "als_backend", "implicit")),
             "popularity": Popularity(per_segment=False),
             "trending": Popularity(recent_days=30, per_segment=False),
         }

@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens.errors import InsufficientDataError
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 COLUMNS = ["customer_id", "product_id", "occurred_at", "kind", "weight", "basket_id", "quantity"]
@@ -53,7 +54,7 @@ class InteractionWeights:
 
 
 def interactions_sql(weights: InteractionWeights) -> str:
-    """The SQL that gives every interaction (parameters: ``until`` twice, then three times)."""
+    """The SQL that gives every interaction strictly before the ``{until}`` placeholder (NULL: all)."""
     w = weights
     return f"""
     WITH lines AS (
@@ -63,7 +64,7 @@ def interactions_sql(weights: InteractionWeights) -> str:
                     THEN 'return' ELSE 'purchase' END AS kind
         FROM order_items oi JOIN orders o USING (order_id)
         WHERE o.customer_id IS NOT NULL AND coalesce(o.status, 'completed') <> 'adjustment'
-          AND oi.product_id IS NOT NULL AND (? IS NULL OR o.ordered_at < ?)
+          AND oi.product_id IS NOT NULL AND ({{until}} IS NULL OR o.ordered_at < {{until}})
     ),
     purchases AS (
         SELECT customer_id, product_id, occurred_at, kind,
@@ -82,20 +83,34 @@ def interactions_sql(weights: InteractionWeights) -> str:
         FROM events
         WHERE product_id IS NOT NULL
           AND event_type IN ('purchase', 'cart', 'favorite', 'view', 'click', 'ad_click', 'remove_cart')
-          AND (? IS NULL OR occurred_at < ?)
+          AND ({{until}} IS NULL OR occurred_at < {{until}})
     ),
     reviews_bad AS (
         SELECT customer_id, product_id, created_at AS occurred_at, 'bad_review' AS kind,
                {w.bad_review} AS weight, order_id AS basket_id, 1.0 AS quantity
         FROM reviews
         WHERE customer_id IS NOT NULL AND product_id IS NOT NULL AND rating <= 2
-          AND created_at IS NOT NULL AND (? IS NULL OR created_at < ?)
+          AND created_at IS NOT NULL AND ({{until}} IS NULL OR created_at < {{until}})
     )
-    SELECT customer_id, product_id, occurred_at, kind, weight, basket_id, quantity FROM purchases
-    UNION ALL SELECT * FROM behaviour
-    UNION ALL SELECT * FROM reviews_bad
-    ORDER BY occurred_at
+    SELECT customer_id, product_id, occurred_at, kind, CAST(weight AS DOUBLE) AS weight, basket_id,
+           CAST(quantity AS DOUBLE) AS quantity FROM purchases
+    UNION ALL SELECT customer_id, product_id, occurred_at, kind, CAST(weight AS DOUBLE), basket_id,
+           CAST(quantity AS DOUBLE) FROM behaviour
+    UNION ALL SELECT customer_id, product_id, occurred_at, kind, CAST(weight AS DOUBLE), basket_id,
+           CAST(quantity AS DOUBLE) FROM reviews_bad
     """
+
+
+def interactions_transform(weights: InteractionWeights | None = None, *, consented_only: bool = False) -> Transform:
+    """Every interaction as one :class:`~shoplens.store.transform.Transform` (parameter ``until``),
+    run on the warehouse's engine; ``consented_only`` keeps customers who allow personalisation."""
+    sql = interactions_sql(weights or InteractionWeights())
+    if consented_only:
+        from shoplens.privacy.consent import consent_filter_sql
+
+        sql = f"SELECT * FROM ({sql}) WHERE {consent_filter_sql('personalization')}"
+    return Transform("interactions", sql, inputs=("orders", "order_items", "events", "reviews", "customers"),
+                     params={"until": None})
 
 
 def load_interactions(
@@ -113,12 +128,10 @@ def load_interactions(
     >>> # load_interactions(wh, until="2011-11-01").columns.tolist() == COLUMNS
     """
     until_ts = pd.Timestamp(until).to_pydatetime() if until is not None else None
-    sql = interactions_sql(weights or InteractionWeights())
-    if consented_only:
-        from shoplens.privacy.consent import consent_filter_sql
-
-        sql = f"SELECT * FROM ({sql}) WHERE {consent_filter_sql('personalization')}"
-    frame = wh.query(sql, [until_ts] * 6)
+    frame = interactions_transform(weights, consented_only=consented_only).run(wh, until=until_ts)
+    # one order for every engine: time, then the row's identity
+    frame = frame.sort_values(["occurred_at", "customer_id", "product_id", "kind", "basket_id"],
+                              kind="mergesort", na_position="first").reset_index(drop=True)
     frame["customer_id"] = frame["customer_id"].astype(str)
     frame["product_id"] = frame["product_id"].astype(str)
     frame["basket_id"] = frame["basket_id"].astype("string")

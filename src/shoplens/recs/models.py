@@ -267,31 +267,49 @@ class _Factors(Recommender):
         self.model_.user_factors = np.ascontiguousarray(self.model_.user_factors[keep])
 
 
+ALS_BACKENDS = ("implicit", "spark")
+
+
 class ALS(_Factors):
     """Implicit-feedback matrix factorisation (implicit's AlternatingLeastSquares).
 
     New interactions are folded in by recomputing only the affected customers'
     factors (``fold_in``), without touching the product factors.
+    ``backend="spark"`` learns the factors with Spark MLlib's implicit ALS instead
+    (used when the warehouse engine is Spark); they are stored in the same model
+    object, so scoring, fold-in and saved files do not change.
     """
 
     reason_label = "customers with similar tastes bought it"
 
     def __init__(self, factors: int = 128, regularization: float = 0.05, alpha: float = 10.0,
-                 iterations: int = 15, half_life_days: float | None = 180.0, seed: int = 0) -> None:
+                 iterations: int = 15, half_life_days: float | None = 180.0, seed: int = 0,
+                 backend: str = "implicit") -> None:
         self.factors = factors
         self.regularization = regularization
         self.alpha = alpha
         self.iterations = iterations
         self.half_life_days = half_life_days
         self.seed = seed
+        self.backend = backend
 
     def _fit_model(self, interactions: pd.DataFrame) -> None:
         from implicit.cpu.als import AlternatingLeastSquares
 
+        if self.backend not in ALS_BACKENDS:
+            raise UserInputError(f"ALS backend must be one of {', '.join(ALS_BACKENDS)}, got {self.backend!r}")
         self.model_ = AlternatingLeastSquares(
             factors=self.factors, regularization=self.regularization, alpha=self.alpha,
             iterations=self.iterations, random_state=self.seed, calculate_training_loss=False,
         )
+        if self.backend == "spark":
+            from shoplens.recs.spark import als_factors
+
+            user, item = als_factors(sp.csr_matrix(self.user_items_), factors=self.factors,
+                                     regularization=self.regularization, alpha=self.alpha,
+                                     iterations=self.iterations, seed=self.seed)
+            self.model_.user_factors, self.model_.item_factors = user, item
+            return
         with threadpool_limits(limits=1, user_api="blas"), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # implicit runs its own threads; BLAS ones only slow it down
             self.model_.fit(self.user_items_, show_progress=False)

@@ -21,24 +21,25 @@ import pandas as pd
 import scipy.sparse as sp
 
 from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 RULE_COLUMNS = ["antecedent", "consequent", "support", "confidence", "lift", "baskets"]
 
-BASKETS_SQL = """
+BASKETS = Transform("baskets", """
 SELECT DISTINCT oi.order_id AS basket_id, oi.product_id
 FROM order_items oi JOIN orders o USING (order_id)
 WHERE oi.quantity > 0 AND coalesce(o.status, 'completed') NOT IN ('cancelled', 'returned', 'refunded', 'adjustment')
-  AND (? IS NULL OR o.ordered_at >= ?) AND (? IS NULL OR o.ordered_at < ?)
+  AND ({since} IS NULL OR o.ordered_at >= {since}) AND ({until} IS NULL OR o.ordered_at < {until})
   AND oi.product_id NOT IN (SELECT product_id FROM products WHERE category = 'fees & services')
-"""
+""", inputs=("order_items", "orders", "products"), params={"since": None, "until": None})
 
 
 def load_baskets(wh: Warehouse, since: Any = None, until: Any = None) -> pd.DataFrame:
-    """(basket_id, product_id) of completed orders, fees and postage left out."""
+    """(basket_id, product_id) of completed orders, fees and postage left out; runs on the warehouse's engine."""
     s = pd.Timestamp(since).to_pydatetime() if since is not None else None
     u = pd.Timestamp(until).to_pydatetime() if until is not None else None
-    return wh.query(BASKETS_SQL, [s, s, u, u]).astype({"basket_id": str, "product_id": str})
+    return BASKETS.run(wh, since=s, until=u).astype({"basket_id": str, "product_id": str})
 
 
 def association_rules_from_baskets(

@@ -65,6 +65,16 @@ def make_model(name: str) -> Recommender:
     return factories[name]()
 
 
+def on_engine(model: Recommender, wh: Warehouse) -> Recommender:
+    """On a Spark warehouse, ALS (alone or inside the hybrid) learns its factors with MLlib."""
+    if getattr(wh, "engine_name", "duckdb") == "spark":
+        if hasattr(model, "als_backend"):
+            model.als_backend = "spark"  # type: ignore[attr-defined]
+        elif hasattr(model, "backend"):
+            model.backend = "spark"  # type: ignore[attr-defined]
+    return model
+
+
 def parse_date(value: str | None, option: str) -> pd.Timestamp | None:
     """A user-given date, or a clear error naming the option."""
     if value is None:
@@ -101,7 +111,7 @@ def train(wh: Warehouse, *, until: str | None = None, model: str = "auto",
             + " (load them with `shoplens ingest` first)")
     catalogue, segments = load_catalogue(wh), load_segments(wh)
     chosen = "hybrid" if model == "auto" else model
-    fitted = make_model(chosen)
+    fitted = on_engine(make_model(chosen), wh)
     note = ""
     t0 = time.perf_counter()
     say(f"training {chosen}")
@@ -278,9 +288,16 @@ def mine_rules(wh: Warehouse, *, min_support: float = 0.01, min_baskets: int = 2
 
     if max_len < 2:
         raise UserInputError("--max-len must be at least 2 (a rule needs two products)")
-    baskets = load_baskets(wh, since=parse_date(since, "--since"))
-    rules = association_rules_from_baskets(baskets, min_support=min_support, min_baskets=min_baskets,
-                                           min_confidence=min_confidence, min_lift=min_lift, max_len=max_len)
+    if getattr(wh, "engine_name", "duckdb") == "spark":  # MLlib FP-growth over the baskets on Spark
+        from shoplens.recs.spark import fpgrowth_rules
+
+        rules = fpgrowth_rules(wh, since=parse_date(since, "--since"), min_support=min_support,
+                               min_baskets=min_baskets, min_confidence=min_confidence, min_lift=min_lift,
+                               max_len=max_len)
+    else:
+        baskets = load_baskets(wh, since=parse_date(since, "--since"))
+        rules = association_rules_from_baskets(baskets, min_support=min_support, min_baskets=min_baskets,
+                                               min_confidence=min_confidence, min_lift=min_lift, max_len=max_len)
     if not wh.read_only:
         wh.write_table("association_rules", rules, kind="rules",
                        info={"min_support": min_support, "min_baskets": min_baskets, "min_confidence": min_confidence})

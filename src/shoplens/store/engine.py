@@ -153,6 +153,12 @@ def _spark_rewrite(node: exp.Expression) -> exp.Expression:
             return exp.Anonymous(this="XXHASH64", expressions=list(args))
         if fname == "regexp_matches" and len(args) == 2:
             return exp.RegexpLike(this=args[0], expression=args[1])
+    if isinstance(node, exp.DayOfWeek):
+        # DuckDB: Sunday = 0 ... Saturday = 6; Spark: Sunday = 1 ... Saturday = 7
+        return exp.Paren(this=exp.Sub(this=exp.DayOfWeek(this=node.this.transform(_spark_rewrite)),
+                                      expression=exp.Literal.number(1)))
+    if isinstance(node, exp.CTE) and node.args.get("materialized") is not None:
+        node.set("materialized", None)  # DuckDB planner hint; Spark has no such syntax
     if isinstance(node, exp.Avg) and not isinstance(node.this, exp.Distinct):
         # DuckDB's avg and '/' return DOUBLE; Spark keeps DECIMAL (avg(1.0) -> 4 decimals)
         return exp.Avg(this=exp.cast(node.this.transform(_spark_rewrite), "DOUBLE"))
@@ -183,7 +189,9 @@ def to_spark_sql(sql: str) -> str:
     spelling means something else on Spark: ``hash`` (64-bit there, 32-bit murmur on
     Spark) becomes ``xxhash64``, regex back-references ``\\1`` become ``$1``,
     ``try_strptime`` formats become Java patterns, ``avg`` and ``/`` return DOUBLE as in
-    DuckDB (Spark keeps DECIMAL), and every timestamp is an instant kept in a UTC session.
+    DuckDB (Spark keeps DECIMAL), ``dayofweek`` counts Sunday as 0 as in DuckDB (Spark: 1),
+    ``[NOT] MATERIALIZED`` CTE hints are dropped, and every timestamp is an instant kept
+    in a UTC session.
 
     >>> to_spark_sql("SELECT hash(a, b) FROM t")
     'SELECT XXHASH64(a, b) FROM t'
@@ -261,13 +269,17 @@ class SparkEngine:
     ``root``: the folder holding one Parquet folder per table (by default
     ``<warehouse folder>/<warehouse name>.spark``). On a cluster, point it at shared
     storage (``s3a://...``, ``hdfs://...``) with ``SHOPLENS_SPARK_ROOT``-style config.
+    ``local``: the warehouse's DuckDB file; a derived table that has no Parquet folder
+    (a result written by a step that runs on DuckDB only) is read from it through the
+    driver, so Spark transforms can join such small tables.
     """
 
     name = "spark"
 
     def __init__(self, root: str | Path, *, master: str = "local[*]", session: SparkSession | None = None,
-                 shuffle_partitions: int | None = None) -> None:
+                 shuffle_partitions: int | None = None, local: Warehouse | None = None) -> None:
         self.root = Path(root)
+        self.local = local
         self.master = master
         self._session = session
         self.shuffle_partitions = shuffle_partitions
@@ -403,10 +415,46 @@ class SparkEngine:
             name = t.name
             if not name or name in ctes or name.startswith("__"):
                 continue
-            if self.spark.catalog.tableExists(name):
-                continue
+            # registered on every statement: the session is shared by every engine of the
+            # process, so a view of the same name may point at another warehouse's tables
             if name in TABLES or self.table_exists(name):
                 self.read_table(name).createOrReplaceTempView(name)
+            elif self.local is not None and self.local.has_table(name):
+                self.from_pandas(self.local.table(name), self.local.column_types(name)).createOrReplaceTempView(name)
+
+    def from_pandas(self, frame: pd.DataFrame, types: dict[str, str] | None = None) -> SparkFrame:
+        """A Spark DataFrame from a (small) pandas frame; ``types``: DuckDB type per column
+        (so an empty frame keeps its schema)."""
+        types = types or {}
+        fields = []
+        for col in frame.columns:
+            t = types.get(col) or _duck_type_of(frame[col])
+            fields.append(f"`{col}` {_SPARK_OF_DUCK.get(t.upper(), 'string')}")
+        data = frame.astype(object).where(frame.notna(), None)
+        return self.spark.createDataFrame(data.values.tolist(), ", ".join(fields))
+
+    def write_pandas(self, name: str, frame: pd.DataFrame, types: dict[str, str] | None = None) -> None:
+        """Replace the derived table ``name`` (a Parquet folder) with a pandas frame."""
+        self.write_table(name, self.from_pandas(frame, types))
+
+
+_SPARK_OF_DUCK = {"VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int", "DOUBLE": "double", "FLOAT": "float",
+                  "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date", "HUGEINT": "bigint",
+                  "SMALLINT": "int", "TINYINT": "int", "UBIGINT": "bigint", "UINTEGER": "bigint",
+                  "TIMESTAMP WITH TIME ZONE": "timestamp"}
+
+
+def _duck_type_of(col: pd.Series) -> str:
+    kind = col.dtype.kind
+    if kind == "b":
+        return "BOOLEAN"
+    if kind in "iu":
+        return "BIGINT"
+    if kind == "f":
+        return "DOUBLE"
+    if kind == "M":
+        return "TIMESTAMP"
+    return "VARCHAR"
 
 
 def engine_for(warehouse: Warehouse) -> Engine:

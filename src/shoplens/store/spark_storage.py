@@ -47,7 +47,7 @@ def open_spark_engine(wh: Warehouse) -> SparkEngine:
         if expected is None:
             wh.con.execute("DELETE FROM _computed WHERE name = 'spark_storage'")
             wh.con.execute("INSERT INTO _computed VALUES ('spark_storage', 'storage', now()::TIMESTAMP, NULL, ?)", [token])
-    return SparkEngine(root, master=wh.spark_master)
+    return SparkEngine(root, master=wh.spark_master, local=wh)
 
 
 def mirror_to_duckdb(wh: Warehouse, engine: SparkEngine, tables: list[str]) -> None:
@@ -60,3 +60,31 @@ def mirror_to_duckdb(wh: Warehouse, engine: SparkEngine, tables: list[str]) -> N
             path = (engine.table_path(name) / "*.parquet").as_posix().replace("'", "''")
             con.execute(f'DELETE FROM "{name}"')
             con.execute(f"INSERT INTO \"{name}\" ({cols}) SELECT {cols} FROM read_parquet('{path}')")
+
+
+def mirror_to_spark(wh: Warehouse, engine: SparkEngine, tables: list[str] | None = None) -> list[str]:
+    """Copy canonical tables that a DuckDB-only step changed in the DuckDB file (e.g. an
+    erasure deleting a customer's rows) back to Spark's Parquet tables; returns the tables
+    rewritten. DuckDB writes the Parquet itself (no JVM needed); only tables whose row
+    count differs from the Parquet copy are rewritten, each as a next version swapped in."""
+    import duckdb
+
+    changed = []
+    for name in tables or list(TABLES):
+        if not engine.table_exists(name):
+            continue
+        path = (engine.table_path(name) / "*.parquet").as_posix().replace("'", "''")
+        spark_rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]  # type: ignore[index]
+        duck_rows = wh.row_count(name)
+        if duck_rows == 0 or spark_rows == duck_rows:  # not mirrored (mirror=False), or unchanged
+            continue
+        nxt = engine.root / f".{name}.next"
+        shutil.rmtree(nxt, ignore_errors=True)
+        nxt.mkdir(parents=True)
+        cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
+        target = (nxt / "part-00000.parquet").as_posix().replace("'", "''")
+        wh.con.execute(f"COPY (SELECT {cols} FROM \"{name}\") TO '{target}' (FORMAT parquet)")
+        (nxt / "_SUCCESS").touch()
+        engine.publish(name)
+        changed.append(name)
+    return changed

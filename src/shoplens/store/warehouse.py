@@ -161,6 +161,15 @@ class Warehouse:
         ).fetchall()
         return [r[0] for r in rows]
 
+    def column_types(self, name: str) -> dict[str, str]:
+        """DuckDB type of every column of table ``name``."""
+        rows = self.con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema='main' "
+            "AND table_name = ? ORDER BY ordinal_position",
+            [name],
+        ).fetchall()
+        return {r[0]: r[1] for r in rows}
+
     def row_count(self, name: str) -> int:
         if not self.has_table(name):
             raise UnknownTableError(f"no table {name!r} in the warehouse")
@@ -185,6 +194,14 @@ class Warehouse:
             con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
             con.unregister("_frame")
             self._mark(con, name, kind, len(frame), info)
+
+    def write_result(self, name: str, frame: pd.DataFrame, *, kind: str = "table", info: dict | None = None) -> None:
+        """Write a result computed by a transform on this warehouse's engine: into the
+        DuckDB file (serving, and steps that run on DuckDB) and, on Spark, also as the
+        Parquet table ``name`` so later Spark transforms read it where Spark keeps tables."""
+        self.write_table(name, frame, kind=kind, info=info)
+        if self.engine_name == "spark":
+            self.engine.write_pandas(name, frame, self.column_types(name))
 
     def mark_computed(self, name: str, kind: str, rows: int | None = None, info: dict | None = None) -> None:
         """Record that ``name`` (a table, model or report) was computed now."""
