@@ -120,3 +120,19 @@ def test_clv_sufficient_statistics_are_the_same(duck, spark_wh):
         got = sufficient_statistics(spark_wh, cal, unit)
         assert_same_frame(expected, got, ["frequency", "recency", "T"])
         assert expected["customers"].sum() == len(rfm_summary(duck, cal, None, unit))
+
+
+def test_features_sql_with_every_signal_has_unique_cte_names(monkeypatch):
+    """Spark SQL (through sqlglot) hoists nested CTEs into one WITH: names must not repeat."""
+    import sqlglot
+    from sqlglot import exp
+
+    from shoplens.customers import features
+    from shoplens.store.engine import to_spark_sql
+
+    monkeypatch.setattr(features, "has_categories", lambda wh: True)
+    signals = [features.Signal(s.name, lambda wh: True, s.sql, s.labels, s.inputs) for s in features.SIGNALS]
+    monkeypatch.setattr(features, "SIGNALS", signals)
+    sql = to_spark_sql(features.features_transform(object()).render(as_of=pd.Timestamp("2011-12-01").to_pydatetime()))
+    names = [c.alias_or_name for c in sqlglot.parse_one(sql, read="spark").find_all(exp.CTE)]
+    assert len(names) == len(set(names)) > 10

@@ -57,29 +57,30 @@ class Signal:
 
 def _reviews_sql(lit: str) -> str:
     # the last review: latest created_at, ties broken by the lowest rating (deterministic on every engine)
-    return f"""WITH r AS (SELECT customer_id, rating, created_at,
+    return f"""WITH rev_rows AS (SELECT customer_id, rating, created_at,
                    CASE WHEN rating <= 2 THEN 'negative' WHEN rating >= 4 THEN 'positive' ELSE 'neutral' END AS sentiment,
                    row_number() OVER (PARTITION BY customer_id ORDER BY (rating IS NULL), created_at DESC, rating) AS k
             FROM reviews WHERE customer_id IS NOT NULL AND created_at < {lit})
         SELECT customer_id, count(*) AS reviews,
         avg(CASE WHEN rating <= 2 THEN 1.0 ELSE 0.0 END) FILTER (WHERE rating IS NOT NULL) AS negative_review_share,
         min(sentiment) FILTER (WHERE k = 1 AND rating IS NOT NULL) AS last_review_sentiment
-        FROM r GROUP BY customer_id"""
+        FROM rev_rows GROUP BY customer_id"""
 
 
 def _text_reviews_sql(lit: str) -> str:
+    # CTE names are unique across all signals: Spark SQL (via sqlglot) hoists nested CTEs to one WITH
     # "last": latest created_at, ties broken by the value (deterministic on every engine)
-    return f"""WITH r AS (SELECT customer_id, sentiment_score, sentiment,
+    return f"""WITH trev_rows AS (SELECT customer_id, sentiment_score, sentiment,
                      row_number() OVER (PARTITION BY customer_id ORDER BY created_at DESC, sentiment) AS k
                      FROM text_reviews WHERE customer_id IS NOT NULL AND created_at < {lit}),
-        aa AS (SELECT customer_id, aspect,
+        trev_ranked AS (SELECT customer_id, aspect,
                       row_number() OVER (PARTITION BY customer_id ORDER BY created_at DESC, aspect) AS k
                FROM text_review_aspects
                WHERE polarity = 'negative' AND customer_id IS NOT NULL AND created_at < {lit}),
-        a AS (SELECT customer_id, aspect AS last_negative_aspect FROM aa WHERE k = 1)
+        trev_aspect AS (SELECT customer_id, aspect AS last_negative_aspect FROM trev_ranked WHERE k = 1)
         SELECT r.customer_id, avg(r.sentiment_score) AS review_sentiment_score,
                min(r.sentiment) FILTER (WHERE r.k = 1) AS last_text_sentiment, min(a.last_negative_aspect) AS last_negative_aspect
-        FROM r LEFT JOIN a USING (customer_id) GROUP BY r.customer_id"""
+        FROM trev_rows r LEFT JOIN trev_aspect a USING (customer_id) GROUP BY r.customer_id"""
 
 
 def _support_sql(lit: str) -> str:
@@ -89,13 +90,14 @@ def _support_sql(lit: str) -> str:
 
 def _text_messages_sql(lit: str) -> str:
     # the most frequent intent, ties broken by name (deterministic on every engine)
-    return f"""WITH m AS (SELECT customer_id, intent, sentiment FROM text_messages
+    return f"""WITH tmsg_rows AS (SELECT customer_id, intent, sentiment FROM text_messages
                           WHERE customer_id IS NOT NULL AND created_at < {lit}),
-        i AS (SELECT customer_id, intent, row_number() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, intent) AS k
-              FROM m WHERE intent IS NOT NULL GROUP BY customer_id, intent)
+        tmsg_intents AS (SELECT customer_id, intent, row_number() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, intent) AS k
+              FROM tmsg_rows WHERE intent IS NOT NULL GROUP BY customer_id, intent)
         SELECT m.customer_id, min(i.intent) AS top_support_intent,
         avg(CASE WHEN m.sentiment = 'negative' THEN 1.0 ELSE 0.0 END) AS negative_message_share
-        FROM m LEFT JOIN (SELECT customer_id, intent FROM i WHERE k = 1) i USING (customer_id) GROUP BY m.customer_id"""
+        FROM tmsg_rows m LEFT JOIN (SELECT customer_id, intent FROM tmsg_intents WHERE k = 1) i USING (customer_id)
+        GROUP BY m.customer_id"""
 
 
 SIGNALS: list[Signal] = [
@@ -206,6 +208,11 @@ def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True) -> pd
     for col in ("reviews", "support_contacts"):
         if col in frame:
             frame[col] = frame[col].fillna(0)
+    # sums and averages run in another order on Spark (and vary with its task order): the
+    # last bits differ, which can move a value across a tree model's bin edge. Rounded to 9
+    # decimals, every engine hands the models the same numbers.
+    floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
+    frame[floats] = frame[floats].round(9)
     return frame
 
 

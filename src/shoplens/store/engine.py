@@ -245,6 +245,10 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.sources.partitionOverwriteMode", "static")
         .config("spark.driver.memory", "2g")
+        # MLlib's FP-growth mines its tree recursively: with the default 1 MB thread stacks a
+        # StackOverflowError in a task killed the local JVM on the demo shop's baskets
+        .config("spark.driver.extraJavaOptions", "-Xss64m")
+        .config("spark.executor.extraJavaOptions", "-Xss64m")
     )
     for k, v in (conf or {}).items():
         builder = builder.config(k, v)
@@ -431,7 +435,8 @@ class SparkEngine:
             t = types.get(col) or _duck_type_of(frame[col])
             fields.append(f"`{col}` {_SPARK_OF_DUCK.get(t.upper(), 'string')}")
         data = frame.astype(object).where(frame.notna(), None)
-        return self.spark.createDataFrame(data.values.tolist(), ", ".join(fields))
+        rows = [[_plain(v) for v in row] for row in data.values.tolist()]
+        return self.spark.createDataFrame(rows, ", ".join(fields))
 
     def write_pandas(self, name: str, frame: pd.DataFrame, types: dict[str, str] | None = None) -> None:
         """Replace the derived table ``name`` (a Parquet folder) with a pandas frame."""
@@ -442,6 +447,15 @@ _SPARK_OF_DUCK = {"VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int", "DO
                   "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date", "HUGEINT": "bigint",
                   "SMALLINT": "int", "TINYINT": "int", "UBIGINT": "bigint", "UINTEGER": "bigint",
                   "TIMESTAMP WITH TIME ZONE": "timestamp"}
+
+
+def _plain(value: Any) -> Any:
+    """A pandas/NumPy cell as the plain Python value Spark's schema check accepts."""
+    if isinstance(value, pd.Timestamp):
+        return value.tz_convert("UTC").tz_localize(None).to_pydatetime() if value.tzinfo else value.to_pydatetime()
+    if hasattr(value, "item") and not isinstance(value, (str, bytes)):
+        return value.item()
+    return value
 
 
 def _duck_type_of(col: pd.Series) -> str:
