@@ -12,7 +12,9 @@ What :func:`erase` reaches, found generically so later modules are covered:
   ``forget_customers(ids)`` (loaded, made to forget, saved in place);
 - exported files below the warehouse folder (lines naming the customer are removed
   from CSV/TSV/JSONL/text files; other files naming the customer are deleted);
-- the customer's vault key and encrypted values (crypto-shredding).
+- the customer's vault key and encrypted values (crypto-shredding);
+- on a warehouse that has run on Spark, the same rows in every Parquet table of its
+  Spark storage (canonical and result tables), rewritten without them.
 
 The database part runs in one transaction and files are replaced only after it
 commits, so an erasure either happens or does not; running it again finds nothing
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shoplens.errors import NotFoundError, UserInputError
+from shoplens.store import spark_storage
 from shoplens.store.warehouse import Warehouse, utcnow
 
 REGISTRY_SQL = """CREATE TABLE IF NOT EXISTS _erasure_registry (
@@ -143,8 +146,9 @@ def _id_pattern(ids: set[str]) -> re.Pattern[bytes]:
 def _files(wh: Warehouse) -> list[Path]:
     """Derived files below the warehouse folder (not the database itself, temp files or the key)."""
     out = []
+    spark = spark_storage.spark_root(wh).resolve()  # tables, reached row by row (not as files)
     for root, dirs, files in os.walk(wh.home):
-        dirs[:] = [d for d in dirs if d not in (".tmp",)]
+        dirs[:] = [d for d in dirs if d not in (".tmp",) and (Path(root) / d).resolve() != spark]
         for name in files:
             p = Path(root) / name
             if p.suffix in _SKIP_FILES or p.name.startswith(wh.path.name) or p.name.endswith(".tmp"):
@@ -209,7 +213,33 @@ def erase(wh: Warehouse, customer: str) -> ErasureReport:
         else:
             report.removed[rel] = 1
             pending.append((path, None))  # a derived file naming the customer: deleted
-    # 2. the database, all or nothing
+    # 2. Spark's Parquet tables: next versions staged now, swapped in after the commit
+    try:
+        staged = spark_storage.stage_customer_erasure(wh, sorted(ids))
+    except BaseException:
+        spark_storage.discard_staged(wh)
+        raise
+    for name, n in staged.items():
+        report.removed[f"spark:{name}"] = n
+    # 3. the database, all or nothing
+    try:
+        _erase_database(wh, report, ids, internal, external)
+    except BaseException:
+        spark_storage.discard_staged(wh)
+        raise
+    spark_storage.publish_staged(wh, [name for name, n in staged.items() if n])
+    for path, data in pending:
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            tmp = path.with_name(path.name + ".erasing")
+            tmp.write_bytes(data)
+            tmp.replace(path)
+    return report
+
+
+def _erase_database(wh: Warehouse, report: ErasureReport, ids: set[str], internal: str, external: str) -> None:
+    con = wh.con
     with wh.transaction():
         id_list = sorted(ids)
         if wh.has_table("orders") and wh.has_table("order_items"):
@@ -249,14 +279,6 @@ def erase(wh: Warehouse, customer: str) -> ErasureReport:
             [[report.erasure_id, internal, now, target, target.split(":")[0] if ":" in target else "table", n]
              for target, n in report.removed.items()] or [[report.erasure_id, internal, now, "-", "none", 0]],
         )
-    for path, data in pending:
-        if data is None:
-            path.unlink(missing_ok=True)
-        else:
-            tmp = path.with_name(path.name + ".erasing")
-            tmp.write_bytes(data)
-            tmp.replace(path)
-    return report
 
 
 def verify(wh: Warehouse, customer: str) -> VerifyReport:
@@ -280,6 +302,9 @@ def verify(wh: Warehouse, customer: str) -> VerifyReport:
         for t in ("_vault_keys", "_vault"):
             remaining[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE subject = ?", [internal]).fetchone()[0])  # type: ignore[index]
             checked.append(t)
+    for name, n in spark_storage.customer_rows(wh, ids).items():
+        checked.append(f"spark:{name}")
+        remaining[f"spark:{name}"] = n
     pattern = _id_pattern(set(ids))
     paths = list(_files(wh))
     if wh.has_table("_models"):

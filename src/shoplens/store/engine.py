@@ -356,7 +356,7 @@ class SparkEngine:
     def table_names(self) -> list[str]:
         if not self.root.exists():
             return []
-        return sorted(p.name for p in self.root.iterdir() if (p / "_SUCCESS").exists())
+        return sorted(p.name for p in self.root.iterdir() if (p / "_SUCCESS").exists() and not p.name.startswith("."))
 
     def has_rows(self, table: str) -> bool:
         self._register_tables(f"SELECT * FROM {table}")
@@ -396,7 +396,8 @@ class SparkEngine:
             cur.rename(old)
         nxt.rename(cur)
         shutil.rmtree(old, ignore_errors=True)
-        self.spark.catalog.dropTempView(name)
+        if self.started:  # a swap made without Spark (e.g. by an erasure) needs no JVM
+            self.spark.catalog.dropTempView(name)
 
     def discard_staged(self) -> None:
         for p in self.root.glob(".*.next"):

@@ -88,3 +88,93 @@ def mirror_to_spark(wh: Warehouse, engine: SparkEngine, tables: list[str] | None
         engine.publish(name)
         changed.append(name)
     return changed
+
+
+def _parquet(path: Path) -> str:
+    return (path / "*.parquet").as_posix().replace("'", "''")
+
+
+def stage_customer_erasure(wh: Warehouse, ids: list[str]) -> dict[str, int]:
+    """Erasure on Spark storage: stage, for every Parquet table of ``wh`` holding rows of
+    these (warehouse or shop) customer ids, a next version without them; returns the rows
+    removed per table. :func:`publish_staged` swaps them in, :func:`discard_staged` drops them.
+
+    Reaches what the DuckDB erasure reaches: rows whose ``customer_id`` matches, the lines
+    of their orders and the other messages of their support conversations. Works on the
+    Parquet directly with DuckDB (no JVM), whether or not the warehouse is opened on Spark.
+    """
+    import duckdb
+
+    root = spark_root(wh)
+    if not root.exists() or not ids:
+        return {}
+    engine = SparkEngine(root, local=wh)
+    con = duckdb.connect()
+    con.execute("CREATE TEMP TABLE _ids AS SELECT unnest(?::VARCHAR[]) AS id", [sorted(set(ids))])
+    columns = {name: {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM read_parquet('{_parquet(engine.table_path(name))}')").fetchall()}
+               for name in engine.table_names()}
+    # dependent keys first, before their owners' rows are filtered out
+    mine = "CAST(customer_id AS VARCHAR) IN (SELECT id FROM _ids)"
+    con.execute("CREATE TEMP TABLE _orders (order_id VARCHAR)")
+    con.execute("CREATE TEMP TABLE _convs (conversation_id VARCHAR)")
+    if "customer_id" in columns.get("orders", ()):
+        con.execute(f"INSERT INTO _orders SELECT DISTINCT CAST(order_id AS VARCHAR) FROM "
+                    f"read_parquet('{_parquet(engine.table_path('orders'))}') WHERE {mine}")
+    if {"customer_id", "conversation_id"} <= columns.get("support_messages", set()):
+        con.execute(f"INSERT INTO _convs SELECT DISTINCT CAST(conversation_id AS VARCHAR) FROM "
+                    f"read_parquet('{_parquet(engine.table_path('support_messages'))}') WHERE {mine}")
+    removed: dict[str, int] = {}
+    for name, cols in columns.items():
+        clauses = [mine] if "customer_id" in cols else []
+        if name == "order_items" and "order_id" in cols:
+            clauses.append("CAST(order_id AS VARCHAR) IN (SELECT order_id FROM _orders)")
+        if name == "support_messages" and "conversation_id" in cols:
+            clauses.append("CAST(conversation_id AS VARCHAR) IN (SELECT conversation_id FROM _convs)")
+        if not clauses:
+            continue
+        where = "coalesce(" + " OR ".join(clauses) + ", false)"
+        src = f"read_parquet('{_parquet(engine.table_path(name))}')"
+        n = int(con.execute(f"SELECT count(*) FROM {src} WHERE {where}").fetchone()[0])  # type: ignore[index]
+        removed[name] = n
+        if not n:
+            continue
+        nxt = root / f".{name}.next"
+        shutil.rmtree(nxt, ignore_errors=True)
+        nxt.mkdir(parents=True)
+        target = (nxt / "part-00000.parquet").as_posix().replace("'", "''")
+        con.execute(f"COPY (SELECT * FROM {src} WHERE NOT {where}) TO '{target}' (FORMAT parquet)")
+        (nxt / "_SUCCESS").touch()
+    con.close()
+    return removed
+
+
+def publish_staged(wh: Warehouse, names: list[str]) -> None:
+    """Swap in the next versions staged by :func:`stage_customer_erasure`."""
+    engine = wh.engine if wh.engine_name == "spark" else SparkEngine(spark_root(wh), local=wh)
+    for name in names:
+        engine.publish(name)
+
+
+def discard_staged(wh: Warehouse) -> None:
+    """Drop staged next versions (a failed erasure leaves the Parquet tables as they were)."""
+    SparkEngine(spark_root(wh), local=wh).discard_staged()
+
+
+def customer_rows(wh: Warehouse, ids: list[str]) -> dict[str, int]:
+    """Rows per Parquet table whose ``customer_id`` is one of ``ids`` (erasure's verify)."""
+    import duckdb
+
+    root = spark_root(wh)
+    if not root.exists() or not ids:
+        return {}
+    engine = SparkEngine(root, local=wh)
+    con = duckdb.connect()
+    out = {}
+    for name in engine.table_names():
+        src = f"read_parquet('{_parquet(engine.table_path(name))}')"
+        cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
+        if "customer_id" in cols:
+            out[name] = int(con.execute(f"SELECT count(*) FROM {src} WHERE CAST(customer_id AS VARCHAR) "
+                                        "IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(ids))]).fetchone()[0])  # type: ignore[index]
+    con.close()
+    return out
