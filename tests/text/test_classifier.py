@@ -90,3 +90,18 @@ def test_averaged_classifier_is_the_mean_of_its_members():
 def test_feature_normalisation_is_private_and_stable():
     assert normalize("ＧＯＯＤ！！！！ 质量  好") == "good!! 质量 好"
     assert normalize(None) == "" and normalize(float("nan")) == ""
+
+
+@pytest.mark.parametrize("make", [lambda: TextClassifier(n_features=2**12), lambda: NgramClassifier((1, 2), min_df=1)])
+def test_transposed_weights_are_cached_not_pickled_and_follow_refits(make):
+    m = make().fit(POS + NEG, ["pos"] * 6 + ["neg"] * 6)
+    X = m._tfidf(NEG) if isinstance(m, NgramClassifier) else m._features(NEG)
+    reference = np.asarray(X @ m.coef_.T)
+    first = m.decision_function(NEG)
+    assert np.allclose(first, reference + m.intercept_) and "_coef_t" in vars(m)
+    assert m._coef_t[1].flags.c_contiguous
+    again = pickle.loads(pickle.dumps(m))
+    assert "_coef_t" not in vars(again)  # weights are stored as float16:
+    assert np.allclose(again.decision_function(NEG), first, atol=1e-2)
+    m.fit(POS + NEG, ["neg"] * 6 + ["pos"] * 6)  # labels swapped: the cache must not serve the old weights
+    assert m.predict(["质量很好"]).tolist() == ["neg"]
