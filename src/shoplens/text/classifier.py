@@ -2,7 +2,8 @@
 
 - :class:`NgramClassifier` (the shipped sentiment models): character n-grams over a
   learned vocabulary (:mod:`shoplens.text.ngrams`, vectorised numpy, no word
-  segmentation), a plain LR head and, for binary problems, an NB-LR head
+  segmentation; optionally word n-grams, :mod:`shoplens.text.wordgrams`, which the
+  English model uses alone), a plain LR head and, for binary problems, an NB-LR head
   (Wang & Manning 2012: features scaled by how much more often they occur in one
   class than in the other), probabilities averaged.
 - :class:`TextClassifier` (intent and category models): hashed character and jieba
@@ -31,6 +32,7 @@ from shoplens.base import Model
 from shoplens.errors import InsufficientDataError
 from shoplens.text.ngrams import CharNgramVocabulary
 from shoplens.text.normalize import normalize, word_ngrams
+from shoplens.text.wordgrams import WordNgramVocabulary
 
 
 class TextClassifier(Model):
@@ -188,13 +190,16 @@ class NgramClassifier(Model):
 
     Parameters
     ----------
-    ngram_range: (min, max) character n-gram lengths.
+    ngram_range: (min, max) character n-gram lengths (None: none, with ``word_ngrams``).
     min_df: keep n-grams found in at least this many training texts.
     C: inverse L2 regularisation of the plain logistic regression head.
     nb_C: inverse regularisation of the NB-LR head (binary problems; None = no NB head).
     seed: random state of the solver.
     skip: also gapped character bigrams (``a_c`` of every ``abc``).
     nb_weight: weight of the NB-LR head's probability in the average (the LR head gets the rest).
+    word_ngrams: also word n-grams of these lengths
+        (:class:`shoplens.text.wordgrams.WordNgramVocabulary`); with ``ngram_range=None``
+        words only (the English model: long reviews make character n-grams costly).
 
     >>> m = NgramClassifier(ngram_range=(1, 2), min_df=1, nb_C=1.0).fit(
     ...     ["好评 很好", "差评 很差", "很好 推荐", "太差 退货"], ["pos", "neg", "pos", "neg"])
@@ -202,8 +207,9 @@ class NgramClassifier(Model):
     ['pos']
     """
 
-    def __init__(self, ngram_range: tuple[int, int] = (1, 5), min_df: int = 2, C: float = 10.0,
-                 nb_C: float | None = None, seed: int = 0, skip: bool = False, nb_weight: float = 0.5) -> None:
+    def __init__(self, ngram_range: tuple[int, int] | None = (1, 5), min_df: int = 2, C: float = 10.0,
+                 nb_C: float | None = None, seed: int = 0, skip: bool = False, nb_weight: float = 0.5,
+                 word_ngrams: tuple[int, int] | None = None) -> None:
         self.ngram_range = ngram_range
         self.min_df = min_df
         self.C = C
@@ -211,6 +217,7 @@ class NgramClassifier(Model):
         self.seed = seed
         self.skip = skip
         self.nb_weight = nb_weight
+        self.word_ngrams = word_ngrams
 
     def _tfidf(self, texts: Sequence[str]) -> sp.csr_matrix:
         X = self.vocabulary_.transform(texts)
@@ -220,13 +227,24 @@ class NgramClassifier(Model):
         X.data /= np.repeat(norms, np.diff(X.indptr)).astype(np.float32)
         return X
 
+    def _vocabulary(self) -> CharNgramVocabulary:
+        words = getattr(self, "word_ngrams", None)  # models pickled before word n-grams existed
+        if words is None:
+            if self.ngram_range is None:
+                raise ValueError("NgramClassifier needs ngram_range, word_ngrams or both")
+            return CharNgramVocabulary(tuple(self.ngram_range), self.min_df, self.skip)
+        if self.skip:
+            raise ValueError("skip (gapped character bigrams) is not available with word_ngrams")
+        chars = None if self.ngram_range is None else tuple(self.ngram_range)
+        return WordNgramVocabulary(tuple(words), self.min_df, char_range=chars)
+
     def fit(self, texts: Sequence[str], labels: Sequence[object]) -> NgramClassifier:
         texts = ["" if t is None else str(t) for t in texts]
         y = np.asarray([str(v) for v in labels])
         classes = np.unique(y)
         if len(classes) < 2:
             raise InsufficientDataError(f"need at least two different labels to train, got {classes.tolist()}")
-        self.vocabulary_ = CharNgramVocabulary(tuple(self.ngram_range), self.min_df, self.skip).fit(texts)
+        self.vocabulary_ = self._vocabulary().fit(texts)
         n = len(texts)
         self.idf_ = (np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0).astype(np.float32)
         X = self._tfidf(texts)
