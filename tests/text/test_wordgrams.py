@@ -5,7 +5,7 @@ import pytest
 
 from shoplens.text.classifier import NgramClassifier
 from shoplens.text.ngrams import KEY_BITS, codepoints, ngram_keys
-from shoplens.text.wordgrams import WordNgramVocabulary, tokens, word_ngram_keys
+from shoplens.text.wordgrams import WordNgramVocabulary, batch_codepoints, tokens, word_ngram_keys
 
 POS = ["Love it, fits great", "great quality!! love the color", "so soft and comfy", "perfect fit, love it"]
 NEG = ["runs small, returned it", "poor quality, fabric is thin", "hate the color", "too tight, sending it back"]
@@ -76,3 +76,15 @@ def test_ngram_classifier_on_words():
     old = NgramClassifier((1, 2), min_df=1).fit(POS + NEG, y)
     del old.word_ngrams  # a model pickled before the parameter existed
     assert old._vocabulary().ngram_range == (1, 2)
+
+
+WEIRD = ["", " ", "  a  ", None, float("nan"), "ＧＯＯＤ！！！！质量好😀", "ΟΔΟΣ", "x\x1c y\u2028z", "İstanbul", "a\u00a0 b",
+         "\u0301abc", "e\u0301", "...", "!!!!  !!!!", "\t\n", "ﬁne", "x\x00y", "a\x02b", 1.5, "Love it!!!   Runs SMALL."]
+
+
+@pytest.mark.parametrize("texts", [WEIRD, WEIRD[::-1], [], ["  hi  "], [[a, b] for a in WEIRD for b in WEIRD]])
+def test_batch_codepoints_equal_the_per_text_normalisation(texts):
+    batches = texts if texts and isinstance(texts[0], list) else [texts]
+    for batch in batches:
+        a, b = codepoints(batch), batch_codepoints(batch)
+        assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1]), batch

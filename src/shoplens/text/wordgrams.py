@@ -27,16 +27,44 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import unicodedata
+
 import numpy as np
 
 from shoplens.errors import InsufficientDataError
-from shoplens.text.ngrams import KEY_BITS, CharNgramVocabulary, codepoints, ngram_keys
+from shoplens.text.ngrams import (_BEGIN, _END, _REPEATED_PUNCT, _SEP, KEY_BITS, CharNgramVocabulary,
+                                  codepoints, ngram_keys)
 
 _PRIME = np.uint64(0x100000001B3)
 _OFFSET = np.uint64(0xCBF29CE484222325)
 _POLY = 0x9E3779B97F4A7C15  # odd multiplier of the token polynomial hash
 _POLY_INV = np.uint64(pow(_POLY, -1, 2**64))  # its inverse mod 2^64
 _WORD_TAG = np.uint64(0x57A11D0000000000)  # keeps word keys apart from character keys
+
+
+def batch_codepoints(texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`shoplens.text.ngrams.codepoints` (same output) at about half the cost.
+
+    :func:`shoplens.text.ngrams.normalize` per text is NFKC, lower case, runs of 3+
+    punctuation marks cut to 2, whitespace collapsed and stripped. Here NFKC runs only
+    on non-ASCII texts (ASCII is already NFKC), whitespace is collapsed by
+    ``" ".join(text.split())`` (the same whitespace as ``\\s``), and lower-casing and the
+    punctuation rule run once over the batch joined by NUL (neither can reach across
+    it). Texts holding a NUL or a marker character take the per-text way.
+    """
+    parts = []
+    for t in texts:
+        t = "" if t is None or (isinstance(t, float) and t != t) else str(t)
+        parts.append(" ".join((t if t.isascii() else unicodedata.normalize("NFKC", t)).split()))
+    joined = _SEP.join(parts)
+    if not parts or joined.count(_SEP) != len(parts) - 1 or _BEGIN in joined or _END in joined:
+        return codepoints(texts)
+    joined = _REPEATED_PUNCT.sub(r"\1\1", joined.lower())
+    joined = _BEGIN + joined.replace(_SEP, _END + _SEP + _BEGIN) + _END + _SEP
+    cps = np.frombuffer(joined.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    starts = np.zeros(len(parts) + 1, dtype=np.int64)
+    starts[1:] = np.flatnonzero(cps == 0) + 1
+    return cps, starts
 
 
 def _is_word_char(cps: np.ndarray) -> np.ndarray:
@@ -86,7 +114,7 @@ def word_ngram_keys(texts: Sequence[object], ngram_range: tuple[int, int],
     lo, hi = ngram_range
     if not 1 <= lo <= hi:
         raise ValueError(f"ngram_range {ngram_range} must satisfy 1 <= min <= max")
-    cps, starts = codepoints(texts)
+    cps, starts = batch_codepoints(texts)
     n = len(cps)
     with np.errstate(over="ignore"):
         power = np.empty(n, dtype=np.uint64)
