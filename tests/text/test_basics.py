@@ -79,6 +79,20 @@ def test_entities():
     assert EntityExtractor().extract("") == []
 
 
+def test_entity_patterns_for_ascii_text_match_the_full_ones():
+    from shoplens.text.entities import _PATTERNS_ASCII, PATTERNS
+
+    texts = ["Order No. 12345 cost $5 usd on jan 3rd, XL, size 10 grey", "paid 12.5 dollars on Mar. 5 for #A12345",
+             "order#99887766 2011-03-02 and 2011/3/2, size m, xxl and navy-blue", "ordered 3 pounds, s m l, 15 gbp",
+             "Wore it to dinner. Runs a size small; the olive is darker than shown. 2 stars", "order 1234"]
+    for text in texts:
+        low = text.lower()
+        full = [(k, m.span()) for k, p, _ in PATTERNS for m in p.finditer(low)]
+        ascii_only = [(k, m.span()) for k, p, _ in _PATTERNS_ASCII for m in p.finditer(low)]
+        assert full == ascii_only and full, text
+    assert [k for k, _, _ in PATTERNS] == [k for k, _, _ in _PATTERNS_ASCII]
+
+
 def test_topics_separate_clear_themes():
     texts = (["物流很快 快递给力 送货及时"] * 10 + ["面料舒服 质量很好 做工精细"] * 10)
     topics, assignment = discover_topics(texts, n_topics=2, seed=0)

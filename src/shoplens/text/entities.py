@@ -74,6 +74,18 @@ _SOURCES: list[tuple[str, str, tuple[str, ...]]] = [
      ()),
 ]
 PATTERNS: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [(k, re.compile(p), g) for k, p, g in _SOURCES]
+# The same patterns without the alternatives that need a non-ASCII character (Chinese
+# words, currency signs other than $): identical matches on ASCII text, and fewer
+# alternatives to try at every position (English reviews: ~1.4x faster).
+_ASCII_SOURCES: dict[str, str] = {
+    "order_id": r"(?:\border(?: number| no\.?| id)?\s*#?\s*|#)(?P<v>[a-z]?\d{4,})",
+    "amount": r"\$\s?\d+(?:[.,]\d{1,2})?|\d+(?:\.\d{1,2})?\s?(?:rmb\b|usd\b|gbp\b|eur\b|dollars\b|pounds\b)",
+    "date": rf"\d{{4}}[-/.]\d{{1,2}}[-/.]\d{{1,2}}|\b{_MONTHS}\.? \d{{1,2}}(?:st|nd|rd|th)?\b",
+    "size": r"\bsize (?:xxs|xs|s|m|l|xl|xxl|xxxl|\d{1,2})\b|\b(?:xxs|xs|xl|xxl|xxxl)\b",
+    "colour": r"\b" + trie_regex(c for c in COLOURS if c.isascii()) + r"\b",
+}
+_PATTERNS_ASCII: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
+    (k, re.compile(_ASCII_SOURCES[k]), g) for k, _, g in _SOURCES]
 # for the rare texts whose lower-cased form changes length (offsets would not line up)
 _PATTERNS_ICASE: list[tuple[str, re.Pattern[str], tuple[str, ...]]] = [
     (k, re.compile(p, re.IGNORECASE), g) for k, p, g in _SOURCES]
@@ -117,7 +129,7 @@ class EntityExtractor:
         if not text:
             return []
         low = gate_text = text.lower()
-        patterns = PATTERNS
+        patterns = _PATTERNS_ASCII if text.isascii() else PATTERNS
         if len(low) != len(text):
             low, patterns = text, _PATTERNS_ICASE
         has_digit = _DIGIT.search(text) is not None
