@@ -165,33 +165,67 @@ def validate_zh_weights(data: Path) -> list[dict]:
 
 
 def en_classifier() -> NgramClassifier:
-    """Default en model (3-class); chosen among EN_CANDIDATES by :func:`validate_en`."""
-    return NgramClassifier(ngram_range=(1, 5), min_df=3, C=10.0, seed=SEED)
+    """Default en model (3-class); chosen among EN_CANDIDATES by :func:`validate_en`.
+
+    Word 1-3 grams only: as accurate as char 1-5 grams on the validation split and
+    ~6x faster on long English reviews (about 0.6 keys per character instead of 5).
+    """
+    return NgramClassifier(ngram_range=None, word_ngrams=(1, 3), min_df=2, C=300.0, seed=SEED)
+
+
+def _words(n: tuple[int, int], C: float, min_df: int = 2, chars: tuple[int, int] | None = None):  # noqa: ANN202
+    return lambda: NgramClassifier(ngram_range=chars, word_ngrams=n, min_df=min_df, C=C, seed=SEED)
 
 
 EN_CANDIDATES = {
-    "char 1-5, min_df 3, LR C=10 (default)": lambda: en_classifier(),
+    "word 1-3, min_df 2, LR C=300 (default)": lambda: en_classifier(),
+    "word 1-3, min_df 2, LR C=4": _words((1, 3), 4.0),
+    "word 1-3, min_df 2, LR C=10": _words((1, 3), 10.0),
+    "word 1-3, min_df 2, LR C=30": _words((1, 3), 30.0),
+    "word 1-3, min_df 2, LR C=100": _words((1, 3), 100.0),
+    "word 1-3, min_df 2, LR C=1000": _words((1, 3), 1000.0),
+    "word 1-3, min_df 3, LR C=30": _words((1, 3), 30.0, min_df=3),
+    "word 1-2, min_df 2, LR C=10": _words((1, 2), 10.0),
+    "word 1-2, min_df 2, LR C=30": _words((1, 2), 30.0),
+    "word 1-2, min_df 2, LR C=100": _words((1, 2), 100.0),
+    "word 1-4, min_df 2, LR C=30": _words((1, 4), 30.0),
+    "word 1-4, min_df 2, LR C=100": _words((1, 4), 100.0),
+    "word 1-3 + char 3-5, min_df 2, LR C=30": _words((1, 3), 30.0, chars=(3, 5)),
+    "previous default: char 1-5, min_df 3, LR C=10": lambda: NgramClassifier(ngram_range=(1, 5), min_df=3, C=10.0,
+                                                                              seed=SEED),
     "char 1-5, min_df 3, LR C=4": lambda: NgramClassifier(ngram_range=(1, 5), min_df=3, C=4.0, seed=SEED),
-    "char 1-5, min_df 3, LR C=2": lambda: NgramClassifier(ngram_range=(1, 5), min_df=3, C=2.0, seed=SEED),
     "char 2-6, min_df 3, LR C=4": lambda: NgramClassifier(ngram_range=(2, 6), min_df=3, C=4.0, seed=SEED),
-    "previous default: hashed char 2-5 + words 1-2, LR C=4": lambda: TextClassifier(
+    "hashed char 2-5 + words 1-2, LR C=4 (default before that)": lambda: TextClassifier(
         char_ngrams=(2, 5), word_features=True, n_features=2**18, C=4.0, nb=False, seed=SEED),
 }
 
 
 def validate_en(data: Path) -> list[dict]:
-    """3-class accuracy / macro-F1 of EN_CANDIDATES on a stratified 20 % validation split of the en training split."""
+    """3-class accuracy / macro-F1 of EN_CANDIDATES on a stratified 20 % validation split of the en training split.
+
+    Also the speed of each candidate on the validation reviews (``predict``, one batch,
+    featurisation included, median CPU seconds of 3 runs) and its vocabulary size.
+    """
     train, _ = load_en_clothing(data)
     fit, val = train_test_split(train, test_size=0.2, stratify=train["Rating"], random_state=7)
     y_fit, y_val = labels_from_ratings(fit["Rating"].tolist()), labels_from_ratings(val["Rating"].tolist())
+    texts = val["text"].tolist()
     rows = []
     for name, make in EN_CANDIDATES.items():
         t = time.process_time()
         m = make().fit(fit["text"].tolist(), y_fit)
         cpu = time.process_time() - t
-        pred = m.predict(val["text"].tolist())
+        pred = m.predict(texts)
+        runs = []
+        for _ in range(3):
+            t = time.process_time()
+            m.predict(texts)
+            runs.append(time.process_time() - t)
+        vocabulary = getattr(m, "vocabulary_", None)
         rows.append({"model": name, "validation acc": accuracy_score(y_val, pred),
                      "validation macro-F1": f1_score(y_val, pred, average="macro"), "fit CPU s": cpu,
+                     "reviews per CPU-second": len(texts) / float(np.median(runs)),
+                     "n-grams": len(vocabulary.keys_) if vocabulary is not None else None,
                      "fit rows": len(fit), "validation rows": len(val)})
         print(rows[-1], flush=True)
     return rows
@@ -307,7 +341,7 @@ def eval_en(data: Path, baselines: bool) -> list[dict]:
         t = time.process_time()
         en.positive_proba(texts)
         cpu.append(time.process_time() - t)
-    rows = [{"model": "shoplens char 1-5 n-grams, LR, 3-class",
+    rows = [{"model": "shoplens word 1-3 n-grams, LR, 3-class",
              "3-class acc": accuracy_score(gold3, pred3), "3-class macro-F1": f1_score(gold3, pred3, average="macro"),
              "2-class acc": accuracy_score(gold3[two], pred2[two]),
              "2-class macro-F1": f1_score(gold3[two], pred2[two], average="macro"),
