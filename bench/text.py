@@ -21,6 +21,7 @@ char TF-IDF + logistic regression (scikit-learn) for training time. Medians over
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import sys
@@ -49,6 +50,14 @@ def timed(fn, repeats: int) -> tuple[float, float]:  # type: ignore[no-untyped-d
         walls.append(time.perf_counter() - w)
         cpus.append(_cpu_all() - c)
     return statistics.median(walls), statistics.median(cpus)
+
+
+def _load() -> str:
+    """The 1-minute load average (other jobs on a shared machine inflate wall times)."""
+    try:
+        return f"{os.getloadavg()[0]:.2f}"
+    except OSError:  # pragma: no cover - not Unix
+        return "n/a"
 
 
 def sample(frame: pd.DataFrame, column: str, n: int, seed: int) -> list[str]:
@@ -82,7 +91,8 @@ def main() -> None:
     analyze_reviews(en[:50] + zh[:50], workers=1)  # warm up: model loading, jieba dictionary
     mixed = en[: len(en) // 2] + zh[: len(zh) // 2]
     print(f"reviews: en {len(en):,} (mean {statistics.mean(map(len, en)):.0f} chars), "
-          f"zh {len(zh):,} (mean {statistics.mean(map(len, zh)):.0f} chars); repeats {args.repeats}", flush=True)
+          f"zh {len(zh):,} (mean {statistics.mean(map(len, zh)):.0f} chars); repeats {args.repeats}; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}, load average {_load()}", flush=True)
 
     stage_rows, rows = [], []
     for lang, texts in (("en", en), ("zh", zh), ("mixed", mixed)):
@@ -115,7 +125,7 @@ def main() -> None:
         wall, cpu_n = timed(lambda t=texts: analyze_reviews(t, workers=args.workers), args.repeats)
         rows.append({"what": f"shoplens full pipeline, {args.workers} processes, {lang}", "texts": len(texts),
                      "wall s": wall, "cpu s": cpu_n, "texts/s (wall)": len(texts) / wall})
-        print(f"{lang}: done", flush=True)
+        print(f"{lang}: done, load average {_load()}", flush=True)
     print("\n## per stage, one process (CPU seconds, medians)\n")
     print(markdown(stage_rows))
 
