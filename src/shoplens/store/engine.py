@@ -18,6 +18,7 @@ differ per engine.
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import uuid
@@ -222,6 +223,9 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
 
     The session keeps shoplens' semantics: UTC session time zone, lenient (non-ANSI)
     casts that give NULL like DuckDB's TRY_CAST, Parquet timestamps as microseconds.
+    ``shuffle_partitions``: when not given, a value set outside shoplens
+    (``spark-submit --conf spark.sql.shuffle.partitions=…``, ``spark-defaults.conf``)
+    is kept; otherwise 8, a good size for local mode.
     """
     try:
         from pyspark.sql import SparkSession
@@ -240,29 +244,34 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
         .config("spark.sql.ansi.enabled", "false")
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.shuffle.partitions", str(shuffle_partitions or 8))
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.sources.partitionOverwriteMode", "static")
-        .config("spark.driver.memory", "2g")
+        # local mode: the driver JVM runs the tasks; SPARK_DRIVER_MEMORY raises it (a builder
+        # setting would override spark-submit's own default otherwise)
+        .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
         # MLlib's FP-growth mines its tree recursively: with the default 1 MB thread stacks a
         # StackOverflowError in a task killed the local JVM on the demo shop's baskets
         .config("spark.driver.extraJavaOptions", "-Xss64m")
         .config("spark.executor.extraJavaOptions", "-Xss64m")
     )
+    if shuffle_partitions:
+        builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
     for k, v in (conf or {}).items():
         builder = builder.config(k, v)
     try:
         session = builder.getOrCreate()
     except Exception as exc:  # JVM failed to start: a setup problem, not a bug
         raise SparkUnavailableError(f"cannot start Spark ({master}): {str(exc).splitlines()[0]}") from None
+    # builder settings override spark-submit's --conf, so the local default is applied
+    # only when nobody set the number of shuffle partitions
+    if not shuffle_partitions and not session.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        session.conf.set("spark.sql.shuffle.partitions", "8")
     session.sparkContext.setLogLevel("FATAL")  # failures surface as exceptions
     return session
 
 
 def _java_home() -> bool:
-    import os
-
     home = os.environ.get("JAVA_HOME")
     return bool(home) and Path(home, "bin", "java").exists()
 
@@ -272,7 +281,7 @@ class SparkEngine:
 
     ``root``: the folder holding one Parquet folder per table (by default
     ``<warehouse folder>/<warehouse name>.spark``). On a cluster, point it at shared
-    storage (``s3a://...``, ``hdfs://...``) with ``SHOPLENS_SPARK_ROOT``-style config.
+    storage visible to the driver and every executor (a shared mount).
     ``local``: the warehouse's DuckDB file; a derived table that has no Parquet folder
     (a result written by a step that runs on DuckDB only) is read from it through the
     driver, so Spark transforms can join such small tables.
