@@ -134,8 +134,14 @@ class CharNgramVocabulary(Model):
         self.min_df = min_df
         self.skip = skip
 
+    _unit = "character"
+
+    def _keys(self, texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
+        """(document index, 40-bit key) of every n-gram occurrence; subclasses change the n-grams."""
+        return ngram_keys(texts, tuple(self.ngram_range), getattr(self, "skip", False))
+
     def fit(self, texts: Sequence[object]) -> CharNgramVocabulary:
-        doc, key = ngram_keys(texts, tuple(self.ngram_range), getattr(self, "skip", False))
+        doc, key = self._keys(texts)
         order = np.lexsort((doc, key))
         key, doc = key[order], doc[order]
         first = np.ones(len(key), dtype=bool)  # first occurrence of each (key, document) pair
@@ -143,7 +149,7 @@ class CharNgramVocabulary(Model):
         uniq, df = np.unique(key[first], return_counts=True)
         keep = df >= self.min_df
         if not keep.any():
-            raise InsufficientDataError(f"no character n-gram occurs in {self.min_df} or more training texts")
+            raise InsufficientDataError(f"no {self._unit} n-gram occurs in {self.min_df} or more training texts")
         self.keys_ = uniq[keep]
         self.df_ = df[keep].astype(np.int32)
         self.n_docs_ = len(texts)
@@ -152,7 +158,7 @@ class CharNgramVocabulary(Model):
     def lookup(self, texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
         """(document index, vocabulary index) of every known n-gram occurrence."""
         self.check_fitted()
-        doc, key = ngram_keys(texts, tuple(self.ngram_range), getattr(self, "skip", False))
+        doc, key = self._keys(texts)
         idx = self._find(key)
         hit = idx >= 0
         return doc[hit], idx[hit]

@@ -31,7 +31,6 @@ import unicodedata
 
 import numpy as np
 
-from shoplens.errors import InsufficientDataError
 from shoplens.text.ngrams import (_BEGIN, _END, _REPEATED_PUNCT, _SEP, KEY_BITS, CharNgramVocabulary,
                                   codepoints, ngram_keys)
 
@@ -172,6 +171,8 @@ class WordNgramVocabulary(CharNgramVocabulary):
     char_range: also character n-grams of these lengths (None: words only).
     """
 
+    _unit = "word"
+
     def __init__(self, ngram_range: tuple[int, int] = (1, 2), min_df: int = 2,
                  char_range: tuple[int, int] | None = None) -> None:
         self.ngram_range = ngram_range
@@ -184,26 +185,3 @@ class WordNgramVocabulary(CharNgramVocabulary):
             cdoc, ckey = ngram_keys(texts, tuple(self.char_range))
             doc, key = np.concatenate([doc, cdoc]), np.concatenate([key, ckey])
         return doc, key
-
-    def fit(self, texts: Sequence[object]) -> WordNgramVocabulary:
-        doc, key = self._keys(texts)
-        order = np.lexsort((doc, key))
-        key, doc = key[order], doc[order]
-        first = np.ones(len(key), dtype=bool)  # first occurrence of each (key, document) pair
-        first[1:] = (key[1:] != key[:-1]) | (doc[1:] != doc[:-1])
-        uniq, df = np.unique(key[first], return_counts=True)
-        keep = df >= self.min_df
-        if not keep.any():
-            raise InsufficientDataError(f"no word n-gram occurs in {self.min_df} or more training texts")
-        self.keys_ = uniq[keep]
-        self.df_ = df[keep].astype(np.int32)
-        self.n_docs_ = len(texts)
-        return self
-
-    def lookup(self, texts: Sequence[object]) -> tuple[np.ndarray, np.ndarray]:
-        """(document index, vocabulary index) of every known n-gram occurrence."""
-        self.check_fitted()
-        doc, key = self._keys(texts)
-        idx = self._find(key)
-        hit = idx >= 0
-        return doc[hit], idx[hit]
