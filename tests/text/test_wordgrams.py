@@ -3,6 +3,7 @@ import pickle
 import numpy as np
 import pytest
 
+from shoplens.errors import ConfigError
 from shoplens.text.classifier import NgramClassifier
 from shoplens.text.ngrams import KEY_BITS, codepoints, ngram_keys
 from shoplens.text.wordgrams import WordNgramVocabulary, batch_codepoints, tokens, word_ngram_keys
@@ -69,9 +70,9 @@ def test_ngram_classifier_on_words():
     assert m.predict(["love it", "returned it, poor quality"]).tolist() == ["pos", "neg"]
     again = pickle.loads(pickle.dumps(m))
     assert np.allclose(again.predict_proba(NEG), m.predict_proba(NEG), atol=1e-2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="ngram_range, word_ngrams or both"):
         NgramClassifier(ngram_range=None).fit(POS + NEG, y)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="not available with word_ngrams"):
         NgramClassifier(word_ngrams=(1, 2), skip=True).fit(POS + NEG, y)
     old = NgramClassifier((1, 2), min_df=1).fit(POS + NEG, y)
     del old.word_ngrams  # a model pickled before the parameter existed

@@ -29,7 +29,7 @@ from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
 from shoplens.base import Model
-from shoplens.errors import InsufficientDataError
+from shoplens.errors import ConfigError, InsufficientDataError
 from shoplens.text.ngrams import CharNgramVocabulary
 from shoplens.text.normalize import normalize, word_ngrams
 from shoplens.text.wordgrams import WordNgramVocabulary
@@ -231,10 +231,10 @@ class NgramClassifier(Model):
         words = getattr(self, "word_ngrams", None)  # models pickled before word n-grams existed
         if words is None:
             if self.ngram_range is None:
-                raise ValueError("NgramClassifier needs ngram_range, word_ngrams or both")
+                raise ConfigError("NgramClassifier needs ngram_range, word_ngrams or both")
             return CharNgramVocabulary(tuple(self.ngram_range), self.min_df, self.skip)
         if self.skip:
-            raise ValueError("skip (gapped character bigrams) is not available with word_ngrams")
+            raise ConfigError("skip (gapped character bigrams) is not available with word_ngrams")
         chars = None if self.ngram_range is None else tuple(self.ngram_range)
         return WordNgramVocabulary(tuple(words), self.min_df, char_range=chars)
 
