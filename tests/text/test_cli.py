@@ -82,6 +82,7 @@ def test_train_sentiment_from_star_ratings(monkeypatch, capsys, tmp_path):
     assert code == 0, err
     report = json.loads(out)
     assert report["rows"] == 60 and report["classes"] == ["negative", "neutral", "positive"]
+    assert report["language"] == "en"  # English reviews: the word n-gram recipe
     assert report["holdout_accuracy"] is not None
     scored = tmp_path / "scored.csv"
     assert run(monkeypatch, capsys, "text", "sentiment", str(data), "--column", "review", "--output", str(scored),

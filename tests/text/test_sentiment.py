@@ -33,11 +33,13 @@ def test_neutral_band_of_a_binary_model():
 def test_train_sentiment_uses_the_fast_ngram_recipe():
     frame = pd.DataFrame({"t": (POS + NEG) * 3, "y": (["pos"] * 6 + ["neg"] * 6) * 3})
     m = train_sentiment(frame, "t", label_column="y")
+    assert m.language == "zh" and m.model_.ngram_range == (1, 5) and m.model_.word_ngrams is None
     assert isinstance(m.model_, NgramClassifier) and m.model_.coef_.shape[0] == 2  # LR + NB-LR heads
     assert m.predict(["质量很好，喜欢"])[0].tolist() == ["positive"]
     stars = pd.DataFrame({"t": (POS + NEG + ["一般般", "还行吧"]) * 3, "r": ([5] * 6 + [1] * 6 + [3, 3]) * 3})
     model, report = evaluate_and_train(stars, "t", rating_column="r")
     assert report["classes"] == ["negative", "neutral", "positive"] and model.model_.coef_.shape[0] == 3
+    assert report["language"] == "zh"
     with pytest.raises(UserInputError):
         train_sentiment(frame, "t")
 
@@ -49,3 +51,16 @@ def test_shipped_zh_model_is_fast_ngram_model_and_small():
     labels, p = m.predict(["质量很好，物流也快，推荐", "质量太差了，已经退货", "屏幕刚刚好，不错", "用了两天就坏了，后悔"])
     assert labels.tolist() == ["positive", "negative", "positive", "negative"]
     assert "train split" in model_metadata("zh_sentiment")["data"]
+
+
+def test_train_sentiment_picks_the_word_recipe_for_english():
+    good = ["love it, great quality", "perfect fit and lovely colour", "beautiful, would buy again", "so soft and comfy"]
+    bad = ["awful, fell apart", "cheap fabric, returned", "terrible fit, very disappointed", "ripped after one wash"]
+    frame = pd.DataFrame({"t": (good + bad) * 4 + ["质量很好"] * 3, "y": ([1] * 4 + [0] * 4) * 4 + [1] * 3})
+    m = train_sentiment(frame, "t", label_column="y")  # 32 of 35 texts are English
+    assert m.language == "en" and m.model_.ngram_range is None and m.model_.word_ngrams == (1, 3)
+    assert m.predict(["great quality, love it"])[0].tolist() == ["positive"]
+    forced = train_sentiment(frame, "t", label_column="y", language="zh")
+    assert forced.language == "zh" and forced.model_.ngram_range == (1, 5)
+    with pytest.raises(UserInputError, match="--lang 'fr'"):
+        train_sentiment(frame, "t", label_column="y", language="fr")

@@ -130,8 +130,9 @@ def register(app: typer.Typer) -> None:
         rating_column: Annotated[Optional[str], typer.Option("--rating-column", help="column with 1-5 stars (1-2 negative, 3 neutral, 4-5 positive)")] = None,
         output: Annotated[Path, typer.Option("--output", "-o", help="model file to write")] = Path("sentiment_model.pkl"),
         holdout: Annotated[float, typer.Option(help="share held out to report accuracy before the final fit on all rows")] = 0.2,
+        lang: Annotated[str, typer.Option("--lang", help="auto, zh or en: the recipe (en: word 1-3 grams; zh and others: character 1-5 grams); auto = English when most texts are")] = "auto",
         seed: Annotated[int, typer.Option(help="random seed of the split and the solver")] = 0,
-        json_out: Annotated[bool, typer.Option("--json", help="print {model, rows, classes, holdout_accuracy, holdout_macro_f1}")] = False,
+        json_out: Annotated[bool, typer.Option("--json", help="print {model, rows, language, classes, holdout_accuracy, holdout_macro_f1}")] = False,
     ) -> None:
         """Train a sentiment model on your own labelled or star-rated reviews; use it with `text sentiment --model`."""
         from shoplens.text.io import read_texts
@@ -140,7 +141,8 @@ def register(app: typer.Typer) -> None:
         frame = read_texts(data, text_column)
         with console.status("training"):
             model, report = evaluate_and_train(frame, text_column, label_column=label_column,
-                                               rating_column=rating_column, holdout=holdout, seed=seed)
+                                               rating_column=rating_column, holdout=holdout, language=lang,
+                                               seed=seed)
         model.save(output, **report)
         report = {"model": str(output), **report}
         if json_out:

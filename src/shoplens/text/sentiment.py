@@ -21,6 +21,7 @@ import pandas as pd
 from shoplens.base import Model
 from shoplens.errors import UserInputError
 from shoplens.text.classifier import AveragedClassifier, NgramClassifier, TextClassifier  # noqa: F401 (re-exported)
+from shoplens.text.normalize import detect_languages
 
 SENTIMENTS = ("negative", "neutral", "positive")
 _LABEL_WORDS = {
@@ -116,9 +117,47 @@ class SentimentModel(Model):
         return (proba[:, classes.index("positive")] >= proba[:, classes.index("negative")]).astype(int)
 
 
+def recipe_language(texts: Sequence[str], language: str = "auto", sample: int = 2000) -> str:
+    """The training recipe for these texts: 'en' (word n-grams) or 'zh' (character n-grams).
+
+    ``auto`` looks at up to ``sample`` texts: English when most of them are English,
+    otherwise the character recipe, which also serves other and mixed languages.
+
+    >>> recipe_language(["Runs small, order a size up", "Love the colour"])
+    'en'
+    >>> recipe_language(["质量很好", "物流太慢了"])
+    'zh'
+    """
+    if language not in {"auto", "zh", "en"}:
+        raise UserInputError(f"--lang {language!r} is not one of auto, zh, en")
+    if language != "auto":
+        return language
+    step = max(1, len(texts) // sample)
+    langs = detect_languages(list(texts)[::step][:sample])
+    return "en" if langs and langs.count("en") * 2 > len(langs) else "zh"
+
+
+def sentiment_classifier(language: str, n_classes: int, seed: int = 0) -> NgramClassifier:
+    """The shipped models' recipes, fit in seconds on a shop's data.
+
+    English: word 1-3 grams, LR C=30 (the shipped en model; as accurate as character
+    n-grams on long reviews and several times faster). Chinese and everything else:
+    character 1-5 grams; with two classes, LR + NB-LR heads (the shipped zh model),
+    with three, LR alone (the NB-LR head is binary).
+    """
+    if language == "en":
+        return NgramClassifier(ngram_range=None, word_ngrams=(1, 3), min_df=2, C=30.0, seed=seed)
+    binary = n_classes == 2
+    return NgramClassifier(ngram_range=(1, 5), min_df=2, C=10.0 if binary else 4.0, nb_C=3.0 if binary else None,
+                           seed=seed)
+
+
 def train_sentiment(frame: pd.DataFrame, text_column: str, *, label_column: str | None = None,
-                    rating_column: str | None = None, language: str = "", seed: int = 0) -> SentimentModel:
-    """Train a sentiment model on a shop's own data (labels or 1-5 star ratings)."""
+                    rating_column: str | None = None, language: str = "auto", seed: int = 0) -> SentimentModel:
+    """Train a sentiment model on a shop's own data (labels or 1-5 star ratings).
+
+    ``language`` (auto, zh or en) picks the recipe, see :func:`sentiment_classifier`.
+    """
     if (label_column is None) == (rating_column is None):
         raise UserInputError("give exactly one of --label-column or --rating-column")
     for col in [text_column, label_column or rating_column]:
@@ -132,14 +171,13 @@ def train_sentiment(frame: pd.DataFrame, text_column: str, *, label_column: str 
     y = labels_from_ratings(data[target].tolist()) if rating_column else normalize_labels(data[target].tolist())
     if len(set(y)) < 2:
         raise UserInputError(f"all {len(y)} rows have the same sentiment {y[0]!r}; need at least two classes")
-    binary = len(set(y)) == 2
-    # the shipped zh model's recipe (char 1-5 n-grams; LR + NB-LR heads when binary), trains in seconds
-    clf = NgramClassifier(ngram_range=(1, 5), min_df=2, C=10.0 if binary else 4.0, nb_C=3.0 if binary else None, seed=seed)
-    return SentimentModel(clf, language=language).fit(data[text_column].astype(str).tolist(), y)
+    texts = data[text_column].astype(str).tolist()
+    lang = recipe_language(texts, language)
+    return SentimentModel(sentiment_classifier(lang, len(set(y)), seed), language=lang).fit(texts, y)
 
 
 def evaluate_and_train(frame: pd.DataFrame, text_column: str, *, label_column: str | None = None,
-                       rating_column: str | None = None, holdout: float = 0.2,
+                       rating_column: str | None = None, holdout: float = 0.2, language: str = "auto",
                        seed: int = 0) -> tuple[SentimentModel, dict[str, object]]:
     """Measure on a stratified hold-out, then fit on every row; returns (model, report)."""
     from sklearn.metrics import accuracy_score, f1_score
@@ -147,8 +185,9 @@ def evaluate_and_train(frame: pd.DataFrame, text_column: str, *, label_column: s
 
     if not 0 <= holdout < 1:
         raise UserInputError(f"--holdout {holdout} must be in [0, 1)")
-    model = train_sentiment(frame, text_column, label_column=label_column, rating_column=rating_column, seed=seed)
-    report: dict[str, object] = {"rows": None, "classes": list(map(str, model.classes_)),
+    model = train_sentiment(frame, text_column, label_column=label_column, rating_column=rating_column,
+                            language=language, seed=seed)
+    report: dict[str, object] = {"rows": None, "language": model.language, "classes": list(map(str, model.classes_)),
                                  "holdout_accuracy": None, "holdout_macro_f1": None}
     target = label_column or rating_column
     data = frame[[text_column, target]].dropna()
@@ -158,7 +197,7 @@ def evaluate_and_train(frame: pd.DataFrame, text_column: str, *, label_column: s
     if holdout > 0 and min(pd.Series(y).value_counts()) >= 2 and len(data) * holdout >= len(set(y)):
         tr, te, ytr, yte = train_test_split(data, y, test_size=holdout, stratify=y, random_state=seed)
         tr = tr.assign(_y=ytr)
-        m = train_sentiment(tr, text_column, label_column="_y", seed=seed)
+        m = train_sentiment(tr, text_column, label_column="_y", language=model.language, seed=seed)
         pred = m.model_.predict(te[text_column].astype(str).tolist())
         report["holdout_accuracy"] = round(float(accuracy_score(yte, pred)), 4)
         report["holdout_macro_f1"] = round(float(f1_score(yte, pred, average="macro")), 4)
