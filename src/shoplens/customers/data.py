@@ -80,12 +80,14 @@ def has_table(wh: Warehouse, name: str) -> bool:
     tables are asked of the warehouse's engine; derived results live in the DuckDB file)."""
     if name in TABLES:
         return bool(wh.engine.has_rows(name))
+    # fetchall, not fetchone: DuckDB 2 keeps a result open until a fetch comes back empty, and
+    # an open result makes the connection's next register() fail
     exists = wh.con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' AND table_name = ?", [name]
-    ).fetchone()[0]  # type: ignore[index]
+    ).fetchall()[0][0]
     if not exists:
         return False
-    return bool(wh.con.execute(f'SELECT count(*) > 0 FROM "{name}"').fetchone()[0])  # type: ignore[index]
+    return bool(wh.con.execute(f'SELECT count(*) > 0 FROM "{name}"').fetchall()[0][0])
 
 
 def has_categories(wh: Warehouse) -> bool:

@@ -94,7 +94,8 @@ class DuckDBEngine:
         return int(self.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])  # type: ignore[index]
 
     def has_rows(self, table: str) -> bool:
-        return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM "{table}" LIMIT 1)').fetchone()[0])  # type: ignore[index]
+        # fetchall closes the result (DuckDB 2 keeps it open after fetchone; a later register() would fail)
+        return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM "{table}" LIMIT 1)').fetchall()[0][0])
 
 
 # ----------------------------------------------------------------------------------
