@@ -10,7 +10,7 @@ import pytest
 
 from shoplens.customers.churn import ChurnModel, churn_labels, fit_churn, reason_phrase
 from shoplens.customers.cohorts import compute_cohorts
-from shoplens.customers.features import customer_features
+from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.customers.profile import build_profile
 from shoplens.customers.rfm import SEGMENTS, compute_rfm
 from shoplens.customers.rules import RuleSet, apply_rules, generate_rules
@@ -101,6 +101,61 @@ def test_churn_model_beats_chance_on_later_window_with_reasons(analysed_wh: Ware
     # calibration: the riskiest decile churns far more than the safest
     assert res.calibration["observed"].iloc[-1] > res.calibration["observed"].iloc[0] + 0.3
     assert isinstance(ModelRegistry(analysed_wh).load("churn"), ChurnModel)
+
+
+def test_occlusion_contributions_match_predicting_every_row() -> None:
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"recency_days": rng.integers(1, 200, 600).astype(float),
+                      "returns": np.where(rng.random(600) < 0.7, 0.0, rng.integers(1, 5, 600)),
+                      "reviews": np.where(rng.random(600) < 0.5, np.nan, rng.integers(0, 3, 600))})
+    y = (X["recency_days"] + 30 * X["returns"] + rng.normal(0, 20, 600) > 120).astype(int).to_numpy()
+    m = ChurnModel(max_iter=40).fit(X, y)
+    assert m.typical_["returns"] == 0.0  # most rows sit at the median: those are skipped
+    got = m.contributions(X)
+    base = m.classifier_.predict_proba(X.to_numpy(float))[:, 1]
+    for j, f in enumerate(m.features_):  # brute force: every row predicted again
+        alt = X.to_numpy(float).copy()
+        alt[:, j] = m.typical_[f]
+        np.testing.assert_allclose(got[f].to_numpy(), base - m.classifier_.predict_proba(alt)[:, 1], atol=1e-12)
+    assert (got.loc[X["returns"] == 0, "returns"] == 0).all() and got["returns"].abs().sum() > 0
+    only = m.contributions(X, features=["returns"])
+    assert (only["recency_days"] == 0).all() and np.allclose(only["returns"], got["returns"])
+
+
+def test_feature_cache_computes_each_date_once(analysed_wh: Warehouse, monkeypatch) -> None:
+    from shoplens.customers import features as features_module
+
+    calls: list[object] = []
+    real = features_module.features_transform
+    monkeypatch.setattr(features_module, "features_transform",
+                        lambda wh, **kw: calls.append(kw) or real(wh, **kw))
+    from shoplens.customers.data import last_order_date
+
+    end = last_order_date(analysed_wh)
+    cache = FeatureCache()
+    first = customer_features(analysed_wh, end, cache=cache)
+    assert len(first) > 100
+    first["orders"] = -1  # callers get copies: changing one leaves the cache intact
+    again = customer_features(analysed_wh, end, cache=cache)
+    assert len(calls) == 1 and len(cache) == 1 and (again["orders"] > 0).all()
+    pd.testing.assert_frame_equal(again, customer_features(analysed_wh, end))
+    assert len(calls) == 2  # without the cache: computed again
+    customer_features(analysed_wh, end - pd.Timedelta(days=30), cache=cache)
+    assert len(calls) == 3 and len(cache) == 2
+
+
+def test_churn_with_a_shared_cache_is_the_same_model(analysed_wh: Warehouse) -> None:
+    cache = FeatureCache()
+    shared = fit_churn(analysed_wh, cache=cache, write=False, register=False)
+    assert len(cache) == 3  # train cut-off, validation cut-off, today
+    alone = fit_churn(analysed_wh, write=False, register=False)
+    pd.testing.assert_frame_equal(shared.scores, alone.scores)
+    segments = build_segments(analysed_wh, cache=cache)
+    assert len(cache) == 3 and segments.assignments["customer_id"].nunique() > 0  # today's features reused
+    # the profile straight after a cache hit (no query in between: DuckDB 2 once refused its register())
+    build_profile(analysed_wh, cache=cache, write=False)  # computes the results it joins if missing
+    profile = build_profile(analysed_wh, cache=cache, write=False)  # now only checks that they exist
+    assert len(cache) == 3 and set(shared.scores["customer_id"]) <= set(profile["customer_id"])
 
 
 def test_churn_needs_two_classes() -> None:

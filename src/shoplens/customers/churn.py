@@ -33,7 +33,7 @@ from threadpoolctl import threadpool_limits
 
 from shoplens.base import Model
 from shoplens.customers.data import last_order_date, parse_date, purchases_sql
-from shoplens.customers.features import customer_features, feature_labels, numeric_features
+from shoplens.customers.features import FeatureCache, customer_features, feature_labels, numeric_features
 from shoplens.errors import InsufficientDataError
 from shoplens.store.warehouse import Warehouse
 
@@ -158,9 +158,15 @@ class ChurnModel(Model):
             for j, f in enumerate(self.features_):
                 if f not in wanted:
                     continue
-                alt = base.copy()
-                alt[:, j] = self.typical_.get(f, np.nan)
-                out[f] = p - self.classifier_.predict_proba(alt)[:, 1]
+                typical = self.typical_.get(f, np.nan)
+                # rows already at the typical value (or both missing) have no contribution: only
+                # the others are predicted again (counts such as returns are mostly at their median)
+                same = (base[:, j] == typical) | (np.isnan(base[:, j]) & np.isnan(typical))
+                rows = np.flatnonzero(~same)
+                if len(rows):
+                    alt = base[rows]
+                    alt[:, j] = typical
+                    out[f][rows] = p[rows] - self.classifier_.predict_proba(alt)[:, 1]
         return pd.DataFrame(out, index=X.index)
 
 
@@ -177,8 +183,9 @@ def churn_labels(wh: Warehouse, cutoff: date, horizon_days: int) -> pd.DataFrame
     return wh.query(sql)
 
 
-def _dataset(wh: Warehouse, cutoff: date, horizon_days: int) -> tuple[pd.DataFrame, np.ndarray]:
-    feats = customer_features(wh, cutoff)
+def _dataset(wh: Warehouse, cutoff: date, horizon_days: int,
+             cache: FeatureCache | None = None) -> tuple[pd.DataFrame, np.ndarray]:
+    feats = customer_features(wh, cutoff, cache=cache)
     labels = churn_labels(wh, cutoff, horizon_days)
     data = feats.merge(labels, on="customer_id")
     return data, data["churned"].to_numpy(int)
@@ -209,11 +216,12 @@ def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
 
 def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: int = 90, top_reasons: int = 3,
               max_train_rows: int = 50_000, reason_features: int = 8, write: bool = True,
-              register: bool = True) -> ChurnResult:
+              register: bool = True, cache: FeatureCache | None = None) -> ChurnResult:
     """Train, validate on the later window, refit, score every customer with reasons; writes ``customer_churn``.
 
     Training uses a seeded sample of at most ``max_train_rows`` customers per window (more adds little
     to a 20-feature booster); validation metrics use every customer of the later window.
+    ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
     """
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     if horizon_days < 7:
@@ -226,8 +234,8 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
             f"churn needs history before {train_cut} (two horizons of {horizon_days} days before {end}, plus a month); "
             "use a shorter --horizon-days"
         )
-    train, y_train = _dataset(wh, train_cut, horizon_days)
-    valid, y_valid = _dataset(wh, valid_cut, horizon_days)
+    train, y_train = _dataset(wh, train_cut, horizon_days, cache)
+    valid, y_valid = _dataset(wh, valid_cut, horizon_days, cache)
     features = [c for c in numeric_features(train) if c not in EXCLUDED and train[c].nunique(dropna=True) > 1]
     if len(train) < 50 or len(valid) < 50:
         raise InsufficientDataError(f"churn needs at least 50 customers per window (train {len(train)}, validation {len(valid)})")
@@ -248,7 +256,7 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     calibration = calibration_table(y_valid, p_valid)
 
     served = ChurnModel().fit(valid.iloc[valid_idx][features], y_valid[valid_idx])
-    current = customer_features(wh, end)
+    current = customer_features(wh, end, cache=cache)
     risk = served.predict_proba(current[features])
     # Reasons come from the features that matter most overall (ranked on a sample), which keeps
     # scoring a million customers to a handful of predictions.

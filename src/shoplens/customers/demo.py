@@ -15,6 +15,7 @@ from shoplens.customers.output import exposable
 from shoplens.customers.clv import fit_clv, holdout_by_frequency
 from shoplens.customers.cohorts import compute_cohorts
 from shoplens.customers.data import last_order_date
+from shoplens.customers.features import FeatureCache
 from shoplens.customers.profile import build_profile, profile_card
 from shoplens.customers.rfm import compute_rfm, segment_summary
 from shoplens.customers.rules import apply_rules, generate_rules
@@ -26,6 +27,7 @@ def run(ctx: DemoContext) -> None:
     """Run every customer analysis on the demo warehouse and report it."""
     wh, con = ctx.warehouse, ctx.console
     end = last_order_date(wh)
+    features = FeatureCache()  # churn, segments, profile and rules share the features at each date
 
     # RFM
     rfm = compute_rfm(wh)
@@ -41,7 +43,7 @@ def run(ctx: DemoContext) -> None:
                      title="RFM segments: customers (colour: share of revenue)", color_continuous_scale="Blues")
 
     # Behavioural segments
-    seg = build_segments(wh)
+    seg = build_segments(wh, cache=features)
     con.print(frame_table(seg.model.selection_.round(3), title="Number of segments: silhouette and bootstrap stability"))
     for row in seg.profiles.itertuples():
         con.print(f"[bold]{row.segment_name}[/bold]: {row.description}")
@@ -68,7 +70,7 @@ def run(ctx: DemoContext) -> None:
                            title="12-month discounted CLV per customer (GBP)")
 
     # Churn
-    churn = fit_churn(wh)
+    churn = fit_churn(wh, cache=features)
     con.print(rows_table([{"metric": k, "value": (round(v, 3) if isinstance(v, float) else v)} for k, v in churn.metrics.items()],
                          title="Churn model validated on the later window"))
     top = exposable(wh, churn.scores.sort_values("churn_risk", ascending=False).head(20))
@@ -99,12 +101,12 @@ def run(ctx: DemoContext) -> None:
     con.print(frame_table(coh.intervals, title="Days between orders"))
 
     # Profiles and rules
-    profile = build_profile(wh)
+    profile = build_profile(wh, cache=features)
     cards = profile_card(exposable(wh, profile.sort_values("clv", ascending=False).head(20)).head(3))
     for rec in cards.to_dict("records"):
         con.print(rows_table([{"field": k, "value": v} for k, v in rec.items()], title=f"Customer {rec['customer_id']}"))
-    rules = generate_rules(wh)
-    tags = apply_rules(wh)
+    rules = generate_rules(wh, cache=features)
+    tags = apply_rules(wh, cache=features)
     r = rules.rules
     con.print("[bold]Generated rules (lift on the mining window -> on the later window)[/bold]")
     for row in r.itertuples():

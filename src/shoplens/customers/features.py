@@ -198,11 +198,15 @@ def features_transform(wh: Warehouse, *, signals: bool = True) -> Transform:
     return Transform("customer_features", sql + " ORDER BY customer_id", inputs=tuple(inputs))
 
 
-def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True) -> pd.DataFrame:
+def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True,
+                      cache: FeatureCache | None = None) -> pd.DataFrame:
     """One row per customer with at least one purchase before ``as_of``: behaviour plus available signals.
 
     Runs as one :class:`~shoplens.store.transform.Transform` on the warehouse's engine.
+    With ``cache``, a date already computed in this run is served from it (a copy).
     """
+    if cache is not None:
+        return cache.get(wh, as_of, signals=signals)
     ts = as_of if isinstance(as_of, datetime) else datetime(as_of.year, as_of.month, as_of.day)
     frame = features_transform(wh, signals=signals).run(wh, as_of=ts)
     for col in ("reviews", "support_contacts"):
@@ -214,6 +218,35 @@ def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True) -> pd
     floats = [c for c in frame.columns if pd.api.types.is_float_dtype(frame[c])]
     frame[floats] = frame[floats].round(9)
     return frame
+
+
+class FeatureCache:
+    """Customer features shared by the steps of one run: each (warehouse, date) is computed once.
+
+    Churn, rules, segments and the profile all read the features at the last order
+    date, and churn and rules also at one and two horizons before it; on a million
+    customers each computation takes seconds. Create one cache per run, pass it to
+    each step, and drop it afterwards: it does not notice later changes to the
+    orders, so it must not outlive the data it was filled from.
+
+    >>> cache = FeatureCache()
+    >>> len(cache)
+    0
+    """
+
+    def __init__(self) -> None:
+        self._frames: dict[tuple[str, datetime, bool], pd.DataFrame] = {}
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def get(self, wh: Warehouse, as_of: date, *, signals: bool = True) -> pd.DataFrame:
+        """:func:`customer_features` at ``as_of``, computed on the first request only (callers get a copy)."""
+        ts = as_of if isinstance(as_of, datetime) else datetime(as_of.year, as_of.month, as_of.day)
+        key = (str(wh.path), ts, signals)
+        if key not in self._frames:
+            self._frames[key] = customer_features(wh, ts, signals=signals)
+        return self._frames[key].copy()
 
 
 def feature_labels(frame: pd.DataFrame) -> dict[str, str]:

@@ -16,7 +16,7 @@ from datetime import date
 import pandas as pd
 
 from shoplens.customers.data import has_table, last_order_date, parse_date
-from shoplens.customers.features import customer_features
+from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.store.warehouse import Warehouse
 
 # (action, condition, reason template); first match wins. Conditions are SQL over the joined profile.
@@ -38,10 +38,12 @@ NEXT_BEST_ACTIONS: list[tuple[str, str, str]] = [
 ]
 
 
-OPTIONAL_COLUMNS = ("last_review_sentiment", "top_category", "reviews", "support_contacts", "price_index")
+# Columns of optional signals (name -> SQL type), NULL when the shop lacks the source.
+OPTIONAL_COLUMNS = {"last_review_sentiment": "VARCHAR", "top_category": "VARCHAR", "reviews": "DOUBLE",
+                    "support_contacts": "DOUBLE", "price_index": "DOUBLE"}
 
 
-def _ensure(wh: Warehouse, as_of: date | None) -> None:
+def _ensure(wh: Warehouse, as_of: date | None, cache: FeatureCache) -> None:
     """Compute the result tables the profile joins when they are missing."""
     from shoplens.customers.churn import fit_churn
     from shoplens.customers.clv import fit_clv
@@ -51,28 +53,34 @@ def _ensure(wh: Warehouse, as_of: date | None) -> None:
     if not has_table(wh, "customer_rfm"):
         compute_rfm(wh, as_of=as_of)
     if not has_table(wh, "customer_segments"):
-        build_segments(wh, as_of=as_of)
+        build_segments(wh, as_of=as_of, cache=cache)
     if not has_table(wh, "customer_clv"):
         fit_clv(wh, calibration_end=(as_of - pd.Timedelta(days=1)) if as_of else None)
     if not has_table(wh, "customer_churn"):
-        fit_churn(wh, as_of=as_of)
+        fit_churn(wh, as_of=as_of, cache=cache)
 
 
 def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bool = False,
-                  write: bool = True) -> pd.DataFrame:
+                  write: bool = True, cache: FeatureCache | None = None) -> pd.DataFrame:
     """One row per customer with every score and its reason; writes ``customer_profile``.
 
     ``refresh`` recomputes RFM, segments, CLV and churn first; otherwise existing results are reused.
+    ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
     """
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     if refresh:
         for t in ("customer_rfm", "customer_segments", "customer_clv", "customer_churn"):
             wh.con.execute(f'DROP TABLE IF EXISTS "{t}"')
-    _ensure(wh, end)
-    features = customer_features(wh, end)
-    wh.con.register("_features", features)
-    try:
-        base = wh.query("""
+    cache = cache if cache is not None else FeatureCache()  # this call's steps share one set of features
+    _ensure(wh, end, cache)
+    features = customer_features(wh, end, cache=cache)
+    # Signals a shop may lack (no reviews, no categories): NULL columns keep the action rules valid.
+    missing = ", ".join(f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}" for c in OPTIONAL_COLUMNS if c not in features)
+    cases = " ".join(f"WHEN {cond} THEN '{action}'" for action, cond, _ in NEXT_BEST_ACTIONS)
+    reasons = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in NEXT_BEST_ACTIONS)
+    # One statement from the joined results to the profile: a million customers' rows (with their
+    # text reasons) reach pandas once, not once per step.
+    sql = f"""
             WITH ids AS (SELECT customer_id FROM _features UNION SELECT customer_id FROM customers),
             joined AS (
                 SELECT ids.customer_id, c.country, c.language, f.* EXCLUDE (customer_id),
@@ -83,19 +91,8 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                        ch.churn_risk, ch.risk_band, ch.reasons AS churn_reasons
                 FROM ids LEFT JOIN customers c USING (customer_id) LEFT JOIN _features f USING (customer_id)
                 LEFT JOIN customer_rfm r USING (customer_id) LEFT JOIN customer_segments s USING (customer_id)
-                LEFT JOIN customer_clv v USING (customer_id) LEFT JOIN customer_churn ch USING (customer_id))
-            SELECT * FROM joined""")
-    finally:
-        wh.con.unregister("_features")
-    # Signals a shop may lack (no reviews, no categories): NULL columns keep the action rules valid.
-    for col in OPTIONAL_COLUMNS:
-        if col not in base:
-            base[col] = None
-    wh.con.register("_profile", base)
-    try:
-        cases = " ".join(f"WHEN {cond} THEN '{action}'" for action, cond, _ in NEXT_BEST_ACTIONS)
-        reasons = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in NEXT_BEST_ACTIONS)
-        profile = wh.query(f"""
+                LEFT JOIN customer_clv v USING (customer_id) LEFT JOIN customer_churn ch USING (customer_id)),
+            _profile AS (SELECT *{", " + missing if missing else ""} FROM joined)
             SELECT *,
                 CASE WHEN orders IS NULL THEN 'no purchase yet'
                      ELSE 'R' || r_score || ' F' || f_score || ' M' || m_score || ': last order ' || recency_days
@@ -107,14 +104,22 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                 CASE WHEN price_index IS NULL THEN NULL WHEN price_index < 0.9 THEN 'bargain hunter'
                      WHEN price_index > 1.1 THEN 'pays premium prices' ELSE 'pays typical prices' END AS price_sensitivity,
                 CASE WHEN orders IS NULL THEN 'welcome offer for a first purchase' {cases} END AS next_best_action,
-                CASE WHEN orders IS NULL THEN 'registered but never bought' {reasons} END AS action_reason
-            FROM _profile ORDER BY customer_id""")
+                CASE WHEN orders IS NULL THEN 'registered but never bought' {reasons} END AS action_reason,
+                TIMESTAMP '{end.isoformat()}' AS as_of
+            FROM _profile ORDER BY customer_id"""
+    wh.con.register("_features", features)
+    try:
+        if not write:
+            return wh.query(sql)
+        # written by DuckDB straight from the query (a pandas copy of a million rows of text
+        # reasons would be handed back to DuckDB otherwise), then read back for the caller
+        with wh.transaction() as con:
+            con.execute(f'CREATE OR REPLACE TABLE customer_profile AS {sql}')
+            rows = con.execute("SELECT count(*) FROM customer_profile").fetchall()[0][0]
+            wh.mark_computed("customer_profile", "customer", rows, {"as_of": end})
     finally:
-        wh.con.unregister("_profile")
-    profile["as_of"] = pd.Timestamp(end)
-    if write:
-        wh.write_table("customer_profile", profile, kind="customer", info={"as_of": end})
-    return profile
+        wh.con.unregister("_features")
+    return wh.query("SELECT * FROM customer_profile ORDER BY customer_id")
 
 
 PROFILE_CARD = ["customer_id", "country", "tenure_days", "orders", "aov", "net_revenue", "top_category", "price_sensitivity",

@@ -34,7 +34,7 @@ import pandas as pd
 
 from shoplens.customers.churn import churn_labels
 from shoplens.customers.data import last_order_date, parse_date
-from shoplens.customers.features import customer_features
+from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.customers.rfm import SEGMENTS, compute_rfm
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.store.warehouse import Warehouse
@@ -146,8 +146,8 @@ def _truth(frame: pd.DataFrame, atoms: list[Atom]) -> np.ndarray:
     return np.column_stack([np.asarray(v, dtype=bool) for v in columns.values()])
 
 
-def _window(wh: Warehouse, cutoff: date, horizon_days: int) -> pd.DataFrame:
-    features = customer_features(wh, cutoff)
+def _window(wh: Warehouse, cutoff: date, horizon_days: int, cache: FeatureCache | None = None) -> pd.DataFrame:
+    features = customer_features(wh, cutoff, cache=cache)
     rfm = compute_rfm(wh, as_of=cutoff, write=False)[["customer_id", "segment"]]
     labels = churn_labels(wh, cutoff, horizon_days)
     return features.merge(rfm, on="customer_id", how="left").merge(labels, on="customer_id")
@@ -195,12 +195,16 @@ class RuleSet:
 
 
 def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: int = 90, min_support: float = 0.03,
-                   min_lift: float = 1.3, max_rules: int = 12, write: bool = True) -> RuleSet:
-    """Mine rules on one window, measure them on the later one; writes ``customer_rules``."""
+                   min_lift: float = 1.3, max_rules: int = 12, write: bool = True,
+                   cache: FeatureCache | None = None) -> RuleSet:
+    """Mine rules on one window, measure them on the later one; writes ``customer_rules``.
+
+    ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
+    """
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     mine_cut, valid_cut = end - timedelta(days=2 * horizon_days), end - timedelta(days=horizon_days)
-    mine = _window(wh, mine_cut, horizon_days)
-    later = _window(wh, valid_cut, horizon_days)
+    mine = _window(wh, mine_cut, horizon_days, cache)
+    later = _window(wh, valid_cut, horizon_days, cache)
     if len(mine) < 50 or len(later) < 50:
         raise InsufficientDataError(f"rules need at least 50 customers per window (mining {len(mine)}, later {len(later)}); "
                                     "use a shorter --horizon-days")
@@ -314,7 +318,7 @@ def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_da
     return result
 
 
-def apply_rules(wh: Warehouse, *, as_of: str | date | None = None) -> pd.DataFrame:
+def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: FeatureCache | None = None) -> pd.DataFrame:
     """Tag today's customers matching each validated rule; writes ``customer_rule_tags``.
 
     Customers without consent to personalisation are never tagged.
@@ -326,7 +330,7 @@ def apply_rules(wh: Warehouse, *, as_of: str | date | None = None) -> pd.DataFra
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     rules = wh.table("customer_rules")
     rules = rules[rules["validated"]]
-    current = customer_features(wh, end).merge(compute_rfm(wh, as_of=end, write=False)[["customer_id", "segment"]],
+    current = customer_features(wh, end, cache=cache).merge(compute_rfm(wh, as_of=end, write=False)[["customer_id", "segment"]],
                                                on="customer_id", how="left")
     wh.con.register("_current", current)
     try:

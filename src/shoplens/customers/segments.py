@@ -24,7 +24,8 @@ from sklearn.preprocessing import StandardScaler
 
 from shoplens.base import Model
 from shoplens.customers.data import last_order_date, parse_date
-from shoplens.customers.features import BEHAVIOUR_LABELS, customer_features, feature_labels, numeric_features
+from shoplens.customers.features import (BEHAVIOUR_LABELS, FeatureCache, customer_features, feature_labels,
+                                         numeric_features)
 from shoplens.errors import InsufficientDataError
 from shoplens.store.warehouse import Warehouse
 
@@ -142,10 +143,14 @@ class SegmentResult:
 
 
 def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: tuple[int, int] = (3, 8),
-                   seed: int = 0, write: bool = True, register: bool = True) -> SegmentResult:
-    """Fit behavioural segments as of a date; writes ``customer_segments`` and ``customer_segment_profiles``."""
+                   seed: int = 0, write: bool = True, register: bool = True,
+                   cache: FeatureCache | None = None) -> SegmentResult:
+    """Fit behavioural segments as of a date; writes ``customer_segments`` and ``customer_segment_profiles``.
+
+    ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
+    """
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
-    features = customer_features(wh, end)
+    features = customer_features(wh, end, cache=cache)
     numeric = set(numeric_features(features))
     columns = [c for c in CLUSTER_FEATURES if c in numeric and features[c].nunique(dropna=True) > 1]
     from threadpoolctl import threadpool_limits
