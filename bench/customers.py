@@ -167,6 +167,7 @@ def run_pipeline(path: str) -> dict:
     """Runs in a fresh process so that its peak RSS is the pipeline's own."""
     from shoplens.customers.churn import fit_churn
     from shoplens.customers.clv import fit_clv
+    from shoplens.customers.features import FeatureCache
     from shoplens.customers.profile import build_profile
     from shoplens.customers.rfm import compute_rfm
     from shoplens.customers.segments import build_segments
@@ -174,13 +175,18 @@ def run_pipeline(path: str) -> dict:
 
     times: dict[str, float] = {}
     with Warehouse(path, memory_limit="2GB") as wh:
+        cache = FeatureCache()  # as in `shoplens demo`: the steps share the features at each date
         for name, fn in [("rfm", lambda: compute_rfm(wh)), ("clv_fit_and_score", lambda: fit_clv(wh)),
-                         ("churn", lambda: fit_churn(wh)), ("segments", lambda: build_segments(wh)),
-                         ("profile", lambda: build_profile(wh))]:
+                         ("churn", lambda: fit_churn(wh, cache=cache)),
+                         ("segments", lambda: build_segments(wh, cache=cache)),
+                         ("profile", lambda: build_profile(wh, cache=cache))]:
             t0 = time.perf_counter()
             fn()
             times[name] = time.perf_counter() - t0
-            print(f"{name}: {times[name]:.1f} s", file=sys.stderr, flush=True)
+            rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+            print(f"{name}: {times[name]:.1f} s, peak RSS so far {rss:,.0f} MB", file=sys.stderr, flush=True)
+        del cache
+        times["pipeline_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()
         orders = wh.query("SELECT customer_id, order_id, ordered_at, total_amount FROM orders "
                           "WHERE status = 'completed' AND total_amount >= 0")
