@@ -227,7 +227,7 @@ def _prepare_fresh(settings: Settings, force: bool) -> None:
     if not path.exists():
         return
     with Warehouse(path) as wh:
-        is_demo = wh.con.execute("SELECT count(*) FROM _computed WHERE name = 'demo'").fetchone()[0]  # type: ignore[index]
+        is_demo = wh.con.execute("SELECT count(*) FROM _computed WHERE name = 'demo'").fetchall()[0][0]
         has_data = wh.row_count("orders") > 0
     if has_data and not is_demo and not force:
         raise ConfigError(

@@ -226,7 +226,7 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     if horizon_days < 7:
         raise InsufficientDataError("--horizon-days must be at least 7")
-    first = wh.con.execute("SELECT min(ordered_at) FROM orders").fetchone()[0]  # type: ignore[index]
+    first = wh.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
     train_cut = end - timedelta(days=2 * horizon_days)
     valid_cut = end - timedelta(days=horizon_days)
     if first is None or pd.Timestamp(train_cut) <= pd.Timestamp(first) + pd.Timedelta(days=30):

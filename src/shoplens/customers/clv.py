@@ -215,7 +215,7 @@ def fit_clv(
         from shoplens.store.registry import ModelRegistry
 
         registry = ModelRegistry(wh)
-        start = wh.con.execute("SELECT min(ordered_at) FROM orders").fetchone()[0]  # type: ignore[index]
+        start = wh.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
         window = (start, pd.Timestamp(cal))
         registry.register("clv_bgnbd", bg, kind="BG/NBD", metrics={**bg.params_, **_m(holdout, "bgnbd")}, data_window=window)
         registry.register("clv_pareto_nbd", pnbd, kind="Pareto/NBD", metrics={**pnbd.params_, **_m(holdout, "pareto_nbd")},

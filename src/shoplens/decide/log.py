@@ -100,7 +100,7 @@ class DecisionLog:
         with self.wh.transaction():
             con.register("_rewards", frame)
             matched = con.execute(
-                "SELECT count(*) FROM decisions d JOIN _rewards r USING (decision_id)").fetchone()[0]  # type: ignore[index]
+                "SELECT count(*) FROM decisions d JOIN _rewards r USING (decision_id)").fetchall()[0][0]
             con.execute(
                 "UPDATE decisions SET reward = r.reward, rewarded_at = ? FROM _rewards r "
                 "WHERE decisions.decision_id = r.decision_id", [rewarded_at or utcnow()])

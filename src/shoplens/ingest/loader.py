@@ -329,7 +329,7 @@ def _key_match(a: str, b: str, keys: Sequence[str]) -> str:
 
 
 def _parent_rows(con: duckdb.DuckDBPyConnection, parent: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {parent}").fetchone()[0]  # type: ignore[index]
+    return con.execute(f"SELECT count(*) FROM {parent}").fetchall()[0][0]
 
 
 def bad_references_sql(plan: Plan, ref: Any, staged_parent: bool) -> str:
@@ -468,15 +468,15 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
     extra_dups = 0
     if plan.generated:
         con.execute(f"CREATE OR REPLACE TEMP TABLE __v AS {line_numbers_sql(cols, valid)}")
-        extra_dups = counts.read - counts.quarantined - con.execute("SELECT count(*) FROM __v").fetchone()[0]  # type: ignore[index]
+        extra_dups = counts.read - counts.quarantined - con.execute("SELECT count(*) FROM __v").fetchall()[0][0]
         cols = cols + plan.generated
         valid = "__v"
     valid, cols = with_missing_keys(t, valid, cols)
     all_cols = t.column_names
     insert_cols = ", ".join(quote(c) for c in all_cols)
     con.execute(f"CREATE OR REPLACE TEMP TABLE __dk AS {repeated_keys_sql(keys, valid)}")
-    repeated = con.execute("SELECT count(*) FROM __dk").fetchone()[0]  # type: ignore[index]
-    target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {name} LIMIT 1)").fetchone()[0]  # type: ignore[index]
+    repeated = con.execute("SELECT count(*) FROM __dk").fetchall()[0][0]
+    target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {name} LIMIT 1)").fetchall()[0][0]
     if target_empty and not repeated:
         # fast path (first load): every valid row is new
         select = ", ".join(quote(c) if c in cols else f"NULL AS {quote(c)}" for c in all_cols)
@@ -488,7 +488,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
     loaded, updated, dups = con.execute(STATUS_COUNTS_SQL).fetchone()  # type: ignore[misc]
     counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
     con.execute(f"CREATE OR REPLACE TEMP TABLE __w AS {changed_rows_sql(t, cols)}")
-    if con.execute("SELECT count(*) FILTER (WHERE __existed) FROM __w").fetchone()[0]:  # type: ignore[index]
+    if con.execute("SELECT count(*) FILTER (WHERE __existed) FROM __w").fetchall()[0][0]:
         con.execute(
             f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)})"
         )

@@ -274,7 +274,7 @@ def stage_file(
                     rejects.append((int(line), col, _reject_reason(etype, emsg)))
             con.execute(f"DROP TABLE IF EXISTS __rej_{index}")
             con.execute(f"DROP TABLE IF EXISTS __rscan_{index}")
-    rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchone()[0])  # type: ignore[index]
+    rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
     columns = [r[0] for r in con.execute(f"DESCRIBE {table}").fetchall()]
     view = f"__src_{index}"
     file_sql = _sql_str(str(path))

@@ -67,7 +67,7 @@ def staleness(wh: Warehouse, name: str, *, max_age_days: int = 30) -> list[str]:
         return ["no promoted version"]
     _, created_at, data_end = row
     reasons = []
-    newest = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]  # type: ignore[index]
+    newest = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchall()[0][0]
     if data_end is not None and newest is not None and newest - data_end > timedelta(days=1):
         reasons.append(f"new data: orders up to {newest:%Y-%m-%d}, trained up to {data_end:%Y-%m-%d}")
     age = utcnow() - created_at
@@ -76,7 +76,7 @@ def staleness(wh: Warehouse, name: str, *, max_age_days: int = 30) -> list[str]:
     if wh.has_table("monitor_drift"):
         drifted = wh.con.execute(
             "SELECT list(feature ORDER BY feature) FROM monitor_drift WHERE status = 'significant' AND checked_at > ?",
-            [created_at]).fetchone()[0]  # type: ignore[index]
+            [created_at]).fetchall()[0][0]
         if drifted:
             reasons.append("drift: PSI > 0.25 for " + ", ".join(drifted))
     return reasons
@@ -103,7 +103,7 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
     for name in registered:
         reasons = staleness(wh, name, max_age_days=max_age_days)
         old = wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'", [name]
-                             ).fetchone()[0] if wh.has_table("_models") else None  # type: ignore[index]
+                             ).fetchall()[0][0] if wh.has_table("_models") else None
         new = None
         if name not in trainers:
             action = "no trainer"
@@ -117,7 +117,7 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
                 train(wh)
                 ran.add(target)
             new = int(wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'",
-                                     [name]).fetchone()[0])  # type: ignore[index]
+                                     [name]).fetchall()[0][0])
             action = "retrained"
         decisions.append({"model": name, "stale": bool(reasons), "reasons": reasons, "action": action,
                           "old_version": old, "new_version": new})

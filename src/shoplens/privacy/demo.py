@@ -68,7 +68,7 @@ def run(ctx: DemoContext) -> None:
     if pseudonymised(wh):  # shop ids may coincide with order or product numbers: look where customer ids are kept
         shop_ids = customers["customer_id"].dropna().tolist()
         raw_ids = sum(
-            wh.con.execute(f'SELECT count(*) FROM "{t}" WHERE CAST("{c}" AS VARCHAR) IN (SELECT unnest(?))', [shop_ids]).fetchone()[0]  # type: ignore[index]
+            wh.con.execute(f'SELECT count(*) FROM "{t}" WHERE CAST("{c}" AS VARCHAR) IN (SELECT unnest(?))', [shop_ids]).fetchall()[0][0]
             for t, c, kind in targets(wh) if kind == "internal"
         )
         rows.append({"raw values searched": "customer_id (in customer id columns)", "values": len(shop_ids), "found outside the vault": raw_ids})

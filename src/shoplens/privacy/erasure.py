@@ -245,14 +245,14 @@ def _erase_database(wh: Warehouse, report: ErasureReport, ids: set[str], interna
         if wh.has_table("orders") and wh.has_table("order_items"):
             n = con.execute(
                 "SELECT count(*) FROM order_items WHERE order_id IN (SELECT order_id FROM orders WHERE customer_id IN (SELECT unnest(?)))",
-                [id_list]).fetchone()[0]  # type: ignore[index]
+                [id_list]).fetchall()[0][0]
             con.execute("DELETE FROM order_items WHERE order_id IN "
                         "(SELECT order_id FROM orders WHERE customer_id IN (SELECT unnest(?)))", [id_list])
             report.removed["order_items"] = int(n)
         if wh.has_table("support_messages"):
             conv = "(SELECT conversation_id FROM support_messages WHERE customer_id IN (SELECT unnest(?)))"
             n = con.execute(f"SELECT count(*) FROM support_messages WHERE conversation_id IN {conv} "
-                            "AND customer_id IS DISTINCT FROM ?", [id_list, internal]).fetchone()[0]  # type: ignore[index]
+                            "AND customer_id IS DISTINCT FROM ?", [id_list, internal]).fetchall()[0][0]
             con.execute(f"DELETE FROM support_messages WHERE conversation_id IN {conv} "
                         "AND customer_id IS DISTINCT FROM ?", [id_list, internal])
             report.removed["support_messages (same conversations)"] = int(n)
@@ -260,12 +260,12 @@ def _erase_database(wh: Warehouse, report: ErasureReport, ids: set[str], interna
             wanted = [internal] if kind == "internal" else [external]
             wanted = sorted(set(wanted) | ids) if kind == "internal" else wanted
             n = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE CAST({_q(column)} AS VARCHAR) IN (SELECT unnest(?))",
-                            [wanted]).fetchone()[0]  # type: ignore[index]
+                            [wanted]).fetchall()[0][0]
             if n:
                 con.execute(f"DELETE FROM {_q(table)} WHERE CAST({_q(column)} AS VARCHAR) IN (SELECT unnest(?))", [wanted])
             report.removed[table if column == "customer_id" else f"{table}.{column}"] = int(n)
         where, params = _quarantine_sql(ids)
-        n = con.execute(f"SELECT count(*) FROM _quarantine WHERE {where}", params).fetchone()[0]  # type: ignore[index]
+        n = con.execute(f"SELECT count(*) FROM _quarantine WHERE {where}", params).fetchall()[0][0]
         con.execute(f"DELETE FROM _quarantine WHERE {where}", params)
         report.removed["_quarantine"] = int(n)
         if wh.has_table("_vault_keys"):
@@ -291,16 +291,16 @@ def verify(wh: Warehouse, customer: str) -> VerifyReport:
     for table, column, kind in targets(wh):
         wanted = ids if kind == "internal" else [external]
         n = con.execute(f"SELECT count(*) FROM {_q(table)} WHERE CAST({_q(column)} AS VARCHAR) IN (SELECT unnest(?))",
-                        [wanted]).fetchone()[0]  # type: ignore[index]
+                        [wanted]).fetchall()[0][0]
         key = table if column == "customer_id" else f"{table}.{column}"
         checked.append(key)
         remaining[key] = int(n)
     where, params = _quarantine_sql(set(ids))
-    remaining["_quarantine"] = int(con.execute(f"SELECT count(*) FROM _quarantine WHERE {where}", params).fetchone()[0])  # type: ignore[index]
+    remaining["_quarantine"] = int(con.execute(f"SELECT count(*) FROM _quarantine WHERE {where}", params).fetchall()[0][0])
     checked.append("_quarantine")
     if wh.has_table("_vault_keys"):
         for t in ("_vault_keys", "_vault"):
-            remaining[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE subject = ?", [internal]).fetchone()[0])  # type: ignore[index]
+            remaining[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE subject = ?", [internal]).fetchall()[0][0])
             checked.append(t)
     for name, n in spark_storage.customer_rows(wh, ids).items():
         checked.append(f"spark:{name}")
@@ -343,4 +343,4 @@ def require_known(wh: Warehouse, customer: str) -> None:
 
 
 def con_count(wh: Warehouse, sql: str, params: list[Any]) -> int:
-    return int(wh.con.execute(sql, params).fetchone()[0])  # type: ignore[index]
+    return int(wh.con.execute(sql, params).fetchall()[0][0])

@@ -131,6 +131,6 @@ def shred(wh: Any, subjects: Sequence[str]) -> dict[str, int]:
     con, ids = wh.con, list(subjects)
     out = {}
     for table in ("_vault_keys", "_vault"):
-        out[table] = int(con.execute(f"SELECT count(*) FROM {table} WHERE subject IN (SELECT unnest(?))", [ids]).fetchone()[0])  # type: ignore[index]
+        out[table] = int(con.execute(f"SELECT count(*) FROM {table} WHERE subject IN (SELECT unnest(?))", [ids]).fetchall()[0][0])
         con.execute(f"DELETE FROM {table} WHERE subject IN (SELECT unnest(?))", [ids])
     return out

@@ -91,7 +91,7 @@ class DuckDBEngine:
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def count(self, sql: str) -> int:
-        return int(self.con.execute(f"SELECT count(*) FROM ({sql})").fetchone()[0])  # type: ignore[index]
+        return int(self.con.execute(f"SELECT count(*) FROM ({sql})").fetchall()[0][0])
 
     def has_rows(self, table: str) -> bool:
         # fetchall closes the result (DuckDB 2 keeps it open after fetchone; a later register() would fail)

@@ -66,7 +66,7 @@ class ModelRegistry:
     ) -> int:
         """Save ``model`` as the next version of ``name``; promoted by default."""
         con = self.wh.con
-        version = int(con.execute("SELECT coalesce(max(version), 0) + 1 FROM _models WHERE name = ?", [name]).fetchone()[0])  # type: ignore[index]
+        version = int(con.execute("SELECT coalesce(max(version), 0) + 1 FROM _models WHERE name = ?", [name]).fetchall()[0][0])
         path = self.root / name / f"{version}.pkl"
         model.save(path, name=name, version=version, metrics=metrics or {})
         start, end = data_window or (None, None)

@@ -74,7 +74,7 @@ def mirror_to_spark(wh: Warehouse, engine: SparkEngine, tables: list[str] | None
         if not engine.table_exists(name):
             continue
         path = (engine.table_path(name) / "*.parquet").as_posix().replace("'", "''")
-        spark_rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchone()[0]  # type: ignore[index]
+        spark_rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
         duck_rows = wh.row_count(name)
         if duck_rows == 0 or spark_rows == duck_rows:  # not mirrored (mirror=False), or unchanged
             continue
@@ -134,7 +134,7 @@ def stage_customer_erasure(wh: Warehouse, ids: list[str]) -> dict[str, int]:
             continue
         where = "coalesce(" + " OR ".join(clauses) + ", false)"
         src = f"read_parquet('{_parquet(engine.table_path(name))}')"
-        n = int(con.execute(f"SELECT count(*) FROM {src} WHERE {where}").fetchone()[0])  # type: ignore[index]
+        n = int(con.execute(f"SELECT count(*) FROM {src} WHERE {where}").fetchall()[0][0])
         removed[name] = n
         if not n:
             continue
@@ -175,6 +175,6 @@ def customer_rows(wh: Warehouse, ids: list[str]) -> dict[str, int]:
         cols = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {src}").fetchall()}
         if "customer_id" in cols:
             out[name] = int(con.execute(f"SELECT count(*) FROM {src} WHERE CAST(customer_id AS VARCHAR) "
-                                        "IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(ids))]).fetchone()[0])  # type: ignore[index]
+                                        "IN (SELECT unnest(?::VARCHAR[]))", [sorted(set(ids))]).fetchall()[0][0])
     con.close()
     return out

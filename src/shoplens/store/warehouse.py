@@ -173,7 +173,7 @@ class Warehouse:
     def row_count(self, name: str) -> int:
         if not self.has_table(name):
             raise UnknownTableError(f"no table {name!r} in the warehouse")
-        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0])  # type: ignore[index]
+        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run SQL and return a pandas DataFrame."""

@@ -230,7 +230,7 @@ def _append(wh: Warehouse, name: str, frame: pd.DataFrame, key: str) -> None:
         con.unregister("_new_rows")
         source = "reviews" if key == "review_id" else "support_messages"
         con.execute(f'DELETE FROM "{name}" WHERE {key} NOT IN (SELECT {key} FROM {source})')
-        rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0]  # type: ignore[index]
+        rows = con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]
         wh.mark_computed(name, "text", rows, {"added": len(frame), "shoplens": __version__})
 
 
@@ -388,7 +388,7 @@ def _append_entities(wh: Warehouse, frame: pd.DataFrame) -> None:
         con.execute(f"""DELETE FROM "{ENTITIES_TABLE}" WHERE
             (source = 'review' AND id NOT IN (SELECT review_id FROM reviews))
             OR (source = 'message' AND id NOT IN (SELECT message_id FROM support_messages))""")
-        rows = con.execute(f'SELECT count(*) FROM "{ENTITIES_TABLE}"').fetchone()[0]  # type: ignore[index]
+        rows = con.execute(f'SELECT count(*) FROM "{ENTITIES_TABLE}"').fetchall()[0][0]
         wh.mark_computed(ENTITIES_TABLE, "text", rows, {"added": len(frame), "shoplens": __version__})
 
 
