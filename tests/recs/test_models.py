@@ -15,7 +15,7 @@ import pytest
 from shoplens.errors import NotFittedError, NotFoundError, UserInputError
 from shoplens.recs.base import OUTPUT_COLUMNS, Recommender, RecFilters
 from shoplens.recs.hybrid import Hybrid
-from shoplens.recs.models import ALS, BPR, EASE, BuyAgain, ContentBased, ItemKNN, Popularity, repurchase_cycles
+from shoplens.recs.models import ALS, BPR, EASE, BuyAgain, ContentBased, ItemKNN, Popularity, due_factor, repurchase_cycles
 
 from .conftest import tiny_frame
 
@@ -270,3 +270,18 @@ def test_bought_together_pairs_are_exact() -> None:
     assert model.frequently_bought_together("soap").empty
     with pytest.raises(NotFoundError):
         model.frequently_bought_together("nope")
+
+
+def test_due_factor_at_bought_products_matches_the_dense_formula(recs_data) -> None:
+    model = BuyAgain(cycle_weight=1.0).fit(recs_data["interactions"], catalogue=recs_data["catalogue"])
+    rows = np.arange(min(50, len(model.customers_)))
+    got = due_factor(model, rows)
+    # reference: the formula over every product column
+    last = model.last_bought_[rows].toarray().astype(np.float64)
+    now_day = (model.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
+    since = np.where(last > 0, now_day - last, np.inf)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        due = np.exp(-np.abs(np.log((since + 1.0) / (model.cycle_days_[None, :] + 1.0))))
+    want = np.nan_to_num(np.where(np.isfinite(since), due, 0.0), nan=0.0)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    assert got.shape == (len(rows), len(model.products_)) and (got > 0).sum() > 10 and got.max() <= 1.0

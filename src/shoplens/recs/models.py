@@ -143,21 +143,24 @@ def repurchase_cycles(interactions: pd.DataFrame, products: pd.Index) -> np.ndar
     return out
 
 
-def days_since_last(model: Recommender, rows: np.ndarray) -> np.ndarray:
-    """Days from each customer's last purchase of each product to the training end (inf when never)."""
-    last = _dense(model.last_bought_[rows]).astype(np.float64)
-    now_day = (model.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
-    return np.where(last > 0, now_day - last, np.inf)
-
-
 def due_factor(model: Recommender, rows: np.ndarray) -> np.ndarray:
-    """In [0, 1]: 1 when the time since the last purchase equals the product's repurchase cycle."""
-    since = days_since_last(model, rows)
-    cycle = getattr(model, "cycle_days_", np.full(len(model.products_), np.nan))
+    """In [0, 1]: 1 when the time since the last purchase equals the product's repurchase cycle.
+
+    0 for products never bought and products without a cycle. Computed at the customers'
+    bought products only (a few dozen of a catalogue's 100,000 columns when serving).
+    """
+    last = model.last_bought_[rows].tocoo()
+    keep = last.data > 0
+    r, c = last.row[keep], last.col[keep]
+    now_day = (model.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
+    since = now_day - last.data[keep].astype(np.float64)
+    cycle = getattr(model, "cycle_days_", None)
+    cycle = cycle[c] if cycle is not None else np.full(len(c), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.log((since + 1.0) / (cycle[None, :] + 1.0))
-        due = np.exp(-np.abs(ratio))
-    return np.nan_to_num(np.where(np.isfinite(since), due, 0.0), nan=0.0)
+        due = np.nan_to_num(np.exp(-np.abs(np.log((since + 1.0) / (cycle + 1.0)))), nan=0.0)
+    out = np.zeros((len(rows), len(model.products_)))
+    out[r, c] = due
+    return out
 
 
 class ItemKNN(Recommender):
