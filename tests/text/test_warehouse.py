@@ -53,6 +53,8 @@ def test_analyze_is_incremental_and_follows_deletions(analyzed_wh):
     assert wh.query("SELECT count(*) n FROM text_review_topics WHERE review_id = 'NEW-1'")["n"][0] <= 1
 
 
+# its small warehouse once stopped NMF at max_iter (a ConvergenceWarning on the user's console)
+@pytest.mark.filterwarnings("error::sklearn.exceptions.ConvergenceWarning")
 def test_customers_without_consent_are_not_linked(demo_wh):
     wh = demo_wh
     cid = wh.query("SELECT customer_id FROM reviews WHERE customer_id IS NOT NULL LIMIT 1")["customer_id"][0]

@@ -46,7 +46,7 @@ def discover_topics(texts: Sequence[object], n_topics: int = 8, *, top_terms: in
     X = vec.fit_transform(texts_kept)
     if X.shape[1] < n_topics:
         raise InsufficientDataError("too few distinct words in the texts to find topics")
-    nmf = NMF(n_components=n_topics, init="nndsvda", random_state=seed, max_iter=400)
+    nmf = NMF(n_components=n_topics, init="nndsvda", random_state=seed, max_iter=1000)
     W = nmf.fit_transform(X)
     terms = np.asarray(vec.get_feature_names_out())
     kept_assignment = np.where(W.max(axis=1) > 0, W.argmax(axis=1), -1)
