@@ -54,3 +54,18 @@ def test_status_of_demo(demo_warehouse_path):
         st = table_status(wh)
     assert st["orders"]["rows"] > 0 and str(st["orders"]["min_time"]).startswith("2010-12-01")
     assert st["events"] == {"rows": 0, "min_time": None, "max_time": None, "last_ingest": None}
+
+
+def test_first_row_reads_the_result_to_the_end_so_register_still_works(tmp_path) -> None:
+    import duckdb
+    import pandas as pd
+
+    from shoplens.store.warehouse import first_row
+
+    con = duckdb.connect()
+    assert first_row(con.execute("SELECT 1 AS a, 2 AS b")) == (1, 2)
+    assert first_row(con.execute("SELECT 1 WHERE false")) is None
+    con.execute("SELECT * FROM range(3)")
+    first_row(con.execute("SELECT * FROM range(3)"))
+    con.register("_frame", pd.DataFrame({"x": [1]}))  # refused after a bare fetchone() on DuckDB 2
+    assert con.execute("SELECT count(*) FROM _frame").fetchall() == [(1,)]

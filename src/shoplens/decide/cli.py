@@ -9,6 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from shoplens.store.warehouse import first_row
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table
 from shoplens.errors import InputFileError, UserInputError
 
@@ -93,8 +94,8 @@ def learn_cmd(
             with open_warehouse(ctx) as wh:
                 feedback = DecisionLog(wh).feedback(policy=from_log)
                 report = learn_and_evaluate(feedback, method=method, test_share=test_share, epsilon=epsilon, seed=seed)
-                window = tuple(wh.con.execute("SELECT min(occurred_at), max(occurred_at) FROM decisions WHERE policy = ?",
-                                              [from_log]).fetchone())  # type: ignore[arg-type]
+                window = tuple(first_row(wh.con.execute("SELECT min(occurred_at), max(occurred_at) FROM decisions WHERE policy = ?",
+                                              [from_log])))  # type: ignore[arg-type]
                 best = report["estimates"][report["selected"]]
                 version = ModelRegistry(wh).register(
                     f"opl-{from_log}", report["policy"], kind="off-policy-learner", data_window=window,  # type: ignore[arg-type]

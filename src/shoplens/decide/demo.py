@@ -21,7 +21,7 @@ from shoplens.decide.pricing import calibrate_from_warehouse, scenarios_from, si
 from shoplens.decide.simulate import OfferEnvironment
 from shoplens.privacy.ids import to_external
 from shoplens.store.registry import ModelRegistry
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, first_row
 
 
 def offer_study(wh: Warehouse, *, n_logged: int = 1500, n_bandit: int = 1500, learn_every: int = 50,
@@ -79,7 +79,7 @@ def offer_study(wh: Warehouse, *, n_logged: int = 1500, n_bandit: int = 1500, le
 
     truth["learned-dr"] = env.true_value(learned_dist)
     registry = ModelRegistry(wh)
-    window = tuple(wh.con.execute("SELECT min(occurred_at), max(occurred_at) FROM decisions").fetchone())  # type: ignore[arg-type]
+    window = tuple(first_row(wh.con.execute("SELECT min(occurred_at), max(occurred_at) FROM decisions")))  # type: ignore[arg-type]
     registry.register("offer-bandit", bandit, kind="bandit", data_window=window,
                       metrics={"ope_" + choice["selected"]: estimates[choice["selected"]]["value"]})
     registry.register("offer-policy-dr", policy, kind="off-policy-learner", data_window=window,

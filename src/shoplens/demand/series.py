@@ -30,7 +30,7 @@ from typing import Literal
 import pandas as pd
 
 from shoplens.errors import InsufficientDataError, UserInputError
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, first_row
 
 Freq = Literal["day", "week"]
 Level = Literal["product", "category"]
@@ -75,7 +75,7 @@ def period_ceil(day: date, freq: str) -> date:
 
 def data_end(wh: Warehouse) -> date:
     """The day after the last order: the default cut-off."""
-    row = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()
+    row = first_row(wh.con.execute("SELECT max(ordered_at) FROM orders"))
     if row is None or row[0] is None:
         raise InsufficientDataError("the warehouse holds no orders; load some with `shoplens ingest` first")
     return row[0].date() + timedelta(days=1)

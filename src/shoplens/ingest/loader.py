@@ -27,7 +27,7 @@ from shoplens.ingest.mapping import Mapping, normalise_name, quote
 from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
-from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Progress = Callable[[str, float], None]
 # Called for each table after validation and before writing, with the connection,
@@ -461,9 +461,9 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
     cols = list(plan.provided)
     keys = list(t.key)
     counts = Counts()
-    counts.read, counts.quarantined = con.execute(
+    counts.read, counts.quarantined = first_row(con.execute(
         f"SELECT count(*), count(*) FILTER (WHERE __reason IS NOT NULL) FROM {staged}"
-    ).fetchone()  # type: ignore[misc]
+    ))  # type: ignore[misc]
     valid = f"(SELECT * FROM {staged} WHERE __reason IS NULL)"
     extra_dups = 0
     if plan.generated:
@@ -485,7 +485,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
         counts.duplicates = extra_dups
         return counts
     con.execute(f"CREATE OR REPLACE TEMP TABLE __s AS {classify_sql(name, keys, cols, valid, bool(target_empty))}")
-    loaded, updated, dups = con.execute(STATUS_COUNTS_SQL).fetchone()  # type: ignore[misc]
+    loaded, updated, dups = first_row(con.execute(STATUS_COUNTS_SQL))  # type: ignore[misc]
     counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
     con.execute(f"CREATE OR REPLACE TEMP TABLE __w AS {changed_rows_sql(t, cols)}")
     if con.execute("SELECT count(*) FILTER (WHERE __existed) FROM __w").fetchall()[0][0]:

@@ -25,7 +25,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens.errors import InsufficientDataError
-from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 MODERATE = 0.1
 SIGNIFICANT = 0.25
@@ -84,15 +84,15 @@ class Windows:
 def default_windows(wh: Warehouse, recent_days: int = 30) -> Windows:
     """Current = the last ``recent_days`` of orders; reference = the promoted models' training window,
     or everything before the current window when no model records one."""
-    lo, hi = wh.con.execute("SELECT min(ordered_at), max(ordered_at) FROM orders").fetchone()  # type: ignore[misc]
+    lo, hi = first_row(wh.con.execute("SELECT min(ordered_at), max(ordered_at) FROM orders"))  # type: ignore[misc]
     if hi is None:
         raise InsufficientDataError("no orders in the warehouse: ingest orders before checking drift")
     current_start = hi - timedelta(days=recent_days)
     ref_start, ref_end = lo, current_start
     if wh.has_table("_models"):
-        row = wh.con.execute(
+        row = first_row(wh.con.execute(
             "SELECT min(data_start), max(data_end) FROM _models WHERE status = 'promoted' AND data_end IS NOT NULL"
-        ).fetchone()
+        ))
         if row and row[0] is not None and row[1] is not None and row[1] > row[0]:
             ref_start, ref_end = row
             if ref_end >= current_start:  # trained on data overlapping the recent window: compare before it
@@ -156,11 +156,11 @@ def text_confidence_drift(wh: Warehouse, windows: Windows, bins: int = 10,
             "rs": windows.reference_start, "re": windows.reference_end, "cs": windows.current_start}).df()
         if frame.empty:
             continue
-        means = wh.con.execute(f"""SELECT avg({expression}) FILTER (WHERE created_at >= $rs AND created_at < $re),
+        means = first_row(wh.con.execute(f"""SELECT avg({expression}) FILTER (WHERE created_at >= $rs AND created_at < $re),
                                           avg({expression}) FILTER (WHERE created_at >= $cs)
                                    FROM "{table}" """,
                                {"rs": windows.reference_start, "re": windows.reference_end,
-                                "cs": windows.current_start}).fetchone()
+                                "cs": windows.current_start}))
         frame["reference_mean"], frame["current_mean"] = means  # type: ignore[misc]
         frame.insert(1, "kind", "text_confidence")
         frames.append(frame)
@@ -191,7 +191,7 @@ def latest_drift(wh: Warehouse) -> dict[str, Any]:
     if not wh.has_table(DRIFT_TABLE):
         return {}
     frame = wh.query(f'SELECT * FROM "{DRIFT_TABLE}" ORDER BY kind, feature')
-    info = wh.con.execute("SELECT computed_at, info FROM _computed WHERE name = ?", [DRIFT_TABLE]).fetchone()
+    info = first_row(wh.con.execute("SELECT computed_at, info FROM _computed WHERE name = ?", [DRIFT_TABLE]))
     return {
         "computed_at": info[0].isoformat() if info else None,
         "thresholds": {"moderate": MODERATE, "significant": SIGNIFICANT},

@@ -26,7 +26,7 @@ from typing import Any
 
 from rich.console import Console
 
-from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Trainer = Callable[[Warehouse], object]
 
@@ -60,9 +60,9 @@ def staleness(wh: Warehouse, name: str, *, max_age_days: int = 30) -> list[str]:
     """Why model ``name`` should be retrained (empty when it is fresh)."""
     if not wh.has_table("_models"):
         return ["never trained"]
-    row = wh.con.execute(
+    row = first_row(wh.con.execute(
         "SELECT version, created_at, data_end FROM _models WHERE name = ? AND status = 'promoted'", [name]
-    ).fetchone()
+    ))
     if row is None:
         return ["no promoted version"]
     _, created_at, data_end = row

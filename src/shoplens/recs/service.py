@@ -33,7 +33,7 @@ from shoplens.recs.hybrid import Hybrid
 from shoplens.recs.interactions import load_catalogue, load_interactions, load_segments, window
 from shoplens.recs.models import ALS, BPR, EASE, BuyAgain, ContentBased, ItemKNN, Popularity
 from shoplens.store.registry import ModelRegistry
-from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 MODEL_NAME = "recs"
 ANONYMOUS = "\x00anonymous"  # never a real id: gets the non-personalised list
@@ -232,8 +232,8 @@ def score_all(wh: Warehouse, *, k: int = 10, model: Recommender | None = None, v
 def update(wh: Warehouse) -> dict[str, Any]:
     """Fold interactions newer than the promoted model into it and register the result."""
     version, model = load_model(wh)
-    row = wh.con.execute("SELECT data_start, data_end, kind FROM _models WHERE name = ? AND version = ?",
-                         [MODEL_NAME, version]).fetchone()
+    row = first_row(wh.con.execute("SELECT data_start, data_end, kind FROM _models WHERE name = ? AND version = ?",
+                         [MODEL_NAME, version]))
     start, kind = (row[0], row[2]) if row else (None, "recs")
     # data_end is exclusive: training used rows before --until, fold-ins record the next instant
     since = pd.Timestamp(row[1]) if row and row[1] is not None else model.now_ + pd.Timedelta(microseconds=1)

@@ -21,7 +21,7 @@ import pandas as pd
 from shoplens import __version__
 from shoplens.base import Model, read_model_file
 from shoplens.errors import NotFoundError
-from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 MODELS_SQL = """CREATE TABLE IF NOT EXISTS _models (
     name VARCHAR, version INTEGER, path VARCHAR, kind VARCHAR, created_at TIMESTAMP,
@@ -90,16 +90,16 @@ class ModelRegistry:
         return self.wh.query(sql + " ORDER BY name, version", params)
 
     def promoted_version(self, name: str) -> int:
-        row = self.wh.con.execute(
+        row = first_row(self.wh.con.execute(
             "SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]
-        ).fetchone()
+        ))
         if row is None:
             raise NotFoundError(f"no promoted model named {name!r} (see `shoplens models list`)")
         return int(row[0])
 
     def path(self, name: str, version: int | None = None) -> Path:
         version = version or self.promoted_version(name)
-        row = self.wh.con.execute("SELECT path FROM _models WHERE name = ? AND version = ?", [name, version]).fetchone()
+        row = first_row(self.wh.con.execute("SELECT path FROM _models WHERE name = ? AND version = ?", [name, version]))
         if row is None:
             raise NotFoundError(f"model {name!r} has no version {version}")
         return Path(row[0])
@@ -117,9 +117,9 @@ class ModelRegistry:
     def rollback(self, name: str) -> int:
         """Promote the version before the current one; returns it."""
         current = self.promoted_version(name)
-        row = self.wh.con.execute(
+        row = first_row(self.wh.con.execute(
             "SELECT max(version) FROM _models WHERE name = ? AND version < ?", [name, current]
-        ).fetchone()
+        ))
         if row is None or row[0] is None:
             raise NotFoundError(f"model {name!r} has no version before {current} to roll back to")
         self.promote(name, int(row[0]))

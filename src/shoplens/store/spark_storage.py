@@ -17,6 +17,7 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from shoplens.store.warehouse import first_row
 from shoplens.schema import TABLES
 from shoplens.store.engine import SparkEngine
 
@@ -34,7 +35,7 @@ def open_spark_engine(wh: Warehouse) -> SparkEngine:
     """The Spark engine of ``wh``; Parquet left over from a deleted warehouse file of
     the same name (its stamp does not match) is removed first."""
     root = spark_root(wh)
-    row = wh.con.execute("SELECT info FROM _computed WHERE name = 'spark_storage'").fetchone()
+    row = first_row(wh.con.execute("SELECT info FROM _computed WHERE name = 'spark_storage'"))
     expected = row[0] if row else None
     stamp = root / STAMP
     found = stamp.read_text().strip() if stamp.exists() else None

@@ -39,6 +39,20 @@ META_TABLES_SQL = [
 ]
 
 
+def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
+    """The first row of an executed query, or None; the result is read to the end.
+
+    Use it instead of ``fetchone()``: DuckDB 2 keeps a result open until a fetch comes
+    back empty, and the connection's next ``register()`` then fails.
+
+    >>> con = duckdb.connect()
+    >>> first_row(con.execute("SELECT 1, 2")), first_row(con.execute("SELECT 1 WHERE false"))
+    ((1, 2), None)
+    """
+    rows = result.fetchall()
+    return rows[0] if rows else None
+
+
 def utcnow() -> datetime:
     """Current UTC time without zone (how the warehouse stores time)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -229,6 +243,6 @@ def table_status(wh: Warehouse) -> dict[str, dict[str, Any]]:
         rows = wh.row_count(name)
         lo = hi = None
         if table.time_column and rows:
-            lo, hi = wh.con.execute(f'SELECT min("{table.time_column}"), max("{table.time_column}") FROM "{name}"').fetchone()  # type: ignore[misc]
+            lo, hi = first_row(wh.con.execute(f'SELECT min("{table.time_column}"), max("{table.time_column}") FROM "{name}"'))  # type: ignore[misc]
         out[name] = {"rows": rows, "min_time": lo, "max_time": hi, "last_ingest": last.get(name)}
     return out

@@ -20,7 +20,7 @@ from shoplens.privacy.ids import to_external, to_internal
 from shoplens.schema import TABLES
 from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
 from shoplens.serve.schemas import Page, clean, page, records
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, first_row
 
 router = APIRouter(tags=["customers"])
 API = "/api/v1"
@@ -43,7 +43,7 @@ def require_table(wh: Warehouse, name: str) -> None:
 
 
 def computed_at(wh: Warehouse, name: str) -> str | None:
-    row = wh.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [name]).fetchone()
+    row = first_row(wh.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [name]))
     return row[0].isoformat() if row else None
 
 

@@ -20,7 +20,7 @@ from shoplens.errors import NotComputedError, NotFoundError
 from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
 from shoplens.serve.schemas import Page, clean, page
 from shoplens.store.registry import ModelRegistry
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, first_row
 
 router = APIRouter(tags=["decisions"])
 API = "/api/v1"
@@ -169,7 +169,7 @@ def reward(decision_id: Annotated[str, Path(min_length=1, max_length=100)], body
     """Attach a (possibly late) reward to a logged decision; the serving policy learns it at once."""
     from shoplens.decide.log import DecisionLog
 
-    row = wh.con.execute("SELECT policy, decision_type FROM decisions WHERE decision_id = ?", [decision_id]).fetchone()
+    row = first_row(wh.con.execute("SELECT policy, decision_type FROM decisions WHERE decision_id = ?", [decision_id]))
     if row is None:
         raise NotFoundError(f"no decision {decision_id!r}")
     DecisionLog(wh).log_reward(decision_id, body.reward)

@@ -18,7 +18,7 @@ from shoplens.errors import NotComputedError
 from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, request_warehouse
 from shoplens.serve.schemas import records
 from shoplens.store.registry import ModelRegistry
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, first_row
 
 router = APIRouter(tags=["recommendations"])
 API = "/api/v1"
@@ -33,7 +33,7 @@ def served_recommender(request: Request, wh: Warehouse) -> tuple[str, int, Any]:
 
     name = service.MODEL_NAME
     try:  # one query on the hot path (no catalogue look-up first): a missing registry is the rare case
-        row = wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]).fetchone()
+        row = first_row(wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]))
     except duckdb.CatalogException:
         row = None
     if row is None:
@@ -147,7 +147,7 @@ def bought_together(product_id: ProductId, request: Request, wh: WarehouseDep, k
 
     if not wh.has_table("association_rules"):
         raise NotComputedError("association rules are not computed yet: run `shoplens recs rules` (or `shoplens demo`)")
-    at = wh.con.execute("SELECT computed_at FROM _computed WHERE name = 'association_rules'").fetchone()
+    at = first_row(wh.con.execute("SELECT computed_at FROM _computed WHERE name = 'association_rules'"))
     cache = request.app.state.cache
     table = cache.get(("bought_together", at))
     if table is None:

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
+from shoplens.store.warehouse import first_row
 from shoplens.errors import InsufficientDataError, NotComputedError
 from shoplens.serve.deps import Viewer, WarehouseDep
 from shoplens.serve.schemas import clean
@@ -100,7 +101,7 @@ def review_insights(wh: WarehouseDep, key: Viewer,
         emerging: Any = found[found["significant"]]
     except InsufficientDataError:  # too little history to compare two periods
         emerging = []
-    at = wh.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [REVIEWS_TABLE]).fetchone()
+    at = first_row(wh.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [REVIEWS_TABLE]))
     return clean({"computed_at": at[0] if at else None, "sentiment_by_month": trend, "aspects": aspects,
                   "complaints": complaints.drop(columns=["product_id"]),
                   "emerging": emerging})
