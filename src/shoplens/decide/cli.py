@@ -9,9 +9,9 @@ from typing import Annotated, Optional
 
 import typer
 
-from shoplens.store.warehouse import first_row
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table
 from shoplens.errors import InputFileError, UserInputError
+from shoplens.store.warehouse import first_row
 
 decide_app = typer.Typer(help="Bandit decisions, off-policy evaluation and learning, dynamic pricing.",
                          no_args_is_help=True)

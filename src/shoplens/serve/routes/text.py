@@ -8,10 +8,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
-from shoplens.store.warehouse import first_row
 from shoplens.errors import InsufficientDataError, NotComputedError
 from shoplens.serve.deps import Viewer, WarehouseDep
 from shoplens.serve.schemas import clean
+from shoplens.store.warehouse import first_row
 
 router = APIRouter(tags=["text"])
 API = "/api/v1"
