@@ -17,9 +17,9 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shoplens.store.warehouse import first_row
 from shoplens.schema import TABLES
 from shoplens.store.engine import SparkEngine
+from shoplens.store.warehouse import first_row
 
 if TYPE_CHECKING:
     from shoplens.store.warehouse import Warehouse
