@@ -198,6 +198,11 @@ def features_transform(wh: Warehouse, *, signals: bool = True) -> Transform:
     return Transform("customer_features", sql + " ORDER BY customer_id", inputs=tuple(inputs))
 
 
+def _as_datetime(day: date) -> datetime:
+    """Midnight of ``day`` (datetimes pass through)."""
+    return day if isinstance(day, datetime) else datetime(day.year, day.month, day.day)
+
+
 def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True,
                       cache: FeatureCache | None = None) -> pd.DataFrame:
     """One row per customer with at least one purchase before ``as_of``: behaviour plus available signals.
@@ -207,8 +212,7 @@ def customer_features(wh: Warehouse, as_of: date, *, signals: bool = True,
     """
     if cache is not None:
         return cache.get(wh, as_of, signals=signals)
-    ts = as_of if isinstance(as_of, datetime) else datetime(as_of.year, as_of.month, as_of.day)
-    frame = features_transform(wh, signals=signals).run(wh, as_of=ts)
+    frame = features_transform(wh, signals=signals).run(wh, as_of=_as_datetime(as_of))
     for col in ("reviews", "support_contacts"):
         if col in frame:
             frame[col] = frame[col].fillna(0)
@@ -242,7 +246,7 @@ class FeatureCache:
 
     def get(self, wh: Warehouse, as_of: date, *, signals: bool = True) -> pd.DataFrame:
         """:func:`customer_features` at ``as_of``, computed on the first request only (callers get a copy)."""
-        ts = as_of if isinstance(as_of, datetime) else datetime(as_of.year, as_of.month, as_of.day)
+        ts = _as_datetime(as_of)
         key = (str(wh.path), ts, signals)
         if key not in self._frames:
             self._frames[key] = customer_features(wh, ts, signals=signals)
