@@ -9,17 +9,18 @@ True
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from shoplens.config import Settings, load_settings
+from shoplens.jsonsafe import dumps, is_missing, json_safe
 from shoplens.store.warehouse import Warehouse
 
 console = Console()
@@ -41,43 +42,27 @@ def open_warehouse(ctx: typer.Context | None, *, read_only: bool = False) -> War
                      engine=s.engine, spark_master=s.spark_master)
 
 
-def _default(o: Any) -> Any:
-    if isinstance(o, (datetime, date)):
-        return o.isoformat()
-    if hasattr(o, "item"):  # numpy scalars
-        return o.item()
-    if hasattr(o, "tolist"):
-        return o.tolist()
-    return str(o)
-
-
 def clean_json(o: Any) -> Any:
-    """Replace NaN/inf with None so the output is valid JSON."""
-    if isinstance(o, float) and (math.isnan(o) or math.isinf(o)):
-        return None
-    if isinstance(o, Mapping):
-        return {str(k): clean_json(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [clean_json(v) for v in o]
-    if hasattr(o, "item") and not isinstance(o, (str, bytes)):
-        try:
-            return clean_json(o.item())
-        except (ValueError, AttributeError):
-            return o
-    return o
+    """``o`` made JSON-ready: NaN, inf, NaT and pd.NA become None (see :mod:`shoplens.jsonsafe`)."""
+    return json_safe(o)
 
 
 def print_json(obj: Any) -> None:
-    """Machine-readable output on stdout (no Rich markup)."""
-    print(json.dumps(clean_json(obj), default=_default, ensure_ascii=False))
+    """Machine-readable output on stdout (no Rich markup); missing values are ``null``."""
+    print(dumps(obj, ensure_ascii=False))
 
 
 def fmt(v: Any) -> str:
-    if v is None:
+    """A cell of a terminal table: missing values (None, NaN, NaT, pd.NA) are blank.
+
+    >>> [fmt(v) for v in (None, float("nan"), pd.NaT, 1234.5, pd.Timestamp("2011-12-09 10:30"))]
+    ['', '', '', '1,234.50', '2011-12-09 10:30']
+    """
+    if is_missing(v):
         return ""
     if isinstance(v, float):
-        if math.isnan(v):
-            return ""
+        if math.isinf(v):
+            return str(v)
         if v.is_integer() and abs(v) < 1e15:
             return f"{int(v):,}"
         return f"{v:,.2f}" if abs(v) < 1e15 else f"{v:.3g}"

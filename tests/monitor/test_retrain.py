@@ -100,3 +100,24 @@ def test_models_cli(demo_warehouse_path, tmp_path):
     r = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(path),
                         "models", "promote", "basket", "9"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "no version 9" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_models_list_with_a_model_without_data_window(tmp_path):
+    """Right after the demo a model has no data window (NaT): the table shows blanks, JSON nulls."""
+    from shoplens.store.warehouse import Warehouse
+
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse(path) as wh:
+        ModelRegistry(wh).register("segments", MeanOrder().fit([2.0]), data_window=(None, "2011-12-10"),
+                                   metrics={"silhouette": float("nan")})
+        ModelRegistry(wh).register("basket", MeanOrder().fit([2.0]))  # no window at all
+    runner = CliRunner()
+    table = runner.invoke(app, ["-w", str(path), "models", "list"])
+    assert table.exit_code == 0, table.output
+    assert "segments" in table.output and "NaT" not in table.output
+    raw = runner.invoke(app, ["-w", str(path), "models", "list", "--json"]).stdout
+    assert "NaT" not in raw and "NaN" not in raw
+    listed = {m["name"]: m for m in json.loads(raw)}
+    assert listed["segments"]["data_start"] is None and listed["segments"]["data_end"].startswith("2011-12-10")
+    assert listed["basket"]["data_start"] is None and listed["basket"]["data_end"] is None
+    assert json.loads(listed["segments"]["metrics"]) == {"silhouette": None}

@@ -10,11 +10,12 @@ number of matching items, ``data`` one page of them.
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 import pandas as pd
 from pydantic import BaseModel, Field
+
+from shoplens.jsonsafe import json_safe
 
 
 class Page(BaseModel):
@@ -67,13 +68,7 @@ def clean(obj: Any) -> Any:
         return {str(k): clean(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [clean(v) for v in obj]
-    if isinstance(obj, float):
-        return None if math.isnan(obj) or math.isinf(obj) else obj
-    if hasattr(obj, "isoformat"):
-        return obj.isoformat()
-    if hasattr(obj, "item") and not isinstance(obj, (str, bytes)):
-        return clean(obj.item())
-    return obj
+    return json_safe(obj)  # NaT and pd.NA -> null too, not "NaT"
 
 
 def page(items: list[dict[str, Any]] | pd.DataFrame, limit: int, offset: int, count: int | None = None) -> Page:

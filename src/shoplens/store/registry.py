@@ -11,7 +11,6 @@ implements ``forget_customers(ids)`` are loaded, made to forget and saved again.
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -21,6 +20,7 @@ import pandas as pd
 from shoplens import __version__
 from shoplens.base import Model, read_model_file
 from shoplens.errors import NotFoundError
+from shoplens.jsonsafe import dumps
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 MODELS_SQL = """CREATE TABLE IF NOT EXISTS _models (
@@ -75,7 +75,7 @@ class ModelRegistry:
         con.execute(
             "INSERT INTO _models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [name, version, str(path), kind or type(model).__name__, utcnow(), start, end,
-             json.dumps(metrics or {}, default=str), json.dumps(model.get_params(), default=str),
+             dumps(metrics or {}), dumps(model.get_params()),
              code_version(), "promoted" if promote else "candidate", note],
         )
         self.wh.mark_computed(f"model:{name}", "model", info={"version": version})

@@ -13,7 +13,6 @@ of every analysis, and shoplens' own bookkeeping tables (names starting with
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
@@ -24,6 +23,7 @@ import duckdb
 import pandas as pd
 
 from shoplens.errors import ConfigError, UnknownTableError
+from shoplens.jsonsafe import dumps
 from shoplens.schema import TABLES, create_table_sql
 
 META_TABLES_SQL = [
@@ -226,7 +226,7 @@ class Warehouse:
         con.execute("DELETE FROM _computed WHERE name = ?", [name])
         con.execute(
             "INSERT INTO _computed VALUES (?, ?, ?, ?, ?)",
-            [name, kind, utcnow(), rows, json.dumps(info or {}, default=str)],
+            [name, kind, utcnow(), rows, dumps(info or {})],
         )
 
     def freshness(self) -> pd.DataFrame:
