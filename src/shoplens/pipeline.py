@@ -253,7 +253,7 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         run_steps(ctx, [(n, fn) for n, fn in steps if not only or n in only or n == "ingest"])
         out = report_path or (wh.home / "report.html")
         report.write(out)
-        wh.mark_computed("report", "report", info={"path": str(out)})
+        wh.mark_computed("report", "report", info={"path": wh.relative_path(out)})
     console.rule()
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{out.resolve()}[/bold]")
     return out

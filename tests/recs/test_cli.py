@@ -231,3 +231,31 @@ def test_update_folds_in_newer_orders(wpath: Path, tmp_path: Path) -> None:
     assert 0 < out["customers_updated"] <= newer
     again = json.loads(runner.invoke(app, ["-w", str(path), "recs", "update", "--json"]).stdout)
     assert again["interactions"] == 0  # nothing newer than the folded-in data
+
+
+def test_a_copied_warehouse_folder_serves_from_any_working_directory(demo_warehouse_path: Path, tmp_path: Path) -> None:
+    """Model files are recorded relative to the warehouse folder: train with a relative --warehouse
+    (as the demo does), copy the folder elsewhere, delete the original, recommend from another cwd."""
+    env = {**os.environ, "SHOPLENS_SECRET": "test-secret-key-for-the-demo-suite-0123456789"}
+    cli = [sys.executable, "-c", "from shoplens.cli import main; main()"]
+    first = tmp_path / "first"
+    (first / ".shoplens").mkdir(parents=True)
+    shutil.copy(demo_warehouse_path, first / ".shoplens" / "warehouse.duckdb")
+    trained = subprocess.run([*cli, "-w", ".shoplens/warehouse.duckdb", "recs", "train", "--model", "buy_again",
+                              "--until", "2011-11-01", "--json"], cwd=first, capture_output=True, text=True,
+                             timeout=600, env=env)
+    assert trained.returncode == 0, trained.stderr
+    moved = tmp_path / "elsewhere" / "shop"
+    shutil.copytree(first / ".shoplens", moved / ".shoplens")
+    shutil.rmtree(first)
+    with Warehouse(moved / ".shoplens" / "warehouse.duckdb", read_only=True) as wh:
+        assert wh.query("SELECT path FROM _models")["path"].tolist() == ["models/recs/1.pkl"]
+    other = tmp_path / "somewhere-else"
+    other.mkdir()
+    (other / "users.txt").write_text("17850\n")
+    result = subprocess.run([*cli, "-w", str(moved / ".shoplens" / "warehouse.duckdb"), "recs", "recommend",
+                             "--users-file", "users.txt", "--k", "3", "--output", "out.csv", "--json"],
+                            cwd=other, capture_output=True, text=True, timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["rows"] == 3
+    assert pd.read_csv(other / "out.csv", dtype=str)["customer_id"].tolist() == ["17850"] * 3

@@ -66,3 +66,41 @@ def test_register_promote_rollback(tmp_wh):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         reg.load("mean")  # same version: no warning
+
+
+def test_paths_are_relative_to_the_warehouse_folder(tmp_path):
+    import shutil
+
+    from shoplens.store.warehouse import Warehouse
+
+    with Warehouse(tmp_path / "a" / "warehouse.duckdb") as wh:
+        ModelRegistry(wh).register("mean", MeanModel().fit([1]))
+        assert wh.query("SELECT path FROM _models")["path"].tolist() == ["models/mean/1.pkl"]
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    shutil.rmtree(tmp_path / "a")
+    with Warehouse(tmp_path / "b" / "warehouse.duckdb") as wh:
+        reg = ModelRegistry(wh)
+        assert reg.load("mean").mean_ == 1
+        assert reg.files() == [tmp_path / "b" / "models" / "mean" / "1.pkl"]
+
+
+@pytest.mark.parametrize("recorded", ["absolute", "cwd-relative"])
+def test_rows_recorded_before_relative_paths_still_load(tmp_path, monkeypatch, recorded):
+    """Old rows hold `.shoplens/models/x/1.pkl` (relative to the cwd of the time) or an absolute path,
+    possibly into the folder a warehouse was copied from: this folder's own file is loaded."""
+    import shutil
+
+    from shoplens.store.warehouse import Warehouse
+
+    monkeypatch.chdir(tmp_path)
+    with Warehouse(".shoplens/warehouse.duckdb") as wh:
+        ModelRegistry(wh).register("mean", MeanModel().fit([1]))
+        old = str((tmp_path / ".shoplens/models/mean/1.pkl").resolve()) if recorded == "absolute" else ".shoplens/models/mean/1.pkl"
+        wh.con.execute("UPDATE _models SET path = ?", [old])
+    shutil.copytree(tmp_path / ".shoplens", tmp_path / "copy")
+    with Warehouse(tmp_path / ".shoplens" / "warehouse.duckdb") as wh:  # the original one changes...
+        ModelRegistry(wh).root.joinpath("mean", "1.pkl").write_bytes(MeanModel().fit([7]).save(tmp_path / "m.pkl").read_bytes())
+    monkeypatch.chdir(tmp_path / "copy")
+    with Warehouse(tmp_path / "copy" / "warehouse.duckdb", read_only=True) as wh:
+        assert ModelRegistry(wh).load("mean").mean_ == 1  # ... the copy serves its own file
+        assert ModelRegistry(wh).files() == [tmp_path / "copy" / "models" / "mean" / "1.pkl"]

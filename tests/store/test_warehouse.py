@@ -68,3 +68,16 @@ def test_first_row_reads_the_result_to_the_end_so_register_still_works(tmp_path)
     assert first_row(con.execute("SELECT * FROM range(3)")) == (0,)  # more rows than one: still read to the end
     con.register("_frame", pd.DataFrame({"x": [1]}))  # refused after a bare fetchone() on DuckDB 2
     assert con.execute("SELECT count(*) FROM _frame").fetchall() == [(1,)]
+
+
+def test_recorded_paths_are_relative_to_the_warehouse_folder(tmp_path, monkeypatch):
+    from shoplens.store.warehouse import Warehouse
+
+    monkeypatch.chdir(tmp_path)
+    with Warehouse("shop/warehouse.duckdb") as wh:  # a relative warehouse path, as the demo's default
+        assert wh.relative_path("shop/report.html") == "report.html"
+        assert wh.relative_path(tmp_path / "shop" / "models" / "x.pkl") == "models/x.pkl"
+        outside = tmp_path / "exports" / "a.csv"
+        assert wh.relative_path(outside) == str(outside)  # outside the folder: absolute
+        assert wh.resolve_path("report.html") == wh.home / "report.html"
+        assert wh.resolve_path(str(outside)) == outside

@@ -2,7 +2,11 @@
 metrics and code version; one version per name is *promoted* (the one served).
 
 Files live under ``<warehouse folder>/models/<name>/<version>.pkl``; the index is
-the warehouse table ``_models``. Erasure walks this registry: models whose class
+the warehouse table ``_models``, whose ``path`` is relative to the warehouse folder
+(``models/recs/1.pkl``), so a moved or copied warehouse folder keeps working from any
+working directory. Rows written before paths were relative (``.shoplens/models/recs/1.pkl``,
+relative to the working directory of the time, or absolute) are read too: the file is looked
+for at its place in this warehouse's folder first. Erasure walks this registry: models whose class
 implements ``forget_customers(ids)`` are loaded, made to forget and saved again.
 
 >>> # reg = ModelRegistry(wh); v = reg.register("churn", model, metrics={"auc": 0.8})  # doctest: +SKIP
@@ -74,7 +78,7 @@ class ModelRegistry:
             con.execute("UPDATE _models SET status = 'archived' WHERE name = ? AND status = 'promoted'", [name])
         con.execute(
             "INSERT INTO _models VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [name, version, str(path), kind or type(model).__name__, utcnow(), start, end,
+            [name, version, self.wh.relative_path(path), kind or type(model).__name__, utcnow(), start, end,
              dumps(metrics or {}), dumps(model.get_params()),
              code_version(), "promoted" if promote else "candidate", note],
         )
@@ -102,7 +106,20 @@ class ModelRegistry:
         row = first_row(self.wh.con.execute("SELECT path FROM _models WHERE name = ? AND version = ?", [name, version]))
         if row is None:
             raise NotFoundError(f"model {name!r} has no version {version}")
-        return Path(row[0])
+        return self._locate(name, version, row[0])
+
+    def _locate(self, name: str, version: int, recorded: str) -> Path:
+        """The file of a registry row, wherever the warehouse folder is now.
+
+        Rows recorded before paths were relative to the warehouse folder hold a path relative
+        to the working directory of the time, or an absolute one that may name the folder this
+        warehouse was copied from: the file at its place in *this* folder comes first.
+        """
+        own = self.root / name / f"{version}.pkl"
+        for candidate in (own, self.wh.resolve_path(recorded), Path(recorded)):
+            if candidate.exists():
+                return candidate
+        return self.wh.resolve_path(recorded)
 
     def load(self, name: str, version: int | None = None) -> Any:
         """The promoted (or given) version of ``name``."""
@@ -127,4 +144,5 @@ class ModelRegistry:
 
     def files(self) -> list[Path]:
         """Every registered model file (erasure walks these)."""
-        return [Path(p) for (p,) in self.wh.con.execute("SELECT path FROM _models").fetchall()]
+        rows = self.wh.con.execute("SELECT name, version, path FROM _models ORDER BY name, version").fetchall()
+        return [self._locate(name, int(version), path) for name, version, path in rows]

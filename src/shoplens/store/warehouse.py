@@ -120,6 +120,30 @@ class Warehouse:
         """Folder of the warehouse; derived files (models, reports, exports) live below it."""
         return self.path.parent
 
+    def relative_path(self, path: str | Path) -> str:
+        """How a file below :attr:`home` is recorded in the warehouse: relative to the
+        warehouse folder, so a moved or copied folder and any working directory still find
+        it (see :meth:`resolve_path`); a file elsewhere is recorded by its absolute path.
+
+        >>> import tempfile
+        >>> wh = Warehouse(Path(tempfile.mkdtemp()) / "w.duckdb")
+        >>> wh.relative_path(wh.home / "models" / "recs" / "1.pkl")
+        'models/recs/1.pkl'
+        >>> wh.resolve_path("models/recs/1.pkl") == wh.home / "models" / "recs" / "1.pkl"
+        True
+        >>> wh.close()
+        """
+        full = Path(path).absolute()
+        try:
+            return full.relative_to(self.home.absolute()).as_posix()
+        except ValueError:
+            return str(full)
+
+    def resolve_path(self, recorded: str | Path) -> Path:
+        """The file that :meth:`relative_path` recorded: relative paths are below :attr:`home`."""
+        path = Path(recorded)
+        return path if path.is_absolute() else self.home / path
+
     @property
     def engine(self) -> Any:
         """The :class:`shoplens.store.engine.Engine` running this warehouse's transforms:
