@@ -36,7 +36,7 @@ def test_cli_reproduces_published_cdnow_parameters(cdnow_warehouse_path: Path) -
                                       "1997-09-30", "--holdout-end", "1998-06-30", "--time-unit", "week", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out) == {"bgnbd", "pareto_nbd", "gamma_gamma", "holdout"}
+    assert set(out) == {"bgnbd", "pareto_nbd", "gamma_gamma", "holdout", "evaluation", "table"}
     for model, params in PUBLISHED.items():
         for name, value in params.items():
             assert sig3(out[model][name]) == sig3(value), (model, name, out[model][name])
@@ -52,8 +52,13 @@ def test_fit_clv_writes_scores_and_registers_models(cdnow_warehouse_path: Path, 
     path = tmp_path / "w.duckdb"
     shutil.copy(cdnow_warehouse_path, path)
     with Warehouse(path) as wh:
-        res = fit_clv(wh, calibration_end="1997-09-30", time_unit="week")
-        table = wh.table("customer_clv")
+        served = fit_clv(wh, time_unit="week")  # all history: the served run
+        assert served.table == "customer_clv" and not served.evaluation
+        assert len(wh.table("customer_clv")) == 2357 and wh.table("customer_clv")["p_alive"].notna().all()
+        assert ModelRegistry(wh).promoted_version("clv_bgnbd") == 1
+        res = fit_clv(wh, calibration_end="1997-09-30", time_unit="week")  # an evaluation run
+        assert res.evaluation and res.table == "eval_customer_clv"
+        table = wh.table("eval_customer_clv")
         assert len(table) == 2357
         assert table["p_alive"].between(0, 1).all()
         assert (table["clv"] >= 0).all()
@@ -65,7 +70,31 @@ def test_fit_clv_writes_scores_and_registers_models(cdnow_warehouse_path: Path, 
         reg = ModelRegistry(wh)
         model = reg.load("clv_bgnbd")
         assert isinstance(model, BetaGeoModel)
-        assert sig3(model.params_["r"]) == 0.243
+        assert reg.list("clv_bgnbd")["version"].tolist() == [1]  # the evaluation registered nothing
+        assert sig3(res.bgnbd.params_["r"]) == 0.243
+
+
+def test_evaluation_run_leaves_served_table_and_models(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
+    """#16: `clv --calibration-end --holdout-end` replaced customer_clv (p_alive NaN) and promoted its models."""
+    from tests.served_state import served_state
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(cdnow_warehouse_path, path)
+    runner = CliRunner()
+    assert runner.invoke(app, ["-w", str(path), "customers", "clv", "--json"]).exit_code == 0
+    before = served_state(path)
+    assert {"customer_clv", "model:clv_bgnbd", "model:clv_pareto_nbd", "model:clv_gamma_gamma"} <= set(before)
+    for args in (["--calibration-end", "1997-09-30", "--holdout-end", "1998-06-30"], ["--calibration-end", "1998-01-31"]):
+        result = runner.invoke(app, ["-w", str(path), "customers", "clv", *args, "--json"])
+        assert result.exit_code == 0, result.output
+        out = json.loads(result.stdout)
+        assert out["evaluation"] is True and out["table"] == "eval_customer_clv"
+        assert served_state(path) == before
+    with Warehouse(path, read_only=True) as wh:
+        assert wh.query("SELECT max(calibration_end) AS c FROM eval_customer_clv")["c"].iloc[0].date().isoformat() == "1998-01-31"
+        assert wh.query("SELECT kind FROM _computed WHERE name = 'eval_customer_clv'")["kind"].tolist() == ["evaluation"]
+    text = runner.invoke(app, ["-w", str(path), "customers", "clv", "--calibration-end", "1997-09-30"])
+    assert text.exit_code == 0 and "Evaluation run" in text.output and served_state(path) == before
 
 
 def test_daily_time_unit_scales_rates(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
@@ -176,3 +205,20 @@ def test_fit_on_sufficient_statistics_equals_per_customer_fit(cdnow_warehouse_pa
         assert gg_agg.params_[k] == pytest.approx(v, rel=1e-6), k
     with pytest.raises(UserInputError, match="weights"):
         BetaGeoModel().fit(sx, st, sT, weights=-sw)
+
+
+def test_profile_as_of_an_earlier_date_serves_clv_as_of_that_date(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
+    """`profile --as-of` needs the served customer_clv as of that date: scored without a holdout."""
+    from shoplens.customers.profile import build_profile
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(cdnow_warehouse_path, path)
+    with Warehouse(path) as wh:
+        profile = build_profile(wh, as_of="1998-01-01")
+        clv = wh.table("customer_clv")
+        assert str(clv["calibration_end"].iloc[0].date()) == "1997-12-31" and "holdout_actual" not in clv
+        assert profile["clv"].notna().any()
+        assert ModelRegistry(wh).promoted_version("clv_bgnbd") == 1
+    with pytest.raises(UserInputError, match="holdout"):
+        with Warehouse(path, read_only=True) as wh:
+            fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-01-01", holdout=False, write=False, register=False)

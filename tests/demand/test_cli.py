@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 from shoplens.cli import app
 from shoplens.errors import InputFileError, InsufficientDataError, UserInputError
+from shoplens.store.warehouse import Warehouse
 
 runner = CliRunner()
 
@@ -113,3 +114,18 @@ def test_demo_warehouse_category_forecast(demo_warehouse_path, tmp_path):
     f = pd.read_csv(out)
     assert f["key"].nunique() == 11 and len(f) == 22
     assert set(f["period_start"]) == {"2011-10-03", "2011-10-10"}
+
+
+def test_evaluate_leaves_the_served_forecast_and_model(shop_path):
+    """A backtest writes its own report (eval_demand_backtest), never the forecast or a model."""
+    from tests.served_state import served_state
+
+    assert run(shop_path, "forecast", "--until", "2024-09-02", "--horizon", "2", "--json").exit_code == 0
+    before = served_state(shop_path)
+    assert "demand_forecast" in before and any(k.startswith("model:demand_") for k in before)
+    r = run(shop_path, "evaluate", "--horizon", "2", "--origins", "2", "--json")
+    assert r.exit_code == 0, r.output
+    assert served_state(shop_path) == before
+    with Warehouse(shop_path, read_only=True) as wh:
+        assert wh.row_count("eval_demand_backtest") == len(json.loads(r.stdout)["results"])
+        assert not wh.has_table("demand_backtest")

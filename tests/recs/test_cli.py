@@ -259,3 +259,14 @@ def test_a_copied_warehouse_folder_serves_from_any_working_directory(demo_wareho
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["rows"] == 3
     assert pd.read_csv(other / "out.csv", dtype=str)["customer_id"].tolist() == ["17850"] * 3
+
+
+def test_evaluate_leaves_served_tables_and_models(wpath: Path) -> None:
+    from tests.served_state import served_state
+
+    assert invoke(wpath, "score", "--k", "3").exit_code == 0
+    before = served_state(wpath)
+    assert "model:recs" in before and "recommendations" in before
+    result = invoke(wpath, "evaluate", "--cutoff", "2011-11-01", "--models", "popularity,buy_again", "--k", "5", "--json")
+    assert result.exit_code == 0, result.output
+    assert served_state(wpath) == before

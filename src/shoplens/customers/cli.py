@@ -63,8 +63,10 @@ def clv_cmd(
 
     Same-day orders of a customer are merged into one transaction; time is whole days
     between purchase dates and the calibration end (/7 for weeks).
+    With --calibration-end before the last purchase day this is an evaluation run: the rows go to
+    `eval_customer_clv` and no model is registered (the served `customer_clv` is left as it is).
     JSON: {bgnbd: {r, alpha, a, b}, pareto_nbd: {r, alpha, s, beta}, gamma_gamma: {p, q, v},
-    holdout: {actual_total, predicted_total_bgnbd, predicted_total_pareto_nbd, mae_bgnbd}}.
+    holdout: {actual_total, predicted_total_bgnbd, predicted_total_pareto_nbd, mae_bgnbd}, evaluation, table}.
     """
     from shoplens.customers.clv import fit_clv
 
@@ -75,9 +77,14 @@ def clv_cmd(
     summary = res.summary()
     holdout_keys = ("actual_total", "predicted_total_bgnbd", "predicted_total_pareto_nbd", "mae_bgnbd")
     summary["holdout"] = {k: res.holdout.get(k) for k in holdout_keys}
+    summary["evaluation"] = res.evaluation
+    summary["table"] = res.table
     if json_out:
         print_json(summary)
         return
+    if res.evaluation:
+        console.print(f"Evaluation run (calibration to {res.calibration_end}, holdout to {res.holdout_end}): "
+                      f"rows written to {res.table}; the served customer_clv and the promoted models are unchanged.")
     params = [{"model": m, **{k: round(v, 4) for k, v in summary[m].items()}} for m in ("bgnbd", "pareto_nbd", "gamma_gamma")]
     for p in params:
         console.print(rows_table([p], title=f"{p.pop('model')} parameters (time unit: {time_unit})"))

@@ -118,6 +118,12 @@ class CLVResult:
     holdout_end: date | None
     time_unit: str
     holdout: dict[str, Any] = field(default_factory=dict)
+    table: str | None = None  # where the per-customer rows were written (None: not written)
+
+    @property
+    def evaluation(self) -> bool:
+        """True for a calibration/holdout run: an evaluation, which never replaces what is served."""
+        return self.holdout_end is not None
 
     def summary(self, digits: int | None = None) -> dict[str, Any]:
         """The CLI's JSON shape: parameters of each model and the holdout totals."""
@@ -142,17 +148,24 @@ def fit_clv(
     monthly_discount: float = 0.01,
     write: bool = True,
     register: bool = True,
+    holdout: bool = True,
 ) -> CLVResult:
     """Fit BG/NBD, Pareto/NBD and Gamma-Gamma on every customer; score CLV; evaluate on the holdout.
 
-    ``calibration_end`` defaults to the last purchase date (no holdout). When a
-    calibration end is given without a holdout end, the holdout runs to the last
-    purchase date. Writes ``customer_clv`` and registers the three models.
+    ``calibration_end`` defaults to the last purchase date (no holdout): the served run,
+    which writes ``customer_clv`` and registers and promotes the three models. A calibration
+    end before the last purchase date (the holdout then runs to the last purchase date
+    unless ``holdout_end`` says otherwise) is an *evaluation run*: its rows go to
+    ``eval_customer_clv`` and no model is registered, so the served table and models stay.
+    ``holdout=False`` scores as of ``calibration_end`` without a holdout (the served run of
+    ``customers profile --as-of``).
     """
     last = last_order_date(wh) - pd.Timedelta(days=1)
     cal = parse_date(calibration_end, "--calibration-end") or last
     hold = parse_date(holdout_end, "--holdout-end")
-    if hold is None and cal < last:
+    if hold is not None and not holdout:
+        raise UserInputError("a holdout end was given with holdout=False")
+    if hold is None and cal < last and holdout:
         hold = last
     if hold is not None and hold <= cal:
         raise UserInputError(f"--holdout-end {hold} must be after --calibration-end {cal}")
@@ -210,8 +223,12 @@ def fit_clv(
     result = CLVResult(bg, pnbd, gg, out, cal, hold, time_unit, holdout)
     if write:
         info = {"calibration_end": cal, "holdout_end": hold, "time_unit": time_unit, **result.summary()}
-        wh.write_table("customer_clv", out, kind="customer", info=info)
-    if register:
+        if result.evaluation:
+            result.table = wh.write_evaluation("customer_clv", out, info=info)
+        else:
+            wh.write_table("customer_clv", out, kind="customer", info=info)
+            result.table = "customer_clv"
+    if register and not result.evaluation:
         from shoplens.store.registry import ModelRegistry
 
         registry = ModelRegistry(wh)

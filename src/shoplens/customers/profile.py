@@ -55,7 +55,7 @@ def _ensure(wh: Warehouse, as_of: date | None, cache: FeatureCache) -> None:
     if not has_table(wh, "customer_segments"):
         build_segments(wh, as_of=as_of, cache=cache)
     if not has_table(wh, "customer_clv"):
-        fit_clv(wh, calibration_end=(as_of - pd.Timedelta(days=1)) if as_of else None)
+        fit_clv(wh, calibration_end=(as_of - pd.Timedelta(days=1)) if as_of else None, holdout=False)
     if not has_table(wh, "customer_churn"):
         fit_churn(wh, as_of=as_of, cache=cache)
 

@@ -98,7 +98,8 @@ def evaluate_cmd(
 ) -> None:
     """Rolling-origin backtest: MASE, sMAPE and 80 % interval coverage per model vs seasonal naive.
 
-    Written to the warehouse table `demand_backtest`.
+    Written to the warehouse table `eval_demand_backtest` (an evaluation report: the served
+    forecast and models are left as they are).
     """
     from shoplens.demand.service import evaluate_demand
 

@@ -1,7 +1,7 @@
 """Demand capability over a warehouse: the functions the CLI, the demo and the API
 call. Each reads the warehouse, runs the models and writes a ``demand_*`` table.
 
-Tables written: ``demand_forecast``, ``demand_model_choice``, ``demand_backtest``,
+Tables written: ``demand_forecast``, ``demand_model_choice``, ``eval_demand_backtest``,
 ``demand_reorder``, ``demand_trends``.
 
 >>> # result = forecast_demand(wh, until="2011-11-01", horizon=4, freq="week")  # doctest: +SKIP
@@ -148,7 +148,7 @@ def evaluate_demand(
     """Rolling-origin backtest on the warehouse's own orders before ``until``.
 
     Returns the summary (subset, model, series, mase, smape, coverage80,
-    mase_vs_seasonal_naive) and writes it to ``demand_backtest``.
+    mase_vs_seasonal_naive) and writes it to ``eval_demand_backtest``.
     """
     check_freq_level(freq, level)
     _check_horizon(horizon, freq)
@@ -160,9 +160,9 @@ def evaluate_demand(
         raise InsufficientDataError(f"no sales before {cutoff}; choose a later --until")
     summary, _ = backtest(series, freq=freq, horizon=horizon, origins=origins, n_jobs=n_jobs, progress=progress)
     if write:
-        wh.write_table("demand_backtest", summary.assign(level=level, freq=freq, horizon=horizon, origins=origins,
-                                                         until=pd.Timestamp(cutoff)),
-                       kind="demand", info={"until": cutoff, "freq": freq, "level": level})
+        wh.write_evaluation("demand_backtest", summary.assign(level=level, freq=freq, horizon=horizon, origins=origins,
+                                                              until=pd.Timestamp(cutoff)),
+                            info={"until": cutoff, "freq": freq, "level": level})
     return summary
 
 

@@ -39,6 +39,11 @@ META_TABLES_SQL = [
 ]
 
 
+# Tables of evaluation runs (holdout checks, backtests) start with this: everything else a
+# command writes is what is served, and no evaluation run replaces it.
+EVALUATION_PREFIX = "eval_"
+
+
 def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """The first row of an executed query, or None; the result is read to the end.
 
@@ -232,6 +237,19 @@ class Warehouse:
             con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
             con.unregister("_frame")
             self._mark(con, name, kind, len(frame), info)
+
+    def write_evaluation(self, name: str, frame: pd.DataFrame, *, info: dict | None = None) -> str:
+        """Write the report of an evaluation run (a holdout check, a backtest) as table
+        ``eval_<name>`` and return that name: evaluation runs never replace what is served.
+
+        >>> import tempfile
+        >>> with Warehouse(Path(tempfile.mkdtemp()) / "w.duckdb") as wh:
+        ...     wh.write_evaluation("customer_clv", pd.DataFrame({"mae": [0.4]}))
+        'eval_customer_clv'
+        """
+        table = EVALUATION_PREFIX + name
+        self.write_table(table, frame, kind="evaluation", info=info)
+        return table
 
     def write_result(self, name: str, frame: pd.DataFrame, *, kind: str = "table", info: dict | None = None) -> None:
         """Write a result computed by a transform on this warehouse's engine: into the
