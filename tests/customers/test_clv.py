@@ -36,7 +36,9 @@ def test_cli_reproduces_published_cdnow_parameters(cdnow_warehouse_path: Path) -
                                       "1997-09-30", "--holdout-end", "1998-06-30", "--time-unit", "week", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert set(out) == {"bgnbd", "pareto_nbd", "gamma_gamma", "holdout", "evaluation", "table"}
+    assert set(out) == {"bgnbd", "pareto_nbd", "gamma_gamma", "holdout", "dropout", "evaluation", "table"}
+    assert out["dropout"]["identified"] and out["dropout"]["identified_pareto_nbd"] and out["dropout"]["note"] is None
+    assert out["dropout"]["p_alive_basis"] == "BG/NBD" and out["dropout"]["lr_bgnbd"] > 100
     for model, params in PUBLISHED.items():
         for name, value in params.items():
             assert sig3(out[model][name]) == sig3(value), (model, name, out[model][name])
@@ -222,3 +224,25 @@ def test_profile_as_of_an_earlier_date_serves_clv_as_of_that_date(cdnow_warehous
     with pytest.raises(UserInputError, match="holdout"):
         with Warehouse(path, read_only=True) as wh:
             fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-01-01", holdout=False, write=False, register=False)
+
+
+def test_dropout_is_tested_against_the_no_dropout_nbd(cdnow_warehouse_path: Path) -> None:
+    """CDNOW shows dropout (p_alive is BG/NBD's); a history simulated without dropout does not."""
+    with Warehouse(cdnow_warehouse_path, read_only=True) as wh:
+        res = fit_clv(wh, calibration_end="1997-09-30", holdout_end="1998-06-30", write=False, register=False)
+    c = res.customers
+    assert res.bgnbd.dropout_identified_ and res.pareto_nbd.dropout_identified_
+    assert np.allclose(c["p_alive"], res.bgnbd.probability_alive(c["frequency"], c["recency"], c["T"]))
+    assert (c["p_alive_basis"] == "BG/NBD").all() and c["p_alive_pareto_nbd"].notna().all()
+    # synthetic edge case: gamma-Poisson buyers who never leave, observed 52 weeks
+    rng = np.random.default_rng(7)
+    n, T = 3000, rng.uniform(10, 52, 3000)
+    rates = rng.gamma(0.8, 1 / 8.0, n)
+    times = [np.sort(rng.uniform(0, t, rng.poisson(lam * t))) for lam, t in zip(rates, T)]
+    x = np.array([len(s) for s in times], float)
+    t_x = np.array([s[-1] if len(s) else 0.0 for s in times])
+    model = BetaGeoModel().fit(x, t_x, T)
+    assert not model.dropout_identified_ and model.dropout_lr_ < 2.71
+    assert not ParetoNBDModel().fit(x, t_x, T).dropout_identified_
+    p0 = model.probability_no_purchase(13, x, t_x, T)
+    assert ((0 < p0) & (p0 < 1)).all() and p0[x == 0].mean() > p0[x >= 5].mean()

@@ -245,3 +245,40 @@ def test_text_signals_slot_in_when_the_text_tables_exist(demo_wh: Warehouse) -> 
     assert len(unhappy) > 0 and (unhappy["last_negative_aspect"] == "delivery").all()
     profile = build_profile(demo_wh)
     assert {"review_sentiment_score", "top_support_intent"} <= set(profile.columns)
+
+
+def test_clv_and_churn_tell_the_same_story_on_the_demo_shop(analysed_wh: Warehouse) -> None:
+    """#16: the demo's BG/NBD fitted a = 0.0047 and every P(alive) was 1.00 next to churn risks of 85 %.
+
+    One year of this growing, seasonal shop shows no permanent dropout (the likelihood-ratio test against the
+    no-dropout NBD says so); p_alive then falls back to the model's P(purchase within 90 days), which is what
+    the churn model predicts, and the output says why.
+    """
+    from sklearn.metrics import roc_auc_score
+
+    from shoplens.customers.clv import fit_clv
+
+    served = fit_clv(analysed_wh, write=False, register=False)
+    dropout = served.dropout()
+    assert not dropout["identified"] and dropout["lr_bgnbd"] < 2.71
+    assert dropout["p_alive_basis"] == "purchase within 90 days" and "no permanent drop-out" in dropout["note"]
+    p_alive = served.customers.set_index("customer_id")["p_alive"]
+    assert p_alive.between(0, 1).all() and p_alive.quantile(0.1) < 0.5 < p_alive.quantile(0.9)  # not 1.00 everywhere
+    assert served.customers["p_alive_pareto_nbd"].isna().all()
+    churn = fit_churn(analysed_wh, write=False, register=False)
+    risk = churn.scores.set_index("customer_id")["churn_risk"]
+    both = pd.concat([p_alive, risk], axis=1, join="inner")
+    assert both["p_alive"].corr(1 - both["churn_risk"], method="spearman") > 0.7
+    high_risk = both[both["churn_risk"] > 0.8]
+    assert len(high_risk) and high_risk["p_alive"].mean() < 0.5  # was ~1.00
+    # quality on real held-out data: fitted before the churn model's validation cut-off, the model's
+    # P(no purchase within 90 days) ranks who bought in the next 90 days as well as the churn model does
+    cut = pd.Timestamp(churn.metrics["validation_cutoff"])
+    check = fit_clv(analysed_wh, calibration_end=(cut - pd.Timedelta(days=1)).date(),
+                    holdout_end=(cut + pd.Timedelta(days=89)).date(), write=False, register=False)
+    c = check.customers
+    no_purchase = 1 - c["p_purchase_90d"]
+    auc = roc_auc_score(c["holdout_actual"] == 0, no_purchase)
+    assert auc > 0.7 and auc > churn.metrics["roc_auc"] - 0.03
+    profile = build_profile(analysed_wh, write=False)
+    assert profile["clv_reason"].dropna().str.contains("likely to buy within 90 days").all()

@@ -131,8 +131,39 @@ def _with_central_gradient(f: Callable[[np.ndarray], float], step: float = 1e-6)
     return value_and_grad
 
 
+# Dropout counts as identified when the likelihood-ratio test against the NBD (the same
+# purchase process without dropout, nested at a -> 0 in BG/NBD and s -> 0 in Pareto/NBD)
+# rejects "nobody leaves" at 5 %. The null sits on the boundary of the parameter space, so
+# the statistic follows 0.5 chi2(0) + 0.5 chi2(1) (Self & Liang 1987): critical value 2.71.
+DROPOUT_LR_CRITICAL = 2.71
+
+
+def _nbd_neg_ll_and_grad(log_params: np.ndarray, x: np.ndarray, T: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
+    """Mean negative log-likelihood of the NBD (gamma-Poisson purchases, nobody leaves) and its gradient."""
+    r, alpha = np.exp(log_params)
+    n = w.sum()
+    ll = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha) - (r + x) * np.log(alpha + T)
+    if not np.all(np.isfinite(ll)):
+        return np.inf, np.zeros(2)
+    d_r = special.digamma(r + x) - special.digamma(r) + np.log(alpha) - np.log(alpha + T)
+    d_alpha = r / alpha - (r + x) / (alpha + T)
+    return float(-(w @ ll) / n), -np.array([w @ d_r * r, w @ d_alpha * alpha]) / n
+
+
+def nbd_log_likelihood(x: np.ndarray, T: np.ndarray, w: np.ndarray) -> float:
+    """Maximised log-likelihood of the NBD on (frequency, T) rows with weights: the no-dropout
+    model that BG/NBD and Pareto/NBD reduce to, on the same scale as their likelihoods.
+
+    >>> import numpy as np
+    >>> round(nbd_log_likelihood(np.array([0., 2, 5]), np.array([10., 20, 30]), np.ones(3)), 3)
+    -22.039
+    """
+    _, neg_ll, _ = _fit_log_params(lambda lp: _nbd_neg_ll_and_grad(lp, x, T, w), 2, "NBD", gradient=True)
+    return -neg_ll * float(w.sum())
+
+
 class _BTYDModel(Model):
-    """Shared bits: parameter dict, log-likelihood, convergence flag."""
+    """Shared bits: parameter dict, log-likelihood, convergence flag, dropout test."""
 
     param_names: tuple[str, ...] = ()
 
@@ -149,6 +180,21 @@ class _BTYDModel(Model):
         self.log_likelihood_ = -neg_ll * n
         self.converged_ = converged
         self.n_customers_ = int(n)
+
+    def _test_dropout(self, x: np.ndarray, T: np.ndarray, w: np.ndarray) -> None:
+        """``dropout_lr_``: 2 x (log-likelihood - the NBD's); ``dropout_identified_``: the fit
+        converged and the data reject "nobody leaves" (``dropout_lr_`` > 2.71, 5 %).
+
+        When dropout is not identified P(alive) is ~1 for everyone: not a finding about the
+        customers but the absence of evidence of permanent dropout in the history given
+        (e.g. one year of a growing, seasonal shop, where slow buyers come back).
+        """
+        self.dropout_lr_ = max(0.0, 2.0 * (self.log_likelihood_ - nbd_log_likelihood(x, T, w)))
+        self.dropout_identified_ = bool(self.converged_ and self.dropout_lr_ > DROPOUT_LR_CRITICAL)
+
+    def probability_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(no purchase in the next ``t`` time units): the model's answer to the churn model's question."""
+        raise NotImplementedError
 
 
 class BetaGeoModel(_BTYDModel):
@@ -210,6 +256,7 @@ class BetaGeoModel(_BTYDModel):
         params, nll, ok = _fit_log_params(lambda lp: self._neg_ll_and_grad(lp, ux, ut, uT, w), 4, "BG/NBD",
                                           gradient=True)
         self._finish(params, nll, n, ok)
+        self._test_dropout(ux, uT, w)
         return self
 
     def probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
@@ -218,6 +265,19 @@ class BetaGeoModel(_BTYDModel):
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             log_ratio = np.log(a) - np.log(np.maximum(b + x - 1, 1e-300)) + (r + x) * (np.log(alpha + T_) - np.log(alpha + t_x))
             return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
+
+    def probability_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
+        """P(no purchase in the next ``t`` time units): gone, or alive and not buying
+        (a BG/NBD customer can only leave right after a purchase).
+
+        >>> m = BetaGeoModel().fit([1, 0, 3, 2], [5., 0, 20, 12], [30., 30, 30, 25])
+        >>> bool(0 < m.probability_no_purchase(13, [0], [0.], [30.])[0] < 1)
+        True
+        """
+        r, alpha, _, _ = self.params
+        x, t_x, T_ = (np.asarray(v, dtype=float) for v in (frequency, recency, T))
+        alive = self.probability_alive(x, t_x, T_)
+        return 1 - alive + alive * np.exp((r + x) * np.log((alpha + T_) / (alpha + T_ + t)))
 
     def expected_purchases(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
         """Expected transactions in the next ``t`` time units for each customer."""
@@ -278,6 +338,7 @@ class ParetoNBDModel(_BTYDModel):
 
         params, nll, ok = _fit_log_params(_with_central_gradient(neg_ll), 4, "Pareto/NBD", gradient=True)
         self._finish(params, nll, n, ok)
+        self._test_dropout(ux, uT, w)
         return self
 
     def probability_alive(self, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.customers.output import exposable, records
@@ -66,7 +67,10 @@ def clv_cmd(
     With --calibration-end before the last purchase day this is an evaluation run: the rows go to
     `eval_customer_clv` and no model is registered (the served `customer_clv` is left as it is).
     JSON: {bgnbd: {r, alpha, a, b}, pareto_nbd: {r, alpha, s, beta}, gamma_gamma: {p, q, v},
-    holdout: {actual_total, predicted_total_bgnbd, predicted_total_pareto_nbd, mae_bgnbd}, evaluation, table}.
+    holdout: {actual_total, predicted_total_bgnbd, predicted_total_pareto_nbd, mae_bgnbd},
+    dropout: {identified, lr_bgnbd, identified_pareto_nbd, lr_pareto_nbd, p_alive_basis, note}, evaluation, table}.
+    When the history shows no permanent dropout, p_alive is the probability of a purchase within 90 days
+    (dropout.p_alive_basis) and dropout.note says why.
     """
     from shoplens.customers.clv import fit_clv
 
@@ -90,6 +94,8 @@ def clv_cmd(
         console.print(rows_table([p], title=f"{p.pop('model')} parameters (time unit: {time_unit})"))
     if res.holdout.get("actual_total") is not None:
         console.print(rows_table([res.holdout], title=f"Holdout {res.calibration_end} .. {res.holdout_end}"))
+    if summary["dropout"]["note"]:
+        console.print(escape(summary["dropout"]["note"]), style="yellow")
     cols = ["customer_id", "frequency", "recency", "T", "monetary_value", "p_alive", "expected_purchases", "expected_spend", "clv"]
     console.print(frame_table(top[cols].head(limit), title=f"Highest {horizon_months}-month discounted CLV"))
 

@@ -28,6 +28,11 @@ from shoplens.store.warehouse import Warehouse
 
 TimeUnit = Literal["day", "week"]
 UNIT_DAYS = {"day": 1.0, "week": 7.0}
+# The window of ``p_purchase_90d``: the churn model's default horizon, so that the two answer
+# the same question ("will this customer buy within 90 days?").
+ACTIVITY_DAYS = 90
+P_ALIVE_MODEL = "BG/NBD"
+P_ALIVE_FALLBACK = f"purchase within {ACTIVITY_DAYS} days"
 
 
 RFM_SUMMARY = Transform("clv_rfm_summary", f"""
@@ -126,7 +131,7 @@ class CLVResult:
         return self.holdout_end is not None
 
     def summary(self, digits: int | None = None) -> dict[str, Any]:
-        """The CLI's JSON shape: parameters of each model and the holdout totals."""
+        """The CLI's JSON shape: parameters of each model, the holdout totals and the dropout test."""
         def r(v: float) -> float:
             return round(v, digits) if digits is not None else v
 
@@ -135,7 +140,37 @@ class CLVResult:
             "pareto_nbd": {k: r(v) for k, v in self.pareto_nbd.params_.items()},
             "gamma_gamma": {k: r(v) for k, v in self.gamma_gamma.params_.items()},
             "holdout": self.holdout,
+            "dropout": self.dropout(),
         }
+
+    def dropout(self) -> dict[str, Any]:
+        """Whether the history shows permanent dropout, and what ``p_alive`` therefore means.
+
+        ``identified``: BG/NBD's likelihood-ratio test against the no-dropout NBD rejects
+        "nobody leaves" (``lr`` > 2.71). When it does not, every P(alive) would be ~1: the
+        history (e.g. one year of a growing, seasonal shop) gives no evidence of customers
+        leaving for good, only of slow buyers. ``p_alive`` is then the model's probability of
+        a purchase within 90 days (``p_alive_basis``), the question the churn model answers.
+        """
+        bg, pn = self.bgnbd, self.pareto_nbd
+        out: dict[str, Any] = {
+            "identified": bg.dropout_identified_, "lr_bgnbd": round(bg.dropout_lr_, 3),
+            "identified_pareto_nbd": pn.dropout_identified_, "lr_pareto_nbd": round(pn.dropout_lr_, 3),
+            "p_alive_basis": P_ALIVE_MODEL if bg.dropout_identified_ else P_ALIVE_FALLBACK,
+        }
+        notes = []
+        if not bg.dropout_identified_:
+            p = bg.params_["a"] / (bg.params_["a"] + bg.params_["b"])
+            notes.append(
+                f"This history shows no permanent drop-out (BG/NBD: a customer leaves after {p:.2%} of purchases; "
+                f"likelihood ratio against no drop-out {bg.dropout_lr_:.2f}, where above 2.71 would show drop-out): inactive "
+                f"customers are explained as slow buyers and P(alive) would be ~100% for everyone, so p_alive is the probability "
+                f"of a purchase within {ACTIVITY_DAYS} days, the question the churn model answers.")
+        if not pn.dropout_identified_:
+            notes.append(f"Pareto/NBD finds no drop-out either (likelihood ratio {pn.dropout_lr_:.2f}): "
+                         "its P(alive) is left empty.")
+        out["note"] = " ".join(notes) or None
+        return out
 
 
 def fit_clv(
@@ -190,10 +225,15 @@ def fit_clv(
     horizon = horizon_months * 30.0 / unit
     spend = gg.expected_spend(x, summary["monetary_value"].to_numpy(float))
     out = summary[["customer_id", "frequency", "recency", "T", "monetary_value"]].copy()
-    # At a parameter bound (e.g. a -> 0: no measurable drop-out, BG/NBD reduces to the NBD) the
-    # probability of being alive carries no information: store NULL rather than a misleading 100%.
-    out["p_alive"] = bg.probability_alive(x, t_x, T) if bg.converged_ else np.nan
-    out["p_alive_pareto_nbd"] = pnbd.probability_alive(x, t_x, T) if pnbd.converged_ else np.nan
+    # P(alive) means something only when the history shows dropout (the likelihood-ratio test
+    # against the no-dropout NBD, in btyd). Otherwise it is ~1 for everyone (a -> 0: BG/NBD is
+    # the NBD) and would contradict the churn risk: p_alive falls back to the model's
+    # probability of a purchase within ACTIVITY_DAYS, which is the churn model's question.
+    p_purchase = 1 - bg.probability_no_purchase(ACTIVITY_DAYS / unit, x, t_x, T)
+    out["p_alive"] = bg.probability_alive(x, t_x, T) if bg.dropout_identified_ else p_purchase
+    out["p_alive_basis"] = P_ALIVE_MODEL if bg.dropout_identified_ else P_ALIVE_FALLBACK
+    out["p_alive_pareto_nbd"] = pnbd.probability_alive(x, t_x, T) if pnbd.dropout_identified_ else np.nan
+    out[f"p_purchase_{ACTIVITY_DAYS}d"] = p_purchase
     out["expected_purchases"] = bg.expected_purchases(horizon, x, t_x, T)
     out["expected_purchases_pareto_nbd"] = pnbd.expected_purchases(horizon, x, t_x, T)
     out["expected_spend"] = spend

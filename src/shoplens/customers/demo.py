@@ -8,6 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.customers.churn import fit_churn
@@ -56,11 +57,10 @@ def run(ctx: DemoContext) -> None:
     con.print(rows_table([{"measure": k, "value": round(v, 2)} for k, v in check.holdout.items() if not k.startswith("holdout_")],
                          title=f"CLV holdout check: fitted to {cal_end}, predicted the next 120 days"))
     clv = fit_clv(wh)
-    params = pd.DataFrame([{"model": m, **p} for m, p in clv.summary(4).items() if m != "holdout"])
+    params = pd.DataFrame([{"model": m, **p} for m, p in clv.summary(4).items() if m in ("bgnbd", "pareto_nbd", "gamma_gamma")])
     con.print(frame_table(params, title="Lifetime-value model parameters (weeks)"))
-    if not clv.bgnbd.converged_:
-        con.print("[dim]BG/NBD hit a parameter bound: this shop shows no measurable drop-out over its one-year "
-                  "history, so the model reduces to the NBD and P(alive) is left empty.[/dim]")
+    if clv.dropout()["note"]:
+        con.print(escape(clv.dropout()["note"]), style="dim")
     by_freq = holdout_by_frequency(check)
     fig_hold = go.Figure([go.Bar(x=by_freq["frequency"], y=by_freq["actual"], name="actual"),
                           go.Bar(x=by_freq["frequency"], y=by_freq["predicted_bgnbd"], name="BG/NBD predicted")])
@@ -125,7 +125,7 @@ def run(ctx: DemoContext) -> None:
               "grid (labels in English and Chinese); behavioural segments are found automatically and described in "
               "plain words. CLV comes from BG/NBD + Gamma-Gamma fitted by maximum likelihood; churn risk from a "
               "gradient-boosted model validated on a later 90-day window; rules are mined on one window and their "
-              "lift re-measured on the next.\n\n" + "\n\n".join(f"{p.segment_name}: {p.description}" for p in seg.profiles.itertuples())),
+              "lift re-measured on the next.\n\n" + (clv.dropout()["note"] or "") + "\n\n" + "\n\n".join(f"{p.segment_name}: {p.description}" for p in seg.profiles.itertuples())),
         figures=[fig_rfm, fig_seg, fig_clv, fig_hold, fig_cal, fig_coh, fig_wk, fig_an, fig_rules],
         tables=[("RFM segments", rfm_sum[["segment", "segment_zh", "customers", "share_of_revenue", "meaning", "action"]]),
                 ("Behavioural segments", seg.profiles[["segment_name", "customers", "share_of_revenue", "description"]]),

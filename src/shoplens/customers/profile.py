@@ -15,6 +15,7 @@ from datetime import date
 
 import pandas as pd
 
+from shoplens.customers.clv import ACTIVITY_DAYS, P_ALIVE_FALLBACK, P_ALIVE_MODEL
 from shoplens.customers.data import has_table, last_order_date, parse_date
 from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.store.warehouse import Warehouse
@@ -78,6 +79,8 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
     missing = ", ".join(f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}" for c in OPTIONAL_COLUMNS if c not in features)
     cases = " ".join(f"WHEN {cond} THEN '{action}'" for action, cond, _ in NEXT_BEST_ACTIONS)
     reasons = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in NEXT_BEST_ACTIONS)
+    # customer_clv written before p_alive could fall back (see clv.fit_clv) has no basis column
+    basis = "v.p_alive_basis" if "p_alive_basis" in wh.columns("customer_clv") else f"'{P_ALIVE_MODEL}'"
     # One statement from the joined results to the profile: a million customers' rows (with their
     # text reasons) reach pandas once, not once per step.
     sql = f"""
@@ -86,7 +89,7 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                 SELECT ids.customer_id, c.country, c.language, f.* EXCLUDE (customer_id),
                        r.segment, r.segment_zh, r.rfm_code, r.r_score, r.f_score, r.m_score,
                        s.segment_name AS behaviour_segment,
-                       v.clv, v.p_alive, v.expected_purchases, v.expected_spend,
+                       v.clv, v.p_alive, {basis} AS p_alive_basis, v.expected_purchases, v.expected_spend,
                        percent_rank() OVER (ORDER BY v.clv) AS clv_rank,
                        ch.churn_risk, ch.risk_band, ch.reasons AS churn_reasons
                 FROM ids LEFT JOIN customers c USING (customer_id) LEFT JOIN _features f USING (customer_id)
@@ -100,7 +103,9 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                 CASE WHEN clv IS NULL THEN NULL
                      ELSE 'expects ' || printf('%.1f', expected_purchases) || ' purchases in 12 months at about '
                           || printf('%.0f', expected_spend) || ' each'
-                          || coalesce('; ' || printf('%.0f', p_alive * 100) || '% likely still active', '') END AS clv_reason,
+                          || coalesce('; ' || printf('%.0f', p_alive * 100) || CASE WHEN p_alive_basis = '{P_ALIVE_FALLBACK}'
+                                      THEN '% likely to buy within {ACTIVITY_DAYS} days' ELSE '% likely still active' END, '')
+                     END AS clv_reason,
                 CASE WHEN price_index IS NULL THEN NULL WHEN price_index < 0.9 THEN 'bargain hunter'
                      WHEN price_index > 1.1 THEN 'pays premium prices' ELSE 'pays typical prices' END AS price_sensitivity,
                 CASE WHEN orders IS NULL THEN 'welcome offer for a first purchase' {cases} END AS next_best_action,
