@@ -12,6 +12,7 @@
    the peak memory of the process, and a plain-pandas RFM on the same orders.
 
     python bench/customers.py --data-dir ../shared/data --customers 1000000 --repeats 5
+    python bench/customers.py --dropout .shoplens/warehouse.duckdb   # CLV vs churn on a warehouse
 
 Prints a table and one JSON line; figures go to docs/customers.md.
 """
@@ -122,6 +123,45 @@ def bench_cdnow(data_dir: Path, repeats: int) -> dict:
     return out
 
 
+def dropout_check(warehouse: Path) -> dict:
+    """Does the history show permanent dropout, and do CLV and churn tell the same story?
+
+    On a warehouse (the demo's, or Online Retail ingested with the preset): the dropout test
+    (BG/NBD and Pareto/NBD against the no-dropout NBD), and, at the churn model's validation
+    cut-off, how well each model's P(no purchase within 90 days) ranks who really bought nothing
+    in the next 90 days (ROC-AUC, Brier), plus the rank correlation of the served p_alive with
+    1 - churn risk.
+    """
+    from sklearn.metrics import brier_score_loss, roc_auc_score
+
+    from shoplens.customers.churn import fit_churn
+    from shoplens.customers.clv import fit_clv
+    from shoplens.store.warehouse import Warehouse
+
+    with Warehouse(warehouse, read_only=True) as wh:
+        served = fit_clv(wh, write=False, register=False)
+        churn = fit_churn(wh, write=False, register=False)
+        cut = pd.Timestamp(churn.metrics["validation_cutoff"])
+        check = fit_clv(wh, calibration_end=(cut - pd.Timedelta(days=1)).date(),
+                        holdout_end=(cut + pd.Timedelta(days=89)).date(), write=False, register=False)
+    c = check.customers
+    bought_nothing = (c["holdout_actual"] == 0).to_numpy()
+    p_none = 1 - c["p_purchase_90d"].to_numpy()
+    both = served.customers.merge(churn.scores[["customer_id", "churn_risk"]], on="customer_id")
+    return {
+        "customers": len(served.customers),
+        "bgnbd": served.bgnbd.params_, "pareto_nbd": served.pareto_nbd.params_, "dropout": served.dropout(),
+        "at_validation_cutoff": {"cutoff": cut.date().isoformat(), "bgnbd": check.bgnbd.params_,
+                                 "dropout_identified": check.bgnbd.dropout_identified_,
+                                 "actual_no_purchase_rate": float(bought_nothing.mean()),
+                                 "btyd_mean_p_no_purchase": float(p_none.mean()),
+                                 "btyd_roc_auc": float(roc_auc_score(bought_nothing, p_none)),
+                                 "btyd_brier": float(brier_score_loss(bought_nothing, p_none)),
+                                 "churn_roc_auc": churn.metrics["roc_auc"], "churn_brier": churn.metrics["brier"]},
+        "spearman_p_alive_vs_1_minus_churn": float(both["p_alive"].corr(1 - both["churn_risk"], method="spearman")),
+    }
+
+
 def build_scaled(data_dir: Path, path: Path, customers: int, item_customers: int) -> dict:
     """Bench warehouse: replicated real orders (two yearly epochs per replica), lines for the first replicas."""
     import duckdb
@@ -214,10 +254,17 @@ def main() -> None:
     ap.add_argument("--skip-scale", action="store_true", help="only the CDNOW comparison")
     ap.add_argument("--reuse", action="store_true", help="reuse the scaled warehouse already in --workdir")
     ap.add_argument("--plot", type=Path, default=None, help="write the CDNOW holdout plot (PNG) here")
+    ap.add_argument("--dropout", type=Path, default=None, metavar="WAREHOUSE",
+                    help="only the dropout check (CLV vs churn) on this warehouse, e.g. the demo's")
     ap.add_argument("--pipeline", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.pipeline:
         print(json.dumps(run_pipeline(args.pipeline)))
+        return
+    if args.dropout:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            print(json.dumps(dropout_check(args.dropout), default=str))
         return
     if args.plot:
         curve = cdnow_holdout_plot(args.data_dir, args.plot)
