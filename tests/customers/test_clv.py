@@ -246,3 +246,27 @@ def test_dropout_is_tested_against_the_no_dropout_nbd(cdnow_warehouse_path: Path
     assert not ParetoNBDModel().fit(x, t_x, T).dropout_identified_
     p0 = model.probability_no_purchase(13, x, t_x, T)
     assert ((0 < p0) & (p0 < 1)).all() and p0[x == 0].mean() > p0[x >= 5].mean()
+
+
+@pytest.mark.parametrize("params", [(0.55, 10.6, 0.61, 11.7), (0.55, 12.0, 0.61, 10.0), (2.0, 5.0, 0.1, 30.0),
+                                    (0.3, 20.0, 2.0, 4.0), (1.0, 1.0, 1.0, 1.0)])
+def test_pareto_nbd_gradient_matches_the_likelihood(cdnow_warehouse_path: Path, params: tuple[float, ...]) -> None:
+    """The fit's gradient (analytic, with 2F1's parameter derivatives on distinct pairs) is the likelihood's
+    central-difference gradient, on both sides of alpha = beta (the two forms of Fader & Hardie's A0)."""
+    from datetime import date
+
+    from shoplens.customers.btyd import _compress
+    from shoplens.customers.clv import rfm_summary
+
+    with Warehouse(cdnow_warehouse_path, read_only=True) as wh:
+        s = rfm_summary(wh, date(1997, 9, 30))
+    (x, t_x, T), w = _compress(*(s[c].to_numpy(float) for c in ("frequency", "recency", "T")))
+    log_params = np.log(params)
+    value, grad = ParetoNBDModel._neg_ll_and_grad(log_params, x, t_x, T, w, ParetoNBDModel._pairs(x, t_x, T))
+
+    def mean_nll(lp: np.ndarray) -> float:
+        return float(-(w @ ParetoNBDModel.log_likelihood(np.exp(lp), x, t_x, T)) / w.sum())
+
+    assert value == pytest.approx(mean_nll(log_params), rel=1e-12)
+    numeric = [(mean_nll(log_params + e) - mean_nll(log_params - e)) / 2e-6 for e in np.eye(4) * 1e-6]
+    assert np.allclose(grad, numeric, rtol=1e-6, atol=1e-7)
