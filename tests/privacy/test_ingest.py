@@ -217,9 +217,10 @@ def test_quarantine_reasons_show_shop_ids_never_pseudonyms(tmp_path, monkeypatch
     monkeypatch.setenv("SHOPLENS_SECRET", SECRET)
     w = tmp_path / "w.duckdb"
     with Warehouse(w) as wh:
-        ingest(wh, [_customers_csv(tmp_path / "c.csv", [{"customer_id": "C1"}])], table="customers")
+        hooks = ingest_hooks(Settings(warehouse=w, secret=SECRET), wh)  # as an older caller passes them
+        ingest(wh, [_customers_csv(tmp_path / "c.csv", [{"customer_id": "C1"}])], table="customers", before_write=hooks)
         (tmp_path / "o.csv").write_text("order_id,customer_id,ordered_at\nO1,C1,2011-01-01\nO2,C9,2011-01-01\n")
-        assert ingest(wh, [tmp_path / "o.csv"], table="orders").quarantined == 1
+        assert ingest(wh, [tmp_path / "o.csv"], table="orders", before_write=hooks).quarantined == 1
         stored = wh.con.execute("SELECT reason FROM _quarantine").fetchone()[0]
         assert to_internal(wh, ["C9"])[0] in stored  # kept pseudonymous inside (erasure finds it)
     res = CliRunner().invoke(app, ["-w", str(w), "quarantine", "orders", "--json"])
