@@ -202,29 +202,34 @@ def _check_internal(wh: Warehouse, customer_ids: Iterable[str | None], need: Nee
     purposes = purposes_for(need)
     defaults = {p: _default_for(p, default) for p in purposes}
     ids = ["" if c is None else str(c) for c in customer_ids]
-    flags: dict[str, tuple[Any, ...]] = {}
+    # per known id: (consent values, granted flags); the flags come from _granted_sql, the
+    # same expression consent_filter_sql uses, so the two can never disagree
+    found: dict[str, tuple[tuple[Any, ...], tuple[bool, ...]]] = {}
     present = sorted({c for c in ids if c})
     if present:
-        cols = ", ".join(_column(p) for p in purposes)
+        n = len(purposes)
+        values = ", ".join(_column(p) for p in purposes)
+        granted = ", ".join(_granted_sql(p, defaults[p]) for p in purposes)
         rows = wh.con.execute(
-            f"SELECT customer_id, {cols} FROM customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))", [present]
-        ).fetchall()
-        flags = {r[0]: tuple(r[1:]) for r in rows}
-        missing = [c for c in present if c not in flags]
-        if missing:  # known only from activity: never asked (the hot path, a customers row, skips this)
+            f"SELECT customer_id, {values}, {granted} FROM customers WHERE customer_id IN (SELECT unnest(?::VARCHAR[]))",
+            [present]).fetchall()
+        found = {r[0]: (tuple(r[1:1 + n]), tuple(bool(g) for g in r[1 + n:])) for r in rows}
+        missing = [c for c in present if c not in found]
+        if missing:  # known only from activity: never asked, so coalesce(NULL, default) = the default
             known = " UNION ".join(f"SELECT customer_id FROM {t} WHERE customer_id IN (SELECT unnest($1::VARCHAR[]))"
                                    for t in ACTIVITY_TABLES)
-            flags |= {r[0]: (None,) * len(purposes) for r in wh.con.execute(known, [missing]).fetchall()}
+            never = ((None,) * n, tuple(defaults[p] for p in purposes))
+            found |= {r[0]: never for r in wh.con.execute(known, [missing]).fetchall()}
     check = ConsentCheck(purposes)
     for cid in ids:
-        values = flags.get(cid)
-        if values is None:
+        if cid not in found:
             check.unknown.append(cid)
             check.reasons[cid] = "unknown customer: not in the warehouse, so no consent is on record"
             continue
+        values, flags = found[cid]
         if any(v is None for v in values):
             check.defaulted.append(cid)
-        refusals = [_refusal(p, v) for p, v in zip(purposes, values) if not (v if v is not None else defaults[p])]
+        refusals = [_refusal(p, v) for p, v, ok in zip(purposes, values, flags) if not ok]
         if refusals:
             check.refused.append(cid)
             check.reasons[cid] = "; ".join(refusals)
