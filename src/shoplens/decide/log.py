@@ -35,7 +35,7 @@ import pandas as pd
 from shoplens.decide.ope import LoggedFeedback
 from shoplens.decide.policies import Policy
 from shoplens.errors import InsufficientDataError, NotFoundError, UserInputError
-from shoplens.privacy.consent import _check_internal, decision_action
+from shoplens.privacy.consent import Default, _check_internal, decision_action
 from shoplens.privacy.ids import to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 
@@ -166,8 +166,9 @@ class Decider:
     """
 
     def __init__(self, wh: Warehouse, policy: Policy, *, name: str, version: str = "1",
-                 decision_type: str = "offer", seed: int = 0) -> None:
+                 decision_type: str = "offer", seed: int = 0, consent_default: Default = None) -> None:
         self.wh = wh
+        self.consent_default = consent_default  # the policy's answer for never-asked customers (None: settings)
         self.policy = policy
         self.name = name
         self.version = version
@@ -183,8 +184,8 @@ class Decider:
         if not ids:
             return None, None
         is_offer = decision_action(self.decision_type) == "offer"
-        return (_check_internal(self.wh, ids, "offer") if is_offer else None,
-                _check_internal(self.wh, ids, "personalised_decision"))
+        return (_check_internal(self.wh, ids, "offer", self.consent_default) if is_offer else None,
+                _check_internal(self.wh, ids, "personalised_decision", self.consent_default))
 
     def decide(self, customer_id: str | None, context: Mapping[str, Any] | None, actions: Sequence[Hashable],
                k: int = 1) -> list[dict[str, Any]]:

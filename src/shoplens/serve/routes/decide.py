@@ -111,7 +111,8 @@ def _decider(request: Request, wh: Warehouse, name: str, decision_type: str = "o
             raise NotComputedError(f"model {name!r} is not a bandit policy (see GET /api/v1/models)")
         entry = {"version": version, "policy": policy, "learned_until": None}
         cache[key] = entry
-    decider = Decider(wh, entry["policy"], name=name, version=str(version), decision_type=decision_type)
+    decider = Decider(wh, entry["policy"], name=name, version=str(version), decision_type=decision_type,
+                      consent_default=request.app.state.consent_default)  # the policy read once at start
     decider.learned_until = entry["learned_until"]
     return decider, entry
 
