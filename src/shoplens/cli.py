@@ -61,12 +61,15 @@ def ingest_cmd(
     preset: Annotated[Optional[str], typer.Option(help="named mapping for a known export format (see `shoplens presets`)")] = None,
     strict: Annotated[bool, typer.Option(help="fail the whole ingest on any bad row instead of quarantining it")] = False,
     encoding: Annotated[Optional[str], typer.Option(help="source encoding (default: detected; UTF-8, UTF-16, GB18030/GBK)")] = None,
+    privacy: Annotated[str, typer.Option(help="on: apply the [privacy] policy (pseudonyms, masking); off: write "
+                                              "personal data as it came (recorded in _privacy_optouts)")] = "on",
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
 ) -> None:
     """Load CSV/TSV, Parquet or JSON Lines files (optionally gzipped) into a canonical table.
 
     Bad rows are quarantined with file, line, column and reason (see `shoplens quarantine`);
     the run is atomic and idempotent, and read = loaded + updated + quarantined + duplicates.
+    The shop's privacy policy is applied before anything is written (`--privacy off` opts out, logged).
 
     Examples:
 
@@ -87,14 +90,15 @@ def ingest_cmd(
         table, files = args[0], args[1:]
         Mapping.identity(table)  # unknown table -> clear error
     settings = settings_from(ctx)
-    options = {"mapping": mapping, "strict": strict, "encoding": encoding}
+    if privacy not in ("on", "off"):
+        raise UserInputError(f"--privacy must be on or off, not {privacy!r}")
+    options = {"mapping": mapping, "strict": strict, "encoding": encoding, "privacy": privacy}
     with open_warehouse(ctx) as wh:
         if json_out:
             from shoplens.ingest import ingest
-            from shoplens.pipeline import _ingest_hooks
 
             result = ingest(wh, files, table=table, preset=preset, max_future_days=settings.max_future_days,
-                            before_write=_ingest_hooks(settings, wh), **options)
+                            settings=settings, **options)
             print_json(result.to_dict())
             return
         results = ingest_with_progress(wh, settings, console, [(table, preset, [Path(f) for f in files])],
@@ -118,10 +122,13 @@ def quarantine_cmd(
     from shoplens.schema import get_table
 
     get_table(table)
+    from shoplens.privacy.ids import external_text
+
     with open_warehouse(ctx, read_only=True) as wh:
         rows = wh.query(
             'SELECT file, line, "column", reason FROM _quarantine WHERE table_name = ? ORDER BY file, line', [table]
         )
+        rows["reason"] = external_text(wh, rows["reason"].tolist())  # the shop's ids, never pseudonyms
     records = rows.to_dict("records")
     if json_out:
         print_json(records)

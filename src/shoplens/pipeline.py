@@ -27,7 +27,7 @@ from shoplens.cli_common import fmt, frame_table, rows_table
 from shoplens.config import Settings
 from shoplens.errors import ConfigError
 from shoplens.ingest import IngestResult, ingest
-from shoplens.ingest.loader import BeforeWrite
+from shoplens.ingest.loader import BeforeWrite, privacy_stage
 from shoplens.insights.overview import overview
 from shoplens.insights.report import Report, kpi_html
 from shoplens.store.warehouse import Warehouse
@@ -67,11 +67,9 @@ class DemoContext:
 
 
 def _ingest_hooks(settings: Settings, wh: Warehouse) -> list[BeforeWrite]:
-    """Hooks other packages provide for ingest (privacy masking), when installed."""
-    if importlib.util.find_spec("shoplens.privacy.ingest") is None:
-        return []
-    mod = importlib.import_module("shoplens.privacy.ingest")
-    return list(mod.ingest_hooks(settings, wh))
+    """The privacy stage for ``wh`` under ``settings`` (ingest applies it itself; passing these
+    hooks to :func:`ingest` is harmless: they are applied once)."""
+    return privacy_stage(wh, settings, "on")
 
 
 def ingest_with_progress(
@@ -85,7 +83,6 @@ def ingest_with_progress(
 ) -> list[IngestResult]:
     """Ingest each (table, preset, files) job with a progress bar; ``options`` go to :func:`ingest`."""
     results = []
-    hooks = _ingest_hooks(settings, wh)
     with Progress(
         SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
         TextColumn("{task.fields[stage]} [dim]{task.fields[query]}"),
@@ -101,7 +98,7 @@ def ingest_with_progress(
             with _query_progress(wh, lambda pct, task=task: progress.update(task, query=f"{pct:.0f}%")):
                 results.append(
                     ingest(wh, files, table=table, preset=preset, progress=step,
-                           max_future_days=settings.max_future_days, before_write=hooks, **options)
+                           max_future_days=settings.max_future_days, settings=settings, **options)
                 )
     return results
 
@@ -157,6 +154,9 @@ def step_ingest(ctx: DemoContext) -> None:
     q = ctx.warehouse.query(
         "SELECT table_name AS \"table\", reason, count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 10"
     )
+    from shoplens.privacy.ids import external_text
+
+    q["reason"] = external_text(ctx.warehouse, q["reason"].tolist())  # the shop's ids, never pseudonyms
     ctx.report.add_section(
         "Data", key="data",
         text="Every file of the demo shop was validated on the way in; rows that failed a check are kept in "

@@ -58,6 +58,18 @@ def test_mask_writes_the_masked_file(chats, tmp_path, operator, expected) -> Non
     assert frame["text"][0] == expected and frame["text"][1] == "order 20231105 arrived" and frame["id"].tolist() == ["1", "2", "3"]
 
 
+def test_masked_csv_cannot_run_spreadsheet_formulas(tmp_path) -> None:
+    """Regression (#16 item 14): masked copies are CSVs shoplens writes; formulas are neutralised."""
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": ["=1+1", "7"], "text": ["=HYPERLINK(\"x\") call 13812345678", "fine"]}).to_csv(src, index=False)
+    out = tmp_path / "out.csv"
+    result = runner.invoke(app, ["privacy", "mask", str(src), "--column", "text", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    back = pd.read_csv(out, dtype=str)
+    assert back["id"].tolist() == ["'=1+1", "7"]
+    assert back["text"].iloc[0].startswith("'=HYPERLINK") and "13812345678" not in back["text"].iloc[0]
+
+
 def test_mask_pseudonym_uses_the_shop_secret(chats, tmp_path) -> None:
     outs = []
     for i in range(2):

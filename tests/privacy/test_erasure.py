@@ -53,7 +53,7 @@ def _everything(wh):
                    [f'{{"CustomerID": "{internal}", "Quantity": "x"}}'])
     reg = ModelRegistry(wh)
     reg.register("factors", Factors().fit([internal] + others))
-    export_customers(wh, [internal] + others, "segment_export", purpose="personalization")
+    export_customers(wh, to_external(wh, [internal] + others), "segment_export", purpose="personalization")
     (wh.home / "exports" / "notes.json").write_text(f'{{"vip": "{CUSTOMER}"}}')
     return internal, others
 
@@ -100,8 +100,8 @@ def test_erase_reaches_everything_and_verify_is_clean(demo_wh) -> None:
     assert set(model.factors_) == set(others)
     exported = pd.read_csv(demo_wh.home / "exports" / "segment_export.csv", dtype=str)["customer_id"].tolist()
     assert CUSTOMER not in exported and exported and set(exported) <= set(to_external(demo_wh, others))
-    # the vault key is gone: the shop id can no longer be recovered from the pseudonym
-    assert to_external(demo_wh, [internal]) == [internal]
+    # the vault key is gone: the shop id can no longer be recovered, and the pseudonym never leaves as one
+    assert to_external(demo_wh, [internal]) == [None]
 
 
 def test_erase_is_idempotent_and_audited(demo_wh) -> None:

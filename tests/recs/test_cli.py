@@ -69,7 +69,7 @@ def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
     result = invoke(wpath, "recommend", "--users-file", str(users), "--k", "5", "--output", str(out), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["rows"] == 25 and summary["not_personalised"] == 1
+    assert summary["rows"] == 25 and summary["not_personalised"] == 2  # the refusal and the unknown id
     frame = pd.read_csv(out, dtype={"customer_id": str, "product_id": str})
     assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
     assert frame["customer_id"].drop_duplicates().tolist() == personal + refused + ["never-seen"]  # shop ids, in order
@@ -78,8 +78,22 @@ def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
     assert no_consent["reason"].eq("popular now (not personalised)").all()
     unknown = frame[frame["customer_id"] == "never-seen"]
     assert no_consent["product_id"].tolist() == unknown["product_id"].tolist()  # the same non-personal list
+    assert unknown["reason"].eq("popular now (not personalised)").all()  # an unknown id is a cold start
     mine = frame[frame["customer_id"].isin(personal)]
     assert mine["reason"].str.startswith(("you bought it", "because you bought", "customers like you")).mean() > 0.8
+
+
+def test_recommend_csv_cannot_run_spreadsheet_formulas(wpath: Path, tmp_path: Path) -> None:
+    """Regression (#16 item 14): ids starting with =, +, -, @ were written as they came."""
+    users = tmp_path / "users.txt"
+    evil = ["=HYPERLINK(\"http://x\")", "+1+1", "@SUM(A1)", "-2+3"]
+    users.write_text("\n".join(evil) + "\n")
+    out = tmp_path / "out.csv"
+    result = invoke(wpath, "recommend", "--users-file", str(users), "--k", "2", "--output", str(out))
+    assert result.exit_code == 0, result.output
+    frame = pd.read_csv(out, dtype={"customer_id": str, "product_id": str})
+    assert frame["customer_id"].drop_duplicates().tolist() == ["'" + e for e in evil]
+    assert pd.api.types.is_numeric_dtype(frame["score"]) and pd.api.types.is_numeric_dtype(frame["rank"])
 
 
 def test_recommend_exclude_purchased_and_csv_input(wpath: Path, tmp_path: Path) -> None:

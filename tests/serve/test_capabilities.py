@@ -22,7 +22,7 @@ def consenting_customer(client) -> str:
 
     wh = client.app.state.warehouse
     internal = wh.con.execute(
-        "SELECT customer_id FROM customers WHERE consent_personalization AND email IS NOT NULL "
+        "SELECT customer_id FROM customers WHERE consent_personalization AND consent_marketing AND email IS NOT NULL "
         "AND customer_id IN (SELECT customer_id FROM customer_segments) ORDER BY customer_id LIMIT 1").fetchone()[0]
     return to_external(wh, [internal])[0]
 
@@ -146,6 +146,38 @@ def test_decisions_rewards_and_bandit_learning(served_customers):
     assert client.post("/api/v1/decisions/nope/reward", json={"reward": 1}, headers=analyst).status_code == 404
     bad = client.post("/api/v1/decisions", json={"policy": "offers", "actions": []}, headers=analyst)
     assert bad.status_code == 422 and "actions" in bad.json()["detail"]
+
+
+def test_offers_recommendations_and_exports_fail_closed(served_customers):
+    """Regression (#16 items 2, 3, 14; #25 item 2) through REST: no offer without marketing consent, unknown ids
+    answered as given and never personalised, exports only of consenting customers, formulas neutralised."""
+    import pandas as pd
+
+    from shoplens.privacy import allowed
+    from shoplens.privacy.ids import to_external
+
+    client, keys, _ = served_customers
+    admin, analyst = auth(keys["admin"]), auth(keys["analyst"])
+    wh = client.app.state.warehouse
+    refused = to_external(wh, [wh.con.execute("SELECT min(customer_id) FROM customers WHERE consent_marketing = FALSE "
+                                              "AND consent_personalization").fetchone()[0]])[0]
+    client.post("/api/v1/bandits", json={"name": "offers", "policy": "bernoulli-ts"}, headers=admin)
+    for customer, reason in ((refused, "no marketing consent"), ("not-a-customer", "unknown customer")):
+        body = client.post("/api/v1/decisions", json={"policy": "offers", "actions": ["ten-off", "free-shipping"],
+                                                      "customer_id": customer}, headers=analyst).json()
+        slot = body["data"][0]
+        assert slot["action"] is None and reason in slot["reason"]
+        assert slot["customer_id"] == customer and slot["personalised"] is False
+    logged = wh.query("SELECT policy, action FROM decisions WHERE policy = 'not-offered'")
+    assert len(logged) == 2 and logged["action"].isna().all()
+    recs = client.get("/api/v1/recommendations/not-a-customer?n=3", headers=analyst).json()
+    assert recs["customer_id"] == "not-a-customer" and recs["personalised"] is False
+    # an exported audience holds only customers with marketing consent, as shop ids
+    seg = client.get("/api/v1/segments", headers=auth(keys["viewer"])).json()["data"][0]["segment_id"]
+    out = client.post(f"/api/v1/segments/{seg}/export", json={"name": "campaign"}, headers=admin).json()
+    exported = pd.read_csv(wh.home / "exports" / "campaign.csv", dtype=str)["customer_id"].tolist()
+    assert len(exported) == out["exported"] > 0
+    assert allowed(wh, exported, "marketing").allowed == exported
 
 
 def test_experiment_analysis(served):

@@ -200,7 +200,7 @@ def profile_cmd(
     """
     from shoplens.customers.profile import build_profile, profile_card
     from shoplens.errors import NotFoundError, UserInputError
-    from shoplens.privacy.consent import allowed
+    from shoplens.privacy.consent import _check_internal
     from shoplens.privacy.ids import to_internal
 
     with open_warehouse(ctx) as wh:
@@ -210,8 +210,9 @@ def profile_cmd(
             row = profile[profile["customer_id"].astype(str) == internal]
             if row.empty:
                 raise NotFoundError(f"customer {customer_id!r} is not in the warehouse (check the id, or ingest their orders)")
-            if not allowed(wh, [internal], "personalization"):
-                raise UserInputError(f"customer {customer_id!r} has not consented to personalisation; no profile is shown")
+            consent = _check_internal(wh, [internal], "profile")
+            if internal not in consent:
+                raise UserInputError(f"customer {customer_id!r}: {consent.reason(internal)}; no profile is shown")
             card = profile_card(row).copy()
             card["customer_id"] = customer_id
             if json_out:

@@ -153,6 +153,12 @@ def _window(wh: Warehouse, cutoff: date, horizon_days: int, cache: FeatureCache 
     return features.merge(rfm, on="customer_id", how="left").merge(labels, on="customer_id")
 
 
+# Rule actions that contact the customer with an offer or a campaign: tagging a customer
+# for one of them builds a campaign audience, which needs marketing consent too.
+MARKETING_ACTIONS = frozenset({"cross-sell and loyalty upsell", "personal win-back offer",
+                               "reactivation email with bestsellers"})
+
+
 def _action(atoms: tuple[Atom, ...], kind: str) -> tuple[str, str]:
     values = {str(a.value) for a in atoms}
     if kind == "growth":
@@ -321,7 +327,9 @@ def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_da
 def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: FeatureCache | None = None) -> pd.DataFrame:
     """Tag today's customers matching each validated rule; writes ``customer_rule_tags``.
 
-    Customers without consent to personalisation are never tagged.
+    Customers without consent to personalisation are never tagged; a rule whose action
+    contacts the customer (:data:`MARKETING_ACTIONS`) tags only customers who also consent
+    to marketing (the tags are campaign audiences).
     """
     from shoplens.privacy.consent import consent_filter_sql
 
@@ -334,8 +342,10 @@ def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: Featur
                                                on="customer_id", how="left")
     wh.con.register("_current", current)
     try:
+        need = {False: ["profile"], True: ["profile", "campaign"]}
         parts = [f"SELECT customer_id, '{r.rule_id}' AS rule_id, '{r.action}' AS action FROM _current "
-                 f"WHERE ({r.condition_sql}) AND {consent_filter_sql('personalization')}" for r in rules.itertuples()]
+                 f"WHERE ({r.condition_sql}) AND {consent_filter_sql(need[r.action in MARKETING_ACTIONS])}"
+                 for r in rules.itertuples()]
         tags = wh.query(" UNION ALL ".join(parts) + " ORDER BY customer_id, rule_id") if parts else \
             pd.DataFrame(columns=["customer_id", "rule_id", "action"])
     finally:

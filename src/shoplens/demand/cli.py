@@ -70,7 +70,9 @@ def forecast_cmd(
     with open_warehouse(ctx) as wh, _progress(not json_out) as progress:
         result = forecast_demand(wh, until=until, horizon=horizon, freq=freq, level=level, progress=progress)
     if output is not None:
-        contract_frame(result.forecast).to_csv(output, index=False)
+        from shoplens.files import write_csv
+
+        write_csv(contract_frame(result.forecast), output)
     summary = result.summary() | {"output": str(output) if output else None}
     if json_out:
         print_json(summary)

@@ -7,6 +7,15 @@ Per natural key, each valid row is compared with the key's previous version (the
 row before it in this run, else the warehouse row): no previous version means
 *loaded*, identical content means *duplicate*, different content means *updated*
 (the last version wins).
+
+Privacy holds by construction: the data flow is sources -> ingest -> privacy ->
+warehouse, so before anything is written ingest hands the validated rows to the
+privacy stage (:func:`shoplens.privacy.ingest.write_policy`), which applies the shop's
+policy (pseudonyms, masking, the vault) on every write path: CLI, Python, REST upload,
+Spark. No caller passes it and none can forget it; writing raw personal data takes the
+explicit, logged ``privacy="off"``. The import goes one step down the flow (privacy
+never imports ingest), and happens at call time so that reading presets or mappings
+stays light.
 """
 
 from __future__ import annotations
@@ -17,12 +26,12 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
 
-from shoplens.errors import MappingError, StrictModeError
+from shoplens.errors import MappingError, StrictModeError, UserInputError
 from shoplens.ingest.mapping import Mapping, normalise_name, quote
 from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
@@ -33,6 +42,8 @@ Progress = Callable[[str, float], None]
 # Called for each table after validation and before writing, with the connection,
 # the canonical table name, the temp table holding its staged rows and the columns
 # the source provides. Privacy uses it to mask or pseudonymise before anything lands.
+# A hook may also have ``after_write(con, run_id)``, called inside the ingest's
+# transaction once rows and quarantine are written (privacy masks the quarantine there).
 BeforeWrite = Callable[[duckdb.DuckDBPyConnection, str, str, list[str]], None]
 
 
@@ -106,22 +117,33 @@ def ingest(
     progress: Progress | None = None,
     before_write: Sequence[BeforeWrite] = (),
     mirror: bool = True,
+    settings: Any = None,
+    privacy: Literal["on", "off"] = "on",
 ) -> IngestResult:
-    """Load ``files`` into the warehouse.
+    """Load ``files`` into the warehouse, the shop's privacy policy applied before anything lands.
+
+    ``settings`` (:class:`shoplens.config.Settings`) gives the policy and the shop secret;
+    when None they come from the environment and shoplens.toml, as for the CLI.
+    ``privacy="off"`` writes personal data as it came: refused on a pseudonymised
+    warehouse, recorded in ``_privacy_optouts`` and announced on stderr.
+    ``before_write``: further hooks (run after the privacy stage).
 
     On a warehouse opened with ``engine="spark"`` the same SQL runs on Spark and the
     tables are Parquet; ``mirror`` then also copies them into the DuckDB file for the
     steps that run on DuckDB only.
 
-    >>> # ingest(wh, ["orders.csv"], table="orders")  # doctest: +SKIP
+    >>> # ingest(wh, ["orders.csv"], table="orders").to_dict()  # customer ids stored as pseudonyms
     """
     if not files:
         raise MappingError("no input files given")
     m = resolve_mapping(table, mapping, preset)
     paths = [Path(f) for f in files]
+    if privacy not in ("on", "off"):
+        raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
     if getattr(warehouse, "engine_name", "duckdb") == "spark":
         return _ingest_spark(warehouse, m, paths, strict=strict, encoding=encoding, max_future_days=max_future_days,
-                             step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror)
+                             step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror,
+                             settings=settings, privacy=privacy)
     started = time.perf_counter()
     step = progress or (lambda msg, frac: None)
     con = warehouse.con
@@ -138,8 +160,9 @@ def ingest(
                            delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir,
                            numeric_columns=lambda header: _numeric_columns(m, header))
             )
+        hooks = privacy_stage(warehouse, settings, privacy, before_write)  # once the files could be read
         with warehouse.transaction():
-            result = _run(con, m, staged, run_id, strict, max_future_days, step, before_write)
+            result = _run(con, m, staged, run_id, strict, max_future_days, step, hooks)
     finally:
         _cleanup(con, warehouse.tmp_dir)
     result.seconds = time.perf_counter() - started
@@ -147,6 +170,32 @@ def ingest(
         "UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id]
     )
     return result
+
+
+def privacy_stage(warehouse: Warehouse, settings: Any, privacy: str,
+                  hooks: Sequence[BeforeWrite] = ()) -> list[BeforeWrite]:
+    """The hooks of one ingest: the privacy stage first, then ``hooks``.
+
+    A caller that still passes the policy hook itself (marked ``privacy_policy``) gets it
+    applied once, not twice.
+    """
+    if privacy not in ("on", "off"):
+        raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
+    given = list(hooks)
+    if any(getattr(h, "privacy_policy", False) for h in given):
+        if privacy == "off":
+            raise UserInputError("privacy='off' contradicts the privacy hook passed in before_write; drop one")
+        return given
+    from shoplens.privacy.ingest import write_policy  # the next stage of the flow (see the module doc)
+
+    return [*write_policy(warehouse, settings, privacy), *given]  # type: ignore[arg-type]
+
+
+def _after_write(hooks: Sequence[BeforeWrite], con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    for hook in hooks:  # raw source rows in the quarantine may hold PII: the privacy stage masks them
+        step = getattr(hook, "after_write", None) or getattr(hook, "mask_quarantine", None)
+        if step is not None:
+            step(con, run_id)
 
 
 def _numeric_columns(m: Mapping, header: list[str]) -> list[str]:
@@ -244,10 +293,7 @@ def _run(
         for line, col, reason in s.rejects:
             con.execute("INSERT INTO _quarantine VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                         [run_id, primary, str(s.path), line, col, reason, now])
-    for hook in before_write:  # raw source rows may hold PII: hooks that can mask them do
-        mask_quarantine = getattr(hook, "mask_quarantine", None)
-        if mask_quarantine is not None:
-            mask_quarantine(con, run_id)
+    _after_write(before_write, con, run_id)
     for tname in order:
         c = counts[tname]
         if not c.adds_up():  # an internal invariant, never a user error
@@ -506,6 +552,7 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
 def _ingest_spark(
     warehouse: Warehouse, m: Mapping, paths: list[Path], *, strict: bool, encoding: str | None,
     max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool,
+    settings: Any = None, privacy: str = "on",
 ) -> IngestResult:
     from shoplens.store.spark_storage import mirror_to_duckdb
 
@@ -526,6 +573,7 @@ def _ingest_spark(
         for f in frames[1:]:
             union = union.unionByName(f, allowMissingColumns=True)
         eng.save_temp("__src", union)
+        before_write = privacy_stage(warehouse, settings, privacy, before_write)
         result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write)
         if mirror:
             step("copying to the DuckDB file", 0.95)
@@ -658,10 +706,7 @@ def _run_spark(
             con.execute("INSERT INTO _quarantine SELECT run_id, table_name, file, line, \"column\", reason, raw, "
                         "quarantined_at FROM __q")
             con.unregister("__q")
-        for hook in before_write:
-            mask_quarantine = getattr(hook, "mask_quarantine", None)
-            if mask_quarantine is not None:
-                mask_quarantine(con, run_id)
+        _after_write(before_write, con, run_id)
         for tname in order:
             c = counts[tname]
             con.execute(

@@ -115,6 +115,8 @@ def mask_file(path: str | Path, column: str, output: str | Path, operator: str =
     elif name.endswith((".jsonl", ".ndjson")):
         frame.to_json(out, orient="records", lines=True, force_ascii=False)
     else:
-        frame.to_csv(out, index=False, sep="\t" if name.endswith(".tsv") else ",")
+        from shoplens.files import write_csv
+
+        write_csv(frame, out, sep="\t" if name.endswith(".tsv") else ",")
     return {"input": str(path), "output": str(out), "column": column, "operator": operator,
             "rows": len(frame), "rows_changed": changed}

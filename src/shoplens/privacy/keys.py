@@ -93,10 +93,12 @@ def resolve_secret(settings: Any, home: Path, *, create: bool = True, announce: 
 
 
 def warehouse_state(con: Any) -> dict[str, str]:
-    try:
-        return dict(con.execute("SELECT name, value FROM _privacy_state").fetchall())
-    except Exception:  # table missing: a warehouse never touched by privacy
+    # looked up first (a failing query would abort an open transaction, e.g. ingest's)
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                         "AND table_name = '_privacy_state'").fetchall()[0][0]
+    if not exists:  # a warehouse never touched by privacy
         return {}
+    return dict(con.execute("SELECT name, value FROM _privacy_state").fetchall())
 
 
 def bind_secret(wh: Any, secret: bytes) -> None:

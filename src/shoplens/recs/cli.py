@@ -13,6 +13,7 @@ import typer
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.errors import UserInputError
+from shoplens.files import write_csv
 
 recs_app = typer.Typer(help="Recommendations and cross-sell: train, recommend, evaluate, similar items, rules.",
                        no_args_is_help=True)
@@ -74,8 +75,9 @@ def recommend_cmd(
 ) -> None:
     """Write top-K recommendations with a reason each for the customers in a file.
 
-    Customers without personalisation consent get the non-personalised popular list
-    (reason "popular now (not personalised)"); unknown customers get popular items.
+    Customers without personalisation consent, and ids that are not customers (cold start),
+    get the non-personalised popular list (reason "popular now (not personalised)").
+    The CSV is safe to open in a spreadsheet (cells that would run as formulas start with ').
 
     JSON: {output, customers, rows, not_personalised, k}.
     """
@@ -98,7 +100,7 @@ def recommend_cmd(
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
     with open_warehouse(ctx, read_only=True) as wh:
         frame = recommend(wh, ids, k=k, filters=filters)
-    frame.to_csv(output, index=False)
+    write_csv(frame, output)
     not_personal = int(frame.loc[frame["reason"].str.contains("not personalised"), "customer_id"].nunique())
     summary = {"output": str(output), "customers": int(frame["customer_id"].nunique()), "rows": int(len(frame)),
                "not_personalised": not_personal, "k": k}
@@ -107,7 +109,8 @@ def recommend_cmd(
         return
     console.print(frame_table(frame.head(20), title=f"First recommendations (all {len(frame):,} rows in {output})"))
     if not_personal:
-        console.print(f"{not_personal} customer(s) without personalisation consent got the popular list.")
+        console.print(f"{not_personal} customer(s) without personalisation consent, or not known to the warehouse, "
+                      "got the popular list.")
 
 
 @recs_app.command("evaluate")

@@ -105,12 +105,13 @@ def interactions_transform(weights: InteractionWeights | None = None, *, consent
     """Every interaction as one :class:`~shoplens.store.transform.Transform` (parameter ``until``),
     run on the warehouse's engine; ``consented_only`` keeps customers who allow personalisation."""
     sql = interactions_sql(weights or InteractionWeights())
+    inputs: tuple[str, ...] = ("orders", "order_items", "events", "reviews", "customers")
     if consented_only:
-        from shoplens.privacy.consent import consent_filter_sql
+        from shoplens.privacy.consent import CONSENT_TABLES, consent_filter_sql
 
-        sql = f"SELECT * FROM ({sql}) WHERE {consent_filter_sql('personalization')}"
-    return Transform("interactions", sql, inputs=("orders", "order_items", "events", "reviews", "customers"),
-                     params={"until": None})
+        sql = f"SELECT * FROM ({sql}) WHERE {consent_filter_sql('recommendation')}"
+        inputs = tuple(dict.fromkeys(inputs + CONSENT_TABLES))
+    return Transform("interactions", sql, inputs=inputs, params={"until": None})
 
 
 def load_interactions(

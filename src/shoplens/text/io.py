@@ -38,11 +38,12 @@ def read_texts(path: str | Path, column: str) -> pd.DataFrame:
 
 
 def write_output(frame: pd.DataFrame, path: str | Path) -> Path:
-    """Write CSV (UTF-8) to ``path``, creating its folder."""
+    """Write CSV (UTF-8) to ``path``, creating its folder (spreadsheet formulas neutralised)."""
+    from shoplens.files import write_csv
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, encoding="utf-8")
-    return path
+    return write_csv(frame, path)
 
 
 def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> Path:

@@ -111,7 +111,8 @@ def _decider(request: Request, wh: Warehouse, name: str, decision_type: str = "o
             raise NotComputedError(f"model {name!r} is not a bandit policy (see GET /api/v1/models)")
         entry = {"version": version, "policy": policy, "learned_until": None}
         cache[key] = entry
-    decider = Decider(wh, entry["policy"], name=name, version=str(version), decision_type=decision_type)
+    decider = Decider(wh, entry["policy"], name=name, version=str(version), decision_type=decision_type,
+                      consent_default=request.app.state.consent_default)  # the policy read once at start
     decider.learned_until = entry["learned_until"]
     return decider, entry
 
@@ -154,7 +155,10 @@ def bandit_arms(wh: WarehouseDep, key: Viewer, limit: Annotated[int, Query(ge=1,
 @router.post(f"{API}/decisions", response_model=DecisionOut)
 def decide(body: DecisionIn, request: Request, wh: WarehouseDep, key: Analyst) -> DecisionOut:
     """Choose ``k`` actions for a customer (the shop's id) and context, and log them with their propensities.
-    A customer without personalisation consent gets a logged, context-free random choice."""
+    An offer (any ``decision_type`` but recommendation, ranking, content, layout, price) needs marketing
+    consent: without it (refused, never given, or not a customer) ``action`` is null with a ``reason``, and
+    the decision is logged as not offered. Without personalisation consent (or for an id that is not a
+    customer) the choice is a logged, context-free random one. Ids come back as given."""
     with _lock:  # a bandit's state changes with every choice
         decider, entry = _decider(request, wh, body.policy, body.decision_type)
         slots = decider.decide(body.customer_id, body.context or None, body.actions, k=body.k)

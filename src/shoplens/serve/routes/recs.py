@@ -115,15 +115,15 @@ def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tupl
                          categories=tuple(category) if category else None, price_min=price_min,
                          price_max=price_max, max_per_category=max_per_category)
     frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model,
-                          consent_default=request.app.state.consent_default["personalization"])
+                          consent_default=request.app.state.consent_default)
     # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists
     personalised = not (frame["reason"] == NOT_PERSONALISED).any()
     if frame.empty:  # nothing to recommend at all: ask the consent table directly
-        from shoplens.privacy.consent import allowed
+        from shoplens.privacy.consent import _allowed_internal
         from shoplens.privacy.ids import to_internal
 
-        personalised = bool(allowed(wh, to_internal(wh, [customer_id]), "personalization",
-                                    default=request.app.state.consent_default["personalization"]))
+        personalised = bool(_allowed_internal(wh, to_internal(wh, [customer_id]), "recommendation",
+                                              default=request.app.state.consent_default))
     names = _product_names(request, version, model)
     frame = frame.drop(columns=["customer_id"]).assign(name=lambda f: f["product_id"].astype(str).map(names))
     return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,

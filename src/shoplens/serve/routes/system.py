@@ -64,8 +64,11 @@ def overview(wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
 @router.get(f"{API}/quality", tags=["insights"])
 def quality(wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
     """Data quality: quarantined rows by table and reason, recent ingest runs, drift checks."""
+    from shoplens.privacy.ids import external_text
+
     quarantine = wh.query(
         'SELECT table_name AS "table", reason, count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY rows DESC')
+    quarantine["reason"] = external_text(wh, quarantine["reason"].tolist())  # the shop's ids, never pseudonyms
     by_table = wh.query('SELECT table_name AS "table", count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY 1')
     runs = wh.query(
         'SELECT run_id, table_name AS "table", finished_at, "read", loaded, updated, quarantined, duplicates, seconds '
@@ -86,7 +89,6 @@ def ingest_file(
 ) -> dict[str, Any]:
     """Upload a file and load it; returns the accounting (read = loaded + updated + quarantined + duplicates)."""
     from shoplens.ingest import ingest
-    from shoplens.pipeline import _ingest_hooks
 
     if not table and not preset:
         raise UserInputError("give a table (form field `table`) or a preset (form field `preset`)")
@@ -100,7 +102,7 @@ def ingest_file(
         # one ingest at a time: DuckDB allows one writer transaction per table
         with request.app.state.ingest_lock:
             result = ingest(wh, [target], table=table or None, preset=preset or None, strict=strict,
-                            max_future_days=settings.max_future_days, before_write=_ingest_hooks(settings, wh))
+                            max_future_days=settings.max_future_days, settings=settings)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         request.app.state.responses.clear()
