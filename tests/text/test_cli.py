@@ -143,7 +143,7 @@ def test_train_sentiment_adapt_to_a_file_a_table_and_errors(monkeypatch, capsys,
     assert code == 0, err
     report = json.loads(stdout)
     assert report["adapted_to"] == 15 and set(report["target_class_share"]) == {"negative", "positive"}
-    assert SentimentModel.load(out).class_shift_ is not None
+    assert SentimentModel.load(out).adapted_on_ == 15
     wh = tmp_path / "warehouse.duckdb"
     shutil.copy(demo_warehouse_path, wh)
     code, stdout, err = run(monkeypatch, capsys, "-w", str(wh), *train, "--adapt-to", "reviews")
