@@ -16,7 +16,7 @@ has no Chinese fillers).
 >>> typo("cancel my order please", rng) != "cancel my order please"
 True
 >>> len(augment_messages(["where is my order", "我的快递到哪了"], ["track_order"] * 2, copies=2, seed=0)[0])
-4
+6
 """
 
 from __future__ import annotations
