@@ -36,7 +36,7 @@ def test_scan_json_shape(chats) -> None:
     result = runner.invoke(app, ["privacy", "scan", str(chats), "--column", "text", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout) == [
-        {"row": 0, "type": "PERSON", "start": 2, "end": 4, "score": 0.85},
+        {"row": 0, "type": "PERSON", "start": 2, "end": 4, "score": 0.8},
         {"row": 0, "type": "PHONE", "start": 7, "end": 18, "score": 1.0},
     ]
     table = runner.invoke(app, ["privacy", "scan", str(chats), "--column", "text"])
