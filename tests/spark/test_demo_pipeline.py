@@ -29,7 +29,7 @@ from shoplens.config import Settings
 from shoplens.insights.report import Report
 from shoplens.pipeline import DemoContext, capability_steps, demo_data_dir, run_steps, step_overview
 from shoplens.schema import TABLES
-from shoplens.store.spark_storage import mirror_to_duckdb
+from shoplens.store.storage import keep_duckdb_copy
 from shoplens.store.warehouse import Warehouse
 from tests.spark.conftest import DEMO_SECRET
 
@@ -48,7 +48,7 @@ def _run(path, engine: str):
     settings = Settings(warehouse=path, secret=DEMO_SECRET, engine=engine)
     wh = Warehouse(path, engine=engine, spark_master="local[2]")
     if engine == "spark":
-        mirror_to_duckdb(wh, wh.engine, list(TABLES))
+        keep_duckdb_copy(wh)
     ctx = DemoContext(settings=settings, warehouse=wh, console=Console(file=io.StringIO(), width=120),
                       report=Report("t", "t"), data_dir=demo_data_dir())
     run_steps(ctx, [("overview", step_overview), *capability_steps()])
@@ -56,12 +56,11 @@ def _run(path, engine: str):
 
 
 @pytest.fixture(scope="module")
-def runs(demo_warehouse_path, spark_demo_path, tmp_path_factory):
-    duck_home = tmp_path_factory.mktemp("demo-duckdb")
-    shutil.copy(demo_warehouse_path, duck_home / "warehouse.duckdb")
+def runs(duckdb_demo_run, spark_demo_path, tmp_path_factory):
+    duck_path, duck_ctx = duckdb_demo_run
     spark_home = tmp_path_factory.mktemp("demo-spark") / "w"
     shutil.copytree(spark_demo_path.parent, spark_home)
-    duck, duck_ctx = _run(duck_home / "warehouse.duckdb", "duckdb")
+    duck = Warehouse(duck_path, read_only=True)
     spark, spark_ctx = _run(spark_home / spark_demo_path.name, "spark")
     yield duck, spark, duck_ctx, spark_ctx
     duck.close()
