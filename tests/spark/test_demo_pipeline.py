@@ -56,11 +56,12 @@ def _run(path, engine: str):
 
 
 @pytest.fixture(scope="module")
-def runs(duckdb_demo_run, spark_demo_path, tmp_path_factory):
-    duck_path, duck_ctx = duckdb_demo_run
+def runs(demo_warehouse_path, spark_demo_path, tmp_path_factory):
+    duck_home = tmp_path_factory.mktemp("demo-duckdb")
+    shutil.copy(demo_warehouse_path, duck_home / "warehouse.duckdb")
     spark_home = tmp_path_factory.mktemp("demo-spark") / "w"
     shutil.copytree(spark_demo_path.parent, spark_home)
-    duck = Warehouse(duck_path, read_only=True)
+    duck, duck_ctx = _run(duck_home / "warehouse.duckdb", "duckdb")
     spark, spark_ctx = _run(spark_home / spark_demo_path.name, "spark")
     yield duck, spark, duck_ctx, spark_ctx
     duck.close()
