@@ -48,9 +48,11 @@ def root(
         show_default=False)] = None,
     engine: Annotated[Optional[str], typer.Option(help="duckdb or spark [env SHOPLENS_ENGINE]", show_default=False)] = None,
     spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL when --engine spark", show_default=False)] = None,
+    spark_remote: Annotated[Optional[str], typer.Option(
+        help="Spark Connect URL (sc://host:port) when --engine spark [env SHOPLENS_SPARK_REMOTE]", show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")] = False,
 ) -> None:
-    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master)
+    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master, spark_remote=spark_remote)
 
 
 @app.command("ingest")

@@ -39,7 +39,7 @@ def settings_from(ctx: typer.Context | None) -> Settings:
 def open_warehouse(ctx: typer.Context | None, *, read_only: bool = False) -> Warehouse:
     s = settings_from(ctx)
     return Warehouse(s.warehouse, read_only=read_only, memory_limit=s.memory_limit, threads=s.threads,
-                     engine=s.engine, spark_master=s.spark_master)
+                     engine=s.engine, spark_master=s.spark_master, spark_remote=s.spark_remote)
 
 
 def clean_json(o: Any) -> Any:

@@ -104,3 +104,18 @@ class AuthError(ShoplensError, PermissionError):
 
 class SparkUnavailableError(ConfigError):
     """``--engine spark`` was asked for but PySpark or Java is missing, or Spark cannot start."""
+
+
+class EngineMismatchError(ConfigError):
+    """A warehouse was opened with an engine that does not hold its tables (the message
+    names the ``shoplens migrate`` command that moves them)."""
+
+
+class StorageConflictError(ConfigError):
+    """A table changed both in the DuckDB file and in the Spark tables since they were last equal."""
+
+
+class MigrationError(ShoplensError, RuntimeError):
+    """A copied table did not verify (row count or a column checksum differs); nothing was switched."""
+
+    exit_code = 1

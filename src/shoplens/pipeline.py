@@ -206,9 +206,9 @@ def capability_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
 def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], None]]]) -> None:
     """Run demo steps in order, timing each.
 
-    On a Spark warehouse, canonical-table changes made by a step that runs on DuckDB
-    only (the privacy step's erasure deletes a customer's rows from the mirrored tables)
-    are copied back to Spark's Parquet tables after the step, so later Spark steps see them.
+    On a Spark warehouse, table changes made by a step that runs on DuckDB only (the
+    decide step logs decisions and rewards, text rewrites its tables) are copied to
+    Spark's Parquet tables after the step (``storage.sync``), so later Spark steps see them.
     """
     wh = ctx.warehouse
     for name, fn in steps:
@@ -216,9 +216,9 @@ def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], N
         t0 = time.perf_counter()
         fn(ctx)
         if wh.engine_name == "spark" and name not in ("ingest", "overview"):
-            from shoplens.store.spark_storage import mirror_to_spark
+            from shoplens.store.storage import sync
 
-            mirror_to_spark(wh, wh.engine)
+            sync(wh)
         ctx.timings[name] = time.perf_counter() - t0
 
 
@@ -226,9 +226,11 @@ def _prepare_fresh(settings: Settings, force: bool) -> None:
     path = settings.warehouse
     if not path.exists():
         return
-    with Warehouse(path) as wh:
+    from shoplens.store.storage import read_state
+
+    with Warehouse(path, check_storage=False) as wh:  # only looked at, then replaced
         is_demo = wh.con.execute("SELECT count(*) FROM _computed WHERE name = 'demo'").fetchall()[0][0]
-        has_data = wh.row_count("orders") > 0
+        has_data = wh.row_count("orders") > 0 or read_state(wh).canonical == "spark"
     if has_data and not is_demo and not force:
         raise ConfigError(
             f"{path} holds data that the demo did not create; use another --warehouse for the demo, "
@@ -244,7 +246,8 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
     _prepare_fresh(settings, force)
     started = time.perf_counter()
     with Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads,
-                   engine=settings.engine, spark_master=settings.spark_master) as wh:
+                   engine=settings.engine, spark_master=settings.spark_master,
+                   spark_remote=settings.spark_remote) as wh:
         wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
         report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
         ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())

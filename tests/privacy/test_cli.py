@@ -21,7 +21,7 @@ DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"  # tests/conftest.
 
 def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The real entry point in a subprocess (exit codes, stderr)."""
-    return subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, timeout=120,
+    return subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True,
                           env={**os.environ, **(env or {})})
 
 

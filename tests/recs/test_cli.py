@@ -184,7 +184,7 @@ def test_user_error_exits_2_with_one_line_and_no_traceback(wpath: Path) -> None:
     env = {**os.environ, "SHOPLENS_SECRET": "test-secret-key-for-the-demo-suite-0123456789"}
     result = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(wpath),
                              "recs", "similar", "--product", "NO-SUCH-PRODUCT"],
-                            capture_output=True, text=True, timeout=300, env=env)
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 2, result.stderr
     assert "unknown to this model" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2

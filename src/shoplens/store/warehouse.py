@@ -36,6 +36,9 @@ META_TABLES_SQL = [
         "column" VARCHAR, reason VARCHAR, raw VARCHAR, quarantined_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS _computed (
         name VARCHAR, kind VARCHAR, computed_at TIMESTAMP, rows BIGINT, info VARCHAR)""",
+    # which engine holds the canonical tables, and the state of the other engine's copy
+    # (shoplens.store.storage)
+    "CREATE TABLE IF NOT EXISTS _storage (key VARCHAR, value VARCHAR, updated_at TIMESTAMP)",
 ]
 
 
@@ -71,6 +74,11 @@ class Warehouse:
     path: the ``.duckdb`` file; its folder is created when missing.
     read_only: open without write access (several readers may share it).
     memory_limit, threads: DuckDB resource limits.
+    engine: ``duckdb`` or ``spark``, the engine that runs transforms (``spark_master``:
+    where). Opening a warehouse whose tables another engine holds either works on the
+    same data or raises :class:`~shoplens.errors.EngineMismatchError` (see
+    :mod:`shoplens.store.storage`); ``check_storage=False`` skips that check, for
+    bookkeeping only (``shoplens migrate``, and ``shoplens demo`` replacing a warehouse).
     """
 
     def __init__(
@@ -82,11 +90,14 @@ class Warehouse:
         threads: int | None = None,
         engine: str = "duckdb",
         spark_master: str = "local[*]",
+        spark_remote: str | None = None,
+        check_storage: bool = True,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self.engine_name = engine
         self.spark_master = spark_master
+        self.spark_remote = spark_remote
         self._engine: Any = None
         if not read_only:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,6 +120,14 @@ class Warehouse:
         self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             self.ensure_schema()
+        if check_storage:
+            from shoplens.store.storage import check_engine
+
+            try:
+                check_engine(self)
+            except BaseException:
+                self.con.close()
+                raise
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> Warehouse:
@@ -257,7 +276,9 @@ class Warehouse:
         Parquet table ``name`` so later Spark transforms read it where Spark keeps tables."""
         self.write_table(name, frame, kind=kind, info=info)
         if self.engine_name == "spark":
-            self.engine.write_pandas(name, frame, self.column_types(name))
+            from shoplens.store.storage import write_parquet_result
+
+            write_parquet_result(self, name)
 
     def mark_computed(self, name: str, kind: str, rows: int | None = None, info: dict | None = None) -> None:
         """Record that ``name`` (a table, model or report) was computed now."""
