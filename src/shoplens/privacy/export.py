@@ -1,8 +1,9 @@
 """Consent-aware export of a customer list (campaign segments) below the warehouse folder.
 
 Customers without marketing consent (or personalisation consent, for that purpose)
-are left out; ids go out as the shop's own ids. Files land in ``<warehouse folder>/exports``
-where erasure finds them.
+are left out; ids go out as the shop's own ids. Files land in ``<warehouse folder>/exports``,
+owner-only and recorded with their hash in ``_written_files``: erasure removes a
+customer's row from the files it wrote, and only from those.
 
 >>> # export_customers(wh, ids, "winback_2026_11")  -> Path(".../exports/winback_2026_11.csv")
 """
@@ -18,6 +19,7 @@ import pandas as pd
 from shoplens.errors import UserInputError
 from shoplens.privacy.consent import Purpose, allowed
 from shoplens.privacy.ids import to_external
+from shoplens.store.files import write_export
 from shoplens.store.warehouse import Warehouse
 
 
@@ -33,7 +35,5 @@ def export_customers(wh: Warehouse, customer_ids: Sequence[str], name: str, *, p
     frame = pd.DataFrame({"customer_id": to_external(wh, kept)})
     if extra is not None and len(kept):
         frame = pd.concat([frame, extra.reindex(kept).reset_index(drop=True)], axis=1)
-    path = wh.home / "exports" / f"{name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False)
-    return path
+    # owner-only, and recorded with its hash so that erasure may later remove a customer's row
+    return write_export(wh, wh.home / "exports" / f"{name}.csv", frame, kind="export", id_column="customer_id")

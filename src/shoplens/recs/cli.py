@@ -82,6 +82,7 @@ def recommend_cmd(
     from shoplens.errors import InputFileError
     from shoplens.recs.base import RecFilters
     from shoplens.recs.service import read_customer_ids, recommend
+    from shoplens.store.files import write_export
 
     if k < 1:
         raise UserInputError(f"--k must be at least 1 (got {k})")
@@ -96,9 +97,9 @@ def recommend_cmd(
                          price_max=price_max, exclude_products=excluded, max_per_category=max_per_category)
     if output.parent and not output.parent.exists():
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
-    with open_warehouse(ctx, read_only=True) as wh:
+    with open_warehouse(ctx) as wh:  # writable: the output file is recorded for erasure
         frame = recommend(wh, ids, k=k, filters=filters)
-    frame.to_csv(output, index=False)
+        write_export(wh, output, frame, kind="recommendations", id_column="customer_id")
     not_personal = int(frame.loc[frame["reason"].str.contains("not personalised"), "customer_id"].nunique())
     summary = {"output": str(output), "customers": int(frame["customer_id"].nunique()), "rows": int(len(frame)),
                "not_personalised": not_personal, "k": k}

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Literal
 
 from shoplens.errors import NotFoundError, UserInputError
+from shoplens.store.files import write_private
 
 Role = Literal["viewer", "analyst", "admin"]
 ROLES: tuple[str, ...] = ("viewer", "analyst", "admin")
@@ -114,12 +115,7 @@ class KeyStore:
 
     # -- writing -------------------------------------------------------------------
     def _write(self, keys: dict[str, ApiKey]) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump({"keys": [asdict(k) for k in keys.values()]}, f, indent=1)
-        os.replace(tmp, self.path)
+        write_private(self.path, json.dumps({"keys": [asdict(k) for k in keys.values()]}, indent=1))
         self._mtime = None
 
     def create(self, role: str, note: str = "") -> str:
