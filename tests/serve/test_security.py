@@ -192,3 +192,35 @@ def test_keys_cli(tmp_path):
     assert listed[0]["role"] == "analyst" and "key" not in listed[0]
     bad = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "owner"])
     assert bad.exit_code != 0 and "unknown role" in str(bad.exception)
+
+
+def test_erasure_over_the_api_and_the_cli_is_an_event_of_one_unbroken_chain(demo_copy):
+    """Issue #16 item 13: erasing "200" over the API cut every HTTP 200 line out of the access log and broke
+    its chain. Now an unknown id is a 404 that changes nothing, an erasure is an appended event, and the
+    server's and the CLI's lines form one chain."""
+    settings, store, serve = demo_copy()
+    admin, analyst = store.create("admin"), store.create("analyst")
+    log = Path(settings.warehouse).parent / "audit" / "access.jsonl"
+    with TestClient(create_app(settings, serve)) as client:
+        for _ in range(3):
+            assert client.get("/api/v1/customers/12348", headers=auth(analyst)).status_code == 200
+        for stranger in ("200", "2026", "%", "_"):
+            before = log.read_bytes()
+            r = client.post("/api/v1/privacy/erase", json={"customer_id": stranger}, headers=auth(admin))
+            assert r.status_code == 404 and f"no customer '{stranger}' in the warehouse" in r.json()["detail"]
+            assert log.read_bytes().startswith(before) and verify_chain(log)
+        before = log.read_bytes()
+        r = client.post("/api/v1/privacy/erase", json={"customer_id": "12348"}, headers=auth(admin))
+        assert r.status_code == 200 and r.json()["total"] > 0
+        assert log.read_bytes().startswith(before) and verify_chain(log)
+        reads = client.get("/api/v1/audit?customer=12348&limit=1000", headers=auth(admin)).json()["data"]
+        assert [r.get("event") for r in reads] == ["request"] * 3 + ["erasure", "request"]
+        assert reads[3]["via"] == f"api:{admin.split('_')[1]}"
+    before = log.read_bytes()
+    cli = subprocess.run([sys.executable, "-m", "shoplens.cli", "-w", str(settings.warehouse), "erase", "--customer",
+                          "12353", "--json"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SHOPLENS_SECRET": settings.secret.get_secret_value()})
+    assert cli.returncode == 0, cli.stderr
+    assert log.read_bytes().startswith(before) and verify_chain(log)
+    assert json.loads(log.read_bytes().splitlines()[-1])["via"] == "cli"
+    assert b"12348" not in log.read_bytes() and b"12353" not in log.read_bytes()
