@@ -82,7 +82,6 @@ _SKIP_TABLES = {"_erasure_audit", "_erasure_registry", "_vault", "_vault_keys", 
 _OWN_FILES = {"api_keys.json", "shoplens.key", "audit/access.jsonl"}
 MAX_SCAN_BYTES = 512 * 1024 * 1024
 MAX_SCAN_FILES = 200_000
-UPLOADS = "uploads"
 
 # why a file naming the customer was reported and left as it is
 OUTSIDE = "not written by shoplens"
@@ -253,12 +252,13 @@ def _search_folder(wh: Warehouse, pattern: re.Pattern[bytes], own: set[Path]) ->
     home = Path(os.path.abspath(wh.home))
     skip_dirs = {Path(os.path.abspath(spark_storage.spark_root(wh)))}  # tables, reached row by row
     tmp = Path(os.path.abspath(wh.tmp_dir))
+    uploads = Path(os.path.abspath(wh.uploads_dir))
     found: dict[str, str] = {}
     seen = 0
     for root, dirs, files in os.walk(home):
         here = Path(root)
         # DuckDB's spill files and shoplens' staging live in .tmp; uploads are searched (raw data)
-        dirs[:] = sorted(d for d in dirs if here / d not in skip_dirs and (here != tmp or d == UPLOADS))
+        dirs[:] = sorted(d for d in dirs if here / d not in skip_dirs and (here != tmp or here / d == uploads))
         for name in sorted(files):
             path = here / name
             if path in own or (here == home and name.startswith(wh.path.name)) or not is_regular_file(path):
@@ -273,7 +273,7 @@ def _search_folder(wh: Warehouse, pattern: re.Pattern[bytes], own: set[Path]) ->
                     found[rel] = TOO_LARGE
                     continue
                 if _count(path, pattern):
-                    found[rel] = UPLOAD if path.is_relative_to(tmp / UPLOADS) else OUTSIDE
+                    found[rel] = UPLOAD if path.is_relative_to(uploads) else OUTSIDE
             except (OSError, ValueError):
                 found[rel] = UNREADABLE
     return found

@@ -142,6 +142,12 @@ class Warehouse:
     def tmp_dir(self) -> Path:
         return self.home / ".tmp"
 
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded files wait while they are ingested (``upload-*`` folders, removed after each
+        upload and, for uploads a killed server left behind, when the server starts)."""
+        return self.tmp_dir / "uploads"
+
     def ensure_schema(self) -> None:
         for table in TABLES.values():
             self.con.execute(create_table_sql(table))
