@@ -177,3 +177,5 @@ def test_erase_refuses_ids_that_are_not_customers(demo_copy, stranger) -> None:
     assert proc.returncode == 2 and f"no customer '{stranger}' in the warehouse" in proc.stderr
     assert (demo_copy.parent / "api_keys.json").read_bytes() == before
     assert not (demo_copy.parent / "audit").exists()
+    check = run_cli("-w", str(demo_copy), "erase", "--verify", stranger, env={"SHOPLENS_SECRET": DEMO_SECRET})
+    assert check.returncode == 2 and "no customer" in check.stderr

@@ -447,7 +447,9 @@ def _sha256(data: bytes) -> str:
 
 def verify(wh: Warehouse, customer: str) -> VerifyReport:
     """Search every table, quarantine row, vault entry, model and recorded file again for
-    ``customer``; files below the folder that shoplens does not own are searched and reported."""
+    ``customer``; files below the folder that shoplens does not own are searched and reported.
+    An id that was never a customer here is a :class:`NotFoundError` (its "mentions" would be noise)."""
+    require_known(wh, customer)
     external, internal = _ids(wh, customer)
     ids = sorted({external, internal})
     remaining: dict[str, int] = {}
