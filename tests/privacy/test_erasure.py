@@ -314,3 +314,15 @@ def test_reported_paths_are_relative_to_the_warehouse_folder(demo_wh, monkeypatc
     monkeypatch.chdir(demo_wh.home)
     demo_wh.path = type(demo_wh.path)(demo_wh.path.name)  # opened as `-w warehouse.duckdb`
     assert erase(demo_wh, CUSTOMER).reported == {"notes.md": "not written by shoplens"}
+
+
+def test_leftover_uploads_are_reported_and_shoplens_temp_files_are_not(demo_wh) -> None:
+    upload = demo_wh.uploads_dir / "upload-k1ll3d" / "customers.csv"
+    upload.parent.mkdir(parents=True)
+    upload.write_text(f"customer_id\n{CUSTOMER}\n")
+    staging = demo_wh.tmp_dir / "__stage_0.csv"  # an ingest's staging copy: shoplens' own scratch space
+    staging.write_text(f"customer_id\n{CUSTOMER}\n")
+    report = erase(demo_wh, CUSTOMER)
+    rel = upload.relative_to(demo_wh.home).as_posix()
+    assert report.reported == {rel: "leftover upload (removed when the server next starts)"}
+    assert upload.exists() and staging.exists()

@@ -74,7 +74,7 @@ def test_kill_during_ingest_leaves_the_warehouse_consistent(demo_warehouse_path,
 
     thread = threading.Thread(target=upload)
     thread.start()
-    uploads = tmp_path / ".tmp" / "uploads"
+    uploads = tmp_path / ".tmp" / "uploads" / "warehouse"
     deadline = time.time() + 60  # the upload lands in an upload-* folder, then the ingest starts: kill it then
     while not list(uploads.glob("upload-*/*")) and time.time() < deadline and thread.is_alive():
         time.sleep(0.02)

@@ -257,8 +257,11 @@ def _search_folder(wh: Warehouse, pattern: re.Pattern[bytes], own: set[Path]) ->
     seen = 0
     for root, dirs, files in os.walk(home):
         here = Path(root)
-        # DuckDB's spill files and shoplens' staging live in .tmp; uploads are searched (raw data)
-        dirs[:] = sorted(d for d in dirs if here / d not in skip_dirs and (here != tmp or here / d == uploads))
+        # DuckDB's spill files and shoplens' staging live in .tmp: only the uploads there are searched (raw data)
+        dirs[:] = sorted(d for d in dirs if here / d not in skip_dirs and (
+            not (here / d).is_relative_to(tmp) or uploads.is_relative_to(here / d) or (here / d).is_relative_to(uploads)))
+        if here.is_relative_to(tmp) and not here.is_relative_to(uploads):
+            continue
         for name in sorted(files):
             path = here / name
             if path in own or (here == home and name.startswith(wh.path.name)) or not is_regular_file(path):

@@ -145,8 +145,9 @@ class Warehouse:
     @property
     def uploads_dir(self) -> Path:
         """Where uploaded files wait while they are ingested (``upload-*`` folders, removed after each
-        upload and, for uploads a killed server left behind, when the server starts)."""
-        return self.tmp_dir / "uploads"
+        upload and, for uploads a killed server left behind, when the server starts); one folder per
+        warehouse file, so a server never removes the uploads of another warehouse in the same folder."""
+        return self.tmp_dir / "uploads" / self.path.stem
 
     def ensure_schema(self) -> None:
         for table in TABLES.values():
