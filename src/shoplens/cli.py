@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -199,6 +200,9 @@ _register_capabilities()
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    # files other libraries create for shoplens (DuckDB's write-ahead log, Spark's Parquet parts) are
+    # owner-only too, even in a folder the user made; shoplens' own writers set 0600/0700 explicitly
+    os.umask(0o077)
     try:
         # without standalone mode click returns the code of a `typer.Exit(n)` instead of exiting
         result = app(standalone_mode=False)

@@ -90,6 +90,14 @@ class NotFoundError(UserInputError, LookupError):
     """An id (customer, product, model...) that does not exist."""
 
 
+class InvalidParameterError(UserInputError, TypeError):
+    """A model parameter outside its declared constraints; ``param`` names it (the API's 422 field)."""
+
+    def __init__(self, param: str, problem: str) -> None:
+        self.param = param
+        super().__init__(f"{param}: {problem}")
+
+
 class ModelVersionWarning(UserWarning):
     """A saved model was written by another shoplens version."""
 

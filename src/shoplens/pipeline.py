@@ -30,6 +30,7 @@ from shoplens.ingest import IngestResult, ingest
 from shoplens.ingest.loader import BeforeWrite, privacy_stage
 from shoplens.insights.overview import overview
 from shoplens.insights.report import Report, kpi_html
+from shoplens.store.files import register_file
 from shoplens.store.warehouse import Warehouse
 
 # Capability steps, in the order the data flows.
@@ -255,7 +256,8 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         steps += capability_steps()
         run_steps(ctx, [(n, fn) for n, fn in steps if not only or n in only or n == "ingest"])
         out = report_path or (wh.home / "report.html")
-        report.write(out)
+        # recorded with its hash: erasure may delete a report that names the customer, and only its own
+        register_file(wh, report.write(out), "report")
         wh.mark_computed("report", "report", info={"path": wh.relative_path(out)})
     console.rule()
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{out.resolve()}[/bold]")

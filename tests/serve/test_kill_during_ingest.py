@@ -80,8 +80,9 @@ def test_kill_during_ingest_leaves_the_warehouse_consistent(demo_warehouse_path,
 
     thread = threading.Thread(target=upload)
     thread.start()
+    uploads = tmp_path / ".tmp" / "uploads" / "warehouse"
     deadline = time.time() + HANG  # the upload lands in an upload-* folder, then the ingest starts: kill it then
-    while not list(tmp_path.glob("upload-*/*")) and time.time() < deadline and thread.is_alive():
+    while not list(uploads.glob("upload-*/*")) and time.time() < deadline and thread.is_alive():
         time.sleep(0.02)
     time.sleep(0.5)
     server.send_signal(signal.SIGKILL)
@@ -96,8 +97,11 @@ def test_kill_during_ingest_leaves_the_warehouse_consistent(demo_warehouse_path,
             "SELECT count(*) FROM order_items WHERE order_id NOT IN (SELECT order_id FROM orders)").fetchone()[0]
     assert orphans == 0
 
-    # the restarted server accepts the same ingest and accounts for every line
+    # the killed upload (raw data) is still there until the server starts again, which removes it
+    assert list(uploads.glob("upload-*/*"))
     server = start_server(path, port)
+    assert not list(uploads.glob("upload-*"))
+    # the restarted server accepts the same ingest and accounts for every line
     try:
         r = httpx.post(f"http://127.0.0.1:{port}/api/v1/ingest", headers=auth(key), data={"preset": "online-retail"},
                        files={"file": ("online_retail.csv.gz", payload, "application/gzip")}, timeout=HANG)

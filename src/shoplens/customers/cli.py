@@ -246,12 +246,13 @@ def rules_cmd(
     lift_later, validated, explanation, explanation_zh, ...}], tags: {rule_id: customers} (with --apply)}.
     """
     from shoplens.customers.rules import apply_rules, generate_rules
+    from shoplens.store.files import register_file
 
     with open_warehouse(ctx) as wh:
         res = generate_rules(wh, as_of=as_of, horizon_days=horizon_days, min_support=min_support, min_lift=min_lift)
         tags = apply_rules(wh, as_of=as_of) if apply else None
-    if export is not None:
-        res.export(export)
+        if export is not None:  # recorded as a shoplens file holding no customer data
+            register_file(wh, res.export(export), "rules", names_customers=False)
     out: dict[str, Any] = {"mining_cutoff": res.mining_cutoff, "validation_cutoff": res.validation_cutoff,
                            "horizon_days": res.horizon_days, "rules": res.to_records()}
     if tags is not None:

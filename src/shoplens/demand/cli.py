@@ -62,6 +62,7 @@ def forecast_cmd(
     `demand_forecast`; `--output` also writes them as CSV.
     """
     from shoplens.demand.service import contract_frame, forecast_demand
+    from shoplens.store.files import write_export
 
     if output is not None and output.exists() and output.is_dir():
         raise InputFileError(str(output), "is a folder", hint="give a file name such as forecast.csv")
@@ -69,10 +70,8 @@ def forecast_cmd(
         raise InputFileError(str(output), "its folder does not exist", hint="create the folder or choose another path")
     with open_warehouse(ctx) as wh, _progress(not json_out) as progress:
         result = forecast_demand(wh, until=until, horizon=horizon, freq=freq, level=level, progress=progress)
-    if output is not None:
-        from shoplens.files import write_csv
-
-        write_csv(contract_frame(result.forecast), output)
+        if output is not None:  # owner-only, recorded as a shoplens file holding no customer data
+            write_export(wh, output, contract_frame(result.forecast), kind="forecast", names_customers=False)
     summary = result.summary() | {"output": str(output) if output else None}
     if json_out:
         print_json(summary)

@@ -37,6 +37,7 @@ from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
 from shoplens.store.storage import claim, drop_duckdb_copy, keep_duckdb_copy, read_state
+from shoplens.store.files import private_dir
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Progress = Callable[[str, float], None]
@@ -152,7 +153,7 @@ def ingest(
     started = time.perf_counter()
     step = progress or (lambda msg, frac: None)
     con = warehouse.con
-    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(warehouse.tmp_dir)
     run_id = uuid.uuid4().hex[:12]
     try:
         # Staging only creates connection-local temp tables, outside the transaction
@@ -579,7 +580,7 @@ def _ingest_spark(
     eng = warehouse.engine
     started = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(warehouse.tmp_dir)
     try:
         frames, staged = [], []
         for i, path in enumerate(paths):

@@ -13,7 +13,6 @@ import typer
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.errors import UserInputError
-from shoplens.files import write_csv
 
 recs_app = typer.Typer(help="Recommendations and cross-sell: train, recommend, evaluate, similar items, rules.",
                        no_args_is_help=True)
@@ -84,6 +83,7 @@ def recommend_cmd(
     from shoplens.errors import InputFileError
     from shoplens.recs.base import RecFilters
     from shoplens.recs.service import read_customer_ids, recommend
+    from shoplens.store.files import write_export
 
     if k < 1:
         raise UserInputError(f"--k must be at least 1 (got {k})")
@@ -98,9 +98,9 @@ def recommend_cmd(
                          price_max=price_max, exclude_products=excluded, max_per_category=max_per_category)
     if output.parent and not output.parent.exists():
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
-    with open_warehouse(ctx, read_only=True) as wh:
+    with open_warehouse(ctx) as wh:  # writable: the output file is recorded for erasure
         frame = recommend(wh, ids, k=k, filters=filters)
-    write_csv(frame, output)
+        write_export(wh, output, frame, kind="recommendations", id_column="customer_id")
     not_personal = int(frame.loc[frame["reason"].str.contains("not personalised"), "customer_id"].nunique())
     summary = {"output": str(output), "customers": int(frame["customer_id"].nunique()), "rows": int(len(frame)),
                "not_personalised": not_personal, "k": k}

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from shoplens.schema import TABLES
 from shoplens.store.engine import SparkEngine
+from shoplens.store.files import private_dir, write_private
 from shoplens.store.warehouse import first_row
 
 if TYPE_CHECKING:
@@ -43,8 +44,8 @@ def open_spark_engine(wh: Warehouse) -> SparkEngine:
         shutil.rmtree(root)  # tables of an earlier warehouse file that no longer exists
     if not wh.read_only and (expected is None or not stamp.exists()):
         token = expected or uuid.uuid4().hex
-        root.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(token)
+        private_dir(root)
+        write_private(stamp, token)
         if expected is None:
             wh.con.execute("DELETE FROM _computed WHERE name = 'spark_storage'")
             wh.con.execute("INSERT INTO _computed VALUES ('spark_storage', 'storage', now()::TIMESTAMP, NULL, ?)", [token])

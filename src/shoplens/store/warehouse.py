@@ -71,7 +71,7 @@ class Warehouse:
 
     Parameters
     ----------
-    path: the ``.duckdb`` file; its folder is created when missing.
+    path: the ``.duckdb`` file, created owner-only (0600); its folder is created (0700) when missing.
     read_only: open without write access (several readers may share it).
     memory_limit, threads: DuckDB resource limits.
     engine: ``duckdb`` or ``spark``, the engine that runs transforms (``spark_master``:
@@ -99,9 +99,12 @@ class Warehouse:
         self.spark_master = spark_master
         self.spark_remote = spark_remote
         self._engine: Any = None
+        created = not self.path.exists()
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
+            from shoplens.store.files import private_dir
+
+            private_dir(self.path.parent)  # a new folder is owner-only (0700), like the file below
+        elif created:
             raise ConfigError(
                 f"{self.path}: no warehouse here (run `shoplens demo` or `shoplens ingest` first, "
                 "or point --warehouse / SHOPLENS_WAREHOUSE at an existing one)"
@@ -115,6 +118,10 @@ class Warehouse:
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise ConfigError(f"{self.path}: cannot open the warehouse: {exc}") from None
+        if created and not read_only:
+            from shoplens.store.files import restrict
+
+            restrict(self.path)  # DuckDB creates it with the process umask (often 0644)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET temp_directory = '{self.tmp_dir.as_posix()}'")
         self.con.execute("SET enable_progress_bar = false")
@@ -182,6 +189,13 @@ class Warehouse:
     @property
     def tmp_dir(self) -> Path:
         return self.home / ".tmp"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded files wait while they are ingested (``upload-*`` folders, removed after each
+        upload and, for uploads a killed server left behind, when the server starts); one folder per
+        warehouse file, so a server never removes the uploads of another warehouse in the same folder."""
+        return self.tmp_dir / "uploads" / self.path.stem
 
     def ensure_schema(self) -> None:
         for table in TABLES.values():
