@@ -20,6 +20,8 @@ from shoplens.insights.overview import kpis, top_categories
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse
 
+from tests.customers.test_segments import check_segment_texts
+
 
 def test_rfm_scores_segments_and_labels(analysed_wh: Warehouse) -> None:
     rfm = compute_rfm(analysed_wh)
@@ -69,6 +71,7 @@ def test_segments_are_described_with_numbers(analysed_wh: Warehouse) -> None:
     for desc in res.profiles["description"]:
         assert "customers" in desc and "% of revenue" in desc and any(ch.isdigit() for ch in desc)
     assert res.profiles["segment_name"].is_unique
+    check_segment_texts(res.profiles, res.features)  # names and texts quote the table's numbers
     assert analysed_wh.row_count("customer_segments") == len(res.assignments)
     assert ModelRegistry(analysed_wh).load("customer_segments").n_segments_ == k
 

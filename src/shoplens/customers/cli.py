@@ -98,8 +98,9 @@ def segments_cmd(
     """Behavioural segments on fused features; the number of segments is chosen automatically
     (best silhouette among bootstrap-stable partitions) and each is described in plain words.
 
-    JSON: {as_of, k, selection: [{k, silhouette, stability_ari}], segments: [{segment_id, segment_name,
-    customers, share_of_customers, share_of_revenue, description}]}.
+    JSON: {as_of, k, selection: [{k, silhouette, stability_ari, smallest_share}], segments: [{segment_id,
+    segment_name, customers, share_of_customers, share_of_revenue, avg_<feature>..., description, traits}]};
+    the descriptions quote the avg_ columns.
     """
     from shoplens.customers.segments import build_segments
     from shoplens.errors import UserInputError
