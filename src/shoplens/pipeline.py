@@ -34,6 +34,10 @@ from shoplens.store.warehouse import Warehouse
 
 # Capability steps, in the order the data flows.
 STEP_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "monitor"]
+# Steps that change the shop's data (the privacy step erases a customer). They run right after
+# ingest, before the overview and every other figure, so that the console, the report, the API
+# and the dashboard all describe the same data.
+DATA_CHANGING_STEPS = ["privacy"]
 
 # (table or None for a preset, preset, file name) in load order: parents first.
 DEMO_FILES: list[tuple[str | None, str | None, str]] = [
@@ -203,6 +207,18 @@ def capability_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
     return steps
 
 
+def demo_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
+    """Every demo step in run order: ingest, the steps that change data, the overview, then the analyses.
+
+    >>> [name for name, _ in demo_steps()][:3]
+    ['ingest', 'privacy', 'overview']
+    """
+    capabilities = capability_steps()
+    changing = [(n, fn) for n, fn in capabilities if n in DATA_CHANGING_STEPS]
+    analyses = [(n, fn) for n, fn in capabilities if n not in DATA_CHANGING_STEPS]
+    return [("ingest", step_ingest), *changing, ("overview", step_overview), *analyses]
+
+
 def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], None]]]) -> None:
     """Run demo steps in order, timing each.
 
@@ -248,9 +264,7 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
         report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
         ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())
-        steps: list[tuple[str, Callable[[DemoContext], None]]] = [("ingest", step_ingest), ("overview", step_overview)]
-        steps += capability_steps()
-        run_steps(ctx, [(n, fn) for n, fn in steps if not only or n in only or n == "ingest"])
+        run_steps(ctx, [(n, fn) for n, fn in demo_steps() if not only or n in only or n == "ingest"])
         out = report_path or (wh.home / "report.html")
         report.write(out)
         wh.mark_computed("report", "report", info={"path": str(out)})
