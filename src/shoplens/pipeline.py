@@ -21,6 +21,7 @@ from typing import Any
 
 import plotly.express as px
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shoplens.cli_common import fmt, frame_table, rows_table
@@ -97,10 +98,10 @@ def ingest_with_progress(
     ) as progress:
         for table, preset, files in jobs:
             label = preset or table or "?"
-            task = progress.add_task(f"ingest {label}", total=1.0, stage="", query="")
+            task = progress.add_task(escape(f"ingest {label}"), total=1.0, stage="", query="")
 
             def step(msg: str, frac: float, task: int = task) -> None:
-                progress.update(task, completed=frac, stage=msg, query="")
+                progress.update(task, completed=frac, stage=escape(msg), query="")
 
             with _query_progress(wh, lambda pct, task=task: progress.update(task, query=f"{pct:.0f}%")):
                 results.append(
@@ -228,7 +229,7 @@ def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], N
     """
     wh = ctx.warehouse
     for name, fn in steps:
-        ctx.console.rule(f"[bold]{name}")
+        ctx.console.rule(f"[bold]{escape(name)}")
         t0 = time.perf_counter()
         fn(ctx)
         if wh.engine_name == "spark" and name not in ("ingest", "overview"):
@@ -269,5 +270,5 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         report.write(out)
         wh.mark_computed("report", "report", info={"path": str(out)})
     console.rule()
-    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{out.resolve()}[/bold]")
+    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{escape(str(out.resolve()))}[/bold]")
     return out

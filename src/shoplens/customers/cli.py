@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.customers.output import exposable, records
@@ -116,7 +117,7 @@ def segments_cmd(
         return
     console.print(frame_table(res.model.selection_, title="Choice of the number of segments"))
     for row in res.profiles.itertuples():
-        console.print(f"[bold]{row.segment_name}[/bold]: {row.description}")
+        console.print(f"[bold]{escape(row.segment_name)}[/bold]: {escape(row.description)}")
 
 
 @customers_app.command("churn")
@@ -250,11 +251,11 @@ def rules_cmd(
     console.print(frame_table(res.rules[["rule_id", "rule", "support", "lift_mining", "lift_later", "validated"]],
                               title=f"Rules mined after {res.mining_cutoff}, lift checked after {res.validation_cutoff}"))
     for r in res.rules.head(5).itertuples():
-        console.print(f"[bold]{r.rule_id}[/bold] {r.explanation}\n     {r.explanation_zh}")
+        console.print(f"[bold]{escape(r.rule_id)}[/bold] {escape(r.explanation)}\n     {escape(r.explanation_zh)}")
     if tags is not None:
-        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {out['tags']}")
+        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {escape(str(out['tags']))}")
     if export is not None:
-        console.print(f"Rules written to {export}")
+        console.print(f"Rules written to {escape(str(export))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.decide import abtest
@@ -120,7 +121,8 @@ def run(ctx: Any) -> None:
     console.print(rows_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()} for r in est_rows],
                              title=f"Off-policy value of the bandit on {study['n_logged']:,} uniform "
                                              f"logs (true value {truth['offer-bandit']:.4f})"))
-    console.print(f"Trusted estimator: [bold]{study['selected']['selected']}[/bold] ({study['selected']['reason']})")
+    console.print(f"Trusted estimator: [bold]{escape(str(study['selected']['selected']))}[/bold] "
+                  f"({escape(str(study['selected']['reason']))})")
     learned = study["learned"]
     sel = learned["estimates"][learned["selected"]]
     console.print(f"Learned DR policy: estimated {sel['value']:.4f} [{sel['ci_low']:.4f}, {sel['ci_high']:.4f}] "

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
@@ -20,7 +21,7 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | 
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(escape(label), total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
@@ -80,7 +81,7 @@ def mask_cmd(
     if as_json:
         print_json(summary)
     else:
-        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {summary['output']}")
+        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {escape(str(summary['output']))}")
 
 
 @privacy_app.command("audit")
@@ -121,20 +122,21 @@ def erase_cmd(
         else:
             rows = [{"removed from": k, "rows": v} for k, v in report.removed.items() if v]
             console.print(rows_table(rows, title=f"erased customer {report.customer}: {report.total} row(s)/item(s)"))
-            console.print(f"audit record {report.erasure_id} written; run `shoplens erase --verify {report.customer}` to check")
+            console.print(f"audit record {escape(str(report.erasure_id))} written; run "
+                          f"`shoplens erase --verify {escape(str(report.customer))}` to check")
         return
     with open_warehouse(ctx, read_only=True) as wh:
         result = verify(wh, verify_id)  # type: ignore[arg-type]
     if as_json:
         print_json(result.to_dict())
     elif result.clean:
-        console.print(f"customer {result.customer}: 0 references left in {len(result.checked)} places checked")
+        console.print(f"customer {escape(str(result.customer))}: 0 references left in {len(result.checked)} places checked")
     else:
         rows = [{"where": k, "references": v} for k, v in result.remaining.items() if v]
         console.print(rows_table(rows, title=f"customer {result.customer}: {result.total} reference(s) remain"))
     if not result.clean:
         if not as_json:
-            err_console.print(f"{result.total} reference(s) to customer {result.customer} remain")
+            err_console.print(f"{result.total} reference(s) to customer {escape(str(result.customer))} remain")
         raise SystemExit(1)  # typer.Exit is swallowed under standalone_mode=False
 
 

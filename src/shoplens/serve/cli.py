@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, print_json, rows_table, settings_from
 
@@ -31,7 +32,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json({"key": key, "role": role})
             return
-        console.print(f"New {role} key (shown once, store it now):")
+        console.print(f"New {escape(role)} key (shown once, store it now):")
         print(key)
 
     @keys_app.command("list")
@@ -57,7 +58,7 @@ def register(app: typer.Typer) -> None:
         from shoplens.serve.keys import KeyStore
 
         KeyStore.for_warehouse(settings_from(ctx).warehouse).revoke(key_id)
-        console.print(f"Revoked key {key_id}.")
+        console.print(f"Revoked key {escape(key_id)}.")
 
     @app.command("serve")
     def serve_cmd(
@@ -77,5 +78,5 @@ def register(app: typer.Typer) -> None:
         from shoplens.serve.app import create_app
 
         app_ = create_app(settings_from(ctx))
-        console.print(f"shoplens serving on http://{host}:{port}/  (API docs: /api/v1/docs)")
+        console.print(f"shoplens serving on http://{escape(host)}:{port}/  (API docs: /api/v1/docs)")
         uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False)
