@@ -17,7 +17,8 @@ def write(path: Path, text: str, encoding: str = "utf-8") -> Path:
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     """Run the real console entry point (exit codes, stderr) in a subprocess."""
     return subprocess.run(
-        [sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+        # a guard against a hang, not a speed check: the demo takes minutes on a busy machine
+        [sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, cwd=cwd, timeout=3600
     )
 
 
