@@ -86,6 +86,14 @@ def test_per_customer_value(shop):
     assert early.to_dict("records")[0].items() >= {"customer_id": "c1", "orders": 1, "net_revenue": 9.0}.items()
 
 
+def test_one_customers_value_is_the_same_query(shop):
+    """The API's per-customer lookup (one customer's lines only) gives the shop-wide figures of that customer."""
+    every = shop.query(f"SELECT * FROM ({customer_value_sql()}) ORDER BY customer_id")
+    for customer in ("c1", "c2", "c3"):
+        one = shop.con.execute(f"SELECT * FROM ({customer_value_sql(customer='$c')})", {"c": customer}).df()
+        assert one.to_dict("records") == every[every["customer_id"] == customer].to_dict("records")
+
+
 def test_shop_kpis(shop):
     k = kpis(shop)
     assert k["customers"] == 2 and k["orders"] == 4  # the guest's purchase counts in shop totals

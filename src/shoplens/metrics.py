@@ -60,17 +60,21 @@ def _before(column: str, end: str | None) -> str:
     return f" AND {column} < {end}" if end else ""
 
 
-def order_values_sql(end: str | None = None) -> str:
+def order_values_sql(end: str | None = None, customer: str | None = None) -> str:
     """Every order (before ``end``, a SQL literal, exclusive) with its ``amount`` (value) and ``kind``.
 
+    ``customer`` (a SQL literal or parameter such as ``$customer``) keeps one customer's orders and
+    sums only their lines (a per-request lookup must not aggregate every line of the shop).
     Columns: order_id, customer_id, ordered_at, status, currency, channel, discount, amount, kind.
     """
     value = "coalesce(ol.amount, o.total_amount, 0)"
+    lines = f"SELECT order_id, sum({line_value_sql()}) AS amount FROM order_items"
+    if customer is not None:
+        lines += f" WHERE order_id IN (SELECT order_id FROM orders WHERE customer_id = {customer})"
     return f"""SELECT o.order_id, o.customer_id, o.ordered_at, o.status, o.currency, o.channel,
                coalesce(o.discount_amount, 0) AS discount, {value} AS amount, {_KIND.format(v=value)} AS kind
-        FROM orders o LEFT JOIN (SELECT order_id, sum({line_value_sql()}) AS amount FROM order_items GROUP BY order_id) ol
-             ON ol.order_id = o.order_id
-        WHERE TRUE{_before('o.ordered_at', end)}"""
+        FROM orders o LEFT JOIN ({lines} GROUP BY order_id) ol ON ol.order_id = o.order_id
+        WHERE TRUE{_before('o.ordered_at', end)}{f' AND o.customer_id = {customer}' if customer is not None else ''}"""
 
 
 def line_values_sql(end: str | None = None) -> str:
@@ -85,9 +89,10 @@ def line_values_sql(end: str | None = None) -> str:
         WHERE lv.kind IN ({_LIST(REVENUE_KINDS)})"""
 
 
-def revenue_orders_sql(end: str | None = None) -> str:
-    """Orders that count in revenue (purchases and returns, guest checkouts included) before ``end``."""
-    return f"SELECT * FROM ({order_values_sql(end)}) ro WHERE kind IN ({_LIST(REVENUE_KINDS)})"
+def revenue_orders_sql(end: str | None = None, customer: str | None = None) -> str:
+    """Orders that count in revenue (purchases and returns, guest checkouts included) before ``end``
+    (of one ``customer`` when given)."""
+    return f"SELECT * FROM ({order_values_sql(end, customer)}) ro WHERE kind IN ({_LIST(REVENUE_KINDS)})"
 
 
 def purchases_sql(end: str | None = None) -> str:
@@ -102,9 +107,9 @@ def returns_sql(end: str | None = None) -> str:
         FROM ({order_values_sql(end)}) rv WHERE kind = 'return' AND customer_id IS NOT NULL"""
 
 
-def customer_value_sql(end: str | None = None) -> str:
-    """Per customer with at least one purchase before ``end``: orders, gross_revenue, returned_value,
-    net_revenue, average_order_value, first_order_at, last_order_at."""
+def customer_value_sql(end: str | None = None, customer: str | None = None) -> str:
+    """Per customer with at least one purchase before ``end`` (only ``customer`` when given): orders,
+    gross_revenue, returned_value, net_revenue, average_order_value, first_order_at, last_order_at."""
     return f"""SELECT customer_id, orders, gross_revenue, returned_value, gross_revenue - returned_value AS net_revenue,
                (gross_revenue - returned_value) / orders AS average_order_value, first_order_at, last_order_at
         FROM (SELECT customer_id, count(*) FILTER (WHERE kind = 'purchase') AS orders,
@@ -112,7 +117,7 @@ def customer_value_sql(end: str | None = None) -> str:
                      coalesce(-sum(amount) FILTER (WHERE kind = 'return'), 0) AS returned_value,
                      min(ordered_at) FILTER (WHERE kind = 'purchase') AS first_order_at,
                      max(ordered_at) FILTER (WHERE kind = 'purchase') AS last_order_at
-              FROM ({order_values_sql(end)}) cv
+              FROM ({order_values_sql(end, customer)}) cv
               WHERE customer_id IS NOT NULL AND kind IN ({_LIST(REVENUE_KINDS)})
               GROUP BY customer_id) cv_sums
         WHERE orders > 0"""

@@ -64,9 +64,9 @@ def one_row(wh: Warehouse, table: str, customer: str) -> dict[str, Any] | None:
 
 def purchase_summary(wh: Warehouse, customer: str) -> dict[str, Any]:
     """Orders, net revenue (as defined in :mod:`shoplens.metrics`), first and last purchase of one customer."""
-    row = records(wh.query(
+    row = records(wh.con.execute(
         f"""SELECT orders, round(net_revenue, 2) AS net_revenue, first_order_at, last_order_at
-            FROM ({customer_value_sql()}) v WHERE customer_id = ?""", [customer]))
+            FROM ({customer_value_sql(customer='$customer')}) v""", {"customer": customer}).df())
     summary = row[0] if row else {"orders": 0, "net_revenue": 0.0, "first_order_at": None, "last_order_at": None}
     currency = first_row(wh.con.execute("SELECT min(currency) FROM orders WHERE customer_id = ?", [customer]))
     return clean({**summary, "currency": currency[0] if currency else None})
@@ -86,9 +86,9 @@ def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep
             base[column] = mask(base[column])
     base["customer_id"] = customer_id
     purchases = purchase_summary(wh, internal)
-    by_month = wh.query(
+    by_month = wh.con.execute(
         f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month, round(sum(amount), 2) AS revenue
-            FROM ({revenue_orders_sql()}) m WHERE customer_id = ? GROUP BY 1 ORDER BY 1""", [internal])
+            FROM ({revenue_orders_sql(customer='$customer')}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
     profile: dict[str, Any] = {"customer_id": customer_id, "profile": base, "purchases": purchases,
                                "orders_by_month": records(by_month)}
     personalised = bool(allowed(wh, [internal], "personalization",
