@@ -178,12 +178,13 @@ class Metric:
 
 METRICS: list[Metric] = [
     Metric("order value", "sum of the order's lines (quantity x unit price - line discount); the order's "
-           "`total_amount` when it has no lines", "order_values_sql", "every metric below"),
+           "`total_amount` when it has no lines", "order_values_sql", "every metric below; drift's `order_value`"),
     Metric("order kind", "`purchase` (status completed/paid/shipped/delivered or missing, value >= 0), `return` "
            "(value < 0), `reversed` (status returned/refunded, value >= 0: nets to zero), `cancelled`, `adjustment`, "
            "`open` (pending)", "order_values_sql", "every metric below"),
     Metric("orders", "number of purchases (guest checkouts included in shop totals)", "SHOP_KPIS, customer_value_sql",
-           "overview KPIs, revenue by month, RFM frequency, customer features and profile, REST customer summary"),
+           "overview KPIs, revenue by month, weekday/hour and weekly patterns, RFM frequency, customer features and "
+           "profile, REST customer summary"),
     Metric("customers", "customers with at least one purchase", "SHOP_KPIS, customer_value_sql",
            "overview KPIs, RFM, segments, cohorts, dashboard, report"),
     Metric("gross revenue", "value of purchases", "SHOP_KPIS, customer_value_sql",
@@ -194,7 +195,7 @@ METRICS: list[Metric] = [
            "signed values of lines of purchases and returns", "SHOP_KPIS, customer_value_sql, line_values_sql",
            "overview KPI `revenue`, revenue by month/category/product, category trends, weekly anomalies, "
            "RFM `monetary`, features and profile `net_revenue`, segment `avg_net_revenue` and revenue share, "
-           "REST customer summary, dashboard, report"),
+           "REST customer summary and orders by month, dashboard, report, the demo's A/A test"),
     Metric("average order value", "net revenue / orders", "SHOP_KPIS, customer_value_sql",
            "overview KPI, customer features `aov`"),
     Metric("repeat-purchase rate", "share of customers with two or more purchases", "SHOP_KPIS", "overview KPI"),
