@@ -140,6 +140,14 @@ def test_typical_segment_gets_no_trait_words() -> None:
     assert profiles["segment_name"].is_unique  # and still told apart, in words
 
 
+def test_identical_segments_still_get_distinct_names() -> None:
+    one = pd.DataFrame({"orders": [2.0, 3.0] * 10, "net_revenue": [100.0, 200.0] * 10, "recency_days": [10.0, 20.0] * 10})
+    features = pd.concat([one.assign(segment_id=0), one.head(10).assign(segment_id=1)], ignore_index=True)
+    features.insert(0, "customer_id", [f"c{i}" for i in range(len(features))])
+    names = describe_segments(features, ["orders", "net_revenue", "recency_days"])["segment_name"].tolist()
+    assert names == ["Typical customers (largest group)", "Typical customers (second-largest group)"]
+
+
 def test_tiny_segments_are_not_eligible() -> None:
     rng = np.random.default_rng(0)
     X = np.vstack([rng.normal(m, 0.1, (100, 2)) for m in (0, 3, 6)] + [rng.normal(9, 0.1, (3, 2))])

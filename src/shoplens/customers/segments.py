@@ -54,6 +54,8 @@ NAME_GUARDS: dict[str, tuple[str, float]] = {
     "reviews": ("silent", 0.1), "negative_review_share": ("satisfied", 0.02),
 }
 STRONG_MORE, STRONG_LESS = 1.5, 0.67  # ratios to the average customer that a name may mention
+SIZE_WORDS = ["largest group", "second-largest group", "third-largest group", "fourth-largest group",
+              "fifth-largest group", "sixth-largest group", "seventh-largest group", "eighth-largest group"]
 COUNT_FEATURES = {"orders", "reviews", "support_contacts", "distinct_products", "items_per_order", "orders_last_90d",
                   "recency_days", "tenure_days", "avg_days_between_orders", "cancelled_orders"}
 SHARE_FEATURES = {"return_rate", "top_category_share", "discount_share", "weekend_share", "evening_share",
@@ -302,6 +304,11 @@ def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFram
             "traits": traits,
         })
     frame = pd.DataFrame(out).sort_values("share_of_revenue", ascending=False).reset_index(drop=True)
+    # segments equal on every feature (only in contrived data): told apart by their size
+    for _, same in frame[frame["segment_name"].duplicated(keep=False)].groupby("segment_name"):
+        for rank, i in enumerate(same.sort_values("customers", ascending=False, kind="stable").index):
+            size = SIZE_WORDS[rank] if rank < len(SIZE_WORDS) else f"group of {frame.at[i, 'customers']:,}"
+            frame.at[i, "segment_name"] += f" ({size})"
     front = ["segment_id", "segment_name", "customers", "share_of_customers", "share_of_revenue"]
     avg = [c for c in frame.columns if c.startswith("avg_")]
     return frame[front + avg + ["description", "traits"]]
@@ -333,16 +340,20 @@ def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: p
         clash = next((g for g in groups.values() if len(g) > 1), None)
         if clash is None:
             break
+        def separation(f: str) -> float:
+            return (max(means[s][f] for s in clash) - min(means[s][f] for s in clash)) / spread[f]
+
         candidates = [c for c in spread.index if spread[c] > 0 and all(np.isfinite(means[s][c]) for s in clash)
                       and not any(c in used[s] for s in clash)]
+        candidates = [c for c in candidates if separation(c) > 1e-9]
         if not candidates:
             break
-        c = max(candidates, key=lambda f: (max(means[s][f] for s in clash) - min(means[s][f] for s in clash)) / spread[f])
-        top = max(clash, key=lambda s: means[s][c])
+        c = max(candidates, key=separation)
+        top = max(means[s][c] for s in clash)
         label = labels.get(c, c)
         more, fewer = ("more", "fewer") if c in COUNT_FEATURES else ("a higher", "a lower")
-        for seg in clash:
-            phrase = f"with {more if seg == top else fewer} {label}"
+        for seg in clash:  # segments tied at the top all get "more", and stay namesakes for the next round
+            phrase = f"with {more if means[seg][c] >= top else fewer} {label}"
             words[seg].append(phrase)
             used[seg].add(c)
             added.append((c, seg, phrase))
