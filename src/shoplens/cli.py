@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens import __version__
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
@@ -109,9 +110,9 @@ def ingest_cmd(
     console.print(rows_table(accounting_rows(results), title=accounting_title(results)))
     for r in results:
         for note in r.notes:
-            console.print(f"[dim]note: {note}[/dim]")
+            console.print(f"[dim]note: {escape(note)}[/dim]")
         if r.quarantined:
-            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {r.table}`")
+            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {escape(r.table)}`")
 
 
 @app.command("quarantine")
@@ -137,7 +138,7 @@ def quarantine_cmd(
         print_json(records)
         return
     if not records:
-        console.print(f"No quarantined rows for {table}.")
+        console.print(f"No quarantined rows for {escape(table)}.")
         return
     console.print(rows_table(records[:limit], title=f"Quarantined rows of {table} ({len(records):,})"))
 
@@ -209,7 +210,7 @@ def main() -> None:
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except ShoplensError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 1))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -21,6 +21,7 @@ from typing import Any
 
 import plotly.express as px
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shoplens.cli_common import fmt, frame_table, rows_table
@@ -35,6 +36,10 @@ from shoplens.store.warehouse import Warehouse
 
 # Capability steps, in the order the data flows.
 STEP_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "monitor"]
+# Steps that change the shop's data (the privacy step erases a customer). They run right after
+# ingest, before the overview and every other figure, so that the console, the report, the API
+# and the dashboard all describe the same data.
+DATA_CHANGING_STEPS = ["privacy"]
 
 # (table or None for a preset, preset, file name) in load order: parents first.
 DEMO_FILES: list[tuple[str | None, str | None, str]] = [
@@ -91,10 +96,10 @@ def ingest_with_progress(
     ) as progress:
         for table, preset, files in jobs:
             label = preset or table or "?"
-            task = progress.add_task(f"ingest {label}", total=1.0, stage="", query="")
+            task = progress.add_task(escape(f"ingest {label}"), total=1.0, stage="", query="")
 
             def step(msg: str, frac: float, task: int = task) -> None:
-                progress.update(task, completed=frac, stage=msg, query="")
+                progress.update(task, completed=frac, stage=escape(msg), query="")
 
             with _query_progress(wh, lambda pct, task=task: progress.update(task, query=f"{pct:.0f}%")):
                 results.append(
@@ -204,6 +209,18 @@ def capability_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
     return steps
 
 
+def demo_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
+    """Every demo step in run order: ingest, the steps that change data, the overview, then the analyses.
+
+    >>> [name for name, _ in demo_steps()][:3]
+    ['ingest', 'privacy', 'overview']
+    """
+    capabilities = capability_steps()
+    changing = [(n, fn) for n, fn in capabilities if n in DATA_CHANGING_STEPS]
+    analyses = [(n, fn) for n, fn in capabilities if n not in DATA_CHANGING_STEPS]
+    return [("ingest", step_ingest), *changing, ("overview", step_overview), *analyses]
+
+
 def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], None]]]) -> None:
     """Run demo steps in order, timing each.
 
@@ -213,7 +230,7 @@ def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], N
     """
     wh = ctx.warehouse
     for name, fn in steps:
-        ctx.console.rule(f"[bold]{name}")
+        ctx.console.rule(f"[bold]{escape(name)}")
         t0 = time.perf_counter()
         fn(ctx)
         if wh.engine_name == "spark" and name not in ("ingest", "overview"):
@@ -252,13 +269,11 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
         report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
         ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())
-        steps: list[tuple[str, Callable[[DemoContext], None]]] = [("ingest", step_ingest), ("overview", step_overview)]
-        steps += capability_steps()
-        run_steps(ctx, [(n, fn) for n, fn in steps if not only or n in only or n == "ingest"])
+        run_steps(ctx, [(n, fn) for n, fn in demo_steps() if not only or n in only or n == "ingest"])
         out = report_path or (wh.home / "report.html")
         # recorded with its hash: erasure may delete a report that names the customer, and only its own
         register_file(wh, report.write(out), "report")
         wh.mark_computed("report", "report", info={"path": wh.relative_path(out)})
     console.rule()
-    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{out.resolve()}[/bold]")
+    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{escape(str(out.resolve()))}[/bold]")
     return out

@@ -8,7 +8,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shoplens.base import Model
-from shoplens.pipeline import demo_data_dir
 from shoplens.serve.app import create_app
 from shoplens.store.registry import ModelRegistry
 

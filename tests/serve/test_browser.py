@@ -145,6 +145,8 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
 
     open_page(driver, base, "segments", shots)
     assert rendered_charts(driver) == 2
+    ticks = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#page .xtick text")]
+    assert ticks and all(t.endswith("customers") or " customers " in t for t in ticks if t)  # names, not ids
     assert "customers" in driver.find_element(By.CSS_SELECTOR, "#page table").text
 
     open_page(driver, base, "customer", shots)

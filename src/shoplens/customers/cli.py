@@ -111,8 +111,9 @@ def segments_cmd(
     """Behavioural segments on fused features; the number of segments is chosen automatically
     (best silhouette among bootstrap-stable partitions) and each is described in plain words.
 
-    JSON: {as_of, k, selection: [{k, silhouette, stability_ari}], segments: [{segment_id, segment_name,
-    customers, share_of_customers, share_of_revenue, description}]}.
+    JSON: {as_of, k, selection: [{k, silhouette, stability_ari, smallest_share}], segments: [{segment_id,
+    segment_name, customers, share_of_customers, share_of_revenue, avg_<feature>..., description, traits}]};
+    the descriptions quote the avg_ columns.
     """
     from shoplens.customers.segments import build_segments
     from shoplens.errors import UserInputError
@@ -128,7 +129,7 @@ def segments_cmd(
         return
     console.print(frame_table(res.model.selection_, title="Choice of the number of segments"))
     for row in res.profiles.itertuples():
-        console.print(f"[bold]{row.segment_name}[/bold]: {row.description}")
+        console.print(f"[bold]{escape(row.segment_name)}[/bold]: {escape(row.description)}")
 
 
 @customers_app.command("churn")
@@ -264,11 +265,11 @@ def rules_cmd(
     console.print(frame_table(res.rules[["rule_id", "rule", "support", "lift_mining", "lift_later", "validated"]],
                               title=f"Rules mined after {res.mining_cutoff}, lift checked after {res.validation_cutoff}"))
     for r in res.rules.head(5).itertuples():
-        console.print(f"[bold]{r.rule_id}[/bold] {r.explanation}\n     {r.explanation_zh}")
+        console.print(f"[bold]{escape(r.rule_id)}[/bold] {escape(r.explanation)}\n     {escape(r.explanation_zh)}")
     if tags is not None:
-        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {out['tags']}")
+        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {escape(str(out['tags']))}")
     if export is not None:
-        console.print(f"Rules written to {export}")
+        console.print(f"Rules written to {escape(str(export))}")
 
 
 def register(app: typer.Typer) -> None:

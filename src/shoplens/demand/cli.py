@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json
 from shoplens.errors import InputFileError, UserInputError
@@ -41,7 +42,7 @@ def _progress(enabled: bool) -> Iterator:
     with Progress(SpinnerColumn(), TextColumn("[bold]demand"), BarColumn(), TextColumn("{task.fields[stage]}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("demand", total=1.0, stage="")
-        yield lambda stage, frac: bar.update(task, completed=frac, stage=stage)
+        yield lambda stage, frac: bar.update(task, completed=frac, stage=escape(stage))
 
 
 @demand_app.command("forecast")
@@ -84,7 +85,7 @@ def forecast_cmd(
         period_start=lambda f: f["period_start"].dt.date)
     console.print(frame_table(shown, title="Largest forecasts (units)", max_rows=40))
     if output:
-        console.print(f"Wrote {len(result.forecast):,} rows to {output}")
+        console.print(f"Wrote {len(result.forecast):,} rows to {escape(str(output))}")
 
 
 @demand_app.command("evaluate")

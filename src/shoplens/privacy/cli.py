@@ -21,7 +21,7 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | 
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(escape(label), total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
@@ -81,7 +81,7 @@ def mask_cmd(
     if as_json:
         print_json(summary)
     else:
-        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {summary['output']}")
+        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {escape(str(summary['output']))}")
 
 
 @privacy_app.command("audit")
@@ -124,7 +124,7 @@ def erase_cmd(
             rows = [{"removed from": k, "rows": v} for k, v in report.removed.items() if v]
             console.print(rows_table(rows, title=f"erased customer {escape(report.customer)}: {report.total} row(s)/item(s)"))
             _print_reported(report.reported)
-            console.print(f"audit record {report.erasure_id} written; run "
+            console.print(f"audit record {escape(str(report.erasure_id))} written; run "
                           f"`shoplens erase --verify {escape(report.customer)}` to check")
         return
     with open_warehouse(ctx, read_only=True) as wh:
@@ -140,7 +140,7 @@ def erase_cmd(
         _print_reported(result.reported)
     if not result.clean:
         if not as_json:
-            err_console.print(f"{result.total} reference(s) to customer {result.customer} remain")
+            err_console.print(f"{result.total} reference(s) to customer {escape(str(result.customer))} remain")
         raise SystemExit(1)  # typer.Exit is swallowed under standalone_mode=False
 
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.errors import UserInputError
@@ -21,7 +22,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object ins
 
 
 def _status(message: str) -> None:
-    console.print(f"[dim]… {message}[/dim]")
+    console.print(f"[dim]… {escape(message)}[/dim]")
 
 
 @recs_app.command("train")
@@ -147,7 +148,7 @@ def evaluate_cmd(
     console.print(rows_table(rows, title=f"{protocol} evaluation at K={k}"
                              + (f", cutoff {result['cutoff'][:10]}" if result["cutoff"] else "")
                              + f": {result['customers']:,} customers"))
-    console.print(f"best: [bold]{result['best']}[/bold]")
+    console.print(f"best: [bold]{escape(str(result['best']))}[/bold]")
 
 
 @recs_app.command("similar")

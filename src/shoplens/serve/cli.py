@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, print_json, rows_table, settings_from
 
@@ -37,7 +38,7 @@ def register(app: typer.Typer) -> None:
         if json_out:
             print_json({"key": key, "role": role, "expires_at": stamp})
             return
-        console.print(f"New {role} key (shown once, store it now){f'; it expires at {stamp}' if stamp else ''}:")
+        console.print(f"New {escape(role)} key (shown once, store it now){f'; it expires at {stamp}' if stamp else ''}:")
         print(key)
 
     @keys_app.command("list")
@@ -63,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from shoplens.serve.keys import KeyStore
 
         KeyStore.for_warehouse(settings_from(ctx).warehouse).revoke(key_id)
-        console.print(f"Revoked key {key_id}.")
+        console.print(f"Revoked key {escape(key_id)}.")
 
     @app.command("serve")
     def serve_cmd(
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
             problems = "; ".join(f"SHOPLENS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
             raise ConfigError(f"the server will not start: {problems}") from None
         app_ = create_app(settings_from(ctx), serve)
-        console.print(f"shoplens serving on http://{host}:{port}/  (API docs: /api/v1/docs)")
+        console.print(f"shoplens serving on http://{escape(host)}:{port}/  (API docs: /api/v1/docs)")
         # X-Forwarded-For is read by the app, and only from SHOPLENS_TRUSTED_PROXIES: uvicorn's own handling
         # would trust it from 127.0.0.1 by default
         uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False,

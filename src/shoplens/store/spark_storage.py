@@ -17,7 +17,6 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shoplens.schema import TABLES
 from shoplens.store.engine import SparkEngine
 from shoplens.store.files import private_dir, write_private
 from shoplens.store.warehouse import first_row
