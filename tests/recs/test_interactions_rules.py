@@ -40,6 +40,7 @@ def test_interactions_signs_weights_and_window(tmp_wh: Warehouse) -> None:
     assert kinds[("a", "x", "return")] == w.return_ < 0
     assert kinds[("a", "y", "bad_review")] == w.bad_review < 0
     assert ("a", "x", "bad_review") not in kinds  # 5 stars is no negative signal
+    assert kinds[("a", "x", "good_review")] == w.good_review > 0  # but a positive one (reasons say "rated")
     assert kinds[("c", "y", "view")] == w.view and kinds[("c", "y", "cart")] == w.cart
     assert "o4" not in set(rows["basket_id"].dropna())  # guest orders have no customer to learn about
     assert not (rows["occurred_at"] == pd.Timestamp("2024-03-01 10:00")).any()  # adjustments are no signal
