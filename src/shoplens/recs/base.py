@@ -106,6 +106,27 @@ def interaction_matrix(
     return m.astype(np.float32)
 
 
+def _index_and_codes(ids: pd.Series, keep: np.ndarray, extra: pd.Series | None = None) -> tuple[pd.Index, np.ndarray]:
+    """(sorted index of the ids of rows ``keep`` plus ``extra`` ids, each row's position in it or -1).
+
+    One hashing pass over the rows (``pd.factorize``); the index is then built and looked up
+    over the distinct ids only.
+    """
+    values = ids.to_numpy()
+    n = len(values)
+    if extra is not None and len(extra):
+        values = np.concatenate([values, extra.to_numpy()])
+    codes, uniques = pd.factorize(values)
+    uniques = np.asarray(pd.Index(uniques).astype(str), dtype=object)
+    used = np.zeros(len(uniques), dtype=bool)
+    row_codes = codes[:n]
+    used[row_codes[keep & (row_codes >= 0)]] = True
+    used[codes[n:][codes[n:] >= 0]] = True
+    index = build_index(uniques[used])
+    where = index.get_indexer(uniques)
+    return index, np.where(row_codes >= 0, where[row_codes], -1)
+
+
 def index_codes(frame: pd.DataFrame, customers: pd.Index, products: pd.Index) -> tuple[np.ndarray, np.ndarray]:
     """(row, column) position of each interaction in the customer x product index (-1: not in it)."""
     return (customers.get_indexer(frame["customer_id"].astype(str)),
@@ -144,9 +165,11 @@ def _last_days(at: pd.Series, rows: np.ndarray, cols: np.ndarray, shape: tuple[i
     if not keep.any():
         return sp.csr_matrix(shape, dtype=np.float64)
     key = rows[keep].astype(np.int64) * shape[1] + cols[keep]
-    last = pd.Series(days[keep]).groupby(key).max()
-    pairs = last.index.to_numpy()
-    values = last.to_numpy().astype(np.float32).astype(np.float64)
+    order = np.argsort(key, kind="stable")
+    key, days = key[order], days[keep][order]
+    first = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    pairs = key[first]
+    values = np.maximum.reduceat(days, first).astype(np.float32).astype(np.float64)
     out = sp.csr_matrix((values, (pairs // shape[1], pairs % shape[1])), shape=shape)
     out.sort_indices()
     return out
@@ -208,7 +231,12 @@ def top_sorted(cols: np.ndarray, vals: np.ndarray, k: int) -> tuple[np.ndarray, 
 def sorted_unique(values: np.ndarray) -> np.ndarray:
     """Sorted distinct values (``np.unique`` without its hashing overhead on small arrays)."""
     values = np.sort(values)
-    return values[np.r_[True, values[1:] != values[:-1]]] if len(values) else values
+    if len(values) < 2:
+        return values
+    keep = np.empty(len(values), dtype=bool)
+    keep[0] = True
+    np.not_equal(values[1:], values[:-1], out=keep[1:])
+    return values[keep]
 
 
 def values_at(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, fill: float = 0.0) -> np.ndarray:
@@ -293,62 +321,72 @@ class Recommender(Model):
         if "kind" not in interactions:  # a plain (customer, product, time, weight) log: purchases and returns
             interactions = interactions.assign(kind=np.where(interactions["weight"] > 0, "purchase", "return"))
         codes = self._fit_common(interactions, catalogue, segments)
-        self.together_ = self._bought_together_pairs(interactions, codes=codes)
+        self._fit_baskets(interactions, codes)
         self._fit_model(interactions)
         return self
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
-        for cache in ("_masks", "_tiebreak", "_tops", "_forest"):  # serving caches, rebuilt on demand
+        for cache in ("_masks", "_tiebreak", "_tops", "_forest", "_now_day"):  # serving caches, rebuilt on demand
             state.pop(cache, None)
         return state
 
-    def _bought_together_pairs(self, interactions: pd.DataFrame, per_product: int = 10,
-                               min_baskets: int = 3, codes: tuple[np.ndarray, np.ndarray] | None = None) -> pd.DataFrame:
-        """Product pairs in the same basket: count, confidence and lift (what FP-growth gives for pairs,
-        counted exactly with one sparse product; :mod:`shoplens.recs.rules` mines longer sets)."""
+    def _fit_baskets(self, interactions: pd.DataFrame, codes: tuple[np.ndarray, np.ndarray]) -> None:
+        """Completed purchases as a binary basket x product matrix (fees and postage left out).
+
+        Pairs bought together are counted from it when asked (:meth:`frequently_bought_together`),
+        exactly and for one product at a time, instead of a product x product count at every fit.
+        """
         if "basket_id" not in interactions:
             interactions = interactions.assign(basket_id=interactions["customer_id"].astype(str) + "@"
                                                + interactions["occurred_at"].astype(str))
-        empty = pd.DataFrame(columns=["product_id", "rank", "together_product_id", "baskets", "confidence", "lift"])
-        cols = (codes or index_codes(interactions, self.customers_, self.products_))[1]
+        cols = codes[1]
         fee = self.catalogue_["category"].eq("fees & services").to_numpy()
         mask = (interactions["kind"] == "purchase").to_numpy() & interactions["basket_id"].notna().to_numpy() & (cols >= 0)
         mask[mask] &= ~fee[cols[mask]]
-        if not mask.any():
-            return empty
         b_codes, b_index = pd.factorize(interactions["basket_id"].to_numpy()[mask])
         basket = sp.csr_matrix((np.ones(int(mask.sum()), dtype=np.float32), (b_codes, cols[mask])),
                                shape=(len(b_index), len(self.products_)))
         basket.data[:] = 1.0  # a product twice in one basket counts once
-        co = (basket.T @ basket).tocsr()
-        co.sort_indices()
-        row_of = np.repeat(np.arange(co.shape[0]), np.diff(co.indptr))
-        keep = (row_of != co.indices) & (co.data >= min_baskets)
-        a, b, n = row_of[keep], co.indices[keep], co.data[keep]
-        if len(a) == 0:
-            return empty
-        count = np.asarray(basket.sum(axis=0)).ravel()
-        confidence, lift = n / count[a], n * len(b_index) / (count[a] * count[b])
-        order = np.lexsort((b, -lift, -confidence, a))  # per product: most confident first, then lift, then column
-        a, b, n, confidence, lift = a[order], b[order], n[order], confidence[order], lift[order]
-        rank = np.arange(len(a)) - np.searchsorted(a, a, side="left")
-        top = rank < per_product
-        return pd.DataFrame({
-            "product_id": self.products_[a[top]].astype(str), "rank": rank[top] + 1,
-            "together_product_id": self.products_[b[top]].astype(str),
-            "baskets": n[top].astype(int), "confidence": confidence[top], "lift": lift[top],
-        }).reset_index(drop=True)
+        basket.sort_indices()
+        self.baskets_ = basket
+        self.product_baskets_ = basket.T.tocsr()
+        self.product_baskets_.sort_indices()
+        self.basket_counts_ = np.asarray(basket.sum(axis=0)).ravel()
 
-    def frequently_bought_together(self, product_id: str, k: int = 10) -> pd.DataFrame:
-        """Products most often in the same order as ``product_id`` (highest confidence first)."""
+    def frequently_bought_together(self, product_id: str, k: int = 10, min_baskets: int = 3) -> pd.DataFrame:
+        """Products most often in the same order as ``product_id``: baskets, confidence and lift, the most
+        confident first (then lift, then id). What FP-growth gives for pairs, counted exactly from the
+        product's own baskets; :mod:`shoplens.recs.rules` mines longer sets."""
         self.check_fitted()
-        if self.products_.get_indexer([str(product_id)])[0] < 0:
+        a = self.products_.get_indexer([str(product_id)])[0]
+        if a < 0:
             raise NotFoundError(f"product {product_id!r} is unknown to this model (check the id, or retrain)")
-        together = getattr(self, "together_", None)
-        if together is None or together.empty:
-            return pd.DataFrame(columns=["product_id", "rank", "together_product_id", "baskets", "confidence", "lift"])
-        return together[together["product_id"] == str(product_id)].head(k).reset_index(drop=True)
+        columns = ["product_id", "rank", "together_product_id", "baskets", "confidence", "lift"]
+        if getattr(self, "baskets_", None) is None:  # a model file from before baskets were kept
+            together = getattr(self, "together_", None)
+            if together is None or together.empty:
+                return pd.DataFrame(columns=columns)
+            return together[together["product_id"] == str(product_id)].head(k).reset_index(drop=True)
+        lo, hi = self.product_baskets_.indptr[a], self.product_baskets_.indptr[a + 1]
+        mine = self.product_baskets_.indices[lo:hi]
+        starts, ends = self.baskets_.indptr[mine], self.baskets_.indptr[mine + 1]
+        lengths = ends - starts
+        pos = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(int(lengths.sum()))
+        others = np.sort(self.baskets_.indices[pos])
+        first = np.flatnonzero(np.r_[True, others[1:] != others[:-1]]) if len(others) else np.zeros(0, dtype=np.intp)
+        b = others[first]
+        n = np.diff(np.r_[first, len(others)])
+        keep = (b != a) & (n >= min_baskets)
+        b, n = b[keep], n[keep].astype(np.float32)
+        count = self.basket_counts_
+        confidence, lift = n / count[a], n * self.baskets_.shape[0] / (count[a] * count[b])
+        order = np.lexsort((b, -lift, -confidence))[:k]
+        return pd.DataFrame({
+            "product_id": str(product_id), "rank": np.arange(1, len(order) + 1),
+            "together_product_id": self.products_[b[order]].astype(str), "baskets": n[order].astype(int),
+            "confidence": confidence[order], "lift": lift[order],
+        }, columns=columns)
 
     def _fit_common(self, interactions: pd.DataFrame, catalogue: pd.DataFrame | None,
                     segments: pd.DataFrame | None) -> tuple[np.ndarray, np.ndarray]:
@@ -357,27 +395,25 @@ class Recommender(Model):
         Ids are looked up once and reused by every matrix (string look-ups dominate the cost).
         """
         is_positive = interactions["weight"].to_numpy() > 0
-        positive = interactions[is_positive]
         self.now_ = pd.Timestamp(interactions["occurred_at"].max())
-        self.customers_ = build_index(positive["customer_id"])
-        ids = positive["product_id"].astype(str)
-        if catalogue is not None and len(catalogue):
-            ids = pd.concat([ids, catalogue["product_id"].astype(str)], ignore_index=True)
-        self.products_ = build_index(ids)
+        self.customers_, rows = _index_and_codes(interactions["customer_id"], is_positive)
+        self.products_, cols = _index_and_codes(interactions["product_id"], is_positive,
+                                                None if catalogue is None else catalogue["product_id"])
         self.catalogue_ = self._align_catalogue(catalogue)
-        codes = index_codes(interactions, self.customers_, self.products_)
-        rows, cols = codes
+        codes = (rows, cols)
         shape = (len(self.customers_), len(self.products_))
         self.user_items_ = interaction_matrix(interactions, self.customers_, self.products_,
                                               half_life_days=self.half_life_days, now=self.now_, codes=codes)
         is_buy = (interactions["kind"] == "purchase").to_numpy()
-        self.bought_ = interaction_matrix(interactions[is_buy], self.customers_, self.products_, half_life_days=None,
-                                          now=self.now_, column="_count", codes=(rows[is_buy], cols[is_buy]))
-        self.last_bought_ = _last_days(interactions["occurred_at"][is_buy], rows[is_buy], cols[is_buy], shape)
+        buy_rows, buy_cols = rows[is_buy], cols[is_buy]
+        ok = (buy_rows >= 0) & (buy_cols >= 0)
+        self.bought_ = sp.csr_matrix((np.ones(int(ok.sum()), dtype=np.float32), (buy_rows[ok], buy_cols[ok])), shape=shape)
+        self.bought_.sum_duplicates()  # purchase rows per (customer, product)
+        self.last_bought_ = _last_days(interactions["occurred_at"][is_buy], buy_rows, buy_cols, shape)
         self.kinds_ = strongest_kinds(interactions, codes, shape)
         # popularity: distinct customers with a positive signal
         ok = is_positive & (rows >= 0) & (cols >= 0)
-        pairs = np.unique(rows[ok].astype(np.int64) * shape[1] + cols[ok])
+        pairs = sorted_unique(rows[ok].astype(np.int64) * shape[1] + cols[ok])
         pair_rows, pair_cols = pairs // shape[1], pairs % shape[1]
         self.popularity_ = np.bincount(pair_cols, minlength=shape[1]).astype(np.float64)
         self.popularity_customers_ = max(len(self.customers_), 1)  # the share's denominator
@@ -622,8 +658,7 @@ class Recommender(Model):
                                            label=label, shares=shares))
         if not frames:
             return pd.DataFrame({c: pd.Series(dtype=bool if c == "personalised" else object) for c in OUTPUT_COLUMNS})
-        out = pd.concat(frames, ignore_index=True)
-        return out[OUTPUT_COLUMNS]
+        return frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
 
     def _rows_frame(self, ids: list[str], rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, k: int,
                     filters: RecFilters, allowed: np.ndarray | None, explain: bool,
@@ -735,9 +770,16 @@ class Recommender(Model):
 
     @staticmethod
     def _repeat_reason(count: float, last_day: float) -> str:
-        last = _EPOCH + timedelta(days=float(last_day))
+        last = (_EPOCH + timedelta(days=float(last_day))).date().isoformat()
         times = "once" if count == 1 else f"{int(count)} times"
-        return f"you bought it {times}, last on {last:%Y-%m-%d}"
+        return f"you bought it {times}, last on {last}"
+
+    def now_day(self) -> float:
+        """The training end as days since 1970 (computed once)."""
+        day = self.__dict__.get("_now_day")
+        if day is None:
+            day = self.__dict__["_now_day"] = (self.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
+        return day
 
     @property
     def explain_by_column(self) -> sp.csc_matrix:

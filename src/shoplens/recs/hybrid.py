@@ -109,7 +109,7 @@ class FlatForest:
         n, n_features = x.shape
         missing = np.isnan(x)
         # a real +inf sits just below the "missing, goes right" +inf, where a +inf threshold still takes it left
-        x = np.where(np.isposinf(x), np.finfo(np.float64).max, x)
+        x = np.minimum(x, np.finfo(np.float64).max)  # (NaN stays NaN)
         both = np.concatenate([np.where(missing, -np.inf, x), np.where(missing, np.inf, x)], axis=1).ravel()
         column = self.feature + n_features * self.missing_right
         trees = len(self.roots)
@@ -269,8 +269,16 @@ class Hybrid(Recommender):
         customer (tested), computed from the generators' candidate lists and lookups at
         the candidates only.
         """
+        cols, features, ranks, _ = self._gather(gens, context, row)
+        return cols, features, ranks
+
+    def _gather(self, gens: dict[str, Recommender], context: dict[str, Any],
+                row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+        """:meth:`_candidate_features_one` plus the item-kNN gains the reasons reuse (nothing is kept on
+        the model: requests run side by side)."""
         n = self.candidates
         tops = [g.propose(row, n) for g in gens.values()]
+        gains = getattr(tops[list(gens).index("item_knn")][2], "gains", None) if "item_knn" in gens else None
         cols = sorted_unique(np.concatenate([c for c, _, _ in tops]))
         columns = []
         for _, _, score_at in tops:
@@ -282,8 +290,7 @@ class Hybrid(Recommender):
         ref = gens["buy_again"]
         bought = row_values(ref.bought_, row, cols).astype(np.float64)
         last = row_values(ref.last_bought_, row, cols).astype(np.float64)
-        now_day = (ref.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
-        since = np.where(last > 0, now_day - last, np.inf)
+        since = np.where(last > 0, ref.now_day() - last, np.inf)
         cycle = context["cycle"][cols]
         with np.errstate(invalid="ignore", divide="ignore"):
             due = np.nan_to_num(np.where(np.isfinite(since), np.exp(-np.abs(np.log((since + 1.0) / (cycle + 1.0)))), 0.0),
@@ -292,7 +299,7 @@ class Hybrid(Recommender):
         customer = np.broadcast_to(context["customer"][row], (len(cols), context["customer"].shape[1]))
         features = np.column_stack(columns + list(ranks) + [customer, context["product"][cols],
                                                             bought, np.where(np.isfinite(since), since, 9999.0), due, ratio])
-        return cols, features, ranks
+        return cols, features, ranks, gains
 
     def _sparse_training(self, n_products: int) -> bool:
         """Gather training features per customer when a dense block would hold few customers (big catalogues)."""
@@ -375,6 +382,7 @@ class Hybrid(Recommender):
         # refit the generators on everything up to the training end for serving
         self.generators_, self.context_ = self._fit_generators(interactions)
         self.generators_["als"].precompute_candidates(self.candidates)
+        self._share_customer_index()
         self._catalogue_input = None
 
     # -- serving -----------------------------------------------------------------------------
@@ -401,11 +409,11 @@ class Hybrid(Recommender):
         gen_row = row if ref.customers_ is self.customers_ else int(ref.customers_.get_indexer([self.customers_[row]])[0])
         if gen_row < 0:
             return np.zeros(0, dtype=np.intp), np.zeros(0), None
-        cols, feats, ranks = self._candidate_features_one(self.generators_, self.context_, gen_row)
+        cols, feats, ranks, gains = self._gather(self.generators_, self.context_, gen_row)
         forest = self.__dict__.get("_forest")
         if forest is None:
             forest = self.__dict__["_forest"] = FlatForest(self.ranker_)
-        return cols, self._calibrated(forest.predict_proba(feats)), (gen_row, cols, ranks)
+        return cols, self._calibrated(forest.predict_proba(feats)), (gen_row, cols, ranks, gains)
 
     def _unit_scores(self, row: int, scores: np.ndarray) -> np.ndarray:
         return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)  # already a probability
@@ -419,15 +427,15 @@ class Hybrid(Recommender):
             gen_row = int(ref.customers_.get_indexer([self.customers_[row]])[0])
             if gen_row < 0:
                 return [self.reason_label] * len(cols)
-            found, _, ranks = self._candidate_features_one(gens, self.context_, gen_row)
-            provenance = (gen_row, found, ranks)
-        gen_row, found, ranks = provenance
+            found, _, ranks, gains = self._gather(gens, self.context_, gen_row)
+            provenance = (gen_row, found, ranks, gains)
+        gen_row, found, ranks, gains = provenance
         names = list(gens)
         at = np.searchsorted(found, cols)
         proposed = ranks[:, at] <= self.candidates  # generator x product
         bought = row_values(ref.bought_, gen_row, cols)
         last = row_values(ref.last_bought_, gen_row, cols)
-        source = gens["item_knn"].best_sources(gen_row, cols)
+        source = gens["item_knn"].best_sources(gen_row, cols, gains)
         out = []
         for j, col in enumerate(cols):
             by = {names[i] for i in np.flatnonzero(proposed[:, j])}
@@ -458,7 +466,14 @@ class Hybrid(Recommender):
         if grow:
             fresh = np.tile([[0.0, 9999.0, 0.0, 0.0]], (grow, 1))
             self.context_["customer"] = np.vstack([self.context_["customer"], fresh])
+        self._share_customer_index()
         return updated
+
+    def _share_customer_index(self) -> None:
+        """Use the generators' customer index when it is the same (a request then maps no ids)."""
+        ref = self.generators_["buy_again"]
+        if ref.customers_ is not self.customers_ and ref.customers_.equals(self.customers_):
+            self.customers_ = ref.customers_
 
     def _forget_rows(self, keep: np.ndarray) -> None:
         ref = self.generators_["buy_again"]
@@ -467,6 +482,7 @@ class Hybrid(Recommender):
         self.context_["customer"] = self.context_["customer"][~gone]
         for g in self.generators_.values():
             g.forget_customers(removed)
+        self._share_customer_index()
 
     def feature_importance(self) -> pd.DataFrame:
         """Mean absolute change of the ranker's score when each feature is shuffled is costly; this

@@ -201,8 +201,7 @@ def due_factor(model: Recommender, rows: np.ndarray) -> np.ndarray:
 
 
 def _due(model: Recommender, cols: np.ndarray, last_days: np.ndarray) -> np.ndarray:
-    now_day = (model.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
-    since = now_day - last_days.astype(np.float64)
+    since = model.now_day() - last_days.astype(np.float64)
     cycle = getattr(model, "cycle_days_", None)
     cycle = cycle[cols] if cycle is not None else np.full(len(cols), np.nan)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -249,24 +248,30 @@ class ItemKNN(Recommender):
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return _dense(self.user_items_[rows] @ self.similarity_) + _popularity_tiebreak(self.popularity_)
 
-    def _own_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+    def _own_scores(self, row: int, gains: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
         """(columns, scores without the tie-break) of the neighbours of the customer's products:
         the customer's row times the similarity matrix, gathered from the neighbour lists of
         their products only (float32 sums in the same order as the sparse product)."""
-        _, cols, gain = _neighbour_gains(self.user_items_, self.similarity_, row)
+        _, cols, gain = gains if gains is not None else _neighbour_gains(self.user_items_, self.similarity_, row)
         found = sorted_unique(cols)
         sums = np.zeros(len(found), dtype=np.float32)
         # one float32 addition at a time in the row's order: bit for bit the sums of the sparse product
         np.add.at(sums, np.searchsorted(found, cols), gain)
         return found, sums
 
-    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
-        cols, vals = self._own_scores(row)
-        return *self._with_popular_pool(cols, vals, n), self._pool_scorer(cols, vals)
 
-    def best_sources(self, row: int, cols: np.ndarray) -> np.ndarray:
+    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        gains = _neighbour_gains(self.user_items_, self.similarity_, row)
+        cols, vals = self._own_scores(row, gains)
+        score_at = self._pool_scorer(cols, vals)
+        score_at.gains = gains  # type: ignore[attr-defined]  # the reasons reuse them
+        return *self._with_popular_pool(cols, vals, n), score_at
+
+    def best_sources(self, row: int, cols: np.ndarray,
+                     gains: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
         """For each product of ``cols``: the customer's product that contributes most to its score (-1: none)."""
-        source, found, gain = _neighbour_gains(self.user_items_, self.similarity_, row)
+        source, found, gain = gains if gains is not None else _neighbour_gains(self.user_items_, self.similarity_, row)
         out = np.full(len(cols), -1, dtype=np.int64)
         order = np.argsort(cols)
         wanted = cols[order]
@@ -277,7 +282,7 @@ class ItemKNN(Recommender):
         target, source, gain = at[hit], source[hit], gain[hit].astype(np.float64)
         pick = np.lexsort((source, -gain, target))  # per product: the largest gain, then the lowest column
         target, source = target[pick], source[pick]
-        first = np.r_[True, target[1:] != target[:-1]] if len(target) else np.zeros(0, dtype=bool)
+        first = np.concatenate([[True], target[1:] != target[:-1]]) if len(target) else np.zeros(0, dtype=bool)
         out[order[target[first]]] = source[first]
         return out
 
@@ -561,7 +566,7 @@ def _neighbour_gains(user_items: sp.csr_matrix, similarity: sp.csr_matrix,
     total = int(lengths.sum())
     if not total:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-    pos = np.repeat(starts - np.cumsum(np.r_[0, lengths[:-1]]), lengths) + np.arange(total)
+    pos = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
     return (np.repeat(hist, lengths), similarity.indices[pos].astype(np.int64),
             np.repeat(weight, lengths) * similarity.data[pos])
 
