@@ -576,8 +576,9 @@ class Recommender(Model):
             return None
         key = (filters.in_stock_only, filters.categories, filters.price_min, filters.price_max, filters.exclude_products)
         masks = self.__dict__.setdefault("_masks", {})
-        if key in masks:
-            return masks[key]
+        hit = masks.get(key)  # (one lookup: another request may clear the cache meanwhile)
+        if hit is not None:
+            return hit
         cat = self.catalogue_
         ok = np.ones(len(self.products_), dtype=bool)
         if filters.in_stock_only:

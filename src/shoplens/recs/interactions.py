@@ -170,8 +170,13 @@ def check_interactions(frame: pd.DataFrame, what: str = "interactions") -> None:
     missing = [c for c in ("customer_id", "product_id", "occurred_at", "weight") if c not in frame.columns]
     if missing:
         raise InsufficientDataError(f"{what}: missing column(s) {', '.join(missing)}")
-    positive = frame[frame["weight"] > 0]
-    if positive.empty or positive["customer_id"].nunique() < 2 or positive["product_id"].nunique() < 2:
+    positive = frame["weight"].to_numpy() > 0
+
+    def at_least_two(column: str) -> bool:  # without counting every distinct id of a large log
+        values = frame[column].to_numpy()[positive]
+        return bool(len(values)) and bool((values != values[0]).any())
+
+    if not positive.any() or not at_least_two("customer_id") or not at_least_two("product_id"):
         raise InsufficientDataError(
             f"{what}: need purchases or events of at least 2 customers and 2 products "
             "(load orders/order_items or events with `shoplens ingest` first, or pick a later --until)"
