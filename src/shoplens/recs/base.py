@@ -18,7 +18,7 @@ diversity, cold start (popular in the customer's segment) and explanations.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -504,6 +504,11 @@ class Recommender(Model):
     #: whether :meth:`_candidates` serves single customers without scoring the whole catalogue
     sparse_serving = False
 
+    def _candidates_many(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
+        """:meth:`_candidates` of several customers, in order (models may batch them)."""
+        for row in rows:
+            yield self._candidates(int(row))
+
     def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
         """Candidates of customer ``row``: (columns, scores) of the ``n`` best products, best first
         (finite scores only), and a function giving the score of any products.
@@ -623,17 +628,21 @@ class Recommender(Model):
         frames = []
         known = np.flatnonzero(rows >= 0)
         if self.sparse_serving:  # a few hundred candidates per customer, never the whole catalogue
-            for p in known:
-                row = int(rows[p])
-                cols, vals, provenance = self._candidates(row)
+            got_cols = np.zeros((len(known), take), dtype=np.intp)
+            got_vals = np.full((len(known), take), -np.inf)
+            provenances = []
+            for i, (p, (cols, vals, provenance)) in enumerate(zip(known, self._candidates_many(rows[known]))):
                 keep = np.isfinite(vals)
                 if allowed is not None:
                     keep &= allowed[cols]
                 if filters.exclude_purchased:
-                    keep &= ~np.isin(cols, row_columns(self.bought_, row))
+                    keep &= ~np.isin(cols, row_columns(self.bought_, int(rows[p])))
                 top, top_vals = top_sorted(cols[keep], vals[keep], take)
-                frames.append(self._rows_frame([ids[p]], np.array([row]), top[None, :], top_vals[None, :], k, filters,
-                                               allowed, explain, provenance=[provenance]))
+                got_cols[i, : len(top)], got_vals[i, : len(top)] = top, top_vals
+                provenances.append(provenance)
+            if len(known):  # one frame for all of them (-inf pads a short list: it is filled with popular items)
+                frames.append(self._rows_frame([ids[p] for p in known], rows[known], got_cols, got_vals, k, filters,
+                                               allowed, explain, provenance=provenances))
             known = known[:0]
         step = batch_size(len(self.products_), self.score_cells)
         for start in range(0, len(known), step):
