@@ -65,6 +65,22 @@ def test_recommendations_similar_and_bought_together(served_customers):
     assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["analyst"])).json()["model_version"] == 1
 
 
+def test_recommendations_score_scale_and_personalised_flag(served_customers):
+    client, keys, _ = served_customers
+    analyst = auth(keys["analyst"])
+    known = client.get(f"/api/v1/recommendations/{consenting_customer(client)}?n=5", headers=analyst).json()
+    unknown = client.get("/api/v1/recommendations/never-a-customer?n=5", headers=analyst).json()
+    refused = client.get(f"/api/v1/recommendations/{no_consent_customer(client)}?n=5", headers=analyst).json()
+    # personalised only when the list used the customer's history: an unknown id (consent unknown) gets popular items
+    assert known["personalised"] is True and all(i["personalised"] for i in known["data"])
+    assert unknown["personalised"] is False and refused["personalised"] is False
+    assert unknown["customer_id"] == "never-a-customer"
+    # one scale for every list: a probability for the model's items, a share of customers for popular ones
+    for body in (known, unknown, refused):
+        assert body["count"] == 5 and all(0 <= i["score"] <= 1 for i in body["data"])
+    assert [i["score"] for i in unknown["data"]] == [i["score"] for i in refused["data"]]
+
+
 def test_missing_results_give_409_with_the_command(served):
     client, keys, _ = served
     r = client.get("/api/v1/segments", headers=auth(keys["viewer"]))
