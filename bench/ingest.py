@@ -26,7 +26,7 @@ import duckdb
 
 def make_data(rows: int, folder: Path) -> tuple[Path, Path]:
     """Canonical orders.csv and order_items.csv with ``rows`` order lines."""
-    from shoplens.pipeline import demo_data_dir
+    from shoplens.datasets import demo_data_dir
 
     items, orders = folder / "order_items.csv", folder / "orders.csv"
     if items.exists() and orders.exists():

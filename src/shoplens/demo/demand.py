@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from shoplens.cli_common import frame_table
 from shoplens.demand.series import demand_series
 from shoplens.demand.service import forecast_demand, reorder_demand, trends_demand
-from shoplens.pipeline import DemoContext
+from shoplens.demo.context import DemoContext
 
 HORIZON = 8
 HISTORY_WEEKS = 26
