@@ -1,7 +1,7 @@
 """Demo step: weekly demand forecasts with 80 % intervals per category and for the
 top products, reorder advice and market trends.
 
->>> # run(ctx)  # called by `shoplens demo`  # doctest: +SKIP
+>>> # run(ctx)  (the demand step of `shoplens demo`)
 """
 
 from __future__ import annotations
