@@ -33,7 +33,8 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-CAPABILITY_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "serve", "monitor", "store"]
+CAPABILITY_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "serve", "monitor", "store",
+                       "campaigns"]
 
 
 def _version(value: bool) -> None:
