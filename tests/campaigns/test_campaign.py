@@ -6,7 +6,14 @@ import pandas as pd
 import pytest
 
 from shoplens.campaigns.assign import arm_of, assign_campaign, write_assignments
-from shoplens.campaigns.campaign import Campaign, create_campaign, get_campaign, list_campaigns, parse_arm, stop_campaign
+from shoplens.campaigns.campaign import (
+    Campaign,
+    create_campaign,
+    get_campaign,
+    list_campaigns,
+    parse_arm,
+    stop_campaign,
+)
 from shoplens.errors import NotComputedError, NotFoundError, UserInputError
 from shoplens.pipeline import demo_data_dir
 from shoplens.privacy.ids import to_internal

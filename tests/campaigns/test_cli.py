@@ -117,6 +117,6 @@ def test_campaign_user_mistakes_exit_2(shop):
 def test_the_console_command_turns_mistakes_into_one_line_and_exit_2(tmp_path):
     for args in (["campaign", "analyze", SAMPLE, "--arm-column", "segment", "--control", "Nobody", "--metrics", "visit"],
                  ["--warehouse", str(tmp_path / "w.duckdb"), "campaign", "report", "nothing"]):
-        proc = subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True)
+        proc = subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, check=False)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error:")

@@ -7,7 +7,12 @@ import pandas as pd
 import pytest
 
 from shoplens.campaigns.assign import assign_campaign
-from shoplens.campaigns.campaign import Campaign, create_campaign, get_campaign, parse_arm
+from shoplens.campaigns.campaign import (
+    Campaign,
+    create_campaign,
+    get_campaign,
+    parse_arm,
+)
 from shoplens.campaigns.report import attribute, campaign_report
 from shoplens.errors import InsufficientDataError
 from shoplens.privacy.ids import to_external

@@ -25,9 +25,17 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pandas as pd
 
-from shoplens.campaigns.campaign import CONTROL, Campaign, _date, audience_kind, ensure_tables, get_campaign
+from shoplens.campaigns.campaign import (
+    CONTROL,
+    Campaign,
+    _date,
+    audience_kind,
+    ensure_tables,
+    get_campaign,
+)
 from shoplens.decide.abtest import assign as hashed_arm
 from shoplens.errors import InputFileError, NotComputedError, UserInputError
 from shoplens.privacy.consent import _check_internal
@@ -114,7 +122,7 @@ def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]
             raise UserInputError("an audience sql: condition is one WHERE condition, without ';'")
         try:
             rows = wh.con.execute(f"SELECT customer_id FROM ({profile_sql(as_of)}) p WHERE ({arg}) ORDER BY 1").fetchall()
-        except Exception as exc:  # a DuckDB parser/binder error in the user's condition
+        except duckdb.Error as exc:  # a parser/binder error in the user's condition
             cols = ", ".join(wh.con.execute(f"DESCRIBE {profile_sql(as_of)}").df()["column_name"])
             raise UserInputError(f"audience condition {arg!r} does not run: {str(exc).splitlines()[0]} "
                                  f"(columns: {cols})") from None

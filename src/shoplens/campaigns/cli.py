@@ -4,12 +4,18 @@ measured lift; analyse a campaign run elsewhere from a file. Thin: parse, call, 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table
+from shoplens.cli_common import (
+    console,
+    err_console,
+    open_warehouse,
+    print_json,
+    rows_table,
+)
 from shoplens.errors import UserInputError
 
 campaign_app = typer.Typer(help="Campaigns: target an audience with offers and a control group, attribute orders, "
@@ -66,18 +72,18 @@ def analyze_cmd(
     arm_column: Annotated[str, typer.Option("--arm-column", help="column holding each customer's arm")],
     control: Annotated[str, typer.Option("--control", help="the value of the arm column that marks the control group")],
     metrics: Annotated[str, typer.Option("--metrics", help="outcome columns, comma-separated (read as given)")],
-    covariates: Annotated[Optional[str], typer.Option(
+    covariates: Annotated[str | None, typer.Option(
         "--covariates", help="feature columns of the uplift model, comma-separated [default: every other column]",
         show_default=False)] = None,
-    pre_metric: Annotated[Optional[str], typer.Option(
+    pre_metric: Annotated[str | None, typer.Option(
         "--pre-metric", help="pre-period column for CUPED variance reduction (e.g. last year's spend)",
         show_default=False)] = None,
-    uplift: Annotated[Optional[str], typer.Option(
+    uplift: Annotated[str | None, typer.Option(
         "--uplift", help="fit an uplift model for this metric and compare it with random targeting on a held-out split",
         show_default=False)] = None,
     learner: Annotated[str, typer.Option("--learner", help="uplift meta-learner: t or x")] = "t",
     test_fraction: Annotated[float, typer.Option("--test-fraction", help="held-out share for the uplift evaluation")] = 0.3,
-    weights: Annotated[Optional[str], typer.Option(
+    weights: Annotated[str | None, typer.Option(
         "--weights", help="planned split for the sample-ratio check, ARM=SHARE comma-separated [default: equal]",
         show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="random seed of the held-out split and the uplift model")] = 0,
@@ -139,15 +145,15 @@ def create_cmd(
     goal: Annotated[str, typer.Option("--goal", help="conversion, revenue or margin")] = "conversion",
     window: Annotated[int, typer.Option("--window", help="attribution window in days after assignment")] = 14,
     policy: Annotated[str, typer.Option("--policy", help="split (fixed random split); bandit is not available yet")] = "split",
-    cost: Annotated[Optional[list[str]], typer.Option("--cost", help="cost per use of an arm, ARM=AMOUNT (repeatable)",
+    cost: Annotated[list[str] | None, typer.Option("--cost", help="cost per use of an arm, ARM=AMOUNT (repeatable)",
                                                       show_default=False)] = None,
-    frequency_cap: Annotated[Optional[int], typer.Option(
+    frequency_cap: Annotated[int | None, typer.Option(
         "--frequency-cap", help="exclude customers already given offers by this many other campaigns in --cap-days",
         show_default=False)] = None,
     cap_days: Annotated[int, typer.Option("--cap-days", help="period of the frequency cap in days")] = 30,
-    start: Annotated[Optional[str], typer.Option("--start", help="first day of assignment YYYY-MM-DD",
+    start: Annotated[str | None, typer.Option("--start", help="first day of assignment YYYY-MM-DD",
                                                  show_default=False)] = None,
-    end: Annotated[Optional[str], typer.Option("--end", help="last day of assignment YYYY-MM-DD", show_default=False)] = None,
+    end: Annotated[str | None, typer.Option("--end", help="last day of assignment YYYY-MM-DD", show_default=False)] = None,
     replace: Annotated[bool, typer.Option("--replace", help="store a new version of an existing campaign")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -221,9 +227,9 @@ def show_cmd(ctx: typer.Context, name: Annotated[str, typer.Argument(help="campa
 def assign_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="campaign name")],
-    output: Annotated[Optional[Path], typer.Option("--output", help="write customer_id, arm, propensity, assigned_at "
+    output: Annotated[Path | None, typer.Option("--output", help="write customer_id, arm, propensity, assigned_at "
                                                                     "(shop ids) to this CSV", show_default=False)] = None,
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="assignment date YYYY-MM-DD [default: now]",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="assignment date YYYY-MM-DD [default: now]",
                                                  show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -251,7 +257,7 @@ def assign_cmd(
 def report_cmd(
     ctx: typer.Context,
     name: Annotated[str, typer.Argument(help="campaign name")],
-    as_of: Annotated[Optional[str], typer.Option("--as-of", help="count only orders before this date YYYY-MM-DD",
+    as_of: Annotated[str | None, typer.Option("--as-of", help="count only orders before this date YYYY-MM-DD",
                                                  show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> None:

@@ -30,7 +30,13 @@ import numpy as np
 import pandas as pd
 
 from shoplens.campaigns.analysis import analyze_arrays
-from shoplens.campaigns.campaign import CONTROL, Campaign, _date, ensure_tables, get_campaign
+from shoplens.campaigns.campaign import (
+    CONTROL,
+    Campaign,
+    _date,
+    ensure_tables,
+    get_campaign,
+)
 from shoplens.errors import InsufficientDataError
 from shoplens.metrics import revenue_orders_sql
 from shoplens.store.warehouse import Warehouse

@@ -149,6 +149,13 @@ def design_matrix(frame: pd.DataFrame, features: Sequence[str]) -> pd.DataFrame:
     return pd.get_dummies(part, columns=text, dummy_na=False, dtype=float).astype(float)
 
 
+def _lift(y: np.ndarray, treated: np.ndarray, mask: np.ndarray) -> float | None:
+    """Measured difference of means, treated minus control, among ``mask`` (None when a group is empty)."""
+    if (mask & treated).sum() == 0 or (mask & ~treated).sum() == 0:
+        return None
+    return float(y[mask & treated].mean() - y[mask & ~treated].mean())
+
+
 def evaluate_uplift(frame: pd.DataFrame, *, arm_column: str, control: str, metric: str, features: Sequence[str],
                     test_fraction: float = 0.3, learner: str = "t", seed: int = 0,
                     target_share: float = 0.4) -> list[dict[str, Any]]:
@@ -178,13 +185,8 @@ def evaluate_uplift(frame: pd.DataFrame, *, arm_column: str, control: str, metri
         auuc, auuc_random = uplift_auc(yt, tt, score)
         top = score >= np.quantile(score, 1 - target_share)
 
-        def lift(mask: np.ndarray) -> float | None:
-            if (mask & tt).sum() == 0 or (mask & ~tt).sum() == 0:
-                return None
-            return float(yt[mask & tt].mean() - yt[mask & ~tt].mean())
-
         out.append({"arm": arm, "metric": metric, "qini": qini_auc(yt, tt, score), "auuc": auuc,
                     "auuc_random": auuc_random, "test_fraction": test_fraction, "learner": learner,
-                    "n_train": int(len(idx_train)), "n_test": int(len(idx_test)),
-                    "target_share": target_share, "lift_top": lift(top), "lift_rest": lift(~top)})
+                    "n_train": len(idx_train), "n_test": len(idx_test),
+                    "target_share": target_share, "lift_top": _lift(yt, tt, top), "lift_rest": _lift(yt, tt, ~top)})
     return out
