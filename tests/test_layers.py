@@ -17,7 +17,7 @@ LAYERS: list[set[str]] = [
     {"store", "files", "metrics", "base"},
     {"privacy", "ingest"},
     {"text", "customers", "recs", "decide", "demand"},  # the models: never import each other
-    {"insights", "monitor"},
+    {"insights", "monitor", "campaigns"},  # campaigns join customer insight and decisions
     {"services"},
     {"cli_common", "cli", "serve", "demo"},  # interfaces (and every package's cli.py)
 ]

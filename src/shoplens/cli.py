@@ -34,7 +34,8 @@ app = typer.Typer(
 )
 
 # packages adding commands through their cli.py (the demo first: it comes right after the data commands)
-CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "serve", "monitor", "store"]
+CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "campaigns", "serve",
+                       "monitor", "store"]
 
 
 def _version(value: bool) -> None:
