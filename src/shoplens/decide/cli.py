@@ -359,8 +359,6 @@ def assign_cmd(
         print_json({"assignments": out, "not_assigned": not_assigned})
         return
     console.print(rows_table([{"unit": k, "variant": v} for k, v in out.items()], title=f"Assignment for {experiment}"))
-    if not_assigned:
-        from rich.markup import escape
-
-        console.print(rows_table([{"unit": escape(k), "reason": escape(v)} for k, v in not_assigned.items()],
+    if not_assigned:  # rows_table cells are plain text: escaping them would print the backslashes
+        console.print(rows_table([{"unit": k, "reason": v} for k, v in not_assigned.items()],
                                  title="Not assigned (no consent on record for this experiment)"))
