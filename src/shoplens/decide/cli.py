@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -238,6 +239,10 @@ def choose_cmd(
     options = [a.strip() for a in actions.split(",") if a.strip()]
     if not options:
         raise UserInputError("--actions needs at least one action")
+    # the name becomes a file name beside the warehouse: never a path (`../x` wrote outside the folder)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) or name in (".", ".."):
+        raise UserInputError(f"--name {name!r}: use 1-64 letters, digits, '_', '-' or '.' (it names the bandit's "
+                             "state file in the warehouse folder's decide/)")
     with open_warehouse(ctx) as wh:
         state = wh.home / "decide" / f"{name}.pkl"
         bandit = read_model_file(state)["model"] if state.exists() else make_policy(policy)
