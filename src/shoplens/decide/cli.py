@@ -116,7 +116,7 @@ def learn_cmd(
     console.print(rows_table(_estimates_rows(report["estimates"]),
                              title=f"Learned {method} policy, estimated on {report['n_test']:,} held-out rows"))
     console.print(f"Logging policy on the same rows: {report['logged_policy_value']:.4f}; "
-                  f"trust [bold]{report['selected']}[/bold]. Saved to {path}")
+                  f"trust [bold]{escape(str(report['selected']))}[/bold]. Saved to {escape(str(path))}")
 
 
 @decide_app.command("simulate-pricing")
