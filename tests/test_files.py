@@ -81,6 +81,24 @@ def test_write_csv_neutralises_text_cells_and_headers_but_keeps_numbers(tmp_path
     assert neutralise_formulas(pd.DataFrame({"n": [-1, 2]}))["n"].tolist() == [-1, 2]
 
 
+@pytest.mark.parametrize("name", ["out.csv.gz", "out.csv.bz2", "out.csv.xz", "out.tsv.gz"])
+def test_write_csv_compressed_is_owner_only_atomic_and_neutralised(tmp_path: Path, name: str) -> None:
+    """Regression: a compressed CSV was written by pandas itself, world-readable (0644) and in place."""
+    import stat
+
+    import pandas as pd
+
+    frame = pd.DataFrame({"customer_id": ["=HYPERLINK(1)", "17850"], "n": [-1, 2]})
+    sep = "\t" if ".tsv" in name else ","
+    path = write_csv(frame, tmp_path / "new" / name, sep=sep)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    back = pd.read_csv(path, sep=sep, dtype={"customer_id": str})
+    assert back["customer_id"].tolist() == ["'=HYPERLINK(1)", "17850"] and back["n"].tolist() == [-1, 2]
+    assert [p.name for p in path.parent.iterdir()] == [name]  # no temporary file left
+    explicit = write_csv(frame, tmp_path / "plain.data", compression="gzip")
+    assert pd.read_csv(explicit, compression="gzip")["n"].tolist() == [-1, 2]
+
+
 def test_every_csv_shoplens_writes_goes_through_write_csv() -> None:
     """One helper: no module writes CSV any other way (pandas to_csv or the csv module)."""
     import re

@@ -6,10 +6,19 @@ report:
     pseudonym (the warehouse's internal ids: ``privacy.ids.CUSTOMER_PREFIX`` + hex);
 (b) a metric shown in two places has one value: the overview KPIs, customer counts, segment
     sizes, revenue, a customer's net revenue and orders;
-(c) no command but `erase` deletes or rewrites a file it did not create.
+(c) no command but `erase` deletes or rewrites a file it did not create;
+(d) consent holds for every action: a customer who refused marketing, or was never asked (marketing is
+    opt-in), or an id that is not a customer, appears in no offer, campaign assignment, rule tag or
+    audience export; one who refused personalisation (or an unknown id) in no personalised list,
+    profile, segment member list or next best action. Consent is changed as a shop changes it: by
+    ingesting its customers file;
+(e) evaluation runs (CLV calibration/holdout, `recs evaluate`, `demand evaluate`, off-policy
+    learning) leave every served table and promoted model unchanged;
+(f) `erase` changes exactly what its own report and audit record list, nothing else.
 
 The demo is built once for the module (a few minutes); the main commands then run on one copy
-of it holding a project's own files (`worked`), and the REST API is asked on that copy too.
+of it holding a project's own files (`worked`), and the REST API is asked on that copy too;
+consent, evaluation runs and erasure each work on a copy of their own.
 """
 
 from __future__ import annotations
@@ -22,6 +31,8 @@ import re
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,7 +45,6 @@ from shoplens.datasets import demo_data_dir
 from shoplens.privacy.ids import CUSTOMER_PREFIX
 from shoplens.privacy.operators import TOKEN_HEX
 from shoplens.store.warehouse import Warehouse
-
 from tests.customers.test_segments import check_segment_texts
 
 PSEUDONYM = re.compile(rf"\b{CUSTOMER_PREFIX}[0-9a-f]{{{TOKEN_HEX}}}\b")
@@ -67,14 +77,47 @@ def snapshot(folder: Path, names: list[str]) -> dict[str, str | None]:
             for n in names}
 
 
-def cli(folder: Path, *args: str) -> subprocess.CompletedProcess:
-    """The real console entry point, run from the project folder, with the demo's own key file."""
+def cli(folder: Path, *args: str, cwd: Path | None = None, code: int = 0) -> subprocess.CompletedProcess:
+    """The real console entry point, run from the project folder (or ``cwd``), with the demo's own key file;
+    the exit code must be ``code``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLENS_")}
     env["COLUMNS"] = "200"
     proc = subprocess.run([sys.executable, "-m", "shoplens.cli", "--warehouse", str(folder / "warehouse.duckdb"), *args],
-                          capture_output=True, text=True, cwd=folder, env=env)
-    assert proc.returncode == 0, (args, proc.stderr[-3000:])
+                          check=False, capture_output=True, text=True, cwd=cwd or folder, env=env)
+    assert proc.returncode == code, (args, proc.returncode, proc.stderr[-3000:])
     return proc
+
+
+@contextmanager
+def api(folder: Path, **settings: Any) -> Iterator[Callable[..., Any]]:
+    """The REST API on the warehouse in ``folder``, asked as an admin: ``call(method, url, **kw)``
+    returns the JSON of a 200 answer (anything else fails the test)."""
+    from fastapi.testclient import TestClient
+
+    from shoplens.config import Settings
+    from shoplens.serve.app import create_app
+    from shoplens.serve.keys import KeyStore
+    from shoplens.serve.settings import ServeSettings
+
+    path = folder / "warehouse.duckdb"
+    admin = {"Authorization": f"Bearer {KeyStore.for_warehouse(path).create('admin')}"}
+    app = create_app(Settings(warehouse=path, **settings),
+                     ServeSettings(rate_limit_per_minute=60000, rate_limit_burst=10000))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        def call(method: str, url: str, **kw: Any) -> Any:
+            r = client.request(method, f"/api/v1{url}", headers=admin, **kw)
+            assert r.status_code == 200, (method, url, r.status_code, r.text[:500])
+            return r.json()
+
+        yield call
+
+
+def copy_shop(shop: Shop, folder: Path) -> Path:
+    """A copy of the demo shop's folder (its models are the copy's own)."""
+    shutil.copytree(shop.folder, folder)
+    with Warehouse(folder / "warehouse.duckdb") as wh:
+        wh.con.execute("UPDATE _models SET path = replace(path, ?, ?)", [str(shop.folder), str(folder)])
+    return folder
 
 
 @dataclass
@@ -116,7 +159,7 @@ def customer(shop: Shop) -> str:
     allowed = set(consent.loc[consent["consent_personalization"] == "True", "customer_id"])
     report = (shop.folder / "report.html").read_text(encoding="utf-8")
     # the report's churn table lists real, consenting customers: take the first one
-    first = re.search(r"<th>customer_id</th>.*?<td>([^<]+)</td>", report, re.S)
+    first = re.search(r"<th>customer_id</th>.*?<td>([^<]+)</td>", report, re.DOTALL)
     assert first and first[1] in allowed
     return first[1]
 
@@ -240,17 +283,17 @@ def test_report_and_console_name_shop_ids_only(shop: Shop) -> None:
     report = (shop.folder / "report.html").read_text(encoding="utf-8")
     assert not PSEUDONYM.search(report) and not PSEUDONYM.search(shop.demo_stdout)
     in_tables = []
-    for table in re.findall(r"<table.*?</table>", report, re.S):
+    for table in re.findall(r"<table.*?</table>", report, re.DOTALL):
         header = re.findall(r"<th>([^<]*)</th>", table)
         if "customer_id" in header:
             col = header.index("customer_id")
-            for row in re.findall(r"<tr>(.*?)</tr>", table, re.S):
+            for row in re.findall(r"<tr>(.*?)</tr>", table, re.DOTALL):
                 cells = re.findall(r"<td>([^<]*)</td>", row)
                 if cells:
                     in_tables.append(cells[col])
     assert in_tables and set(in_tables) <= ids
     console = re.findall(r"(?:Customer|customer) (\S+?):? ", shop.demo_stdout)
-    assert set(c for c in console if c[0].isdigit()) <= ids
+    assert {c for c in console if c[0].isdigit()} <= ids
 
 
 def test_python_results_leave_with_shop_ids(shop: Shop) -> None:
@@ -284,7 +327,7 @@ def test_overview_kpis_agree_everywhere(shop: Shop, worked: Worked) -> None:
              "average order value": f"GBP {fmt(k['average_order_value'])}",
              "cancellations / returns": fmt(k["cancellations"])}
     report = (shop.folder / "report.html").read_text(encoding="utf-8")
-    tiles = dict((label, value) for value, label in re.findall(r'<div class="kpi"><b>([^<]*)</b>([^<]*)</div>', report))
+    tiles = {label: value for value, label in re.findall(r'<div class="kpi"><b>([^<]*)</b>([^<]*)</div>', report)}
     console = _console_kpis(shop.demo_stdout)
     for label, value in shown.items():
         assert tiles[label] == value and console[label] == value, label
@@ -386,8 +429,430 @@ def test_commands_leave_the_projects_files_alone(worked: Worked) -> None:
     assert snapshot(worked.folder, worked.foreign) == worked.foreign_before
 
 
-# ---------------------------------------------------------------- consent and evaluation runs
-# Two more invariants of issue 16 belong here once their fixes land (they are owned elsewhere):
-# a customer without marketing consent appears in no offer, campaign or export, without
-# personalisation consent in no personalised list; evaluation commands leave served tables
-# and promoted models unchanged.
+
+
+# ---------------------------------------------------------------- (d) consent, through every interface
+
+OFFERS = ["free-shipping", "10-percent-off", "bundle", "no-offer"]  # the demo bandit's arms
+CONTEXT = {"recency_days": 40, "orders": 3, "log_spend": 5.5}
+UNKNOWN = ["not-a-customer", "99999999"]
+
+
+@dataclass
+class Consent:
+    """A copy of the demo shop after the shop changed some customers' consent (shop ids)."""
+
+    folder: Path
+    no_marketing: list[str]       # consent_marketing false, personalisation true
+    no_personalisation: list[str]  # consent_personalization false (marketing true, or false for the last one)
+    never_asked: list[str]         # both consents emptied, plus a new customer ingested without consent columns
+    consenting: list[str]          # both true: the control group every check must still serve
+    json: dict[str, Any] = field(default_factory=dict)
+    rest: dict[str, Any] = field(default_factory=dict)
+    files: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def everyone(self) -> list[str]:
+        return self.no_marketing + self.no_personalisation + self.never_asked + self.consenting + UNKNOWN
+
+    @property
+    def not_marketable(self) -> set[str]:
+        """No offer, campaign or export: refused or never asked (opt-in), and ids that are not customers."""
+        return set(self.no_marketing) | {self.no_personalisation[-1]} | set(self.never_asked) | set(UNKNOWN)
+
+    @property
+    def not_personalisable(self) -> set[str]:
+        """No personalised list, profile or score (never-asked customers follow the default: allowed)."""
+        return set(self.no_personalisation) | set(UNKNOWN)
+
+
+@pytest.fixture(scope="module")
+def consent(shop: Shop, customer: str, tmp_path_factory: pytest.TempPathFactory) -> Consent:
+    from shoplens.customers.output import exposable
+
+    folder = copy_shop(shop, tmp_path_factory.mktemp("consent") / "shop")
+    given = pd.read_csv(demo_data_dir() / "customers.csv", dtype=str)
+    both = set(given.loc[(given["consent_marketing"] == "True") & (given["consent_personalization"] == "True"),
+                         "customer_id"])
+    with Warehouse(shop.warehouse, read_only=True) as wh:
+        members = exposable(wh, wh.query("SELECT customer_id FROM customer_segments"))
+    pool = sorted((set(members["customer_id"]) & both) - {customer})
+    step = len(pool) // 12
+    picked = pool[::step][:11]  # spread over the id range (and so over segments)
+    out = Consent(folder, no_marketing=picked[0:3], no_personalisation=picked[3:6], never_asked=picked[6:9] + ["NEW-77"],
+                  consenting=[customer, picked[9], picked[10]])
+    # the shop changes consent the way it keeps it: a customers export with consent columns
+    rows = ([(c, "false", "true") for c in out.no_marketing] + [(c, "true", "false") for c in out.no_personalisation[:2]]
+            + [(out.no_personalisation[2], "false", "false")] + [(c, "", "") for c in out.never_asked[:3]])
+    (folder / "consent_update.csv").write_text(
+        "customer_id,consent_marketing,consent_personalization\n" + "".join(f"{c},{m},{p}\n" for c, m, p in rows))
+    (folder / "new_customers.csv").write_text("customer_id,country\nNEW-77,United Kingdom\n")
+    res = json.loads(cli(folder, "ingest", "customers", "consent_update.csv", "--json").stdout)
+    assert res["updated"] == len(rows), res
+    res = json.loads(cli(folder, "ingest", "customers", "new_customers.csv", "--json").stdout)
+    assert res["loaded"] == 1, res
+    (folder / "everyone.txt").write_text("\n".join(out.everyone) + "\n")
+
+    # CLI
+    for who in (out.no_marketing[0], out.no_personalisation[0], out.no_personalisation[2], out.never_asked[0],
+                out.never_asked[3], UNKNOWN[0], customer):
+        out.json[f"choose:{who}"] = json.loads(cli(folder, "decide", "choose", "--customer", who, "--actions",
+                                                   ",".join(OFFERS), "--json").stdout)
+    out.json["assign"] = json.loads(cli(folder, "ab", "assign", *out.everyone, "--experiment", "spring-sale",
+                                        "--json").stdout)
+    out.json["recommend"] = json.loads(cli(folder, "recs", "recommend", "--users-file", "everyone.txt", "--output",
+                                           "recs_everyone.csv", "--json").stdout)
+    out.files["recommend"] = (folder / "recs_everyone.csv").read_text(encoding="utf-8")
+    for name, args in {"rfm": ["customers", "rfm", "--limit", "5000"], "segments": ["customers", "segments"],
+                       "churn": ["customers", "churn", "--limit", "5000"],
+                       "profiles": ["customers", "profile", "--limit", "5000"],
+                       "rules": ["customers", "rules", "--apply"], "score": ["recs", "score"]}.items():
+        out.json[name] = json.loads(cli(folder, *args, "--json").stdout)
+    refused = cli(folder, "customers", "profile", out.no_personalisation[0], "--json", code=2)
+    out.json["profile:refused"] = {"stdout": refused.stdout, "stderr": refused.stderr}
+    # a shop whose policy makes personalisation opt-in too: never-asked customers get the popular list
+    strict = folder / "strict"
+    strict.mkdir()
+    (strict / "shoplens.toml").write_text("[privacy]\nconsent_default = {marketing = false, personalization = false}\n")
+    out.json["recommend:strict"] = json.loads(cli(folder, "recs", "recommend", "--users-file", "../everyone.txt",
+                                                  "--output", "recs_strict.csv", "--json", cwd=strict).stdout)
+    out.files["recommend:strict"] = (strict / "recs_strict.csv").read_text(encoding="utf-8")
+
+    # REST
+    with Warehouse(folder / "warehouse.duckdb", read_only=True) as wh:
+        from shoplens.privacy.ids import to_internal
+
+        segments = wh.query("SELECT DISTINCT segment_id FROM customer_segments WHERE customer_id IN (SELECT unnest(?))",
+                            [[i for i in to_internal(wh, out.everyone) if i]])["segment_id"].tolist()
+    with api(folder) as call:
+        out.rest["decisions"] = {c: call("POST", "/decisions", json={"policy": "offer-bandit", "actions": OFFERS,
+                                                                     "customer_id": c, "context": CONTEXT})
+                                 for c in out.everyone}
+        out.rest["recommendations"] = {c: call("GET", f"/recommendations/{c}") for c in out.everyone}
+        out.rest["customers"] = {c: call("GET", f"/customers/{c}") for c in out.everyone if c not in UNKNOWN}
+        out.rest["members"] = {s: call("GET", f"/segments/{s}/members?limit=1000") for s in segments}
+        out.rest["exports"] = {s: call("POST", f"/segments/{s}/export", json={"name": f"campaign-{s}"})
+                               for s in segments}
+    for s, answer in out.rest["exports"].items():
+        out.files[f"export:{s}"] = (folder / answer["path"]).read_text(encoding="utf-8")
+    return out
+
+
+def _csv_ids(text: str) -> set[str]:
+    return set(pd.read_csv(io.StringIO(text), dtype=str)["customer_id"].str.lstrip("'"))
+
+
+def test_consent_changes_reach_the_warehouse(consent: Consent) -> None:
+    """The shop's customers file set the consent columns (NULL when emptied); the other columns are kept."""
+    from shoplens.privacy.ids import to_internal
+
+    with Warehouse(consent.folder / "warehouse.duckdb", read_only=True) as wh:
+        ids = consent.no_marketing + consent.no_personalisation + consent.never_asked
+        rows = wh.query("SELECT customer_id, consent_marketing AS m, consent_personalization AS p, country "
+                        "FROM customers WHERE customer_id IN (SELECT unnest(?))", [to_internal(wh, ids)])
+    got = dict(zip(rows["customer_id"], zip(rows["m"], rows["p"])))
+    with Warehouse(consent.folder / "warehouse.duckdb", read_only=True) as wh:
+        got = {shop_id: got[i] for shop_id, i in zip(ids, to_internal(wh, ids))}
+    assert all(got[c] == (False, True) for c in consent.no_marketing)
+    assert [got[c] for c in consent.no_personalisation] == [(True, False), (True, False), (False, False)]
+    assert all(pd.isna(got[c][0]) and pd.isna(got[c][1]) for c in consent.never_asked)
+    assert rows["country"].notna().all()  # columns the file did not carry keep their values
+
+
+def test_python_consent_fails_closed(consent: Consent) -> None:
+    from shoplens import privacy
+
+    with Warehouse(consent.folder / "warehouse.duckdb") as wh:
+        marketing = privacy.allowed(wh, consent.everyone, "marketing")
+        personal = privacy.allowed(wh, consent.everyone, "personalization")
+        result = privacy.export_customers(wh, consent.everyone, "python-audience")
+    assert set(marketing.allowed) == set(consent.everyone) - consent.not_marketable
+    assert set(marketing.unknown) == set(UNKNOWN) and set(personal.unknown) == set(UNKNOWN)
+    assert set(consent.never_asked) <= set(marketing.refused) & set(marketing.defaulted)
+    assert all("never given" in marketing.reason(c) for c in consent.never_asked)
+    assert set(personal.allowed) == set(consent.everyone) - consent.not_personalisable
+    exported = _csv_ids(result.path.read_text(encoding="utf-8"))
+    assert exported == set(consent.everyone) - consent.not_marketable and result.exported == len(exported)
+    assert set(result.unknown) == set(UNKNOWN)
+
+
+def test_no_offer_without_marketing_consent(consent: Consent) -> None:
+    """decide choose (CLI) and POST /decisions (REST): no offer, a reason, the decision logged as not offered."""
+    from shoplens.decide.log import NOT_OFFERED
+
+    answers = {k.split(":", 1)[1]: v["decisions"][0] for k, v in consent.json.items() if k.startswith("choose:")}
+    answers_rest = {c: v["data"][0] for c, v in consent.rest["decisions"].items()}
+    for source in (answers, answers_rest):
+        for who, d in source.items():
+            assert d["customer_id"] == who  # as given, never a pseudonym
+            if who in consent.not_marketable:
+                assert d["action"] is None and not d["personalised"], (who, d)
+                assert "consent" in d["reason"] or "unknown customer" in d["reason"], (who, d)
+            else:
+                assert d["action"] in OFFERS, (who, d)
+                assert d["personalised"] == (who not in consent.not_personalisable), (who, d)
+    assert set(answers_rest) == set(consent.everyone) and len(set(answers) & consent.not_marketable) >= 5
+    ids = [d["decision_id"] for source in (answers, answers_rest) for d in source.values()]
+    with Warehouse(consent.folder / "warehouse.duckdb", read_only=True) as wh:
+        logged = wh.query("SELECT decision_id, action, policy FROM decisions WHERE decision_id IN (SELECT unnest(?))",
+                          [ids]).set_index("decision_id")
+    assert len(logged) == len(ids)  # every decision is logged, offered or not
+    for source in (answers, answers_rest):
+        for who, d in source.items():
+            row = logged.loc[d["decision_id"]]
+            assert (row["policy"] == NOT_OFFERED and pd.isna(row["action"])) == (who in consent.not_marketable), who
+
+
+def test_no_campaign_or_audience_without_marketing_consent(consent: Consent) -> None:
+    """ab assign, rule tags whose action contacts the customer, segment exports (REST) and the next best action."""
+    from shoplens.customers.profile import MARKETING_ACTIONS as PROFILE_MARKETING
+    from shoplens.customers.rules import MARKETING_ACTIONS as RULE_MARKETING
+    from shoplens.privacy.ids import to_external
+
+    assign = consent.json["assign"]
+    assert set(assign["assignments"]) == set(consent.everyone) - consent.not_marketable
+    assert set(assign["not_assigned"]) == consent.not_marketable
+    exported = set().union(*(_csv_ids(t) for k, t in consent.files.items() if k.startswith("export:")))
+    assert exported and not exported & consent.not_marketable
+    assert set(consent.everyone) - consent.not_marketable <= exported  # every marketable customer asked about
+    assert sum(a["excluded_without_consent"] for a in consent.rest["exports"].values()) >= \
+        len(consent.not_marketable - set(UNKNOWN) - {"NEW-77"})
+    with Warehouse(consent.folder / "warehouse.duckdb", read_only=True) as wh:
+        tags = wh.query("SELECT customer_id, action FROM customer_rule_tags")
+        tags["customer_id"] = to_external(wh, tags["customer_id"].tolist())
+    assert len(tags) and tags["customer_id"].notna().all()
+    marketing_tags = set(tags.loc[tags["action"].isin(RULE_MARKETING), "customer_id"])
+    assert not marketing_tags & consent.not_marketable
+    assert not set(tags["customer_id"]) & consent.not_personalisable
+    profiles = {p["customer_id"]: p for p in consent.json["profiles"]["data"]}
+    shown = set(profiles) & consent.not_marketable
+    assert shown  # never-asked and marketing-refused customers still have a profile...
+    assert all(profiles[c]["next_best_action"] not in PROFILE_MARKETING for c in shown)  # ...but no offer
+
+
+def test_no_personalised_list_without_personalisation_consent(consent: Consent) -> None:
+    """recs recommend (CLI, file), GET /recommendations (REST), recs score (table), the strict policy."""
+    from shoplens.privacy.ids import to_external
+    from shoplens.recs.service import NOT_PERSONALISED
+
+    recs = pd.read_csv(io.StringIO(consent.files["recommend"]), dtype=str)
+    personalised = recs.groupby("customer_id")["personalised"].agg(lambda s: (s == "True").any())
+    assert set(personalised.index) == set(consent.everyone)
+    assert not personalised[list(consent.not_personalisable)].any()
+    assert (recs.loc[recs["customer_id"].isin(consent.not_personalisable), "reason"] == NOT_PERSONALISED).all()
+    assert personalised[consent.consenting[0]]  # the control: a consenting customer with history is personalised
+    for who, answer in consent.rest["recommendations"].items():
+        assert answer["customer_id"] == who and answer["count"] > 0
+        if who in consent.not_personalisable:
+            assert not answer["personalised"] and all(r["reason"] == NOT_PERSONALISED for r in answer["data"]), who
+    assert consent.rest["recommendations"][consent.consenting[0]]["personalised"]
+    with Warehouse(consent.folder / "warehouse.duckdb", read_only=True) as wh:
+        scored = wh.query("SELECT customer_id, bool_or(personalised) AS personalised FROM recommendations GROUP BY 1")
+        scored["customer_id"] = to_external(wh, scored["customer_id"].tolist())
+    scored = scored.set_index("customer_id")["personalised"]
+    refused = [c for c in consent.no_personalisation if c in scored.index]
+    assert refused and not scored[refused].any()
+    # with personalisation opt-in ([privacy] consent_default), never-asked customers are not personalised either
+    strict = pd.read_csv(io.StringIO(consent.files["recommend:strict"]), dtype=str)
+    flags = strict.groupby("customer_id")["personalised"].agg(lambda s: (s == "True").any())
+    assert not flags[list(consent.not_personalisable | set(consent.never_asked))].any()
+    assert flags[consent.consenting[0]]
+    assert not personalised[["NEW-77"]].any()  # a new customer has no history to personalise from
+    assert personalised[consent.never_asked[:3]].any()  # under the default, never asked = legitimate interest
+
+
+def test_no_profile_or_score_without_personalisation_consent(consent: Consent) -> None:
+    """customers rfm/segments/churn/profile (CLI), GET /customers and segment members (REST)."""
+    for name in ("rfm", "churn", "profiles"):
+        ids = set(_ids_in(consent.json[name]))
+        assert ids and not ids & consent.not_personalisable, name
+        assert consent.consenting[0] in ids, name
+    refused = consent.json["profile:refused"]
+    assert refused["stdout"] == "" and "no personalization consent" in refused["stderr"]
+    assert "Traceback" not in refused["stderr"]
+    for who, body in consent.rest["customers"].items():
+        assert body["customer_id"] == who
+        allowed = who not in consent.not_personalisable
+        assert body["personalization_allowed"] == allowed, who
+        assert ("churn" in body and "clv" in body and "segment" in body) == allowed, who
+    members = {m["customer_id"] for page in consent.rest["members"].values() for m in page["data"]}
+    assert members and not members & consent.not_personalisable
+    assert consent.consenting[0] in members
+
+
+# ---------------------------------------------------------------- (e) evaluation runs never replace what is served
+
+
+@dataclass
+class Evaluated:
+    folder: Path
+    before: dict[str, Any]
+    after: dict[str, Any]
+    json: dict[str, Any] = field(default_factory=dict)
+
+
+@pytest.fixture(scope="module")
+def evaluated(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Evaluated:
+    """Every evaluation command, on a copy of the demo shop, between two hashes of what it serves."""
+    from tests.served_state import served_state
+
+    folder = copy_shop(shop, tmp_path_factory.mktemp("evaluated") / "shop")
+    path = folder / "warehouse.duckdb"
+    out = Evaluated(folder, served_state(path), {})
+    runs = {"clv": ["customers", "clv", "--calibration-end", "2011-08-31", "--holdout-end", "2011-12-09"],
+            # the holdout runs to the last purchase day when only the calibration end is given
+            "clv_days": ["customers", "clv", "--calibration-end", "2011-10-31", "--time-unit", "day"],
+            "recs_temporal": ["recs", "evaluate", "--cutoff", "2011-11-01", "--models", "popularity,item_knn,buy_again"],
+            "recs_last_basket": ["recs", "evaluate", "--protocol", "last-basket", "--models", "popularity,buy_again"],
+            "demand": ["demand", "evaluate", "--origins", "2"],
+            "demand_category": ["demand", "evaluate", "--level", "category", "--origins", "2"],
+            "learn": ["decide", "learn", "--from-log", "uniform-logger", "--out", "learned.pkl"]}
+    for name, args in runs.items():
+        out.json[name] = json.loads(cli(folder, *args, "--json").stdout)
+    # the same through Python
+    from shoplens.customers.clv import fit_clv
+
+    with Warehouse(path) as wh:
+        out.json["clv_python"] = fit_clv(wh, calibration_end="2011-09-30", holdout_end="2011-12-09").summary()
+    out.after = served_state(path)
+    return out
+
+
+def test_evaluation_runs_leave_served_tables_and_models_unchanged(evaluated: Evaluated) -> None:
+    assert evaluated.after == evaluated.before
+    assert {"customer_clv", "demand_forecast", "recommendations"} <= set(evaluated.before)
+    assert {"model:clv_bgnbd", "model:recs", "model:offer-bandit"} <= set(evaluated.before)
+
+
+def test_evaluation_runs_write_their_own_reports(evaluated: Evaluated) -> None:
+    """The runs did evaluate (so the check above saw real work): CLV holdout figures, recs and demand
+    metrics, the learned policy registered as a candidate only; their tables are eval_* tables."""
+    from shoplens.store.warehouse import EVALUATION_PREFIX
+
+    assert evaluated.json["clv"]["holdout"]["actual_total"] > 0
+    assert evaluated.json["recs_temporal"]["models"] and evaluated.json["demand"]
+    assert evaluated.json["learn"]["registered"]["name"] == "opl-uniform-logger"
+    with Warehouse(evaluated.folder / "warehouse.duckdb", read_only=True) as wh:
+        tables = set(wh.tables())
+        status = dict(wh.con.execute("SELECT version, status FROM _models WHERE name = 'opl-uniform-logger'").fetchall())
+        clv = wh.query(f"SELECT * FROM {EVALUATION_PREFIX}customer_clv")
+    assert {f"{EVALUATION_PREFIX}customer_clv", f"{EVALUATION_PREFIX}demand_backtest"} <= tables
+    assert set(status.values()) == {"candidate"}
+    assert clv["calibration_end"].max() == pd.Timestamp("2011-09-30")  # the last evaluation's report
+
+
+# ---------------------------------------------------------------- (f) erase changes exactly what it reports
+
+
+def _table_rows(path: Path) -> dict[str, list[str]]:
+    """Every table's rows (sorted reprs)."""
+    with Warehouse(path, read_only=True) as wh:
+        return {t: sorted(repr(r) for r in wh.con.execute(f'SELECT * FROM "{t}"').fetchall()) for t in wh.tables()}
+
+
+def _all_files(folder: Path) -> dict[str, str]:
+    """sha256 of every file below ``folder`` but the warehouse database itself (compared table by table)."""
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file() and not p.name.startswith("warehouse.duckdb")}
+
+
+@dataclass
+class Erased:
+    folder: Path
+    customer: str
+    other: str  # a customer in the same exports, who stays
+    report: dict[str, Any]
+    audit: list[dict[str, Any]]
+    files_before: dict[str, str]
+    files_after: dict[str, str]
+    tables_before: dict[str, list[str]]
+    tables_after: dict[str, list[str]]
+    access_before: bytes
+    access_after: bytes
+
+
+@pytest.fixture(scope="module")
+def erased(shop: Shop, customer: str, tmp_path_factory: pytest.TempPathFactory) -> Erased:
+    """A copy of the demo shop with the project's own files and shoplens exports naming the customer; erase it."""
+    folder = copy_shop(shop, tmp_path_factory.mktemp("erased") / "shop")
+    given = pd.read_csv(demo_data_dir() / "customers.csv", dtype=str)
+    other = sorted(set(given.loc[given["consent_marketing"] == "True", "customer_id"]) - {customer})[0]
+    write_files(folder, {"crm/notes.md": f"Call {customer} back.\n", "users.txt": f"{customer}\n{other}\n"})
+    cli(folder, "recs", "recommend", "--users-file", "users.txt", "--output", "recs.csv", "--json")
+    with Warehouse(folder / "warehouse.duckdb") as wh:
+        from shoplens import privacy
+
+        privacy.export_customers(wh, [customer, other], "vip")
+    access = folder / "audit" / "access.jsonl"
+    before = (_all_files(folder), _table_rows(folder / "warehouse.duckdb"), access.read_bytes())
+    report = json.loads(cli(folder, "erase", "--customer", customer, "--json").stdout)
+    audit = json.loads(cli(folder, "privacy", "audit", "--json").stdout)["data"]
+    return Erased(folder, customer, other, report, [a for a in audit if a["erasure_id"] == report["erasure_id"]],
+                  before[0], _all_files(folder), before[1], _table_rows(folder / "warehouse.duckdb"), before[2],
+                  access.read_bytes())
+
+
+def _listed(report: dict[str, Any], kind: str) -> dict[str, int]:
+    return {k.split(":", 1)[1]: v for k, v in report["removed"].items() if k.startswith(f"{kind}:")}
+
+
+def test_erase_changes_only_the_files_it_lists(erased: Erased) -> None:
+    before, after = erased.files_before, erased.files_after
+    changed = {p for p in before if after.get(p) != before[p]} | (set(after) - set(before))
+    files = {p for p, n in _listed(erased.report, "file").items() if n}
+    models = {p for p, n in _listed(erased.report, "model").items() if n}
+    # the access log only grows, by the erasure's own event (see test_access_log_records_the_erasure)
+    assert changed - {"audit/access.jsonl"} == files | models, (sorted(changed), erased.report["removed"])
+    assert {"recs.csv", "exports/vip.csv"} <= files  # the exports shoplens wrote and recorded
+    assert not set(after) - set(before)
+    for p in files:
+        if p in after:  # rewritten without the customer, everyone else kept
+            text = (erased.folder / p).read_text(encoding="utf-8")
+            assert erased.customer not in text and erased.other in text
+    reported = {r["path"] for r in erased.report["reported"]}
+    assert {"crm/notes.md", "users.txt"} <= reported and not reported & changed
+
+
+def test_erase_changes_only_the_rows_it_lists(erased: Erased) -> None:
+    """Each table only lost rows, exactly as many as the report says; bookkeeping aside, nothing else moved."""
+    from collections import Counter
+
+    removed: Counter[str] = Counter()
+    for target, n in erased.report["removed"].items():
+        if ":" in target:
+            continue
+        table = {"support_messages (same conversations)": "support_messages"}.get(target, target.split(".")[0])
+        removed[table] += n
+    own = {"_erasure_audit", "_written_files"}  # its own record, and the new hashes of the files it rewrote
+    for table, rows in erased.tables_before.items():
+        left = erased.tables_after.get(table)
+        if table in own:
+            continue
+        assert left is not None, table
+        lost = Counter(rows) - Counter(left)
+        assert not Counter(left) - Counter(rows), table  # nothing added or rewritten
+        assert sum(lost.values()) == removed[table], (table, sum(lost.values()), removed[table])
+    assert set(erased.tables_after) - own == set(erased.tables_before) - own
+    assert removed["orders"] > 0 and removed["customers"] == 1
+    written = Counter(erased.tables_after["_written_files"]) - Counter(erased.tables_before["_written_files"])
+    assert len(written) <= len(_listed(erased.report, "file"))
+
+
+def test_erase_audit_record_matches_its_report(erased: Erased) -> None:
+    record = {a["target"]: a["removed"] for a in erased.audit if not str(a["kind"]).startswith("reported")}
+    assert record == erased.report["removed"]
+    reported = {a["target"].split(":", 1)[1] for a in erased.audit if str(a["kind"]).startswith("reported")}
+    assert reported == {r["path"] for r in erased.report["reported"]}
+    assert not any(erased.customer in json.dumps(a, default=str) for a in erased.audit)  # a pseudonym only
+    assert cli(erased.folder, "erase", "--verify", erased.customer, "--json").returncode == 0
+
+
+def test_access_log_records_the_erasure(erased: Erased) -> None:
+    """The access log is append-only: the erasure adds its event, never edits earlier lines."""
+    assert erased.access_after.startswith(erased.access_before)
+    added = [json.loads(line) for line in erased.access_after[len(erased.access_before):].decode().splitlines()]
+    assert any(e.get("event") == "erasure" and e.get("erasure_id") == erased.report["erasure_id"] for e in added)
+    assert erased.customer.encode() not in erased.access_after[len(erased.access_before):]
+    from shoplens.privacy.access_log import verify_chain
+
+    assert verify_chain(erased.folder / "audit" / "access.jsonl")

@@ -91,31 +91,40 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def csv_text(frame: pd.DataFrame, **to_csv: Any) -> str:
-    """``frame`` as CSV text (no index unless told) with formulas neutralised: for writers
-    that need the text itself (an export recorded with its hash, a masked copy).
+# compression pandas infers from a file name, for the handles write_csv opens itself
+_COMPRESSION = {".gz": "gzip", ".bz2": "bz2", ".zip": "zip", ".xz": "xz", ".zst": "zstd"}
 
-    >>> csv_text(pd.DataFrame({"id": ["=1+2"]}))
-    "id\\n'=1+2\\n"
+
+def csv_text(frame: pd.DataFrame, **to_csv: Any) -> str:
+    """``frame`` as CSV text (no index unless told) with formulas neutralised: the one place
+    shoplens turns a frame into CSV (:func:`write_csv`, exports, masked copies).
+
+    >>> csv_text(pd.DataFrame({"id": ["=1+2", "17850"]}))
+    "id\\n'=1+2\\n17850\\n"
     """
     to_csv.setdefault("index", False)
     return neutralise_formulas(frame).to_csv(**to_csv)
 
 
 def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
-    """Write ``frame`` as CSV (no index, UTF-8 unless told) with formulas neutralised.
+    """Write ``frame`` as CSV (no index, UTF-8 unless told) with formulas neutralised,
+    owner-only and atomically; compressed when the name says so (``.csv.gz``...).
 
     The one way shoplens writes CSV; ``to_csv`` options (``sep``, ``compression``...)
     pass through to :meth:`pandas.DataFrame.to_csv`.
     """
-    to_csv.setdefault("index", False)
-    encoding = to_csv.pop("encoding", "utf-8")
-    if to_csv.get("compression") not in (None, "infer") or str(path).endswith((".gz", ".bz2", ".zip", ".xz", ".zst")):
-        neutralise_formulas(frame).to_csv(path, encoding=encoding, **to_csv)
-        return Path(path)
     # owner-only and atomic, like every file shoplens writes (imported here: store sits above this module)
     from shoplens.store.files import open_private
 
-    with open_private(path, "w", encoding=encoding) as fh:
-        neutralise_formulas(frame).to_csv(fh, **to_csv)
+    to_csv.setdefault("index", False)
+    encoding = to_csv.pop("encoding", "utf-8")
+    compression = to_csv.pop("compression", "infer")
+    if compression == "infer":
+        compression = _COMPRESSION.get(Path(path).suffix.lower())
+    if compression is None:
+        with open_private(path, "w", encoding=encoding) as fh:
+            fh.write(csv_text(frame, **to_csv))
+    else:  # a compressed file used to be written by pandas itself: world-readable, and half-written on a crash
+        with open_private(path, "wb") as fh:
+            neutralise_formulas(frame).to_csv(fh, encoding=encoding, compression=compression, **to_csv)
     return Path(path)

@@ -272,6 +272,19 @@ def test_cli_assign_needs_marketing_consent(demo_warehouse_path, tmp_path):
     assert bad.exit_code != 0 and "--consent must be" in str(bad.exception)
 
 
+def test_cli_assign_prints_units_as_given(demo_warehouse_path, tmp_path):
+    """Regression (#16 item 11's sibling): the not-assigned table escaped its plain-text cells, so an
+    id like ``[vip]`` printed as ``\\[vip]``."""
+    import shutil
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    res = runner.invoke(app, ["-w", str(path), "ab", "assign", "[vip]", "--experiment", "spring"])
+    assert res.exit_code == 0, res.output
+    assert "[vip]" in res.output and "\\[vip]" not in res.output
+    assert "unknown customer" in res.output
+
+
 def test_cli_planned_weights_drive_the_srm_check(tmp_path):
     path = tmp_path / "split.csv"
     path.write_text("variant,n,sum\ncontrol,8000,800\nnew,2000,210\n")

@@ -106,6 +106,9 @@ def test_cli_choose_then_log_reward(demo_warehouse_path, tmp_path):
     (["log-reward", "missing-id", "1"], "no decision with id"),
     (["log-reward"], "give DECISION_ID REWARD"),
     (["choose", "--actions", "a,b", "--context", "{not json"], "--context is not valid JSON"),
+    # regression: the bandit's name was a path below the warehouse folder (`../x` wrote outside it)
+    (["choose", "--actions", "a,b", "--name", "../../outside"], "--name '../../outside': use 1-64 letters"),
+    (["choose", "--actions", "a,b", "--name", ".."], "--name '..': use 1-64 letters"),
 ])
 def test_cli_errors_exit_2(demo_warehouse_path, tmp_path, args, message):
     import shutil
@@ -116,6 +119,7 @@ def test_cli_errors_exit_2(demo_warehouse_path, tmp_path, args, message):
                            "decide", *args], capture_output=True, text=True)
     assert proc.returncode == 2, proc.stderr
     assert message in proc.stderr and "Traceback" not in proc.stderr
+    assert sorted(p.name for p in tmp_path.parent.iterdir() if p.suffix == ".pkl") == []  # nothing written outside
 
 
 # -- consent for every decision (#16 items 2 and 3, #25 item 2) ------------------------------

@@ -141,6 +141,15 @@ def test_offer_study_on_the_demo_shop(demo_wh):
     assert width(aa["cuped"]) < width(aa["plain"])
 
 
+def test_cli_learn_prints_the_saved_path_as_given(offer_logs, tmp_path, monkeypatch):
+    """Regression (#16 item 11's class): the saved path went through Rich markup, so `pol[v1].pkl` printed as `pol.pkl`."""
+    _, path = offer_logs
+    monkeypatch.chdir(tmp_path)
+    res = runner.invoke(app, ["decide", "learn", "--logs", str(path), "--out", "pol[v1].pkl"])
+    assert res.exit_code == 0, res.output
+    assert "Saved to pol[v1].pkl" in res.output and (tmp_path / "pol[v1].pkl").is_file()
+
+
 def test_cli_learn_from_the_warehouse_log_registers_a_candidate(demo_warehouse_path, tmp_path):
     import shutil
 

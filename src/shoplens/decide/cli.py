@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -115,7 +116,7 @@ def learn_cmd(
     console.print(rows_table(_estimates_rows(report["estimates"]),
                              title=f"Learned {method} policy, estimated on {report['n_test']:,} held-out rows"))
     console.print(f"Logging policy on the same rows: {report['logged_policy_value']:.4f}; "
-                  f"trust [bold]{report['selected']}[/bold]. Saved to {path}")
+                  f"trust [bold]{escape(str(report['selected']))}[/bold]. Saved to {escape(str(path))}")
 
 
 @decide_app.command("simulate-pricing")
@@ -238,6 +239,10 @@ def choose_cmd(
     options = [a.strip() for a in actions.split(",") if a.strip()]
     if not options:
         raise UserInputError("--actions needs at least one action")
+    # the name becomes a file name beside the warehouse: never a path (`../x` wrote outside the folder)
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name) or name in (".", ".."):
+        raise UserInputError(f"--name {name!r}: use 1-64 letters, digits, '_', '-' or '.' (it names the bandit's "
+                             "state file in the warehouse folder's decide/)")
     with open_warehouse(ctx) as wh:
         state = wh.home / "decide" / f"{name}.pkl"
         bandit = read_model_file(state)["model"] if state.exists() else make_policy(policy)
@@ -359,8 +364,6 @@ def assign_cmd(
         print_json({"assignments": out, "not_assigned": not_assigned})
         return
     console.print(rows_table([{"unit": k, "variant": v} for k, v in out.items()], title=f"Assignment for {experiment}"))
-    if not_assigned:
-        from rich.markup import escape
-
-        console.print(rows_table([{"unit": escape(k), "reason": escape(v)} for k, v in not_assigned.items()],
+    if not_assigned:  # rows_table cells are plain text: escaping them would print the backslashes
+        console.print(rows_table([{"unit": k, "reason": v} for k, v in not_assigned.items()],
                                  title="Not assigned (no consent on record for this experiment)"))
