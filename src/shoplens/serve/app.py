@@ -12,7 +12,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,7 +26,7 @@ from shoplens.config import Settings
 from shoplens.errors import AuthError, InsufficientDataError, NotComputedError, NotFoundError, ShoplensError
 from shoplens.serve.audit import AuditLog
 from shoplens.serve.cache import ResponseCache
-from shoplens.serve.deps import request_warehouse
+from shoplens.serve.deps import warehouse_cursor
 from shoplens.serve.keys import AuthThrottle, KeyStore
 from shoplens.serve.metrics import Metrics
 from shoplens.serve.ratelimit import RateLimiter
@@ -256,14 +256,6 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
         f"`{API_PREFIX}/health` needs `Authorization: Bearer KEY` (create keys with `shoplens keys create`).",
     )
 
-    @contextmanager
-    def metrics_warehouse():  # type: ignore[no-untyped-def]
-        wh = request_warehouse(warehouse)
-        try:
-            yield wh
-        finally:
-            wh.con.close()
-
     app.state.settings = settings
     app.state.serve = serve
     app.state.warehouse = warehouse
@@ -276,7 +268,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     from shoplens.privacy.keys import derive_key
 
     app.state.audit = AuditLog.for_warehouse(settings.warehouse, derive_key(secret, "audit") if secret else None)
-    app.state.metrics = Metrics(metrics_warehouse)
+    app.state.metrics = Metrics(lambda: warehouse_cursor(warehouse))
     app.state.cache = {}  # loaded models and derived lookups, keyed by version
     app.state.responses = ResponseCache(enabled=serve.response_cache)
     from shoplens.privacy.consent import consent_default

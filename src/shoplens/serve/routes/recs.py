@@ -12,7 +12,7 @@ from fastapi import Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from shoplens.errors import NotComputedError
-from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, request_warehouse
+from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, warehouse_cursor
 from shoplens.serve.routes import ResourceRouter
 from shoplens.serve.schemas import records
 from shoplens.serve.schemas.recs import BoughtTogetherOut, ItemsQuery, RecommendationsOut, RecsQuery, SimilarOut
@@ -77,11 +77,8 @@ async def recommend(customer_id: CustomerId, request: Request, key: Analyst,
 
 def _answer(request: Request, customer_id: str, query: RecsQuery) -> dict[str, Any]:
     """A computed answer (blocking: DuckDB and the model), run in the thread pool."""
-    wh = request_warehouse(request.app.state.warehouse)
-    try:
+    with warehouse_cursor(request.app.state.warehouse) as wh:
         return _recommend(request, wh, customer_id, query)
-    finally:
-        wh.con.close()
 
 
 def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQuery) -> dict[str, Any]:
