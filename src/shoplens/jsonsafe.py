@@ -76,3 +76,29 @@ def json_safe(value: Any) -> Any:
 def dumps(value: Any, **kwargs: Any) -> str:
     """``json.dumps`` of :func:`json_safe` (``value``): always valid JSON (``allow_nan=False``)."""
     return json.dumps(json_safe(value), allow_nan=False, **kwargs)
+
+
+def records(frame: pd.DataFrame | None) -> list[dict[str, Any]]:
+    """DataFrame rows as JSON-ready dicts (ISO times to the second, NaN -> null), as the API answers them.
+
+    >>> records(pd.DataFrame({"at": [pd.Timestamp("2011-12-09 08:30")], "x": [math.nan]}))
+    [{'at': '2011-12-09T08:30:00', 'x': None}]
+    """
+    if frame is None or frame.empty:
+        return []
+    return json.loads(frame.to_json(orient="records", date_format="iso", date_unit="s", force_ascii=False))
+
+
+def clean(value: Any) -> Any:
+    """Any nested value made JSON-ready: DataFrames as :func:`records`, the rest as :func:`json_safe`.
+
+    >>> clean({"rows": pd.DataFrame({"n": [1]}), "end": pd.NaT})
+    {'rows': [{'n': 1}], 'end': None}
+    """
+    if isinstance(value, pd.DataFrame):
+        return records(value)
+    if isinstance(value, dict):
+        return {str(k): clean(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [clean(v) for v in value]
+    return json_safe(value)  # NaT and pd.NA -> null too, not "NaT"

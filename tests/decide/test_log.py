@@ -204,3 +204,22 @@ def test_cli_choose_answers_for_the_id_given_and_names_the_missing_consent(demo_
         assert decision["personalised"] is False and reason in decision["reason"]
     text = runner.invoke(app, ["-w", str(wh_path), "decide", "choose", "--customer", refused, "--actions", "a,b"])
     assert text.exit_code == 0 and "No offer: no marketing consent" in text.output
+
+
+def test_find_arms_and_experiments_summarise_the_log(demo_wh):
+    log = DecisionLog(demo_wh)
+    assert log.find("nope") is None and log.arms().empty and log.experiments().empty
+    a = log.record(action="ten-off", propensity=0.5, policy="offers", decision_type="offer")
+    log.record(action="ten-off", propensity=0.5, policy="offers", decision_type="offer")
+    log.record(action="free-shipping", propensity=0.5, policy="offers", decision_type="offer")
+    log.record(action=None, propensity=1.0, policy=NOT_OFFERED, policy_version="no-consent", decision_type="offer")
+    log.log_reward(a, 1.0)
+    assert log.find(a) == ("offers", "offer")
+    arms = log.arms()
+    offers = arms[arms["policy"] == "offers"].set_index("arm")
+    assert offers.loc["ten-off", "decisions"] == 2 and offers.loc["ten-off", "rewards"] == 1
+    assert offers.loc["ten-off", "mean_reward"] == 1.0 and arms["arm"].isna().sum() == 1  # nothing offered
+    assert arms["policy"].tolist() == sorted(arms["policy"])  # by policy, busiest arm first
+    experiments = log.experiments().set_index("policy")
+    assert experiments.loc["offers", "decisions"] == 3 and experiments.loc["offers", "experiment"] == "offer"
+    assert experiments.loc["offers", "started"] <= experiments.loc["offers", "last_decision"]

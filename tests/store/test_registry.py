@@ -104,3 +104,18 @@ def test_rows_recorded_before_relative_paths_still_load(tmp_path, monkeypatch, r
     with Warehouse(tmp_path / "copy" / "warehouse.duckdb", read_only=True) as wh:
         assert ModelRegistry(wh).load("mean").mean_ == 1  # ... the copy serves its own file
         assert ModelRegistry(wh).files() == [tmp_path / "copy" / "models" / "mean" / "1.pkl"]
+
+
+def test_promoted_version_reads_the_registry_and_never_writes(tmp_wh):
+    from shoplens.store.registry import promoted_version
+
+    assert promoted_version(tmp_wh, "recs") is None and not tmp_wh.has_table("_models")  # no registry: nothing created
+    reg = ModelRegistry(tmp_wh)
+    assert promoted_version(tmp_wh, "recs") is None
+    with pytest.raises(NotFoundError, match="no promoted model named 'recs'"):
+        reg.promoted_version("recs")
+    reg.register("recs", MeanModel().fit([1.0]))
+    reg.register("recs", MeanModel(1.0).fit([2.0]), promote=False)
+    assert promoted_version(tmp_wh, "recs") == reg.promoted_version("recs") == 1
+    reg.promote("recs", 2)
+    assert promoted_version(tmp_wh, "recs") == 2

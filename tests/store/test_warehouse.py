@@ -81,3 +81,12 @@ def test_recorded_paths_are_relative_to_the_warehouse_folder(tmp_path, monkeypat
         assert wh.relative_path(outside) == str(outside)  # outside the folder: absolute
         assert wh.resolve_path("report.html") == wh.home / "report.html"
         assert wh.resolve_path(str(outside)) == outside
+
+
+def test_computed_at_is_when_a_result_was_last_marked(tmp_wh):
+    assert tmp_wh.computed_at("customer_rfm") is None
+    tmp_wh.write_table("customer_rfm", pd.DataFrame({"customer_id": ["a"]}))
+    first = tmp_wh.computed_at("customer_rfm")
+    assert first is not None and first == tmp_wh.freshness().set_index("name").loc["customer_rfm", "computed_at"]
+    tmp_wh.mark_computed("customer_rfm", "table", rows=1)
+    assert tmp_wh.computed_at("customer_rfm") >= first

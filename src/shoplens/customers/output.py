@@ -32,3 +32,20 @@ def exposable(wh: Warehouse, frame: pd.DataFrame, column: str = "customer_id") -
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
     """JSON-ready rows (NaN -> None)."""
     return frame.astype(object).where(frame.notna(), None).to_dict("records")
+
+
+HOW = {
+    "customer_segments": "shoplens segments (or shoplens demo)",
+    "customer_segment_profiles": "shoplens segments (or shoplens demo)",
+    "customer_clv": "shoplens clv",
+    "customer_churn": "shoplens churn",
+    "customer_rfm": "shoplens rfm",
+}
+
+
+def require_result(wh: Warehouse, name: str) -> None:
+    """NotComputedError naming the command that computes ``name`` when the warehouse lacks it."""
+    from shoplens.errors import NotComputedError
+
+    if not wh.has_table(name):
+        raise NotComputedError(f"{name} is not computed yet: run `{HOW.get(name, 'shoplens demo')}`")

@@ -23,7 +23,7 @@ import pandas as pd
 from shoplens.customers.clv import ACTIVITY_DAYS, P_ALIVE_FALLBACK, P_ALIVE_MODEL
 from shoplens.customers.data import has_table, last_order_date, parse_date
 from shoplens.customers.features import FeatureCache, customer_features
-from shoplens.privacy.consent import consent_filter_sql
+from shoplens.privacy.consent import Default, consent_filter_sql
 from shoplens.store.warehouse import Warehouse
 
 # (action, condition, reason template); first match wins. Conditions are SQL over the joined profile.
@@ -156,3 +156,75 @@ def profile_card(profile: pd.DataFrame) -> pd.DataFrame:
     """The readable subset of profile columns (those present), for CLI and report."""
     extra = [c for c in ("review_sentiment_score", "last_negative_aspect", "top_support_intent") if c in profile]
     return profile[[c for c in PROFILE_CARD if c in profile] + extra]
+
+
+SCORE_TABLES = ("customer_segments", "customer_rfm", "customer_clv", "customer_churn")
+
+
+def _score_row(wh: Warehouse, table: str, customer: str) -> dict | None:
+    from shoplens.jsonsafe import records
+
+    if not wh.has_table(table):
+        return None
+    rows = records(wh.query(f'SELECT * EXCLUDE (customer_id) FROM "{table}" WHERE customer_id = ? LIMIT 1',
+                            [customer]))
+    return rows[0] if rows else None
+
+
+def purchase_summary(wh: Warehouse, customer: str) -> dict:
+    """Orders, net revenue (as defined in :mod:`shoplens.metrics`), first and last purchase and the
+    currency of one customer (warehouse id), JSON-ready."""
+    from shoplens.jsonsafe import clean, records
+    from shoplens.metrics import customer_value_sql
+    from shoplens.store.warehouse import first_row
+
+    row = records(wh.con.execute(
+        f"""SELECT orders, round(net_revenue, 2) AS net_revenue, first_order_at, last_order_at
+            FROM ({customer_value_sql(customer='$customer')}) v""", {"customer": customer}).df())
+    summary = row[0] if row else {"orders": 0, "net_revenue": 0.0, "first_order_at": None, "last_order_at": None}
+    currency = first_row(wh.con.execute("SELECT min(currency) FROM orders WHERE customer_id = ?", [customer]))
+    return clean({**summary, "currency": currency[0] if currency else None})
+
+
+def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = None) -> dict:
+    """One customer (the shop's id) as the API shows them, JSON-ready: the masked profile, the purchase
+    summary (:func:`purchase_summary`), net revenue by month and, only when the customer's consent
+    allows personalisation, the segment, RFM, CLV and churn rows with when each was computed
+    (otherwise a ``note``). NotFoundError for an id the warehouse does not know.
+
+    >>> # customer_360(wh, "12348")["purchases"]  -> {'orders': 4, 'net_revenue': 1437.24, ...}
+    """
+    from shoplens.errors import NotFoundError
+    from shoplens.jsonsafe import clean, records
+    from shoplens.metrics import revenue_orders_sql
+    from shoplens.privacy.consent import _allowed_internal
+    from shoplens.privacy.ids import to_internal
+    from shoplens.privacy.operators import mask_value
+    from shoplens.schema import TABLES
+
+    internal = to_internal(wh, [customer_id])[0]
+    found = wh.query("SELECT * FROM customers WHERE customer_id = ?", [internal])
+    if found.empty:
+        raise NotFoundError(f"no customer {customer_id!r} in the warehouse")
+    base = records(found)[0]
+    for column in (c.name for c in TABLES["customers"].columns if c.pii):
+        if column in base:
+            base[column] = None if base[column] is None else mask_value(str(base[column]))
+    base["customer_id"] = customer_id
+    by_month = wh.con.execute(
+        f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month, round(sum(amount), 2) AS revenue
+            FROM ({revenue_orders_sql(customer='$customer')}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
+    profile: dict = {"customer_id": customer_id, "profile": base, "purchases": purchase_summary(wh, internal),
+                     "orders_by_month": records(by_month)}
+    personalised = bool(_allowed_internal(wh, [internal], "profile", default=consent_default))
+    profile["personalization_allowed"] = personalised
+    if personalised:
+        profile["segment"] = _score_row(wh, "customer_segments", internal)
+        profile["rfm"] = _score_row(wh, "customer_rfm", internal)
+        profile["clv"] = _score_row(wh, "customer_clv", internal)
+        profile["churn"] = _score_row(wh, "customer_churn", internal)
+        at = {t: wh.computed_at(t) for t in SCORE_TABLES}
+        profile["computed_at"] = {t: v.isoformat() if v else None for t, v in at.items()}
+    else:
+        profile["note"] = "this customer has not consented to personalisation: scores are not shown"
+    return clean(profile)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -28,6 +29,9 @@ from shoplens.customers.features import (BEHAVIOUR_LABELS, FeatureCache, custome
                                          numeric_features)
 from shoplens.errors import InsufficientDataError
 from shoplens.store.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from shoplens.privacy.consent import Default
 
 # Features that describe behaviour well in a marketer's words; others are ignored for clustering.
 CLUSTER_FEATURES = ["orders", "net_revenue", "aov", "recency_days", "tenure_days", "avg_days_between_orders",
@@ -358,3 +362,80 @@ def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: p
             used[seg].add(c)
             added.append((c, seg, phrase))
     return added
+
+
+# --- reading the segments (the API, the dashboard) ---------------------------------------------
+
+def segment_profiles(wh: Warehouse) -> pd.DataFrame:
+    """Every segment's profile (``customer_segment_profiles``), largest first, with the members'
+    average CLV (``avg_clv``) when CLV is computed. NotComputedError before ``shoplens segments``."""
+    from shoplens.customers.output import require_result
+
+    require_result(wh, "customer_segment_profiles")
+    clv = ""
+    if wh.has_table("customer_clv"):
+        clv = """, (SELECT round(avg(c.clv), 2) FROM customer_segments s JOIN customer_clv c USING (customer_id)
+                    WHERE s.segment_id = p.segment_id) AS avg_clv"""
+    return wh.query(f"SELECT p.* {clv} FROM customer_segment_profiles p ORDER BY p.customers DESC")
+
+
+def segment_profile(wh: Warehouse, segment_id: int) -> dict:
+    """One segment's profile (JSON-ready) with when it was computed; NotFoundError for an unknown id."""
+    from shoplens.customers.output import require_result
+    from shoplens.errors import NotFoundError
+    from shoplens.jsonsafe import records
+
+    require_result(wh, "customer_segment_profiles")
+    rows = records(wh.query("SELECT * FROM customer_segment_profiles WHERE segment_id = ?", [segment_id]))
+    if not rows:
+        raise NotFoundError(f"no segment {segment_id} (see GET /api/v1/segments)")
+    at = wh.computed_at("customer_segment_profiles")
+    return {**rows[0], "computed_at": at.isoformat() if at else None}
+
+
+def segment_members(wh: Warehouse, segment_id: int, *, limit: int, offset: int,
+                    consent_default: Default = None) -> tuple[list[dict], int]:
+    """One page of a segment's members who consent to personalisation (the shop's ids, in warehouse-id
+    order) with CLV and churn risk when computed, JSON-ready, and how many such members there are.
+    A member whose shop id cannot be revealed (erased) never leaves."""
+    from shoplens.customers.output import require_result
+    from shoplens.jsonsafe import records
+    from shoplens.privacy.consent import consent_filter_sql
+    from shoplens.privacy.ids import to_external
+
+    require_result(wh, "customer_segments")
+    members = [r[0] for r in wh.con.execute(
+        f"SELECT customer_id FROM customer_segments WHERE segment_id = ? AND "
+        f"{consent_filter_sql('profile', default=consent_default)} "
+        "ORDER BY customer_id", [segment_id]).fetchall()]
+    chunk = members[offset: offset + limit]
+    rows: list[dict] = []
+    clv = wh.has_table("customer_clv")
+    churn = wh.has_table("customer_churn")
+    if chunk:
+        frame = wh.query(
+            f"""SELECT s.customer_id {', c.clv' if clv else ''} {', h.churn_risk, h.risk_band' if churn else ''}
+                FROM (SELECT unnest(?::VARCHAR[]) AS customer_id) s
+                {'LEFT JOIN customer_clv c USING (customer_id)' if clv else ''}
+                {'LEFT JOIN customer_churn h USING (customer_id)' if churn else ''}""", [chunk])
+        frame["customer_id"] = to_external(wh, frame["customer_id"].tolist())
+        rows = records(frame[frame["customer_id"].notna()])
+    return rows, len(members)
+
+
+def export_segment(wh: Warehouse, segment_id: int, name: str, *, consent_default: Default = None) -> dict:
+    """Export a segment's members for a campaign to ``exports/NAME.csv``: only those who consent to
+    marketing; returns ``path`` (relative to the warehouse folder), ``exported`` and
+    ``excluded_without_consent`` (refused, never asked, unknown). NotFoundError for an unknown segment."""
+    from shoplens.customers.output import require_result
+    from shoplens.errors import NotFoundError
+    from shoplens.privacy.export import _export_internal
+
+    require_result(wh, "customer_segments")
+    everyone = [r[0] for r in wh.con.execute(
+        "SELECT customer_id FROM customer_segments WHERE segment_id = ?", [segment_id]).fetchall()]
+    if not everyone:
+        raise NotFoundError(f"no segment {segment_id} (see GET /api/v1/segments)")
+    result = _export_internal(wh, everyone, name, purpose="marketing", default=consent_default)
+    return {"path": str(result.path.relative_to(wh.home)), "exported": result.exported,
+            "excluded_without_consent": len(everyone) - result.exported}

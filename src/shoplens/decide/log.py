@@ -137,6 +137,28 @@ class DecisionLog:
         return self.wh.query(f"SELECT * FROM decisions WHERE {' AND '.join(where)} ORDER BY occurred_at, rowid",
                              params)
 
+    def find(self, decision_id: str) -> tuple[str, str | None] | None:
+        """``(policy, decision_type)`` of a logged decision, None for an unknown id."""
+        row = self.wh.con.execute("SELECT policy, decision_type FROM decisions WHERE decision_id = ?",
+                                  [decision_id]).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def arms(self) -> pd.DataFrame:
+        """Per policy and arm (action): decisions served, rewards received, mean reward, last decision."""
+        return self.wh.query(
+            """SELECT policy, action AS arm, count(*) AS decisions, count(reward) AS rewards,
+                      round(avg(reward), 4) AS mean_reward, max(occurred_at) AS last_decision
+               FROM decisions GROUP BY ALL ORDER BY policy, decisions DESC""")
+
+    def experiments(self) -> pd.DataFrame:
+        """Per decision type (``experiment``; none logged: ``offer``), policy and version: decisions,
+        rewards and mean reward, with when the first and last decision were made."""
+        return self.wh.query(
+            """SELECT coalesce(decision_type, 'offer') AS experiment, policy, policy_version,
+                      count(*) AS decisions, count(reward) AS rewards, round(avg(reward), 4) AS mean_reward,
+                      min(occurred_at) AS started, max(occurred_at) AS last_decision
+               FROM decisions GROUP BY ALL ORDER BY experiment, policy""")
+
     def feedback(self, policy: str | None = None, decision_type: str | None = None) -> LoggedFeedback:
         """Rewarded decisions as :class:`LoggedFeedback` for off-policy evaluation (contexts unpacked)."""
         frame = self.frame(policy, decision_type, rewarded_only=True)

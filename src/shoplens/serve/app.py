@@ -6,15 +6,13 @@
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import ipaddress
 import logging
 import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -28,17 +26,15 @@ from shoplens.config import Settings
 from shoplens.errors import AuthError, InsufficientDataError, NotComputedError, NotFoundError, ShoplensError
 from shoplens.serve.audit import AuditLog
 from shoplens.serve.cache import ResponseCache
-from shoplens.serve.deps import request_warehouse
+from shoplens.serve.deps import warehouse_cursor
 from shoplens.serve.keys import AuthThrottle, KeyStore
 from shoplens.serve.metrics import Metrics
 from shoplens.serve.ratelimit import RateLimiter
-from shoplens.serve.settings import ServeSettings, check_startup
+from shoplens.serve.settings import API_PREFIX, ServeSettings, check_startup
 from shoplens.services import open_warehouse
 from shoplens.store.warehouse import Warehouse
 
 log = logging.getLogger("shoplens.serve")
-API = "/api/v1"
-ROUTE_MODULES = ["system", "customers", "text", "recs", "decide", "privacy", "dashboard"]
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -66,8 +62,10 @@ class ServeMiddleware:
     """
 
     def __init__(self, app: Callable[..., Awaitable[None]], *, metrics: Metrics, audit: AuditLog,
-                 max_body: int, trusted_proxies: list[str] | None = None) -> None:
+                 max_body: int, trusted_proxies: list[str] | None = None,
+                 templates: dict[int, str] | None = None) -> None:
         self.app = app
+        self.templates = templates or {}
         self.metrics = metrics
         self.audit = audit
         self.max_body = max_body
@@ -148,18 +146,30 @@ class ServeMiddleware:
                 await self._reply(send, 413, f"request body larger than {self.max_body} bytes")
         finally:
             route = scope.get("route")
-            template = getattr(route, "path", None) or ("static" if not scope["path"].startswith("/api") else "unmatched")
+            route_path = self.templates.get(id(route)) or getattr(route, "path", None)
+            template = route_path or ("static" if not scope["path"].startswith("/api") else "unmatched")
             self.metrics.observe(scope["method"], template, int(result["status"]), time.perf_counter() - started)
             path = scope["path"]
-            if path.startswith("/api/") and path != f"{API}/health" or path == "/metrics":
+            if path.startswith("/api/") and path != f"{API_PREFIX}/health" or path == "/metrics":
                 # the route template, never the concrete path: it may hold a customer id
                 state = scope.get("state") or {}
                 key = state.get("api_key")
                 self.audit.record(
                     key_id=getattr(key, "key_id", None), role=getattr(key, "role", None), method=scope["method"],
-                    path=getattr(route, "path", None) or "unmatched", status=int(result["status"]), customers=state.get("customers"),
+                    path=route_path or "unmatched", status=int(result["status"]), customers=state.get("customers"),
                     client=self.client_address(scope),
                 )
+
+
+def route_templates(app: FastAPI) -> dict[int, str]:
+    """The full path template of every route, by the id of the route object a request's scope names.
+
+    FastAPI includes routers lazily: the route in ``scope["route"]`` carries the path it was declared
+    with (``/customers/{customer_id}``), not the prefixes it is mounted under; metrics and the audit
+    log record the full template (``/api/v1/customers/{customer_id}``), never the concrete path."""
+    from fastapi.routing import iter_route_contexts
+
+    return {id(r.original_route): r.path for r in iter_route_contexts(app.routes) if r.path}
 
 
 def _error(status: int, detail: Any) -> JSONResponse:
@@ -230,7 +240,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     except BaseException:
         warehouse.close()
         raise
-    from shoplens.serve.routes.system import remove_leftover_uploads
+    from shoplens.serve.routes.ingest import remove_leftover_uploads
 
     if left := remove_leftover_uploads(warehouse):
         log.warning("removed %d upload(s) left by a server that stopped during an ingest", len(left))
@@ -242,18 +252,10 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     app = FastAPI(
         title="shoplens API", version=__version__, lifespan=lifespan,
-        openapi_url=f"{API}/openapi.json", docs_url=f"{API}/docs", redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
         description="Customer insight and decisions for an e-commerce shop. Every endpoint except "
-        "`/api/v1/health` needs `Authorization: Bearer KEY` (create keys with `shoplens keys create`).",
+        f"`{API_PREFIX}/health` needs `Authorization: Bearer KEY` (create keys with `shoplens keys create`).",
     )
-
-    @contextmanager
-    def metrics_warehouse():  # type: ignore[no-untyped-def]
-        wh = request_warehouse(warehouse)
-        try:
-            yield wh
-        finally:
-            wh.con.close()
 
     app.state.settings = settings
     app.state.serve = serve
@@ -267,7 +269,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     from shoplens.privacy.keys import derive_key
 
     app.state.audit = AuditLog.for_warehouse(settings.warehouse, derive_key(secret, "audit") if secret else None)
-    app.state.metrics = Metrics(metrics_warehouse)
+    app.state.metrics = Metrics(lambda: warehouse_cursor(warehouse))
     app.state.cache = {}  # loaded models and derived lookups, keyed by version
     app.state.responses = ResponseCache(enabled=serve.response_cache)
     from shoplens.privacy.consent import consent_default
@@ -276,12 +278,16 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.consent_default = {p: consent_default(p, settings) for p in ("personalization", "marketing")}
     app.state.ingest_lock = threading.Lock()
     _install_error_handlers(app)
-    for name in ROUTE_MODULES:
-        if importlib.util.find_spec(f"shoplens.serve.routes.{name}") is not None:
-            app.include_router(importlib.import_module(f"shoplens.serve.routes.{name}").router)
+    from shoplens.serve.api import api_router
+    from shoplens.serve.routes import dashboard, system
+
+    app.include_router(api_router, prefix=API_PREFIX)  # the one place the API is mounted
+    app.include_router(system.metrics_router)  # /metrics, where Prometheus looks
+    app.include_router(dashboard.router)  # the dashboard's page and assets
     if serve.cors_origins:
         app.add_middleware(CORSMiddleware, allow_origins=serve.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(ServeMiddleware, metrics=app.state.metrics, audit=app.state.audit,  # type: ignore[arg-type]
-                       max_body=serve.max_body_bytes, trusted_proxies=serve.trusted_proxies)
+                       max_body=serve.max_body_bytes, trusted_proxies=serve.trusted_proxies,
+                       templates=route_templates(app))
     return app

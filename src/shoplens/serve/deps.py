@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
@@ -29,12 +30,19 @@ def request_warehouse(base: Warehouse) -> Warehouse:
     return wh
 
 
-def get_warehouse(request: Request) -> Iterator[Warehouse]:
-    wh = request_warehouse(request.app.state.warehouse)
+@contextmanager
+def warehouse_cursor(base: Warehouse) -> Iterator[Warehouse]:
+    """:func:`request_warehouse`, its cursor closed when the block ends."""
+    wh = request_warehouse(base)
     try:
         yield wh
     finally:
         wh.con.close()
+
+
+def get_warehouse(request: Request) -> Iterator[Warehouse]:
+    with warehouse_cursor(request.app.state.warehouse) as wh:
+        yield wh
 
 
 # The key check and role check are `async def` on purpose: they do no blocking I/O (the key file is

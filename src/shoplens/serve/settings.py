@@ -23,6 +23,7 @@ from shoplens.config import Settings
 from shoplens.errors import ConfigError
 from shoplens.serve.keys import ROLES, KeyStore
 
+API_PREFIX = "/api/v1"  # the one place the API's version prefix is declared
 MIN_SECRET_CHARS = 32
 WEAK_WORDS = ("changeme", "change-me", "secret", "password", "default", "example", "test", "demo", "admin", "12345")
 HOW_TO_SECRET = 'python -c "import secrets; print(secrets.token_urlsafe(32))"'

@@ -45,6 +45,24 @@ def code_version() -> str:
     return f"{__version__}+{sha}" if sha else __version__
 
 
+def promoted_version(wh: Warehouse, name: str) -> int | None:
+    """The promoted version of model ``name``, None when there is none (or no registry yet).
+
+    One query and no ``CREATE``: cheap enough for the serving path, and it never writes.
+
+    >>> import tempfile
+    >>> with Warehouse(Path(tempfile.mkdtemp()) / "w.duckdb") as wh:
+    ...     promoted_version(wh, "recs")
+    """
+    import duckdb
+
+    try:
+        row = first_row(wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]))
+    except duckdb.CatalogException:  # no model was ever registered in this warehouse
+        return None
+    return None if row is None else int(row[0])
+
+
 class ModelRegistry:
     """Versioned models of one warehouse."""
 
@@ -94,12 +112,10 @@ class ModelRegistry:
         return self.wh.query(sql + " ORDER BY name, version", params)
 
     def promoted_version(self, name: str) -> int:
-        row = first_row(self.wh.con.execute(
-            "SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]
-        ))
-        if row is None:
+        version = promoted_version(self.wh, name)
+        if version is None:
             raise NotFoundError(f"no promoted model named {name!r} (see `shoplens models list`)")
-        return int(row[0])
+        return version
 
     def path(self, name: str, version: int | None = None) -> Path:
         version = version or self.promoted_version(name)

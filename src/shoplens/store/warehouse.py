@@ -309,6 +309,19 @@ class Warehouse:
     def freshness(self) -> pd.DataFrame:
         return self.query("SELECT name, kind, computed_at, rows FROM _computed ORDER BY name")
 
+    def computed_at(self, name: str) -> datetime | None:
+        """When the result or model ``name`` was last computed (UTC), None if never.
+
+        >>> import tempfile
+        >>> with Warehouse(Path(tempfile.mkdtemp()) / "w.duckdb") as wh:
+        ...     before = wh.computed_at("rfm")
+        ...     wh.mark_computed("rfm", "table", rows=3)
+        ...     before, wh.computed_at("rfm") is not None
+        (None, True)
+        """
+        row = first_row(self.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [name]))
+        return row[0] if row else None
+
 
 def table_status(wh: Warehouse) -> dict[str, dict[str, Any]]:
     """Rows, time range and last ingest of every canonical table (``shoplens status``)."""

@@ -25,7 +25,7 @@ def index() -> HTMLResponse:
     return HTMLResponse(_asset("index.html"))
 
 
-@router.get("/assets/{name}")
+@router.get("/assets/{name}", response_class=Response)
 def asset(name: str) -> Response:
     media = "text/javascript" if name == "plotly.min.js" else ASSETS.get(name)
     if media is None:

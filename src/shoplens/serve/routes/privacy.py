@@ -3,23 +3,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, Field
+from fastapi import Path, Request
 
 from shoplens.serve.deps import Admin, WarehouseDep, audit_customers
+from shoplens.serve.routes import ResourceRouter
+from shoplens.serve.schemas.privacy import EraseIn, ErasureOut, VerifyOut
 
-router = APIRouter(tags=["privacy"])
-API = "/api/v1"
-
-
-class EraseIn(BaseModel):
-    customer_id: Annotated[str, Field(min_length=1, max_length=200, description="the shop's own customer id")]
+router = ResourceRouter(prefix="/privacy", tags=["privacy"])
 
 
-@router.post(f"{API}/privacy/erase")
-def erase_customer(body: EraseIn, request: Request, wh: WarehouseDep, key: Admin) -> dict[str, Any]:
+@router.post("/erase", response_model=ErasureOut)
+def erase_customer(body: EraseIn, request: Request, wh: WarehouseDep, key: Admin) -> dict:
     """Remove a customer from every table, model, and export or report shoplens wrote; returns what was removed
     and (``reported``) the other files below the warehouse folder that name the customer, left untouched.
     404 for an id the warehouse does not know (nothing changed)."""
@@ -33,9 +29,9 @@ def erase_customer(body: EraseIn, request: Request, wh: WarehouseDep, key: Admin
     return report.to_dict()
 
 
-@router.get(f"{API}/privacy/verify/{{customer_id}}")
+@router.get("/verify/{customer_id}", response_model=VerifyOut)
 def verify_erasure(customer_id: Annotated[str, Path(min_length=1, max_length=200)], request: Request,
-                   wh: WarehouseDep, key: Admin) -> dict[str, Any]:
+                   wh: WarehouseDep, key: Admin) -> dict:
     """Search everything again for the customer: ``clean`` is true when no reference is left."""
     from shoplens.privacy.erasure import verify
 

@@ -8,37 +8,31 @@ from __future__ import annotations
 import threading
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-import duckdb
-import pandas as pd
-
 from shoplens.errors import NotComputedError
-from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, request_warehouse
+from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, warehouse_cursor
+from shoplens.serve.routes import ResourceRouter
 from shoplens.serve.schemas import records
-from shoplens.store.registry import ModelRegistry
-from shoplens.store.warehouse import Warehouse, first_row
+from shoplens.serve.schemas.recs import BoughtTogetherOut, ItemsQuery, RecommendationsOut, RecsQuery, SimilarOut
+from shoplens.store.registry import ModelRegistry, promoted_version
+from shoplens.store.warehouse import Warehouse
 
-router = APIRouter(tags=["recommendations"])
-API = "/api/v1"
-K = Annotated[int, Query(ge=1, le=100, description="how many items")]
+router = ResourceRouter(tags=["recommendations"])
 ProductId = Annotated[str, Path(min_length=1, max_length=200)]
+CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="the shop's own customer id")]
 _load_lock = threading.Lock()
 
 
 def served_recommender(request: Request, wh: Warehouse) -> tuple[str, int, Any]:
-    """(name, version, model) of the promoted recommender, loaded once per promoted version."""
+    """(name, version, model) of the promoted recommender in the registry, loaded once per promoted version."""
     from shoplens.recs import service
 
     name = service.MODEL_NAME
-    try:  # one query on the hot path (no catalogue look-up first): a missing registry is the rare case
-        row = first_row(wh.con.execute("SELECT version FROM _models WHERE name = ? AND status = 'promoted'", [name]))
-    except duckdb.CatalogException:
-        row = None
-    if row is None:
+    version = promoted_version(wh, name)  # one query on the hot path
+    if version is None:
         raise NotComputedError("no recommender is trained yet: run `shoplens recs train` (or `shoplens demo`)")
-    version = int(row[0])
     cache = request.app.state.cache
     model = cache.get(("recs", version))
     if model is None:
@@ -51,12 +45,6 @@ def served_recommender(request: Request, wh: Warehouse) -> tuple[str, int, Any]:
     return name, version, model
 
 
-def _with_products(wh: Warehouse, frame: pd.DataFrame, column: str) -> list[dict[str, Any]]:
-    from shoplens.recs.service import with_names
-
-    return records(with_names(wh, frame, column))
-
-
 def _product_names(request: Request, version: int, model: Any) -> dict[str, str]:
     """Product names from the served model's catalogue (no query per request)."""
     names = request.app.state.cache.get(("recs-names", version))
@@ -67,54 +55,41 @@ def _product_names(request: Request, version: int, model: Any) -> dict[str, str]
     return names
 
 
-@router.get(f"{API}/recommendations/{{customer_id}}")
-async def recommend(
-    customer_id: Annotated[str, Path(min_length=1, max_length=200, description="the shop's own customer id")],
-    request: Request, key: Analyst, n: K = 10,
-    exclude_purchased: bool = False, in_stock_only: bool = False,
-    category: Annotated[list[str] | None, Query(max_length=50)] = None,
-    price_min: Annotated[float | None, Query(ge=0, le=1e9)] = None,
-    price_max: Annotated[float | None, Query(ge=0, le=1e9)] = None,
-    max_per_category: Annotated[int | None, Query(ge=1, le=100)] = None,
-) -> dict[str, Any]:
+@router.get("/recommendations/{customer_id}", response_model=RecommendationsOut)
+async def recommend(customer_id: CustomerId, request: Request, key: Analyst,
+                    query: Annotated[RecsQuery, Query()]) -> dict[str, Any]:
     """Top-``n`` products for a customer with a reason each, from the served recommender (the response
     names its version). Without personalisation consent: the non-personalised popular list.
     ``score`` is in [0, 1]; ``personalised`` is true only when the list used the customer's history."""
     audit_customers(request, [customer_id])
     responses = request.app.state.responses
-    question = (customer_id, n, exclude_purchased, in_stock_only, tuple(category or ()), price_min, price_max,
-                max_per_category)
+    question = (customer_id, query.n, query.exclude_purchased, query.in_stock_only, tuple(query.category or ()),
+                query.price_min, query.price_max, query.max_per_category)
     # the storefront's hot path: a repeated question costs no warehouse access at all
     version = responses.get(("promoted", "recs"))
     if version is not None and (cached := responses.get(("recs", version, *question))) is not None:
         return cached  # answered on the event loop: no thread hop, no warehouse cursor
-    out = await run_in_threadpool(_answer, request, customer_id, question, n, exclude_purchased, in_stock_only,
-                                  category, price_min, price_max, max_per_category)
+    out = await run_in_threadpool(_answer, request, customer_id, query)
     responses.put(("promoted", "recs"), out["model_version"])
     responses.put(("recs", out["model_version"], *question), out)
     return out
 
 
-def _answer(request: Request, *args: Any) -> dict[str, Any]:
+def _answer(request: Request, customer_id: str, query: RecsQuery) -> dict[str, Any]:
     """A computed answer (blocking: DuckDB and the model), run in the thread pool."""
-    wh = request_warehouse(request.app.state.warehouse)
-    try:
-        return _recommend(request, wh, *args)
-    finally:
-        wh.con.close()
+    with warehouse_cursor(request.app.state.warehouse) as wh:
+        return _recommend(request, wh, customer_id, query)
 
 
-def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tuple, n: int, exclude_purchased: bool,
-               in_stock_only: bool, category: list[str] | None, price_min: float | None, price_max: float | None,
-               max_per_category: int | None) -> dict[str, Any]:
+def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQuery) -> dict[str, Any]:
     from shoplens.recs.base import RecFilters
     from shoplens.recs.service import recommend as recommend_for
 
     name, version, model = served_recommender(request, wh)
-    filters = RecFilters(exclude_purchased=exclude_purchased, in_stock_only=in_stock_only,
-                         categories=tuple(category) if category else None, price_min=price_min,
-                         price_max=price_max, max_per_category=max_per_category)
-    frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model,
+    filters = RecFilters(exclude_purchased=query.exclude_purchased, in_stock_only=query.in_stock_only,
+                         categories=tuple(query.category) if query.category else None, price_min=query.price_min,
+                         price_max=query.price_max, max_per_category=query.max_per_category)
+    frame = recommend_for(wh, [customer_id], k=query.n, filters=filters, model=model,
                           consent_default=request.app.state.consent_default)
     # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists;
     # a list is personalised only when the model ranked it from the customer's history (unknown: popular)
@@ -125,29 +100,32 @@ def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tupl
             "data": records(frame), "count": int(len(frame))}
 
 
-@router.get(f"{API}/products/{{product_id}}/similar")
-def similar_items(product_id: ProductId, request: Request, wh: WarehouseDep, key: Viewer, n: K = 10) -> dict[str, Any]:
+@router.get("/products/{product_id}/similar", response_model=SimilarOut)
+def similar_items(product_id: ProductId, request: Request, wh: WarehouseDep, key: Viewer,
+                  query: Annotated[ItemsQuery, Query()]) -> dict[str, Any]:
     """Products most like this one (for the product page)."""
     name, version, model = served_recommender(request, wh)
-    frame = model.similar_items(product_id, k=n)
+    frame = model.similar_items(product_id, k=query.n)
     return {"product_id": product_id, "model": name, "model_version": version,
             "data": records(frame), "count": int(len(frame))}
 
 
-@router.get(f"{API}/products/{{product_id}}/bought-together")
-def bought_together(product_id: ProductId, request: Request, wh: WarehouseDep, key: Viewer, n: K = 10
-                    ) -> dict[str, Any]:
+@router.get("/products/{product_id}/bought-together", response_model=BoughtTogetherOut)
+def bought_together(product_id: ProductId, request: Request, wh: WarehouseDep, key: Viewer,
+                    query: Annotated[ItemsQuery, Query()]) -> dict[str, Any]:
     """Products most often bought with this one (FP-growth association rules)."""
     from shoplens.recs.rules import bought_together as rules_by_product
+    from shoplens.recs.service import with_names
 
     if not wh.has_table("association_rules"):
         raise NotComputedError("association rules are not computed yet: run `shoplens recs rules` (or `shoplens demo`)")
-    at = first_row(wh.con.execute("SELECT computed_at FROM _computed WHERE name = 'association_rules'"))
+    at = wh.computed_at("association_rules")
     cache = request.app.state.cache
     table = cache.get(("bought_together", at))
     if table is None:
-        table = rules_by_product(wh.query("SELECT * FROM association_rules"), per_product=100)
+        table = rules_by_product(wh.table("association_rules"), per_product=100)
         cache[("bought_together", at)] = table
-    frame = table[table["product_id"] == product_id].head(n).drop(columns=["product_id"])
-    return {"product_id": product_id, "computed_at": at[0].isoformat() if at else None,
-            "data": _with_products(wh, frame, "together_product_id"), "count": int(len(frame))}
+    frame = table[table["product_id"] == product_id].head(query.n).drop(columns=["product_id"])
+    return {"product_id": product_id, "computed_at": at.isoformat() if at else None,
+            "data": records(with_names(wh, frame, "together_product_id")), "count": int(len(frame))}
+

@@ -11,28 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query, Request
-from pydantic import BaseModel, Field
+from fastapi import HTTPException, Query, Request
 
 from shoplens.errors import InsufficientDataError, NotComputedError
 from shoplens.serve.deps import Viewer, WarehouseDep
 from shoplens.serve.keys import ApiKey
+from shoplens.serve.routes import ResourceRouter
 from shoplens.serve.schemas import clean
-from shoplens.store.warehouse import first_row
+from shoplens.serve.schemas.text import Analysis, BatchIn, BatchOut, InsightsQuery, ReviewInsightsOut, TextIn
 
-router = APIRouter(tags=["text"])
-API = "/api/v1"
-TextField = Annotated[str, Field(min_length=1, max_length=20_000)]
-
-
-class TextIn(BaseModel):
-    text: TextField
-    lang: Annotated[str, Field(pattern=r"^(auto|en|zh)$")] = "auto"
-
-
-class BatchIn(BaseModel):
-    texts: list[TextField] = Field(min_length=1, max_length=1000)
-    lang: Annotated[str, Field(pattern=r"^(auto|en|zh)$")] = "auto"
+router = ResourceRouter(tags=["text"])
 
 
 def _masked_text(texts: list[str]) -> list[str]:
@@ -121,14 +109,14 @@ def _analyze(texts: list[str], lang: str, extractors: dict[str, Any] | None = No
     return clean(rows)
 
 
-@router.post(f"{API}/text/analyze")
+@router.post("/text/analyze", response_model=Analysis)
 def analyze_text(body: TextIn, request: Request, key: Viewer) -> dict[str, Any]:
     """Sentiment, aspects, entities and support intent of one text; the text comes back with PII masked.
     Its characters count against the key's text budget per minute (429 beyond)."""
     return _analyze_bounded(request, key, [body.text], body.lang)[0]
 
 
-@router.post(f"{API}/text/analyze-batch")
+@router.post("/text/analyze-batch", response_model=BatchOut)
 def analyze_batch(body: BatchIn, request: Request, key: Viewer) -> dict[str, Any]:
     """The same for up to 1,000 texts: ``{data, count}``. Bounded per role: characters per request
     (413 before any work), seconds of analysis per request (413), characters per minute (429)."""
@@ -136,10 +124,8 @@ def analyze_batch(body: BatchIn, request: Request, key: Viewer) -> dict[str, Any
     return {"data": rows, "count": len(rows)}
 
 
-@router.get(f"{API}/reviews/insights")
-def review_insights(wh: WarehouseDep, key: Viewer,
-                    quotes: Annotated[int, Query(ge=0, le=10, description="quotes per complaint")] = 3,
-                    limit: Annotated[int, Query(ge=1, le=100, description="complaints listed")] = 10) -> dict[str, Any]:
+@router.get("/reviews/insights", response_model=ReviewInsightsOut)
+def review_insights(wh: WarehouseDep, key: Viewer, query: Annotated[InsightsQuery, Query()]) -> dict[str, Any]:
     """Sentiment trend by month, the most complained-about aspects with (masked) quotes, emerging complaints."""
     from shoplens.text.analyze import REVIEWS_TABLE
     from shoplens.text.insights import emerging_complaints, sentiment_trend, top_negative_aspects
@@ -148,7 +134,7 @@ def review_insights(wh: WarehouseDep, key: Viewer,
         raise NotComputedError("reviews are not analysed yet: run `shoplens text analyze` (or `shoplens demo`)")
     trend = sentiment_trend(wh, by="all", period="month")
     trend = trend.assign(month=trend["period"].astype(str).str[:7]).drop(columns=["period", "key"])
-    complaints = top_negative_aspects(wh, limit=limit, quotes=quotes)
+    complaints = top_negative_aspects(wh, limit=query.limit, quotes=query.quotes)
     complaints["quotes"] = [_masked_text(list(q)) if q is not None else [] for q in complaints["quotes"]]
     aspects = complaints.assign(label=complaints["aspect"] + " · " + complaints["product"].fillna(
         complaints["product_id"]))[["label", "negative", "mentions"]]
@@ -157,7 +143,6 @@ def review_insights(wh: WarehouseDep, key: Viewer,
         emerging: Any = found[found["significant"]]
     except InsufficientDataError:  # too little history to compare two periods
         emerging = []
-    at = first_row(wh.con.execute("SELECT computed_at FROM _computed WHERE name = ?", [REVIEWS_TABLE]))
-    return clean({"computed_at": at[0] if at else None, "sentiment_by_month": trend, "aspects": aspects,
+    return clean({"computed_at": wh.computed_at(REVIEWS_TABLE), "sentiment_by_month": trend, "aspects": aspects,
                   "complaints": complaints.drop(columns=["product_id"]),
                   "emerging": emerging})
