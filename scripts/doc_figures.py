@@ -92,16 +92,18 @@ def ope(demo: DemoBuild) -> str:
 
 
 def erasure(demo: DemoBuild) -> str:
-    """docs/privacy.md: the demo's erasure of one customer and the verification after the whole demo."""
-    erased = _search(r"Erased customer (\w+): ([\d,]+)\s+rows/items", demo.output)
-    verify = demo.run("erase", "--verify", erased.group(1), "--json")
+    """docs/privacy.md: the demo's erasure of one customer (privacy step) and `erase --verify` after the demo."""
     import json
 
-    left = json.loads(verify)
-    return (f"The demo erases customer {erased.group(1)} (a typical customer: the median number of orders among\n"
-            f"customers with reviews and support messages): {erased.group(2)} rows/items removed; after the whole\n"
-            f"demo, `shoplens erase --verify {erased.group(1)}` finds "
-            f"{'no reference' if left['clean'] else 'references'} ({len(left.get('reported', []))} files reported).\n")
+    erased = _search(r"Erased customer (\w+): ([\d,]+)\s+rows/items", demo.output)
+    customer = erased.group(1)
+    verify = json.loads(demo.run("erase", "--verify", customer, "--json"))
+    models = sum(1 for place in verify["checked"] if place.startswith("file:models/"))
+    return (f"The demo erases customer {customer} (a typical customer: the median number of orders among\n"
+            f"customers with reviews and support messages): {erased.group(2)} rows/items removed, 0 references\n"
+            f"left; after the whole demo (every other module's result tables, {models} model files and the HTML\n"
+            f"report written after the erasure), `shoplens erase --verify {customer}` still finds "
+            f"{verify['remaining']} references.\n")
 
 
 FIGURES: dict[str, Callable[[DemoBuild], str]] = {"ope": ope, "erasure": erasure}
