@@ -29,7 +29,7 @@ from tests.docs_examples import (
 
 DEMO_DATA = ROOT / "src" / "shoplens" / "datasets" / "demo"
 # files the docs call the shop's own exports: provided in each example folder from the bundled demo shop
-SHOP_FILES = ("online_retail.csv.gz", "invoices.csv", "orders.csv", "items.parquet", "customers.txt")
+SHOP_FILES = ("online_retail.csv.gz", "invoices.csv", "customers.csv", "orders.csv", "items.parquet", "customers.txt")
 
 
 def _load_figures():
@@ -74,6 +74,7 @@ def _fake_venv(folder: Path) -> Path:
 def _shop_files(folder: Path) -> None:
     """The files the docs' commands name as the shop's own exports (see SHOP_FILES)."""
     shutil.copy(DEMO_DATA / "online_retail_sample.csv.gz", folder / "online_retail.csv.gz")
+    shutil.copy(DEMO_DATA / "customers.csv", folder / "customers.csv")
     with gzip.open(DEMO_DATA / "online_retail_sample.csv.gz", "rt", encoding="utf-8") as f:
         head = [next(f) for _ in range(301)]
     (folder / "invoices.csv").write_text("".join(head), encoding="utf-8")
