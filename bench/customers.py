@@ -117,8 +117,10 @@ def bench_cdnow(data_dir: Path, repeats: int) -> dict:
             row["speedup"] = t_lt / t_ours
             row["same_to_3_digits"] = all(
                 float(f"{row['shoplens_params'][k]:.3g}") == float(f"{row['lifetimes_params'][k]:.3g}") for k in keys)
-        except Exception as exc:  # noqa: BLE001 - lifetimes is optional and often broken
-            row["lifetimes_error"] = f"{type(exc).__name__}: {exc}"
+        except Exception as exc:  # noqa: BLE001 - lifetimes breaks on some pandas versions: say so, exit 1
+            from baselines import fail
+
+            fail("lifetimes (BG/NBD, Pareto/NBD)", exc)
         out[name] = row
     return out
 
@@ -266,6 +268,9 @@ def main() -> None:
             warnings.simplefilter("ignore")
             print(json.dumps(dropout_check(args.dropout), default=str))
         return
+    from baselines import require
+
+    require("lifetimes", baseline="lifetimes (BG/NBD, Pareto/NBD)")  # before any work: the figures are ratios to it
     if args.plot:
         curve = cdnow_holdout_plot(args.data_dir, args.plot)
         print(f"holdout plot written to {args.plot}; week 39: actual {curve['actual'][-1]}, "

@@ -76,11 +76,10 @@ def bench_policies(n_actions: int = 100, n_features: int = 50, n_decisions: int 
         rows.append({"policy": label, "decisions_per_s": n_decisions / t_choose,
                      "decide_and_learn_per_s": n_decisions / t_both})
     # baseline: MABWiser's LinUCB / LinTS, one context per predict call (the one-event use)
-    try:
-        from mabwiser.mab import MAB, LearningPolicy
-    except ImportError:
-        print("mabwiser not installed (pip install 'shoplens[bench]'): no baseline", file=sys.stderr)
-        return rows
+    from baselines import require
+
+    mab_module = require("mabwiser.mab", baseline="MABWiser (LinUCB, LinTS)")
+    MAB, LearningPolicy = mab_module.MAB, mab_module.LearningPolicy
     base_n = 300
     for row, lp in zip(rows, (LearningPolicy.LinUCB(alpha=1.0), LearningPolicy.LinTS(alpha=0.5))):
         mab = MAB(actions, lp, seed=0)
@@ -128,6 +127,9 @@ def bench_ope(n_rows: int = 1_000_000, n_actions: int = 10, n_bootstrap: int = 2
 
 
 def cmd_speed(args: argparse.Namespace) -> None:
+    from baselines import require
+
+    require("mabwiser.mab", baseline="MABWiser (LinUCB, LinTS)")  # before any work: the figures are ratios to it
     print(f"load average: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (shared machine)")
     for row in bench_policies(repeats=args.repeats):
         print(" ".join(f"{k}={v:,.0f}" if isinstance(v, float) and k != "ratio" else f"{k}={v:.2f}"

@@ -89,6 +89,9 @@ def main() -> None:
     ap.add_argument("--presidio-limit", type=int, default=1000, help="English texts given to Presidio (it is slow)")
     ap.add_argument("--repeats", type=int, default=3)
     args = ap.parse_args()
+    from baselines import require
+
+    require("presidio_analyzer", baseline="Presidio (pattern recognizers)")  # before any work
     if not args.data_dir.is_dir():
         sys.exit(f"{args.data_dir}: no such folder (give --data-dir pointing at the shared data)")
     corpora = load(args.data_dir, args.limit)
@@ -113,11 +116,10 @@ def main() -> None:
     both = len(everything) / sec
     print(f"shoplens PiiScanner, 2 processes, all {len(everything)} texts: {both:,.0f} messages/s")
     english = corpora["en_reviews"][: args.presidio_limit // 2] + corpora["en_support"][: args.presidio_limit // 2]
-    try:
-        analyzer = presidio_analyzer()
-    except ImportError as exc:
-        print(f"Presidio not measured: presidio-analyzer is not installed ({exc})")
-        return
+    from baselines import require
+
+    require("presidio_analyzer", baseline="Presidio (pattern recognizers)")
+    analyzer = presidio_analyzer()
     analyzer.analyze(english[0], language="en")  # warm up
     sec_p = timed(lambda: [analyzer.analyze(t, language="en") for t in english], args.repeats)
     sec_s = timed(lambda: [scanner.scan(t) for t in english], args.repeats)

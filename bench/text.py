@@ -138,7 +138,9 @@ def main() -> None:
             rows.append({"what": "baseline VADER sentiment only, 1 process, en", "texts": len(en), "wall s": wall,
                          "cpu s": cpu, "texts/s (wall)": len(en) / wall})
         except ImportError:
-            print("vaderSentiment missing: pip install shoplens[bench]", file=sys.stderr)
+            from baselines import require
+
+            require("vaderSentiment.vaderSentiment", baseline="VADER (en sentiment)")
         try:
             from snownlp import SnowNLP
 
@@ -147,7 +149,9 @@ def main() -> None:
             rows.append({"what": "baseline SnowNLP sentiment only, 1 process, zh", "texts": len(few), "wall s": wall,
                          "cpu s": cpu, "texts/s (wall)": len(few) / wall})
         except ImportError:
-            print("snownlp missing: pip install shoplens[bench]", file=sys.stderr)
+            from baselines import require
+
+            require("snownlp", baseline="SnowNLP (zh sentiment)")
     base = {r["what"].split(",")[0] + r["what"][-4:]: r["texts/s (wall)"] for r in rows if r["what"].startswith("baseline")}
     for r in rows:
         if r["what"].startswith("shoplens") and r["what"].endswith(", en") and "baseline VADER sentiment only, en" in base:
