@@ -42,5 +42,5 @@ def test_print_json_and_tables_with_not_a_time(capsys):
     assert json.loads(out)[0] == {"name": "a", "data_start": None, "data_end": "2011-12-10T00:00:00"}
     assert "NaT" not in out
     table = rows_table(rows)  # used to raise "NaTType does not support strftime"
-    cells = [list(c.cells) for c in table.columns]
+    cells = [[str(x) for x in c.cells] for c in table.columns]
     assert cells[1] == ["", "2011-01-01 00:00"] and cells[2] == ["2011-12-10 00:00", ""]

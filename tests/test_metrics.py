@@ -48,9 +48,9 @@ G1,1,A,1,5,
 
 @pytest.fixture()
 def shop(tmp_wh, tmp_path):
-    ingest(tmp_wh, [write(tmp_path / "p.csv", "product_id,category\nA,mugs\nB,\n")], table="products")
-    ingest(tmp_wh, [write(tmp_path / "o.csv", ORDERS)], table="orders")
-    ingest(tmp_wh, [write(tmp_path / "i.csv", ITEMS)], table="order_items")
+    ingest(tmp_wh, [write(tmp_path / "p.csv", "product_id,category\nA,mugs\nB,\n")], table="products", privacy="off")
+    ingest(tmp_wh, [write(tmp_path / "o.csv", ORDERS)], table="orders", privacy="off")  # raw ids: definitions, not privacy
+    ingest(tmp_wh, [write(tmp_path / "i.csv", ITEMS)], table="order_items", privacy="off")
     return tmp_wh
 
 
