@@ -10,7 +10,7 @@ from shoplens.cli_common import accounting_rows, accounting_title, fmt, frame_ta
 from shoplens.demo.context import DemoContext
 from shoplens.insights.overview import overview
 from shoplens.insights.report import kpi_html
-from shoplens.privacy.ids import external_text
+from shoplens.insights.quality import quarantine_reasons
 from shoplens.services import demo_jobs
 
 
@@ -19,10 +19,7 @@ def step_ingest(ctx: DemoContext) -> None:
     results = ingest_with_progress(ctx.warehouse, ctx.settings, ctx.console, demo_jobs(ctx.data_dir))
     rows = accounting_rows(results)
     ctx.console.print(rows_table(rows, title=accounting_title(results)))
-    q = ctx.warehouse.query(
-        "SELECT table_name AS \"table\", reason, count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 10"
-    )
-    q["reason"] = external_text(ctx.warehouse, q["reason"].tolist())  # the shop's ids, never pseudonyms
+    q = quarantine_reasons(ctx.warehouse, limit=10)  # the shop's ids, never pseudonyms
     ctx.report.add_section(
         "Data", key="data",
         text="Every file of the demo shop was validated on the way in; rows that failed a check are kept in "
