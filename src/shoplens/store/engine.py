@@ -6,7 +6,9 @@ Every data-layer transform in shoplens is written once, as DuckDB SQL. An
 ``--engine spark``), which transpiles it to Spark SQL with sqlglot and keeps the
 canonical tables as Parquet folders below the warehouse folder. Business logic is
 never written twice: only storage operations (replace a table, register a view)
-differ per engine.
+differ per engine, and so do the steps of an ingest that read files, materialise
+relations, write a table's next version and write the quarantine (the methods below
+``has_rows``; :mod:`shoplens.ingest.loader` drives them the same way on both engines).
 
 >>> import tempfile, pathlib
 >>> from shoplens.store.warehouse import Warehouse
@@ -73,6 +75,49 @@ class Engine(Protocol):
 
     def has_rows(self, table: str) -> bool:
         """Whether a warehouse table holds at least one row."""
+
+    def first(self, sql: str) -> tuple[Any, ...]:
+        """The first row of a SELECT."""
+
+    def sql_error(self, exc: BaseException) -> str | None:
+        """The first line of ``exc`` when it is an error of this engine's SQL, else None."""
+
+    def set_time_zone(self, zone: str) -> None:
+        """Zone in which naive timestamps in source text are read."""
+
+    def column_types(self, rel: Relation | str) -> dict[str, str]:
+        """Column -> DuckDB type name of a relation."""
+
+    # -- the steps of an ingest that each engine does its own way (shoplens.ingest.loader)
+    def read_file(self, name: str, req: FileRead) -> FileRows:
+        """Stage one file as relation ``name`` (raises :class:`ReadError`)."""
+
+    def combine(self, name: str, parts: list[Relation]) -> Relation:
+        """One relation over several staged files (columns matched by name)."""
+
+    def on_duckdb(self, rel: Relation) -> Any:
+        """Context manager: (DuckDB connection, relation) for steps written against DuckDB."""
+
+    def set_reasons(self, rel: Relation, bad_sql: str, column: str) -> Relation:
+        """Mark the rows ``bad_sql`` names as quarantined; returns the relation to read next."""
+
+    def write_first_version(self, table: Table, rows_sql: str) -> None:
+        """Write the rows of ``rows_sql`` as the next version of the empty ``table``."""
+
+    def write_changes(self, table: Table, changed: Relation) -> None:
+        """Write ``table``'s next version: rows of ``changed`` replace those with their key."""
+
+    def write_quarantine(self, run_id: str, table: str, staged: Relation, source: Relation, now: Any) -> None:
+        """Add the staged rows that carry a reason to ``_quarantine`` with their raw source row."""
+
+    def publish(self, name: str) -> None:
+        """Make the next version of ``name`` current (inside the ingest's transaction)."""
+
+    def discard_staged(self) -> None:
+        """Forget next versions that were not published (the ingest failed)."""
+
+    def end_run(self) -> None:
+        """Drop the run's temporary relations."""
 
 
 class DuckDBEngine:
@@ -799,6 +844,8 @@ class SparkEngine:
                        f"t.__seq FROM {staged} t WHERE t.__reason IS NOT NULL")
         raw = self.spark.table(source.name).selectExpr("__seq", "to_json(struct(*)) AS raw")
         rows = raw.join(broadcast(q), "__seq", "inner").select("file", "line", "column", "reason", "raw").toPandas()
+        if rows.empty:
+            return
         rows.insert(0, "table_name", table)
         rows.insert(0, "run_id", run_id)
         rows["quarantined_at"] = now
@@ -881,16 +928,23 @@ def _spark_str(text: str) -> str:
 
 
 def _sniff_delimiter(path: Path) -> str:
-    """The delimiter of a CSV file, as DuckDB's reader detects it (Spark's reader has no
-    detection): the standard library's sniffer over the first 64 kB, among , ; | and tab."""
-    import csv
+    r"""The delimiter of a CSV file (Spark's reader has no detection, DuckDB's has): the
+    one of , ; | and tab that the header line holds most often, else a comma.
 
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:
-        head = fh.read(1 << 16)
-    try:
-        return csv.Sniffer().sniff(head, delimiters=",;|\t").delimiter
-    except csv.Error:
-        return ","
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.csv"; _ = f.write_text("a;b;c\n1;2;3\n")
+    >>> _sniff_delimiter(f)
+    ';'
+    """
+    import gzip
+
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
+        header = fh.readline(1 << 16).decode("utf-8", errors="replace")
+    counts = {d: header.count(d) for d in ",;|\t"}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
 
 
 def _with_row_index(frame: Any) -> Any:
