@@ -102,3 +102,34 @@ def test_structurally_broken_lines_are_quarantined_with_their_line(tmp_wh, tmp_p
     ingest(tmp_wh, [write(tmp_path / "o2.csv", ORDERS_HEADER + "B1,,x,completed,1,GBP\nB2,,2011-01-01\nB3,,y,completed,1,GBP\n")], table="orders")
     q2 = tmp_wh.query("SELECT line FROM _quarantine WHERE file LIKE '%o2.csv' ORDER BY line")
     assert q2.line.tolist() == [2, 3, 4]
+
+
+def test_open_source_picks_the_class_by_declared_format_name_and_bytes(tmp_path):
+    from shoplens.ingest.sources import CsvSource, JsonLinesSource, ParquetSource, open_source
+
+    jl = tmp_path / "events"  # no suffix: the first bytes decide
+    jl.write_text('{"a": 1}\n')
+    pq = tmp_path / "data.bin"
+    pd.DataFrame({"a": [1]}).to_parquet(pq)
+    assert type(open_source(tmp_path / "o.tsv.gz")) is CsvSource
+    assert type(open_source(tmp_path / "o.ndjson")) is JsonLinesSource
+    assert type(open_source(jl)) is JsonLinesSource
+    assert type(open_source(pq)) is ParquetSource
+    assert type(open_source(tmp_path / "x.json", fmt="tsv")) is CsvSource
+    with pytest.raises(InputFileError, match="unknown format 'xlsx'"):
+        open_source(tmp_path / "x.xlsx", fmt="xlsx")
+
+
+def test_a_new_source_is_a_class_not_a_branch(tmp_wh, tmp_path):
+    from shoplens.ingest.sources import CsvSource
+
+    class TillExport(CsvSource):  # '|'-separated, whatever the name says
+        def __init__(self, path):
+            super().__init__(path, delimiter="|")
+
+    f = write(tmp_path / "day.till", "order_id|ordered_at|total_amount\nT1|2011-01-02 10:00|12.5\nT2|bad|1\n")
+    r = ingest(tmp_wh, [TillExport(f)], table="orders")
+    assert (r.read, r.loaded, r.quarantined) == (2, 1, 1) and adds_up(r)
+    assert r.files == [str(f)]
+    assert tmp_wh.query("SELECT file, line FROM _quarantine").values.tolist() == [[str(f), 3]]
+    assert _orders(tmp_wh).total_amount.tolist() == [12.5]

@@ -16,6 +16,17 @@ Spark. No caller passes it and none can forget it; writing raw personal data tak
 explicit, logged ``privacy="off"``. The import goes one step down the flow (privacy
 never imports ingest), and happens at call time so that reading presets or mappings
 stays light.
+
+One orchestrator, written once against the engine protocol
+(:mod:`shoplens.store.engine`), runs every ingest on DuckDB and on Spark alike: the
+same SQL validates, checks references and classifies, so every message and check is the
+same on both. What differs per engine is a method of the engine: read a file
+(``read_file``), combine and materialise relations (``combine``, ``materialise``,
+``set_reasons``), run the DuckDB-written privacy stage on staged rows (``on_duckdb``),
+write a table's next version (``write_first_version`` / ``write_changes``, swapped in by
+``publish``) and write the quarantine (``write_quarantine``). Sources are pluggable
+(:class:`shoplens.ingest.sources.Source`); the relations passed between the steps are
+typed (:class:`shoplens.store.staging.Relation`).
 """
 
 from __future__ import annotations
@@ -29,24 +40,26 @@ from pathlib import Path
 from typing import Any, Literal
 
 import duckdb
-import pandas as pd
 
 from shoplens.errors import EngineMismatchError, MappingError, StrictModeError, UserInputError
 from shoplens.ingest.mapping import Mapping, normalise_name, quote
-from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
+from shoplens.ingest.sources import Source, StagedFile, StageOptions, open_source
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
-from shoplens.store.storage import claim, drop_duckdb_copy, keep_duckdb_copy, read_state
+from shoplens.store.engine import Engine
 from shoplens.store.files import private_dir
-from shoplens.store.warehouse import Warehouse, first_row, utcnow
+from shoplens.store.staging import Relation, key_match
+from shoplens.store.storage import claim, drop_duckdb_copy, keep_duckdb_copy, read_state
+from shoplens.store.warehouse import Warehouse, utcnow
 
 Progress = Callable[[str, float], None]
-# Called for each table after validation and before writing, with the connection,
-# the canonical table name, the temp table holding its staged rows and the columns
-# the source provides. Privacy uses it to mask or pseudonymise before anything lands.
-# A hook may also have ``after_write(con, run_id)``, called inside the ingest's
-# transaction once rows and quarantine are written (privacy masks the quarantine there).
-BeforeWrite = Callable[[duckdb.DuckDBPyConnection, str, str, list[str]], None]
+# Called for each table after validation and before writing, with a DuckDB connection,
+# the canonical table name, the staged rows (a Relation: ``str(staged)`` is the temp
+# table's name on that connection) and the columns the source provides. Privacy uses it
+# to mask or pseudonymise before anything lands. A hook may also have
+# ``after_write(con, run_id)``, called inside the ingest's transaction once rows and
+# quarantine are written (privacy masks the quarantine there).
+BeforeWrite = Callable[[duckdb.DuckDBPyConnection, str, Relation, list[str]], None]
 
 
 @dataclass
@@ -108,7 +121,7 @@ def resolve_mapping(table: str | None, mapping: str | Path | Mapping | None, pre
 
 def ingest(
     warehouse: Warehouse,
-    files: Sequence[str | Path],
+    files: Sequence[str | Path | Source],
     *,
     table: str | None = None,
     mapping: str | Path | Mapping | None = None,
@@ -124,13 +137,15 @@ def ingest(
 ) -> IngestResult:
     """Load ``files`` into the warehouse, the shop's privacy policy applied before anything lands.
 
-    ``settings`` (:class:`shoplens.config.Settings`) gives the policy and the shop secret;
+    ``files``: paths (the format comes from the mapping, the name or the first bytes, see
+    :func:`shoplens.ingest.sources.open_source`) or :class:`~shoplens.ingest.sources.Source`
+    objects. ``settings`` (:class:`shoplens.config.Settings`) gives the policy and the shop secret;
     when None they come from the environment and shoplens.toml, as for the CLI.
     ``privacy="off"`` writes personal data as it came: refused on a pseudonymised
     warehouse, recorded in ``_privacy_optouts`` and announced on stderr.
     ``before_write``: further hooks (run after the privacy stage).
 
-    On a warehouse opened with ``engine="spark"`` the same SQL runs on Spark and the
+    On a warehouse opened with ``engine="spark"`` the same steps run on Spark and the
     tables are Parquet; ``mirror`` then keeps a complete, verified copy of every
     canonical table in the DuckDB file for the steps that run on DuckDB only
     (``mirror=False``: no copy is kept, and a DuckDB open of the warehouse refuses).
@@ -142,40 +157,46 @@ def ingest(
     if not files:
         raise MappingError("no input files given")
     m = resolve_mapping(table, mapping, preset)
-    paths = [Path(f) for f in files]
     if privacy not in ("on", "off"):
         raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
     _check_engine(warehouse)
-    if getattr(warehouse, "engine_name", "duckdb") == "spark":
-        return _ingest_spark(warehouse, m, paths, strict=strict, encoding=encoding, max_future_days=max_future_days,
-                             step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror,
-                             settings=settings, privacy=privacy)
-    started = time.perf_counter()
+    engine: Engine = warehouse.engine
     step = progress or (lambda msg, frac: None)
-    con = warehouse.con
+    started = time.perf_counter()
     private_dir(warehouse.tmp_dir)
     run_id = uuid.uuid4().hex[:12]
+    options = StageOptions(tmp_dir=warehouse.tmp_dir, encoding=encoding or m.source.encoding,
+                           delimiter=m.source.delimiter, numeric_columns=lambda header: _numeric_columns(m, header))
     try:
-        # Staging only creates connection-local temp tables, outside the transaction
-        # so that their row ids (the source line numbers) start at 0.
+        # Staging creates temporary relations only, outside the transaction (on DuckDB
+        # their row ids, the source line numbers, then start at 0).
         staged: list[StagedFile] = []
-        for i, path in enumerate(paths):
-            step(f"reading {path.name}", i / max(len(paths), 1) * 0.5)
-            staged.append(
-                stage_file(con, path, i, fmt=m.source.format, encoding=encoding or m.source.encoding,
-                           delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir,
-                           numeric_columns=lambda header: _numeric_columns(m, header))
-            )
+        for i, item in enumerate(files):
+            source = item if isinstance(item, Source) else open_source(item, fmt=m.source.format)
+            step(f"reading {source.name}", i / max(len(files), 1) * 0.5)
+            staged.append(source.stage(engine, f"__src_{i}", i, options))
         hooks = privacy_stage(warehouse, settings, privacy, before_write)  # once the files could be read
-        with warehouse.transaction():
-            result = _run(con, m, staged, run_id, strict, max_future_days, step, hooks)
-            claim(con, warehouse, "duckdb")
+        src = engine.combine("__src", [s.relation for s in staged])
+        with warehouse.transaction() as con:
+            result = _run(engine, con, m, src, staged, run_id, strict, max_future_days, step, hooks)
+            state = claim(con, warehouse, engine.name, keep_copy=mirror)
+            if not mirror and state.copy is not None:
+                drop_duckdb_copy(con)  # a copy of Spark's tables would be stale: it must not read as data
+            for tname in [*m.derived, m.primary]:  # on Spark, swapping each next version in is a rename
+                engine.publish(tname)
+    except BaseException:
+        engine.discard_staged()
+        raise
     finally:
-        _cleanup(con, warehouse.tmp_dir)
+        engine.end_run()
+        for p in warehouse.tmp_dir.glob("__stage_*"):
+            p.unlink(missing_ok=True)
+    if mirror and state.canonical == "spark":  # every canonical table, verified, in one DuckDB transaction
+        step("copying to the DuckDB file", 0.95)
+        keep_duckdb_copy(warehouse)
+    step("done", 1.0)
     result.seconds = time.perf_counter() - started
-    con.execute(
-        "UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id]
-    )
+    warehouse.con.execute("UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id])
     return result
 
 
@@ -235,22 +256,25 @@ def _numeric_columns(m: Mapping, header: list[str]) -> list[str]:
     return out
 
 
-def _cleanup(con: duckdb.DuckDBPyConnection, tmp_dir: Path) -> None:
-    try:
-        con.execute("SET TimeZone = 'UTC'")
-        for (name, kind) in con.execute(
-            "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp'"
-        ).fetchall():
-            con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS temp.{quote(name)}")
-    except duckdb.Error:
-        pass
-    for p in tmp_dir.glob("__stage_*"):
-        p.unlink(missing_ok=True)
+@dataclass
+class StagedTable:
+    """The validated rows of one canonical table in this run: ``relation`` holds the
+    provided columns, ``__file``/``__line``/``__seq`` and ``__column``/``__reason`` (NULL
+    for a valid row); ``plan`` is the SQL that made it."""
+
+    plan: Plan
+    relation: Relation
+
+    @property
+    def name(self) -> str:
+        return self.plan.table.name
 
 
 def _run(
+    engine: Engine,
     con: duckdb.DuckDBPyConnection,
     m: Mapping,
+    src: Relation,
     staged: list[StagedFile],
     run_id: str,
     strict: bool,
@@ -258,44 +282,42 @@ def _run(
     step: Progress,
     before_write: Sequence[BeforeWrite] = (),
 ) -> IngestResult:
-    paths = [s.path for s in staged]
+    """Validate, protect, check, classify and write one run's staged rows (inside the
+    caller's DuckDB transaction; on Spark the tables' next versions are staged here and
+    swapped in by the caller)."""
     step("validating", 0.55)
     columns: list[str] = []
     for s in staged:
         columns += [c for c in s.columns if c not in columns]
-    con.execute(
-        "CREATE OR REPLACE TEMP VIEW __src AS "
-        + " UNION ALL BY NAME ".join(f"SELECT * FROM {s.view}" for s in staged)
-    )
-    files_label = ", ".join(str(p) for p in paths)
-    src_types = {name: typ for name, typ, *_ in con.execute("DESCRIBE __src").fetchall()}
+    files_label = ", ".join(s.label for s in staged)
+    src_types = engine.column_types(src)
     by_norm = {normalise_name(c): c for c in columns}
     direct_types = {
         c.name: src_types[by_norm[c.name]]
         for c in TABLES[m.primary].columns
         if c.name not in m.tables[m.primary] and c.name in by_norm
     }
-    con.execute(f"SET TimeZone = '{m.source.timezone}'")
     primary = m.primary
-    plans = _validate_all(
-        m, columns, files_label, max_future_days, direct_types,
-        materialise=lambda name, sql: _materialise(con, name, sql),
-        make_view=lambda name, sql: con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}"),
-    )
-    con.execute("SET TimeZone = 'UTC'")
+    # naive source timestamps are read in the source's zone (Spark resolves the zone when
+    # a query is analysed, so each validated table is materialised before resetting)
+    engine.set_time_zone(m.source.timezone)
+    tables = _validate_all(engine, m, src, columns, files_label, max_future_days, direct_types)
+    engine.set_time_zone("UTC")
 
     order = m.derived + [primary]
     # hooks (privacy) run before reference checks: pseudonymised ids must meet pseudonymised parents
-    for hook in before_write:
+    if before_write:
         for tname in order:
-            hook(con, tname, f"__t_{tname}", list(plans[tname].provided))
+            with engine.on_duckdb(tables[tname].relation) as (local, rel):
+                for hook in before_write:
+                    hook(local, tname, rel, list(tables[tname].plan.provided))
     for tname in order:
-        _check_references(con, plans[tname], set(plans))
+        _check_references(engine, tables[tname], tables)
 
     step("writing", 0.8)
     counts: dict[str, Counts] = {}
     for tname in order:
-        counts[tname] = _upsert(con, plans[tname])
+        counts[tname] = _upsert(engine, tables[tname])
     rejects = sum(len(s.rejects) for s in staged)
     counts[primary].read += rejects
     counts[primary].quarantined += rejects
@@ -304,18 +326,15 @@ def _run(
     # a file ingested again replaces its earlier quarantine entries (fixed rows leave quarantine)
     con.execute(
         "DELETE FROM _quarantine WHERE table_name IN (SELECT unnest(?)) AND file IN (SELECT unnest(?))",
-        [order, [str(p) for p in paths]],
+        [order, [s.label for s in staged]],
     )
     for tname in order:
-        con.execute(
-            f"INSERT INTO _quarantine SELECT ?, ?, t.__file, t.__line, t.__column, t.__reason, "
-            f"to_json(s)::VARCHAR, ? FROM __t_{tname} t LEFT JOIN __src s USING (__seq) WHERE t.__reason IS NOT NULL",
-            [run_id, tname, now],
-        )
+        if counts[tname].quarantined:
+            engine.write_quarantine(run_id, tname, tables[tname].relation, src, now)
     for s in staged:
-        for line, col, reason in s.rejects:
+        for r in s.rejects:
             con.execute("INSERT INTO _quarantine VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
-                        [run_id, primary, str(s.path), line, col, reason, now])
+                        [run_id, primary, s.label, r.line, r.column, r.reason, now])
     _after_write(before_write, con, run_id)
     for tname in order:
         c = counts[tname]
@@ -338,87 +357,83 @@ def _run(
         )
     p = counts[primary]
     notes = [n for s in staged for n in s.notes]
-    used = " ".join(plan.raw_select for plan in plans.values())
+    used = " ".join(t.plan.raw_select for t in tables.values())
     unused = [c for c in columns if quote(c) not in used and not re.search(r"\b" + re.escape(c) + r"\b", used)]
     if unused:
         notes.append("columns not used: " + ", ".join(unused[:12]) + (" ..." if len(unused) > 12 else ""))
-    step("done", 1.0)
     return IngestResult(
-        table=primary, files=[str(x) for x in paths], read=p.read, loaded=p.loaded, updated=p.updated,
+        table=primary, files=[s.label for s in staged], read=p.read, loaded=p.loaded, updated=p.updated,
         quarantined=p.quarantined, duplicates=p.duplicates, seconds=0.0,
         derived={t: counts[t] for t in m.derived}, notes=notes, run_id=run_id,
     )
 
 
-def source_ok_sql(primary: str) -> str:
+def source_ok_sql(src: Relation, primary: Relation) -> str:
     """Source rows that passed the primary table's row checks (what derived tables see)."""
-    return (f"SELECT s.* FROM __src s "
-            f"SEMI JOIN (SELECT __seq FROM __t_{primary} WHERE __reason IS NULL) ok USING (__seq)")
+    return (f"SELECT s.* FROM {src} s "
+            f"SEMI JOIN (SELECT __seq FROM {primary} WHERE __reason IS NULL) ok USING (__seq)")
+
+
+# the bookkeeping columns of a validated table, after its canonical columns
+CHECK_COLUMNS = ("__file", "__line", "__seq", "__column", "__reason")
 
 
 def _validate_all(
+    engine: Engine,
     m: Mapping,
+    src: Relation,
     columns: list[str],
     files_label: str,
     max_future_days: int,
     source_types: dict[str, str] | None,
-    *,
-    materialise: Callable[[str, str], None],
-    make_view: Callable[[str, str], Any],
-) -> dict[str, Plan]:
-    """Plan and materialise the validated rows of every table of the mapping as
-    ``__t_<table>``, on whichever engine ``materialise``/``make_view`` run."""
+) -> dict[str, StagedTable]:
+    """Plan and materialise the validated rows of every table of the mapping."""
     primary = m.primary
-    plans = {primary: plan_table(
-        TABLES[primary], m.tables[primary], columns, m.source, source_view="__src", files=files_label,
+
+    def materialise(plan: Plan) -> StagedTable:
+        rel = Relation(f"__t_{plan.table.name}", (*plan.provided, *CHECK_COLUMNS))
+        try:
+            engine.materialise(rel.name, plan.validated_sql)
+        except Exception as exc:
+            detail = engine.sql_error(exc)
+            if detail is None:
+                raise
+            raise MappingError(f"the mapping's expressions do not fit the file: {detail}") from None
+        return StagedTable(plan, rel)
+
+    out = {primary: materialise(plan_table(
+        TABLES[primary], m.tables[primary], columns, m.source, source_view=src.name, files=files_label,
         grouped=False, max_future_days=max_future_days, source_types=source_types,
-    )}
-    materialise("__t_" + primary, plans[primary].validated_sql)
+    ))}
     # derived tables see only source rows that passed the primary's row checks
-    make_view("__src_ok", source_ok_sql(primary))
+    ok = Relation("__src_ok", src.columns)
+    engine.create_view(ok.name, source_ok_sql(src, out[primary].relation))
     for tname in m.derived:
-        plans[tname] = plan_table(
-            TABLES[tname], m.tables[tname], columns, m.source, source_view="__src_ok", files=files_label,
+        out[tname] = materialise(plan_table(
+            TABLES[tname], m.tables[tname], columns, m.source, source_view=ok.name, files=files_label,
             grouped=True, max_future_days=max_future_days,
-        )
-        materialise("__t_" + tname, plans[tname].validated_sql)
-    return plans
+        ))
+    return out
 
 
-def _materialise(con: duckdb.DuckDBPyConnection, name: str, sql: str) -> None:
-    try:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
-    except duckdb.Error as exc:
-        first = str(exc).splitlines()[0]
-        raise MappingError(f"the mapping's expressions do not fit the file: {first}") from None
-
-
-def _key_match(a: str, b: str, keys: Sequence[str]) -> str:
-    return " AND ".join(f"{a}.{quote(k)} IS NOT DISTINCT FROM {b}.{quote(k)}" for k in keys)
-
-
-def _parent_rows(con: duckdb.DuckDBPyConnection, parent: str) -> int:
-    return con.execute(f"SELECT count(*) FROM {parent}").fetchall()[0][0]
-
-
-def bad_references_sql(plan: Plan, ref: Any, staged_parent: bool) -> str:
-    """SELECT (__seq, reason) of valid staged rows whose ``ref`` column names no parent."""
-    t = plan.table
+def bad_references_sql(staged: Relation, ref: Any, parent: Relation | None) -> str:
+    """SELECT (__seq, reason) of the valid rows of ``staged`` whose ``ref`` column names no
+    parent (a row of the warehouse table, or a valid row of ``parent`` when it is staged in this run)."""
     parents = f"SELECT {quote(ref.parent_column)} AS k FROM {ref.parent}"
-    if staged_parent:
-        parents += f" UNION ALL SELECT {quote(ref.parent_column)} FROM __t_{ref.parent} WHERE __reason IS NULL"
+    if parent is not None:
+        parents += f" UNION ALL SELECT {quote(ref.parent_column)} FROM {parent} WHERE __reason IS NULL"
     why_missing = f"'{ref.column} ''' || t.{quote(ref.column)} || ''' not found in {ref.parent}'"
-    if staged_parent:
+    if parent is not None:
         why_missing = (
             f"COALESCE('{ref.column} ''' || t.{quote(ref.column)} || ''' was quarantined in {ref.parent}: ' || q.__reason, "
             f"{why_missing})"
         )
-        qjoin = (f"LEFT JOIN (SELECT {quote(ref.parent_column)} AS k, any_value(__reason) AS __reason FROM __t_{ref.parent} "
+        qjoin = (f"LEFT JOIN (SELECT {quote(ref.parent_column)} AS k, any_value(__reason) AS __reason FROM {parent} "
                  f"WHERE __reason IS NOT NULL GROUP BY 1) q ON q.k = t.{quote(ref.column)}")
     else:
         qjoin = ""
     return (
-        f"SELECT t.__seq, {why_missing} AS reason FROM __t_{t.name} t "
+        f"SELECT t.__seq, {why_missing} AS reason FROM {staged} t "
         f"{qjoin} WHERE t.__reason IS NULL AND t.{quote(ref.column)} IS NOT NULL "
         f"AND t.{quote(ref.column)} NOT IN (SELECT k FROM ({parents}) WHERE k IS NOT NULL)"
     )
@@ -437,39 +452,36 @@ def references_to_check(plan: Plan, staged_tables: set[str], parent_rows: Callab
     return out
 
 
-def _check_references(con: duckdb.DuckDBPyConnection, plan: Plan, staged_tables: set[str]) -> None:
-    t = plan.table
-    for ref, staged_parent in references_to_check(plan, staged_tables, lambda p: _parent_rows(con, p)):
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS {bad_references_sql(plan, ref, staged_parent)}")
-        con.execute(
-            f"UPDATE __t_{t.name} SET __reason = b.reason, __column = '{ref.column}' "
-            f"FROM __bad b WHERE __t_{t.name}.__seq = b.__seq"
-        )
+def _check_references(engine: Engine, table: StagedTable, tables: dict[str, StagedTable]) -> None:
+    for ref, staged_parent in references_to_check(table.plan, set(tables), lambda p: int(engine.has_rows(p))):
+        parent = tables[ref.parent].relation if staged_parent else None
+        table.relation = engine.set_reasons(table.relation, bad_references_sql(table.relation, ref, parent), ref.column)
 
 
-def line_numbers_sql(cols: Sequence[str], valid: str) -> str:
+def line_numbers_sql(cols: Sequence[str], valid: Relation | str) -> str:
     """Orders whose source has no line numbers: drop exact repeats of a line within an
     order, then number the lines of each order in file order."""
     part = ", ".join(quote(c) for c in cols)
-    keep = ", ".join([quote(c) for c in cols] + ["__file", "__line", "__seq", "__column", "__reason"])
+    keep = ", ".join([quote(c) for c in cols] + list(CHECK_COLUMNS))
     return (
         f"SELECT {keep}, row_number() OVER (PARTITION BY order_id ORDER BY __seq) AS line_number FROM "
         f"(SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY __seq) AS __n FROM {valid}) WHERE __n = 1"
     )
 
 
-def repeated_keys_sql(keys: Sequence[str], valid: str) -> str:
+def repeated_keys_sql(keys: Sequence[str], valid: Relation | str) -> str:
     """Keys that occur more than once among this run's valid rows."""
     qkeys = ", ".join(quote(k) for k in keys)
     return f"SELECT {qkeys} FROM {valid} GROUP BY {qkeys} HAVING count(*) > 1"
 
 
-def classify_sql(name: str, keys: Sequence[str], cols: Sequence[str], valid: str, target_empty: bool) -> str:
+def classify_sql(name: str, keys: Sequence[str], cols: Sequence[str], valid: Relation | str, target_empty: bool,
+                 repeated: Relation) -> str:
     """Each valid row with its status: loaded (new key), duplicate (same content as the
-    key's previous version) or updated. Reads ``__dk`` (the run's repeated keys)."""
+    key's previous version) or updated. ``repeated``: the run's repeated keys."""
     qkeys = ", ".join(quote(k) for k in keys)
     h = f"hash({', '.join(quote(c) for c in cols)})"
-    in_dk = f"EXISTS (SELECT 1 FROM __dk d WHERE {_key_match('d', 'v', keys)})"
+    in_dk = f"EXISTS (SELECT 1 FROM {repeated} d WHERE {key_match('d', 'v', keys)})"
     # previous version of each row: the row before it with the same key, else the warehouse row
     existing = (
         f"SELECT {qkeys}, {h} AS __eh FROM {name}" if not target_empty
@@ -485,30 +497,30 @@ def classify_sql(name: str, keys: Sequence[str], cols: Sequence[str], valid: str
         f"SELECT s.*, e.__eh, CASE "
         f"  WHEN s.__prev IS NULL AND e.__eh IS NULL THEN 'loaded' "
         f"  WHEN COALESCE(s.__prev, e.__eh) = s.__h THEN 'duplicate' ELSE 'updated' END AS __status "
-        f"FROM s LEFT JOIN e ON {_key_match('s', 'e', keys)}"
+        f"FROM s LEFT JOIN e ON {key_match('s', 'e', keys)}"
     )
 
 
-STATUS_COUNTS_SQL = (
-    "SELECT count(*) FILTER (WHERE __status='loaded'), count(*) FILTER (WHERE __status='updated'), "
-    "count(*) FILTER (WHERE __status='duplicate') FROM __s"
-)
+def status_counts_sql(classified: Relation) -> str:
+    """(loaded, updated, duplicate) counts of the rows :func:`classify_sql` classified."""
+    return ("SELECT count(*) FILTER (WHERE __status='loaded'), count(*) FILTER (WHERE __status='updated'), "
+            f"count(*) FILTER (WHERE __status='duplicate') FROM {classified}")
 
 
-def changed_rows_sql(t: Table, cols: Sequence[str]) -> str:
-    """The final version of each key whose content changed (from ``__s``); columns this
-    source does not provide keep their warehouse values."""
+def changed_rows_sql(t: Table, cols: Sequence[str], classified: Relation) -> str:
+    """The final version of each key whose content changed (from ``classified``); columns
+    this source does not provide keep their warehouse values."""
     select = ", ".join(
         f"n.{quote(c)}" if c in cols else f"CAST(e.{quote(c)} AS {t.column(c).type}) AS {quote(c)}" for c in t.column_names
     )
     return (
         f"SELECT {select}, n.__eh IS NOT NULL AS __existed FROM "
-        f"(SELECT * FROM __s WHERE __last AND (__eh IS NULL OR __eh <> __h)) n "
-        f"LEFT JOIN {t.name} e ON {_key_match('n', 'e', t.key)}"
+        f"(SELECT * FROM {classified} WHERE __last AND (__eh IS NULL OR __eh <> __h)) n "
+        f"LEFT JOIN {t.name} e ON {key_match('n', 'e', t.key)}"
     )
 
 
-def with_missing_keys(t: Table, valid: str, cols: list[str]) -> tuple[str, list[str]]:
+def with_missing_keys(t: Table, valid: Relation | str, cols: list[str]) -> tuple[Relation | str, list[str]]:
     """Key parts the source lacks are NULL (e.g. events without sessions)."""
     missing_keys = [k for k in t.key if k not in cols]
     if not missing_keys:
@@ -517,284 +529,48 @@ def with_missing_keys(t: Table, valid: str, cols: list[str]) -> tuple[str, list[
     return f"(SELECT *, {nulls} FROM {valid})", cols + missing_keys
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
+def _upsert(engine: Engine, staged: StagedTable) -> Counts:
     """Classify each valid staged row (loaded / updated / duplicate) and write the last
-    version of every changed key.
+    version of every changed key as the table's next version.
 
     Most keys occur once per run: those are classified with one hash join against the
     warehouse; only keys repeated within the run go through a window (file order).
     """
+    plan = staged.plan
     t: Table = plan.table
     name = t.name
-    staged = f"__t_{name}"
+    rel = staged.relation
     cols = list(plan.provided)
     keys = list(t.key)
     counts = Counts()
-    counts.read, counts.quarantined = first_row(con.execute(
-        f"SELECT count(*), count(*) FILTER (WHERE __reason IS NOT NULL) FROM {staged}"
-    ))  # type: ignore[misc]
-    valid = f"(SELECT * FROM {staged} WHERE __reason IS NULL)"
+    counts.read, counts.quarantined = (int(x) for x in engine.first(
+        f"SELECT count(*), count(*) FILTER (WHERE __reason IS NOT NULL) FROM {rel}"))
+    valid: Relation | str = f"(SELECT * FROM {rel} WHERE __reason IS NULL)"
     extra_dups = 0
     if plan.generated:
-        con.execute(f"CREATE OR REPLACE TEMP TABLE __v AS {line_numbers_sql(cols, valid)}")
-        extra_dups = counts.read - counts.quarantined - con.execute("SELECT count(*) FROM __v").fetchall()[0][0]
+        numbered = Relation("__v", (*cols, *CHECK_COLUMNS, *plan.generated))
+        engine.materialise(numbered.name, line_numbers_sql(cols, valid))
+        extra_dups = counts.read - counts.quarantined - engine.count(f"SELECT * FROM {numbered}")
         cols = cols + plan.generated
-        valid = "__v"
+        valid = numbered
     valid, cols = with_missing_keys(t, valid, cols)
-    all_cols = t.column_names
-    insert_cols = ", ".join(quote(c) for c in all_cols)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __dk AS {repeated_keys_sql(keys, valid)}")
-    repeated = con.execute("SELECT count(*) FROM __dk").fetchall()[0][0]
-    target_empty = con.execute(f"SELECT count(*) = 0 FROM (SELECT 1 FROM {name} LIMIT 1)").fetchall()[0][0]
-    if target_empty and not repeated:
+    repeated = Relation("__dk", tuple(keys))
+    engine.materialise(repeated.name, repeated_keys_sql(keys, valid))
+    n_repeated = engine.count(f"SELECT * FROM {repeated}")
+    target_empty = not engine.has_rows(name)
+    if target_empty and not n_repeated:
         # fast path (first load): every valid row is new
-        select = ", ".join(quote(c) if c in cols else f"NULL AS {quote(c)}" for c in all_cols)
-        con.execute(f"INSERT INTO {name} ({insert_cols}) SELECT {select} FROM {valid}")
+        select = ", ".join(quote(c) if c in cols else f"CAST(NULL AS {t.column(c).type}) AS {quote(c)}"
+                           for c in t.column_names)
+        engine.write_first_version(t, f"SELECT {select} FROM {valid}")
         counts.loaded = counts.read - counts.quarantined - extra_dups
         counts.duplicates = extra_dups
         return counts
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __s AS {classify_sql(name, keys, cols, valid, bool(target_empty))}")
-    loaded, updated, dups = first_row(con.execute(STATUS_COUNTS_SQL))  # type: ignore[misc]
+    classified = Relation("__s")
+    engine.materialise(classified.name, classify_sql(name, keys, cols, valid, target_empty, repeated))
+    loaded, updated, dups = (int(x) for x in engine.first(status_counts_sql(classified)))
     counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
-    con.execute(f"CREATE OR REPLACE TEMP TABLE __w AS {changed_rows_sql(t, cols)}")
-    if con.execute("SELECT count(*) FILTER (WHERE __existed) FROM __w").fetchall()[0][0]:
-        con.execute(
-            f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)})"
-        )
-    con.execute(f"INSERT INTO {name} ({insert_cols}) SELECT {insert_cols} FROM __w")
-    return counts
-
-
-# ----------------------------------------------------------------------------------
-# The same ingest on Spark: the SQL above (plan_table's validation, reference checks,
-# classification) transpiled by the engine; only storage differs (Parquet tables are
-# replaced as a whole instead of UPDATE/DELETE/INSERT).
-# ----------------------------------------------------------------------------------
-
-
-def _ingest_spark(
-    warehouse: Warehouse, m: Mapping, paths: list[Path], *, strict: bool, encoding: str | None,
-    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool,
-    settings: Any = None, privacy: str = "on",
-) -> IngestResult:
-    eng = warehouse.engine
-    started = time.perf_counter()
-    run_id = uuid.uuid4().hex[:12]
-    private_dir(warehouse.tmp_dir)
-    try:
-        frames, staged = [], []
-        for i, path in enumerate(paths):
-            step(f"reading {path.name}", i / max(len(paths), 1) * 0.4)
-            frame, s = stage_file_spark(eng, path, i, fmt=m.source.format, encoding=encoding or m.source.encoding,
-                                        delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir,
-                                        numeric_columns=lambda header: _numeric_columns(m, header))
-            frames.append(frame)
-            staged.append(s)
-        union = frames[0]
-        for f in frames[1:]:
-            union = union.unionByName(f, allowMissingColumns=True)
-        eng.save_temp("__src", union)
-        before_write = privacy_stage(warehouse, settings, privacy, before_write)
-        result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write, mirror)
-        if mirror:  # every canonical table, verified, in one DuckDB transaction
-            step("copying to the DuckDB file", 0.95)
-            keep_duckdb_copy(warehouse)
-    except BaseException:
-        eng.discard_staged()
-        raise
-    finally:
-        if eng.started:
-            eng.set_time_zone("UTC")
-            eng.drop_temp()
-        for p in warehouse.tmp_dir.glob("__stage_*"):
-            p.unlink(missing_ok=True)
-    result.seconds = time.perf_counter() - started
-    warehouse.con.execute("UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id])
-    return result
-
-
-def _materialise_spark(eng: Any, name: str, sql: str) -> None:
-    try:
-        eng.materialise(name, sql)
-    except Exception as exc:  # AnalysisException and friends: the mapping's SQL does not fit
-        if type(exc).__module__.startswith(("pyspark", "py4j")):
-            first = str(exc).splitlines()[0]
-            raise MappingError(f"the mapping's expressions do not fit the file (on Spark): {first}") from None
-        raise
-
-
-def _hooks_through_duckdb(warehouse: Warehouse, eng: Any, tname: str, provided: list[str],
-                          hooks: Sequence[BeforeWrite]) -> None:
-    """Run the privacy hooks (written against DuckDB) on a staged Spark table: the rows
-    go through the DuckDB connection on the driver and come back. Exact, but bounded by
-    the driver's memory; a Spark-SQL version of the hooks is the way to scale this."""
-    con = warehouse.con
-    staged = f"__t_{tname}"
-    arrow = eng.spark.table(staged).toArrow() if hasattr(eng.spark.table(staged), "toArrow") else None
-    frame = arrow if arrow is not None else eng.spark.table(staged).toPandas()
-    con.register("__hook_in", frame)
-    con.execute(f"CREATE OR REPLACE TEMP TABLE {staged} AS SELECT * FROM __hook_in")
-    con.unregister("__hook_in")
-    for hook in hooks:
-        hook(con, tname, staged, list(provided))
-    back = con.execute(f"SELECT * FROM {staged}").df()
-    con.execute(f"DROP TABLE IF EXISTS {staged}")
-    schema = eng.spark.table(staged).schema
-    eng.save_temp(staged, eng.spark.createDataFrame(back, schema=schema))
-
-
-def _run_spark(
-    warehouse: Warehouse, eng: Any, m: Mapping, staged: list[StagedFile], run_id: str, strict: bool,
-    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool = True,
-) -> IngestResult:
-    con = warehouse.con
-    paths = [s.path for s in staged]
-    step("validating", 0.45)
-    columns: list[str] = []
-    for s in staged:
-        columns += [c for c in s.columns if c not in columns]
-    files_label = ", ".join(str(p) for p in paths)
-    primary = m.primary
-    # naive source timestamps are read in the source's zone (Spark resolves the zone
-    # when a query is analysed, so each validated table is materialised before resetting)
-    eng.set_time_zone(m.source.timezone)
-    plans = _validate_all(
-        m, columns, files_label, max_future_days, None,
-        materialise=lambda name, sql: _materialise_spark(eng, name, sql),
-        make_view=eng.create_view,
-    )
-    eng.set_time_zone("UTC")
-
-    order = m.derived + [primary]
-    if before_write:
-        for tname in order:
-            _hooks_through_duckdb(warehouse, eng, tname, plans[tname].provided, before_write)
-    for tname in order:
-        plan = plans[tname]
-        for ref, staged_parent in references_to_check(plan, set(plans), lambda p: int(eng.has_rows(p))):
-            eng.materialise("__bad", bad_references_sql(plan, ref, staged_parent))
-            keep = ", ".join(f"t.{quote(c)}" for c in plan.provided) + ", t.__file, t.__line, t.__seq"
-            eng.materialise(
-                f"__t_{tname}_checked",
-                f"SELECT {keep}, CASE WHEN b.__seq IS NOT NULL THEN '{ref.column}' ELSE t.__column END AS __column, "
-                f"COALESCE(b.reason, t.__reason) AS __reason FROM __t_{tname} t LEFT JOIN __bad b ON t.__seq = b.__seq",
-            )
-            eng.spark.table(f"__t_{tname}_checked").createOrReplaceTempView(f"__t_{tname}")
-
-    step("writing", 0.7)
-    counts: dict[str, Counts] = {}
-    for tname in order:
-        counts[tname] = _upsert_spark(eng, plans[tname])
-    rejects = sum(len(s.rejects) for s in staged)
-    counts[primary].read += rejects
-    counts[primary].quarantined += rejects
-
-    now = utcnow()
-    quarantine = []
-    from pyspark.sql.functions import broadcast
-
-    for tname in order:
-        if not counts[tname].quarantined:
-            continue
-        q = eng.frame(
-            f"SELECT t.__file AS file, t.__line AS line, t.__column AS \"column\", t.__reason AS reason, t.__seq "
-            f"FROM __t_{tname} t WHERE t.__reason IS NOT NULL"
-        )
-        raw = eng.spark.table("__src").selectExpr("__seq", "to_json(struct(*)) AS raw")
-        # the quarantined rows are few: ship them to the source rows, never the other way
-        qdf = raw.join(broadcast(q), "__seq", "inner").select("file", "line", "column", "reason", "raw").toPandas()
-        qdf.insert(0, "table_name", tname)
-        qdf.insert(0, "run_id", run_id)
-        qdf["quarantined_at"] = now
-        quarantine.append(qdf)
-    for s in staged:
-        for line, col, reason in s.rejects:
-            quarantine.append(pd.DataFrame([{"run_id": run_id, "table_name": primary, "file": str(s.path), "line": line,
-                                             "column": col, "reason": reason, "raw": None, "quarantined_at": now}]))
-    total_bad = sum(c.quarantined for c in counts.values())
-    for tname in order:
-        c = counts[tname]
-        if not c.adds_up():  # an internal invariant, never a user error
-            raise AssertionError(f"ingest accounting does not add up for {tname}: {c}")
-    with warehouse.transaction():
-        con.execute(
-            "DELETE FROM _quarantine WHERE table_name IN (SELECT unnest(?)) AND file IN (SELECT unnest(?))",
-            [order, [str(p) for p in paths]],
-        )
-        if quarantine:
-            qall = pd.concat([q for q in quarantine if len(q)] or quarantine[:1], ignore_index=True)
-            con.register("__q", qall)
-            con.execute("INSERT INTO _quarantine SELECT run_id, table_name, file, line, \"column\", reason, raw, "
-                        "quarantined_at FROM __q")
-            con.unregister("__q")
-        _after_write(before_write, con, run_id)
-        for tname in order:
-            c = counts[tname]
-            con.execute(
-                "INSERT INTO _ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
-                [run_id, tname, files_label, now, utcnow(), c.read, c.loaded, c.updated, c.quarantined, c.duplicates],
-            )
-        if strict and total_bad:
-            first = con.execute(
-                "SELECT file, line, \"column\", reason FROM _quarantine WHERE run_id = ? ORDER BY table_name, line LIMIT 3",
-                [run_id],
-            ).fetchall()
-            shown = "; ".join(f"{f}, line {ln}, column {c}: {r}" for f, ln, c, r in first)
-            raise StrictModeError(
-                f"--strict: {total_bad} bad row(s), nothing was loaded. First: {shown}. "
-                "Fix the rows or run without --strict to quarantine them"
-            )
-        state = claim(con, warehouse, "spark", keep_copy=mirror)
-        if not mirror and state.copy is not None:
-            drop_duckdb_copy(con)  # the copy would be stale: it must not read as data
-        # every table's next version is written; swapping them in is a rename each
-        for tname in order:
-            eng.publish(tname)
-    p = counts[primary]
-    notes = [n for s in staged for n in s.notes]
-    step("done", 1.0)
-    return IngestResult(
-        table=primary, files=[str(x) for x in paths], read=p.read, loaded=p.loaded, updated=p.updated,
-        quarantined=p.quarantined, duplicates=p.duplicates, seconds=0.0,
-        derived={t: counts[t] for t in m.derived}, notes=notes, run_id=run_id,
-    )
-
-
-def _upsert_spark(eng: Any, plan: Plan) -> Counts:
-    """:func:`_upsert` on Spark: the same classification SQL; the table's next version
-    is (unchanged warehouse rows) + (final version of changed keys), staged as Parquet."""
-    t: Table = plan.table
-    name = t.name
-    cols = list(plan.provided)
-    keys = list(t.key)
-    counts = Counts()
-    row = eng.query(f"SELECT count(*) AS n, count(*) FILTER (WHERE __reason IS NOT NULL) AS bad FROM __t_{name}").iloc[0]
-    counts.read, counts.quarantined = int(row["n"]), int(row["bad"])
-    valid = f"(SELECT * FROM __t_{name} WHERE __reason IS NULL)"
-    extra_dups = 0
-    if plan.generated:
-        eng.materialise("__v", line_numbers_sql(cols, valid))
-        extra_dups = counts.read - counts.quarantined - eng.count("SELECT * FROM __v")
-        cols = cols + plan.generated
-        valid = "__v"
-    valid, cols = with_missing_keys(t, valid, cols)
-    target_empty = not eng.has_rows(name)
-    eng.materialise("__dk", repeated_keys_sql(keys, valid))
-    repeated = eng.count("SELECT * FROM __dk")
-    all_cols = t.column_names
-    if target_empty and not repeated:
-        select = ", ".join(quote(c) if c in cols else f"CAST(NULL AS {t.column(c).type}) AS {quote(c)}" for c in all_cols)
-        eng.stage_table(name, eng.frame(f"SELECT {select} FROM {valid}"))
-        counts.loaded = counts.read - counts.quarantined - extra_dups
-        counts.duplicates = extra_dups
-        return counts
-    eng.materialise("__s", classify_sql(name, keys, cols, valid, target_empty))
-    loaded, updated, dups = (int(x) for x in eng.query(STATUS_COUNTS_SQL).iloc[0])
-    counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
-    eng.materialise("__w", changed_rows_sql(t, cols))
-    qcols = ", ".join(quote(c) for c in all_cols)
-    eng.stage_table(name, eng.frame(
-        f"SELECT {qcols} FROM {name} WHERE NOT EXISTS (SELECT 1 FROM __w WHERE __w.__existed AND {_key_match('__w', name, keys)}) "
-        f"UNION ALL SELECT {qcols} FROM __w"
-    ))
+    changed = Relation("__w", (*t.column_names, "__existed"))
+    engine.materialise(changed.name, changed_rows_sql(t, cols, classified))
+    engine.write_changes(t, changed)
     return counts

@@ -38,6 +38,7 @@ from sqlglot import exp
 
 from shoplens.errors import MappingError
 from shoplens.schema import TABLES, get_table
+from shoplens.store.staging import quote  # the one definition, re-exported for ingest
 
 
 class ColumnSpec(BaseModel):
@@ -199,5 +200,3 @@ def normalise_name(name: str) -> str:
     return re.sub(r"[^0-9a-z]+", "_", s.lower()).strip("_")
 
 
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -4,7 +4,9 @@ The data flow is sources -> ingest -> privacy -> warehouse: :func:`shoplens.inge
 hands its validated rows to this stage itself, on every write path (CLI, Python, REST
 upload, Spark), by calling :func:`write_policy`; no caller passes (or can forget) it.
 The returned hook runs per table after validation and before reference checks and the
-upsert, and rewrites the staged temp table in place:
+upsert, and rewrites the staged rows in place: it gets them as a DuckDB temp table
+(a :class:`~shoplens.store.staging.Relation`; on Spark the engine brings the rows to
+DuckDB and back, see ``SparkEngine.on_duckdb``):
 
 1. ``customer_id`` -> keyed pseudonym (HMAC-SHA256, computed in SQL); the shop's id
    goes encrypted into the vault so interfaces can show it again;
@@ -41,6 +43,7 @@ from shoplens.privacy.keys import STATE_SQL, bind_secret, resolve_secret, wareho
 from shoplens.privacy.operators import apply_operator, pseudonym, pseudonym_sql
 from shoplens.privacy.policy import Policy
 from shoplens.privacy.vault import SHOP_SUBJECT, Vault
+from shoplens.store.staging import Relation
 
 CUSTOMER_PREFIX = "c"
 # normalised source column names that hold customer ids or PII in raw quarantined rows
@@ -90,7 +93,7 @@ class PrivacyHook:
         self.vault = Vault(wh, self.secret).ensure()
         self.scanner = PiiScanner(threshold=self.policy.threshold)
 
-    def __call__(self, con: duckdb.DuckDBPyConnection, table: str, staged: str, provided: list[str]) -> None:
+    def __call__(self, con: duckdb.DuckDBPyConnection, table: str, staged: Relation, provided: list[str]) -> None:
         if "customer_id" in provided and self.policy.pseudonymize_customer_id:
             if _raw_ids_written(self.wh):
                 raise UserInputError(
@@ -108,7 +111,7 @@ class PrivacyHook:
                 self._texts(con, staged, column, operator, "customer_id" in provided)
 
     # ------------------------------------------------------------------ steps
-    def _pseudonymise_ids(self, con: duckdb.DuckDBPyConnection, staged: str) -> None:
+    def _pseudonymise_ids(self, con: duckdb.DuckDBPyConnection, staged: Relation) -> None:
         expr = pseudonym_sql("customer_id", self.secret, prefix=CUSTOMER_PREFIX)  # type: ignore[arg-type]
         new = con.execute(
             f"SELECT ext, pid FROM (SELECT DISTINCT customer_id AS ext, {expr} AS pid FROM {staged} "
@@ -119,7 +122,7 @@ class PrivacyHook:
             self.vault.store(pids, "customer_id", [e for e, _ in new], tokens=pids)
         con.execute(f"UPDATE {staged} SET customer_id = {expr}")
 
-    def _structured(self, con: duckdb.DuckDBPyConnection, staged: str, column: str, action: str, has_customer: bool) -> None:
+    def _structured(self, con: duckdb.DuckDBPyConnection, staged: Relation, column: str, action: str, has_customer: bool) -> None:
         c = _q(column)
         if action == "redact":
             con.execute(f"UPDATE {staged} SET {c} = NULL")
@@ -137,7 +140,7 @@ class PrivacyHook:
                 tokens = self.vault.store([r[1] or SHOP_SUBJECT for r in rows], column, [r[2] for r in rows])
                 self._write_back(con, staged, column, [r[0] for r in rows], tokens)
 
-    def _texts(self, con: duckdb.DuckDBPyConnection, staged: str, column: str, operator: str, has_customer: bool) -> None:
+    def _texts(self, con: duckdb.DuckDBPyConnection, staged: Relation, column: str, operator: str, has_customer: bool) -> None:
         c = _q(column)
         subject = "customer_id" if has_customer else f"'{SHOP_SUBJECT}'"
         rows = con.execute(f"SELECT __seq, {subject}, {c} FROM {staged} WHERE {c} IS NOT NULL").fetchall()
@@ -157,7 +160,7 @@ class PrivacyHook:
             self._write_back(con, staged, column, seqs, masked)
 
     @staticmethod
-    def _write_back(con: duckdb.DuckDBPyConnection, staged: str, column: str, seqs: list, values: list) -> None:
+    def _write_back(con: duckdb.DuckDBPyConnection, staged: Relation, column: str, seqs: list, values: list) -> None:
         frame = pd.DataFrame({"__seq": seqs, "__value": values})
         con.register("_privacy_values", frame)
         con.execute(
@@ -226,7 +229,7 @@ class RawWrite:
         self.wh = wh
         self.written: list[tuple[str, list[str]]] = []
 
-    def __call__(self, con: duckdb.DuckDBPyConnection, table: str, staged: str, provided: list[str]) -> None:
+    def __call__(self, con: duckdb.DuckDBPyConnection, table: str, staged: Relation, provided: list[str]) -> None:
         state = warehouse_state(con)
         if "customer_id" in provided and state.get("key_fingerprint") and \
                 state.get("pseudonymize_customer_id", "true") == "true":

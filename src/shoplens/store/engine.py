@@ -6,7 +6,9 @@ Every data-layer transform in shoplens is written once, as DuckDB SQL. An
 ``--engine spark``), which transpiles it to Spark SQL with sqlglot and keeps the
 canonical tables as Parquet folders below the warehouse folder. Business logic is
 never written twice: only storage operations (replace a table, register a view)
-differ per engine.
+differ per engine, and so do the steps of an ingest that read files, materialise
+relations, write a table's next version and write the quarantine (the methods below
+``has_rows``; :mod:`shoplens.ingest.loader` drives them the same way on both engines).
 
 >>> import tempfile, pathlib
 >>> from shoplens.store.warehouse import Warehouse
@@ -23,16 +25,23 @@ import re
 import shutil
 import socket
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
+import duckdb
 import pandas as pd
 import sqlglot
 from sqlglot import exp
 
 from shoplens.errors import ConfigError, SparkUnavailableError, UnknownTableError
-from shoplens.schema import TABLES
+from shoplens.schema import TABLES, Table
+from shoplens.store.staging import (
+    ROW_COLUMNS, UNQUOTED, UNSPLITTABLE, FileRead, FileRows, ReadError, Reject, Relation, first_line, key_match,
+    not_a_number, quote, seq_base, too_few_fields, too_many_fields,
+)
 
 if TYPE_CHECKING:  # pyspark is an optional extra, imported lazily
     from pyspark.sql import DataFrame as SparkFrame
@@ -67,6 +76,49 @@ class Engine(Protocol):
     def has_rows(self, table: str) -> bool:
         """Whether a warehouse table holds at least one row."""
 
+    def first(self, sql: str) -> tuple[Any, ...]:
+        """The first row of a SELECT."""
+
+    def sql_error(self, exc: BaseException) -> str | None:
+        """The first line of ``exc`` when it is an error of this engine's SQL, else None."""
+
+    def set_time_zone(self, zone: str) -> None:
+        """Zone in which naive timestamps in source text are read."""
+
+    def column_types(self, rel: Relation | str) -> dict[str, str]:
+        """Column -> DuckDB type name of a relation."""
+
+    # -- the steps of an ingest that each engine does its own way (shoplens.ingest.loader)
+    def read_file(self, name: str, req: FileRead) -> FileRows:
+        """Stage one file as relation ``name`` (raises :class:`ReadError`)."""
+
+    def combine(self, name: str, parts: list[Relation]) -> Relation:
+        """One relation over several staged files (columns matched by name)."""
+
+    def on_duckdb(self, rel: Relation) -> Any:
+        """Context manager: (DuckDB connection, relation) for steps written against DuckDB."""
+
+    def set_reasons(self, rel: Relation, bad_sql: str, column: str) -> Relation:
+        """Mark the rows ``bad_sql`` names as quarantined; returns the relation to read next."""
+
+    def write_first_version(self, table: Table, rows_sql: str) -> None:
+        """Write the rows of ``rows_sql`` as the next version of the empty ``table``."""
+
+    def write_changes(self, table: Table, changed: Relation) -> None:
+        """Write ``table``'s next version: rows of ``changed`` replace those with their key."""
+
+    def write_quarantine(self, run_id: str, table: str, staged: Relation, source: Relation, now: Any) -> None:
+        """Add the staged rows that carry a reason to ``_quarantine`` with their raw source row."""
+
+    def publish(self, name: str) -> None:
+        """Make the next version of ``name`` current (inside the ingest's transaction)."""
+
+    def discard_staged(self) -> None:
+        """Forget next versions that were not published (the ingest failed)."""
+
+    def end_run(self) -> None:
+        """Drop the run's temporary relations."""
+
 
 class DuckDBEngine:
     """Runs SQL in the warehouse's own DuckDB connection (no translation)."""
@@ -98,6 +150,181 @@ class DuckDBEngine:
     def has_rows(self, table: str) -> bool:
         # fetchall closes the result (DuckDB 2 keeps it open after fetchone; a later register() would fail)
         return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM "{table}" LIMIT 1)').fetchall()[0][0])
+
+    def first(self, sql: str) -> tuple[Any, ...]:
+        """The first row of a SELECT (e.g. several counts in one pass)."""
+        return tuple(self.con.execute(sql).fetchall()[0])
+
+    def sql_error(self, exc: BaseException) -> str | None:
+        """The first line of ``exc`` when it is an error of this engine's SQL, else None."""
+        return first_line(str(exc)) if isinstance(exc, duckdb.Error) else None
+
+    def set_time_zone(self, zone: str) -> None:
+        """Zone in which naive timestamps in source text are read (UTC otherwise)."""
+        self.con.execute(f"SET TimeZone = '{zone}'")
+
+    def column_types(self, rel: Relation | str) -> dict[str, str]:
+        """Column -> DuckDB type of a relation."""
+        return {name: typ for name, typ, *_ in self.con.execute(f"DESCRIBE {rel}").fetchall()}
+
+    # -- ingest steps (one orchestrator, shoplens.ingest.loader, drives them on either engine)
+    def read_file(self, name: str, req: FileRead) -> FileRows:
+        """Read one file into the temp relation ``name`` (source columns + ``__file``,
+        ``__line``, ``__seq``), streamed: DuckDB reads and spills, so memory stays bounded.
+
+        CSV: every value is text except the columns ``req.typed`` names (read as DOUBLE by
+        the reader itself, faster than text + cast); lines the reader cannot split are
+        rejects, with their line, and the kept rows keep their true line numbers.
+        """
+        raw = f"{name}_read"
+        path = "'" + str(req.path).replace("'", "''") + "'"
+        rejects: list[Reject] = []
+        try:
+            if req.fmt == "parquet":
+                self.con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_parquet({path})")
+            elif req.fmt == "jsonl":
+                self.con.execute(
+                    f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_json({path}, format='newline_delimited', "
+                    f"records=true, sample_size=-1, maximum_object_size=67108864)")
+            else:
+                rejects = self._read_csv(raw, path, req)
+        except duckdb.Error as exc:
+            raise _read_error(exc) from None
+        rows = int(self.con.execute(f"SELECT count(*) FROM {raw}").fetchall()[0][0])
+        columns = [r[0] for r in self.con.execute(f"DESCRIBE {raw}").fetchall()]
+        label = "'" + req.label.replace("'", "''") + "'"
+        base, first = seq_base(req.index), req.first_line
+        if rejects:
+            # rejected lines leave gaps in the row ids; rebuild each kept row's line
+            import numpy as np
+            import pyarrow as pa
+
+            total = rows + len(rejects)
+            every = np.arange(first, first + total, dtype=np.int64)
+            kept = np.setdiff1d(every, np.array([r.line for r in rejects], dtype=np.int64), assume_unique=True)[:rows]
+            self.con.register(f"{name}_lines", pa.table({"__rowid": np.arange(rows, dtype=np.int64), "__line": kept}))
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT s.*, {label} AS __file, l.__line, "
+                f"{base} + l.__line AS __seq FROM (SELECT rowid AS __rowid, * FROM {raw}) s "
+                f"JOIN {name}_lines l USING (__rowid)")
+            self.con.execute(f"ALTER TABLE {name} DROP COLUMN __rowid")
+            self.con.unregister(f"{name}_lines")
+            self.con.execute(f"DROP TABLE {raw}")
+        else:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT *, {label} AS __file, "
+                f"rowid + {first} AS __line, rowid + {first} + {base} AS __seq FROM {raw}")
+        return FileRows(Relation(name, (*columns, *ROW_COLUMNS)), rows + len(rejects), columns, rejects)
+
+    def _read_csv(self, raw: str, path: str, req: FileRead) -> list[Reject]:
+        opts = f"all_varchar=true, header=true, store_rejects=true, rejects_table='{raw}_rej', rejects_scan='{raw}_scan'"
+        delim = ", delim='" + req.delimiter.replace("'", "''") + "'" if req.delimiter else ""
+        opts += delim
+        if req.typed is not None:
+            header = [r[0] for r in self.con.execute(
+                f"DESCRIBE SELECT * FROM read_csv({path}, all_varchar=true, header=true{delim})").fetchall()]
+            typed = req.typed(header)
+            if typed:
+                opts += ", types={" + ", ".join("'" + c.replace("'", "''") + "': 'DOUBLE'" for c in typed) + "}"
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv({path}, {opts})")
+        found = self.con.execute(
+            f"SELECT line, column_name, error_type, error_message FROM {raw}_rej ORDER BY line").fetchall()
+        self.con.execute(f"DROP TABLE IF EXISTS {raw}_rej")
+        self.con.execute(f"DROP TABLE IF EXISTS {raw}_scan")
+        bad_encoding = [r for r in found if "ENCODING" in str(r[2]).upper()]
+        if bad_encoding:
+            raise ReadError("encoding", line=int(bad_encoding[0][0]))
+        rejects: list[Reject] = []
+        seen: set[int] = set()
+        for line, col, etype, emsg in found:  # one entry per line: its first error
+            if int(line) not in seen:
+                seen.add(int(line))
+                rejects.append(Reject(int(line), col, _reject_reason(etype, emsg)))
+        return rejects
+
+    def combine(self, name: str, parts: list[Relation]) -> Relation:
+        """One relation over the staged files of a run (columns matched by name)."""
+        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS "
+                         + " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts))
+        return Relation(name, tuple(self.column_types(name)))
+
+    @contextmanager
+    def on_duckdb(self, rel: Relation) -> Iterator[tuple[Any, Relation]]:
+        """(connection, relation) for steps written against DuckDB (the privacy stage):
+        here the relation itself, changed in place."""
+        yield self.con, rel
+
+    def set_reasons(self, rel: Relation, bad_sql: str, column: str) -> Relation:
+        """Mark the rows of ``rel`` that ``bad_sql`` (``__seq``, ``reason``) names as
+        quarantined because of ``column``; returns the relation to read next."""
+        self.con.execute(f"CREATE OR REPLACE TEMP TABLE __bad AS {bad_sql}")
+        self.con.execute(f"UPDATE {rel} SET __reason = b.reason, __column = '{column}' "
+                         f"FROM __bad b WHERE {rel}.__seq = b.__seq")
+        return rel
+
+    def write_first_version(self, table: Table, rows_sql: str) -> None:
+        """Write the rows of ``rows_sql`` into the empty table ``table`` (in the caller's transaction)."""
+        cols = ", ".join(quote(c) for c in table.column_names)
+        self.con.execute(f"INSERT INTO {table.name} ({cols}) {rows_sql}")
+
+    def write_changes(self, table: Table, changed: Relation) -> None:
+        """Replace the rows of ``table`` whose key a row of ``changed`` has (``__existed``)
+        and add the rest (in the caller's transaction)."""
+        name = table.name
+        if self.first(f"SELECT count(*) FILTER (WHERE __existed) FROM {changed}")[0]:
+            self.con.execute(f"DELETE FROM {name} WHERE EXISTS (SELECT 1 FROM {changed} "
+                             f"WHERE {changed}.__existed AND {key_match(changed.name, name, table.key)})")
+        cols = ", ".join(quote(c) for c in table.column_names)
+        self.con.execute(f"INSERT INTO {name} ({cols}) SELECT {cols} FROM {changed}")
+
+    def write_quarantine(self, run_id: str, table: str, staged: Relation, source: Relation, now: Any) -> None:
+        """Add the rows of ``staged`` that carry a reason to ``_quarantine``, each with its
+        raw source row (JSON)."""
+        self.con.execute(
+            f"INSERT INTO _quarantine SELECT ?, ?, t.__file, t.__line, t.__column, t.__reason, "
+            f"to_json(s)::VARCHAR, ? FROM {staged} t LEFT JOIN {source} s USING (__seq) WHERE t.__reason IS NOT NULL",
+            [run_id, table, now])
+
+    def publish(self, name: str) -> None:
+        """Nothing to do: DuckDB writes a table's next version in the caller's transaction."""
+
+    def discard_staged(self) -> None:
+        """Nothing to do: the caller's transaction rolls back what was written."""
+
+    def end_run(self) -> None:
+        """Drop the run's temporary relations; timestamps read in UTC again."""
+        try:
+            self.con.execute("SET TimeZone = 'UTC'")
+            for (name, kind) in self.con.execute(
+                "SELECT table_name, table_type FROM information_schema.tables WHERE table_catalog = 'temp'"
+            ).fetchall():
+                self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS temp.{quote(name)}")
+        except duckdb.Error:
+            pass
+
+
+def _read_error(exc: Exception) -> ReadError:
+    msg = str(exc)
+    if "gzip" in msg.lower():
+        return ReadError("gzip", first_line(msg))
+    if "unicode" in msg.lower():
+        return ReadError("encoding", first_line(msg))
+    return ReadError("format", first_line(msg))
+
+
+def _reject_reason(etype: str, message: str) -> str:
+    """DuckDB's CSV reject (error type, message) in shoplens' words."""
+    etype = str(etype).upper()
+    if etype == "CAST":
+        m = re.search(r'Could not convert string "(.*)" to', message)
+        return not_a_number(m.group(1) if m else "?")
+    if etype == "MISSING COLUMNS":
+        return too_few_fields(message.split("Expected")[-1].strip())
+    if etype == "TOO MANY COLUMNS":
+        return too_many_fields(message.split("Expected")[-1].strip())
+    if etype == "UNQUOTED VALUE":
+        return UNQUOTED
+    return f"unreadable line: {message.splitlines()[0] if message else etype}"
 
 
 # ----------------------------------------------------------------------------------
@@ -479,6 +706,161 @@ class SparkEngine:
         self.stage_table(name, frame)
         self.publish(name)
 
+    # -- ingest steps (one orchestrator, shoplens.ingest.loader, drives them on either engine)
+    def first(self, sql: str) -> tuple[Any, ...]:
+        """The first row of a SELECT (e.g. several counts in one pass)."""
+        return tuple(self.frame(sql).first())
+
+    def sql_error(self, exc: BaseException) -> str | None:
+        """The first line of ``exc`` when it is an error of Spark SQL, else None."""
+        if type(exc).__module__.startswith(("pyspark", "py4j")):
+            return first_line(str(exc))
+        return None
+
+    def column_types(self, rel: Relation | str) -> dict[str, str]:
+        """Column -> DuckDB type name of a relation (Spark types mapped back)."""
+        return {f.name: _DUCK_OF_SPARK.get(f.dataType.simpleString(), f.dataType.simpleString().upper())
+                for f in self.spark.table(str(rel)).schema.fields}
+
+    def read_file(self, name: str, req: FileRead) -> FileRows:
+        """Read one file into the temp view ``name`` (source columns + ``__file``,
+        ``__line``, ``__seq``) with the same rules as DuckDB: every CSV value is text, the
+        columns ``req.typed`` names must read as numbers, a line the parser cannot split
+        is a reject (with its line) rather than silently dropped."""
+        try:
+            return self._read_file(name, req)
+        except Exception as exc:
+            detail = self.sql_error(exc)
+            if detail is None:
+                raise
+            raise ReadError("gzip" if "gzip" in detail.lower() else "format", detail) from None
+
+    def _read_file(self, name: str, req: FileRead) -> FileRows:
+        spark = self.spark
+        path = str(Path(req.path).absolute())  # a Connect server or an executor has its own working directory
+        corrupt = "__corrupt_record"
+        if req.fmt == "parquet":
+            frame = spark.read.parquet(path)
+        elif req.fmt == "jsonl":
+            frame = spark.read.json(path, primitivesAsString=True, mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt)
+        else:
+            opts = {"header": "true", "sep": req.delimiter or _sniff_delimiter(req.path), "quote": '"', "escape": '"',
+                    "multiLine": "true", "mode": "PERMISSIVE", "encoding": "UTF-8"}
+            header = spark.read.options(**opts).csv(path).columns
+            schema = ", ".join(f"`{c.replace('`', '``')}` STRING" for c in header) + f", `{corrupt}` STRING"
+            frame = spark.read.options(columnNameOfCorruptRecord=corrupt, **opts).schema(schema).csv(path)
+        columns = [c for c in frame.columns if c != corrupt]
+        frame = _with_row_index(frame)
+        label = _spark_str(req.label)
+        first, base = req.first_line, seq_base(req.index)
+        frame = frame.selectExpr("*", f"{label} AS __file", f"__rowid + {first} AS __line",
+                                 f"__rowid + {first} + {base} AS __seq").drop("__rowid")
+        rejects: list[Reject] = []
+        if corrupt in frame.columns:
+            frame = frame.cache()
+            bad = frame.where(f"`{corrupt}` IS NOT NULL").select("__line", corrupt).collect()
+            sep = opts["sep"] if req.fmt == "csv" else None
+            rejects = [_unsplittable(int(r[0]), r[1], columns, sep) for r in bad]
+            frame = frame.where(f"`{corrupt}` IS NULL").drop(corrupt)
+        typed = req.typed(columns) if (req.typed is not None and req.fmt == "csv") else []
+        if typed:
+            # as DuckDB's reader with typed columns: a value that is not a number rejects
+            # the line, naming the first such column
+            checks = [(c, f"`{c}` IS NOT NULL AND TRY_CAST(`{c}` AS DOUBLE) IS NULL") for c in typed]
+            first_bad = "CASE " + " ".join(f"WHEN {cond} THEN {_spark_str(c)}" for c, cond in checks) + " END"
+            frame = frame.selectExpr("*", f"{first_bad} AS __bad_column").cache()
+            for r in frame.where("__bad_column IS NOT NULL").select("__line", "__bad_column", *[f"`{c}`" for c in typed]).collect():
+                rejects.append(Reject(int(r["__line"]), r["__bad_column"], not_a_number(r[r["__bad_column"]])))
+            frame = frame.where("__bad_column IS NULL").drop("__bad_column")
+            rejects.sort(key=lambda r: r.line)
+        frame.createOrReplaceTempView(name)
+        rows = frame.count() + len(rejects)
+        return FileRows(Relation(name, (*columns, *ROW_COLUMNS)), rows, columns, rejects)
+
+    def combine(self, name: str, parts: list[Relation]) -> Relation:
+        """One relation over the staged files of a run (columns matched by name),
+        materialised as Parquet so that later steps never read the files again."""
+        union = self.spark.table(parts[0].name)
+        for p in parts[1:]:
+            union = union.unionByName(self.spark.table(p.name), allowMissingColumns=True)
+        self.save_temp(name, union)
+        return Relation(name, tuple(self.spark.table(name).columns))
+
+    @contextmanager
+    def on_duckdb(self, rel: Relation) -> Iterator[tuple[Any, Relation]]:
+        """(connection, relation) for steps written against DuckDB (the privacy stage): the
+        rows go through the warehouse's DuckDB connection on the driver and come back.
+        Exact, but bounded by the driver's memory; a Spark-SQL version of those steps is
+        the way to scale this."""
+        if self.local is None:
+            raise ConfigError("this Spark engine has no DuckDB warehouse to run DuckDB steps in")
+        con = self.local.con
+        table = self.spark.table(rel.name)
+        frame = table.toArrow() if hasattr(table, "toArrow") else table.toPandas()
+        con.register("__on_duckdb", frame)
+        con.execute(f"CREATE OR REPLACE TEMP TABLE {rel.sql} AS SELECT * FROM __on_duckdb")
+        con.unregister("__on_duckdb")
+        yield con, rel
+        back = con.execute(f"SELECT * FROM {rel.sql}").df()
+        con.execute(f"DROP TABLE IF EXISTS {rel.sql}")
+        self.save_temp(rel.name, self.spark.createDataFrame(back, schema=table.schema))
+
+    def set_reasons(self, rel: Relation, bad_sql: str, column: str) -> Relation:
+        """Mark the rows of ``rel`` that ``bad_sql`` (``__seq``, ``reason``) names as
+        quarantined because of ``column``; returns the relation to read next (Parquet is
+        not updated in place: the marked rows are a new relation, named as before)."""
+        self.materialise("__bad", bad_sql)
+        keep = ", ".join(f"t.{quote(c)}" for c in rel.columns if c not in ("__column", "__reason"))
+        checked = f"{rel.name}_checked"
+        self.materialise(
+            checked,
+            f"SELECT {keep}, CASE WHEN b.__seq IS NOT NULL THEN '{column}' ELSE t.__column END AS __column, "
+            f"COALESCE(b.reason, t.__reason) AS __reason FROM {rel} t LEFT JOIN __bad b ON t.__seq = b.__seq")
+        self.spark.table(checked).createOrReplaceTempView(rel.name)
+        return rel
+
+    def write_first_version(self, table: Table, rows_sql: str) -> None:
+        """Stage ``rows_sql`` as the next version of the empty table ``table`` (:meth:`publish` swaps it in)."""
+        self.stage_table(table.name, self.frame(rows_sql))
+
+    def write_changes(self, table: Table, changed: Relation) -> None:
+        """Stage the next version of ``table``: its rows whose key no row of ``changed``
+        has (``__existed``), plus the rows of ``changed`` (:meth:`publish` swaps it in)."""
+        name = table.name
+        cols = ", ".join(quote(c) for c in table.column_names)
+        self.stage_table(name, self.frame(
+            f"SELECT {cols} FROM {name} WHERE NOT EXISTS (SELECT 1 FROM {changed} WHERE {changed}.__existed "
+            f"AND {key_match(changed.name, name, table.key)}) UNION ALL SELECT {cols} FROM {changed}"))
+
+    def write_quarantine(self, run_id: str, table: str, staged: Relation, source: Relation, now: Any) -> None:
+        """Add the rows of ``staged`` that carry a reason to the DuckDB file's
+        ``_quarantine``, each with its raw source row (JSON); they are few, so they are
+        shipped to the source rows, never the other way."""
+        from pyspark.sql.functions import broadcast
+
+        if self.local is None:
+            raise ConfigError("this Spark engine has no DuckDB warehouse to write the quarantine to")
+        q = self.frame(f"SELECT t.__file AS file, t.__line AS line, t.__column AS \"column\", t.__reason AS reason, "
+                       f"t.__seq FROM {staged} t WHERE t.__reason IS NOT NULL")
+        raw = self.spark.table(source.name).selectExpr("__seq", "to_json(struct(*)) AS raw")
+        rows = raw.join(broadcast(q), "__seq", "inner").select("file", "line", "column", "reason", "raw").toPandas()
+        if rows.empty:
+            return
+        rows.insert(0, "table_name", table)
+        rows.insert(0, "run_id", run_id)
+        rows["quarantined_at"] = now
+        con = self.local.con
+        con.register("__quarantine_rows", rows)
+        con.execute("INSERT INTO _quarantine SELECT run_id, table_name, file, line, \"column\", reason, raw, "
+                    "quarantined_at FROM __quarantine_rows")
+        con.unregister("__quarantine_rows")
+
+    def end_run(self) -> None:
+        """Drop the run's temporary relations; timestamps read in UTC again."""
+        if self.started:
+            self.set_time_zone("UTC")
+            self.drop_temp()
+
     def _register_tables(self, sql: str) -> None:
         """Expose the warehouse tables a statement reads as temp views over their Parquet."""
         try:
@@ -518,6 +900,74 @@ _SPARK_OF_DUCK = {"VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int", "DO
                   "BOOLEAN": "boolean", "TIMESTAMP": "timestamp", "DATE": "date", "HUGEINT": "bigint",
                   "SMALLINT": "int", "TINYINT": "int", "UBIGINT": "bigint", "UINTEGER": "bigint",
                   "TIMESTAMP WITH TIME ZONE": "timestamp"}
+
+
+_DUCK_OF_SPARK = {"string": "VARCHAR", "bigint": "BIGINT", "int": "INTEGER", "double": "DOUBLE", "float": "FLOAT",
+                  "boolean": "BOOLEAN", "timestamp": "TIMESTAMP", "date": "DATE", "smallint": "SMALLINT",
+                  "tinyint": "TINYINT"}
+
+
+def _unsplittable(line: int, raw: str | None, header: list[str], sep: str | None) -> Reject:
+    """A line Spark's CSV reader could not fit to the header, in the words DuckDB's
+    reader gives (too few / too many fields, counted with the standard csv module)."""
+    if sep is not None and raw is not None:
+        import csv
+
+        fields = next(csv.reader([raw.rstrip("\r\n")], delimiter=sep, quotechar='"'), [])
+        n, found = len(header), len(fields)
+        if found < n:
+            return Reject(line, header[found], too_few_fields(f"Number of Columns: {n} Found: {found}"))
+        if found > n:
+            return Reject(line, None, too_many_fields(f"Number of Columns: {n} Found: {n + 1}"))
+    return Reject(line, None, UNSPLITTABLE)
+
+
+def _spark_str(text: str) -> str:
+    """A Spark SQL string literal (Spark escapes with backslashes, not by doubling quotes)."""
+    return "'" + text.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _sniff_delimiter(path: Path) -> str:
+    r"""The delimiter of a CSV file (Spark's reader has no detection, DuckDB's has): the
+    one of , ; | and tab that the header line holds most often, else a comma.
+
+    >>> import tempfile, pathlib
+    >>> f = pathlib.Path(tempfile.mkdtemp()) / "x.csv"; _ = f.write_text("a;b;c\n1;2;3\n")
+    >>> _sniff_delimiter(f)
+    ';'
+    """
+    import gzip
+
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
+        header = fh.readline(1 << 16).decode("utf-8", errors="replace")
+    counts = {d: header.count(d) for d in ",;|\t"}
+    best = max(counts, key=lambda d: counts[d])
+    return best if counts[best] else ","
+
+
+def _with_row_index(frame: Any) -> Any:
+    """Add ``__rowid``: the row's position in file order (0, 1, 2...), computed in the JVM.
+
+    ``monotonically_increasing_id`` is (partition << 33) + position within the partition
+    and partitions follow file order; adding the row counts of earlier partitions gives
+    contiguous positions without sending rows through Python (``zipWithIndex`` does).
+    """
+    from pyspark.sql import functions as F
+
+    frame = frame.withColumn("__mid", F.monotonically_increasing_id()).withColumn("__part", F.spark_partition_id())
+    frame = frame.cache()
+    sizes = sorted((int(r[0]), int(r[1])) for r in frame.groupBy("__part").count().collect())
+    offsets, total = [], 0
+    for part, n in sizes:
+        offsets.append((part, total))
+        total += n
+    spark = frame.sparkSession
+    starts = spark.createDataFrame(offsets or [(0, 0)], "__part int, __start long")
+    frame = frame.join(F.broadcast(starts), "__part")
+    return frame.withColumn("__rowid", F.col("__start") + F.col("__mid") - F.shiftleft(F.col("__part").cast("long"), 33)) \
+        .drop("__mid", "__part", "__start")
 
 
 def _plain(value: Any) -> Any:
