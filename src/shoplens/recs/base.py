@@ -241,10 +241,7 @@ class Recommender(Model):
         purchases = interactions[interactions["kind"] == "purchase"]
         self.bought_ = interaction_matrix(purchases, self.customers_, self.products_, half_life_days=None,
                                           now=self.now_, column="_count")
-        days = (purchases["occurred_at"] - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
-        last = purchases.assign(_day=days.to_numpy()).groupby(["customer_id", "product_id"], as_index=False)["_day"].max()
-        self.last_bought_ = interaction_matrix(last, self.customers_, self.products_, half_life_days=None,
-                                               now=self.now_, column="_day").astype(np.float64)
+        self.last_bought_ = self._last_purchase_days(purchases)
         # popularity: distinct customers with a positive signal, recent ones counting more
         by_pair = positive.drop_duplicates(["customer_id", "product_id"], keep="last")
         pop = interaction_matrix(by_pair.assign(_one=1.0), self.customers_, self.products_, half_life_days=None,
@@ -262,6 +259,13 @@ class Recommender(Model):
                     self.segment_popularity_[str(name)] = np.asarray((pop[group["_row"].to_numpy()] > 0).sum(axis=0)).ravel()
         self._explainer: sp.csr_matrix | None = None  # built on first explanation
         self._explainer_csc: sp.csc_matrix | None = None
+
+    def _last_purchase_days(self, purchases: pd.DataFrame) -> sp.csr_matrix:
+        """Customer x product matrix of the day (since 1970) of the last purchase (a max, never a sum)."""
+        days = (purchases["occurred_at"] - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
+        last = purchases.assign(_day=days.to_numpy()).groupby(["customer_id", "product_id"], as_index=False)["_day"].max()
+        return interaction_matrix(last, self.customers_, self.products_, half_life_days=None,
+                                  now=self.now_, column="_day").astype(np.float64)
 
     SHARED_STATE = ("now_", "customers_", "products_", "catalogue_", "bought_", "last_bought_", "popularity_",
                     "segment_of_", "segment_popularity_")
@@ -298,6 +302,7 @@ class Recommender(Model):
     def explain_similarity(self) -> sp.csr_matrix:
         """Item-item co-purchase cosine used for "because you bought X" (computed once, on first use)."""
         if getattr(self, "_explainer", None) is None:
+            self.check_fitted()
             self._explainer = self._cooccurrence_similarity()
         return self._explainer
 
@@ -477,6 +482,7 @@ class Recommender(Model):
 
     @property
     def explain_by_column(self) -> sp.csc_matrix:
+        """:attr:`explain_similarity` by column (product), indices sorted: what explanations read."""
         if getattr(self, "_explainer_csc", None) is None:
             self._explainer_csc = self.explain_similarity.tocsc()
             self._explainer_csc.sort_indices()
@@ -530,10 +536,7 @@ class Recommender(Model):
         if len(purchases):
             self.bought_ = (self.bought_ + interaction_matrix(
                 purchases, self.customers_, self.products_, half_life_days=None, now=now, column="_count")).tocsr()
-            days = (purchases["occurred_at"] - pd.Timestamp("1970-01-01")).dt.total_seconds() / 86400.0
-            latest = interaction_matrix(purchases.assign(_day=days.to_numpy()), self.customers_, self.products_,
-                                        half_life_days=None, now=now, column="_day").astype(np.float64)
-            self.last_bought_ = self.last_bought_.maximum(latest).tocsr()
+            self.last_bought_ = self.last_bought_.maximum(self._last_purchase_days(purchases)).tocsr()
         rows = self.customers_.get_indexer(new_ids)
         self._fold_in(rows[rows >= 0], interactions)
         return int((rows >= 0).sum())
