@@ -101,10 +101,10 @@ class TextClassifier(Model):
         if scale is not None:
             coef = coef * scale  # fold the NB scaling into the weights: one vector to ship
         for t in tfidf:
-            t.idf_ = t.idf_.astype(np.float32)
+            t.idf_ = _as_saved(t.idf_)
         self.tfidf_ = tfidf
         self.classes_ = classes
-        self.coef_ = coef
+        self.coef_ = _as_saved(coef)
         self.intercept_ = lr.intercept_.astype(np.float32)
         return self
 
@@ -166,6 +166,12 @@ def _coef_t(model: Model) -> np.ndarray:
         cached = (model.coef_, np.ascontiguousarray(model.coef_.T))  # type: ignore[attr-defined]
         model._coef_t = cached  # type: ignore[attr-defined]
     return cached[1]
+
+
+def _as_saved(a: np.ndarray) -> np.ndarray:
+    """``a`` at the precision a saved model keeps (float16 values, as float32), so that a
+    fitted model answers exactly as it will after a save and load."""
+    return np.asarray(a, dtype=np.float16).astype(np.float32)
 
 
 def _pack(a: np.ndarray) -> tuple[tuple[int, ...], bytes]:
@@ -246,7 +252,7 @@ class NgramClassifier(Model):
             raise InsufficientDataError(f"need at least two different labels to train, got {classes.tolist()}")
         self.vocabulary_ = self._vocabulary().fit(texts)
         n = len(texts)
-        self.idf_ = (np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0).astype(np.float32)
+        self.idf_ = _as_saved(np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0)
         X = self._tfidf(texts)
         lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, y)
         coefs, intercepts = [lr.coef_.astype(np.float32)], [lr.intercept_.astype(np.float32)]
@@ -260,7 +266,7 @@ class NgramClassifier(Model):
             coefs.append(nb.coef_.astype(np.float32) * scale)  # NB scaling folded into the weights
             intercepts.append(nb.intercept_.astype(np.float32))
         self.classes_ = classes
-        self.coef_ = np.vstack(coefs)  # one block of rows per head
+        self.coef_ = _as_saved(np.vstack(coefs))  # one block of rows per head
         self.intercept_ = np.concatenate(intercepts)
         return self
 
@@ -341,4 +347,5 @@ class AveragedClassifier(Model):
         return sum(wi * m.predict_proba(texts) for wi, m in zip(w, self.models_)) / w.sum()
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+        proba = self.predict_proba(texts)
+        return self.classes_[proba.argmax(axis=1)]

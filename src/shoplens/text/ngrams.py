@@ -199,6 +199,7 @@ class CharNgramVocabulary(Model):
 
     def restrict(self, keep: np.ndarray) -> None:
         """Keep only the vocabulary entries where ``keep`` is true (used to prune a fitted model)."""
+        self.check_fitted()
         self.keys_ = self.keys_[keep]
         self.df_ = self.df_[keep]
         self._bucket_bits = None
