@@ -93,6 +93,7 @@ class LearnedPolicy(Model):
 
     def action_distribution(self, logs: LoggedFeedback) -> np.ndarray:
         """(n, n_actions): greedy on the learned scores, mixed with epsilon-uniform exploration."""
+        self.check_fitted()
         if logs.n_actions != self.n_actions_ or list(logs.action_names[: len(self.action_names_)]) != self.action_names_:
             raise UserInputError(
                 f"the logs' actions {logs.action_names} differ from the policy's {self.action_names_}")
