@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
-from shoplens.base import Model
+from shoplens.base import Model, clone
 from shoplens.errors import ConfigError, InsufficientDataError
 from shoplens.text.ngrams import CharNgramVocabulary
 from shoplens.text.normalize import normalize, word_ngrams
@@ -336,7 +336,7 @@ class AveragedClassifier(Model):
             raise InsufficientDataError("AveragedClassifier needs at least one member")
         if self.weights is not None and len(self.weights) != len(self.members):
             raise ValueError(f"{len(self.weights)} weights for {len(self.members)} members")
-        self.models_ = [type(m)(**m.get_params()).fit(texts, labels) for m in self.members]
+        self.models_ = [clone(m).fit(texts, labels) for m in self.members]
         self.classes_ = self.models_[0].classes_
         return self
 

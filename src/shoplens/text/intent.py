@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shoplens.base import Model
+from shoplens.base import Model, clone
 from shoplens.text.classifier import TextClassifier
 from shoplens.text.normalize import detect_language
 
@@ -51,7 +51,7 @@ class IntentModel(Model):
 
     def fit(self, texts: Sequence[str], intents: Sequence[str]) -> IntentModel:
         clf = self.classifier if self.classifier is not None else TextClassifier(char_ngrams=(1, 4), n_features=2**15, nb=False, C=10.0)
-        self.model_ = TextClassifier(**clf.get_params()).fit(list(texts), list(intents))
+        self.model_ = clone(clf).fit(list(texts), list(intents))
         self.classes_ = self.model_.classes_
         return self
 
