@@ -6,7 +6,10 @@ The profile is a join of the ``customer_*`` result tables (computed when
 missing) and the feature table, so a new signal column from
 :mod:`shoplens.customers.features` appears here without changes.
 
->>> # build_profile(wh).loc[0, ["customer_id", "segment", "clv", "churn_risk", "next_best_action"]]
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> profile = build_profile(wh)  # computes the segments, CLV and churn risk it needs
+>>> len(profile), profile.loc[0, ["segment", "risk_band", "next_best_action"]].tolist()
+(1123, ['At risk', 'low', 'win-back offer'])
 """
 
 from __future__ import annotations

@@ -19,7 +19,11 @@ What counts as demand (stated once, here):
 Every series runs from its first sale to the last *complete* period before the
 cut-off, with periods without sales filled with zeros. Weeks start on Monday.
 
->>> # demand_series(wh, freq="week", level="category", until="2011-09-01").head()  # doctest: +SKIP
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> weekly = demand_series(wh, freq="week", level="category", until="2011-09-01")
+>>> first = weekly.iloc[0]
+>>> first["key"], str(first["period_start"].date()), float(first["units"]), float(first["returned_units"])
+('bags', '2010-11-29', 1396.0, 0.0)
 """
 
 from __future__ import annotations
@@ -145,7 +149,10 @@ def demand_series(
     period from the key's first sale up to the last complete period before
     ``until`` (default: the day after the last order).
 
-    >>> # s = demand_series(wh, freq="day", level="product", until="2011-06-01")  # doctest: +SKIP
+    >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+    >>> daily = demand_series(wh, freq="day", level="product", until="2011-06-01")
+    >>> str(daily["period_start"].max().date()), daily["key"].nunique()
+    ('2011-05-31', 2826)
     """
     check_freq_level(freq, level)
     cutoff = parse_date(until) or data_end(wh)

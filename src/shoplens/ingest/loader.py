@@ -113,7 +113,17 @@ def ingest(
     tables are Parquet; ``mirror`` then also copies them into the DuckDB file for the
     steps that run on DuckDB only.
 
-    >>> # ingest(wh, ["orders.csv"], table="orders")  # doctest: +SKIP
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "orders.csv").write_text(
+    ...     "order_id,customer_id,ordered_at\\no1,c1,2024-01-05\\no1,c1,2024-01-05\\no2,c2,not a date\\n")
+    >>> with Warehouse(folder / "warehouse.duckdb") as wh:
+    ...     result = ingest(wh, [folder / "orders.csv"], table="orders")
+    ...     reasons = wh.query("SELECT line, reason FROM _quarantine").values.tolist()
+    >>> result.read, result.loaded, result.duplicates, result.quarantined
+    (3, 1, 1, 1)
+    >>> reasons
+    [[4, "cannot read 'not a date' as a timestamp (ISO 8601 expected; set date_formats in a mapping for other layouts)"]]
     """
     if not files:
         raise MappingError("no input files given")

@@ -196,6 +196,16 @@ def stage_file(
     CSV columns named by ``numeric_columns(header)`` are parsed as DOUBLE by the
     reader itself (faster than text + cast); a value that is not a number becomes a
     quarantined line with its column and value.
+
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "lines.csv").write_text("order_id,total\\no1,9.5\\no2,oops\\n")
+    >>> con = duckdb.connect()
+    >>> staged = stage_file(con, folder / "lines.csv", 0, tmp_dir=folder, numeric_columns=lambda header: ["total"])
+    >>> staged.rows, staged.rejects  # line 3 (counting the header) is quarantined
+    (2, [(3, 'total', "cannot read 'oops' as a number")])
+    >>> con.execute(f"SELECT order_id, total, __line FROM {staged.view}").fetchall()
+    [('o1', 9.5, 2)]
     """
     check_readable(path)
     fmt = detect_format(path, fmt)
@@ -328,7 +338,21 @@ def stage_file_spark(engine: Any, path: Path, index: int, *, fmt: str | None = N
     from the first data row, a line the CSV parser cannot split is a reject (quarantined)
     rather than silently dropped. Non-UTF-8 files are transcoded on the driver first.
 
-    >>> # frame, staged = stage_file_spark(engine, Path("orders.csv"), 0, tmp_dir=tmp)  # doctest: +SKIP
+    The example of :func:`stage_file` on Spark; it needs Java and PySpark (the ``spark``
+    extra), so it is not run here (``tests/spark/test_ingest_spark.py`` runs the same
+    cases on both engines):
+
+    >>> import tempfile
+    >>> from shoplens.store.warehouse import Warehouse
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "lines.csv").write_text("order_id,total\\no1,9.5\\no2,oops\\n")
+    >>> wh = Warehouse(folder / "w.duckdb", engine="spark")  # doctest: +SKIP
+    >>> frame, staged = stage_file_spark(wh.engine, folder / "lines.csv", 0, tmp_dir=folder,  # doctest: +SKIP
+    ...                                  numeric_columns=lambda header: ["total"])
+    >>> staged.rows, staged.rejects  # doctest: +SKIP
+    (2, [(3, 'total', "cannot read 'oops' as a number")])
+    >>> [(row.order_id, row.total, row.__line) for row in frame.collect()]  # doctest: +SKIP
+    [('o1', '9.5', 2)]
     """
     check_readable(path)
     fmt = detect_format(path, fmt)

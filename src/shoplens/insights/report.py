@@ -3,7 +3,7 @@
 The Plotly library is embedded once in the file, so the report opens offline.
 
 >>> r = Report("Demo")
->>> r.add_section("Hello", text="First line.")
+>>> section = r.add_section("Hello", text="First line.")
 >>> "<h2" in r.to_html()
 True
 """

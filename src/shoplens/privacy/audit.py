@@ -6,7 +6,15 @@ column); free-text columns (reviews, support messages, search queries, quarantin
 raw rows) are also searched for the values as substrings. The vault is excluded:
 it holds values encrypted on purpose.
 
->>> # leaks = raw_pii_leaks(wh, {"email": [...], "phone": [...], "name": [...]})
+>>> from importlib import resources
+>>> raw = pd.read_csv(resources.files("shoplens.datasets") / "demo" / "customers.csv", dtype=str)  # the source file
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> raw_pii_leaks(wh, {"email": raw["email"], "phone": raw["phone"], "name": raw["name"]}).empty
+True
+>>> _ = wh.con.execute("INSERT INTO support_messages (message_id, conversation_id, sender, text) "
+...                    "VALUES ('m1', 'v1', 'agent', ?)", [f"sent to {raw['email'][0]}"])
+>>> raw_pii_leaks(wh, {"email": raw["email"]})[["kind", "table", "column"]].values.tolist()
+[['email', 'support_messages', 'text']]
 """
 
 from __future__ import annotations

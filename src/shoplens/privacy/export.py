@@ -4,7 +4,11 @@ Customers without marketing consent (or personalisation consent, for that purpos
 are left out; ids go out as the shop's own ids. Files land in ``<warehouse folder>/exports``
 where erasure finds them.
 
->>> # export_customers(wh, ids, "winback_2026_11")  -> Path(".../exports/winback_2026_11.csv")
+>>> from shoplens.privacy.ids import to_internal
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> path = export_customers(wh, to_internal(wh, ["12348", "12355", "12361"]), "winback_2026_11")
+>>> path.relative_to(wh.home).as_posix(), path.read_text().split()  # 12348 refused marketing
+('exports/winback_2026_11.csv', ['customer_id', '12355', '12361'])
 """
 
 from __future__ import annotations

@@ -14,7 +14,18 @@ temp table in place:
 After the quarantine is written, :meth:`PrivacyHook.mask_quarantine` masks the raw
 source rows kept there, so raw PII does not land in ``_quarantine`` either.
 
->>> # hooks = ingest_hooks(settings, wh); ingest(wh, files, table="customers", before_write=hooks)
+>>> import tempfile, pathlib
+>>> from shoplens.config import Settings
+>>> from shoplens.ingest import ingest
+>>> from shoplens.store.warehouse import Warehouse
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "customers.csv").write_text("customer_id,email,name\\n12348,grace@example.com,Grace Roberts\\n")
+>>> settings = Settings(warehouse=folder / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+>>> with Warehouse(settings.warehouse) as wh:
+...     _ = ingest(wh, [folder / "customers.csv"], table="customers", before_write=ingest_hooks(settings, wh))
+...     stored = wh.query("SELECT customer_id, email, name FROM customers").iloc[0].tolist()
+>>> stored  # the id pseudonymised, the e-mail a vault token, the name dropped: no raw PII lands
+['c7d9691b46b8747e0d5d4', 'e68467d807e70ba542b4f', None]
 """
 
 from __future__ import annotations

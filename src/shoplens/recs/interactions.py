@@ -125,7 +125,9 @@ def load_interactions(
     ``consented_only`` drops customers who refused personalisation (their data
     then shapes no model at all).
 
-    >>> # load_interactions(wh, until="2011-11-01").columns.tolist() == COLUMNS
+    >>> rows = load_interactions(demo_warehouse(), until="2011-11-01")  # the demo shop (see conftest.py)
+    >>> rows.columns.tolist() == COLUMNS, len(rows), bool(rows["occurred_at"].max() < pd.Timestamp("2011-11-01"))
+    (True, 83784, True)
     """
     until_ts = pd.Timestamp(until).to_pydatetime() if until is not None else None
     frame = interactions_transform(weights, consented_only=consented_only).run(wh, until=until_ts)

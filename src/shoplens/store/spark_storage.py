@@ -7,7 +7,12 @@ Spark ingest the canonical tables are also copied into the DuckDB file
 (:func:`mirror_to_duckdb`), so steps that have no Spark implementation yet read the
 same data.
 
->>> # wh = Warehouse("w.duckdb", engine="spark"); wh.engine.root  # doctest: +SKIP
+>>> import tempfile
+>>> from shoplens.store.warehouse import Warehouse
+>>> wh = Warehouse(Path(tempfile.mkdtemp()) / "shop.duckdb")
+>>> spark_root(wh).relative_to(wh.home).as_posix()  # where its Parquet tables live on Spark
+'shop.spark'
+>>> wh.close()
 """
 
 from __future__ import annotations

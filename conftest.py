@@ -1,0 +1,58 @@
+"""Fixtures shared by the tests and the docstring examples (``--doctest-modules`` on ``src``).
+
+``demo_warehouse_path``: a warehouse built once per test session from the bundled demo
+shop (ingest only, privacy on). Docstring examples get ``demo_warehouse()``: a private,
+writable copy of it (what ``shoplens demo`` loads before it analyses anything).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from _pytest.doctest import DoctestItem
+
+from shoplens.config import Settings
+from shoplens.pipeline import DEMO_FILES, demo_data_dir
+from shoplens.store.warehouse import Warehouse
+
+DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from shoplens.ingest import ingest
+    from shoplens.pipeline import _ingest_hooks
+
+    path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
+    settings = Settings(warehouse=path, secret=DEMO_SECRET)
+    with Warehouse(path) as wh:
+        hooks = _ingest_hooks(settings, wh)
+        for table, preset, name in DEMO_FILES:
+            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def _doctest_demo_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
+                            monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """``demo_warehouse()`` in the namespace of docstring examples (built on first use)."""
+    if not isinstance(request.node, DoctestItem):
+        yield
+        return
+    opened: list[Warehouse] = []
+
+    def demo_warehouse() -> Warehouse:
+        source = request.getfixturevalue("demo_warehouse_path")
+        path = tmp_path_factory.mktemp("doctest") / "warehouse.duckdb"
+        shutil.copy(source, path)
+        monkeypatch.setenv("SHOPLENS_SECRET", DEMO_SECRET)  # the key its pseudonyms were made with
+        opened.append(Warehouse(path))
+        return opened[-1]
+
+    request.getfixturevalue("doctest_namespace")["demo_warehouse"] = demo_warehouse
+    yield
+    for wh in opened:
+        wh.close()
