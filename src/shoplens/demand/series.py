@@ -1,6 +1,6 @@
 """Demand series from the warehouse: units and revenue per product or category and
-per day or week, as one set-based DuckDB query (no Python loops, so the same SQL
-can run on Spark later).
+per day or week, as one set-based DuckDB query (no Python loops); on a Spark
+warehouse it reads the DuckDB file, which a Spark ingest mirrors (by default).
 
 What counts as demand (stated once, here):
 

@@ -2,8 +2,8 @@
 problem of each row.
 
 The SQL is generated once from :mod:`shoplens.schema` and the mapping, and runs
-as whole-table queries (no Python row loops), so the same definitions can be
-transpiled for Spark later.
+as whole-table queries (no Python row loops): on DuckDB as written, on Spark
+transpiled (see ``docs/spark.md``).
 """
 
 from __future__ import annotations

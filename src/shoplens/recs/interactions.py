@@ -18,7 +18,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -46,11 +46,6 @@ class InteractionWeights:
 
     def for_kind(self, kind: str) -> float:
         return float(getattr(self, "return_" if kind == "return" else kind))
-
-    def as_dict(self) -> dict[str, float]:
-        d = asdict(self)
-        d["return"] = d.pop("return_")
-        return d
 
 
 def interactions_sql(weights: InteractionWeights) -> str:

@@ -480,8 +480,3 @@ def _duck_type_of(col: pd.Series) -> str:
     if kind == "M":
         return "TIMESTAMP"
     return "VARCHAR"
-
-
-def engine_for(warehouse: Warehouse) -> Engine:
-    """The engine a warehouse was opened with (DuckDB unless ``engine="spark"``)."""
-    return warehouse.engine
