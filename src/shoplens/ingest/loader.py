@@ -23,10 +23,11 @@ import duckdb
 import pandas as pd
 
 from shoplens.errors import MappingError, StrictModeError
-from shoplens.ingest.mapping import Mapping, normalise_name, quote
+from shoplens.ingest.mapping import Mapping, normalise_name
 from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
+from shoplens.schema import quote_identifier as quote
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Progress = Callable[[str, float], None]

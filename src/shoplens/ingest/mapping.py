@@ -198,6 +198,3 @@ def normalise_name(name: str) -> str:
     s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
     return re.sub(r"[^0-9a-z]+", "_", s.lower()).strip("_")
 
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shoplens.errors import MappingError
-from shoplens.ingest.mapping import ColumnSpec, SourceSpec, is_aggregate, normalise_name, quote
+from shoplens.ingest.mapping import ColumnSpec, SourceSpec, is_aggregate, normalise_name
+from shoplens.schema import quote_identifier as quote
 from shoplens.schema import GENERATED_COLUMNS, Column, Table
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "on", "是", "真")

@@ -23,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from shoplens.schema import quote_identifier
 from shoplens.store.warehouse import Warehouse
 
 TEXT_COLUMNS = {("reviews", "text"), ("reviews", "title"), ("support_messages", "text"), ("events", "query"), ("_quarantine", "raw"),
@@ -46,13 +47,12 @@ def raw_pii_leaks(wh: Warehouse, values: Mapping[str, Sequence[str]], min_substr
         for table, column in cols:
             if table in _EXCLUDED:
                 continue
-            q = f'"{table}"."{column}"'
-            rows = con.execute(
-                f'SELECT p.kind, count(*) FROM "{table}" JOIN _raw_pii p ON {q} = p.value GROUP BY 1'
-            ).fetchall()
+            t = quote_identifier(table)
+            q = f"{t}.{quote_identifier(column)}"
+            rows = con.execute(f"SELECT p.kind, count(*) FROM {t} JOIN _raw_pii p ON {q} = p.value GROUP BY 1").fetchall()
             if (table, column) in TEXT_COLUMNS:
                 rows += con.execute(
-                    f'SELECT p.kind, count(*) FROM "{table}" JOIN (SELECT * FROM _raw_pii WHERE length(value) >= ?) p '
+                    f"SELECT p.kind, count(*) FROM {t} JOIN (SELECT * FROM _raw_pii WHERE length(value) >= ?) p "
                     f"ON contains({q}, p.value) AND {q} <> p.value GROUP BY 1", [min_substring]
                 ).fetchall()
             out += [{"kind": k, "table": table, "column": column, "matches": int(n)} for k, n in rows if n]

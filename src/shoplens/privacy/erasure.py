@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from shoplens.errors import NotFoundError, UserInputError
+from shoplens.schema import quote_identifier as _q
 from shoplens.store import spark_storage
 from shoplens.store.warehouse import Warehouse, utcnow
 
@@ -112,9 +113,6 @@ def register_table(wh: Warehouse, table: str, column: str, *, ids: Literal["inte
     wh.con.execute("DELETE FROM _erasure_registry WHERE table_name = ? AND column_name = ?", [table, column])
     wh.con.execute("INSERT INTO _erasure_registry VALUES (?, ?, ?, ?)", [table, column, ids, utcnow()])
 
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def targets(wh: Warehouse) -> list[tuple[str, str, str]]:

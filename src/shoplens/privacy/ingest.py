@@ -42,6 +42,7 @@ from shoplens.privacy.keys import bind_secret, resolve_secret
 from shoplens.privacy.operators import apply_operator, pseudonym, pseudonym_sql
 from shoplens.privacy.policy import Policy
 from shoplens.privacy.vault import SHOP_SUBJECT, Vault
+from shoplens.schema import quote_identifier as _q
 
 CUSTOMER_PREFIX = "c"
 # normalised source column names that hold customer ids or PII in raw quarantined rows
@@ -50,9 +51,6 @@ _RAW_PII_KEYS = re.compile(
     r"(name|email|mail|phone|mobile|tel|address|addr|street|postcode|zip|姓名|名字|电话|手机|地址|收件人|邮箱)", re.I
 )
 
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _normalised(column: str) -> str:
