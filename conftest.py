@@ -24,14 +24,12 @@ DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"
 @pytest.fixture(scope="session")
 def demo_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from shoplens.ingest import ingest
-    from shoplens.pipeline import _ingest_hooks
 
     path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
     settings = Settings(warehouse=path, secret=DEMO_SECRET)
     with Warehouse(path) as wh:
-        hooks = _ingest_hooks(settings, wh)
-        for table, preset, name in DEMO_FILES:
-            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks)
+        for table, preset, name in DEMO_FILES:  # ingest applies the privacy policy of settings
+            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, settings=settings)
     return path
 
 

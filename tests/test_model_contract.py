@@ -145,8 +145,13 @@ def _hybrid_answers(model: Any, d: dict[str, Any]) -> dict[str, Callable[[], Any
     return _recommender_answers(model, d) | {"feature_importance": lambda: model.feature_importance()}
 
 
+# what the hybrid asks of its generators while serving, in row/column codes (checked through recommend)
+RECOMMENDER_HELPERS = ("fit_like", "feature_names", "propose", "tiebreak", "now_day", "interaction_phrase",
+                       "best_sources", "precompute_candidates")
+
+
 def _recommender(params: dict[str, Any], answers: Answers = _recommender_answers) -> Spec:
-    return Spec(params, "recs_data", _fit_recommender, answers, other_methods=("fit_like", "feature_names"),
+    return Spec(params, "recs_data", _fit_recommender, answers, other_methods=RECOMMENDER_HELPERS,
                 customer=lambda m: str(m.customers_[0]),
                 answer_for=lambda m, cid: m.recommend([cid], k=5).drop(columns="customer_id"))
 
@@ -314,7 +319,9 @@ REGISTRY: dict[type[Model], Spec] = {
                          "reviews", _text_fit,
                          lambda m, d: {"predict": lambda: m.predict(d["queries"]),
                                        "positive_proba": lambda: m.positive_proba(d["queries"]),
-                                       "binary": lambda: m.binary(d["queries"])}),
+                                       "binary": lambda: m.binary(d["queries"]),
+                                       # re-weighted to the class balance of other texts (no labels)
+                                       "adapt": lambda: m.adapt(d["texts"][::-3]).positive_proba(d["queries"])}),
     CharNgramVocabulary: Spec({"ngram_range": (1, 3), "min_df": 2}, "intents", lambda m, d: m.fit(d["texts"]),
                               _vocabulary_answers),
     WordNgramVocabulary: Spec({"ngram_range": (1, 2), "min_df": 1, "char_range": (1, 2)}, "reviews",

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens import __version__
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
@@ -48,9 +50,11 @@ def root(
         show_default=False)] = None,
     engine: Annotated[Optional[str], typer.Option(help="duckdb or spark [env SHOPLENS_ENGINE]", show_default=False)] = None,
     spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL when --engine spark", show_default=False)] = None,
+    spark_remote: Annotated[Optional[str], typer.Option(
+        help="Spark Connect URL (sc://host:port) when --engine spark [env SHOPLENS_SPARK_REMOTE]", show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")] = False,
 ) -> None:
-    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master)
+    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master, spark_remote=spark_remote)
 
 
 @app.command("ingest")
@@ -61,12 +65,15 @@ def ingest_cmd(
     preset: Annotated[Optional[str], typer.Option(help="named mapping for a known export format (see `shoplens presets`)")] = None,
     strict: Annotated[bool, typer.Option(help="fail the whole ingest on any bad row instead of quarantining it")] = False,
     encoding: Annotated[Optional[str], typer.Option(help="source encoding (default: detected; UTF-8, UTF-16, GB18030/GBK)")] = None,
+    privacy: Annotated[str, typer.Option(help="on: apply the [privacy] policy (pseudonyms, masking); off: write "
+                                              "personal data as it came (recorded in _privacy_optouts)")] = "on",
     json_out: Annotated[bool, typer.Option("--json", help="print one JSON object instead of a table")] = False,
 ) -> None:
     """Load CSV/TSV, Parquet or JSON Lines files (optionally gzipped) into a canonical table.
 
     Bad rows are quarantined with file, line, column and reason (see `shoplens quarantine`);
     the run is atomic and idempotent, and read = loaded + updated + quarantined + duplicates.
+    The shop's privacy policy is applied before anything is written (`--privacy off` opts out, logged).
 
     Examples:
 
@@ -87,14 +94,15 @@ def ingest_cmd(
         table, files = args[0], args[1:]
         Mapping.identity(table)  # unknown table -> clear error
     settings = settings_from(ctx)
-    options = {"mapping": mapping, "strict": strict, "encoding": encoding}
+    if privacy not in ("on", "off"):
+        raise UserInputError(f"--privacy must be on or off, not {privacy!r}")
+    options = {"mapping": mapping, "strict": strict, "encoding": encoding, "privacy": privacy}
     with open_warehouse(ctx) as wh:
         if json_out:
             from shoplens.ingest import ingest
-            from shoplens.pipeline import _ingest_hooks
 
             result = ingest(wh, files, table=table, preset=preset, max_future_days=settings.max_future_days,
-                            before_write=_ingest_hooks(settings, wh), **options)
+                            settings=settings, **options)
             print_json(result.to_dict())
             return
         results = ingest_with_progress(wh, settings, console, [(table, preset, [Path(f) for f in files])],
@@ -102,9 +110,9 @@ def ingest_cmd(
     console.print(rows_table(accounting_rows(results), title=accounting_title(results)))
     for r in results:
         for note in r.notes:
-            console.print(f"[dim]note: {note}[/dim]")
+            console.print(f"[dim]note: {escape(note)}[/dim]")
         if r.quarantined:
-            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {r.table}`")
+            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {escape(r.table)}`")
 
 
 @app.command("quarantine")
@@ -118,16 +126,19 @@ def quarantine_cmd(
     from shoplens.schema import get_table
 
     get_table(table)
+    from shoplens.privacy.ids import external_text
+
     with open_warehouse(ctx, read_only=True) as wh:
         rows = wh.query(
             'SELECT file, line, "column", reason FROM _quarantine WHERE table_name = ? ORDER BY file, line', [table]
         )
+        rows["reason"] = external_text(wh, rows["reason"].tolist())  # the shop's ids, never pseudonyms
     records = rows.to_dict("records")
     if json_out:
         print_json(records)
         return
     if not records:
-        console.print(f"No quarantined rows for {table}.")
+        console.print(f"No quarantined rows for {escape(table)}.")
         return
     console.print(rows_table(records[:limit], title=f"Quarantined rows of {table} ({len(records):,})"))
 
@@ -190,13 +201,16 @@ _register_capabilities()
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    # files other libraries create for shoplens (DuckDB's write-ahead log, Spark's Parquet parts) are
+    # owner-only too, even in a folder the user made; shoplens' own writers set 0600/0700 explicitly
+    os.umask(0o077)
     try:
         # without standalone mode click returns the code of a `typer.Exit(n)` instead of exiting
         result = app(standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except ShoplensError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 1))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

@@ -240,9 +240,36 @@ def test_cli_missing_columns_through_main_exit_2(tmp_path):
     assert "missing column(s) variant, sum" in proc.stderr and "Traceback" not in proc.stderr
 
 
-def test_cli_assign(tmp_path):
-    out = json.loads(runner.invoke(app, ["ab", "assign", "17850", "13047", "--experiment", "e1", "--json"]).output)
-    assert out == {u: abtest.assign(u, ["control", "treatment"], salt="e1") for u in ("17850", "13047")}
+def test_cli_assign_units_that_are_not_customers(tmp_path):
+    out = json.loads(runner.invoke(app, ["ab", "assign", "s-1", "s-2", "--experiment", "e1", "--consent", "none",
+                                         "--json"]).output)
+    assert out == {"assignments": {u: abtest.assign(u, ["control", "treatment"], salt="e1") for u in ("s-1", "s-2")},
+                   "not_assigned": {}}
+
+
+def test_cli_assign_needs_marketing_consent(demo_warehouse_path, tmp_path):
+    """Regression (#16, #25): a campaign assignment reached customers without marketing consent."""
+    import shutil
+
+    from shoplens.privacy.ids import to_external
+    from shoplens.store.warehouse import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    with Warehouse(path, read_only=True) as wh:
+        yes, no = (to_external(wh, wh.query(
+            "SELECT customer_id FROM customers WHERE consent_marketing = ? ORDER BY 1 LIMIT 1", [flag])["customer_id"]
+            .tolist())[0] for flag in (True, False))
+    res = runner.invoke(app, ["-w", str(path), "ab", "assign", yes, no, "not-a-customer", "--experiment", "spring",
+                              "--json"])
+    assert res.exit_code == 0, res.output
+    out = json.loads(res.output)
+    assert out["assignments"] == {yes: abtest.assign(yes, ["control", "treatment"], salt="spring")}
+    assert set(out["not_assigned"]) == {no, "not-a-customer"}
+    assert "consent_marketing is false" in out["not_assigned"][no]
+    assert "unknown customer" in out["not_assigned"]["not-a-customer"]
+    bad = runner.invoke(app, ["-w", str(path), "ab", "assign", yes, "--experiment", "e", "--consent", "ads"])
+    assert bad.exit_code != 0 and "--consent must be" in str(bad.exception)
 
 
 def test_cli_planned_weights_drive_the_srm_check(tmp_path):
@@ -254,3 +281,14 @@ def test_cli_planned_weights_drive_the_srm_check(tmp_path):
     assert equal["srm"]["alarm"] and not planned["srm"]["alarm"]
     bad = runner.invoke(app, ["ab", "analyze", "--summary", str(path), "--weights", "1,1,1", "--json"])
     assert bad.exit_code != 0 and "weights has 3 values" in str(bad.exception)
+
+
+@pytest.mark.parametrize("test", [frequentist_test, sequential_test, bayesian_test])
+@pytest.mark.parametrize("difference", ["relative", "absolute"])
+def test_statistics_too_extreme_for_floats_give_an_error_not_a_crash(test, difference):
+    """Found by fuzzing the API: a variance that underflows to 0 over a huge n divided the t statistic
+    by zero (a 500)."""
+    a = VariantStats("a", 10**12, 1e-300, 1e-300)
+    b = VariantStats("b", 10**12, 2e-300, 1e-300)
+    result = test(a, b, difference=difference)
+    assert result.error is not None and "too extreme" in result.error

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pandas as pd
 import pytest
 
 from shoplens.config import Settings
-from shoplens.errors import ConfigError
+from shoplens.errors import ConfigError, UserInputError
 from shoplens.ingest import ingest
 from shoplens.pipeline import demo_data_dir
 from shoplens.privacy.audit import raw_pii_leaks
@@ -128,3 +130,100 @@ def test_missing_ids_stay_missing(demo_wh) -> None:
     internal = to_internal(demo_wh, ["12348", None, float("nan")])
     assert internal[0].startswith("c") and internal[1:] == [None, None]
     assert to_external(demo_wh, [internal[0], None]) == ["12348", None]
+
+
+# -- privacy by construction (#16 item 12) ----------------------------------------------------
+PII_ROW = {"customer_id": "A1", "email": "ann@example.com", "phone": "+44 7700 900123", "name": "Ann Lee"}
+
+
+def _stored_raw(wh) -> bool:
+    rows = wh.query("SELECT customer_id, email, phone, name FROM customers").astype(str)
+    return bool(rows.isin(list(PII_ROW.values())).to_numpy().any())
+
+
+def test_plain_python_ingest_applies_the_policy(tmp_wh, tmp_path, monkeypatch) -> None:
+    """Regression: `ingest(wh, files, table=...)` without hooks stored raw ids, e-mails and phones."""
+    monkeypatch.setenv("SHOPLENS_SECRET", SECRET)
+    f = _customers_csv(tmp_path / "c.csv", [PII_ROW])
+    ingest(tmp_wh, [f], table="customers")
+    assert not _stored_raw(tmp_wh)
+    assert to_external(tmp_wh, tmp_wh.query("SELECT customer_id FROM customers")["customer_id"].tolist()) == ["A1"]
+    # settings passed explicitly carry the shop's policy (here: keep e-mails in the vault)
+    s = Settings(warehouse=tmp_wh.path, secret=SECRET, privacy={"columns": {"customers.email": "vault"}})
+    f2 = _customers_csv(tmp_path / "c2.csv", [{"customer_id": "B2", "email": "bee@example.com"}])
+    ingest(tmp_wh, [f2], table="customers", settings=s)
+    vault = Vault(tmp_wh, warehouse_secret(tmp_wh))
+    assert vault.reveal(to_internal(tmp_wh, ["B2"])[0], "email") == ["bee@example.com"]
+
+
+def test_hooks_passed_by_an_old_caller_are_applied_once(tmp_wh, tmp_path) -> None:
+    s = Settings(warehouse=tmp_wh.path, secret=SECRET)
+    f = _customers_csv(tmp_path / "c.csv", [PII_ROW])
+    ingest(tmp_wh, [f], table="customers", before_write=ingest_hooks(s, tmp_wh), settings=s)
+    assert tmp_wh.query("SELECT customer_id FROM customers")["customer_id"].tolist() == to_internal(tmp_wh, ["A1"])
+
+
+def test_writing_raw_personal_data_is_an_explicit_logged_opt_out(tmp_wh, tmp_path, capsys) -> None:
+    f = _customers_csv(tmp_path / "c.csv", [PII_ROW])
+    result = ingest(tmp_wh, [f], table="customers", privacy="off")
+    assert "privacy is OFF" in capsys.readouterr().err
+    assert _stored_raw(tmp_wh)
+    log = tmp_wh.query("SELECT run_id, table_name, columns FROM _privacy_optouts")
+    assert log["run_id"].tolist() == [result.run_id] and log["table_name"].tolist() == ["customers"]
+    assert "email" in log["columns"].iloc[0]
+    # pseudonyms would never join the raw ids now stored: privacy on customer ids is refused here
+    f2 = _customers_csv(tmp_path / "c2.csv", [{"customer_id": "B2"}])
+    with pytest.raises(UserInputError, match="raw customer ids written with privacy='off'"):
+        ingest(tmp_wh, [f2], table="customers", settings=Settings(warehouse=tmp_wh.path, secret=SECRET))
+    assert tmp_wh.row_count("customers") == 1
+    with pytest.raises(UserInputError, match="privacy must be"):
+        ingest(tmp_wh, [f2], table="customers", privacy="maybe")  # type: ignore[arg-type]
+
+
+def test_the_opt_out_is_refused_on_a_pseudonymised_warehouse(tmp_wh, tmp_path) -> None:
+    s = Settings(warehouse=tmp_wh.path, secret=SECRET)
+    ingest(tmp_wh, [_customers_csv(tmp_path / "c.csv", [PII_ROW])], table="customers", settings=s)
+    with pytest.raises(UserInputError, match="holds pseudonymised customer ids"):
+        ingest(tmp_wh, [_customers_csv(tmp_path / "c2.csv", [{"customer_id": "B2"}])], table="customers",
+               privacy="off")
+    assert tmp_wh.row_count("customers") == 1 and not tmp_wh.has_table("_privacy_optouts")
+
+
+def test_cli_ingest_privacy_off_is_printed_and_logged(tmp_path) -> None:
+    from typer.testing import CliRunner
+
+    from shoplens.cli import app
+
+    f = _customers_csv(tmp_path / "c.csv", [PII_ROW])
+    res = CliRunner().invoke(app, ["-w", str(tmp_path / "w.duckdb"), "ingest", "customers", f, "--privacy", "off",
+                                   "--json"])
+    assert res.exit_code == 0, res.output
+    assert "privacy is OFF" in res.output  # stderr is mixed into the runner's output
+    from shoplens.store.warehouse import Warehouse
+
+    with Warehouse(tmp_path / "w.duckdb", read_only=True) as wh:
+        assert wh.row_count("_privacy_optouts") == 1 and _stored_raw(wh)
+
+
+def test_quarantine_reasons_show_shop_ids_never_pseudonyms(tmp_path, monkeypatch) -> None:
+    """Sibling of #16 item 3: a reference check names the staged (pseudonymised) id in its reason."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from shoplens.cli import app
+    from shoplens.store.warehouse import Warehouse
+
+    monkeypatch.setenv("SHOPLENS_SECRET", SECRET)
+    w = tmp_path / "w.duckdb"
+    with Warehouse(w) as wh:
+        hooks = ingest_hooks(Settings(warehouse=w, secret=SECRET), wh)  # as an older caller passes them
+        ingest(wh, [_customers_csv(tmp_path / "c.csv", [{"customer_id": "C1"}])], table="customers", before_write=hooks)
+        (tmp_path / "o.csv").write_text("order_id,customer_id,ordered_at\nO1,C1,2011-01-01\nO2,C9,2011-01-01\n")
+        assert ingest(wh, [tmp_path / "o.csv"], table="orders", before_write=hooks).quarantined == 1
+        stored = wh.con.execute("SELECT reason FROM _quarantine").fetchone()[0]
+        assert to_internal(wh, ["C9"])[0] in stored  # kept pseudonymous inside (erasure finds it)
+    res = CliRunner().invoke(app, ["-w", str(w), "quarantine", "orders", "--json"])
+    assert res.exit_code == 0, res.output
+    reason = json.loads(res.output)[0]["reason"]
+    assert "'C9'" in reason and not re.search(r"\bc[0-9a-f]{20}\b", reason)

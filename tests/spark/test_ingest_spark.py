@@ -7,9 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from shoplens.config import Settings
 from shoplens.errors import StrictModeError
 from shoplens.ingest import ingest
+from shoplens.privacy.ids import to_external
 from shoplens.store.warehouse import Warehouse
+
+SECRET = "spark-ingest-test-secret-0123456789"
 
 FIRST = "customer_id,country,birth_year,created_at\nc1,UK,1980,2011-01-02 10:00\nc2,FR,1975,2011-01-03\nc3,DE,,\n"
 # c1 unchanged (duplicate), c2 changed (updated), c4 new then changed again in the same
@@ -24,12 +28,18 @@ def _run_both(tmp_path: Path, files: list[tuple[str, str]], **options):
         folder = tmp_path / engine
         folder.mkdir()
         results = []
+        # one shop secret for both warehouses: the same ids give the same pseudonyms
+        settings = Settings(warehouse=folder / "w.duckdb", secret=SECRET, engine=engine)
         with Warehouse(folder / "w.duckdb", engine=engine, spark_master="local[2]") as wh:
             for name, text in files:
                 path = folder / name
                 path.write_text(text)
-                results.append(ingest(wh, [path], table="customers", **options).to_dict())
-            table = wh.engine.query("SELECT customer_id, country, birth_year, created_at FROM customers ORDER BY 1")
+                results.append(ingest(wh, [path], table="customers", settings=settings, **options).to_dict())
+            table = wh.engine.query("SELECT customer_id, country, birth_year, created_at FROM customers")
+            stored = table["customer_id"].tolist()
+            table["customer_id"] = to_external(wh, stored)  # privacy applies on Spark too: pseudonyms stored
+            assert not set(stored) & set(table["customer_id"])
+            table = table.sort_values("customer_id").reset_index(drop=True)
             quarantine = wh.query('SELECT line, "column", reason FROM _quarantine ORDER BY line')
         out[engine] = (results, table, quarantine)
     return out

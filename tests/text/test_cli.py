@@ -122,3 +122,35 @@ def test_warehouse_commands(monkeypatch, capsys, analyzed_path):
 def test_insight_before_analyze_exit_2(monkeypatch, capsys, demo_warehouse_path):
     code, _, err = run(monkeypatch, capsys, "-w", str(demo_warehouse_path), "text", "complaints")
     assert code == 2 and "shoplens text analyze" in err
+
+
+def test_train_sentiment_adapt_to_a_file_a_table_and_errors(monkeypatch, capsys, tmp_path, demo_warehouse_path):
+    """`--adapt-to` reads unlabelled texts from a CSV or a warehouse table; unknown ones exit 2."""
+    import shutil
+
+    from shoplens.text.sentiment import SentimentModel
+
+    pos = ["great quality love it", "love the colour", "perfect fit great", "excellent and soft", "great value love"]
+    neg = ["terrible quality", "awful fit returned", "bad colour hate it", "poor and scratchy", "terrible value bad"]
+    data = tmp_path / "labelled.csv"
+    pd.DataFrame({"body": (pos + neg) * 4, "label": ([1] * 5 + [0] * 5) * 4}).to_csv(data, index=False)
+    target = tmp_path / "shop.csv"
+    pd.DataFrame({"review": ["terrible rider late", "awful rider", "rider great love it"] * 5}).to_csv(target, index=False)
+    out = tmp_path / "m.pkl"
+    train = ["text", "train", "sentiment", "--data", str(data), "--text-column", "body", "--label-column", "label",
+             "-o", str(out), "--json"]
+    code, stdout, err = run(monkeypatch, capsys, *train, "--adapt-to", str(target), "--adapt-column", "review")
+    assert code == 0, err
+    report = json.loads(stdout)
+    assert report["adapted_to"] == 15 and set(report["target_class_share"]) == {"negative", "positive"}
+    assert SentimentModel.load(out).adapted_on_ == 15
+    wh = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, wh)
+    code, stdout, err = run(monkeypatch, capsys, "-w", str(wh), *train, "--adapt-to", "reviews")
+    assert code == 0, err
+    assert json.loads(stdout)["adapted_to"] > 1000  # the demo shop's own reviews
+    for bad, message in (("no such thing!", "no such file"), ("no_such_table", "no such file or warehouse table")):
+        code, _, err = run(monkeypatch, capsys, "-w", str(wh), *train, "--adapt-to", bad)
+        assert code == 2 and message in err and "Traceback" not in err
+    code, _, err = run(monkeypatch, capsys, "-w", str(wh), *train, "--adapt-to", "reviews", "--adapt-column", "nope")
+    assert code == 2 and "no column 'nope'" in err

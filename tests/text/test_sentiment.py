@@ -64,3 +64,61 @@ def test_train_sentiment_picks_the_word_recipe_for_english():
     assert forced.language == "zh" and forced.model_.ngram_range == (1, 5)
     with pytest.raises(UserInputError, match="--lang 'fr'"):
         train_sentiment(frame, "t", label_column="y", language="fr")
+
+
+# -- issue #20: contrast view, class balance adaptation, self-training, --adapt-to ------------------------
+from shoplens.text.sentiment import contrast_view, self_train  # noqa: E402
+
+_POS = ["great quality love it", "love the colour", "perfect fit great", "excellent and soft", "great value love"]
+_NEG = ["terrible quality", "awful fit returned", "bad colour hate it", "poor and scratchy", "terrible value bad"]
+
+
+def _toy_model(**kw) -> SentimentModel:
+    texts, labels = (_POS + _NEG) * 3, ([1] * 5 + [0] * 5) * 3
+    return SentimentModel(NgramClassifier(ngram_range=None, word_ngrams=(1, 2), min_df=1, C=10.0), **kw).fit(texts, labels)
+
+
+@pytest.mark.parametrize("text, lang, view", [
+    ("not bad at all, actually quite good", "en", "quite good"),
+    ("The colour is lovely but it shrank in the wash", "en", "it shrank in the wash"),
+    ("Although it looks nice, it's uncomfortable", "en", "it's uncomfortable"),
+    ("Love it", "en", None),
+    ("物流慢了点，不过衣服本身非常好", "zh", "衣服本身非常好"),
+    ("虽然好看，但穿着不舒服", "zh", "穿着不舒服"),
+    ("除了发货慢点，其他都很满意", "zh", "其他都很满意"),
+    ("质量很好", "zh", None),
+])
+def test_contrast_view(text: str, lang: str, view: str | None) -> None:
+    assert contrast_view(text, lang) == view
+
+
+def test_contrast_weight_mixes_in_the_part_after_the_contrast() -> None:
+    off, on = _toy_model(), _toy_model(contrast_weight=0.8)
+    text = ["terrible colour but great quality love it"]
+    p_off, p_on = off.positive_proba(text)[0], on.positive_proba(text)[0]
+    p_view = off.positive_proba(["great quality love it"])[0]
+    assert p_on == pytest.approx(0.2 * p_off + 0.8 * p_view, abs=1e-5)
+    assert on.positive_proba(["love the colour"])[0] == pytest.approx(off.positive_proba(["love the colour"])[0])
+
+
+def test_adapt_re_estimates_the_class_balance_without_labels() -> None:
+    m = _toy_model()
+    assert m.train_prior_.tolist() == [0.5, 0.5] and m.class_shift_ is None
+    mostly_negative = ["terrible quality", "awful colour", "bad fit", "poor value", "hate it", "love it"] * 5
+    before = m.positive_proba(["quality"])[0]
+    m.adapt(mostly_negative)
+    assert m.target_prior_[0] > 0.6  # negative is the first class
+    assert m.positive_proba(["quality"])[0] < before  # an unsure text leans to the target's majority
+    with pytest.raises(Exception):
+        SentimentModel().adapt(["x"])  # not fitted
+
+
+def test_self_train_learns_words_of_the_target_domain() -> None:
+    m = _toy_model()
+    target = ["great delivery rider love it", "rider was great", "terrible rider late", "awful rider bad"] * 5
+    adapted = self_train(m, (_POS + _NEG) * 3, (["positive"] * 5 + ["negative"] * 5) * 3, target, share=0.5)
+    assert adapted is not m and adapted.adapted_on_ == len(target)
+    vocab_before = len(m.model_.vocabulary_.keys_)
+    assert len(adapted.model_.vocabulary_.keys_) > vocab_before  # n-grams of the pseudo-labelled target texts
+    with pytest.raises(UserInputError):
+        self_train(m, _POS + _NEG, ["positive"] * 5 + ["negative"] * 5, ["", "  "])

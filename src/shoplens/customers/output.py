@@ -15,16 +15,18 @@ from shoplens.store.warehouse import Warehouse
 
 
 def exposable(wh: Warehouse, frame: pd.DataFrame, column: str = "customer_id") -> pd.DataFrame:
-    """Rows of customers who allow personalisation, with the shop's own ids (consent + pseudonyms)."""
-    from shoplens.privacy.consent import allowed
+    """Rows of customers who allow personalisation, with the shop's own ids (consent + pseudonyms).
+
+    Rows of ids that are not customers, or whose shop id cannot be revealed (erased), never leave."""
+    from shoplens.privacy.consent import _allowed_internal
     from shoplens.privacy.ids import to_external
 
     if frame.empty:
         return frame
-    keep = set(allowed(wh, frame[column].astype(str).tolist(), "personalization"))
+    keep = set(_allowed_internal(wh, frame[column].astype(str).tolist(), "profile"))
     out = frame[frame[column].astype(str).isin(keep)].copy()
     out[column] = to_external(wh, out[column].astype(str).tolist())
-    return out
+    return out[out[column].notna()]
 
 
 def records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -6,6 +6,11 @@ The profile is a join of the ``customer_*`` result tables (computed when
 missing) and the feature table, so a new signal column from
 :mod:`shoplens.customers.features` appears here without changes.
 
+A next best action that contacts the customer with an offer or a campaign (marked
+``marketing`` below) is proposed only to customers with marketing consent
+(``marketing_allowed``, from :func:`shoplens.privacy.consent.consent_filter_sql`); the
+others get the next action that needs no marketing consent.
+
 >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
 >>> profile = build_profile(wh)  # computes the segments, CLV and churn risk it needs
 >>> len(profile), profile.loc[0, ["segment", "risk_band", "next_best_action"]].tolist()
@@ -21,10 +26,15 @@ import pandas as pd
 from shoplens.customers.clv import ACTIVITY_DAYS, P_ALIVE_FALLBACK, P_ALIVE_MODEL
 from shoplens.customers.data import has_table, last_order_date, parse_date
 from shoplens.customers.features import FeatureCache, customer_features
+from shoplens.privacy.consent import consent_filter_sql
 from shoplens.store.warehouse import Warehouse
 
 # (action, condition, reason template); first match wins. Conditions are SQL over the joined profile.
+# Actions in MARKETING_ACTIONS contact the customer with an offer or a campaign.
 NEXT_BEST_ACTIONS: list[tuple[str, str, str]] = [
+    ("welcome offer for a first purchase", "orders IS NULL", "'registered but never bought'"),
+    ("personal recommendations", "orders IS NULL",
+     "'registered but never bought; no marketing consent, so no offer'"),
     ("personal win-back call", "risk_band = 'high' AND clv_rank >= 0.8",
      "'valuable (12-month CLV ' || printf('%.0f', clv) || ', top 20%) and at high churn risk (' || printf('%.0f', churn_risk * 100) || '%)'"),
     ("service follow-up on the last negative review", "last_review_sentiment = 'negative' AND recency_days <= 180",
@@ -38,8 +48,16 @@ NEXT_BEST_ACTIONS: list[tuple[str, str, str]] = [
     ("win-back offer", "segment IN ('At risk', 'Can''t lose', 'About to sleep')",
      "segment || ': ' || recency_days || ' days since the last order'"),
     ("personal recommendations", "TRUE",
-     "'regular customer: recommend products from ' || coalesce(top_category, 'their favourite category')"),
+     "CASE WHEN marketing_allowed THEN 'regular customer' ELSE 'no marketing consent, so no offer' END"
+     " || ': recommend products from ' || coalesce(top_category, 'their favourite category')"),
 ]
+MARKETING_ACTIONS = frozenset({"welcome offer for a first purchase", "personal win-back call",
+                               "low-cost reactivation email", "onboarding: second-order incentive",
+                               "loyalty reward and review request", "win-back offer"})
+
+
+def _action_condition(action: str, condition: str) -> str:
+    return f"({condition}) AND marketing_allowed" if action in MARKETING_ACTIONS else condition
 
 
 # Columns of optional signals (name -> SQL type), NULL when the shop lacks the source.
@@ -80,8 +98,9 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
     features = customer_features(wh, end, cache=cache)
     # Signals a shop may lack (no reviews, no categories): NULL columns keep the action rules valid.
     missing = ", ".join(f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}" for c in OPTIONAL_COLUMNS if c not in features)
-    cases = " ".join(f"WHEN {cond} THEN '{action}'" for action, cond, _ in NEXT_BEST_ACTIONS)
-    reasons = " ".join(f"WHEN {cond} THEN {reason}" for _, cond, reason in NEXT_BEST_ACTIONS)
+    cases = " ".join(f"WHEN {_action_condition(a, cond)} THEN '{a}'" for a, cond, _ in NEXT_BEST_ACTIONS)
+    reasons = " ".join(f"WHEN {_action_condition(a, cond)} THEN {reason}" for a, cond, reason in NEXT_BEST_ACTIONS)
+    marketing = consent_filter_sql("campaign", column="ids.customer_id")
     # customer_clv written before p_alive could fall back (see clv.fit_clv) has no basis column
     basis = "v.p_alive_basis" if "p_alive_basis" in wh.columns("customer_clv") else f"'{P_ALIVE_MODEL}'"
     # One statement from the joined results to the profile: a million customers' rows (with their
@@ -94,7 +113,8 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                        s.segment_name AS behaviour_segment,
                        v.clv, v.p_alive, {basis} AS p_alive_basis, v.expected_purchases, v.expected_spend,
                        percent_rank() OVER (ORDER BY v.clv) AS clv_rank,
-                       ch.churn_risk, ch.risk_band, ch.reasons AS churn_reasons
+                       ch.churn_risk, ch.risk_band, ch.reasons AS churn_reasons,
+                       {marketing} AS marketing_allowed
                 FROM ids LEFT JOIN customers c USING (customer_id) LEFT JOIN _features f USING (customer_id)
                 LEFT JOIN customer_rfm r USING (customer_id) LEFT JOIN customer_segments s USING (customer_id)
                 LEFT JOIN customer_clv v USING (customer_id) LEFT JOIN customer_churn ch USING (customer_id)),
@@ -111,8 +131,8 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                      END AS clv_reason,
                 CASE WHEN price_index IS NULL THEN NULL WHEN price_index < 0.9 THEN 'bargain hunter'
                      WHEN price_index > 1.1 THEN 'pays premium prices' ELSE 'pays typical prices' END AS price_sensitivity,
-                CASE WHEN orders IS NULL THEN 'welcome offer for a first purchase' {cases} END AS next_best_action,
-                CASE WHEN orders IS NULL THEN 'registered but never bought' {reasons} END AS action_reason,
+                CASE {cases} END AS next_best_action,
+                CASE {reasons} END AS action_reason,
                 TIMESTAMP '{end.isoformat()}' AS as_of
             FROM _profile ORDER BY customer_id"""
     wh.con.register("_features", features)

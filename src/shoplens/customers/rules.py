@@ -37,6 +37,7 @@ from shoplens.customers.data import last_order_date, parse_date
 from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.customers.rfm import SEGMENTS, compute_rfm
 from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.files import write_private
 from shoplens.store.warehouse import Warehouse
 
 # feature -> (English words, Chinese words, unit)
@@ -153,6 +154,12 @@ def _window(wh: Warehouse, cutoff: date, horizon_days: int, cache: FeatureCache 
     return features.merge(rfm, on="customer_id", how="left").merge(labels, on="customer_id")
 
 
+# Rule actions that contact the customer with an offer or a campaign: tagging a customer
+# for one of them builds a campaign audience, which needs marketing consent too.
+MARKETING_ACTIONS = frozenset({"cross-sell and loyalty upsell", "personal win-back offer",
+                               "reactivation email with bestsellers"})
+
+
 def _action(atoms: tuple[Atom, ...], kind: str) -> tuple[str, str]:
     values = {str(a.value) for a in atoms}
     if kind == "growth":
@@ -188,10 +195,10 @@ class RuleSet:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
-            path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
         else:
-            path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
-        return path
+            text = json.dumps(doc, ensure_ascii=False, indent=2)
+        return write_private(path, text)  # owner-only, like every file shoplens writes
 
 
 def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: int = 90, min_support: float = 0.03,
@@ -321,7 +328,9 @@ def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_da
 def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: FeatureCache | None = None) -> pd.DataFrame:
     """Tag today's customers matching each validated rule; writes ``customer_rule_tags``.
 
-    Customers without consent to personalisation are never tagged.
+    Customers without consent to personalisation are never tagged; a rule whose action
+    contacts the customer (:data:`MARKETING_ACTIONS`) tags only customers who also consent
+    to marketing (the tags are campaign audiences).
     """
     from shoplens.privacy.consent import consent_filter_sql
 
@@ -334,8 +343,10 @@ def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: Featur
                                                on="customer_id", how="left")
     wh.con.register("_current", current)
     try:
+        need = {False: ["profile"], True: ["profile", "campaign"]}
         parts = [f"SELECT customer_id, '{r.rule_id}' AS rule_id, '{r.action}' AS action FROM _current "
-                 f"WHERE ({r.condition_sql}) AND {consent_filter_sql('personalization')}" for r in rules.itertuples()]
+                 f"WHERE ({r.condition_sql}) AND {consent_filter_sql(need[r.action in MARKETING_ACTIONS])}"
+                 for r in rules.itertuples()]
         tags = wh.query(" UNION ALL ".join(parts) + " ORDER BY customer_id, rule_id") if parts else \
             pd.DataFrame(columns=["customer_id", "rule_id", "action"])
     finally:

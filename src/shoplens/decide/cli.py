@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table
 from shoplens.errors import InputFileError, UserInputError
@@ -59,7 +60,7 @@ def ope_cmd(
         return
     console.print(rows_table(_estimates_rows(result["estimates"]),
                              title=f"Off-policy estimates for {policy} on {result['n_rows']:,} logged rows"))
-    console.print(f"Selected: [bold]{result['selected']}[/bold] ({result['reason']})")
+    console.print(f"Selected: [bold]{escape(str(result['selected']))}[/bold] ({escape(str(result['reason']))})")
 
 
 @decide_app.command("learn")
@@ -216,7 +217,14 @@ def choose_cmd(
     slots: Annotated[int, typer.Option(help="number of ranked slots to fill")] = 1,
     json_out: Annotated[bool, typer.Option("--json", help="print the decisions as JSON")] = False,
 ) -> None:
-    """Choose an action for a customer with a bandit, log it, and learn from rewards logged since."""
+    """Choose an action for a customer with a bandit, log it, and learn from rewards logged since.
+
+    An offer needs the customer's marketing consent: without it (refused, never given, or
+    an id that is not a customer) nothing is offered ("action": null and a "reason"), and
+    the decision is logged as not offered. Without personalisation consent the choice is
+    non-personalised. JSON: {decisions: [{decision_id, action, propensity, position,
+    personalised, customer_id, reason}]}.
+    """
     from shoplens.base import read_model_file
     from shoplens.decide.log import Decider
     from shoplens.decide.policies import make_policy
@@ -241,6 +249,11 @@ def choose_cmd(
         print_json({"decisions": out})
         return
     console.print(rows_table(out, title=f"Decision of {name}"))
+    if out and out[0]["reason"]:
+        from rich.markup import escape
+
+        what = "No offer" if out[0]["action"] is None else "Not personalised"
+        console.print(f"{what}: {escape(out[0]['reason'])}")
 
 
 @ab_app.command("analyze")
@@ -306,13 +319,23 @@ def analyze_cmd(
 
 @ab_app.command("assign")
 def assign_cmd(
-    units: Annotated[list[str], typer.Argument(help="unit ids (e.g. customer ids)")],
+    ctx: typer.Context,
+    units: Annotated[list[str], typer.Argument(help="unit ids (the shop's customer ids, or other units with --consent none)")],
     experiment: Annotated[str, typer.Option(help="experiment salt: the same salt always gives the same split")],
     variants: Annotated[str, typer.Option(help="comma-separated variant names")] = "control,treatment",
     weights: Annotated[Optional[str], typer.Option(help="comma-separated traffic weights [default: equal]")] = None,
-    json_out: Annotated[bool, typer.Option("--json", help="print {unit: variant}")] = False,
+    consent: Annotated[str, typer.Option(help="consent the assignment needs: marketing (a campaign or offer test, "
+                                              "the default), personalization, or none (units that are not "
+                                              "customers, e.g. sessions)")] = "marketing",
+    json_out: Annotated[bool, typer.Option("--json", help='print {"assignments": {unit: variant}, '
+                                                          '"not_assigned": {unit: reason}}')] = False,
 ) -> None:
-    """Deterministic hashed assignment of units to variants."""
+    """Deterministic hashed assignment of units to variants.
+
+    Units are the shop's customers by default, and a customer is assigned only with the
+    consent the experiment needs (marketing unless --consent says otherwise): refused,
+    never-asked (under opt-in) and unknown ids are listed as not assigned, with the reason.
+    """
     from shoplens.decide.abtest import assign
 
     names = [v.strip() for v in variants.split(",") if v.strip()]
@@ -322,8 +345,22 @@ def assign_cmd(
         raise UserInputError("--weights must be comma-separated numbers") from None
     if w is not None and len(w) != len(names):
         raise UserInputError(f"--weights has {len(w)} values for {len(names)} variants")
-    out = {u: assign(u, names, salt=experiment, weights=w) for u in units}
+    if consent not in ("marketing", "personalization", "none"):
+        raise UserInputError(f"--consent must be marketing, personalization or none, not {consent!r}")
+    not_assigned: dict[str, str] = {}
+    if consent != "none":
+        from shoplens.privacy.consent import allowed
+
+        with open_warehouse(ctx, read_only=True) as wh:
+            check = allowed(wh, units, "campaign" if consent == "marketing" else consent)
+        not_assigned = {u: check.reason(u) or "" for u in units if u not in check}
+    out = {u: assign(u, names, salt=experiment, weights=w) for u in units if u not in not_assigned}
     if json_out:
-        print_json(out)
+        print_json({"assignments": out, "not_assigned": not_assigned})
         return
     console.print(rows_table([{"unit": k, "variant": v} for k, v in out.items()], title=f"Assignment for {experiment}"))
+    if not_assigned:
+        from rich.markup import escape
+
+        console.print(rows_table([{"unit": escape(k), "reason": escape(v)} for k, v in not_assigned.items()],
+                                 title="Not assigned (no consent on record for this experiment)"))

@@ -1,15 +1,17 @@
 """Demo step: a bandit serves offers (simulated responses, real customer contexts, consent
-respected), is evaluated off-policy on uniform logs, a better policy is learned off-policy,
+respected: offers only to customers with marketing consent), is evaluated off-policy on uniform logs, a better policy is learned off-policy,
 prices are simulated on calibrated demand curves, and an A/A test is analysed with CUPED."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.decide import abtest
@@ -19,6 +21,8 @@ from shoplens.decide.opl import learn_and_evaluate
 from shoplens.decide.policies import EpsilonGreedy, LinearTS
 from shoplens.decide.pricing import calibrate_from_warehouse, scenarios_from, simulate_pricing
 from shoplens.decide.simulate import OfferEnvironment
+from shoplens.privacy.consent import _allowed_internal
+from shoplens.metrics import revenue_orders_sql
 from shoplens.privacy.ids import to_external
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse, first_row
@@ -29,6 +33,10 @@ def offer_study(wh: Warehouse, *, n_logged: int = 1500, n_bandit: int = 1500, le
     """Uniform logging, then a LinearTS bandit online, both through the decision log; then
     off-policy evaluation of the bandit and off-policy learning, checked against the simulator."""
     env = OfferEnvironment.from_warehouse(wh, seed=seed)
+    # offers reach only customers with marketing consent (the Decider would log the others as not offered)
+    marketable = set(_allowed_internal(wh, env.customers["customer_id"], "offer"))
+    excluded = int((~env.customers["customer_id"].isin(marketable)).sum())
+    env = replace(env, customers=env.customers[env.customers["customer_id"].isin(marketable)].reset_index(drop=True))
     rng = np.random.default_rng(seed)
     offers = list(env.offers)
     log = DecisionLog(wh)
@@ -85,20 +93,22 @@ def offer_study(wh: Warehouse, *, n_logged: int = 1500, n_bandit: int = 1500, le
     registry.register("offer-policy-dr", policy, kind="off-policy-learner", data_window=window,
                       metrics={"ope_" + learned["selected"]: learned["estimates"][learned["selected"]]["value"]})
     return {"curves": pd.DataFrame(curves), "estimates": estimates, "selected": choice, "truth": truth,
-            "learned": learned, "n_logged": len(logs)}
+            "learned": learned, "n_logged": len(logs), "excluded_without_marketing_consent": excluded}
 
 
 def aa_test(wh: Warehouse, *, split: str = "2011-07-01", salt: str = "demo-aa") -> dict[str, Any]:
     """An A/A test on real revenue: customers split by hashed assignment (in SQL), metric =
-    revenue after ``split``, pre_metric = revenue before. No effect exists, so the analysis
+    net revenue after ``split``, pre_metric = net revenue before. No effect exists, so the analysis
     should find none; CUPED should shrink the interval."""
     variant = abtest.assignment_sql("customer_id", ["A", "B"], salt=salt)
+    # net revenue per customer (purchases minus returns), as everywhere else (shoplens.metrics)
     units = wh.query(f"""
         SELECT customer_id, {variant} AS variant,
-               coalesce(sum(total_amount) FILTER (WHERE ordered_at >= ?), 0) AS metric,
-               coalesce(sum(total_amount) FILTER (WHERE ordered_at < ?), 0) AS pre_metric
-        FROM orders WHERE customer_id IS NOT NULL AND status = 'completed'
-        GROUP BY customer_id ORDER BY customer_id""", [split, split])
+               coalesce(sum(amount) FILTER (WHERE ordered_at >= ?), 0) AS metric,
+               coalesce(sum(amount) FILTER (WHERE ordered_at < ?), 0) AS pre_metric
+        FROM ({revenue_orders_sql()}) r WHERE customer_id IS NOT NULL
+        GROUP BY customer_id HAVING count(*) FILTER (WHERE kind = 'purchase') > 0
+        ORDER BY customer_id""", [split, split])
     plain = abtest.analyze_units(units, difference="relative")
     cuped = abtest.analyze_units(units, covariates=["pre_metric"], difference="relative")
     bayes = abtest.analyze_units(units, covariates=["pre_metric"], method="bayesian")
@@ -109,6 +119,8 @@ def run(ctx: Any) -> None:
     wh, console = ctx.warehouse, ctx.console
     study = offer_study(wh)
     curves, est, truth = study["curves"], study["estimates"], study["truth"]
+    console.print(f"Offers go only to customers with marketing consent: "
+                  f"{study['excluded_without_marketing_consent']:,} customers without it are never offered anything.")
     final = curves.groupby("policy")["click_rate"].last()
     console.print(rows_table([{"policy": p, "click_rate": f"{float(v):.4f}"} for p, v in final.items()],
                              title="Offer bandit: click rate while serving (simulated responses, real contexts)"))
@@ -117,7 +129,8 @@ def run(ctx: Any) -> None:
     console.print(rows_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()} for r in est_rows],
                              title=f"Off-policy value of the bandit on {study['n_logged']:,} uniform "
                                              f"logs (true value {truth['offer-bandit']:.4f})"))
-    console.print(f"Trusted estimator: [bold]{study['selected']['selected']}[/bold] ({study['selected']['reason']})")
+    console.print(f"Trusted estimator: [bold]{escape(str(study['selected']['selected']))}[/bold] "
+                  f"({escape(str(study['selected']['reason']))})")
     learned = study["learned"]
     sel = learned["estimates"][learned["selected"]]
     console.print(f"Learned DR policy: estimated {sel['value']:.4f} [{sel['ci_low']:.4f}, {sel['ci_high']:.4f}] "
@@ -161,7 +174,9 @@ def run(ctx: Any) -> None:
     ctx.report.add_section(
         "Decisions", key="decide",
         text=("Offers are served by a LinearTS bandit through the decision log (every decision with its "
-              "propensity; customers without personalisation consent get a logged, non-personalised choice). "
+              "propensity) to customers who consent to marketing "
+              f"({study['excluded_without_marketing_consent']:,} without that consent are never offered anything); "
+              "customers without personalisation consent get a logged, non-personalised choice. "
               "Responses are simulated from a click model over real customer contexts, so the off-policy "
               "estimates can be checked against the true value. Prices are simulated on demand curves "
               "calibrated from the shop's own price variation; the A/A test uses real revenue."),

@@ -3,10 +3,19 @@ that any other policy can later be evaluated on it; rewards arrive later and are
 joined by decision id.
 
 :class:`Decider` is the one entry point that serves a decision for a customer: it
-checks personalisation consent (:mod:`shoplens.privacy.consent`), asks the policy, logs
+checks consent (:func:`shoplens.privacy.consent._check_internal`), asks the policy, logs
 the decision and, later, teaches the policy the rewards logged since it last learned.
-A customer without consent gets a non-personalised (context-free, uniformly random)
-choice, logged under the policy name ``non-personalised`` with no context stored.
+
+- An offer (every decision type except the personalisation-only ones in
+  :data:`shoplens.privacy.consent.PERSONALISATION_ONLY_DECISIONS`) needs marketing
+  consent: a customer without it (refused, never asked under opt-in, or not a customer)
+  gets no offer: ``action`` None and a ``reason`` naming the missing consent. The
+  decision is still logged for auditing, under the policy name ``not-offered`` with
+  the reason code as its version and no action.
+- A customer without personalisation consent, or an id that is not a customer (cold
+  start), gets a non-personalised (context-free, uniformly random) choice, logged under
+  the policy name ``non-personalised`` with no context stored.
+- Answers carry the customer id as it came in, never a warehouse id.
 
 >>> reward_value("margin", {"revenue": 30.0, "cost": 18.0})
 12.0
@@ -26,12 +35,13 @@ import pandas as pd
 from shoplens.decide.ope import LoggedFeedback
 from shoplens.decide.policies import Policy
 from shoplens.errors import InsufficientDataError, NotFoundError, UserInputError
-from shoplens.privacy.consent import allowed
-from shoplens.privacy.ids import to_external, to_internal
+from shoplens.privacy.consent import Default, _check_internal, decision_action
+from shoplens.privacy.ids import to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 
 REWARD_KINDS = ("click", "conversion", "revenue", "margin")
 NON_PERSONALISED = "non-personalised"
+NOT_OFFERED = "not-offered"  # the policy name of logged decisions where consent allowed no offer
 
 
 def reward_value(kind: str, outcome: Mapping[str, Any]) -> float:
@@ -53,11 +63,12 @@ class DecisionLog:
     def __init__(self, wh: Warehouse) -> None:
         self.wh = wh
 
-    def record(self, *, action: Hashable, propensity: float, policy: str, policy_version: str = "1",
+    def record(self, *, action: Hashable | None, propensity: float, policy: str, policy_version: str = "1",
                customer_id: str | None = None, context: Mapping[str, Any] | None = None,
                position: int | None = None, decision_type: str = "offer", decision_id: str | None = None,
                occurred_at: datetime | None = None) -> str:
-        """Insert one decision (warehouse customer id); returns its decision id."""
+        """Insert one decision (warehouse customer id; ``action`` None: nothing was offered);
+        returns its decision id."""
         if not 0 < propensity <= 1:
             raise UserInputError(f"propensity must lie in (0, 1], got {propensity}")
         decision_id = decision_id or uuid.uuid4().hex
@@ -66,7 +77,8 @@ class DecisionLog:
             "policy, policy_version, decision_type) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [decision_id, occurred_at or utcnow(), customer_id,
              json.dumps(dict(context), default=str, sort_keys=True) if context is not None else None,
-             str(action), position, float(propensity), policy, policy_version, decision_type],
+             None if action is None else str(action), position, float(propensity), policy, policy_version,
+             decision_type],
         )
         return decision_id
 
@@ -128,6 +140,7 @@ class DecisionLog:
     def feedback(self, policy: str | None = None, decision_type: str | None = None) -> LoggedFeedback:
         """Rewarded decisions as :class:`LoggedFeedback` for off-policy evaluation (contexts unpacked)."""
         frame = self.frame(policy, decision_type, rewarded_only=True)
+        frame = frame[frame["action"].notna()]  # not-offered decisions chose no action: nothing to evaluate
         if frame.empty:
             raise InsufficientDataError("no rewarded decisions in the log yet (attach rewards with `decide log-reward`)")
         codes, names = pd.factorize(frame["action"], sort=True)
@@ -138,23 +151,34 @@ class DecisionLog:
                               action_names=list(names))
 
 
+def _reason_code(check: Any, customer_id: str) -> str:
+    """A short code for the decision log: why nothing was offered."""
+    if customer_id in check.unknown:
+        return "unknown-customer"
+    return "no-" + "-".join(p for p in check.purposes) + "-consent"
+
+
 class Decider:
     """Consent-aware, logged decisions of one policy for the shop's customers.
 
     >>> from shoplens.decide.policies import LinearTS
     >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
     >>> d = Decider(wh, LinearTS(seed=1), name="offer-bandit")
-    >>> [slot] = d.decide("17850", {"recency_days": 12}, ["free-shipping", "10-percent"])
+    >>> [slot] = d.decide("12355", {"recency_days": 12}, ["free-shipping", "10-percent"])
     >>> slot["customer_id"], slot["action"], slot["personalised"]
-    ('17850', '10-percent', True)
+    ('12355', '10-percent', True)
+    >>> [refused] = d.decide("17850", {"recency_days": 12}, ["free-shipping", "10-percent"])
+    >>> refused["action"], refused["reason"]  # offers need marketing consent
+    (None, 'no marketing consent (consent_marketing is false)')
     >>> d.log.log_reward(slot["decision_id"], 1.0)  # the customer used the offer
     >>> d.learn()  # rewards learned
     1
     """
 
     def __init__(self, wh: Warehouse, policy: Policy, *, name: str, version: str = "1",
-                 decision_type: str = "offer", seed: int = 0) -> None:
+                 decision_type: str = "offer", seed: int = 0, consent_default: Default = None) -> None:
         self.wh = wh
+        self.consent_default = consent_default  # the policy's answer for never-asked customers (None: settings)
         self.policy = policy
         self.name = name
         self.version = version
@@ -163,30 +187,54 @@ class Decider:
         self._rng = np.random.default_rng(seed)
         self.learned_until: datetime | None = None
 
+    def _consent(self, internal: Sequence[str | None]) -> tuple[Any, Any]:
+        """(offer check or None when this decision type offers nothing, personalisation check)
+        for the customers of a request."""
+        ids = [c for c in internal if c is not None]
+        if not ids:
+            return None, None
+        is_offer = decision_action(self.decision_type) == "offer"
+        return (_check_internal(self.wh, ids, "offer", self.consent_default) if is_offer else None,
+                _check_internal(self.wh, ids, "personalised_decision", self.consent_default))
+
     def decide(self, customer_id: str | None, context: Mapping[str, Any] | None, actions: Sequence[Hashable],
                k: int = 1) -> list[dict[str, Any]]:
-        """Choose ``k`` actions (slots) for a customer (the shop's id) and log them.
+        """Choose ``k`` actions (slots) for a customer (the shop's id; None: an anonymous visitor)
+        and log them.
 
-        Returns one dict per slot: decision_id, action, propensity, position, personalised.
+        Returns one dict per slot: decision_id, action (None when consent allows no offer),
+        propensity, position, personalised, customer_id (as given), reason (why nothing
+        was offered or nothing personalised; None otherwise).
         """
         if not actions:
             raise UserInputError("decide needs at least one action")
         internal = to_internal(self.wh, [customer_id])[0] if customer_id is not None else None
-        personalised = internal is None or bool(allowed(self.wh, [internal], "personalization"))
+        offer, personal = self._consent([internal])
         base = uuid.uuid4().hex
-        if personalised:
+        reason = None
+        if internal is not None and offer is not None and internal not in offer:
+            # no offer at all: logged for auditing, nothing chosen, no context kept
+            reason = offer.reason(internal)
+            slots: list[tuple[Hashable | None, float]] = [(None, 1.0)] * k
+            policy, version, ctx = NOT_OFFERED, _reason_code(offer, internal), None
+            personalised = False
+        elif internal is None or internal in personal:
             # the policy and the log see actions as text, so rewards read back from the log reach the same arm
             by_text = {str(a): a for a in actions}
             names = list(by_text)
             chosen = self.policy.choose_slate(context, names, k) if k > 1 else [self.policy.choose(context, names)]
             slots = [(by_text[str(a)], p) for a, p in chosen]
             policy, version, ctx = self.name, self.version, context
+            personalised = True
         else:
-            # no profiling: a context-free uniformly random slate (exact propensities, still useful for OPE)
+            # no profiling (refused, or an unknown id: cold start): a context-free uniformly random
+            # slate (exact propensities, still useful for OPE)
+            reason = personal.reason(internal)
             order = self._rng.permutation(len(actions))[:k]
             # the chance of an action in a given slot of a uniformly random ranking is 1/K
             slots = [(actions[i], 1.0 / len(actions)) for i in order]
             policy, version, ctx = NON_PERSONALISED, "uniform", None
+            personalised = False
         out = []
         for j, (action, propensity) in enumerate(slots):
             did = base if k == 1 else f"{base}-{j}"
@@ -195,13 +243,14 @@ class Decider:
                             decision_type=self.decision_type, decision_id=did)
             out.append({"decision_id": did, "action": action, "propensity": propensity,
                         "position": j if k > 1 else None, "personalised": personalised,
-                        "customer_id": to_external(self.wh, [internal])[0] if internal is not None else None})
+                        "customer_id": customer_id, "reason": reason})
         return out
 
     def decide_batch(self, customer_ids: Sequence[str | None], contexts: Sequence[Mapping[str, Any] | None],
                      actions: Sequence[Hashable]) -> list[dict[str, Any]]:
         """One decision per (customer, context), with one consent check and one log insert for
-        the whole batch; the policy state is the same for the batch (rewards come later)."""
+        the whole batch; the policy state is the same for the batch (rewards come later).
+        Consent works as in :meth:`decide`."""
         if len(customer_ids) != len(contexts):
             raise UserInputError("customer_ids and contexts must have the same length")
         if not actions:
@@ -209,26 +258,34 @@ class Decider:
         known = [c for c in customer_ids if c is not None]
         internal_known = iter(to_internal(self.wh, known)) if known else iter(())
         internal = [next(internal_known) if c is not None else None for c in customer_ids]
-        consented = set(allowed(self.wh, [c for c in internal if c is not None], "personalization"))
+        offer, personal = self._consent(internal)
+        may_offer = set(offer) if offer is not None else {c for c in internal if c is not None}
+        consented = set(personal) if personal is not None else set()
         by_text = {str(a): a for a in actions}
         names = list(by_text)
         rows, out = [], []
         now = utcnow()
         for shop_id, cid, context in zip(customer_ids, internal, contexts):
             did = uuid.uuid4().hex
-            personalised = cid is None or cid in consented
-            if personalised:
+            reason = None
+            if cid is not None and cid not in may_offer:
+                reason = offer.reason(cid)
+                action, propensity, personalised = None, 1.0, False
+                policy, version, ctx = NOT_OFFERED, _reason_code(offer, cid), None
+            elif cid is None or cid in consented:
                 action, propensity = self.policy.choose(context, names)
-                policy, version = self.name, self.version
+                policy, version, personalised = self.name, self.version, True
                 ctx = json.dumps(dict(context), default=str, sort_keys=True) if context is not None else None
             else:
+                reason = personal.reason(cid)
                 action, propensity = names[int(self._rng.integers(len(names)))], 1.0 / len(names)
-                policy, version, ctx = NON_PERSONALISED, "uniform", None
+                policy, version, ctx, personalised = NON_PERSONALISED, "uniform", None, False
             rows.append({"decision_id": did, "occurred_at": now, "customer_id": cid, "context": ctx,
-                         "action": str(action), "propensity": float(propensity), "policy": policy,
-                         "policy_version": version, "decision_type": self.decision_type})
-            out.append({"decision_id": did, "action": by_text[str(action)], "propensity": float(propensity),
-                        "position": None, "personalised": personalised, "customer_id": shop_id})
+                         "action": None if action is None else str(action), "propensity": float(propensity),
+                         "policy": policy, "policy_version": version, "decision_type": self.decision_type})
+            out.append({"decision_id": did, "action": None if action is None else by_text[str(action)],
+                        "propensity": float(propensity), "position": None, "personalised": personalised,
+                        "customer_id": shop_id, "reason": reason})
         self.log.record_many(pd.DataFrame(rows))
         return out
 

@@ -7,6 +7,15 @@ Per natural key, each valid row is compared with the key's previous version (the
 row before it in this run, else the warehouse row): no previous version means
 *loaded*, identical content means *duplicate*, different content means *updated*
 (the last version wins).
+
+Privacy holds by construction: the data flow is sources -> ingest -> privacy ->
+warehouse, so before anything is written ingest hands the validated rows to the
+privacy stage (:func:`shoplens.privacy.ingest.write_policy`), which applies the shop's
+policy (pseudonyms, masking, the vault) on every write path: CLI, Python, REST upload,
+Spark. No caller passes it and none can forget it; writing raw personal data takes the
+explicit, logged ``privacy="off"``. The import goes one step down the flow (privacy
+never imports ingest), and happens at call time so that reading presets or mappings
+stays light.
 """
 
 from __future__ import annotations
@@ -17,23 +26,26 @@ import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
 
-from shoplens.errors import MappingError, StrictModeError
-from shoplens.ingest.mapping import Mapping, normalise_name
+from shoplens.errors import EngineMismatchError, MappingError, StrictModeError, UserInputError
+from shoplens.ingest.mapping import Mapping, normalise_name, quote
 from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
-from shoplens.schema import quote_identifier as quote
+from shoplens.store.storage import claim, drop_duckdb_copy, keep_duckdb_copy, read_state
+from shoplens.store.files import private_dir
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Progress = Callable[[str, float], None]
 # Called for each table after validation and before writing, with the connection,
 # the canonical table name, the temp table holding its staged rows and the columns
 # the source provides. Privacy uses it to mask or pseudonymise before anything lands.
+# A hook may also have ``after_write(con, run_id)``, called inside the ingest's
+# transaction once rows and quarantine are written (privacy masks the quarantine there).
 BeforeWrite = Callable[[duckdb.DuckDBPyConnection, str, str, list[str]], None]
 
 
@@ -107,12 +119,23 @@ def ingest(
     progress: Progress | None = None,
     before_write: Sequence[BeforeWrite] = (),
     mirror: bool = True,
+    settings: Any = None,
+    privacy: Literal["on", "off"] = "on",
 ) -> IngestResult:
-    """Load ``files`` into the warehouse.
+    """Load ``files`` into the warehouse, the shop's privacy policy applied before anything lands.
+
+    ``settings`` (:class:`shoplens.config.Settings`) gives the policy and the shop secret;
+    when None they come from the environment and shoplens.toml, as for the CLI.
+    ``privacy="off"`` writes personal data as it came: refused on a pseudonymised
+    warehouse, recorded in ``_privacy_optouts`` and announced on stderr.
+    ``before_write``: further hooks (run after the privacy stage).
 
     On a warehouse opened with ``engine="spark"`` the same SQL runs on Spark and the
-    tables are Parquet; ``mirror`` then also copies them into the DuckDB file for the
-    steps that run on DuckDB only.
+    tables are Parquet; ``mirror`` then keeps a complete, verified copy of every
+    canonical table in the DuckDB file for the steps that run on DuckDB only
+    (``mirror=False``: no copy is kept, and a DuckDB open of the warehouse refuses).
+    The first ingest records which engine holds the warehouse's tables; an ingest on
+    the other engine refuses (see :mod:`shoplens.store.storage`).
 
     >>> import tempfile
     >>> folder = Path(tempfile.mkdtemp())
@@ -130,13 +153,17 @@ def ingest(
         raise MappingError("no input files given")
     m = resolve_mapping(table, mapping, preset)
     paths = [Path(f) for f in files]
+    if privacy not in ("on", "off"):
+        raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
+    _check_engine(warehouse)
     if getattr(warehouse, "engine_name", "duckdb") == "spark":
         return _ingest_spark(warehouse, m, paths, strict=strict, encoding=encoding, max_future_days=max_future_days,
-                             step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror)
+                             step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror,
+                             settings=settings, privacy=privacy)
     started = time.perf_counter()
     step = progress or (lambda msg, frac: None)
     con = warehouse.con
-    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(warehouse.tmp_dir)
     run_id = uuid.uuid4().hex[:12]
     try:
         # Staging only creates connection-local temp tables, outside the transaction
@@ -149,8 +176,10 @@ def ingest(
                            delimiter=m.source.delimiter, tmp_dir=warehouse.tmp_dir,
                            numeric_columns=lambda header: _numeric_columns(m, header))
             )
+        hooks = privacy_stage(warehouse, settings, privacy, before_write)  # once the files could be read
         with warehouse.transaction():
-            result = _run(con, m, staged, run_id, strict, max_future_days, step, before_write)
+            result = _run(con, m, staged, run_id, strict, max_future_days, step, hooks)
+            claim(con, warehouse, "duckdb")
     finally:
         _cleanup(con, warehouse.tmp_dir)
     result.seconds = time.perf_counter() - started
@@ -158,6 +187,48 @@ def ingest(
         "UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id]
     )
     return result
+
+
+def privacy_stage(warehouse: Warehouse, settings: Any, privacy: str,
+                  hooks: Sequence[BeforeWrite] = ()) -> list[BeforeWrite]:
+    """The hooks of one ingest: the privacy stage first, then ``hooks``.
+
+    A caller that still passes the policy hook itself (marked ``privacy_policy``) gets it
+    applied once, not twice.
+    """
+    if privacy not in ("on", "off"):
+        raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
+    given = list(hooks)
+    if any(getattr(h, "privacy_policy", False) for h in given):
+        if privacy == "off":
+            raise UserInputError("privacy='off' contradicts the privacy hook passed in before_write; drop one")
+        return given
+    from shoplens.privacy.ingest import write_policy  # the next stage of the flow (see the module doc)
+
+    return [*write_policy(warehouse, settings, privacy), *given]  # type: ignore[arg-type]
+
+
+def _after_write(hooks: Sequence[BeforeWrite], con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+    for hook in hooks:  # raw source rows in the quarantine may hold PII: the privacy stage masks them
+        step = getattr(hook, "after_write", None) or getattr(hook, "mask_quarantine", None)
+        if step is not None:
+            step(con, run_id)
+
+
+def _check_engine(warehouse: Warehouse) -> None:
+    """An ingest writes where the warehouse keeps its tables, never a partial copy elsewhere."""
+    engine = getattr(warehouse, "engine_name", "duckdb")
+    held = read_state(warehouse).canonical
+    if held is None or held == engine:
+        return
+    where = f"--warehouse {warehouse.path}"
+    if held == "spark":
+        raise EngineMismatchError(
+            f"{warehouse.path}: this warehouse keeps its tables on Spark; ingest with --engine spark, "
+            f"or move them to DuckDB first with `shoplens {where} migrate --to duckdb`")
+    raise EngineMismatchError(
+        f"{warehouse.path}: this warehouse keeps its tables in DuckDB; ingest with --engine duckdb, "
+        f"or move them to Spark first with `shoplens {where} migrate --to spark`")
 
 
 def _numeric_columns(m: Mapping, header: list[str]) -> list[str]:
@@ -255,10 +326,7 @@ def _run(
         for line, col, reason in s.rejects:
             con.execute("INSERT INTO _quarantine VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
                         [run_id, primary, str(s.path), line, col, reason, now])
-    for hook in before_write:  # raw source rows may hold PII: hooks that can mask them do
-        mask_quarantine = getattr(hook, "mask_quarantine", None)
-        if mask_quarantine is not None:
-            mask_quarantine(con, run_id)
+    _after_write(before_write, con, run_id)
     for tname in order:
         c = counts[tname]
         if not c.adds_up():  # an internal invariant, never a user error
@@ -517,13 +585,12 @@ def _upsert(con: duckdb.DuckDBPyConnection, plan: Plan) -> Counts:
 def _ingest_spark(
     warehouse: Warehouse, m: Mapping, paths: list[Path], *, strict: bool, encoding: str | None,
     max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool,
+    settings: Any = None, privacy: str = "on",
 ) -> IngestResult:
-    from shoplens.store.spark_storage import mirror_to_duckdb
-
     eng = warehouse.engine
     started = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(warehouse.tmp_dir)
     try:
         frames, staged = [], []
         for i, path in enumerate(paths):
@@ -537,10 +604,11 @@ def _ingest_spark(
         for f in frames[1:]:
             union = union.unionByName(f, allowMissingColumns=True)
         eng.save_temp("__src", union)
-        result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write)
-        if mirror:
+        before_write = privacy_stage(warehouse, settings, privacy, before_write)
+        result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write, mirror)
+        if mirror:  # every canonical table, verified, in one DuckDB transaction
             step("copying to the DuckDB file", 0.95)
-            mirror_to_duckdb(warehouse, eng, [result.table, *result.derived])
+            keep_duckdb_copy(warehouse)
     except BaseException:
         eng.discard_staged()
         raise
@@ -587,7 +655,7 @@ def _hooks_through_duckdb(warehouse: Warehouse, eng: Any, tname: str, provided: 
 
 def _run_spark(
     warehouse: Warehouse, eng: Any, m: Mapping, staged: list[StagedFile], run_id: str, strict: bool,
-    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite],
+    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool = True,
 ) -> IngestResult:
     con = warehouse.con
     paths = [s.path for s in staged]
@@ -669,10 +737,7 @@ def _run_spark(
             con.execute("INSERT INTO _quarantine SELECT run_id, table_name, file, line, \"column\", reason, raw, "
                         "quarantined_at FROM __q")
             con.unregister("__q")
-        for hook in before_write:
-            mask_quarantine = getattr(hook, "mask_quarantine", None)
-            if mask_quarantine is not None:
-                mask_quarantine(con, run_id)
+        _after_write(before_write, con, run_id)
         for tname in order:
             c = counts[tname]
             con.execute(
@@ -689,6 +754,9 @@ def _run_spark(
                 f"--strict: {total_bad} bad row(s), nothing was loaded. First: {shown}. "
                 "Fix the rows or run without --strict to quarantine them"
             )
+        state = claim(con, warehouse, "spark", keep_copy=mirror)
+        if not mirror and state.copy is not None:
+            drop_duckdb_copy(con)  # the copy would be stale: it must not read as data
         # every table's next version is written; swapping them in is a rename each
         for tname in order:
             eng.publish(tname)

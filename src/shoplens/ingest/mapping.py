@@ -37,7 +37,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from sqlglot import exp
 
 from shoplens.errors import MappingError
-from shoplens.schema import TABLES, get_table
+from shoplens.schema import TABLES, get_table, quote_identifier
 
 
 class ColumnSpec(BaseModel):
@@ -198,3 +198,6 @@ def normalise_name(name: str) -> str:
     s = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name.strip())
     return re.sub(r"[^0-9a-z]+", "_", s.lower()).strip("_")
 
+
+# ingest.loader and ingest.sources quote names through this name (one definition: schema.quote_identifier)
+quote = quote_identifier

@@ -8,7 +8,11 @@ The Python API (the CLI and REST call the same functions)::
     privacy.scan_file("chats.csv", "text")                  # [{"row": 0, "type": "PHONE", ...}]
     privacy.erase(wh, "12348"); privacy.verify(wh, "12348").clean
     privacy.register_table(wh, "campaign_targets", "member")  # erasure reaches it
-    privacy.allowed(wh, ids, "marketing"); privacy.to_external(wh, ids)
+    privacy.allowed(wh, ["12348", "x"], "marketing")       # ConsentCheck(allowed=[...], refused=[...], unknown=['x'])
+    privacy.export_customers(wh, ["12348"], "winback")      # ExportResult(path, exported, consent)
+
+Every public function takes and returns the shop's own customer ids; warehouse ids
+(pseudonyms) stay inside (helpers taking them are private, e.g. ``consent._check_internal``).
 
 Names are imported lazily so ``import shoplens.privacy.ids`` stays light.
 """
@@ -24,6 +28,7 @@ _API = {
     "scan_file": "files", "mask_file": "files", "scan_texts": "files", "mask_texts": "files",
     "erase": "erasure", "verify": "erasure", "register_table": "erasure", "audit_log": "erasure",
     "allowed": "consent", "consent_filter_sql": "consent", "consent_default": "consent",
+    "ConsentCheck": "consent", "ACTIONS": "consent", "ExportResult": "export",
     "to_internal": "ids", "to_external": "ids", "export_customers": "export", "Policy": "policy",
     "raw_pii_leaks": "audit", "evaluate": "evaluate",
 }

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
 
+from shoplens.privacy.person import find_persons
+
 PII_TYPES = ("PHONE", "EMAIL", "IP_ADDRESS", "URL", "CN_ID", "BANK_CARD", "PASSPORT", "ADDRESS", "PERSON")
 
 
@@ -146,85 +148,6 @@ _EN_ADDR = re.compile(
     r"(?:,\s*[A-Z][a-z]+(?:\s[A-Z][a-z]+)?)?"
     r"(?:,?\s*(?:[A-Z]{1,2}\d[A-Z\d]?\s?\d[A-Z]{2}|[A-Z]{2}\s\d{5}(?:-\d{4})?|\d{5}))?"
 )
-
-# Names with context.
-_SURNAMES = (
-    "欧阳|司马|上官|诸葛|东方|皇甫|慕容|令狐|司徒|"
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾"
-    "夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤常温康施文牛樊葛邢安齐易乔伍庞颜倪庄聂章鲁岳翟殷詹申"
-    "欧耿关兰焦俞左柳甘祝包宁尚符舒阮柯纪梅童凌毕单季裴霍涂成苗谷盛曲翁冉骆蓝路游辛靳管柴蒙鲍华喻祁蒲房滕屈饶解牟艾尤阳时穆农司卓古吉缪简车项连芦麦褚娄窦戚岑景党宫费卜冷晏席卫米柏宗瞿桂全佟应臧闵苟邬边卞姬师仇栾隋商刁沙荣巫寇桑郎甄丛仲虞敖巩明佘池查麻苑迟邝"
-)
-_SURNAME_RE = "(?:" + _SURNAMES.split("|王")[0] + "|[" + _SURNAMES.split("|")[-1] + "])"
-_GIVEN = r"[\u4e00-\u9fff]{1,2}"
-_ZH_NAME_TRIGGER = re.compile(
-    r"(?:我叫|我是(?=" + _SURNAME_RE + _GIVEN + r"(?:[，,。！!\s]|$))|本人|姓名[:：]?\s?|名字(?:是|叫)[:：]?|收件人[:：]?\s?|收货人[:：]?\s?|联系人[:：]?\s?|签收人[:：]?\s?|寄件人[:：]?\s?|"
-    r"客户[:：]\s?|买家[:：]\s?|署名[:：]?\s?|请联系|联系|抬头(?:写|是|为)?[:：]?|(?:开|写|交|转|寄|送)给|——\s?(?=" + _SURNAME_RE + _GIVEN + r"\s*(?:\n|$))|—\s?)"
-    r"(" + _SURNAME_RE + _GIVEN + r")"
-)
-_ZH_NAME_TITLE = re.compile(r"(?<![谢辛感基多])(" + _SURNAME_RE + r"(?:(?![谢苦])[\u4e00-\u9fff])?(?:先生|女士|小姐|师傅|老师))")
-# a bare name right before contact details: "李娜，电话…", "请联系王伟（138…）"
-_ZH_NAME_BEFORE_CONTACT = re.compile(r"(?:^|(?<=[\s，,；;：:。]))(" + _SURNAME_RE + _GIVEN + r")(?=[，,（(\s]\s*(?:电话|手机|座机|联系|\+?86|1[3-9]\d{9}|0\d{2,3}[-\s]?\d{7,8}))")
-_TITLES = {"Mr", "Mrs", "Ms", "Miss", "Dr"}
-# two-character words that begin with a surname character but are not names
-_NOT_ZH_NAMES = set("方式 方便 方法 高兴 明天 明白 时间 马上 白色 黄色 金额 和我 江湖 于是 安全 安排 常见 平台 程序 关于 向您 申请 文件 商品 史上 成功 成本 应该 全部 全新 包装 包裹 包邮 邮箱 邮件 客服 手机 电话 快递 地址 公司 周末 周一 周二 周三 周四 周五 周六 周日 商家 商店 全系列 全系 钱包 钱款 顾客 毛衣 石头 路上 单号 姓名 名字 本人 刘海 余额 任何 何时 林间 罗马 宋体 许多 韩国 冯唐 董事 袁大 田园 丁香".split())
-_NOT_GIVEN = set("的了是在要想买不很也都就说个收到货发快这那有没会能请和与跟给退换帮吗呢吧啊，。！？、")
-
-_EN_NAME = r"(?:(?:Mr|Mrs|Ms|Miss|Dr)\.? )?(?:[A-Z]\. )*[A-Z][a-z'’-]+(?: (?:[A-Z]\. )?[A-Z][a-z'’-]+){0,2}"
-_EN_NAME_STRONG = re.compile(
-    r"(?:\b[Mm]y name is|\b[Nn]ame\s*:|\bDear|\bMr\.?|\bMrs\.?|\bMs\.?|\bMiss|\bDr\.?|\b[Rr]ecipient\s*:|\b[Aa]ddressed to|"
-    r"\b(?:[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]um|[Mm]om|[Dd]ad|[Ff]ather|[Mm]other|[Ff]riend|[Cc]olleague|[Nn]eighbou?r|[Pp]artner|[Bb]oss)|\b(?:[Pp]laced|[Oo]rdered|[Rr]eceived|[Cc]ollected|[Pp]aid|[Bb]ought) by|\b[Ss]igned|\b[Cc]ontact person\s*:|\b[Cc]ustomer\s*:|\b[Ff]or the attention of|\b(?:ATTN|Attn|attn)\s*:?|\b[Cc]all me|\b[Ss]ent by)\s+(" + _EN_NAME + ")"
-)
-_STRONG_BEFORE = re.compile(r"(?:\b[Mm]y name is|\b[Nn]ame\s*:|\bDear|\bMr\.?|\bMrs\.?|\bMs\.?|\bMiss|\bDr\.?|\b[Rr]ecipient\s*:|\b[Aa]ddressed to|"
-    r"\b(?:[Ww]ife|[Hh]usband|[Ss]on|[Dd]aughter|[Mm]um|[Mm]om|[Dd]ad|[Ff]ather|[Mm]other|[Ff]riend|[Cc]olleague|[Nn]eighbou?r|[Pp]artner|[Bb]oss)|\b(?:[Pp]laced|[Oo]rdered|[Rr]eceived|[Cc]ollected|[Pp]aid|[Bb]ought) by|\b[Ss]igned|\b[Cc]ontact person\s*:|\b[Cc]ustomer\s*:|\b[Ff]or the attention of|\b(?:ATTN|Attn|attn)\s*:?|\b[Cc]all me|\b[Ss]ent by)\s+$")
-_EN_NAME_SIGNOFF = re.compile(
-    r"(?:\b(?:Thanks|Thank you|Regards|Best regards|Kind regards|Best|Cheers|Sincerely|Yours|Many thanks|Warm regards)[,!.]?\s*(?:\n|-|–)?\s*)"
-    r"(" + _EN_NAME + r")\s*(?:$|\n)"
-)
-_EN_NAME_TRAILING = re.compile(r",\s+(" + _EN_NAME + r")[.!]?\s*$")
-_EN_NAME_LINE = re.compile(r"[ \t]*(?:--?|—|–)?\s*(" + _EN_NAME + r")[ \t]*(?:,[^\n]*)?(?:\n|$)")
-_EN_NAME_SELF = re.compile(r"(" + _EN_NAME + r")(?= here\b|\s*:)")
-_EN_NAME_FROM = re.compile(r"\bfrom (" + _EN_NAME + r")(?= here\b|\s*:)")
-_CAP_WORD = re.compile(r"(?<![A-Za-z'’.])[A-Z][a-z'’-]+")
-_NAME_AT = re.compile(_EN_NAME)
-_WEAK_BEFORE = re.compile(r"\b(?:I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is|Hi|Hello|Hey|[Tt]hanks|[Tt]hank you),?\s+$")
-_TRIGGER_LAST_WORDS = set(
-    "is name dear mr mr. mrs mrs. ms ms. miss dr dr. recipient to signed person customer of attn me by wife husband son "
-    "daughter mum mom dad father mother friend colleague neighbour neighbor partner boss am i'm i’m it's it’s hi hello hey "
-    "thanks you".split()
-)
-_SIGNOFF_WORDS = ("thank", "regards", "best", "cheers", "sincerely", "yours")
-_STRONG_GATE = re.compile(r"name|dear|mrs?\b|ms\b|miss|dr\b|recipient|addressed|signed|contact person|customer|attention|attn|call me|sent by|"
-                          r"wife|husband|son\b|daughter|mum|mom|dad|father|mother|friend|colleague|neighbo|partner|boss|\bby ")
-_SIGNOFF_GATE = re.compile(r"thank|regards|best|cheers|sincerely|yours")
-_WEAK_GATE = re.compile(r"\bi am\b|\bi'm\b|this is|it'?s\b|it is|\bhi\b|hello|hey|thank")
-_EN_NAME_WEAK = re.compile(r"(?:\b(?:I am|I'm|[Tt]his is|[Ii]t's|[Ii]t is|Hi|Hello|Hey|[Tt]hanks|[Tt]hank you)[,]?\s+)(" + _EN_NAME + ")")
-_NOT_NAMES = {
-    "I", "The", "This", "That", "It", "We", "You", "They", "He", "She", "Very", "Not", "So", "Happy", "Sorry", "Just",
-    "Still", "Really", "Please", "Thanks", "Thank", "Hi", "Hello", "Order", "Customer", "Service", "Support", "Team",
-    "Sir", "Madam", "All", "Everyone", "There", "Here", "Again", "Writing", "Looking", "Trying", "Waiting", "Going",
-    "Unable", "Unhappy", "Disappointed", "Glad", "Sure", "Okay", "Ok", "Yes", "No", "Hope", "Love", "Great", "Good",
-    "Customer Service", "Sales", "Shop", "Store", "Amazon", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday",
-    "Saturday", "Sunday", "January", "February", "March", "April", "June", "July", "August", "September", "October",
-    "November", "December", "Regards", "Best", "Cheers", "Size", "Small", "Medium", "Large", "Petite",
-    "Blue", "Red", "Returning", "Calling", "Contacting", "Concerned", "Interested", "Confused",
-}
-_FIRST_NAMES = set(
-    "James John Robert Michael William David Richard Joseph Thomas Charles Daniel Matthew Anthony Mark Paul Steven "
-    "Andrew Joshua Kevin Brian George Edward Ronald Timothy Jason Jeffrey Ryan Jacob Gary Nicholas Eric Jonathan "
-    "Stephen Larry Justin Scott Brandon Benjamin Samuel Frank Gregory Raymond Alexander Patrick Jack Dennis Jerry "
-    "Tyler Aaron Henry Adam Peter Nathan Zachary Douglas Harry Oliver Noah Leo Oscar Charlie Alfie Freddie Arthur "
-    "Mary Patricia Jennifer Linda Elizabeth Barbara Susan Jessica Sarah Karen Nancy Lisa Betty Margaret Sandra "
-    "Ashley Kimberly Emily Donna Michelle Dorothy Carol Amanda Melissa Deborah Stephanie Rebecca Sharon Laura "
-    "Cynthia Kathleen Amy Shirley Angela Helen Anna Brenda Pamela Nicole Emma Samantha Katherine Christine Debra "
-    "Rachel Catherine Carolyn Janet Ruth Maria Heather Diane Virginia Julie Joyce Victoria Olivia Kelly Christina "
-    "Lauren Joan Evelyn Judith Megan Cheryl Andrea Hannah Martha Jacqueline Frances Gloria Ann Teresa Kathryn Sara "
-    "Janice Jean Alice Madison Doris Abigail Julia Judy Grace Denise Amber Marilyn Beverly Danielle Theresa Sophia "
-    "Marie Diana Brittany Natalie Isabella Charlotte Rose Alexis Kayla Sophie Chloe Lucy Ella Mia Amelia Isla Ava "
-    "Ruby Poppy Freya Ellie Molly Jessica Holly Daisy Lily Mohammed Muhammad Ahmed Ali Omar Wei Li Ming Priya Raj "
-    "Tom Sam Ben Dan Kate Liz Jim Joe Bob Mike Chris Alex Nick Matt Jen Jenny Katie Becky Tony Steve Andy Pete "
-    "Anil Sunil Ravi Arjun Aisha Fatima Yuki Hiroshi Kenji Carlos Luis Jose Juan Pedro Miguel Sofia Lucia Elena".split()
-)
-
 
 def _cn_id_valid(s: str) -> bool:
     """GB 11643 checksum and a real birth date."""
@@ -405,67 +328,9 @@ class PiiScanner:
         add(Finding("ADDRESS", m.start(), m.end(), round(min(score, 1.0), 3), rule))
 
     def _persons(self, text: str, add: _Add, has_han: bool) -> None:
-        if has_han:
-            for m in _ZH_NAME_TRIGGER.finditer(text):
-                start, end = m.span(1)
-                name = m.group(1)
-                while len(name) > 2 and name[-1] in _NOT_GIVEN:
-                    name, end = name[:-1], end - 1
-                if len(name) >= 2 and name[1] not in _NOT_GIVEN and name[:2] not in _NOT_ZH_NAMES:
-                    add(Finding("PERSON", start, end, 0.85, "zh_name_context"))
-            for m in _ZH_NAME_TITLE.finditer(text):
-                add(Finding("PERSON", m.start(1), m.end(1), 0.6, "zh_surname_title"))
-            for m in _ZH_NAME_BEFORE_CONTACT.finditer(text):
-                add(Finding("PERSON", m.start(1), m.end(1), 0.7, "zh_name_before_contact"))
-        # names: find capitalised words first, then look at the words right before them
-        # (one alternation per candidate instead of one per character of the text)
-        found_names: list[tuple[int, str, float, str]] = []
-        low = text.lower()
-        for m in _CAP_WORD.finditer(text):
-            start = m.start()
-            before = text[max(0, start - 32):start]
-            words_before = before.split()
-            # most capitalised words start a sentence: only a trigger word right before is worth a regex
-            if not words_before or words_before[-1].lower().rstrip(":,") not in _TRIGGER_LAST_WORDS:
-                continue
-            if _STRONG_BEFORE.search(before):
-                score, rule = 0.85, "en_name_context"
-            elif _WEAK_BEFORE.search(before):
-                score, rule = 0.0, "en_name_greeting"
-            else:
-                continue
-            found_names.append((start, _NAME_AT.match(text, start).group(), score, rule))  # type: ignore[union-attr]
-        if any(k in low for k in _SIGNOFF_WORDS):
-            found_names += [(m.start(1), m.group(1), 0.75, "en_signoff") for m in _EN_NAME_SIGNOFF.finditer(text)]
-        tail = _EN_NAME_TRAILING.search(text, max(0, len(text) - 80))
-        if tail:
-            found_names.append((tail.start(1), tail.group(1), 0.0, "en_name_trailing"))
-        for pos in [0] + [i + 1 for i, c in enumerate(text) if c == "\n"] if "\n" in text else [0]:
-            line = _EN_NAME_LINE.match(text, pos)
-            if line:
-                found_names.append((line.start(1), line.group(1), 0.0, "en_name_line"))
-        own = _EN_NAME_SELF.match(text)
-        if own:
-            found_names.append((own.start(1), own.group(1), 0.0, "en_name_self"))
-        if "from " in text:
-            found_names += [(m.start(1), m.group(1), 0.0, "en_name_self") for m in _EN_NAME_FROM.finditer(text)]
-        for start, name, score, rule in found_names:
-            if True:
-                words = name.split()
-                while words and (words[-1] in _NOT_NAMES or words[-1].rstrip(".") in _STREET_WORDS):
-                    words.pop()
-                if not words or words[-1].rstrip(".") in _TITLES or words[0] in _NOT_NAMES or name in _NOT_NAMES:
-                    continue
-                s = score
-                if s == 0.0:  # weak context: the first word must be a known first name (titles count)
-                    first = words[0].rstrip(".")
-                    if first not in _FIRST_NAMES and not (first in _TITLES and len(words) > 1):
-                        continue
-                    if rule == "en_name_line" and len(words) < 2 and "\n" not in text:
-                        continue
-                    s = 0.7
-                end = start + len(" ".join(words))
-                add(Finding("PERSON", start, end, s, rule))
+        # the name rules and lists live in shoplens.privacy.person
+        for start, end, score, rule in find_persons(text, has_han):
+            add(Finding("PERSON", start, end, score, rule))
 
     def _resolve(self, found: list[Finding]) -> list[Finding]:
         """Keep findings above the threshold; on overlaps the longer, then higher-scoring one wins."""
@@ -479,7 +344,6 @@ class PiiScanner:
         return sorted(kept, key=lambda f: f.start)
 
 
-_STREET_WORDS = set(_STREET_TYPES.split("|"))
 
 
 def scan_text(text: str | None, threshold: float = 0.5) -> list[Finding]:

@@ -5,7 +5,9 @@ secret, see :mod:`shoplens.privacy.ingest`) unless the policy turns that off.
 Every interface (CLI, Python API, REST) accepts the shop's own ids and returns them
 as given: call :func:`to_internal` on ids coming in and :func:`to_external` on ids
 going out. The reverse direction reads the encrypted vault; a pseudonym whose vault
-key was shredded (erased customer) or that is unknown comes back unchanged.
+key was shredded (erased customer) or that is not in the vault comes back as None,
+so a pseudonym never leaves shoplens as if it were a shop id. Outputs answering for
+ids a caller gave echo those ids instead (an unknown id is answered as given).
 
 Pass-through while the warehouse holds no pseudonyms:
 
@@ -15,6 +17,7 @@ Pass-through while the warehouse holds no pseudonyms:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -57,7 +60,8 @@ def to_internal(wh: Any, customer_ids: Sequence[str]) -> list[str]:
 
 
 def to_external(wh: Any, customer_ids: Sequence[str]) -> list[str]:
-    """Warehouse ids -> shop ids (identity while pseudonymisation is off)."""
+    """Warehouse ids -> shop ids (identity while pseudonymisation is off); None for a
+    pseudonym the vault cannot reveal (erased, or never a customer)."""
     ids = [None if _missing(c) else str(c) for c in customer_ids]
     if not pseudonymised(wh):
         return ids  # type: ignore[return-value]
@@ -65,7 +69,26 @@ def to_external(wh: Any, customer_ids: Sequence[str]) -> list[str]:
 
     known = sorted({c for c in ids if c is not None})
     found = Vault(wh, _secret(wh)).reveal_tokens("customer_id", known)  # type: ignore[arg-type]
-    return [None if c is None else found.get(c, c) for c in ids]  # type: ignore[misc]
+    return [None if c is None else found.get(c) for c in ids]  # type: ignore[misc]
+
+
+_PSEUDONYM = re.compile(r"\bc[0-9a-f]{20}\b")
+
+
+def external_text(wh: Any, texts: Sequence[str | None]) -> list[str | None]:
+    """``texts`` (e.g. quarantine reasons) with every customer pseudonym replaced by the shop's id
+    (``<erased customer>`` when the vault cannot reveal it), so no pseudonym is shown as an id.
+
+    >>> external_text(None, ["customer_id 'c0123456789abcdef0123' not found", None])
+    ["customer_id 'c0123456789abcdef0123' not found", None]
+    """
+    if not pseudonymised(wh):
+        return list(texts)
+    tokens = sorted({t for text in texts if text for t in _PSEUDONYM.findall(text)})
+    if not tokens:
+        return list(texts)
+    shown = {t: e if e is not None else "<erased customer>" for t, e in zip(tokens, to_external(wh, tokens))}
+    return [None if text is None else _PSEUDONYM.sub(lambda m: shown[m.group(0)], text) for text in texts]
 
 
 def _missing(value: Any) -> bool:

@@ -1,8 +1,10 @@
 """Privacy at ingest: the policy applied to staged rows before anything lands.
 
-Ingest calls :func:`ingest_hooks`; the returned hook runs per table after
-validation and before reference checks and the upsert, and rewrites the staged
-temp table in place:
+The data flow is sources -> ingest -> privacy -> warehouse: :func:`shoplens.ingest.ingest`
+hands its validated rows to this stage itself, on every write path (CLI, Python, REST
+upload, Spark), by calling :func:`write_policy`; no caller passes (or can forget) it.
+The returned hook runs per table after validation and before reference checks and the
+upsert, and rewrites the staged temp table in place:
 
 1. ``customer_id`` -> keyed pseudonym (HMAC-SHA256, computed in SQL); the shop's id
    goes encrypted into the vault so interfaces can show it again;
@@ -11,8 +13,14 @@ temp table in place:
 3. free-text columns (reviews, support messages, search queries) -> PII findings
    replaced by the policy's operator.
 
-After the quarantine is written, :meth:`PrivacyHook.mask_quarantine` masks the raw
+After the quarantine is written, :meth:`PrivacyHook.after_write` masks the raw
 source rows kept there, so raw PII does not land in ``_quarantine`` either.
+
+Writing raw personal data needs the explicit opt-out ``ingest(..., privacy="off")``
+(CLI ``--privacy off``): :class:`RawWrite` records every such run in
+``_privacy_optouts`` (inside the ingest's transaction) and says so on stderr. It is
+refused on a warehouse that already holds pseudonyms (raw and keyed ids would never
+join), as privacy is refused on customer ids once raw ones were written.
 
 >>> import tempfile, pathlib
 >>> from shoplens.config import Settings
@@ -22,7 +30,7 @@ source rows kept there, so raw PII does not land in ``_quarantine`` either.
 >>> _ = (folder / "customers.csv").write_text("customer_id,email,name\\n12348,grace@example.com,Grace Roberts\\n")
 >>> settings = Settings(warehouse=folder / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
 >>> with Warehouse(settings.warehouse) as wh:
-...     _ = ingest(wh, [folder / "customers.csv"], table="customers", before_write=ingest_hooks(settings, wh))
+...     _ = ingest(wh, [folder / "customers.csv"], table="customers", settings=settings)  # calls write_policy
 ...     stored = wh.query("SELECT customer_id, email, name FROM customers").iloc[0].tolist()
 >>> stored  # the id pseudonymised, the e-mail a vault token, the name dropped: no raw PII lands
 ['c7d9691b46b8747e0d5d4', 'e68467d807e70ba542b4f', None]
@@ -32,13 +40,15 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Any
+import sys
+from typing import Any, Literal
 
 import duckdb
 import pandas as pd
 
+from shoplens.errors import UserInputError
 from shoplens.privacy.detect import PiiScanner
-from shoplens.privacy.keys import bind_secret, resolve_secret
+from shoplens.privacy.keys import STATE_SQL, bind_secret, resolve_secret, warehouse_state
 from shoplens.privacy.operators import apply_operator, pseudonym, pseudonym_sql
 from shoplens.privacy.policy import Policy
 from shoplens.privacy.vault import SHOP_SUBJECT, Vault
@@ -63,8 +73,18 @@ def _normalised(column: str) -> str:
     return f"trim({c})"
 
 
+OPTOUTS_SQL = """CREATE TABLE IF NOT EXISTS _privacy_optouts (
+    run_id VARCHAR, recorded_at TIMESTAMP, table_name VARCHAR, columns VARCHAR, note VARCHAR)"""
+
+
+def _raw_ids_written(wh: Any) -> bool:
+    return warehouse_state(wh.con).get("raw_customer_ids") == "true"
+
+
 class PrivacyHook:
-    """The ingest hook (a ``BeforeWrite`` callable with a quarantine step)."""
+    """The ingest hook (a ``BeforeWrite`` callable with an ``after_write`` quarantine step)."""
+
+    privacy_policy = True  # ingest recognises the policy stage by this mark (never applied twice)
 
     def __init__(self, settings: Any, wh: Any) -> None:
         self.policy = Policy.from_settings(settings)
@@ -81,6 +101,11 @@ class PrivacyHook:
 
     def __call__(self, con: duckdb.DuckDBPyConnection, table: str, staged: str, provided: list[str]) -> None:
         if "customer_id" in provided and self.policy.pseudonymize_customer_id:
+            if _raw_ids_written(self.wh):
+                raise UserInputError(
+                    f"{self.wh.path}: this warehouse holds raw customer ids written with privacy='off' (see "
+                    "_privacy_optouts); pseudonyms would never join them: load into a new warehouse, or keep "
+                    "privacy='off' (--privacy off) for this one")
             self._pseudonymise_ids(con, staged)
         for column in provided:
             action = self.policy.columns.get(f"{table}.{column}")
@@ -177,6 +202,10 @@ class PrivacyHook:
                 out[key] = value
         return json.dumps(out, ensure_ascii=False)
 
+    def after_write(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        """Called by ingest inside its transaction once the rows and the quarantine are written."""
+        self.mask_quarantine(con, run_id)
+
     def mask_quarantine(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
         """Mask the raw rows this run wrote to ``_quarantine`` (few: only bad rows)."""
         rows = con.execute(
@@ -196,6 +225,56 @@ class PrivacyHook:
         con.unregister("_privacy_raw")
 
 
+class RawWrite:
+    """The explicit opt-out: rows land as they came (no pseudonyms, no masking); every run
+    is recorded in ``_privacy_optouts`` and announced on stderr."""
+
+    privacy_policy = True
+
+    def __init__(self, wh: Any) -> None:
+        self.wh = wh
+        self.written: list[tuple[str, list[str]]] = []
+
+    def __call__(self, con: duckdb.DuckDBPyConnection, table: str, staged: str, provided: list[str]) -> None:
+        state = warehouse_state(con)
+        if "customer_id" in provided and state.get("key_fingerprint") and \
+                state.get("pseudonymize_customer_id", "true") == "true":
+            raise UserInputError(
+                f"{self.wh.path}: this warehouse holds pseudonymised customer ids; raw ids written with "
+                "privacy='off' would never join them: keep privacy on, or load into a new warehouse")
+        if not self.written:
+            print(f"shoplens: privacy is OFF for this ingest into {self.wh.path}: personal data (customer ids, "
+                  "e-mails, phones, names, free text) is written as it came; the run is recorded in _privacy_optouts",
+                  file=sys.stderr)
+        self.written.append((table, list(provided)))
+
+    def after_write(self, con: duckdb.DuckDBPyConnection, run_id: str) -> None:
+        from shoplens.store.warehouse import utcnow
+
+        con.execute(OPTOUTS_SQL)
+        for table, columns in self.written:
+            con.execute("INSERT INTO _privacy_optouts VALUES (?, ?, ?, ?, ?)",
+                        [run_id, utcnow(), table, ",".join(columns), "ingest with privacy='off'"])
+        if any("customer_id" in columns for _, columns in self.written):
+            con.execute(STATE_SQL)
+            con.execute("INSERT OR REPLACE INTO _privacy_state VALUES ('raw_customer_ids', 'true')")
+
+
+def write_policy(wh: Any, settings: Any = None, privacy: Literal["on", "off"] = "on") -> list[Any]:
+    """The privacy stage for one ingest into ``wh``: the shop's policy (``privacy="on"``,
+    settings from ``settings`` or, when None, the environment and shoplens.toml as the
+    CLI reads them), or the logged opt-out (``privacy="off"``)."""
+    if privacy == "off":
+        return [RawWrite(wh)]
+    if privacy != "on":
+        raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
+    if settings is None:
+        from shoplens.config import load_settings
+
+        settings = load_settings(warehouse=wh.path)
+    return [PrivacyHook(settings, wh)]
+
+
 def ingest_hooks(settings: Any, wh: Any) -> list[PrivacyHook]:
-    """The privacy hooks ingest runs before writing (one hook applying the policy)."""
+    """The policy hook for ``wh`` (ingest obtains it itself through :func:`write_policy`)."""
     return [PrivacyHook(settings, wh)]

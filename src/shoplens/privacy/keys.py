@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shoplens.errors import ConfigError
+from shoplens.store.files import private_dir
 
 KEY_FILE_NAME = "shoplens.key"
 MIN_SECRET_BYTES = 16
@@ -79,7 +80,7 @@ def resolve_secret(settings: Any, home: Path, *, create: bool = True, announce: 
         return read_key_file(path)
     if not create:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")
@@ -93,10 +94,12 @@ def resolve_secret(settings: Any, home: Path, *, create: bool = True, announce: 
 
 
 def warehouse_state(con: Any) -> dict[str, str]:
-    try:
-        return dict(con.execute("SELECT name, value FROM _privacy_state").fetchall())
-    except Exception:  # table missing: a warehouse never touched by privacy
+    # looked up first (a failing query would abort an open transaction, e.g. ingest's)
+    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+                         "AND table_name = '_privacy_state'").fetchall()[0][0]
+    if not exists:  # a warehouse never touched by privacy
         return {}
+    return dict(con.execute("SELECT name, value FROM _privacy_state").fetchall())
 
 
 def bind_secret(wh: Any, secret: bytes) -> None:

@@ -6,7 +6,7 @@ defaults protect by default::
     [privacy]
     pseudonymize_customer_id = true    # customer ids become keyed pseudonyms
     threshold = 0.5                    # PII score threshold for texts
-    consent_default = true             # NULL consent: true (legitimate interest) or false (opt-in)
+    consent_default = {marketing = false, personalization = true}   # NULL (never asked) consent
     [privacy.columns]                  # structured PII: pseudonym | vault | mask | redact | keep
     "customers.email" = "pseudonym"
     "customers.name" = "vault"
@@ -15,6 +15,9 @@ defaults protect by default::
 
 >>> Policy.from_settings(None).columns["customers.name"]
 'redact'
+>>> p = Policy.from_settings(None)
+>>> p.consent_default_for("marketing"), p.consent_default_for("personalization")
+(False, True)
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from typing import Any
 from shoplens.errors import ConfigError
 from shoplens.schema import TABLES
 
+# Out of the box, marketing is opt-in (a customer never asked is not marketed to) and
+# personalisation is the shop's legitimate interest (docs/privacy.md says why).
+DEFAULT_CONSENT = {"marketing": False, "personalization": True}
 COLUMN_ACTIONS = ("pseudonym", "vault", "mask", "redact", "keep")
 TEXT_ACTIONS = ("placeholder", "mask", "redact", "pseudonym", "encrypt", "keep")
 
@@ -52,7 +58,7 @@ class Policy:
 
     pseudonymize_customer_id: bool = True
     threshold: float = 0.5
-    consent_default: bool | dict[str, bool] = True
+    consent_default: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_CONSENT))
     columns: dict[str, str] = field(default_factory=_default_columns)
     text_columns: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_TEXT_COLUMNS))
 
@@ -77,9 +83,12 @@ class Policy:
                 bad = set(cd) - {"personalization", "marketing"}
                 if bad:
                     raise ConfigError(f"[privacy] consent_default: unknown purpose(s) {sorted(bad)}")
-                p.consent_default = {k: bool(v) for k, v in cd.items()}
+                bad_values = {k: v for k, v in cd.items() if not isinstance(v, bool)}
+                if bad_values:
+                    raise ConfigError(f"[privacy] consent_default: use true or false, not {bad_values}")
+                p.consent_default = {**DEFAULT_CONSENT, **cd}
             elif isinstance(cd, bool):
-                p.consent_default = cd
+                p.consent_default = dict.fromkeys(DEFAULT_CONSENT, cd)
             else:
                 raise ConfigError(f"[privacy] consent_default must be true/false or a table per purpose, not {cd!r}")
         for key, allowed, target in (("columns", COLUMN_ACTIONS, p.columns), ("text_columns", TEXT_ACTIONS, p.text_columns)):
@@ -93,6 +102,5 @@ class Policy:
         return p
 
     def consent_default_for(self, purpose: str) -> bool:
-        if isinstance(self.consent_default, dict):
-            return self.consent_default.get(purpose, True)
-        return self.consent_default
+        """The answer for a customer never asked about ``purpose`` (NULL consent)."""
+        return self.consent_default.get(purpose, False)

@@ -30,7 +30,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens.errors import InputFileError, InsufficientDataError, NotFoundError, UserInputError
-from shoplens.privacy.consent import allowed
+from shoplens.privacy.consent import Default, _allowed_internal
 from shoplens.privacy.ids import to_external, to_internal
 from shoplens.recs.base import OUTPUT_COLUMNS, Recommender, RecFilters
 from shoplens.recs.evaluate import evaluate_models, leave_last_basket_out, temporal_split
@@ -162,19 +162,20 @@ def load_model(wh: Warehouse) -> tuple[int, Recommender]:
 
 
 def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filters: RecFilters | None = None,
-              model: Recommender | None = None, consent_default: bool | None = None) -> pd.DataFrame:
+              model: Recommender | None = None, consent_default: Default = None) -> pd.DataFrame:
     """Top-``k`` per customer (shop ids in and out): customer_id, rank, product_id, score, reason.
 
-    Customers without personalisation consent get the non-personalised popular
-    list with the reason ``NOT_PERSONALISED``. ``consent_default`` (the policy's
-    answer for unknown consent) is read from the settings when not given; a server
-    passes the value it resolved once at start-up.
+    Customers without personalisation consent, and ids that are not customers (cold
+    start), get the non-personalised popular list with the reason ``NOT_PERSONALISED``.
+    ``consent_default`` (the policy's answer for never-asked customers, a bool or one
+    per purpose) is read from the settings when not given; a server passes the value
+    it resolved once at start-up.
     """
     if model is None:
         _, model = load_model(wh)
     shop_ids = [str(c) for c in customer_ids]
     internal = to_internal(wh, shop_ids)
-    consented = set(allowed(wh, internal, "personalization", default=consent_default))
+    consented = set(_allowed_internal(wh, internal, "recommendation", default=consent_default))
     personal = [c for c in dict.fromkeys(internal) if c in consented]
     frames = []
     if personal:
@@ -227,8 +228,11 @@ def score_all(wh: Warehouse, *, k: int = 10, model: Recommender | None = None, v
         version, model = load_model(wh)
     customers = wh.query("SELECT DISTINCT customer_id FROM orders WHERE customer_id IS NOT NULL "
                          "UNION SELECT DISTINCT customer_id FROM events")["customer_id"].astype(str).tolist()
-    frame = recommend(wh, to_external(wh, customers), k=k, model=model)
-    frame["customer_id"] = to_internal(wh, frame["customer_id"].tolist())  # the warehouse keeps its own ids
+    # answered through the shop's ids like any caller (one consent rule); an id the vault cannot
+    # reveal (an erased customer's leftover) is not scored
+    pairs = [(c, e) for c, e in zip(customers, to_external(wh, customers)) if e is not None]
+    frame = recommend(wh, [e for _, e in pairs], k=k, model=model)
+    frame["customer_id"] = frame["customer_id"].map({e: c for c, e in pairs})  # the warehouse keeps its own ids
     frame = frame.assign(model=MODEL_NAME, model_version=version, computed_at=utcnow())
     wh.write_table("recommendations", frame, kind="recommendations", info={"k": k, "model_version": version})
     return int(len(frame))

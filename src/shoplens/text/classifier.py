@@ -78,7 +78,9 @@ class TextClassifier(Model):
         return sp.hstack([t.transform(c) for t, c in zip(self.tfidf_, counts)], format="csr")
 
     # -- learning ----------------------------------------------------------------------
-    def fit(self, texts: Sequence[str], labels: Sequence[object]) -> TextClassifier:
+    def fit(self, texts: Sequence[str], labels: Sequence[object],
+            sample_weight: Sequence[float] | None = None) -> TextClassifier:
+        """Learn from texts and labels; ``sample_weight`` weighs each text in the loss (default 1)."""
         y = np.asarray([str(v) for v in labels])
         classes = np.unique(y)
         if len(classes) < 2:
@@ -96,7 +98,8 @@ class TextClassifier(Model):
             # their log-count ratios are pure noise and hurt held-out accuracy.
             scale[(p + q - 2.0) < self.min_df] = 0.0
             X = X @ sp.diags(scale)
-        lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, y)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, y, sample_weight=weight)
         coef = lr.coef_.astype(np.float32)
         if scale is not None:
             coef = coef * scale  # fold the NB scaling into the weights: one vector to ship
@@ -244,7 +247,9 @@ class NgramClassifier(Model):
         chars = None if self.ngram_range is None else tuple(self.ngram_range)
         return WordNgramVocabulary(tuple(words), self.min_df, char_range=chars)
 
-    def fit(self, texts: Sequence[str], labels: Sequence[object]) -> NgramClassifier:
+    def fit(self, texts: Sequence[str], labels: Sequence[object],
+            sample_weight: Sequence[float] | None = None) -> NgramClassifier:
+        """Learn from texts and labels; ``sample_weight`` weighs each text in the loss (default 1)."""
         texts = ["" if t is None else str(t) for t in texts]
         y = np.asarray([str(v) for v in labels])
         classes = np.unique(y)
@@ -254,7 +259,8 @@ class NgramClassifier(Model):
         n = len(texts)
         self.idf_ = _as_saved(np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0)
         X = self._tfidf(texts)
-        lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, y)
+        weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
+        lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, y, sample_weight=weight)
         coefs, intercepts = [lr.coef_.astype(np.float32)], [lr.intercept_.astype(np.float32)]
         if self.nb_C is not None and len(classes) == 2:
             present = X.copy()
@@ -262,7 +268,8 @@ class NgramClassifier(Model):
             p = np.asarray(present[y == classes[1]].sum(0)).ravel() + 1.0
             q = np.asarray(present[y == classes[0]].sum(0)).ravel() + 1.0
             scale = np.log((p / p.sum()) / (q / q.sum())).astype(np.float32)
-            nb = LogisticRegression(C=self.nb_C, max_iter=3000, random_state=self.seed).fit(X @ sp.diags(scale), y)
+            nb = LogisticRegression(C=self.nb_C, max_iter=3000, random_state=self.seed).fit(
+                X @ sp.diags(scale), y, sample_weight=weight)
             coefs.append(nb.coef_.astype(np.float32) * scale)  # NB scaling folded into the weights
             intercepts.append(nb.intercept_.astype(np.float32))
         self.classes_ = classes

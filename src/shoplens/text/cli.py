@@ -4,6 +4,7 @@
     shoplens text intent messages.csv --column text --output intents.csv
     shoplens text aspects reviews.csv --column text --output aspects.jsonl
     shoplens text train sentiment --data my_reviews.csv --text-column body --rating-column stars
+    shoplens text train sentiment --data labelled.csv --text-column body --label-column label --adapt-to reviews
     shoplens text analyze
     shoplens text trend --by category
     shoplens text entities --type order_id
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 
@@ -55,7 +57,8 @@ def register(app: typer.Typer) -> None:
         frame["sentiment_score"] = scored["sentiment_score"].round(4).values
         write_output(frame, output)
         counts = frame["sentiment"].value_counts().to_dict()
-        console.print(f"wrote {len(frame):,} rows to {output} ({', '.join(f'{k}: {v:,}' for k, v in counts.items())})")
+        console.print(f"wrote {len(frame):,} rows to {escape(str(output))} "
+                      f"({escape(', '.join(f'{k}: {v:,}' for k, v in counts.items()))})")
 
     @text.command("intent")
     def intent_cmd(
@@ -74,7 +77,7 @@ def register(app: typer.Typer) -> None:
         frame["intent"] = scored["intent"].values
         frame["intent_score"] = scored["intent_score"].round(4).values
         write_output(frame, output)
-        console.print(f"wrote {len(frame):,} rows to {output}")
+        console.print(f"wrote {len(frame):,} rows to {escape(str(output))}")
 
     @text.command("aspects")
     def aspects_cmd(
@@ -91,7 +94,7 @@ def register(app: typer.Typer) -> None:
         found = extract_aspects(frame[column].tolist(), lang)
         records = [dict(row, aspects=a) for row, a in zip(frame.to_dict("records"), found)]
         write_jsonl(records, output)
-        console.print(f"wrote {len(records):,} rows to {output} ({sum(len(a) for a in found):,} aspect mentions)")
+        console.print(f"wrote {len(records):,} rows to {escape(str(output))} ({sum(len(a) for a in found):,} aspect mentions)")
 
     @text.command("entities")
     def entities_cmd(
@@ -120,10 +123,11 @@ def register(app: typer.Typer) -> None:
         frame = read_texts(file, column)
         ex = EntityExtractor()
         write_jsonl([dict(r, entities=ex.extract(r[column])) for r in frame.to_dict("records")], output)
-        console.print(f"wrote {len(frame):,} rows to {output}")
+        console.print(f"wrote {len(frame):,} rows to {escape(str(output))}")
 
     @train.command("sentiment")
     def train_sentiment_cmd(
+        ctx: typer.Context,
         data: Annotated[Path, typer.Option("--data", help="UTF-8 CSV with texts and labels or star ratings")],
         text_column: Annotated[str, typer.Option("--text-column", help="column holding the review text")],
         label_column: Annotated[Optional[str], typer.Option("--label-column", help="column with 1/0, pos/neg or positive/negative/neutral")] = None,
@@ -132,23 +136,48 @@ def register(app: typer.Typer) -> None:
         holdout: Annotated[float, typer.Option(help="share held out to report accuracy before the final fit on all rows")] = 0.2,
         lang: Annotated[str, typer.Option("--lang", help="auto, zh or en: the recipe (en: word 1-3 grams; zh and others: character 1-5 grams); auto = English when most texts are")] = "auto",
         seed: Annotated[int, typer.Option(help="random seed of the split and the solver")] = 0,
-        json_out: Annotated[bool, typer.Option("--json", help="print {model, rows, language, classes, holdout_accuracy, holdout_macro_f1}")] = False,
+        adapt_to: Annotated[Optional[str], typer.Option("--adapt-to", help="unlabelled reviews of the domain to score: a CSV file or a warehouse table (e.g. reviews); self-training + class balance re-estimation, no labels needed")] = None,
+        adapt_column: Annotated[Optional[str], typer.Option("--adapt-column", help="text column of --adapt-to (default: --text-column for a file, `text` for a table)")] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="print {model, rows, language, classes, holdout_accuracy, holdout_macro_f1[, adapted_to, target_class_share]}")] = False,
     ) -> None:
         """Train a sentiment model on your own labelled or star-rated reviews; use it with `text sentiment --model`."""
         from shoplens.text.io import read_texts
         from shoplens.text.sentiment import evaluate_and_train
 
         frame = read_texts(data, text_column)
+        target = None if adapt_to is None else _adapt_texts(ctx, adapt_to, adapt_column or None, text_column)
         with console.status("training"):
             model, report = evaluate_and_train(frame, text_column, label_column=label_column,
                                                rating_column=rating_column, holdout=holdout, language=lang,
-                                               seed=seed)
+                                               seed=seed, adapt_to=target)
         model.save(output, **report)
         report = {"model": str(output), **report}
         if json_out:
             print_json(report)
         else:
             console.print(rows_table([report], title="Sentiment model trained"))
+
+    def _adapt_texts(ctx: typer.Context, source: str, column: str | None, text_column: str) -> list[str]:
+        """Texts of ``--adapt-to``: a CSV file, or else a warehouse table."""
+        import re as _re
+
+        from shoplens.errors import UserInputError
+        from shoplens.text.io import read_texts
+
+        if Path(source).is_file():
+            return read_texts(Path(source), column or text_column)[column or text_column].astype(str).tolist()
+        col = column or "text"
+        if not _re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", source) or not _re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", col):
+            raise UserInputError(f"--adapt-to {source!r}: no such file, and not a table name; give a CSV file or a "
+                                 "warehouse table such as reviews")
+        with open_warehouse(ctx, read_only=True) as wh:
+            if not wh.has_table(source):
+                raise UserInputError(f"--adapt-to {source!r}: no such file or warehouse table; give a CSV file or a "
+                                     "table such as reviews (run `shoplens ingest` first)")
+            if col not in wh.columns(source):
+                raise UserInputError(f"--adapt-to {source}: no column {col!r}; pass one with --adapt-column "
+                                     f"(columns: {', '.join(wh.columns(source))})")
+            return wh.query(f'SELECT "{col}" AS t FROM "{source}" WHERE "{col}" IS NOT NULL')["t"].astype(str).tolist()
 
     @text.command("analyze")
     def analyze_cmd(
@@ -165,7 +194,7 @@ def register(app: typer.Typer) -> None:
 
             def step(what: str, done: int, total: int) -> None:
                 if what not in tasks:
-                    tasks[what] = progress.add_task(f"scoring {what}", total=total)
+                    tasks[what] = progress.add_task(escape(f"scoring {what}"), total=total)
                 progress.update(tasks[what], completed=done)
 
             added = analyze_warehouse(wh, progress=step)

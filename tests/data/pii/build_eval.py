@@ -409,6 +409,27 @@ def build_heldout() -> list[dict]:
     return rows
 
 
+def build_realistic(files: tuple[str, ...] = ("realistic_en.txt", "realistic_zh.txt"), seed: int = SEED + 2) -> list[dict]:
+    """Realistic support messages of ``realistic_en.txt`` and ``realistic_zh.txt`` (issue #20; see tests/data/WRITING.md).
+
+    Written by hand before the PERSON rules were changed for them; names in the shapes the
+    first rules missed, and look-alikes that are not names (brands, places, products, staff
+    titles). ``realistic_dev.txt`` (the development messages the rules were tuned on) is
+    built the same way into ``pii_realistic_dev.jsonl``.
+    """
+    rng.seed(seed)
+    rows = []
+    for name in files:
+        for line in Path(__file__).with_name(name).read_text(encoding="utf-8").splitlines():
+            if not line.strip() or line.startswith("#"):
+                continue
+            line = line.replace("{ID}", cn_id(True)).replace("{CARD}", card(True))
+            row = fill(line, "zh" if re.search(r"[\u4e00-\u9fff]", line) else "en")
+            row["id"] = len(rows)
+            rows.append(row)
+    return rows
+
+
 def write(rows: list[dict], name: str) -> None:
     out = Path(__file__).with_name(name)
     with open(out, "w", encoding="utf-8") as fh:
@@ -420,3 +441,5 @@ def write(rows: list[dict], name: str) -> None:
 if __name__ == "__main__":
     write(build(), "pii_eval.jsonl")
     write(build_heldout(), "pii_heldout.jsonl")
+    write(build_realistic(), "pii_realistic.jsonl")
+    write(build_realistic(("realistic_dev.txt",), SEED + 3), "pii_realistic_dev.jsonl")

@@ -15,7 +15,8 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from shoplens.errors import NotComputedError, NotFoundError
-from shoplens.privacy.consent import allowed, consent_filter_sql
+from shoplens.metrics import customer_value_sql, revenue_orders_sql
+from shoplens.privacy.consent import _allowed_internal, consent_filter_sql
 from shoplens.privacy.ids import to_external, to_internal
 from shoplens.schema import TABLES
 from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
@@ -61,6 +62,16 @@ def one_row(wh: Warehouse, table: str, customer: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def purchase_summary(wh: Warehouse, customer: str) -> dict[str, Any]:
+    """Orders, net revenue (as defined in :mod:`shoplens.metrics`), first and last purchase of one customer."""
+    row = records(wh.con.execute(
+        f"""SELECT orders, round(net_revenue, 2) AS net_revenue, first_order_at, last_order_at
+            FROM ({customer_value_sql(customer='$customer')}) v""", {"customer": customer}).df())
+    summary = row[0] if row else {"orders": 0, "net_revenue": 0.0, "first_order_at": None, "last_order_at": None}
+    currency = first_row(wh.con.execute("SELECT min(currency) FROM orders WHERE customer_id = ?", [customer]))
+    return clean({**summary, "currency": currency[0] if currency else None})
+
+
 @router.get(f"{API}/customers/{{customer_id}}")
 def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep, key: Analyst) -> dict[str, Any]:
     """Customer 360: masked profile, purchase summary, and (with consent) segment, CLV, churn risk and reasons."""
@@ -74,21 +85,13 @@ def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep
         if column in base:
             base[column] = mask(base[column])
     base["customer_id"] = customer_id
-    purchases = clean(wh.con.execute(
-        """SELECT count(DISTINCT o.order_id) FILTER (WHERE coalesce(o.status, 'completed') = 'completed') AS orders,
-                  round(sum(i.quantity * i.unit_price), 2) AS net_revenue,
-                  min(o.ordered_at) AS first_order_at, max(o.ordered_at) AS last_order_at,
-                  any_value(o.currency) AS currency
-           FROM orders o LEFT JOIN order_items i USING (order_id) WHERE o.customer_id = ?""", [internal]).df())
-    by_month = wh.query(
-        """SELECT strftime(date_trunc('month', o.ordered_at), '%Y-%m') AS month,
-                  round(sum(i.quantity * i.unit_price), 2) AS revenue
-           FROM orders o JOIN order_items i USING (order_id) WHERE o.customer_id = ? GROUP BY 1 ORDER BY 1""",
-        [internal])
-    profile: dict[str, Any] = {"customer_id": customer_id, "profile": base, "purchases": purchases[0],
+    purchases = purchase_summary(wh, internal)
+    by_month = wh.con.execute(
+        f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month, round(sum(amount), 2) AS revenue
+            FROM ({revenue_orders_sql(customer='$customer')}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
+    profile: dict[str, Any] = {"customer_id": customer_id, "profile": base, "purchases": purchases,
                                "orders_by_month": records(by_month)}
-    personalised = bool(allowed(wh, [internal], "personalization",
-                                default=request.app.state.consent_default["personalization"]))
+    personalised = bool(_allowed_internal(wh, [internal], "profile", default=request.app.state.consent_default))
     profile["personalization_allowed"] = personalised
     if personalised:
         profile["segment"] = one_row(wh, "customer_segments", internal)
@@ -125,11 +128,11 @@ def describe_segment(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], wh: W
     return {**rows[0], "computed_at": computed_at(wh, "customer_segment_profiles")}
 
 
-def _members(wh: Warehouse, segment_id: int, purpose: str, default: bool) -> list[str]:
+def _members(wh: Warehouse, segment_id: int, need: str, default: Any) -> list[str]:
     require_table(wh, "customer_segments")
     rows = wh.con.execute(
         f"SELECT customer_id FROM customer_segments WHERE segment_id = ? AND "
-        f"{consent_filter_sql(purpose, default=default)} "  # type: ignore[arg-type]
+        f"{consent_filter_sql(need, default=default)} "
         "ORDER BY customer_id", [segment_id]).fetchall()
     return [r[0] for r in rows]
 
@@ -138,7 +141,7 @@ def _members(wh: Warehouse, segment_id: int, purpose: str, default: bool) -> lis
 def segment_members(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], request: Request, wh: WarehouseDep,
                     key: Analyst, limit: Limit = 100, offset: Offset = 0) -> Page:
     """Members of a segment who consent to personalisation, with CLV and churn risk when computed."""
-    members = _members(wh, segment_id, "personalization", request.app.state.consent_default["personalization"])
+    members = _members(wh, segment_id, "profile", request.app.state.consent_default)
     chunk = members[offset: offset + limit]
     rows = []
     clv = wh.has_table("customer_clv")
@@ -150,7 +153,7 @@ def segment_members(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], reques
                 {'LEFT JOIN customer_clv c USING (customer_id)' if clv else ''}
                 {'LEFT JOIN customer_churn h USING (customer_id)' if churn else ''}""", [chunk])
         frame["customer_id"] = to_external(wh, frame["customer_id"].tolist())
-        rows = records(frame)
+        rows = records(frame[frame["customer_id"].notna()])  # an id without a shop id (erased) never leaves
     audit_customers(request, [r["customer_id"] for r in rows])
     return Page(data=rows, count=len(members), limit=limit, offset=offset)
 
@@ -168,14 +171,15 @@ class ExportOut(BaseModel):
 @router.post(f"{API}/segments/{{segment_id}}/export", response_model=ExportOut)
 def export_segment(segment_id: Annotated[int, Path(ge=0, le=1_000_000)], body: ExportIn, request: Request,
                    wh: WarehouseDep, key: Admin) -> ExportOut:
-    """Export a segment for a campaign: only customers who consent to marketing."""
-    from shoplens.privacy.export import export_customers
+    """Export a segment for a campaign: only customers who consent to marketing (refused, never
+    asked and unknown ids are counted in ``excluded_without_consent``, never exported)."""
+    from shoplens.privacy.export import _export_internal
 
     require_table(wh, "customer_segments")
     everyone = [r[0] for r in wh.con.execute(
         "SELECT customer_id FROM customer_segments WHERE segment_id = ?", [segment_id]).fetchall()]
     if not everyone:
         raise NotFoundError(f"no segment {segment_id} (see GET /api/v1/segments)")
-    path = export_customers(wh, everyone, body.name, purpose="marketing")
-    kept = len(allowed(wh, everyone, "marketing", default=request.app.state.consent_default["marketing"]))
-    return ExportOut(path=str(path.relative_to(wh.home)), exported=kept, excluded_without_consent=len(everyone) - kept)
+    result = _export_internal(wh, everyone, body.name, purpose="marketing", default=request.app.state.consent_default)
+    return ExportOut(path=str(result.path.relative_to(wh.home)), exported=result.exported,
+                     excluded_without_consent=len(everyone) - result.exported)
