@@ -8,6 +8,7 @@ writable copy of it (what ``shoplens demo`` loads before it analyses anything).
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,10 +37,19 @@ def demo_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(autouse=True)
 def _doctest_demo_warehouse(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory,
                             monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """``demo_warehouse()`` in the namespace of docstring examples (built on first use)."""
+    """``demo_warehouse()`` in the namespace of docstring examples (built on first use).
+
+    Each example also runs apart from the machine it runs on: its temporary files
+    (``tempfile.mkdtemp()``) land in pytest's own temporary folder, removed as pytest
+    removes it, and no shoplens.toml or SHOPLENS_SECRET of the environment applies.
+    """
     if not isinstance(request.node, DoctestItem):
         yield
         return
+    scratch = tmp_path_factory.mktemp("doctest-scratch")
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("SHOPLENS_CONFIG", str(scratch / "no-shoplens.toml"))
+    monkeypatch.delenv("SHOPLENS_SECRET", raising=False)
     opened: list[Warehouse] = []
 
     def demo_warehouse() -> Warehouse:
