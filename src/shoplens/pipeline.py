@@ -157,12 +157,9 @@ def step_ingest(ctx: DemoContext) -> None:
     ctx.console.print(rows_table(rows, title=accounting_title(results)))
     import pandas as pd
 
-    q = ctx.warehouse.query(
-        "SELECT table_name AS \"table\", reason, count(*) AS rows FROM _quarantine GROUP BY ALL ORDER BY rows DESC LIMIT 10"
-    )
-    from shoplens.privacy.ids import external_text
+    from shoplens.insights.quality import quarantine_reasons
 
-    q["reason"] = external_text(ctx.warehouse, q["reason"].tolist())  # the shop's ids, never pseudonyms
+    q = quarantine_reasons(ctx.warehouse, limit=10)  # the shop's ids, never pseudonyms
     ctx.report.add_section(
         "Data", key="data",
         text="Every file of the demo shop was validated on the way in; rows that failed a check are kept in "
