@@ -81,3 +81,11 @@ def test_recorded_paths_are_relative_to_the_warehouse_folder(tmp_path, monkeypat
         assert wh.relative_path(outside) == str(outside)  # outside the folder: absolute
         assert wh.resolve_path("report.html") == wh.home / "report.html"
         assert wh.resolve_path(str(outside)) == outside
+
+
+def test_a_table_named_with_a_double_quote_is_written_counted_and_read(tmp_wh):
+    frame = pd.DataFrame({"customer_id": ["c1", "c2"]})
+    tmp_wh.write_table('winback "vip"', frame)
+    assert tmp_wh.row_count('winback "vip"') == 2
+    assert tmp_wh.table('winback "vip"')["customer_id"].tolist() == ["c1", "c2"]
+    assert tmp_wh.engine.has_rows('winback "vip"')

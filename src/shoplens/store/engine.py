@@ -32,7 +32,7 @@ import sqlglot
 from sqlglot import exp
 
 from shoplens.errors import ConfigError, SparkUnavailableError, UnknownTableError
-from shoplens.schema import TABLES
+from shoplens.schema import TABLES, quote_identifier
 
 if TYPE_CHECKING:  # pyspark is an optional extra, imported lazily
     from pyspark.sql import DataFrame as SparkFrame
@@ -97,7 +97,7 @@ class DuckDBEngine:
 
     def has_rows(self, table: str) -> bool:
         # fetchall closes the result (DuckDB 2 keeps it open after fetchone; a later register() would fail)
-        return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM "{table}" LIMIT 1)').fetchall()[0][0])
+        return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM {quote_identifier(table)} LIMIT 1)').fetchall()[0][0])
 
 
 # ----------------------------------------------------------------------------------
