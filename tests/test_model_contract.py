@@ -704,3 +704,22 @@ def test_bandit_feature_order_does_not_matter(cls: type, bandit_events: list[tup
     spec = REGISTRY[cls]
     assert spec.stream is not None
     assert spec.stream(cls(**spec.params), bandit_events) == spec.stream(cls(**spec.params), reversed_events)
+
+
+@pytest.mark.parametrize("cls", [c for c in ONLINE if REGISTRY[c].data == "bandit_events"],
+                         ids=[c.__name__ for c in ONLINE if REGISTRY[c].data == "bandit_events"])
+def test_bandit_tolerates_unknown_and_missing_features(cls: type, bandit_events: list[tuple[dict[str, Any], float]]) -> None:
+    """A context with a feature never seen in learning, or without one it learned on, still gets a decision."""
+    spec = REGISTRY[cls]
+    assert spec.stream is not None
+    model = cls(**spec.params)
+    spec.stream(model, bandit_events)
+    context = bandit_events[0][0]
+    for ctx in ({**context, "contract_new_feature": 3.0, "contract_new_label": "gold"},
+                {k: v for k, v in context.items() if k != "segment"}):
+        action, propensity = model.choose(ctx, ACTIONS)
+        assert action in ACTIONS and 0.0 < propensity <= 1.0
+        model.update(ctx, action, 1.0)
+        probabilities = model.probabilities(ctx, ACTIONS)
+        assert probabilities.shape == (len(ACTIONS),) and abs(float(probabilities.sum()) - 1.0) < 1e-9
+
