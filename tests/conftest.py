@@ -1,8 +1,9 @@
 """Shared fixtures.
 
-``demo_warehouse_path``: a warehouse built once per test session from the bundled
-demo shop (ingest only). ``demo_wh``: a private copy of it for one test, opened
-read-write, so tests may change it freely.
+``demo_warehouse_path`` (in the repository's top ``conftest.py``, shared with the
+docstring examples): a warehouse built once per test session from the bundled demo shop
+(ingest only). ``demo_wh``: a private copy of it for one test, opened read-write, so
+tests may change it freely.
 """
 
 from __future__ import annotations
@@ -12,19 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from shoplens.config import Settings
 from shoplens.store.warehouse import Warehouse
-
-
-@pytest.fixture(scope="session")
-def demo_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from shoplens.services import ingest_demo_shop
-
-    path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
-    settings = Settings(warehouse=path, secret="test-secret-key-for-the-demo-suite-0123456789")
-    with Warehouse(path) as wh:
-        ingest_demo_shop(settings, wh)
-    return path
 
 
 @pytest.fixture()

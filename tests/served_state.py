@@ -3,7 +3,8 @@ evaluation reports ``eval_*`` aside), the promoted model versions and their file
 
 Evaluation runs must leave it unchanged:
 
->>> # before = served_state(path); <run an evaluation command>; assert served_state(path) == before
+``before = served_state(path)``, run the evaluation command, then
+``assert served_state(path) == before``.
 """
 
 from __future__ import annotations

@@ -1,11 +1,17 @@
 """The model contract every shoplens model follows (scikit-learn / river habits).
 
-- the constructor only stores its parameters, unchanged;
-- ``fit`` learns and returns ``self``; learned state ends in ``_``;
+- the constructor only stores its parameters, unchanged, so :func:`clone` can rebuild
+  an unfitted twin from :meth:`Model.get_params`;
+- ``fit`` learns and returns ``self``; learned state ends in ``_``; methods that need
+  it raise :class:`~shoplens.errors.NotFittedError` before ``fit``; the same ``seed``
+  gives the same model;
 - ``save``/``load`` write one file stamped with the shoplens version and class,
   and ``load`` warns when another version wrote it;
 - models holding per-customer state implement ``forget_customers(ids) -> int`` so
   that erasure reaches them (see :mod:`shoplens.privacy`).
+
+``tests/test_model_contract.py`` checks all of this on every subclass (a new model
+must be registered there).
 
 >>> class Mean(Model):
 ...     def __init__(self, shrink: float = 0.0):
@@ -78,6 +84,23 @@ class Model:
         if not isinstance(model, cls):
             raise UserInputError(f"{path}: holds a {type(model).__name__}, not a {cls.__name__}")
         return model
+
+
+def clone(model: M) -> M:
+    """A new, unfitted model with the same parameters (scikit-learn's ``clone``, without deep copies).
+
+    >>> class Shrunk(Model):
+    ...     def __init__(self, shrink: float = 0.0):
+    ...         self.shrink = shrink
+    ...     def fit(self, xs):
+    ...         self.mean_ = sum(xs) / (len(xs) + self.shrink)
+    ...         return self
+    >>> fitted = Shrunk(shrink=1.0).fit([1, 2, 3])
+    >>> twin = clone(fitted)
+    >>> twin, twin.is_fitted()
+    (Shrunk(shrink=1.0), False)
+    """
+    return type(model)(**model.get_params())
 
 
 def read_model_file(path: str | Path) -> dict[str, Any]:

@@ -69,6 +69,7 @@ def print_json(obj: Any) -> None:
 def fmt(v: Any) -> str:
     """A cell of a terminal table: missing values (None, NaN, NaT, pd.NA) are blank.
 
+    >>> import pandas as pd
     >>> [fmt(v) for v in (None, float("nan"), pd.NaT, 1234.5, pd.Timestamp("2011-12-09 10:30"))]
     ['', '', '', '1,234.50', '2011-12-09 10:30']
     """

@@ -239,9 +239,18 @@ def get_table(name: str) -> Table:
         ) from None
 
 
+def quote_identifier(name: str) -> str:
+    """A table or column name as a quoted SQL identifier (DuckDB and Spark SQL via sqlglot).
+
+    >>> print(quote_identifier("order_id"), quote_identifier('a"b'))
+    "order_id" "a""b"
+    """
+    return '"' + name.replace('"', '""') + '"'
+
+
 def create_table_sql(table: Table, name: str | None = None) -> str:
-    cols = ", ".join(f'"{c.name}" {c.type}' for c in table.columns)
-    return f'CREATE TABLE IF NOT EXISTS "{name or table.name}" ({cols})'
+    cols = ", ".join(f"{quote_identifier(c.name)} {c.type}" for c in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {quote_identifier(name or table.name)} ({cols})"
 
 
 def data_model_markdown() -> str:

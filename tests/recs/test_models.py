@@ -294,3 +294,12 @@ def test_due_factor_at_bought_products_matches_the_dense_formula(recs_data) -> N
     want = np.nan_to_num(np.where(np.isfinite(since), due, 0.0), nan=0.0)
     np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
     assert got.shape == (len(rows), len(model.products_)) and (got > 0).sum() > 10 and got.max() <= 1.0
+
+
+def test_fold_in_keeps_the_last_purchase_day_of_repeat_purchases() -> None:
+    rows = tiny_frame([("a", "tea", "2024-01-01", "purchase", 1.0), ("b", "cup", "2024-01-02", "purchase", 1.0)])
+    model = BuyAgain(half_life_days=None, cycle_weight=0.0).fit(rows)
+    # a new customer bought tea three times: the last purchase is the latest day, not the sum of the days
+    model.fold_in(tiny_frame([("c", "tea", day, "purchase", 1.0) for day in ("2024-02-01", "2024-03-01", "2024-04-01")]))
+    recs = model.recommend(["c"], k=1)
+    assert recs["reason"].tolist() == ["you bought it 3 times, last on 2024-04-01"]

@@ -3,7 +3,8 @@ separate JVMs started with the ``spark-class`` launcher that the pyspark package
 and a Spark Connect server started with its ``spark-submit``. Nothing is downloaded:
 every jar comes from pyspark's own ``jars/`` folder.
 
->>> # with start_cluster(tmp_path, workers=2) as c: c.url  -> 'spark://127.0.0.1:PORT'  # doctest: +SKIP
+Use: ``with start_cluster(tmp_path, workers=2) as c:`` gives a running cluster whose
+``c.url`` is ``'spark://127.0.0.1:PORT'``.
 """
 
 from __future__ import annotations

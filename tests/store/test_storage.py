@@ -305,3 +305,19 @@ def test_a_stale_parquet_folder_of_a_deleted_warehouse_is_not_its_data(duck_demo
     shutil.rmtree(duck_demo.parent / ".tmp", ignore_errors=True)
     with Warehouse(duck_demo) as wh:  # a new file of the same name: nothing recorded, nothing held
         assert read_state(wh).canonical is None
+
+
+def test_names_with_double_quotes_migrate_both_ways(tmp_path: Path):
+    """Table and column names are quoted (inner quotes doubled) wherever a migration reads or writes them."""
+    path = tmp_path / "warehouse.duckdb"
+    with Warehouse(path) as wh:
+        wh.con.execute('CREATE TABLE "say ""hi""" AS SELECT i AS "the ""n""", NULL AS "no ""value""" FROM range(3) t(i)')
+        before = _snapshot(wh.con, {'say "hi"': '"say ""hi"""'})
+    report = migrate(path, "spark")
+    assert [t.action for t in report.tables if t.name == 'say "hi"'] == ["copied"]
+    with Warehouse(path) as wh:
+        assert in_sync(wh)
+    migrate(path, "duckdb")
+    with Warehouse(path) as wh:
+        _assert_same(before, _snapshot(wh.con, {'say "hi"': '"say ""hi"""'}))
+        assert wh.con.execute('SELECT sum("the ""n""") FROM "say ""hi"""').fetchall() == [(3,)]

@@ -90,3 +90,11 @@ def test_computed_at_is_when_a_result_was_last_marked(tmp_wh):
     assert first is not None and first == tmp_wh.freshness().set_index("name").loc["customer_rfm", "computed_at"]
     tmp_wh.mark_computed("customer_rfm", "table", rows=1)
     assert tmp_wh.computed_at("customer_rfm") >= first
+
+
+def test_a_table_named_with_a_double_quote_is_written_counted_and_read(tmp_wh):
+    frame = pd.DataFrame({"customer_id": ["c1", "c2"]})
+    tmp_wh.write_table('winback "vip"', frame)
+    assert tmp_wh.row_count('winback "vip"') == 2
+    assert tmp_wh.table('winback "vip"')["customer_id"].tolist() == ["c1", "c2"]
+    assert tmp_wh.engine.has_rows('winback "vip"')

@@ -183,10 +183,6 @@ class _BTYDModel(Model):
         self.dropout_lr_ = max(0.0, 2.0 * (self.log_likelihood_ - nbd_log_likelihood(x, T, w, start)))
         self.dropout_identified_ = bool(self.converged_ and self.dropout_lr_ > DROPOUT_LR_CRITICAL)
 
-    def probability_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
-        """P(no purchase in the next ``t`` time units): the model's answer to the churn model's question."""
-        raise NotImplementedError
-
 
 class BetaGeoModel(_BTYDModel):
     """BG/NBD (Fader, Hardie & Lee 2005): Poisson purchases while alive, a coin flip after each purchase.
@@ -258,8 +254,8 @@ class BetaGeoModel(_BTYDModel):
             return np.where(x > 0, 1.0 / (1.0 + np.exp(log_ratio)), 1.0)
 
     def probability_no_purchase(self, t: float, frequency: ArrayLike, recency: ArrayLike, T: ArrayLike) -> np.ndarray:
-        """P(no purchase in the next ``t`` time units): gone, or alive and not buying
-        (a BG/NBD customer can only leave right after a purchase).
+        """P(no purchase in the next ``t`` time units), the model's answer to the churn model's
+        question: gone, or alive and not buying (a BG/NBD customer can only leave right after a purchase).
 
         >>> m = BetaGeoModel().fit([1, 0, 3, 2], [5., 0, 20, 12], [30., 30, 30, 25])
         >>> bool(0 < m.probability_no_purchase(13, [0], [0.], [30.])[0] < 1)

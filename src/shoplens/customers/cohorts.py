@@ -9,7 +9,11 @@ Anomalies use a robust z-score:
 each week's revenue (and order count) against the median and MAD of the eight
 weeks before it, flagged when |z| > 3.5 (Iglewicz & Hoaglin's cut-off).
 
->>> # res = compute_cohorts(wh); res.retention.pivot(index="cohort", columns="months_since", values="retention")
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> retention = compute_cohorts(wh).retention
+>>> december = retention[retention["cohort"] == "2010-12-01"]
+>>> december[["months_since", "active_customers"]].head(3).values.tolist()  # of its 223 customers
+[[0, 223], [1, 86], [2, 70]]
 """
 
 from __future__ import annotations

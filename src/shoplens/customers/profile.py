@@ -11,7 +11,10 @@ A next best action that contacts the customer with an offer or a campaign (marke
 (``marketing_allowed``, from :func:`shoplens.privacy.consent.consent_filter_sql`); the
 others get the next action that needs no marketing consent.
 
->>> # build_profile(wh).loc[0, ["customer_id", "segment", "clv", "churn_risk", "next_best_action"]]
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> profile = build_profile(wh)  # computes the segments, CLV and churn risk it needs
+>>> len(profile), profile.loc[0, ["segment", "risk_band", "next_best_action"]].tolist()
+(1123, ['At risk', 'low', 'win-back offer'])
 """
 
 from __future__ import annotations

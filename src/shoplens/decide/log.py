@@ -183,8 +183,18 @@ def _reason_code(check: Any, customer_id: str) -> str:
 class Decider:
     """Consent-aware, logged decisions of one policy for the shop's customers.
 
-    >>> # d = Decider(wh, LinearTS(seed=1), name="offer-bandit")
-    >>> # d.decide("17850", {"recency_days": 12}, ["free-shipping", "10-percent"])
+    >>> from shoplens.decide.policies import LinearTS
+    >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+    >>> d = Decider(wh, LinearTS(seed=1), name="offer-bandit")
+    >>> [slot] = d.decide("12355", {"recency_days": 12}, ["free-shipping", "10-percent"])
+    >>> slot["customer_id"], slot["action"], slot["personalised"]
+    ('12355', '10-percent', True)
+    >>> [refused] = d.decide("17850", {"recency_days": 12}, ["free-shipping", "10-percent"])
+    >>> refused["action"], refused["reason"]  # offers need marketing consent
+    (None, 'no marketing consent (consent_marketing is false)')
+    >>> d.log.log_reward(slot["decision_id"], 1.0)  # the customer used the offer
+    >>> d.learn()  # rewards learned
+    1
     """
 
     def __init__(self, wh: Warehouse, policy: Policy, *, name: str, version: str = "1",

@@ -20,6 +20,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -155,6 +156,16 @@ class PriceTS(Model):
         self.units_[k] += units
         self.steps_[k] += 1
         self._refit()
+
+    def fit(self, prices: Sequence[float], units: Sequence[float]) -> PriceTS:
+        """Learn from logged steps (the price shown, the units sold): a loop of :meth:`update`.
+
+        >>> float(PriceTS(base_price=10.0, cost=6.0).fit([10.0, 10.5], [4, 3]).steps_.sum())
+        2.0
+        """
+        for price, sold in zip(prices, units):
+            self.update(price, sold)
+        return self
 
     def _refit(self, iterations: int = 5) -> None:
         # Newton steps for the Poisson GLM posterior mode with a Gaussian prior (Laplace approximation).

@@ -15,7 +15,12 @@ the next ``horizon`` periods; the actuals of those periods score them:
 Results are given for all series and for the *head*: the products that made 80 %
 of revenue before the first origin (the ones stock decisions depend on).
 
->>> # summary, points = backtest(series, freq="week", horizon=4, origins=4)  # doctest: +SKIP
+>>> from shoplens.demand.series import demand_series
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> series = demand_series(wh, freq="week", level="category", until="2011-11-01")
+>>> summary, points = backtest(series, freq="week", horizon=4, origins=2)
+>>> summary.loc[summary["subset"] == "all series", ["model", "series"]].head(2).values.tolist()
+[['auto', 11], ['SeasonalNaive', 11]]
 """
 
 from __future__ import annotations

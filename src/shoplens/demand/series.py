@@ -1,6 +1,6 @@
 """Demand series from the warehouse: units and revenue per product or category and
-per day or week, as one set-based DuckDB query (no Python loops, so the same SQL
-can run on Spark later).
+per day or week, as one set-based DuckDB query (no Python loops); on a Spark
+warehouse it reads the DuckDB file, which a Spark ingest mirrors (by default).
 
 What counts as demand (units demanded is one of the shop metrics of
 :mod:`shoplens.metrics`, shared with the market trends):
@@ -21,7 +21,11 @@ What counts as demand (units demanded is one of the shop metrics of
 Every series runs from its first sale to the last *complete* period before the
 cut-off, with periods without sales filled with zeros. Weeks start on Monday.
 
->>> # demand_series(wh, freq="week", level="category", until="2011-09-01").head()  # doctest: +SKIP
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> weekly = demand_series(wh, freq="week", level="category", until="2011-09-01")
+>>> first = weekly.iloc[0]
+>>> first["key"], str(first["period_start"].date()), float(first["units"]), float(first["returned_units"])
+('bags', '2010-11-29', 1396.0, 0.0)
 """
 
 from __future__ import annotations
@@ -148,7 +152,10 @@ def demand_series(
     period from the key's first sale up to the last complete period before
     ``until`` (default: the day after the last order).
 
-    >>> # s = demand_series(wh, freq="day", level="product", until="2011-06-01")  # doctest: +SKIP
+    >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+    >>> daily = demand_series(wh, freq="day", level="product", until="2011-06-01")
+    >>> str(daily["period_start"].max().date()), daily["key"].nunique()
+    ('2011-05-31', 2826)
     """
     check_freq_level(freq, level)
     cutoff = parse_date(until) or data_end(wh)

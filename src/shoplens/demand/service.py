@@ -4,8 +4,12 @@ call. Each reads the warehouse, runs the models and writes a ``demand_*`` table.
 Tables written: ``demand_forecast``, ``demand_model_choice``, ``eval_demand_backtest``,
 ``demand_reorder``, ``demand_trends``.
 
->>> # result = forecast_demand(wh, until="2011-11-01", horizon=4, freq="week")  # doctest: +SKIP
->>> # result.forecast.head()  # key, period_start, forecast, lo80, hi80, model  # doctest: +SKIP
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> result = forecast_demand(wh, until="2011-11-01", horizon=4, freq="week", level="category")
+>>> result.forecast.columns.tolist()
+['key', 'period_start', 'forecast', 'lo80', 'hi80', 'model']
+>>> result.summary()["series"], result.summary()["first_period"]
+(11, '2011-11-07')
 """
 
 from __future__ import annotations

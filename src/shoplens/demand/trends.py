@@ -19,7 +19,11 @@ Set-based SQL over the weekly demand series:
   of the window against the first half; ``demand falling while complaints rise``
   is flagged.
 
->>> # market_trends(wh, level="category", until="2011-12-01", weeks=26)  # doctest: +SKIP
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> trends = market_trends(wh, level="category", until="2011-12-01", weeks=26)
+>>> first = trends.iloc[0]  # the most significant trend first
+>>> first["key"], first["trend"], str(first["window_start"].date())
+('seasonal', 'rising', '2011-05-30')
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
 """Demo step: weekly demand forecasts with 80 % intervals per category and for the
-top products, reorder advice and market trends.
-
->>> # run(ctx)  (the demand step of `shoplens demo`)
+top products, reorder advice and market trends; :func:`run` is called by ``shoplens demo``.
 """
 
 from __future__ import annotations

@@ -152,7 +152,17 @@ def ingest(
     The first ingest records which engine holds the warehouse's tables; an ingest on
     the other engine refuses (see :mod:`shoplens.store.storage`).
 
-    >>> # ingest(wh, ["orders.csv"], table="orders").to_dict()  # customer ids stored as pseudonyms
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = (folder / "orders.csv").write_text(
+    ...     "order_id,customer_id,ordered_at\\no1,c1,2024-01-05\\no1,c1,2024-01-05\\no2,c2,not a date\\n")
+    >>> with Warehouse(folder / "warehouse.duckdb") as wh:
+    ...     result = ingest(wh, [folder / "orders.csv"], table="orders")
+    ...     reasons = wh.query("SELECT line, reason FROM _quarantine").values.tolist()
+    >>> result.read, result.loaded, result.duplicates, result.quarantined
+    (3, 1, 1, 1)
+    >>> reasons
+    [[4, "cannot read 'not a date' as a timestamp (ISO 8601 expected; set date_formats in a mapping for other layouts)"]]
     """
     if not files:
         raise MappingError("no input files given")

@@ -2,8 +2,8 @@
 problem of each row.
 
 The SQL is generated once from :mod:`shoplens.schema` and the mapping, and runs
-as whole-table queries (no Python row loops), so the same definitions can be
-transpiled for Spark later.
+as whole-table queries (no Python row loops): on DuckDB as written, on Spark
+transpiled (see ``docs/spark.md``).
 """
 
 from __future__ import annotations
@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from shoplens.errors import MappingError
-from shoplens.ingest.mapping import ColumnSpec, SourceSpec, is_aggregate, normalise_name, quote
+from shoplens.ingest.mapping import ColumnSpec, SourceSpec, is_aggregate, normalise_name
+from shoplens.schema import quote_identifier as quote
 from shoplens.schema import GENERATED_COLUMNS, Column, Table
 
 TRUE_WORDS = ("true", "t", "yes", "y", "1", "on", "是", "真")

@@ -11,7 +11,10 @@ totals.
 Each figure is a :class:`~shoplens.store.transform.Transform` (DuckDB SQL written
 once), so the overview runs on DuckDB or, with ``--engine spark``, on Spark.
 
->>> # overview(warehouse)["kpis"]["customers"]  # doctest: +SKIP
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> kpis = overview(wh)["kpis"]
+>>> kpis["customers"], kpis["orders"], kpis["currency"]
+(1113, 4966, 'GBP')
 """
 
 from __future__ import annotations

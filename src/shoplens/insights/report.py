@@ -3,7 +3,7 @@
 The Plotly library is embedded once in the file, so the report opens offline.
 
 >>> r = Report("Demo")
->>> r.add_section("Hello", text="First line.")
+>>> section = r.add_section("Hello", text="First line.")
 >>> "<h2" in r.to_html()
 True
 """
@@ -75,9 +75,6 @@ class Report:
     def add_table(self, section: Section, caption: str, frame: pd.DataFrame, *, max_rows: int = 20) -> None:
         cap = f"<h3>{html.escape(caption)}</h3>" if caption else ""
         section.blocks.append(cap + _table_html(frame, max_rows))
-
-    def add_text(self, section: Section, text: str) -> None:
-        section.blocks.append("".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n") if p.strip()))
 
     def to_html(self) -> str:
         nav = "".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in self.sections)

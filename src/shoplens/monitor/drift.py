@@ -171,7 +171,9 @@ def text_confidence_drift(wh: Warehouse, windows: Windows, bins: int = 10,
 def check_drift(wh: Warehouse, *, recent_days: int = 30, bins: int = 10, save: bool = True) -> pd.DataFrame:
     """Run every drift check; with ``save`` store them in ``monitor_drift`` (shown by status and the dashboard).
 
-    >>> # check_drift(wh)[["feature", "psi", "status"]]  # doctest: +SKIP
+    >>> wh = demo_warehouse()  # the bundled demo shop, loaded (conftest.py)
+    >>> check_drift(wh)[["feature", "status"]].head(3).values.tolist()
+    [['days_since_previous_order', 'stable'], ['distinct_products', 'stable'], ['median_unit_price', 'stable']]
     """
     windows = default_windows(wh, recent_days)
     frame = pd.concat([feature_drift(wh, windows, bins), text_confidence_drift(wh, windows, bins)],

@@ -6,7 +6,15 @@ column); free-text columns (reviews, support messages, search queries, quarantin
 raw rows) are also searched for the values as substrings. The vault is excluded:
 it holds values encrypted on purpose.
 
->>> # leaks = raw_pii_leaks(wh, {"email": [...], "phone": [...], "name": [...]})
+>>> from importlib import resources
+>>> raw = pd.read_csv(resources.files("shoplens.datasets") / "demo" / "customers.csv", dtype=str)  # the source file
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> raw_pii_leaks(wh, {"email": raw["email"], "phone": raw["phone"], "name": raw["name"]}).empty
+True
+>>> _ = wh.con.execute("INSERT INTO support_messages (message_id, conversation_id, sender, text) "
+...                    "VALUES ('m1', 'v1', 'agent', ?)", [f"sent to {raw['email'][0]}"])
+>>> raw_pii_leaks(wh, {"email": raw["email"]})[["kind", "table", "column"]].values.tolist()
+[['email', 'support_messages', 'text']]
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from collections.abc import Mapping, Sequence
 
 import pandas as pd
 
+from shoplens.schema import quote_identifier
 from shoplens.store.warehouse import Warehouse
 
 TEXT_COLUMNS = {("reviews", "text"), ("reviews", "title"), ("support_messages", "text"), ("events", "query"), ("_quarantine", "raw"),
@@ -38,13 +47,12 @@ def raw_pii_leaks(wh: Warehouse, values: Mapping[str, Sequence[str]], min_substr
         for table, column in cols:
             if table in _EXCLUDED:
                 continue
-            q = f'"{table}"."{column}"'
-            rows = con.execute(
-                f'SELECT p.kind, count(*) FROM "{table}" JOIN _raw_pii p ON {q} = p.value GROUP BY 1'
-            ).fetchall()
+            t = quote_identifier(table)
+            q = f"{t}.{quote_identifier(column)}"
+            rows = con.execute(f"SELECT p.kind, count(*) FROM {t} JOIN _raw_pii p ON {q} = p.value GROUP BY 1").fetchall()
             if (table, column) in TEXT_COLUMNS:
                 rows += con.execute(
-                    f'SELECT p.kind, count(*) FROM "{table}" JOIN (SELECT * FROM _raw_pii WHERE length(value) >= ?) p '
+                    f"SELECT p.kind, count(*) FROM {t} JOIN (SELECT * FROM _raw_pii WHERE length(value) >= ?) p "
                     f"ON contains({q}, p.value) AND {q} <> p.value GROUP BY 1", [min_substring]
                 ).fetchall()
             out += [{"kind": k, "table": table, "column": column, "matches": int(n)} for k, n in rows if n]

@@ -39,7 +39,12 @@ Registering a table that keeps customer ids under another column name::
     register_table(wh, "campaign_targets", "member")          # warehouse ids
     register_table(wh, "crm_sync", "shop_customer", ids="external")
 
->>> # erase(wh, "12348").removed  -> rows removed per target
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> report = erase(wh, "12348")  # the shop's own id
+>>> report.customer, report.removed["orders"], report.removed["order_items"], report.removed["_vault_keys"]
+('12348', 4, 31, 1)
+>>> verify(wh, "12348").clean, erase(wh, "12348").total  # nothing is left; a second erasure finds nothing
+(True, 0)
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from shoplens.errors import NotFoundError, UserInputError
+from shoplens.schema import quote_identifier as _q
 from shoplens.store import spark_storage
 from shoplens.store.files import (
     WrittenFile,
@@ -160,9 +166,6 @@ def register_table(wh: Warehouse, table: str, column: str, *, ids: Literal["inte
     wh.con.execute("DELETE FROM _erasure_registry WHERE table_name = ? AND column_name = ?", [table, column])
     wh.con.execute("INSERT INTO _erasure_registry VALUES (?, ?, ?, ?)", [table, column, ids, utcnow()])
 
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def targets(wh: Warehouse) -> list[tuple[str, str, str]]:

@@ -6,7 +6,12 @@ Files land in ``<warehouse folder>/exports``, owner-only, spreadsheet formulas n
 and recorded with their hash in ``_written_files``: erasure removes a customer's row from
 the files it wrote, and only from those.
 
->>> # export_customers(wh, ["12348", "17850"], "winback_2026_11").path  -> Path(".../exports/winback_2026_11.csv")
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> result = export_customers(wh, ["12348", "12355", "12361"], "winback_2026_11")
+>>> result.path.relative_to(wh.home).as_posix(), result.exported, result.refused  # 12348 refused marketing
+('exports/winback_2026_11.csv', 2, ['12348'])
+>>> result.path.read_text().split()
+['customer_id', '12355', '12361']
 """
 
 from __future__ import annotations

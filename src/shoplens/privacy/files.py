@@ -1,6 +1,10 @@
 """Scan and mask a column of a CSV / TSV / JSON-lines / Parquet file (``shoplens privacy scan|mask``).
 
->>> # scan_file("support.csv", "text")  -> [{"row": 0, "type": "PHONE", "start": 7, "end": 18, "score": 1.0}]
+>>> import tempfile
+>>> path = Path(tempfile.mkdtemp()) / "support.csv"
+>>> _ = path.write_text("text\\nCall me on +44 20 7946 0958 please\\nWhere is my parcel?\\n")
+>>> scan_file(path, "text")
+[{'row': 0, 'type': 'PHONE', 'start': 11, 'end': 27, 'score': 1.0, 'rule': 'e164'}]
 """
 
 from __future__ import annotations

@@ -24,7 +24,18 @@ Writing raw personal data needs the explicit opt-out ``ingest(..., privacy="off"
 refused on a warehouse that already holds pseudonyms (raw and keyed ids would never
 join), as privacy is refused on customer ids once raw ones were written.
 
->>> # write_policy(wh, settings)  -> [PrivacyHook]; ingest(wh, files, table="customers") calls it itself
+>>> import tempfile, pathlib
+>>> from shoplens.config import Settings
+>>> from shoplens.ingest import ingest
+>>> from shoplens.store.warehouse import Warehouse
+>>> folder = pathlib.Path(tempfile.mkdtemp())
+>>> _ = (folder / "customers.csv").write_text("customer_id,email,name\\n12348,grace@example.com,Grace Roberts\\n")
+>>> settings = Settings(warehouse=folder / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+>>> with Warehouse(settings.warehouse) as wh:
+...     _ = ingest(wh, [folder / "customers.csv"], table="customers", settings=settings)  # calls write_policy
+...     stored = wh.query("SELECT customer_id, email, name FROM customers").iloc[0].tolist()
+>>> stored  # the id pseudonymised, the e-mail a vault token, the name dropped: no raw PII lands
+['c7d9691b46b8747e0d5d4', 'e68467d807e70ba542b4f', None]
 """
 
 from __future__ import annotations
@@ -43,6 +54,7 @@ from shoplens.privacy.keys import STATE_SQL, bind_secret, resolve_secret, wareho
 from shoplens.privacy.operators import apply_operator, pseudonym, pseudonym_sql
 from shoplens.privacy.policy import Policy
 from shoplens.privacy.vault import SHOP_SUBJECT, Vault
+from shoplens.schema import quote_identifier as _q
 from shoplens.store.staging import Relation
 
 CUSTOMER_PREFIX = "c"
@@ -52,9 +64,6 @@ _RAW_PII_KEYS = re.compile(
     r"(name|email|mail|phone|mobile|tel|address|addr|street|postcode|zip|姓名|名字|电话|手机|地址|收件人|邮箱)", re.I
 )
 
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _normalised(column: str) -> str:

@@ -9,7 +9,16 @@ The subject is the customer's pseudonym (or ``_shop`` for values found in texts
 without a customer). The shop's own customer id is always stored here (field
 ``customer_id``) so pseudonyms can be turned back into the shop's ids at the edge.
 
->>> # v = Vault(wh, secret); v.store(["p1"], "email", ["a@b.c"]); v.reveal("p1", "email")
+>>> import tempfile, pathlib
+>>> from shoplens.store.warehouse import Warehouse
+>>> wh = Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb")
+>>> vault = Vault(wh, b"k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+>>> tokens = vault.store(["c1"], "email", ["grace@example.com"])
+>>> vault.reveal("c1", "email")
+['grace@example.com']
+>>> vault.shred(["c1"]), vault.reveal("c1", "email")  # crypto-shredding: nothing can be decrypted
+({'_vault_keys': 1, '_vault': 1}, [])
+>>> wh.close()
 """
 
 from __future__ import annotations

@@ -470,6 +470,7 @@ class Recommender(Model):
     def explain_similarity(self) -> sp.csr_matrix:
         """Item-item co-purchase cosine used for "because you bought X" (computed once, on first use)."""
         if getattr(self, "_explainer", None) is None:
+            self.check_fitted()
             self._explainer = self._cooccurrence_similarity()
         return self._explainer
 
@@ -793,6 +794,7 @@ class Recommender(Model):
 
     @property
     def explain_by_column(self) -> sp.csc_matrix:
+        """:attr:`explain_similarity` by column (product), indices sorted: what explanations read."""
         if getattr(self, "_explainer_csc", None) is None:
             self._explainer_csc = self.explain_similarity.tocsc()
             self._explainer_csc.sort_indices()

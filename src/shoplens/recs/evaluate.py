@@ -191,7 +191,12 @@ def random_search(
     Only data before the cutoff is used (validation = its last ``validation_days``),
     so the test window stays untouched. Returns one row per tried setting, best first.
 
-    >>> # random_search(lambda **p: ALS(**p), {"factors": [32, 64]}, rows, "2011-11-01")
+    >>> from shoplens.recs.interactions import load_interactions
+    >>> from shoplens.recs.models import ALS
+    >>> rows = load_interactions(demo_warehouse())  # the bundled demo shop, loaded (see conftest.py)
+    >>> tried = random_search(lambda **p: ALS(iterations=5, **p), {"factors": [16, 32]}, rows, "2011-11-01")
+    >>> tried.columns.tolist(), len(tried)
+    (['factors', 'ndcg', 'train_seconds'], 2)
     """
     from sklearn.model_selection import ParameterSampler
 

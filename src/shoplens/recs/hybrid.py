@@ -25,7 +25,13 @@ its neighbour list came from). ``score`` is the ranker's probability that the cu
 buys the product within the validation window, corrected for the negatives dropped
 while training (so it is a probability, not a rank score).
 
->>> # Hybrid().fit(interactions).recommend(["12347"], k=10)
+>>> from shoplens.recs.interactions import load_interactions
+>>> rows = load_interactions(demo_warehouse())  # the bundled demo shop, loaded (see conftest.py)
+>>> rows = rows[rows["customer_id"].isin(rows["customer_id"].unique()[:300])]  # a sample keeps it quick
+>>> model = Hybrid(als_factors=16, max_iter=30, candidates=20).fit(rows)
+>>> recs = model.recommend([model.customers_[0]], k=3)
+>>> recs.columns.tolist(), recs["rank"].tolist()
+(['customer_id', 'rank', 'product_id', 'score', 'reason', 'personalised'], [1, 2, 3])
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -52,11 +52,6 @@ class InteractionWeights:
 
     def for_kind(self, kind: str) -> float:
         return float(getattr(self, "return_" if kind == "return" else kind))
-
-    def as_dict(self) -> dict[str, float]:
-        d = asdict(self)
-        d["return"] = d.pop("return_")
-        return d
 
 
 def interactions_sql(weights: InteractionWeights) -> str:
@@ -134,7 +129,9 @@ def load_interactions(
     ``consented_only`` drops customers who refused personalisation (their data
     then shapes no model at all).
 
-    >>> # load_interactions(wh, until="2011-11-01").columns.tolist() == COLUMNS
+    >>> rows = load_interactions(demo_warehouse(), until="2011-11-01")  # the demo shop (see conftest.py)
+    >>> rows.columns.tolist() == COLUMNS, len(rows), bool(rows["occurred_at"].max() < pd.Timestamp("2011-11-01"))
+    (True, 85295, True)
     """
     until_ts = pd.Timestamp(until).to_pydatetime() if until is not None else None
     frame = interactions_transform(weights, consented_only=consented_only).run(wh, until=until_ts)

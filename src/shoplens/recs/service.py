@@ -10,7 +10,12 @@
 Customers who refused personalisation are left out of training and get the
 non-personalised list (popular items), never a profile-based one.
 
->>> # train(wh, until="2011-11-01")["model"]  -> 'hybrid'
+>>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+>>> trained = train(wh, until="2011-11-01", model="item_knn")  # "auto" trains the hybrid
+>>> trained["model"], trained["version"], trained["customers"]
+('item_knn', 1, 932)
+>>> recommend(wh, ["17850"], k=2)[["customer_id", "rank", "product_id"]].values.tolist()
+[['17850', 1, '22803'], ['17850', 2, '21071']]
 """
 
 from __future__ import annotations

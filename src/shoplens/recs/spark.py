@@ -18,7 +18,14 @@ ALS results are not bit-identical to ``implicit``'s: MLlib scales the regularisa
 by each row's number of ratings and starts from other random factors; the tests bound
 the ranking quality instead.
 
->>> # rules = fpgrowth_rules(wh, min_support=0.01, min_baskets=10, min_confidence=0.3)  # doctest: +SKIP
+The example needs Java and PySpark (the ``spark`` extra), so it is not run here;
+``tests/spark/test_recs_spark.py`` compares both functions with the DuckDB path.
+
+>>> from shoplens.store.warehouse import Warehouse
+>>> wh = Warehouse("shop/warehouse.duckdb", engine="spark")  # ingested with --engine spark  # doctest: +SKIP
+>>> rules = fpgrowth_rules(wh, min_support=0.01, min_baskets=10, min_confidence=0.3)  # doctest: +SKIP
+>>> rules.columns.tolist()  # doctest: +SKIP
+['antecedent', 'consequent', 'support', 'confidence', 'lift', 'baskets']
 """
 
 from __future__ import annotations

@@ -1,7 +1,16 @@
 """The FastAPI application: API under ``/api/v1``, dashboard at ``/``, metrics at ``/metrics``.
 
->>> # app = create_app(load_settings(warehouse="w.duckdb"))  # doctest: +SKIP
->>> # uvicorn.run(app)  # what `shoplens serve` does  # doctest: +SKIP
+``shoplens serve`` runs :func:`create_app` under uvicorn; a test client calls it directly:
+
+>>> import tempfile, pathlib
+>>> from fastapi.testclient import TestClient
+>>> from shoplens.serve.keys import KeyStore
+>>> settings = Settings(warehouse=pathlib.Path(tempfile.mkdtemp()) / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+>>> key = KeyStore.for_warehouse(settings.warehouse).create("viewer")  # the server starts only with a key
+>>> with TestClient(create_app(settings)) as client:
+...     (client.get("/api/v1/health").json()["status"], client.get("/api/v1/overview").status_code,
+...      client.get("/api/v1/overview", headers={"Authorization": f"Bearer {key}"}).status_code)
+('ok', 401, 200)
 """
 
 from __future__ import annotations

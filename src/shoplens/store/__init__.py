@@ -1,4 +1,5 @@
-"""Warehouse backends. DuckDB (embedded, default); Spark comes later behind the same interface."""
+"""The warehouse: DuckDB (embedded, default) or Spark (``--engine spark``) behind one engine
+interface (:mod:`shoplens.store.engine`), and the model registry."""
 
 from shoplens.store.warehouse import Warehouse
 

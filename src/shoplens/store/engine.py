@@ -37,7 +37,7 @@ import sqlglot
 from sqlglot import exp
 
 from shoplens.errors import ConfigError, SparkUnavailableError, UnknownTableError
-from shoplens.schema import TABLES, Table
+from shoplens.schema import TABLES, Table, quote_identifier
 from shoplens.store.staging import (
     ROW_COLUMNS, UNQUOTED, UNSPLITTABLE, FileRead, FileRows, ReadError, Reject, Relation, first_line, key_match,
     not_a_number, quote, seq_base, too_few_fields, too_many_fields,
@@ -149,7 +149,7 @@ class DuckDBEngine:
 
     def has_rows(self, table: str) -> bool:
         # fetchall closes the result (DuckDB 2 keeps it open after fetchone; a later register() would fail)
-        return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM "{table}" LIMIT 1)').fetchall()[0][0])
+        return bool(self.con.execute(f'SELECT count(*) > 0 FROM (SELECT 1 FROM {quote_identifier(table)} LIMIT 1)').fetchall()[0][0])
 
     def first(self, sql: str) -> tuple[Any, ...]:
         """The first row of a SELECT (e.g. several counts in one pass)."""
@@ -990,8 +990,3 @@ def _duck_type_of(col: pd.Series) -> str:
     if kind == "M":
         return "TIMESTAMP"
     return "VARCHAR"
-
-
-def engine_for(warehouse: Warehouse) -> Engine:
-    """The engine a warehouse was opened with (DuckDB unless ``engine="spark"``)."""
-    return warehouse.engine

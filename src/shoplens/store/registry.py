@@ -9,8 +9,20 @@ relative to the working directory of the time, or absolute) are read too: the fi
 for at its place in this warehouse's folder first. Erasure walks this registry: models whose class
 implements ``forget_customers(ids)`` are loaded, made to forget and saved again.
 
->>> # reg = ModelRegistry(wh); v = reg.register("churn", model, metrics={"auc": 0.8})  # doctest: +SKIP
->>> # reg.load("churn")  -> the promoted version  # doctest: +SKIP
+>>> import tempfile
+>>> from shoplens.customers.btyd import GammaGammaModel
+>>> wh = Warehouse(Path(tempfile.mkdtemp()) / "w.duckdb")
+>>> reg = ModelRegistry(wh)
+>>> spend = GammaGammaModel().fit([1, 2, 4, 3], [20., 35, 18, 50])
+>>> reg.register("spend", spend, metrics={"customers": 4}), reg.register("spend", spend, promote=False)
+(1, 2)
+>>> reg.list("spend")[["version", "status"]].values.tolist()
+[[1, 'promoted'], [2, 'candidate']]
+>>> reg.load("spend")  # the promoted version
+GammaGammaModel()
+>>> reg.path("spend", 2).relative_to(wh.home).as_posix()
+'models/spend/2.pkl'
+>>> wh.close()
 """
 
 from __future__ import annotations

@@ -7,7 +7,12 @@ complete, verified copy of the canonical tables unless an ingest said
 ``mirror=False`` (:mod:`shoplens.store.storage` keeps that copy true and records
 which engine holds the tables).
 
->>> # wh = Warehouse("w.duckdb", engine="spark"); wh.engine.root  # doctest: +SKIP
+>>> import tempfile
+>>> from shoplens.store.warehouse import Warehouse
+>>> wh = Warehouse(Path(tempfile.mkdtemp()) / "shop.duckdb")
+>>> spark_root(wh).relative_to(wh.home).as_posix()  # where its Parquet tables live on Spark
+'shop.spark'
+>>> wh.close()
 """
 
 from __future__ import annotations

@@ -23,14 +23,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from shoplens.schema import quote_identifier
 
-def quote(name: str) -> str:
-    """An SQL identifier, quoted (the one definition; ``shoplens.ingest.mapping`` re-exports it).
-
-    >>> quote("Unit Price")
-    '"Unit Price"'
-    """
-    return '"' + name.replace('"', '""') + '"'
+# the one definition of identifier quoting is shoplens.schema.quote_identifier; ingest calls it `quote`
+quote = quote_identifier
 
 
 def key_match(a: str, b: str, keys: tuple[str, ...] | list[str]) -> str:

@@ -49,7 +49,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from shoplens.errors import ConfigError, EngineMismatchError, MigrationError, StorageConflictError
-from shoplens.schema import TABLES
+from shoplens.schema import TABLES, quote_identifier
 from shoplens.store.spark_storage import STAMP, spark_root
 from shoplens.store.warehouse import first_row, utcnow
 
@@ -189,7 +189,7 @@ def checksum(con: duckdb.DuckDBPyConnection, source: str, types: dict[str, str])
     """The :class:`Checksum` of ``source`` (a quoted table name or a ``read_parquet(…)``)."""
     parts = ["count(*)"]
     for col, typ in types.items():
-        q = '"' + col.replace('"', '""') + '"'
+        q = quote_identifier(col)
         parts.append(f"count({q})::VARCHAR" if _is_null_type(typ) else f"coalesce(sum(hash(CAST({q} AS {typ})))::VARCHAR, '0')")
     row = con.execute(f"SELECT {', '.join(parts)} FROM {source}").fetchall()[0]
     return Checksum(int(row[0]), tuple(zip(types, (str(v) for v in row[1:]))))
@@ -207,7 +207,7 @@ def duck_types(wh: Warehouse, name: str) -> dict[str, str]:
 
 
 def _duck_rows(wh: Warehouse, name: str) -> int:
-    return int(wh.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0]) if wh.has_table(name) else 0
+    return int(wh.con.execute(f'SELECT count(*) FROM {quote_identifier(name)}').fetchall()[0][0]) if wh.has_table(name) else 0
 
 
 def _parquet_exists(path: Path) -> bool:
@@ -228,7 +228,7 @@ def parquet_checksum(con: duckdb.DuckDBPyConnection, path: Path, types: dict[str
     if not _parquet_exists(path) or not _parquet_files(path):
         return empty_checksum(types)
     present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_read_parquet(path)}").fetchall()}
-    cols = ", ".join(('"' + c.replace('"', '""') + '"') if c in present else f'NULL AS "{c}"' for c in types)
+    cols = ", ".join(quote_identifier(c) if c in present else f"NULL AS {quote_identifier(c)}" for c in types)
     return checksum(con, f"(SELECT {cols} FROM {_read_parquet(path)})", types)
 
 
@@ -256,7 +256,7 @@ def _parquet_column(col: str, typ: str) -> str:
     """How a DuckDB column is written for Spark: timestamps as instants (Spark reads
     DuckDB's zone-less Parquet timestamps as TIMESTAMP_NTZ otherwise; the session is
     UTC, so the value is the same), a column of type NULL as a NULL string."""
-    q = '"' + col.replace('"', '""') + '"'
+    q = quote_identifier(col)
     if typ.upper() in _TIMESTAMPS:
         return f"CAST({q} AS TIMESTAMPTZ) AS {q}"
     if _is_null_type(typ):
@@ -273,9 +273,9 @@ def stage_parquet_copy(wh: Warehouse, name: str, folder: Path) -> Checksum:
     folder.mkdir(parents=True)
     target = (folder / "part-00000.parquet").as_posix().replace("'", "''")
     cols = ", ".join(_parquet_column(c, t) for c, t in types.items())
-    wh.con.execute(f"COPY (SELECT {cols} FROM \"{name}\") TO '{target}' (FORMAT parquet)")
+    wh.con.execute(f"COPY (SELECT {cols} FROM {quote_identifier(name)}) TO '{target}' (FORMAT parquet)")
     (folder / "_SUCCESS").touch()
-    want = checksum(wh.con, f'"{name}"', types)
+    want = checksum(wh.con, quote_identifier(name), types)
     got = parquet_checksum(wh.con, folder, types)
     if got != want:
         raise MigrationError(f"{name}: the Parquet copy differs from the DuckDB table ({', '.join(got.differences(want))}); "
@@ -290,18 +290,18 @@ def load_duckdb_copy(wh: Warehouse, name: str, folder: Path) -> Checksum:
     con = wh.con
     if name in TABLES or wh.has_table(name):
         types = duck_types(wh, name)
-        con.execute(f'DELETE FROM "{name}"')
+        con.execute(f'DELETE FROM {quote_identifier(name)}')
         if _parquet_exists(folder) and _parquet_files(folder):
             present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {_read_parquet(folder)}").fetchall()}
             cols = [c for c in types if c in present]
-            qcols = ", ".join(f'"{c}"' for c in cols)
-            casts = ", ".join(f'CAST("{c}" AS {types[c]})' if not _is_null_type(types[c]) else "NULL" for c in cols)
-            con.execute(f'INSERT INTO "{name}" ({qcols}) SELECT {casts} FROM {_read_parquet(folder)}')
+            qcols = ", ".join(quote_identifier(c) for c in cols)
+            casts = ", ".join(f"CAST({quote_identifier(c)} AS {types[c]})" if not _is_null_type(types[c]) else "NULL" for c in cols)
+            con.execute(f'INSERT INTO {quote_identifier(name)} ({qcols}) SELECT {casts} FROM {_read_parquet(folder)}')
     else:
-        con.execute(f'CREATE TABLE "{name}" AS SELECT * FROM {_read_parquet(folder)}')
+        con.execute(f'CREATE TABLE {quote_identifier(name)} AS SELECT * FROM {_read_parquet(folder)}')
         types = wh.column_types(name)
     want = parquet_checksum(con, folder, types)
-    got = checksum(con, f'"{name}"', types)
+    got = checksum(con, quote_identifier(name), types)
     if got != want:
         raise MigrationError(f"{name}: the DuckDB copy differs from the Parquet table ({', '.join(got.differences(want))}); "
                              "nothing was switched")
@@ -364,7 +364,7 @@ def in_sync(wh: Warehouse, state: StorageState | None = None) -> bool:
         rec = state.copy.get(name)
         if rec is None or rec["files"] != files_fingerprint(root / name):
             return False
-        if not wh.has_table(name) or rec["sum"] != checksum(wh.con, f'"{name}"', duck_types(wh, name)).digest:
+        if not wh.has_table(name) or rec["sum"] != checksum(wh.con, quote_identifier(name), duck_types(wh, name)).digest:
             return False
     return True
 
@@ -396,7 +396,7 @@ def sync(wh: Warehouse, state: StorageState | None = None, *, prefer: str | None
             report.removed.append(name)
             continue
         types = duck_types(wh, name)
-        dsum = checksum(con, f'"{name}"', types)
+        dsum = checksum(con, quote_identifier(name), types)
         if rec is not None and rec["files"] == fp and rec["sum"] == dsum.digest:
             new_copy[name] = rec
             continue
@@ -430,7 +430,7 @@ def sync(wh: Warehouse, state: StorageState | None = None, *, prefer: str | None
     for name in report.to_parquet:  # verified; each swap is a rename
         _swap_in(engine, root, name)
         new_copy[name] = {"files": files_fingerprint(root / name),
-                          "sum": checksum(con, f'"{name}"', duck_types(wh, name)).digest}
+                          "sum": checksum(con, quote_identifier(name), duck_types(wh, name)).digest}
     for name in report.removed:
         shutil.rmtree(root / name, ignore_errors=True)
     with wh.transaction():
@@ -458,7 +458,7 @@ def drop_duckdb_copy(con: duckdb.DuckDBPyConnection) -> None:
     """Empty the DuckDB copies of the canonical tables and record that none is kept
     (``ingest(..., mirror=False)``: a stale copy must not read as data)."""
     for name in TABLES:
-        con.execute(f'DELETE FROM "{name}"')
+        con.execute(f'DELETE FROM {quote_identifier(name)}')
     con.execute("DELETE FROM _storage WHERE key = 'duckdb_copy'")
     con.execute("INSERT INTO _storage VALUES ('duckdb_copy', 'null', ?)", [utcnow()])
 
@@ -514,7 +514,22 @@ def migrate(warehouse: Warehouse | str | Path, to: str) -> MigrationReport:
     file keeps a verified copy (DuckDB opens keep working); after ``--to duckdb`` the
     Parquet folder is removed. Runs in DuckDB alone (no JVM).
 
-    >>> # migrate("shop/warehouse.duckdb", "spark").tables[0].rows  # doctest: +SKIP
+    >>> import tempfile, pathlib
+    >>> from shoplens.config import Settings
+    >>> from shoplens.ingest import ingest
+    >>> from shoplens.store.warehouse import Warehouse
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "orders.csv").write_text("order_id,customer_id,ordered_at\\no1,c1,2024-01-05\\no2,c2,2024-01-06\\n")
+    >>> settings = Settings(warehouse=folder / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+    >>> with Warehouse(settings.warehouse) as wh:
+    ...     _ = ingest(wh, [folder / "orders.csv"], table="orders", settings=settings)
+    >>> report = migrate(folder / "w.duckdb", "spark")
+    >>> report.source, report.target, [(t.name, t.rows, t.action) for t in report.tables if t.name == "orders"]
+    ('duckdb', 'spark', [('orders', 2, 'copied')])
+    >>> sorted(p.name for p in folder.glob("w.*"))  # the Parquet tables, and the verified DuckDB copy
+    ['w.duckdb', 'w.spark']
+    >>> migrate(folder / "w.duckdb", "duckdb").source, sorted(p.name for p in folder.glob("w.*"))
+    ('spark', ['w.duckdb'])
     """
     from shoplens.store.warehouse import Warehouse
 
@@ -626,7 +641,7 @@ def _to_duckdb(wh: Warehouse, state: StorageState, report: MigrationReport) -> N
             kind = "canonical" if name in TABLES else "result"
             if kind == "result" and wh.has_table(name):
                 types = duck_types(wh, name)
-                same = checksum(con, f'"{name}"', types) == parquet_checksum(con, root / name, types)
+                same = checksum(con, quote_identifier(name), types) == parquet_checksum(con, root / name, types)
                 report.tables.append(MigratedTable(name, kind, _duck_rows(wh, name), len(types),
                                                    "unchanged" if same else "kept"))
                 continue

@@ -6,8 +6,15 @@ after sqlglot transpiles it (see :func:`shoplens.store.engine.to_spark_sql`). Ot
 modules declare their data-layer logic this way (RFM, cohorts, profile features,
 interactions) so that it is never written twice; see ``docs/spark.md``.
 
->>> ORDER_COUNT = Transform("order_count", "SELECT count(*) AS orders FROM orders", inputs=("orders",))
->>> # ORDER_COUNT.run(wh)["orders"][0]  # doctest: +SKIP
+>>> import tempfile, pathlib
+>>> from shoplens.store.warehouse import Warehouse
+>>> ORDERS_SINCE = Transform("orders_since", "SELECT count(*) AS orders FROM orders WHERE ordered_at >= {since}",
+...                          inputs=("orders",), params={"since": date(2000, 1, 1)})
+>>> wh = Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb")
+>>> _ = wh.con.execute("INSERT INTO orders (order_id, ordered_at) VALUES ('o1', '2024-01-05'), ('o2', '2024-03-01')")
+>>> int(ORDERS_SINCE.run(wh)["orders"][0]), int(ORDERS_SINCE.run(wh, since=date(2024, 2, 1))["orders"][0])
+(2, 1)
+>>> wh.close()
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ import pandas as pd
 
 from shoplens.errors import ConfigError, UnknownTableError
 from shoplens.jsonsafe import dumps
-from shoplens.schema import TABLES, create_table_sql
+from shoplens.schema import TABLES, create_table_sql, quote_identifier
 
 META_TABLES_SQL = [
     """CREATE TABLE IF NOT EXISTS _ingest_runs (
@@ -249,7 +249,7 @@ class Warehouse:
     def row_count(self, name: str) -> int:
         if not self.has_table(name):
             raise UnknownTableError(f"no table {name!r} in the warehouse")
-        return int(self.con.execute(f'SELECT count(*) FROM "{name}"').fetchall()[0][0])
+        return int(self.con.execute(f'SELECT count(*) FROM {quote_identifier(name)}').fetchall()[0][0])
 
     def query(self, sql: str, params: list[Any] | None = None) -> pd.DataFrame:
         """Run SQL and return a pandas DataFrame."""
@@ -258,7 +258,7 @@ class Warehouse:
     def table(self, name: str) -> pd.DataFrame:
         if not self.has_table(name):
             raise UnknownTableError(f"no table {name!r} in the warehouse")
-        return self.con.execute(f'SELECT * FROM "{name}"').df()
+        return self.con.execute(f'SELECT * FROM {quote_identifier(name)}').df()
 
     # -- derived results -------------------------------------------------------------
     def write_table(self, name: str, frame: pd.DataFrame, *, kind: str = "table", info: dict | None = None) -> None:
@@ -267,7 +267,7 @@ class Warehouse:
             raise UnknownTableError(f"{name!r} is a canonical table; load it with ingest")
         with self.transaction() as con:
             con.register("_frame", frame)
-            con.execute(f'CREATE OR REPLACE TABLE "{name}" AS SELECT * FROM _frame')
+            con.execute(f'CREATE OR REPLACE TABLE {quote_identifier(name)} AS SELECT * FROM _frame')
             con.unregister("_frame")
             self._mark(con, name, kind, len(frame), info)
 
@@ -333,6 +333,6 @@ def table_status(wh: Warehouse) -> dict[str, dict[str, Any]]:
         rows = wh.row_count(name)
         lo = hi = None
         if table.time_column and rows:
-            lo, hi = first_row(wh.con.execute(f'SELECT min("{table.time_column}"), max("{table.time_column}") FROM "{name}"'))  # type: ignore[misc]
+            lo, hi = first_row(wh.con.execute(f'SELECT min({quote_identifier(table.time_column)}), max({quote_identifier(table.time_column)}) FROM {quote_identifier(name)}'))  # type: ignore[misc]
         out[name] = {"rows": rows, "min_time": lo, "max_time": hi, "last_ingest": last.get(name)}
     return out

@@ -28,7 +28,7 @@ import scipy.sparse as sp
 from sklearn.feature_extraction.text import HashingVectorizer, TfidfTransformer
 from sklearn.linear_model import LogisticRegression
 
-from shoplens.base import Model
+from shoplens.base import Model, clone
 from shoplens.errors import ConfigError, InsufficientDataError
 from shoplens.text.ngrams import CharNgramVocabulary
 from shoplens.text.normalize import normalize, word_ngrams
@@ -104,10 +104,10 @@ class TextClassifier(Model):
         if scale is not None:
             coef = coef * scale  # fold the NB scaling into the weights: one vector to ship
         for t in tfidf:
-            t.idf_ = t.idf_.astype(np.float32)
+            t.idf_ = _as_saved(t.idf_)
         self.tfidf_ = tfidf
         self.classes_ = classes
-        self.coef_ = coef
+        self.coef_ = _as_saved(coef)
         self.intercept_ = lr.intercept_.astype(np.float32)
         return self
 
@@ -169,6 +169,12 @@ def _coef_t(model: Model) -> np.ndarray:
         cached = (model.coef_, np.ascontiguousarray(model.coef_.T))  # type: ignore[attr-defined]
         model._coef_t = cached  # type: ignore[attr-defined]
     return cached[1]
+
+
+def _as_saved(a: np.ndarray) -> np.ndarray:
+    """``a`` at the precision a saved model keeps (float16 values, as float32), so that a
+    fitted model answers exactly as it will after a save and load."""
+    return np.asarray(a, dtype=np.float16).astype(np.float32)
 
 
 def _pack(a: np.ndarray) -> tuple[tuple[int, ...], bytes]:
@@ -251,7 +257,7 @@ class NgramClassifier(Model):
             raise InsufficientDataError(f"need at least two different labels to train, got {classes.tolist()}")
         self.vocabulary_ = self._vocabulary().fit(texts)
         n = len(texts)
-        self.idf_ = (np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0).astype(np.float32)
+        self.idf_ = _as_saved(np.log((1.0 + n) / (1.0 + self.vocabulary_.df_)) + 1.0)
         X = self._tfidf(texts)
         weight = None if sample_weight is None else np.asarray(sample_weight, dtype=float)
         lr = LogisticRegression(C=self.C, max_iter=3000, random_state=self.seed).fit(X, y, sample_weight=weight)
@@ -267,7 +273,7 @@ class NgramClassifier(Model):
             coefs.append(nb.coef_.astype(np.float32) * scale)  # NB scaling folded into the weights
             intercepts.append(nb.intercept_.astype(np.float32))
         self.classes_ = classes
-        self.coef_ = np.vstack(coefs)  # one block of rows per head
+        self.coef_ = _as_saved(np.vstack(coefs))  # one block of rows per head
         self.intercept_ = np.concatenate(intercepts)
         return self
 
@@ -337,7 +343,7 @@ class AveragedClassifier(Model):
             raise InsufficientDataError("AveragedClassifier needs at least one member")
         if self.weights is not None and len(self.weights) != len(self.members):
             raise ValueError(f"{len(self.weights)} weights for {len(self.members)} members")
-        self.models_ = [type(m)(**m.get_params()).fit(texts, labels) for m in self.members]
+        self.models_ = [clone(m).fit(texts, labels) for m in self.members]
         self.classes_ = self.models_[0].classes_
         return self
 
@@ -348,4 +354,5 @@ class AveragedClassifier(Model):
         return sum(wi * m.predict_proba(texts) for wi, m in zip(w, self.models_)) / w.sum()
 
     def predict(self, texts: Sequence[str]) -> np.ndarray:
-        return self.classes_[self.predict_proba(texts).argmax(axis=1)]
+        proba = self.predict_proba(texts)
+        return self.classes_[proba.argmax(axis=1)]

@@ -41,8 +41,14 @@ def sentiment_trend(wh: Warehouse, by: str = "category", *, period: str = "month
                     product_id: str | None = None) -> pd.DataFrame:
     """Reviews, positive/negative share and mean P(positive) per ``by`` ('product', 'category' or 'all') per period.
 
-    >>> # sentiment_trend(wh, by="product").columns.tolist()
-    >>> # ['period', 'key', 'reviews', 'positive_share', 'negative_share', 'mean_score']
+    >>> from shoplens.text.analyze import analyze_warehouse
+    >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
+    >>> _ = analyze_warehouse(wh)  # what `shoplens text analyze` does
+    >>> trend = sentiment_trend(wh, by="category")
+    >>> trend.columns.tolist()
+    ['period', 'key', 'reviews', 'positive_share', 'negative_share', 'mean_score']
+    >>> str(trend["period"].min().date())  # monthly periods from the first review
+    '2010-12-01'
     """
     _need(wh, REVIEWS_TABLE)
     keys = {"product": "r.product_id", "category": "coalesce(p.category, 'unknown')", "all": "'all'"}

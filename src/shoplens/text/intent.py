@@ -20,7 +20,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from shoplens.base import Model
+from shoplens.base import Model, clone
 from shoplens.text.classifier import NgramClassifier, TextClassifier
 from shoplens.text.normalize import detect_language
 
@@ -56,7 +56,7 @@ class IntentModel(Model):
             sample_weight: Sequence[float] | None = None) -> IntentModel:
         """Learn from messages and their intents; ``sample_weight`` weighs each message (default 1)."""
         clf = self.classifier if self.classifier is not None else default_intent_classifier()
-        self.model_ = type(clf)(**clf.get_params()).fit(list(texts), list(intents), sample_weight=sample_weight)
+        self.model_ = clone(clf).fit(list(texts), list(intents), sample_weight=sample_weight)
         self.classes_ = self.model_.classes_
         return self
 

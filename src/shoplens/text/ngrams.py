@@ -108,15 +108,25 @@ def ngram_keys(texts: Sequence[object], ngram_range: tuple[int, int],
             ok = seps[3:3 + m] - seps[:m] == 0
             docs.append(doc_of[:m][ok])
             keys.append(g[ok] ^ np.uint64(0x5A5A))
-        key = np.concatenate(keys)
-        # final avalanche (splitmix64) so that the top bits are uniform: _find buckets on them
+        key = _avalanche(np.concatenate(keys))
+    return np.concatenate(docs), key
+
+
+def _avalanche(key: np.ndarray) -> np.ndarray:
+    """splitmix64 finaliser (in place), then the top KEY_BITS bits: uniform top bits, on which
+    :meth:`CharNgramVocabulary._find` buckets. Character and word n-gram keys both end here.
+
+    >>> _avalanche(np.array([0, 1, 2], dtype=np.uint64)).tolist()
+    [0, 371818110224, 944124761914]
+    """
+    with np.errstate(over="ignore"):
         key ^= key >> np.uint64(30)
         key *= np.uint64(0xBF58476D1CE4E5B9)
         key ^= key >> np.uint64(27)
         key *= np.uint64(0x94D049BB133111EB)
         key ^= key >> np.uint64(31)
         key >>= np.uint64(64 - KEY_BITS)
-    return np.concatenate(docs), key
+    return key
 
 
 class CharNgramVocabulary(Model):
@@ -199,6 +209,7 @@ class CharNgramVocabulary(Model):
 
     def restrict(self, keep: np.ndarray) -> None:
         """Keep only the vocabulary entries where ``keep`` is true (used to prune a fitted model)."""
+        self.check_fitted()
         self.keys_ = self.keys_[keep]
         self.df_ = self.df_[keep]
         self._bucket_bits = None

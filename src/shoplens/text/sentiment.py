@@ -19,7 +19,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from shoplens.base import Model
+from shoplens.base import Model, clone
 from shoplens.errors import UserInputError
 from shoplens.text.classifier import AveragedClassifier, NgramClassifier, TextClassifier  # noqa: F401 (re-exported)
 from shoplens.text.normalize import detect_languages
@@ -167,7 +167,7 @@ class SentimentModel(Model):
     def fit(self, texts: Sequence[str], labels: Sequence[object]) -> SentimentModel:
         y = normalize_labels(labels)
         clf = self.classifier if self.classifier is not None else NgramClassifier()
-        self.model_ = type(clf)(**clf.get_params()).fit(list(texts), y)
+        self.model_ = clone(clf).fit(list(texts), y)
         self.classes_ = self.model_.classes_
         self.train_prior_ = np.array([np.mean(np.asarray(y) == c) for c in self.classes_])
         self.class_shift_ = None

@@ -31,11 +31,9 @@ import unicodedata
 
 import numpy as np
 
-from shoplens.text.ngrams import (_BEGIN, _END, _REPEATED_PUNCT, _SEP, KEY_BITS, CharNgramVocabulary,
-                                  codepoints, ngram_keys)
+from shoplens.text.ngrams import (_BEGIN, _END, _OFFSET, _PRIME, _REPEATED_PUNCT, _SEP,
+                                  CharNgramVocabulary, _avalanche, codepoints, ngram_keys)
 
-_PRIME = np.uint64(0x100000001B3)
-_OFFSET = np.uint64(0xCBF29CE484222325)
 _POLY = 0x9E3779B97F4A7C15  # odd multiplier of the token polynomial hash
 _POLY_INV = np.uint64(pow(_POLY, -1, 2**64))  # its inverse mod 2^64
 _WORD_TAG = np.uint64(0x57A11D0000000000)  # keeps word keys apart from character keys
@@ -85,17 +83,6 @@ def tokens(cps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     start = np.flatnonzero((word & ~prev_word) | single)
     end = np.flatnonzero((word & ~next_word) | single) + 1
     return start, end
-
-
-def _avalanche(key: np.ndarray) -> np.ndarray:
-    """splitmix64 finaliser, then the top KEY_BITS bits (same as :func:`shoplens.text.ngrams.ngram_keys`)."""
-    key ^= key >> np.uint64(30)
-    key *= np.uint64(0xBF58476D1CE4E5B9)
-    key ^= key >> np.uint64(27)
-    key *= np.uint64(0x94D049BB133111EB)
-    key ^= key >> np.uint64(31)
-    key >>= np.uint64(64 - KEY_BITS)
-    return key
 
 
 def word_ngram_keys(texts: Sequence[object], ngram_range: tuple[int, int],
