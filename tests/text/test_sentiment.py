@@ -122,3 +122,50 @@ def test_self_train_learns_words_of_the_target_domain() -> None:
     assert len(adapted.model_.vocabulary_.keys_) > vocab_before  # n-grams of the pseudo-labelled target texts
     with pytest.raises(UserInputError):
         self_train(m, _POS + _NEG, ["positive"] * 5 + ["negative"] * 5, ["", "  "])
+
+
+# -- issue #20 part 2: polarity shifters (negation scope, contrast) with a clause model ---------------------
+from shoplens.text.sentiment import clause_model_data, shifted_clauses  # noqa: E402
+
+
+@pytest.mark.parametrize("text, lang, parts", [
+    ("Not bad at all, actually quite good", "en", [("bad at all", "before", True), ("quite good", "after", False)]),
+    ("It isn't good", "en", [("it is good", "negated", True)]),
+    ("Looks great though", "en", [("looks great", "after", False)]),
+    ("Love it", "en", []),
+    ("一点都不差，还挺好的", "zh", [("差", "negated", True)]),
+    ("是不是正品", "zh", []),  # an A-not-A question is not a negation
+])
+def test_shifted_clauses(text: str, lang: str, parts: list) -> None:
+    assert shifted_clauses(text, lang)[0] == parts
+
+
+def test_clause_model_data_reads_negated_clauses_with_the_opposite_label() -> None:
+    assert clause_model_data(["Love it, no complaints"], ["positive"], "en") == (
+        ["Love it", "complaints"], ["positive", "negative"])
+    assert clause_model_data(["Love it, no complaints"], ["positive"], "en", flipped=False) == (["Love it"], ["positive"])
+
+
+def test_shift_weights_read_a_negated_opinion_through_the_clause_model(tmp_path) -> None:
+    off = _toy_model()
+    on = _toy_model(shift_weights=(4, 1, 0, 1))
+    assert off.view_model_ is None and on.view_model_ is not None
+    text = ["not terrible quality"]
+    assert on.positive_proba(text)[0] > off.positive_proba(text)[0]
+    assert on.positive_proba(text)[0] > 0.5  # "terrible quality" read un-negated, then swapped
+    assert on.positive_proba(["love the colour"])[0] == pytest.approx(off.positive_proba(["love the colour"])[0])
+    on.save(tmp_path / "m.pkl")
+    again = SentimentModel.load(tmp_path / "m.pkl")
+    assert again.shift_weights == (4, 1, 0, 1)
+    assert again.positive_proba(text)[0] == pytest.approx(on.positive_proba(text)[0], abs=1e-3)  # float16 weights
+
+
+def test_clause_texts_train_only_the_clause_model_and_clause_weight_uses_it() -> None:
+    texts, labels = (_POS + _NEG) * 3, ([1] * 5 + [0] * 5) * 3
+    make = lambda **kw: SentimentModel(NgramClassifier(ngram_range=None, word_ngrams=(1, 2), min_df=1, C=10.0),  # noqa: E731
+                                       shift_weights=(1, 1, 0, 1), **kw)
+    plain = make().fit(texts, labels)
+    more = make(clause_weight=1.0).fit(texts, labels, ["zipper jammed", "zipper jammed again"] * 3, [0, 0] * 3)
+    assert len(more.model_.vocabulary_.keys_) == len(plain.model_.vocabulary_.keys_)
+    assert more.clause_positive_proba(["zipper jammed"])[0] < plain.clause_positive_proba(["zipper jammed"])[0]
+    assert plain.clause_positive_proba(["love it"])[0] == pytest.approx(plain.positive_proba(["love it"])[0])
