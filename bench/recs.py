@@ -1,7 +1,8 @@
 """Recommender benchmark: held-out quality of every model on two real data sets, training
-time against implicit's ALS timed in the same run, and serving latency at 100k products.
+time against implicit's ALS timed in the same run, and serving latency at 100k and 1M products.
 
     python bench/recs.py --data-dir ../shared/data --repeats 3
+    python bench/recs.py --data-dir ../shared/data --skip quality taobao training --products 100000 1000000
 
 1. Online Retail (UCI): ingested with `shoplens ingest --preset online-retail` into a
    temporary warehouse; train before 2011-11-01, truth = products each returning
@@ -9,11 +10,14 @@ time against implicit's ALS timed in the same run, and serving latency at 100k p
 2. Taobao UserBehavior (head, 815 users): views, carts, favourites and purchases
    (Beijing dates 2017-11-25 .. 2017-12-03); train before 2017-12-02 00:00 Beijing,
    truth = every product a returning user interacted with on or after it (any kind).
-3. Training time: the hybrid, and the plain implicit ALS (128 factors, 15 iterations) on
-   the same matrix, medians over ``--repeats``.
-4. Latency: Online Retail scaled to 100,000 products (the catalogue copied 25 times, each
-   customer's history mapped onto one copy), one customer per request, k = 10, p50/p99
-   over ``--requests`` requests; implicit's own ``recommend`` timed in the same run.
+3. Training time: the hybrid, shoplens's ``ALS()`` (from the interactions frame: index,
+   matrices and bought-together pairs included) and the plain implicit ALS (128 factors,
+   15 iterations) on the same matrix, medians over ``--repeats``, with their ratio.
+4. Latency: Online Retail scaled to each ``--products`` size (the catalogue copied 25 or
+   250 times, each customer's history mapped onto one copy), one customer per request,
+   k = 10, p50/p99 over ``--requests`` requests without and with reasons; the hybrid is the
+   model ``shoplens demo`` and ``recs train`` serve (``Hybrid()`` defaults). implicit's own
+   ``recommend`` on the ALS factors is timed in the same run as the baseline.
 
 Prints tables and one JSON line; figures go to docs/recs.md.
 """
@@ -95,7 +99,7 @@ def training_times(rows: pd.DataFrame, catalogue: pd.DataFrame, cutoff: str, rep
         hybrid_s.append(time.perf_counter() - t0)
         cpu_s.append(time.process_time() - c0)
         t0 = time.perf_counter()
-        als = ALS().fit(train)
+        als = ALS().fit(train, catalogue=catalogue)
         shoplens_als_s.append(time.perf_counter() - t0)
         matrix = als.user_items_
         t0 = time.perf_counter()
@@ -104,7 +108,9 @@ def training_times(rows: pd.DataFrame, catalogue: pd.DataFrame, cutoff: str, rep
         implicit_s.append(time.perf_counter() - t0)
     med = statistics.median
     return {"hybrid_s": med(hybrid_s), "hybrid_runs": hybrid_s, "hybrid_cpu_s": med(cpu_s),
-            "shoplens_als_s": med(shoplens_als_s), "implicit_als_s": med(implicit_s), "implicit_runs": implicit_s,
+            "shoplens_als_s": med(shoplens_als_s), "shoplens_als_runs": shoplens_als_s,
+            "implicit_als_s": med(implicit_s), "implicit_runs": implicit_s,
+            "ratio_als_over_implicit_als": med(shoplens_als_s) / med(implicit_s),
             "ratio_hybrid_over_implicit_als": med(hybrid_s) / med(implicit_s)}
 
 
@@ -117,7 +123,10 @@ def scaled_catalogue(rows: pd.DataFrame, catalogue: pd.DataFrame, copies: int) -
     return scaled, cat
 
 
-def latency(rows: pd.DataFrame, catalogue: pd.DataFrame, requests: int, products: int) -> dict:
+def latency(rows: pd.DataFrame, catalogue: pd.DataFrame, requests: int, products: int,
+            names: tuple[str, ...] = ("als", "buy_again", "hybrid")) -> dict:
+    """p50/p99 of one-customer requests at ``products`` products (wall clock, and CPU time of the
+    request's thread, which a busy shared machine inflates much less), for ALS, buy-again and the hybrid."""
     from implicit.cpu.als import AlternatingLeastSquares
     from threadpoolctl import threadpool_limits
 
@@ -128,36 +137,53 @@ def latency(rows: pd.DataFrame, catalogue: pd.DataFrame, requests: int, products
     scaled, cat = scaled_catalogue(rows, catalogue, copies)
     out: dict = {"products": 0}
     rng = np.random.default_rng(0)
-    models = {"als": ALS(factors=64), "buy_again": BuyAgain(), "hybrid": Hybrid()}
-    for name, model in models.items():
+    makers = {name: make for name, make in {"als": lambda: ALS(factors=64), "buy_again": BuyAgain,
+                                              "hybrid": Hybrid}.items() if name in names or name == "als"}
+
+    def ms(xs: list[float], q: float) -> float:
+        return 1000 * float(np.percentile(xs, q))
+
+    for name, make in makers.items():
+        model = make()
         t0 = time.perf_counter()
         model.fit(scaled, catalogue=cat)
         fit_s = time.perf_counter() - t0
         out["products"] = len(model.products_)
         customers = rng.choice(np.asarray(model.customers_), size=requests)
-        times = []
+        for c in customers[:20]:  # warm-up (first-use caches)
+            model.recommend([c], k=10, explain=True)
+        plain, explained, cpu = [], [], []
         for c in customers:
             t0 = time.perf_counter()
             model.recommend([c], k=10, explain=False)
-            times.append(time.perf_counter() - t0)
-        expl = []
-        for c in customers[: max(requests // 5, 1)]:
-            t0 = time.perf_counter()
+            plain.append(time.perf_counter() - t0)
+            t0, c0 = time.perf_counter(), time.thread_time()
             model.recommend([c], k=10, explain=True)
-            expl.append(time.perf_counter() - t0)
-        out[name] = {"fit_s": fit_s, "p50_ms": 1000 * np.percentile(times, 50), "p99_ms": 1000 * np.percentile(times, 99),
-                     "p99_ms_with_reasons": 1000 * np.percentile(expl, 99)}
+            explained.append(time.perf_counter() - t0)
+            cpu.append(time.thread_time() - c0)
+        out[name] = {"fit_s": fit_s, "p50_ms": ms(plain, 50), "p99_ms": ms(plain, 99),
+                     "p50_ms_with_reasons": ms(explained, 50), "p99_ms_with_reasons": ms(explained, 99),
+                     "cpu_p50_ms_with_reasons": ms(cpu, 50), "cpu_p99_ms_with_reasons": ms(cpu, 99)}
+        print(f"[latency {out['products']:,}] {name}: {json.dumps(out[name])}", file=sys.stderr)
         if name == "als":  # implicit's own top-K on the same factors: the baseline
             raw = AlternatingLeastSquares(factors=64, iterations=15, random_state=0)
             raw.user_factors, raw.item_factors = model.model_.user_factors, model.model_.item_factors
             rows_idx = model.customers_.get_indexer(customers)
-            times = []
+            times, cpu = [], []
             with threadpool_limits(limits=1, user_api="blas"):
                 for r in rows_idx:
-                    t0 = time.perf_counter()
+                    t0, c0 = time.perf_counter(), time.thread_time()
                     raw.recommend(int(r), model.user_items_[int(r)], N=10, filter_already_liked_items=False)
                     times.append(time.perf_counter() - t0)
-            out["implicit_als"] = {"p50_ms": 1000 * np.percentile(times, 50), "p99_ms": 1000 * np.percentile(times, 99)}
+                    cpu.append(time.thread_time() - c0)
+            out["implicit_als"] = {"p50_ms": ms(times, 50), "p99_ms": ms(times, 99),
+                                   "cpu_p50_ms": ms(cpu, 50), "cpu_p99_ms": ms(cpu, 99)}
+        del model
+    base = out["implicit_als"]
+    out["ratios_with_reasons_vs_implicit"] = {
+        name: {"p50": out[name]["p50_ms_with_reasons"] / base["p50_ms"], "p99": out[name]["p99_ms_with_reasons"] / base["p99_ms"],
+               "cpu_p99": out[name]["cpu_p99_ms_with_reasons"] / base["cpu_p99_ms"]}
+        for name in makers}
     return out
 
 
@@ -165,8 +191,11 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=Path("../shared/data"), help="folder of the shared data sets")
     ap.add_argument("--repeats", type=int, default=3, help="training-time repeats (medians reported)")
-    ap.add_argument("--requests", type=int, default=1000, help="latency requests per model")
-    ap.add_argument("--products", type=int, default=100_000, help="catalogue size of the latency test")
+    ap.add_argument("--requests", type=int, default=1000, help="latency requests per model (each with and without reasons)")
+    ap.add_argument("--products", type=int, nargs="+", default=[100_000, 1_000_000],
+                    help="catalogue sizes of the latency test")
+    ap.add_argument("--latency-models", nargs="+", default=["als", "buy_again", "hybrid"],
+                    choices=["als", "buy_again", "hybrid"], help="models of the latency test (ALS always: the baseline's factors)")
     ap.add_argument("--skip", nargs="*", default=[], choices=["quality", "taobao", "training", "latency"],
                     help="parts to skip")
     args = ap.parse_args()
@@ -192,7 +221,9 @@ def main() -> None:
         result["training"] = training_times(rows, catalogue, "2011-11-01", args.repeats)
         print(json.dumps(result["training"], default=float))
     if "latency" not in args.skip:
-        result["latency"] = latency(rows[rows["occurred_at"] < "2011-11-01"], catalogue, args.requests, args.products)
+        before = rows[rows["occurred_at"] < "2011-11-01"]
+        result["latency"] = {str(n): latency(before, catalogue, args.requests, n, tuple(args.latency_models))
+                             for n in args.products}
         print(json.dumps(result["latency"], default=float))
     result["load_average_end"] = os.getloadavg()[0]
     print(json.dumps(result, default=float))

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 
+from shoplens.cli_common import fmt
 from shoplens.config import Settings
 from shoplens.insights.overview import kpis
 from shoplens.store import Warehouse
@@ -29,6 +31,11 @@ def test_demo_end_to_end(tmp_path):
     assert k["revenue"] > 1_000_000 and k["currency"] == "GBP"
     assert st["order_items"]["rows"] > 100_000 and st["reviews"]["rows"] > 2800  # the privacy step erases one customer
     assert (acct["read"] == acct.loaded + acct.updated + acct.quarantined + acct.duplicates).all()
+    # the report was written after the last step that changes data (the privacy step's erasure):
+    # its KPI tiles show the warehouse as it is now, as the API and the dashboard do
+    tiles = dict((label, value) for value, label in re.findall(r'<div class="kpi"><b>([^<]*)</b>([^<]*)</div>', html))
+    assert tiles["customers"] == f"{k['customers']:,}" and tiles["orders"] == f"{k['orders']:,}"
+    assert tiles["net revenue"] == f"GBP {fmt(k['revenue'])}"
     # a second demo run rebuilds the warehouse instead of piling up
     again = run_cli("--warehouse", str(wh_path), "demo", "--only", "overview")
     assert again.returncode == 0, again.stderr[-2000:]

@@ -56,8 +56,9 @@ class Model:
 
     def save(self, path: str | Path, **metadata: Any) -> Path:
         """Write the model with a version stamp; returns the path."""
+        from shoplens.store.files import open_private
+
         path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT,
             "shoplens_version": __version__,
@@ -66,10 +67,8 @@ class Model:
             "metadata": metadata,
             "model": self,
         }
-        tmp = path.with_suffix(path.suffix + ".tmp")
-        with open(tmp, "wb") as fh:
+        with open_private(path) as fh:  # owner-only and atomic: a reader never sees half a file
             pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
-        tmp.replace(path)  # atomic: a reader never sees half a file
         return path
 
     @classmethod

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens import __version__
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
@@ -48,9 +50,11 @@ def root(
         show_default=False)] = None,
     engine: Annotated[Optional[str], typer.Option(help="duckdb or spark [env SHOPLENS_ENGINE]", show_default=False)] = None,
     spark_master: Annotated[Optional[str], typer.Option(help="Spark master URL when --engine spark", show_default=False)] = None,
+    spark_remote: Annotated[Optional[str], typer.Option(
+        help="Spark Connect URL (sc://host:port) when --engine spark [env SHOPLENS_SPARK_REMOTE]", show_default=False)] = None,
     version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version")] = False,
 ) -> None:
-    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master)
+    ctx.obj = load_settings(warehouse=warehouse, engine=engine, spark_master=spark_master, spark_remote=spark_remote)
 
 
 @app.command("ingest")
@@ -106,9 +110,9 @@ def ingest_cmd(
     console.print(rows_table(accounting_rows(results), title=accounting_title(results)))
     for r in results:
         for note in r.notes:
-            console.print(f"[dim]note: {note}[/dim]")
+            console.print(f"[dim]note: {escape(note)}[/dim]")
         if r.quarantined:
-            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {r.table}`")
+            console.print(f"{r.quarantined:,} row(s) quarantined: see `shoplens quarantine {escape(r.table)}`")
 
 
 @app.command("quarantine")
@@ -134,7 +138,7 @@ def quarantine_cmd(
         print_json(records)
         return
     if not records:
-        console.print(f"No quarantined rows for {table}.")
+        console.print(f"No quarantined rows for {escape(table)}.")
         return
     console.print(rows_table(records[:limit], title=f"Quarantined rows of {table} ({len(records):,})"))
 
@@ -197,13 +201,16 @@ _register_capabilities()
 
 def main() -> None:
     """Console-script entry point: user errors become one line on stderr and exit code 2."""
+    # files other libraries create for shoplens (DuckDB's write-ahead log, Spark's Parquet parts) are
+    # owner-only too, even in a folder the user made; shoplens' own writers set 0600/0700 explicitly
+    os.umask(0o077)
     try:
         # without standalone mode click returns the code of a `typer.Exit(n)` instead of exiting
         result = app(standalone_mode=False)
         if isinstance(result, int) and not isinstance(result, bool):
             sys.exit(result)
     except ShoplensError as exc:
-        err_console.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err_console.print(f"[bold red]error:[/bold red] {escape(str(exc))}", highlight=False, soft_wrap=True)
         sys.exit(getattr(exc, "exit_code", 1))
     except typer.Exit as exc:
         sys.exit(exc.exit_code)

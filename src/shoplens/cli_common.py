@@ -3,8 +3,14 @@ Rich consoles, JSON output and tables.
 
 Commands stay thin: they parse options, call one library function and print.
 
->>> isinstance(rows_table([{"a": 1}], title="t").title, str)
-True
+User text never passes through Rich markup unescaped: table cells, headers and titles
+are plain :class:`~rich.text.Text`, and a message that mixes markup with values wraps
+each value in :func:`rich.markup.escape` (``pip install 'shoplens[spark]'`` must keep
+its ``[spark]``, a product called ``[bold]`` must print as itself). The consoles do not
+turn ``:name:`` codes into emoji either.
+
+>>> rows_table([{"product": "[bold]x[/bold]"}], title="t").columns[0].header.plain
+'product'
 """
 
 from __future__ import annotations
@@ -14,17 +20,17 @@ from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from shoplens.config import Settings, load_settings
 from shoplens.jsonsafe import dumps, is_missing, json_safe
 from shoplens.store.warehouse import Warehouse
 
-console = Console()
-err_console = Console(stderr=True)
+console = Console(emoji=False)
+err_console = Console(stderr=True, emoji=False)
 
 
 def settings_from(ctx: typer.Context | None) -> Settings:
@@ -39,7 +45,7 @@ def settings_from(ctx: typer.Context | None) -> Settings:
 def open_warehouse(ctx: typer.Context | None, *, read_only: bool = False) -> Warehouse:
     s = settings_from(ctx)
     return Warehouse(s.warehouse, read_only=read_only, memory_limit=s.memory_limit, threads=s.threads,
-                     engine=s.engine, spark_master=s.spark_master)
+                     engine=s.engine, spark_master=s.spark_master, spark_remote=s.spark_remote)
 
 
 def clean_json(o: Any) -> Any:
@@ -74,17 +80,19 @@ def fmt(v: Any) -> str:
 
 
 def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: list[str] | None = None) -> Table:
-    """A Rich table from dict rows (numbers right-aligned and formatted)."""
+    """A Rich table from dict rows (numbers right-aligned and formatted); every title, header and
+    cell is plain text, never read as Rich markup."""
     rows = list(rows)
     cols = columns or (list(rows[0].keys()) if rows else [])
-    table = Table(title=title, title_justify="left", header_style="bold cyan")
+    table = Table(title=Text(title, style="table.title") if title else None, title_justify="left",
+                  header_style="bold cyan")
     for i, c in enumerate(cols):
         numeric = bool(rows) and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows)
         # numbers are never cut: the header wraps instead; the first column names the row
         width = max((len(fmt(r.get(c))) for r in rows), default=0) if numeric or i == 0 else None
-        table.add_column(c, justify="right" if numeric else "left", min_width=width)
+        table.add_column(Text(str(c)), justify="right" if numeric else "left", min_width=width)
     for r in rows:
-        table.add_row(*(fmt(r.get(c)) for c in cols))
+        table.add_row(*(Text(fmt(r.get(c))) for c in cols))
     return table
 
 

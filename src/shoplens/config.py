@@ -39,6 +39,7 @@ class Settings(BaseSettings):
     warehouse: Path = Field(DEFAULT_WAREHOUSE, description="DuckDB warehouse file")
     engine: Literal["duckdb", "spark"] = "duckdb"
     spark_master: str = "local[*]"
+    spark_remote: str | None = Field(None, description="Spark Connect URL (sc://host:port) when engine is spark")
     secret: SecretStr | None = Field(None, description="shop secret for keyed pseudonyms")
     secret_file: Path | None = None
     memory_limit: str = Field("1GB", description="DuckDB memory limit during ingest")

@@ -90,6 +90,14 @@ class NotFoundError(UserInputError, LookupError):
     """An id (customer, product, model...) that does not exist."""
 
 
+class InvalidParameterError(UserInputError, TypeError):
+    """A model parameter outside its declared constraints; ``param`` names it (the API's 422 field)."""
+
+    def __init__(self, param: str, problem: str) -> None:
+        self.param = param
+        super().__init__(f"{param}: {problem}")
+
+
 class ModelVersionWarning(UserWarning):
     """A saved model was written by another shoplens version."""
 
@@ -104,3 +112,18 @@ class AuthError(ShoplensError, PermissionError):
 
 class SparkUnavailableError(ConfigError):
     """``--engine spark`` was asked for but PySpark or Java is missing, or Spark cannot start."""
+
+
+class EngineMismatchError(ConfigError):
+    """A warehouse was opened with an engine that does not hold its tables (the message
+    names the ``shoplens migrate`` command that moves them)."""
+
+
+class StorageConflictError(ConfigError):
+    """A table changed both in the DuckDB file and in the Spark tables since they were last equal."""
+
+
+class MigrationError(ShoplensError, RuntimeError):
+    """A copied table did not verify (row count or a column checksum differs); nothing was switched."""
+
+    exit_code = 1

@@ -98,6 +98,13 @@ def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
     pass through to :meth:`pandas.DataFrame.to_csv`.
     """
     to_csv.setdefault("index", False)
-    to_csv.setdefault("encoding", "utf-8")
-    neutralise_formulas(frame).to_csv(path, **to_csv)
+    encoding = to_csv.pop("encoding", "utf-8")
+    if to_csv.get("compression") not in (None, "infer") or str(path).endswith((".gz", ".bz2", ".zip", ".xz", ".zst")):
+        neutralise_formulas(frame).to_csv(path, encoding=encoding, **to_csv)
+        return Path(path)
+    # owner-only and atomic, like every file shoplens writes (imported here: store sits above this module)
+    from shoplens.store.files import open_private
+
+    with open_private(path, "w", encoding=encoding) as fh:
+        neutralise_formulas(frame).to_csv(fh, **to_csv)
     return Path(path)

@@ -21,6 +21,7 @@ from typing import Any
 
 import plotly.express as px
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from shoplens.cli_common import fmt, frame_table, rows_table
@@ -30,10 +31,15 @@ from shoplens.ingest import IngestResult, ingest
 from shoplens.ingest.loader import BeforeWrite, privacy_stage
 from shoplens.insights.overview import overview
 from shoplens.insights.report import Report, kpi_html
+from shoplens.store.files import register_file
 from shoplens.store.warehouse import Warehouse
 
 # Capability steps, in the order the data flows.
 STEP_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "monitor"]
+# Steps that change the shop's data (the privacy step erases a customer). They run right after
+# ingest, before the overview and every other figure, so that the console, the report, the API
+# and the dashboard all describe the same data.
+DATA_CHANGING_STEPS = ["privacy"]
 
 # (table or None for a preset, preset, file name) in load order: parents first.
 DEMO_FILES: list[tuple[str | None, str | None, str]] = [
@@ -90,10 +96,10 @@ def ingest_with_progress(
     ) as progress:
         for table, preset, files in jobs:
             label = preset or table or "?"
-            task = progress.add_task(f"ingest {label}", total=1.0, stage="", query="")
+            task = progress.add_task(escape(f"ingest {label}"), total=1.0, stage="", query="")
 
             def step(msg: str, frac: float, task: int = task) -> None:
-                progress.update(task, completed=frac, stage=msg, query="")
+                progress.update(task, completed=frac, stage=escape(msg), query="")
 
             with _query_progress(wh, lambda pct, task=task: progress.update(task, query=f"{pct:.0f}%")):
                 results.append(
@@ -203,22 +209,34 @@ def capability_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
     return steps
 
 
+def demo_steps() -> list[tuple[str, Callable[[DemoContext], None]]]:
+    """Every demo step in run order: ingest, the steps that change data, the overview, then the analyses.
+
+    >>> [name for name, _ in demo_steps()][:3]
+    ['ingest', 'privacy', 'overview']
+    """
+    capabilities = capability_steps()
+    changing = [(n, fn) for n, fn in capabilities if n in DATA_CHANGING_STEPS]
+    analyses = [(n, fn) for n, fn in capabilities if n not in DATA_CHANGING_STEPS]
+    return [("ingest", step_ingest), *changing, ("overview", step_overview), *analyses]
+
+
 def run_steps(ctx: DemoContext, steps: list[tuple[str, Callable[[DemoContext], None]]]) -> None:
     """Run demo steps in order, timing each.
 
-    On a Spark warehouse, canonical-table changes made by a step that runs on DuckDB
-    only (the privacy step's erasure deletes a customer's rows from the mirrored tables)
-    are copied back to Spark's Parquet tables after the step, so later Spark steps see them.
+    On a Spark warehouse, table changes made by a step that runs on DuckDB only (the
+    decide step logs decisions and rewards, text rewrites its tables) are copied to
+    Spark's Parquet tables after the step (``storage.sync``), so later Spark steps see them.
     """
     wh = ctx.warehouse
     for name, fn in steps:
-        ctx.console.rule(f"[bold]{name}")
+        ctx.console.rule(f"[bold]{escape(name)}")
         t0 = time.perf_counter()
         fn(ctx)
         if wh.engine_name == "spark" and name not in ("ingest", "overview"):
-            from shoplens.store.spark_storage import mirror_to_spark
+            from shoplens.store.storage import sync
 
-            mirror_to_spark(wh, wh.engine)
+            sync(wh)
         ctx.timings[name] = time.perf_counter() - t0
 
 
@@ -226,9 +244,11 @@ def _prepare_fresh(settings: Settings, force: bool) -> None:
     path = settings.warehouse
     if not path.exists():
         return
-    with Warehouse(path) as wh:
+    from shoplens.store.storage import read_state
+
+    with Warehouse(path, check_storage=False) as wh:  # only looked at, then replaced
         is_demo = wh.con.execute("SELECT count(*) FROM _computed WHERE name = 'demo'").fetchall()[0][0]
-        has_data = wh.row_count("orders") > 0
+        has_data = wh.row_count("orders") > 0 or read_state(wh).canonical == "spark"
     if has_data and not is_demo and not force:
         raise ConfigError(
             f"{path} holds data that the demo did not create; use another --warehouse for the demo, "
@@ -244,16 +264,16 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
     _prepare_fresh(settings, force)
     started = time.perf_counter()
     with Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads,
-                   engine=settings.engine, spark_master=settings.spark_master) as wh:
+                   engine=settings.engine, spark_master=settings.spark_master,
+                   spark_remote=settings.spark_remote) as wh:
         wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
         report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
         ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())
-        steps: list[tuple[str, Callable[[DemoContext], None]]] = [("ingest", step_ingest), ("overview", step_overview)]
-        steps += capability_steps()
-        run_steps(ctx, [(n, fn) for n, fn in steps if not only or n in only or n == "ingest"])
+        run_steps(ctx, [(n, fn) for n, fn in demo_steps() if not only or n in only or n == "ingest"])
         out = report_path or (wh.home / "report.html")
-        report.write(out)
+        # recorded with its hash: erasure may delete a report that names the customer, and only its own
+        register_file(wh, report.write(out), "report")
         wh.mark_computed("report", "report", info={"path": wh.relative_path(out)})
     console.rule()
-    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{out.resolve()}[/bold]")
+    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{escape(str(out.resolve()))}[/bold]")
     return out

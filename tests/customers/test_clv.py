@@ -148,7 +148,7 @@ def test_clv_bad_dates_exit_2(cdnow_warehouse_path: Path, capsys: pytest.Capture
 def test_clv_bad_date_exit_code_through_the_console_script(cdnow_warehouse_path: Path) -> None:
     code = "from shoplens.cli import main; main()"
     bad = subprocess.run([sys.executable, "-c", code, "-w", str(cdnow_warehouse_path), "customers", "clv",
-                          "--calibration-end", "30/09/1997", "--json"], capture_output=True, text=True, timeout=120)
+                          "--calibration-end", "30/09/1997", "--json"], capture_output=True, text=True)
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
 
 

@@ -281,3 +281,14 @@ def test_cli_planned_weights_drive_the_srm_check(tmp_path):
     assert equal["srm"]["alarm"] and not planned["srm"]["alarm"]
     bad = runner.invoke(app, ["ab", "analyze", "--summary", str(path), "--weights", "1,1,1", "--json"])
     assert bad.exit_code != 0 and "weights has 3 values" in str(bad.exception)
+
+
+@pytest.mark.parametrize("test", [frequentist_test, sequential_test, bayesian_test])
+@pytest.mark.parametrize("difference", ["relative", "absolute"])
+def test_statistics_too_extreme_for_floats_give_an_error_not_a_crash(test, difference):
+    """Found by fuzzing the API: a variance that underflows to 0 over a huge n divided the t statistic
+    by zero (a 500)."""
+    a = VariantStats("a", 10**12, 1e-300, 1e-300)
+    b = VariantStats("b", 10**12, 2e-300, 1e-300)
+    result = test(a, b, difference=difference)
+    assert result.error is not None and "too extreme" in result.error

@@ -7,8 +7,8 @@ import copy
 import numpy as np
 import pytest
 
-from shoplens.decide.policies import (POLICIES, BernoulliTS, LinearTS, LinUCB, LogisticTS, make_policy,
-                                      position_bias_from_logs)
+from shoplens.decide.policies import (POLICIES, BernoulliTS, EpsilonGreedy, LinearTS, LinUCB, LogisticTS,
+                                      make_policy, position_bias_from_logs)
 
 ACTIONS = ["a", "b", "c"]
 
@@ -149,3 +149,27 @@ def test_fixed_feature_list_ignores_other_features():
     policy.choose({"x1": 1.0, "x2": 3.0}, ACTIONS)
     policy.choose({"x3": 1.0}, ACTIONS)
     assert policy.features_ == ["x1"]
+
+
+@pytest.mark.parametrize("name, params, param", [
+    ("epsilon-greedy", {"epsilon": "abc"}, "epsilon"),
+    ("epsilon-greedy", {"epsilon": float("nan")}, "epsilon"),
+    ("bernoulli-ts", {"beta": -1.0}, "beta"),
+    ("ucb1", {"seed": 1.5}, "seed"),
+    ("linucb", {"features": "age"}, "features"),
+    ("linear-ts", {"position_bias": [1.0, 0.0]}, "position_bias"),
+    ("logistic-ts", {"alpha": 1.0}, "alpha"),
+])
+def test_make_policy_checks_params_against_the_constraints_table(name, params, param):
+    from shoplens.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as info:
+        make_policy(name, **params)
+    assert info.value.param == param and str(info.value).startswith(f"{param}: ")
+
+
+def test_a_policy_built_directly_is_checked_when_it_first_chooses():
+    from shoplens.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError, match="epsilon"):
+        EpsilonGreedy(epsilon="abc").choose({}, ["a", "b"])  # a clear user error, not a TypeError deep inside

@@ -1,4 +1,3 @@
-import pandas as pd
 import pytest
 
 from shoplens.demand.trends import market_trends

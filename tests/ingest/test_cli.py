@@ -88,7 +88,7 @@ def test_table_output_and_env_warehouse(tmp_path, monkeypatch):
 
     env = {**os.environ, "SHOPLENS_WAREHOUSE": str(tmp_path / "env.duckdb")}
     proc = subprocess.run([sys.executable, "-m", "shoplens.cli", "ingest", "orders", str(write(tmp_path / "o.csv", ORDERS))],
-                          capture_output=True, text=True, env=env, timeout=60)
+                          capture_output=True, text=True, env=env)
     assert proc.returncode == 0 and "Ingest accounting" in proc.stdout
     assert (tmp_path / "env.duckdb").exists()
 

@@ -21,7 +21,8 @@ def test_kpis_on_a_hand_checked_shop(tmp_wh, tmp_path):
     k = kpis(tmp_wh)
     assert k["customers"] == 2 and k["orders"] == 3 and k["cancellations"] == 1
     assert k["revenue"] == 10 + 10 + 35 - 10  # net of the return, adjustment excluded
-    assert k["average_order_value"] == (10 + 10 + 35) / 3
+    assert k["average_order_value"] == k["revenue"] / k["orders"]  # one AOV: net revenue / orders (as per customer)
+    assert k["gross_revenue"] == 55 and k["returned_value"] == 10
     assert k["repeat_purchase_rate"] == 0.5
     ov = overview(tmp_wh)
     assert ov["revenue_by_month"].set_index("month").revenue.to_dict() == {"2011-01": 10.0, "2011-02": 35.0}

@@ -98,7 +98,7 @@ def test_models_cli(demo_warehouse_path, tmp_path):
     assert basket["action"] == "no trainer"
     # user mistakes: one line on stderr, exit code 2
     r = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(path),
-                        "models", "promote", "basket", "9"], capture_output=True, text=True, timeout=60)
+                        "models", "promote", "basket", "9"], capture_output=True, text=True)
     assert r.returncode == 2 and "no version 9" in r.stderr and "Traceback" not in r.stderr
 
 

@@ -69,9 +69,13 @@ def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
     result = invoke(wpath, "recommend", "--users-file", str(users), "--k", "5", "--output", str(out), "--json")
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["rows"] == 25 and summary["not_personalised"] == 2  # the refusal and the unknown id
+    # the refusing customer and the unknown one got lists that did not use their history
+    assert summary["rows"] == 25 and summary["not_personalised"] == 2
     frame = pd.read_csv(out, dtype={"customer_id": str, "product_id": str})
-    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "reason"]
+    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "reason", "personalised"]
+    assert frame["score"].between(0, 1).all()  # one scale: probabilities and shares, never popularity counts
+    assert frame.groupby("customer_id")["personalised"].all().to_dict() == {
+        **{c: True for c in personal}, refused[0]: False, "never-seen": False}
     assert frame["customer_id"].drop_duplicates().tolist() == personal + refused + ["never-seen"]  # shop ids, in order
     assert frame.groupby("customer_id")["rank"].apply(list).map(lambda r: r == [1, 2, 3, 4, 5]).all()
     no_consent = frame[frame["customer_id"] == refused[0]]
@@ -80,7 +84,9 @@ def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
     assert no_consent["product_id"].tolist() == unknown["product_id"].tolist()  # the same non-personal list
     assert unknown["reason"].eq("popular now (not personalised)").all()  # an unknown id is a cold start
     mine = frame[frame["customer_id"].isin(personal)]
-    assert mine["reason"].str.startswith(("you bought it", "because you bought", "customers like you")).mean() > 0.8
+    assert mine["reason"].str.startswith(("you bought it", "because you ", "customers with similar")).mean() > 0.8
+    # the popular list scores a product by the share of customers who took it, for consented and not alike
+    assert no_consent["score"].tolist() == unknown["score"].tolist() and no_consent["score"].iloc[0] < 1
 
 
 def test_recommend_csv_cannot_run_spreadsheet_formulas(wpath: Path, tmp_path: Path) -> None:
@@ -184,7 +190,7 @@ def test_user_error_exits_2_with_one_line_and_no_traceback(wpath: Path) -> None:
     env = {**os.environ, "SHOPLENS_SECRET": "test-secret-key-for-the-demo-suite-0123456789"}
     result = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(wpath),
                              "recs", "similar", "--product", "NO-SUCH-PRODUCT"],
-                            capture_output=True, text=True, timeout=300, env=env)
+                            capture_output=True, text=True, env=env)
     assert result.returncode == 2, result.stderr
     assert "unknown to this model" in result.stderr and "Traceback" not in result.stderr
     assert len(result.stderr.strip().splitlines()) <= 2

@@ -40,6 +40,7 @@ def test_interactions_signs_weights_and_window(tmp_wh: Warehouse) -> None:
     assert kinds[("a", "x", "return")] == w.return_ < 0
     assert kinds[("a", "y", "bad_review")] == w.bad_review < 0
     assert ("a", "x", "bad_review") not in kinds  # 5 stars is no negative signal
+    assert kinds[("a", "x", "good_review")] == w.good_review > 0  # but a positive one (reasons say "rated")
     assert kinds[("c", "y", "view")] == w.view and kinds[("c", "y", "cart")] == w.cart
     assert "o4" not in set(rows["basket_id"].dropna())  # guest orders have no customer to learn about
     assert not (rows["occurred_at"] == pd.Timestamp("2024-03-01 10:00")).any()  # adjustments are no signal
@@ -69,9 +70,10 @@ def test_fp_growth_rules_match_exact_pair_counts(demo_wh: Warehouse) -> None:
     assert (rules["baskets"] >= 15).all() and (rules["confidence"] >= 0.3).all() and (rules["lift"] >= 1).all()
     # the model's exact pair counting and FP-growth agree on every pair rule
     model = BuyAgain().fit(load_interactions(demo_wh), catalogue=demo_wh.query("SELECT * FROM products"))
-    pairs = model.together_.rename(columns={"product_id": "antecedent", "together_product_id": "consequent"})
+    pairs = pd.concat([model.frequently_bought_together(a, k=1000) for a in rules["antecedent"].unique()])
+    pairs = pairs.rename(columns={"product_id": "antecedent", "together_product_id": "consequent"})
     both = rules.merge(pairs, on=["antecedent", "consequent"], suffixes=("", "_exact"))
-    assert len(both) >= 0.9 * len(rules)  # the model keeps the top 10 per product only
+    assert len(both) == len(rules)  # every pair rule, counted exactly on demand
     assert (both["baskets"] == both["baskets_exact"]).all()
     assert both["confidence"].to_numpy() == pytest.approx(both["confidence_exact"].to_numpy())
     assert both["lift"].to_numpy() == pytest.approx(both["lift_exact"].to_numpy(), rel=1e-6)

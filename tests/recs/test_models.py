@@ -79,6 +79,14 @@ def test_model_scores_do_not_increase_down_the_list(fitted: tuple[str, Recommend
         assert np.all(np.diff(scores[scores > 0]) <= 1e-9)
 
 
+def test_scores_are_between_0_and_1_for_known_and_unknown_customers(fitted: tuple[str, Recommender]) -> None:
+    name, model = fitted
+    recs = model.recommend(some_customers(model, 10) + ["never-seen-customer"], k=10)
+    assert recs["score"].between(0.0, 1.0).all(), name
+    assert not recs.loc[recs["customer_id"] == "never-seen-customer", "personalised"].any()
+    assert recs.loc[recs["customer_id"] != "never-seen-customer", "personalised"].any() == model.uses_history
+
+
 def test_exclude_purchased(fitted: tuple[str, Recommender], recs_data: dict[str, Any]) -> None:
     _, model = fitted
     rows = recs_data["interactions"]
@@ -221,6 +229,7 @@ def test_ease_learns_co_purchase() -> None:
     recs = model.recommend(["new"], k=1, filters=RecFilters(exclude_purchased=True))
     assert recs["product_id"].tolist() == ["cup"]
     assert recs["reason"].iloc[0] == "because you bought tea"
+    assert recs["personalised"].iloc[0] and 0 < recs["score"].iloc[0] < 1
 
 
 def test_als_fold_in_new_customer_without_retrain(recs_data: dict[str, Any]) -> None:

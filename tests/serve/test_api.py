@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
 from shoplens.base import Model
-from shoplens.pipeline import demo_data_dir
+from shoplens.serve.app import create_app
 from shoplens.store.registry import ModelRegistry
 
 from tests.serve.serve_helpers import auth
@@ -67,6 +72,45 @@ def test_ingest_upload_returns_accounting(served, tmp_path):
     bad = client.post("/api/v1/ingest", headers=auth(keys["admin"]), data={"table": "nonsense"},
                       files={"file": ("c.csv", csv, "text/csv")})
     assert bad.status_code == 400 and "nonsense" in bad.json()["detail"]
+
+
+@pytest.mark.parametrize("name", ["..", ".", "../../orders.csv", "a/b.csv", "a\\b.csv", "x" * 300 + ".csv",
+                                  "é" * 130 + ".csv"])
+def test_upload_names_are_validated(served, name):
+    """Issue #16 item 15: an upload named `..` or with a 300-character name reached a 500."""
+    client, keys, settings = served
+    r = client.post("/api/v1/ingest", headers=auth(keys["admin"]), data={"table": "customers"},
+                    files={"file": (name, b"customer_id\nz-1\n", "text/csv")})
+    assert r.status_code == 422, r.text
+    assert r.json()["errors"][0]["field"] == "body.file" and "file name" in r.json()["detail"]
+    assert not list((Path(settings.warehouse).parent / ".tmp" / "uploads" / "warehouse").glob("upload-*"))
+
+
+def test_a_failed_upload_leaves_no_file(served):
+    client, keys, settings = served
+    r = client.post("/api/v1/ingest", headers=auth(keys["admin"]), data={"table": "orders"},
+                    files={"file": ("orders.csv", b"no,such,columns\n1,2,3\n", "text/csv")})
+    assert r.status_code == 400
+    uploads = Path(settings.warehouse).parent / ".tmp" / "uploads" / "warehouse"
+    assert uploads.is_dir() and not list(uploads.iterdir())
+    assert oct(uploads.stat().st_mode & 0o777) == "0o700"
+
+
+def test_leftover_uploads_are_removed_when_the_server_starts(demo_copy):
+    """Issue #16 item 17: a killed upload left its file (raw PII) behind for ever."""
+    settings, store, serve = demo_copy()
+    store.create("admin")
+    home = Path(settings.warehouse).parent
+    left = home / ".tmp" / "uploads" / "warehouse" / "upload-k1ll3d"
+    left.mkdir(parents=True)
+    (left / "online_retail.csv").write_text("CustomerID,Email\n12348,grace@example.com\n")
+    busy = home / ".tmp" / "uploads" / "other" / "upload-running"  # another warehouse's server in the same folder
+    busy.mkdir(parents=True)
+    (home / "upload-photos").mkdir()  # the shop's own folder of that name: never touched
+    (home / "upload-photos" / "a.txt").write_text("mine")
+    with TestClient(create_app(settings, serve)):
+        assert not left.exists()
+    assert (home / "upload-photos" / "a.txt").read_text() == "mine" and busy.is_dir()
 
 
 def test_invalid_input_names_the_field(served):

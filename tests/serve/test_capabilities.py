@@ -3,6 +3,8 @@ consent is respected, PII is masked, and missing results give a clear 409."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from tests.serve.serve_helpers import auth
@@ -61,6 +63,22 @@ def test_recommendations_similar_and_bought_together(served_customers):
     assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["analyst"])).json()["model_version"] == 2
     client.post("/api/v1/models/recs/rollback", headers=auth(keys["admin"]))
     assert client.get(f"/api/v1/recommendations/{customer}", headers=auth(keys["analyst"])).json()["model_version"] == 1
+
+
+def test_recommendations_score_scale_and_personalised_flag(served_customers):
+    client, keys, _ = served_customers
+    analyst = auth(keys["analyst"])
+    known = client.get(f"/api/v1/recommendations/{consenting_customer(client)}?n=5", headers=analyst).json()
+    unknown = client.get("/api/v1/recommendations/never-a-customer?n=5", headers=analyst).json()
+    refused = client.get(f"/api/v1/recommendations/{no_consent_customer(client)}?n=5", headers=analyst).json()
+    # personalised only when the list used the customer's history: an unknown id (consent unknown) gets popular items
+    assert known["personalised"] is True and all(i["personalised"] for i in known["data"])
+    assert unknown["personalised"] is False and refused["personalised"] is False
+    assert unknown["customer_id"] == "never-a-customer"
+    # one scale for every list: a probability for the model's items, a share of customers for popular ones
+    for body in (known, unknown, refused):
+        assert body["count"] == 5 and all(0 <= i["score"] <= 1 for i in body["data"])
+    assert [i["score"] for i in unknown["data"]] == [i["score"] for i in refused["data"]]
 
 
 def test_missing_results_give_409_with_the_command(served):
@@ -122,8 +140,8 @@ def test_decisions_rewards_and_bandit_learning(served_customers):
     assert client.post("/api/v1/decisions", json={"policy": "offers", "actions": ["a"]}, headers=analyst).status_code == 409
     r = client.post("/api/v1/bandits", json={"name": "offers", "policy": "bernoulli-ts", "params": {"seed": 3}}, headers=admin)
     assert r.json() == {"name": "offers", "version": 1, "policy": "bernoulli-ts"}
-    assert client.post("/api/v1/bandits", json={"name": "x", "policy": "ucb1", "params": {"nope": 1}},
-                       headers=admin).status_code == 400
+    unknown = client.post("/api/v1/bandits", json={"name": "x", "policy": "ucb1", "params": {"nope": 1}}, headers=admin)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.params.nope"
     taken = client.post("/api/v1/bandits", json={"name": "recs", "policy": "ucb1"}, headers=admin)
     assert taken.status_code == 400 and "another kind of model" in taken.json()["detail"]
     not_a_policy = client.post("/api/v1/decisions", json={"policy": "recs", "actions": ["a"]}, headers=analyst)
@@ -202,6 +220,46 @@ def test_erasure_is_admin_only_and_verified(served_customers):
     assert client.post("/api/v1/privacy/erase", json={"customer_id": "never-seen"}, headers=auth(keys["admin"])).status_code == 404
 
 
+@pytest.mark.parametrize("policy, params, field", [
+    ("epsilon-greedy", {"epsilon": "abc"}, "epsilon"),
+    ("epsilon-greedy", {"epsilon": 1.5}, "epsilon"),
+    ("epsilon-greedy", {"epsilon": True}, "epsilon"),
+    ("bernoulli-ts", {"alpha": 0}, "alpha"),
+    ("bernoulli-ts", {"seed": -1}, "seed"),
+    ("ucb1", {"n_draws": 0.5}, "n_draws"),
+    ("linucb", {"features": "age"}, "features"),
+    ("linear-ts", {"v": 10**400}, "v"),
+    ("logistic-ts", {"ridge": "1e400"}, "ridge"),
+])
+def test_bandit_params_are_refused_at_the_edge_and_nothing_is_stored(served, policy, params, field):
+    """Issue #16 item 15: {"epsilon": "abc"} was stored, then every decision on that policy was a 500."""
+    client, keys, _ = served
+    r = client.post("/api/v1/bandits", json={"name": "bad", "policy": policy, "params": params},
+                    headers=auth(keys["admin"]))
+    assert r.status_code == 422, r.text
+    assert field in r.json()["detail"] and any(e["field"].startswith(f"body.params.{field}") for e in r.json()["errors"])
+    models = client.get("/api/v1/models?name=bad", headers=auth(keys["viewer"])).json()
+    assert models["count"] == 0
+    decision = client.post("/api/v1/decisions", json={"policy": "bad", "actions": ["a", "b"]}, headers=auth(keys["analyst"]))
+    assert decision.status_code == 409
+
+
+@pytest.mark.parametrize("value", [10**400, -(10**16), 1e300, "x" * 201])
+def test_context_values_out_of_range_are_422_and_nothing_is_logged(served, value):
+    client, keys, _ = served
+    admin, analyst = auth(keys["admin"]), auth(keys["analyst"])
+    assert client.post("/api/v1/bandits", json={"name": "ctx", "policy": "linucb"}, headers=admin).status_code == 200
+    decisions = "SELECT count(*) FROM decisions"
+    logged = client.app.state.warehouse.con.execute(decisions).fetchone()[0]
+    body = '{"policy": "ctx", "actions": ["a", "b"], "context": {"basket": %s}}' % json.dumps(value)
+    r = client.post("/api/v1/decisions", content=body, headers={**analyst, "content-type": "application/json"})
+    assert r.status_code == 422 and "body.context.basket" in r.json()["detail"], r.text
+    assert client.app.state.warehouse.con.execute(decisions).fetchone()[0] == logged
+    ok = client.post("/api/v1/decisions", json={"policy": "ctx", "actions": ["a", "b"], "context": {"basket": 10**15}},
+                     headers=analyst)
+    assert ok.status_code == 200, ok.text
+
+
 def test_cached_recommendations_follow_a_consent_change_made_through_ingest(served_customers):
     client, keys, _ = served_customers
     customer = consenting_customer(client)
@@ -240,3 +298,65 @@ def test_review_insights(served_customers):
     assert body["complaints"] and all(len(c["quotes"]) <= 2 for c in body["complaints"])
     assert body["aspects"][0]["negative"] >= body["aspects"][-1]["negative"]
     assert body["computed_at"]
+
+
+class StepClock:
+    """A clock that moves ``step`` seconds each time it is read (analysis that takes time, without sleeping)."""
+
+    def __init__(self, step: float = 0.0) -> None:
+        self.now, self.step = 1000.0, step
+
+    def __call__(self) -> float:
+        self.now += self.step
+        return self.now
+
+
+def _text_app(demo_copy, clock, **limits):
+    from fastapi.testclient import TestClient
+
+    from shoplens.serve.app import create_app
+
+    settings, store, serve = demo_copy(**limits)
+    keys = {role: store.create(role) for role in ("viewer", "analyst")}
+    return TestClient(create_app(settings, serve, clock=clock)), keys
+
+
+def test_text_analysis_is_bounded_by_characters_per_request_and_role(demo_copy):
+    """Issue #16 item 16: a viewer's 100 x 20,000 characters took 6 s of CPU and the limits allowed 10x."""
+    client, keys = _text_app(demo_copy, StepClock(), text_chars_per_request={"viewer": 30_000, "analyst": 100_000,
+                                                                              "admin": 100_000})
+    with client:
+        big = {"texts": ["great quality, fast delivery " * 400] * 4}  # 4 x 11,600 characters
+        r = client.post("/api/v1/text/analyze-batch", json=big, headers=auth(keys["viewer"]))
+        assert r.status_code == 413 and "46,400 characters" in r.json()["detail"] and "viewer" in r.json()["detail"]
+        assert client.post("/api/v1/text/analyze-batch", json=big, headers=auth(keys["analyst"])).status_code == 200
+
+
+def test_text_characters_count_in_a_rate_limit_per_key(demo_copy):
+    clock = StepClock()
+    client, keys = _text_app(demo_copy, clock, text_chars_per_minute={"viewer": 6_000, "analyst": 10**6,
+                                                                      "admin": 10**6})
+    with client:
+        batch = {"texts": ["where is my refund? " * 50] * 2}  # 2,000 characters
+        codes = [client.post("/api/v1/text/analyze-batch", json=batch, headers=auth(keys["viewer"])).status_code
+                 for _ in range(4)]
+        assert codes == [200, 200, 200, 429]
+        r = client.post("/api/v1/text/analyze-batch", json=batch, headers=auth(keys["viewer"]))
+        assert r.status_code == 429 and r.headers["retry-after"] == "20" and "characters per minute" in r.json()["detail"]
+        one = client.post("/api/v1/text/analyze", json={"text": "ok"}, headers=auth(keys["viewer"]))
+        assert one.status_code == 429  # one budget per key, whichever text route
+        other_key = client.post("/api/v1/text/analyze-batch", json=batch, headers=auth(keys["analyst"]))
+        assert other_key.status_code == 200
+        clock.now += 20  # 2,000 characters' worth of budget back (6,000 per minute)
+        assert client.post("/api/v1/text/analyze-batch", json=batch, headers=auth(keys["viewer"])).status_code == 200
+
+
+def test_text_analysis_stops_when_the_role_time_budget_is_used(demo_copy):
+    """Each read of the clock between chunks moves it 2 s: a viewer's 5 s end a batch of several chunks."""
+    client, keys = _text_app(demo_copy, StepClock(step=2.0))
+    with client:
+        batch = {"texts": ["the parcel arrived late and damaged " * 500] * 5}  # 5 chunks of 18,000 characters
+        r = client.post("/api/v1/text/analyze-batch", json=batch, headers=auth(keys["viewer"]))
+        assert r.status_code == 413 and "after 5 s" in r.json()["detail"] and "2 of 5 texts done" in r.json()["detail"]
+        small = client.post("/api/v1/text/analyze-batch", json={"texts": ["fine"] * 3}, headers=auth(keys["viewer"]))
+        assert small.status_code == 200 and small.json()["count"] == 3

@@ -23,6 +23,12 @@ from tests.serve.serve_helpers import auth
 DEMO_SECRET = "test-secret-key-for-the-demo-suite-0123456789"
 
 
+# safety net only, never a speed check: each wait below ends as soon as its condition holds,
+# and only a hang (a server that never starts or never answers) fails on it; a loaded
+# machine may take many times longer than an idle one
+HANG = 600
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -34,7 +40,7 @@ def start_server(path: Path, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
         [sys.executable, "-c", "from shoplens.cli import main; main()", "-w", str(path), "serve", "--port", str(port),
          "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    deadline = time.time() + 60
+    deadline = time.time() + HANG
     while time.time() < deadline:
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/v1/health", timeout=1).status_code == 200:
@@ -68,19 +74,20 @@ def test_kill_during_ingest_leaves_the_warehouse_consistent(demo_warehouse_path,
         try:
             outcome["response"] = httpx.post(
                 f"http://127.0.0.1:{port}/api/v1/ingest", headers=auth(key), data={"preset": "online-retail"},
-                files={"file": ("online_retail.csv.gz", payload, "application/gzip")}, timeout=120)
+                files={"file": ("online_retail.csv.gz", payload, "application/gzip")}, timeout=HANG)
         except httpx.HTTPError as exc:
             outcome["error"] = exc
 
     thread = threading.Thread(target=upload)
     thread.start()
-    deadline = time.time() + 60  # the upload lands in an upload-* folder, then the ingest starts: kill it then
-    while not list(tmp_path.glob("upload-*/*")) and time.time() < deadline and thread.is_alive():
+    uploads = tmp_path / ".tmp" / "uploads" / "warehouse"
+    deadline = time.time() + HANG  # the upload lands in an upload-* folder, then the ingest starts: kill it then
+    while not list(uploads.glob("upload-*/*")) and time.time() < deadline and thread.is_alive():
         time.sleep(0.02)
     time.sleep(0.5)
     server.send_signal(signal.SIGKILL)
-    server.wait(timeout=30)
-    thread.join(timeout=60)
+    server.wait(timeout=HANG)
+    thread.join(timeout=HANG)
     assert "error" in outcome, "the ingest finished before the kill; the test no longer exercises a crash"
 
     after = snapshot(path)  # reopening replays DuckDB's write-ahead log: committed work only
@@ -90,16 +97,19 @@ def test_kill_during_ingest_leaves_the_warehouse_consistent(demo_warehouse_path,
             "SELECT count(*) FROM order_items WHERE order_id NOT IN (SELECT order_id FROM orders)").fetchone()[0]
     assert orphans == 0
 
-    # the restarted server accepts the same ingest and accounts for every line
+    # the killed upload (raw data) is still there until the server starts again, which removes it
+    assert list(uploads.glob("upload-*/*"))
     server = start_server(path, port)
+    assert not list(uploads.glob("upload-*"))
+    # the restarted server accepts the same ingest and accounts for every line
     try:
         r = httpx.post(f"http://127.0.0.1:{port}/api/v1/ingest", headers=auth(key), data={"preset": "online-retail"},
-                       files={"file": ("online_retail.csv.gz", payload, "application/gzip")}, timeout=300)
+                       files={"file": ("online_retail.csv.gz", payload, "application/gzip")}, timeout=HANG)
         assert r.status_code == 200, r.text
         acc = r.json()
         assert acc["read"] == acc["loaded"] + acc["updated"] + acc["quarantined"] + acc["duplicates"]
         assert acc["loaded"] > 0
     finally:
         server.terminate()
-        server.wait(timeout=30)
+        server.wait(timeout=HANG)
     assert snapshot(path)["orders"] > before["orders"]

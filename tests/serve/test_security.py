@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from shoplens.cli import app as cli_app
 from shoplens.config import Settings
-from shoplens.errors import ConfigError
+from shoplens.errors import ConfigError, UserInputError
 from shoplens.serve.app import create_app
 from shoplens.serve.audit import verify_chain
 from shoplens.serve.keys import KeyStore
@@ -174,8 +174,10 @@ def test_weakness_accepts_generated_secrets():
 
 def test_serve_cli_exits_2_with_one_line(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOPLENS_")}
+    # safety net only: a serve that does not refuse would serve forever, and that hang is
+    # the failure; the limit is far above any start-up time, loaded machine or not
     r = subprocess.run([sys.executable, "-c", "from shoplens.cli import main; main()", "-w",
-                        str(tmp_path / "w.duckdb"), "serve"], capture_output=True, text=True, env=env, timeout=60)
+                        str(tmp_path / "w.duckdb"), "serve"], capture_output=True, text=True, env=env, timeout=600)
     assert r.returncode == 2
     assert "will not start" in r.stderr and "Traceback" not in r.stderr
 
@@ -186,9 +188,150 @@ def test_keys_cli(tmp_path):
     r = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "analyst", "--json"])
     assert r.exit_code == 0, r.output
     out = json.loads(r.stdout)
-    assert set(out) == {"key", "role"} and out["role"] == "analyst" and out["key"].startswith("slk_")
+    assert set(out) == {"key", "role", "expires_at"} and out["role"] == "analyst" and out["key"].startswith("slk_")
+    assert out["expires_at"] is None
     assert KeyStore.for_warehouse(w).verify(out["key"]).role == "analyst"
     listed = json.loads(runner.invoke(cli_app, ["-w", w, "keys", "list", "--json"]).stdout)
     assert listed[0]["role"] == "analyst" and "key" not in listed[0]
     bad = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "owner"])
     assert bad.exit_code != 0 and "unknown role" in str(bad.exception)
+
+
+def test_erasure_over_the_api_and_the_cli_is_an_event_of_one_unbroken_chain(demo_copy):
+    """Issue #16 item 13: erasing "200" over the API cut every HTTP 200 line out of the access log and broke
+    its chain. Now an unknown id is a 404 that changes nothing, an erasure is an appended event, and the
+    server's and the CLI's lines form one chain."""
+    settings, store, serve = demo_copy()
+    admin, analyst = store.create("admin"), store.create("analyst")
+    log = Path(settings.warehouse).parent / "audit" / "access.jsonl"
+    with TestClient(create_app(settings, serve)) as client:
+        for _ in range(3):
+            assert client.get("/api/v1/customers/12348", headers=auth(analyst)).status_code == 200
+        for stranger in ("200", "2026", "%", "_"):
+            before = log.read_bytes()
+            r = client.post("/api/v1/privacy/erase", json={"customer_id": stranger}, headers=auth(admin))
+            assert r.status_code == 404 and f"no customer '{stranger}' in the warehouse" in r.json()["detail"]
+            assert log.read_bytes().startswith(before) and verify_chain(log)
+        before = log.read_bytes()
+        r = client.post("/api/v1/privacy/erase", json={"customer_id": "12348"}, headers=auth(admin))
+        assert r.status_code == 200 and r.json()["total"] > 0
+        assert log.read_bytes().startswith(before) and verify_chain(log)
+        reads = client.get("/api/v1/audit?customer=12348&limit=1000", headers=auth(admin)).json()["data"]
+        assert [r.get("event") for r in reads] == ["request"] * 3 + ["erasure", "request"]
+        assert reads[3]["via"] == f"api:{admin.split('_')[1]}"
+    before = log.read_bytes()
+    cli = subprocess.run([sys.executable, "-m", "shoplens.cli", "-w", str(settings.warehouse), "erase", "--customer",
+                          "12353", "--json"], capture_output=True, text=True, timeout=300,
+                         env={**os.environ, "SHOPLENS_SECRET": settings.secret.get_secret_value()})
+    assert cli.returncode == 0, cli.stderr
+    assert log.read_bytes().startswith(before) and verify_chain(log)
+    assert json.loads(log.read_bytes().splitlines()[-1])["via"] == "cli"
+    assert b"12348" not in log.read_bytes() and b"12353" not in log.read_bytes()
+
+
+class FakeClock:
+    """Seconds that pass only when a test says so (no test sleeps)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_keys_can_expire(demo_copy, tmp_path):
+    """Issue #16 item 17: keys had no expiry."""
+    from datetime import datetime, timedelta, timezone
+
+    settings, store, serve = demo_copy()
+    admin = store.create("admin")
+    soon = store.create("viewer", expires_at=datetime.now(timezone.utc) + timedelta(days=90))
+    app = create_app(settings, serve)
+    with TestClient(app) as client:
+        assert client.get("/api/v1/status", headers=auth(soon)).status_code == 200
+        app.state.keys.now = lambda: datetime.now(timezone.utc) + timedelta(days=91)  # three months later
+        r = client.get("/api/v1/status", headers=auth(soon))
+        assert r.status_code == 401 and "expired" in r.json()["detail"] and "shoplens keys create" in r.json()["detail"]
+        assert client.get("/api/v1/status", headers=auth(admin)).status_code == 200  # no expiry: still fine
+        with pytest.raises(UserInputError, match="not in the future"):
+            app.state.keys.create("viewer", expires_at=datetime.now(timezone.utc) + timedelta(days=30))
+
+
+def test_keys_cli_expiry_options(tmp_path):
+    from datetime import datetime, timezone
+
+    runner = CliRunner()
+    w = str(tmp_path / "w.duckdb")
+    r = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "viewer", "--expires-in", "90d", "--json"])
+    assert r.exit_code == 0, r.output
+    until = datetime.fromisoformat(json.loads(r.stdout)["expires_at"])
+    assert 89.9 < (until - datetime.now(timezone.utc)).total_seconds() / 86400 <= 90
+    r = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "viewer", "--expires", "2999-12-31", "--json"])
+    assert json.loads(r.stdout)["expires_at"] == "3000-01-01T00:00:00+00:00"
+    listed = json.loads(runner.invoke(cli_app, ["-w", w, "keys", "list", "--json"]).stdout)
+    assert sorted(k["expires_at"] for k in listed) == sorted([until.isoformat(), "3000-01-01T00:00:00+00:00"])
+    for args, message in [(["--expires-in", "soon"], "like 90d"), (["--expires", "2001-01-01"], "in the past"),
+                          (["--expires-in", "1d", "--expires", "2999-01-01"], "not both")]:
+        bad = runner.invoke(cli_app, ["-w", w, "keys", "create", "--role", "viewer", *args])
+        assert bad.exit_code != 0 and message in str(bad.exception)
+
+
+def test_failed_attempts_against_one_key_id_are_slowed_down(demo_copy):
+    """Issue #16 item 17: failed key attempts against one key id were never slowed. Five failures, then
+    every attempt with that id waits 1, 2, 4... s (429 with Retry-After); a success resets it."""
+    settings, store, serve = demo_copy(failed_auth_limit=5)
+    key = store.create("viewer")
+    other = store.create("viewer")
+    key_id = key.split("_")[1]
+    wrong = f"slk_{key_id}_{'x' * 43}"
+    clock = FakeClock()
+    with TestClient(create_app(settings, serve, clock=clock)) as client:
+        assert [client.get("/api/v1/status", headers=auth(wrong)).status_code for _ in range(5)] == [401] * 5
+        slowed = client.get("/api/v1/status", headers=auth(key))  # even the right key waits now
+        assert slowed.status_code == 429 and slowed.headers["retry-after"] == "1" and key_id in slowed.json()["detail"]
+        assert client.get("/api/v1/status", headers=auth(other)).status_code == 200  # other key ids are not affected
+        clock.now += 1.0
+        assert client.get("/api/v1/status", headers=auth(wrong)).status_code == 401  # sixth failure: 2 s
+        assert client.get("/api/v1/status", headers=auth(key)).headers["retry-after"] == "2"
+        clock.now += 2.0
+        assert client.get("/api/v1/status", headers=auth(wrong)).status_code == 401  # seventh: 4 s
+        clock.now += 3.9
+        assert client.get("/api/v1/status", headers=auth(key)).status_code == 429
+        clock.now += 0.2
+        assert client.get("/api/v1/status", headers=auth(key)).status_code == 200  # success resets
+        assert client.get("/api/v1/status", headers=auth(wrong)).status_code == 401
+        assert client.get("/api/v1/status", headers=auth(key)).status_code == 200
+        metrics = client.get("/metrics", headers=auth(f"slk_{key_id}_nope"))
+        assert metrics.status_code == 401  # /metrics counts failures the same way
+
+
+def test_x_forwarded_for_is_trusted_only_from_configured_proxies(demo_copy):
+    """Issue #16 item 17: X-Forwarded-For was trusted from any client; now only from trusted_proxies."""
+    settings, store, serve = demo_copy()
+    key = store.create("viewer")
+    log = Path(settings.warehouse).parent / "audit" / "access.jsonl"
+    spoof = {**auth(key), "X-Forwarded-For": "6.6.6.6"}
+    with TestClient(create_app(settings, serve), client=("203.0.113.7", 5000)) as client:
+        client.get("/api/v1/status", headers=spoof)
+    assert json.loads(log.read_text().splitlines()[-1])["client"] == "203.0.113.7"
+    settings, store, serve = demo_copy(trusted_proxies=["10.0.0.0/8"])
+    key = store.create("viewer")
+    log = Path(settings.warehouse).parent / "audit" / "access.jsonl"
+    app = create_app(settings, serve)
+    with TestClient(app, client=("10.1.2.3", 5000)) as proxy:
+        proxy.get("/api/v1/status", headers={**auth(key), "X-Forwarded-For": "6.6.6.6, 198.51.100.4, 10.9.9.9"})
+        direct = TestClient(app, client=("203.0.113.7", 5000))  # a second peer of the same running app
+        direct.get("/api/v1/status", headers={**auth(key), "X-Forwarded-For": "6.6.6.6"})
+    clients = [json.loads(line)["client"] for line in log.read_text().splitlines()]
+    # behind the proxy: the nearest untrusted hop; a direct client cannot forge its address
+    assert clients == ["198.51.100.4", "203.0.113.7"]
+    with pytest.raises(ValueError, match="not an IP address"):
+        ServeSettings(trusted_proxies=["proxy.example"])
+
+
+def test_serve_refuses_bad_settings_with_one_line(tmp_path):
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SHOPLENS_")},
+           "SHOPLENS_TRUSTED_PROXIES": '["proxy.example"]'}
+    r = subprocess.run([sys.executable, "-m", "shoplens.cli", "-w", str(tmp_path / "w.duckdb"), "serve"],
+                       capture_output=True, text=True, env=env, timeout=60)
+    assert r.returncode == 2 and "SHOPLENS_TRUSTED_PROXIES" in r.stderr and "Traceback" not in r.stderr

@@ -43,6 +43,27 @@ def spark_demo_path(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def duckdb_demo_run(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory):
+    """(path, context) of the demo pipeline after ingest (every step, ``run_steps``) run
+    on DuckDB over a copy of the demo warehouse: what the Spark runs are compared with.
+    The warehouse is closed; open it read-only."""
+    import io
+
+    from rich.console import Console
+
+    from shoplens.insights.report import Report
+    from shoplens.pipeline import DemoContext, capability_steps, run_steps, step_overview
+
+    path = tmp_path_factory.mktemp("demo-duckdb") / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    with Warehouse(path) as wh:
+        ctx = DemoContext(settings=Settings(warehouse=path, secret=DEMO_SECRET), warehouse=wh,
+                          console=Console(file=io.StringIO(), width=120), report=Report("t", "t"), data_dir=demo_data_dir())
+        run_steps(ctx, [("overview", step_overview), *capability_steps()])
+    return path, ctx
+
+
 @pytest.fixture()
 def spark_wh(spark_demo_path: Path):
     wh = Warehouse(spark_demo_path, engine="spark", spark_master="local[2]")

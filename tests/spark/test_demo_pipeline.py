@@ -29,7 +29,7 @@ from shoplens.config import Settings
 from shoplens.insights.report import Report
 from shoplens.pipeline import DemoContext, capability_steps, demo_data_dir, run_steps, step_overview
 from shoplens.schema import TABLES
-from shoplens.store.spark_storage import mirror_to_duckdb
+from shoplens.store.storage import keep_duckdb_copy
 from shoplens.store.warehouse import Warehouse
 from tests.spark.conftest import DEMO_SECRET
 
@@ -48,7 +48,7 @@ def _run(path, engine: str):
     settings = Settings(warehouse=path, secret=DEMO_SECRET, engine=engine)
     wh = Warehouse(path, engine=engine, spark_master="local[2]")
     if engine == "spark":
-        mirror_to_duckdb(wh, wh.engine, list(TABLES))
+        keep_duckdb_copy(wh)
     ctx = DemoContext(settings=settings, warehouse=wh, console=Console(file=io.StringIO(), width=120),
                       report=Report("t", "t"), data_dir=demo_data_dir())
     run_steps(ctx, [("overview", step_overview), *capability_steps()])

@@ -95,3 +95,23 @@ def test_unknown_engine_is_rejected(tmp_path):
 
     proc = run_cli("-w", str(tmp_path / "w.duckdb"), "--engine", "flink", "status")
     assert proc.returncode == 2 and "engine" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_spark_connect_url_errors_are_one_line(tmp_path):
+    pytest.importorskip("pyspark")
+    from shoplens.errors import ConfigError
+    from shoplens.store.engine import spark_session
+    from tests.spark.cluster import free_port
+
+    with pytest.raises(ConfigError, match="looks like sc://host:15002"):
+        spark_session(remote="http://localhost:15002")
+    port = free_port()  # nothing listens there
+    with pytest.raises(SparkUnavailableError, match=f"cannot reach the Spark Connect server sc://127.0.0.1:{port}"):
+        spark_session(remote=f"sc://127.0.0.1:{port}")
+    from tests.ingest.helpers import run_cli
+
+    csv = tmp_path / "c.csv"
+    csv.write_text("customer_id\nc1\n")
+    proc = run_cli("-w", str(tmp_path / "w.duckdb"), "--engine", "spark", "--spark-remote", f"sc://127.0.0.1:{port}",
+                   "ingest", "customers", str(csv))
+    assert proc.returncode == 2 and "cannot reach the Spark Connect server" in proc.stderr and "Traceback" not in proc.stderr

@@ -111,8 +111,9 @@ def segments_cmd(
     """Behavioural segments on fused features; the number of segments is chosen automatically
     (best silhouette among bootstrap-stable partitions) and each is described in plain words.
 
-    JSON: {as_of, k, selection: [{k, silhouette, stability_ari}], segments: [{segment_id, segment_name,
-    customers, share_of_customers, share_of_revenue, description}]}.
+    JSON: {as_of, k, selection: [{k, silhouette, stability_ari, smallest_share}], segments: [{segment_id,
+    segment_name, customers, share_of_customers, share_of_revenue, avg_<feature>..., description, traits}]};
+    the descriptions quote the avg_ columns.
     """
     from shoplens.customers.segments import build_segments
     from shoplens.errors import UserInputError
@@ -128,7 +129,7 @@ def segments_cmd(
         return
     console.print(frame_table(res.model.selection_, title="Choice of the number of segments"))
     for row in res.profiles.itertuples():
-        console.print(f"[bold]{row.segment_name}[/bold]: {row.description}")
+        console.print(f"[bold]{escape(row.segment_name)}[/bold]: {escape(row.description)}")
 
 
 @customers_app.command("churn")
@@ -246,12 +247,13 @@ def rules_cmd(
     lift_later, validated, explanation, explanation_zh, ...}], tags: {rule_id: customers} (with --apply)}.
     """
     from shoplens.customers.rules import apply_rules, generate_rules
+    from shoplens.store.files import register_file
 
     with open_warehouse(ctx) as wh:
         res = generate_rules(wh, as_of=as_of, horizon_days=horizon_days, min_support=min_support, min_lift=min_lift)
         tags = apply_rules(wh, as_of=as_of) if apply else None
-    if export is not None:
-        res.export(export)
+        if export is not None:  # recorded as a shoplens file holding no customer data
+            register_file(wh, res.export(export), "rules", names_customers=False)
     out: dict[str, Any] = {"mining_cutoff": res.mining_cutoff, "validation_cutoff": res.validation_cutoff,
                            "horizon_days": res.horizon_days, "rules": res.to_records()}
     if tags is not None:
@@ -263,11 +265,11 @@ def rules_cmd(
     console.print(frame_table(res.rules[["rule_id", "rule", "support", "lift_mining", "lift_later", "validated"]],
                               title=f"Rules mined after {res.mining_cutoff}, lift checked after {res.validation_cutoff}"))
     for r in res.rules.head(5).itertuples():
-        console.print(f"[bold]{r.rule_id}[/bold] {r.explanation}\n     {r.explanation_zh}")
+        console.print(f"[bold]{escape(r.rule_id)}[/bold] {escape(r.explanation)}\n     {escape(r.explanation_zh)}")
     if tags is not None:
-        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {out['tags']}")
+        console.print(f"Tagged {out['tagged_customers']:,} customers (table customer_rule_tags): {escape(str(out['tags']))}")
     if export is not None:
-        console.print(f"Rules written to {export}")
+        console.print(f"Rules written to {escape(str(export))}")
 
 
 def register(app: typer.Typer) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from shoplens.customers.btyd import BetaGeoModel, GammaGammaModel, ParetoNBDModel, discounted_value
-from shoplens.customers.data import RETURN_SQL, last_order_date, parse_date, purchases_sql
+from shoplens.customers.data import last_order_date, parse_date, purchases_sql, returns_sql
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
@@ -43,8 +43,8 @@ RFM_SUMMARY = Transform("clv_rfm_summary", f"""
         SELECT customer_id, day, value, row_number() OVER (PARTITION BY customer_id ORDER BY day) AS n
         FROM tx WHERE day <= {{cal}}
     ), returns AS (
-        SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned
-        FROM orders WHERE {RETURN_SQL} AND CAST(ordered_at AS DATE) <= {{cal}} GROUP BY customer_id
+        SELECT customer_id, sum(returned) AS returned
+        FROM ({returns_sql()}) WHERE CAST(ordered_at AS DATE) <= {{cal}} GROUP BY customer_id
     ), summary AS (
         SELECT customer_id, count(*) - 1 AS frequency,
                date_diff('day', min(day), max(day)) / {{unit}} AS recency,
@@ -62,7 +62,7 @@ RFM_SUMMARY = Transform("clv_rfm_summary", f"""
            coalesce(h.holdout_transactions, 0)::DOUBLE AS holdout_transactions,
            coalesce(h.holdout_value, 0) AS holdout_value
     FROM summary s LEFT JOIN returns r USING (customer_id) LEFT JOIN holdout h USING (customer_id)
-    """, inputs=("orders",), description="per-customer frequency, recency, T, monetary value (BTYD summary)")
+    """, inputs=("orders", "order_items"), description="per-customer frequency, recency, T, monetary value (BTYD summary)")
 
 # The sufficient statistics of BG/NBD and Pareto/NBD: customers per distinct (frequency,
 # recency, T). Time is whole days (divided by 7 for weeks, exactly the same division for
@@ -71,14 +71,14 @@ RFM_SUMMARY = Transform("clv_rfm_summary", f"""
 PURCHASE_STATS = Transform("clv_purchase_statistics", f"""
     SELECT frequency, recency, "T", count(*) AS customers
     FROM ({RFM_SUMMARY.sql}) GROUP BY frequency, recency, "T" ORDER BY frequency, recency, "T"
-    """, inputs=("orders",))
+    """, inputs=RFM_SUMMARY.inputs)
 
 # Gamma-Gamma's: customers per distinct (frequency, monetary value) among repeat buyers.
 SPEND_STATS = Transform("clv_spend_statistics", f"""
     SELECT frequency, monetary_value, count(*) AS customers
     FROM ({RFM_SUMMARY.sql}) WHERE frequency > 0 AND monetary_value > 0
     GROUP BY frequency, monetary_value ORDER BY frequency, monetary_value
-    """, inputs=("orders",))
+    """, inputs=RFM_SUMMARY.inputs)
 
 
 def _summary_params(calibration_end: date, holdout_end: date | None, time_unit: str) -> dict[str, Any]:

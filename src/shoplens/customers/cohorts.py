@@ -1,7 +1,11 @@
 """Cohorts and patterns: monthly acquisition-cohort retention, inter-purchase
 intervals, day-of-week and hour patterns, category trends and anomaly flags.
 
-All aggregations are single SQL statements. Anomalies use a robust z-score:
+All aggregations are single SQL statements. Retention and intervals follow the
+shop's identified customers; weekday/hour patterns, category trends and weekly
+anomalies are shop-wide (guest checkouts included), with orders and net revenue as
+defined in :mod:`shoplens.metrics`, so they add up to the overview's figures.
+Anomalies use a robust z-score:
 each week's revenue (and order count) against the median and MAD of the eight
 weeks before it, flagged when |z| > 3.5 (Iglewicz & Hoaglin's cut-off).
 
@@ -17,6 +21,7 @@ import pandas as pd
 
 from shoplens.customers.data import has_categories, last_order_date, parse_date, purchases_sql
 from shoplens.errors import InsufficientDataError
+from shoplens.metrics import category_sql, line_values_sql, revenue_orders_sql
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
@@ -37,6 +42,7 @@ class CohortResult:
 
 
 _P = purchases_sql("{as_of}")
+_REVENUE_ORDERS = revenue_orders_sql("{as_of}")  # shop-wide, guests included
 
 RETENTION = Transform("cohort_retention", f"""
     WITH p AS ({_P}),
@@ -47,7 +53,7 @@ RETENTION = Transform("cohort_retention", f"""
            count(DISTINCT a.customer_id) AS active_customers,
            count(DISTINCT a.customer_id) / s.cohort_customers AS retention
     FROM firsts f JOIN active a USING (customer_id) JOIN sizes s USING (cohort)
-    GROUP BY 1, 2, 3 ORDER BY 1, 2""", inputs=("orders",))
+    GROUP BY 1, 2, 3 ORDER BY 1, 2""", inputs=("orders", "order_items"))
 
 INTERVALS = Transform("customer_intervals", f"""
     WITH d AS (SELECT DISTINCT customer_id, ordered_at::DATE AS day FROM ({_P})),
@@ -56,18 +62,17 @@ INTERVALS = Transform("customer_intervals", f"""
                 WHEN gap <= 60 THEN '31-60' WHEN gap <= 90 THEN '61-90' WHEN gap <= 180 THEN '91-180'
                 ELSE '180+' END AS days_between_orders,
            min(gap) AS sort_key, count(*) AS repeat_orders, median(gap) AS median_days
-    FROM gaps WHERE gap IS NOT NULL GROUP BY 1 ORDER BY sort_key""", inputs=("orders",))
+    FROM gaps WHERE gap IS NOT NULL GROUP BY 1 ORDER BY sort_key""", inputs=("orders", "order_items"))
 
 WEEKDAY_HOUR = Transform("customer_weekday_hour", f"""
-    SELECT dayofweek(ordered_at) AS weekday, hour(ordered_at) AS hour, count(*) AS orders, sum(amount) AS revenue
-    FROM ({_P}) GROUP BY 1, 2 ORDER BY 1, 2""", inputs=("orders",))
+    SELECT dayofweek(ordered_at) AS weekday, hour(ordered_at) AS hour,
+           count(*) FILTER (WHERE kind = 'purchase') AS orders, sum(amount) AS revenue
+    FROM ({_REVENUE_ORDERS}) GROUP BY 1, 2 ORDER BY 1, 2""", inputs=("orders", "order_items"))
 
 CATEGORY_TRENDS = Transform("customer_category_trends", f"""
     WITH m AS (
-        SELECT coalesce(pr.category, 'other') AS category, date_trunc('month', o.ordered_at)::DATE AS month,
-               sum(i.quantity * i.unit_price) AS revenue
-        FROM ({_P}) o JOIN order_items i USING (order_id) LEFT JOIN products pr USING (product_id)
-        WHERE i.quantity > 0 GROUP BY 1, 2),
+        SELECT {category_sql('p')} AS category, date_trunc('month', l.ordered_at)::DATE AS month, sum(l.amount) AS revenue
+        FROM ({line_values_sql('{as_of}')}) l LEFT JOIN products p USING (product_id) GROUP BY 1, 2),
     last AS (SELECT max(month) AS last_month FROM m),
     sums AS (
         SELECT category,
@@ -80,8 +85,9 @@ CATEGORY_TRENDS = Transform("customer_category_trends", f"""
     FROM sums ORDER BY revenue_total DESC, category""", inputs=("orders", "order_items", "products"))
 
 ANOMALIES = Transform("customer_anomalies", f"""
-    WITH w AS (SELECT date_trunc('week', ordered_at)::DATE AS week, sum(amount) AS revenue, count(*) AS orders
-               FROM ({_P}) GROUP BY 1),
+    WITH w AS (SELECT date_trunc('week', ordered_at)::DATE AS week, sum(amount) AS revenue,
+                      count(*) FILTER (WHERE kind = 'purchase') AS orders
+               FROM ({_REVENUE_ORDERS}) GROUP BY 1),
     ranked AS (SELECT *, row_number() OVER (ORDER BY week) AS n FROM w),
     base AS (
         SELECT a.week, a.revenue, a.orders,
@@ -98,7 +104,7 @@ ANOMALIES = Transform("customer_anomalies", f"""
         FROM base)
     SELECT week, revenue, orders, revenue_median, orders_median, revenue_z, orders_z,
            abs(coalesce(revenue_z, 0)) > 3.5 AS revenue_anomaly, abs(coalesce(orders_z, 0)) > 3.5 AS orders_anomaly
-    FROM z ORDER BY week""", inputs=("orders",))
+    FROM z ORDER BY week""", inputs=("orders", "order_items"))
 
 
 def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> CohortResult:

@@ -1,17 +1,13 @@
 """Shared SQL building blocks over the canonical tables.
 
-Definitions used by every customer analysis (stated once here):
+What a purchase, a return, an order's value and net revenue are is defined once, in
+:mod:`shoplens.metrics`; this module re-exports the pieces every customer analysis
+uses. Customer analyses add one definition of their own:
 
-- a *purchase* is an order whose status is completed, paid, shipped or delivered
-  (or missing: many exports have no status) and whose amount is not negative;
-  cancelled, adjustment, pending and refunded orders are not purchases;
-- a *return* is an order with status returned/refunded, or a negative amount
-  (in UCI Online Retail, "C" invoices carry the returned quantities); returns
-  reduce a customer's monetary value but are not purchases;
 - a *transaction* (for BG/NBD, Pareto/NBD, Gamma-Gamma) merges a customer's
   purchases of the same calendar day (UTC), as the CDNOW reference does.
 
->>> "status" in PURCHASE_SQL
+>>> "purchase" in purchases_sql()
 True
 """
 
@@ -22,28 +18,13 @@ from datetime import date, datetime
 import pandas as pd
 
 from shoplens.errors import UserInputError
+from shoplens.metrics import PURCHASE_STATUSES, customer_value_sql, order_values_sql, purchases_sql, returns_sql
 from shoplens.schema import TABLES
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
-PURCHASE_STATUSES = ("completed", "paid", "shipped", "delivered")
-_STATUS_LIST = ", ".join(f"'{s}'" for s in PURCHASE_STATUSES)
-
-# A condition on the ``orders`` table (aliased or not) selecting purchases.
-PURCHASE_SQL = (
-    f"(status IS NULL OR status IN ({_STATUS_LIST})) AND coalesce(total_amount, 0) >= 0 "
-    "AND customer_id IS NOT NULL"
-)
-RETURN_SQL = "(status IN ('returned', 'refunded') OR total_amount < 0) AND customer_id IS NOT NULL"
-
-
-def purchases_sql(end: str | None = None) -> str:
-    """SQL of purchases (customer_id, order_id, ordered_at, amount) up to ``end`` (exclusive, a SQL literal)."""
-    cond = PURCHASE_SQL + (f" AND ordered_at < {end}" if end else "")
-    return (
-        "SELECT customer_id, order_id, ordered_at, coalesce(total_amount, 0) AS amount, channel, "
-        f"coalesce(discount_amount, 0) AS discount FROM orders WHERE {cond}"
-    )
+__all__ = ["PURCHASE_STATUSES", "customer_value_sql", "has_categories", "has_table", "last_order_date", "parse_date",
+           "purchases_sql", "returns_sql"]
 
 
 def parse_date(value: str | date | datetime | None, what: str) -> date | None:
@@ -56,21 +37,28 @@ def parse_date(value: str | date | datetime | None, what: str) -> date | None:
         raise UserInputError(f"{what}: {value!r} is not a date; use YYYY-MM-DD, e.g. 2011-09-30") from None
 
 
-LAST_PURCHASE = Transform("last_purchase", f"SELECT max(ordered_at) AS last FROM orders WHERE {PURCHASE_SQL}",
-                          inputs=("orders",))
+# The last purchase, and the last purchase or return (a return after the last purchase still counts).
+LAST_PURCHASE = Transform(
+    "last_purchase",
+    f"""SELECT max(ordered_at) FILTER (WHERE kind = 'purchase') AS last_purchase, max(ordered_at) AS last
+        FROM ({order_values_sql()}) lp WHERE customer_id IS NOT NULL AND kind IN ('purchase', 'return')""",
+    inputs=("orders", "order_items"))
 HAS_CATEGORIES = Transform("has_categories",
                            "SELECT count(*) AS n FROM (SELECT 1 FROM products WHERE category IS NOT NULL LIMIT 1) t",
                            inputs=("products",))
 
 
 def last_order_date(wh: Warehouse) -> date:
-    """Date after the latest purchase: the default 'as of' date of every analysis."""
-    value = LAST_PURCHASE.run(wh)["last"].iloc[0]
-    if value is None or pd.isna(value):
+    """Date after the latest purchase or return: the default 'as of' date of every analysis, so that
+    by default every analysis sees every purchase and return (net revenue as in the overview)."""
+    row = LAST_PURCHASE.run(wh).iloc[0]
+    value = row["last"]
+    if row["last_purchase"] is None or pd.isna(row["last_purchase"]):
         from shoplens.errors import InsufficientDataError
 
         raise InsufficientDataError(
-            "the warehouse holds no purchases (orders with status completed); load orders with `shoplens ingest` first"
+            "the warehouse holds no purchases (customers' orders with status completed); load orders with "
+            "`shoplens ingest` first"
         )
     return (pd.Timestamp(value) + pd.Timedelta(days=1)).date()
 

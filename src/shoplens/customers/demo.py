@@ -39,7 +39,8 @@ def run(ctx: DemoContext) -> None:
     con.print(frame_table(shown[["segment", "segment_zh", "customers", "pct_customers", "pct_revenue", "days_since_order", "orders"]],
                           title="RFM segments (English / 中文)"))
     for row in rfm_sum.itertuples():
-        con.print(f"  [bold]{row.segment}[/bold] ({row.segment_zh}): {row.meaning}. Do: {row.action}.")
+        con.print(f"  [bold]{escape(row.segment)}[/bold] ({escape(row.segment_zh)}): {escape(row.meaning)}. "
+                  f"Do: {escape(row.action)}.")
     fig_rfm = px.bar(rfm_sum, x="segment", y="customers", color="share_of_revenue", hover_data=["segment_zh", "action"],
                      title="RFM segments: customers (colour: share of revenue)", color_continuous_scale="Blues")
 
@@ -47,7 +48,7 @@ def run(ctx: DemoContext) -> None:
     seg = build_segments(wh, cache=features)
     con.print(frame_table(seg.model.selection_.round(3), title="Number of segments: silhouette and bootstrap stability"))
     for row in seg.profiles.itertuples():
-        con.print(f"[bold]{row.segment_name}[/bold]: {row.description}")
+        con.print(f"[bold]{escape(row.segment_name)}[/bold]: {escape(row.description)}")
     fig_seg = px.bar(seg.profiles, x="segment_name", y=["share_of_customers", "share_of_revenue"], barmode="group",
                      title="Behavioural segments: share of customers vs share of revenue")
 
@@ -77,7 +78,7 @@ def run(ctx: DemoContext) -> None:
     top = top.head(5)[["customer_id", "churn_risk", "reasons"]]
     con.print("[bold]Highest churn risk and why[/bold]")
     for row in top.itertuples():
-        con.print(f"  customer {row.customer_id}: {row.churn_risk:.0%} risk: {row.reasons}")
+        con.print(f"  customer {escape(str(row.customer_id))}: {row.churn_risk:.0%} risk: {escape(str(row.reasons))}")
     cal = churn.calibration
     fig_cal = go.Figure([go.Scatter(x=cal["predicted"], y=cal["observed"], mode="lines+markers", name="model"),
                          go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="perfect", line={"dash": "dot"})])
@@ -110,10 +111,10 @@ def run(ctx: DemoContext) -> None:
     r = rules.rules
     con.print("[bold]Generated rules (lift on the mining window -> on the later window)[/bold]")
     for row in r.itertuples():
-        con.print(f"  {row.rule_id} {row.rule}  [dim]support {row.support}, lift {row.lift_mining:.2f} -> {row.lift_later:.2f}"
+        con.print(f"  {escape(row.rule_id)} {escape(row.rule)}  [dim]support {row.support}, lift {row.lift_mining:.2f} -> {row.lift_later:.2f}"
                   f"{'' if row.validated else ' (not validated)'}[/dim]")
     for row in r.head(3).itertuples():
-        con.print(f"[bold]{row.rule_id}[/bold] {row.explanation}\n     {row.explanation_zh}")
+        con.print(f"[bold]{escape(row.rule_id)}[/bold] {escape(row.explanation)}\n     {escape(row.explanation_zh)}")
     con.print(f"Rules applied: {tags['customer_id'].nunique():,} customers tagged (table customer_rule_tags).")
     fig_rules = px.bar(r, x="rule_id", y=["lift_mining", "lift_later"], barmode="group", hover_data=["rule"],
                        title="Rule lift: mining window vs later window")

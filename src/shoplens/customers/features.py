@@ -19,7 +19,8 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from shoplens.customers.data import RETURN_SQL, has_categories, has_table, purchases_sql
+from shoplens.customers.data import customer_value_sql, has_categories, has_table, purchases_sql
+from shoplens.metrics import category_sql, line_value_sql
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
@@ -123,7 +124,7 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     customer-day and customer-product rows keeps every step a plain streaming sum.
     """
     category = (f"""cat AS (
-            SELECT customer_id, coalesce(pr.category, 'other') AS category, sum(cp.spend) AS spend
+            SELECT customer_id, {category_sql('pr')} AS category, sum(cp.spend) AS spend
             FROM cust_product cp LEFT JOIN products pr USING (product_id) GROUP BY 1, 2),
         cat_rank AS (SELECT customer_id, category, spend,
                             row_number() OVER (PARTITION BY customer_id ORDER BY spend DESC, category) AS k FROM cat),
@@ -142,8 +143,9 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
                         row_number() OVER (PARTITION BY customer_id ORDER BY count(*) DESC, channel) AS k
                  FROM p GROUP BY customer_id, channel),
     top_channel AS (SELECT customer_id, min(channel) FILTER (WHERE k = 1) AS top_channel FROM channels GROUP BY customer_id),
+    cust_value AS ({customer_value_sql(lit)}),
     ord AS (
-        SELECT customer_id, count(*) AS orders, sum(amount) AS gross_revenue,
+        SELECT customer_id,
                date_diff('day', max(ordered_at)::DATE, {lit}::DATE) AS recency_days,
                date_diff('day', min(ordered_at)::DATE, {lit}::DATE) AS tenure_days,
                count(*) FILTER (WHERE ordered_at >= {lit} - INTERVAL 90 DAY) AS orders_last_90d,
@@ -154,9 +156,9 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     ),
     product_price AS (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY product_id),
     cust_product AS (
-        SELECT o.customer_id, i.product_id, sum(i.quantity) AS units, sum(i.quantity * i.unit_price) AS spend
+        SELECT o.customer_id, i.product_id, sum(i.quantity) AS units, sum({line_value_sql('i')}) AS spend
         FROM (SELECT order_id, customer_id FROM p) o
-        JOIN (SELECT order_id, product_id, quantity, unit_price FROM order_items WHERE quantity > 0) i USING (order_id)
+        JOIN (SELECT order_id, product_id, quantity, unit_price, discount FROM order_items WHERE quantity > 0) i USING (order_id)
         GROUP BY o.customer_id, i.product_id
     ),
     items AS (
@@ -164,22 +166,22 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
                sum(cp.spend) / nullif(sum(cp.units * pp.median_price), 0) AS price_index
         FROM cust_product cp JOIN product_price pp USING (product_id) GROUP BY cp.customer_id
     ),
-    ret AS (
-        SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned,
-               count(*) FILTER (WHERE status = 'cancelled') AS cancelled_orders
-        FROM orders WHERE ({RETURN_SQL} OR status = 'cancelled') AND customer_id IS NOT NULL AND ordered_at < {lit} GROUP BY customer_id
+    cancelled AS (
+        SELECT customer_id, count(*) AS cancelled_orders
+        FROM orders WHERE status = 'cancelled' AND customer_id IS NOT NULL AND ordered_at < {lit} GROUP BY customer_id
     ),
     {category}
     joined AS (
-        SELECT ord.*, ds.avg_days_between_orders, tc.top_channel,
-               ord.gross_revenue - coalesce(ret.returned, 0) AS net_revenue,
-               (ord.gross_revenue - coalesce(ret.returned, 0)) / ord.orders AS aov,
-               coalesce(ret.returned, 0) / nullif(ord.gross_revenue, 0) AS return_rate,
-               coalesce(ret.cancelled_orders, 0) AS cancelled_orders,
-               items.units / ord.orders AS items_per_order, items.distinct_products, items.price_index,
+        SELECT ord.customer_id, cust_value.orders, cust_value.gross_revenue, ord.recency_days, ord.tenure_days, ord.orders_last_90d,
+               ord.discount_share, ord.weekend_share, ord.evening_share,
+               ds.avg_days_between_orders, tc.top_channel, cust_value.net_revenue, cust_value.average_order_value AS aov,
+               cust_value.returned_value / nullif(cust_value.gross_revenue, 0) AS return_rate,
+               coalesce(cancelled.cancelled_orders, 0) AS cancelled_orders,
+               items.units / cust_value.orders AS items_per_order, items.distinct_products, items.price_index,
                cat_top.top_category, cat_top.top_category_share
-        FROM ord LEFT JOIN day_stats ds USING (customer_id) LEFT JOIN top_channel tc USING (customer_id)
-        LEFT JOIN items USING (customer_id) LEFT JOIN ret USING (customer_id) LEFT JOIN cat_top USING (customer_id)
+        FROM ord JOIN cust_value USING (customer_id) LEFT JOIN day_stats ds USING (customer_id)
+        LEFT JOIN top_channel tc USING (customer_id) LEFT JOIN items USING (customer_id)
+        LEFT JOIN cancelled USING (customer_id) LEFT JOIN cat_top USING (customer_id)
     )
     SELECT * FROM joined
     """

@@ -3,7 +3,8 @@
 Scores are 1-5 from percent ranks (ties share a score, so a crowd of one-order
 customers all get F=1 instead of being split arbitrarily). Segments use the
 usual R x FM grid, where FM is the rounded mean of the F and M scores.
-Monetary value is net: purchases minus returns.
+Frequency is the number of orders and monetary value the net revenue, both as
+defined once in :mod:`shoplens.metrics` (purchases minus returns).
 
 >>> SEGMENTS["Champions"]["zh"]
 '冠军客户'
@@ -15,7 +16,7 @@ from datetime import date, datetime
 
 import pandas as pd
 
-from shoplens.customers.data import RETURN_SQL, last_order_date, parse_date, purchases_sql
+from shoplens.customers.data import customer_value_sql, last_order_date, parse_date
 from shoplens.errors import InsufficientDataError
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
@@ -70,17 +71,11 @@ def _case_sql(field: str) -> str:
 RFM = Transform(
     "customer_rfm",
     f"""
-    WITH p AS ({purchases_sql('{as_of}')}),
-    ret AS (SELECT customer_id, sum(abs(coalesce(total_amount, 0))) AS returned
-            FROM orders WHERE {RETURN_SQL} AND ordered_at < {{as_of}} GROUP BY customer_id),
-    base AS (
-        SELECT customer_id, date_diff('day', max(ordered_at)::DATE, {{as_of}}::DATE) AS recency_days,
-               count(DISTINCT order_id) AS frequency, sum(amount) AS gross_value,
-               min(ordered_at) AS first_order_at, max(ordered_at) AS last_order_at
-        FROM p GROUP BY customer_id
-    ), v AS (
-        SELECT b.*, coalesce(r.returned, 0) AS returned_value, b.gross_value - coalesce(r.returned, 0) AS monetary
-        FROM base b LEFT JOIN ret r USING (customer_id)
+    WITH v AS (
+        SELECT customer_id, date_diff('day', last_order_at::DATE, {{as_of}}::DATE) AS recency_days,
+               orders AS frequency, gross_revenue AS gross_value, returned_value, net_revenue AS monetary,
+               first_order_at, last_order_at
+        FROM ({customer_value_sql('{as_of}')}) cv_all
     ), scored AS (
         SELECT *, least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY recency_days DESC)))::INTEGER AS r,
                   least(5, 1 + floor(5 * percent_rank() OVER (ORDER BY frequency)))::INTEGER AS f,
@@ -92,7 +87,7 @@ RFM = Transform(
            {{as_of}} AS as_of
     FROM graded ORDER BY customer_id
     """,
-    inputs=("orders",),
+    inputs=("orders", "order_items"),
     description="RFM values, 1-5 scores (window functions) and segment per customer",
 )
 

@@ -37,6 +37,7 @@ from shoplens.customers.data import last_order_date, parse_date
 from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.customers.rfm import SEGMENTS, compute_rfm
 from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.store.files import write_private
 from shoplens.store.warehouse import Warehouse
 
 # feature -> (English words, Chinese words, unit)
@@ -194,10 +195,10 @@ class RuleSet:
         if path.suffix.lower() in (".yaml", ".yml"):
             import yaml
 
-            path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+            text = yaml.safe_dump(doc, allow_unicode=True, sort_keys=False)
         else:
-            path.write_text(json.dumps(doc, ensure_ascii=False, indent=2), encoding="utf-8")
-        return path
+            text = json.dumps(doc, ensure_ascii=False, indent=2)
+        return write_private(path, text)  # owner-only, like every file shoplens writes
 
 
 def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: int = 90, min_support: float = 0.03,

@@ -34,16 +34,28 @@ CLUSTER_FEATURES = ["orders", "net_revenue", "aov", "recency_days", "tenure_days
                     "items_per_order", "distinct_products", "price_index", "return_rate", "top_category_share",
                     "discount_share", "weekend_share", "evening_share", "reviews", "negative_review_share",
                     "support_contacts", "review_sentiment_score", "negative_message_share"]
-# Short trait words for segment names: feature -> (word when higher, word when lower).
-TRAIT_WORDS = {
-    "orders": ("frequent", "one-off"), "net_revenue": ("high-spend", "low-spend"), "aov": ("big-basket", "small-basket"),
-    "recency_days": ("lapsed", "recently active"), "tenure_days": ("long-standing", "new"),
-    "items_per_order": ("bulk", "few-item"), "distinct_products": ("broad-range", "narrow-range"),
-    "price_index": ("premium-price", "bargain"), "return_rate": ("returning", "no-return"),
-    "reviews": ("reviewing", "silent"), "negative_review_share": ("unhappy", "happy"),
-    "support_contacts": ("support-heavy", "self-sufficient"), "avg_days_between_orders": ("slow-cycle", "fast-cycle"),
-    "weekend_share": ("weekend", "weekday"), "top_category_share": ("focused", "varied"),
+# Words for segment names: feature -> (word when higher, word when lower). A name only uses a
+# feature whose difference the description calls strong (1.5x more, or a third less); a word
+# that states an absolute fact is used only when the segment's average makes it true (NAME_GUARDS).
+TRAIT_WORDS: dict[str, tuple[str | None, str | None]] = {
+    "orders": ("frequent", "infrequent"), "net_revenue": ("high-spend", "low-spend"),
+    "aov": ("big-basket", "small-basket"), "recency_days": ("lapsed", "recently active"),
+    "tenure_days": ("long-standing", "newer"), "items_per_order": ("bulk", "few-item"),
+    "distinct_products": ("broad-range", "narrow-range"), "price_index": ("premium-price", "bargain"),
+    "return_rate": ("high-return", "low-return"), "reviews": ("reviewing", "rarely reviewing"),
+    "negative_review_share": ("unhappy", None), "support_contacts": ("support-heavy", "self-sufficient"),
+    "avg_days_between_orders": ("slow-cycle", "fast-cycle"), "weekend_share": ("weekend", "weekday"),
+    "evening_share": ("evening", "daytime"), "discount_share": ("discount-driven", "full-price"),
+    "top_category_share": ("focused", "varied"), "negative_message_share": ("frustrated", None),
 }
+# Stronger words for the low side: feature -> (word, largest segment average it may describe).
+NAME_GUARDS: dict[str, tuple[str, float]] = {
+    "orders": ("one-off", 1.5), "tenure_days": ("new", 90.0), "return_rate": ("no-return", 0.005),
+    "reviews": ("silent", 0.1), "negative_review_share": ("satisfied", 0.02),
+}
+STRONG_MORE, STRONG_LESS = 1.5, 0.67  # ratios to the average customer that a name may mention
+SIZE_WORDS = ["largest group", "second-largest group", "third-largest group", "fourth-largest group",
+              "fifth-largest group", "sixth-largest group", "seventh-largest group", "eighth-largest group"]
 COUNT_FEATURES = {"orders", "reviews", "support_contacts", "distinct_products", "items_per_order", "orders_last_90d",
                   "recency_days", "tenure_days", "avg_days_between_orders", "cancelled_orders"}
 SHARE_FEATURES = {"return_rate", "top_category_share", "discount_share", "weekend_share", "evening_share",
@@ -58,19 +70,51 @@ def _num(v: float, share: bool) -> str:
 
 def trait(feature: str, ratio: float, label: str | None = None, value: float | None = None,
           average: float | None = None) -> str:
-    """A phrase comparing a segment with the average customer: '2.3x more orders (9.8 vs 4.3)'."""
+    """A phrase comparing a segment with the average customer: '2.3x more orders (9.8 vs 4.3)'.
+
+    >>> trait("orders", 0.7, value=2.9, average=4.1)
+    '30% fewer orders (2.9 vs 4.1)'
+    >>> trait("net_revenue", 1.05, "net spend")
+    'net spend close to average'
+    """
     label = label or feature
     share = feature in SHARE_FEATURES
     numbers = f" ({_num(value, share)} vs {_num(average, share)})" if value is not None and average is not None else ""
-    if ratio >= 1.5:
+    if ratio >= STRONG_MORE:
         return f"{ratio:.1f}x more {label}{numbers}"
-    if ratio <= 0.67:
-        return f"{(1 - ratio):.0%} fewer {label}{numbers}" if feature in COUNT_FEATURES else f"{(1 - ratio):.0%} lower {label}{numbers}"
-    return f"{label} close to average{numbers}"
+    if abs(ratio - 1) < 0.1:
+        return f"{label} close to average{numbers}"
+    more, fewer = ("more", "fewer") if feature in COUNT_FEATURES else ("higher", "lower")
+    return f"{ratio - 1:.0%} {more} {label}{numbers}" if ratio > 1 else f"{1 - ratio:.0%} {fewer} {label}{numbers}"
+
+
+def is_strong(ratio: float) -> bool:
+    """True when a segment differs enough from the average customer for its name to say so."""
+    return ratio >= STRONG_MORE or ratio <= STRONG_LESS
+
+
+def name_word(feature: str, ratio: float, value: float) -> str | None:
+    """The word a segment name uses for a strong difference, true for the segment's average ``value``.
+
+    >>> name_word("orders", 0.3, 1.2), name_word("orders", 0.6, 2.7), name_word("orders", 0.9, 3.5)
+    ('one-off', 'infrequent', None)
+    """
+    if feature not in TRAIT_WORDS or not is_strong(ratio):
+        return None
+    more, less = TRAIT_WORDS[feature]
+    if ratio > 1:
+        return more
+    if feature in NAME_GUARDS and value <= NAME_GUARDS[feature][1]:
+        return NAME_GUARDS[feature][0]
+    return less
 
 
 class SegmentModel(Model):
     """Standardise log features, choose k by silhouette among stable partitions, k-means.
+
+    A partition with a segment smaller than ``min_share`` of the customers is not eligible: a
+    handful of odd customers is not a segment a marketer can act on, and their averages would
+    read like a trend.
 
     >>> import numpy as np
     >>> X = np.vstack([np.random.default_rng(0).normal(m, 0.1, (50, 2)) for m in (0, 3, 6)])
@@ -79,9 +123,10 @@ class SegmentModel(Model):
     """
 
     def __init__(self, k_range: tuple[int, int] = (3, 8), min_stability: float = 0.75, n_bootstrap: int = 3,
-                 sample_size: int = 20000, seed: int = 0) -> None:
+                 sample_size: int = 20000, min_share: float = 0.02, seed: int = 0) -> None:
         self.k_range = k_range
         self.min_stability = min_stability
+        self.min_share = min_share
         self.n_bootstrap = n_bootstrap
         self.sample_size = sample_size
         self.seed = seed
@@ -108,10 +153,14 @@ class SegmentModel(Model):
                 boot = rng.choice(fit_idx, len(fit_idx), replace=True)
                 kb = KMeans(n_clusters=k, n_init=2, random_state=self.seed + b + 1).fit(Z[boot])
                 aris.append(adjusted_rand_score(km.predict(Z[fit_idx]), kb.predict(Z[fit_idx])))
-            rows.append({"k": k, "silhouette": float(sil), "stability_ari": float(np.mean(aris))})
+            smallest = np.bincount(km.labels_, minlength=k).min() / len(fit_idx)
+            rows.append({"k": k, "silhouette": float(sil), "stability_ari": float(np.mean(aris)),
+                         "smallest_share": float(smallest)})
         self.selection_ = pd.DataFrame(rows)
-        stable = self.selection_[self.selection_["stability_ari"] >= self.min_stability]
-        pool = stable if len(stable) else self.selection_.nlargest(1, "stability_ari")
+        sizeable = self.selection_[self.selection_["smallest_share"] >= self.min_share]
+        candidates = sizeable if len(sizeable) else self.selection_
+        stable = candidates[candidates["stability_ari"] >= self.min_stability]
+        pool = stable if len(stable) else candidates.nlargest(1, "stability_ari")
         best = int(pool.loc[pool["silhouette"].idxmax(), "k"])
         self.n_segments_ = best
         self.kmeans_ = fitted[best]
@@ -179,29 +228,42 @@ def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: t
 
 
 def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
-    """Size, revenue share, distinguishing traits and a plain-language description per segment."""
+    """Size, revenue share, the averages its words are built from, and a plain-language name and
+    description per segment.
+
+    Names and descriptions are generated from the numbers in the table: every "(X vs Y)" quotes
+    the segment's average (column ``avg_<feature>``) and the average customer's; a name word needs
+    a strong difference (1.5x more, or a third less) that the description states, and words with
+    an absolute meaning ("one-off", "new") also need the segment's average to fit them. Two
+    segments never share a name: the feature that separates them most is added in words.
+
+    Averages are of values capped at the 1st and 99th percentiles of all customers, in the text
+    and in the ``avg_`` columns alike: one wholesaler must not make a segment's average.
+    """
     labels = feature_labels(features)
-    # Means of values clipped at the 1st/99th percentiles: one wholesaler must not make the average.
     # float first: nullable integer columns (pd.NA) cannot be clipped or compared
-    values = features[columns].astype("float64")
-    clipped = values.clip(values.quantile(0.01), values.quantile(0.99), axis=1)
-    overall = clipped.mean(numeric_only=True)
+    raw = features[columns].astype("float64")
+    values = raw.clip(raw.quantile(0.01), raw.quantile(0.99), axis=1)
+    overall = values.mean()
+    spread = values.std()
     total_rev = features["net_revenue"].clip(lower=0).sum() or 1.0
-    rows = []
+    rows, means_by_segment, quoted = [], {}, {"orders", "net_revenue", "recency_days"}
     for seg, g in features.groupby("segment_id"):
-        means = clipped.loc[g.index].mean(numeric_only=True)
+        means = values.loc[g.index].mean()
+        means_by_segment[int(seg)] = means
         ratios = {}
         for c in columns:
-            if overall[c] and np.isfinite(overall[c]) and overall[c] > 0 and np.isfinite(means[c]):
+            if np.isfinite(overall[c]) and overall[c] > 0 and np.isfinite(means[c]):
                 if c in SHARE_FEATURES and abs(means[c] - overall[c]) < 0.05:
                     continue  # "2.3x more (1% vs 0.4%)" is noise to a marketer: shares must differ by 5 points
                 ratios[c] = max(means[c], 0) / overall[c]
         ranked = sorted(ratios.items(), key=lambda kv: -abs(np.log(max(kv[1], 1e-3))))
         # Purchase behaviour first (what a marketer segments on), then the strongest review/support signal.
         behaviour = [(c, r) for c, r in ranked if c in BEHAVIOUR_LABELS][:3]
-        signal = [(c, r) for c, r in ranked if c not in BEHAVIOUR_LABELS and abs(np.log(max(r, 1e-3))) > np.log(1.5)][:1]
-        ranked = behaviour + signal
-        traits = [trait(c, r, labels.get(c, c), means[c], overall[c]) for c, r in ranked]
+        signal = [(c, r) for c, r in ranked if c not in BEHAVIOUR_LABELS and is_strong(r)][:1]
+        shown = behaviour + signal
+        quoted.update(c for c, _ in shown)
+        traits = [trait(c, r, labels.get(c, c), means[c], overall[c]) for c, r in shown]
         if "top_category" in g and g["top_category"].notna().any():
             top = g["top_category"].value_counts(normalize=True)
             traits.append(f"{top.iloc[0]:.0%} buy mostly {top.index[0]}")
@@ -212,19 +274,87 @@ def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFram
                 if "last_negative_aspect" in g and g["last_negative_aspect"].notna().any():
                     aspect = f" about {g['last_negative_aspect'].mode().iloc[0]}"
                 traits.append(f"{neg:.0%} left a negative review{aspect}")
-        words = [TRAIT_WORDS[c][0 if r >= 1 else 1] for c, r in ranked if c in TRAIT_WORDS][:2]
-        name = (", ".join(words) + " customers").capitalize() if words else f"Segment {seg}"
+        words = [w for c, r in shown if (w := name_word(c, r, means[c]))][:2]
         share = len(g) / len(features)
         revenue_share = g["net_revenue"].clip(lower=0).sum() / total_rev
-        rows.append({
-            "segment_id": int(seg), "segment_name": name, "customers": len(g), "share_of_customers": share,
-            "share_of_revenue": revenue_share, "avg_orders": g["orders"].mean(), "avg_net_revenue": g["net_revenue"].mean(),
-            "avg_recency_days": g["recency_days"].mean(),
-            "description": f"{len(g):,} customers ({share:.0%}) bringing {revenue_share:.0%} of revenue: " + "; ".join(traits) + ".",
-            "traits": "; ".join(traits),
+        rows.append({"segment_id": int(seg), "words": words, "traits": traits, "shown": {c for c, _ in shown},
+                     "customers": len(g),
+                     "share_of_customers": share, "share_of_revenue": revenue_share})
+    for c, segment_id, phrase in _separate_namesakes(rows, means_by_segment, spread, labels):
+        quoted.add(c)
+        row = next(r for r in rows if r["segment_id"] == segment_id)
+        row["words"] = row["words"] + [phrase]
+        if c not in row["shown"]:  # the name's numbers must be in the description too
+            value = means_by_segment[segment_id][c]
+            ratio = max(value, 0) / overall[c] if overall[c] > 0 else 1.0
+            row["traits"] = row["traits"] + [trait(c, ratio, labels.get(c, c), value, overall[c])]
+            row["shown"].add(c)
+    out = []
+    for row in rows:
+        means = means_by_segment[row["segment_id"]]
+        traits = "; ".join(row["traits"])
+        out.append({
+            "segment_id": row["segment_id"], "segment_name": _name(row["words"]), "customers": row["customers"],
+            "share_of_customers": row["share_of_customers"], "share_of_revenue": row["share_of_revenue"],
+            **{f"avg_{c}": means[c] for c in [*("orders", "net_revenue", "recency_days"),
+                                               *sorted(quoted - {"orders", "net_revenue", "recency_days"})]
+               if c in means},
+            "description": f"{row['customers']:,} customers ({row['share_of_customers']:.0%}) bringing "
+                           f"{row['share_of_revenue']:.0%} of revenue: {traits}.",
+            "traits": traits,
         })
-    out = pd.DataFrame(rows).sort_values("share_of_revenue", ascending=False).reset_index(drop=True)
-    # Two segments may earn the same two words: keep names unique.
-    dup = out["segment_name"].duplicated(keep=False)
-    out.loc[dup, "segment_name"] = out.loc[dup, "segment_name"] + " #" + out.loc[dup, "segment_id"].astype(str)
-    return out
+    frame = pd.DataFrame(out).sort_values("share_of_revenue", ascending=False).reset_index(drop=True)
+    # segments equal on every feature (only in contrived data): told apart by their size
+    for _, same in frame[frame["segment_name"].duplicated(keep=False)].groupby("segment_name"):
+        for rank, i in enumerate(same.sort_values("customers", ascending=False, kind="stable").index):
+            size = SIZE_WORDS[rank] if rank < len(SIZE_WORDS) else f"group of {frame.at[i, 'customers']:,}"
+            frame.at[i, "segment_name"] += f" ({size})"
+    front = ["segment_id", "segment_name", "customers", "share_of_customers", "share_of_revenue"]
+    avg = [c for c in frame.columns if c.startswith("avg_")]
+    return frame[front + avg + ["description", "traits"]]
+
+
+def _name(words: list[str]) -> str:
+    """'Recently active, high-spend customers'; extra phrases ('with fewer orders') after the noun."""
+    adjectives = [w for w in words if not w.startswith("with ")]
+    phrases = [w for w in words if w.startswith("with ")]
+    base = (", ".join(adjectives) + " customers").capitalize() if adjectives else "Typical customers"
+    return " ".join([base, " and ".join(phrases)]) if phrases else base
+
+
+def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: pd.Series,
+                        labels: dict[str, str]) -> list[tuple[str, int, str]]:
+    """For segments that would share a name (the same words, in any order): the feature that
+    separates them most (in standard deviations) and a phrase for each, e.g. 'with fewer orders'.
+
+    Returns (feature, segment_id, phrase) triples; names stay free of ids and numbers.
+    """
+    words = {r["segment_id"]: list(r["words"]) for r in rows}
+    used: dict[int, set[str]] = {seg: set() for seg in words}
+    added: list[tuple[str, int, str]] = []
+    for _ in range(len(rows) * max(len(spread), 1)):
+        groups: dict[tuple, list[int]] = {}
+        for seg, w in words.items():
+            groups.setdefault((frozenset(x for x in w if not x.startswith("with ")),
+                               tuple(x for x in w if x.startswith("with "))), []).append(seg)
+        clash = next((g for g in groups.values() if len(g) > 1), None)
+        if clash is None:
+            break
+        def separation(f: str) -> float:
+            return (max(means[s][f] for s in clash) - min(means[s][f] for s in clash)) / spread[f]
+
+        candidates = [c for c in spread.index if spread[c] > 0 and all(np.isfinite(means[s][c]) for s in clash)
+                      and not any(c in used[s] for s in clash)]
+        candidates = [c for c in candidates if separation(c) > 1e-9]
+        if not candidates:
+            break
+        c = max(candidates, key=separation)
+        top = max(means[s][c] for s in clash)
+        label = labels.get(c, c)
+        more, fewer = ("more", "fewer") if c in COUNT_FEATURES else ("a higher", "a lower")
+        for seg in clash:  # segments tied at the top all get "more", and stay namesakes for the next round
+            phrase = f"with {more if means[seg][c] >= top else fewer} {label}"
+            words[seg].append(phrase)
+            used[seg].add(c)
+            added.append((c, seg, phrase))
+    return added

@@ -142,7 +142,10 @@ def effect_moments(a: VariantStats, b: VariantStats, difference: Difference) -> 
     if difference == "absolute":
         return b.mean - a.mean, va + vb
     ma, mb = a.mean, b.mean
-    return (mb - ma) / ma, vb / ma**2 + va * mb**2 / ma**4
+    try:
+        return (mb - ma) / ma, vb / ma**2 + va * mb**2 / ma**4
+    except (ZeroDivisionError, OverflowError):  # a baseline mean too close to 0 for floats: no relative effect
+        return math.nan, math.nan
 
 
 def _welch_dof(a: VariantStats, b: VariantStats) -> float:
@@ -164,6 +167,14 @@ def _check(a: VariantStats, b: VariantStats, difference: str) -> str | None:
     return None
 
 
+def _degenerate(est: float, var: float) -> str | None:
+    """Why moments that passed :func:`_check` still cannot be tested (found by fuzzing the API: a tiny
+    variance over a huge n underflowed to 0 and the t statistic divided by it)."""
+    if not (math.isfinite(est) and math.isfinite(var) and var > 0):
+        return "the statistics are too extreme to compare (the effect's variance is 0 or not finite)"
+    return None
+
+
 def _empty(method: str, difference: str, error: str) -> TestResult:
     return TestResult(0.0, (0.0, 0.0), 0.0, 1.0 if method != "bayesian" else None,
                       0.5 if method == "bayesian" else None, (0.0, 0.0) if method == "bayesian" else None,
@@ -176,6 +187,8 @@ def frequentist_test(a: VariantStats, b: VariantStats, *, difference: Difference
     if (err := _check(a, b, difference)) is not None:
         return _empty("frequentist", difference, err)
     est, var = effect_moments(a, b, difference)
+    if (err := _degenerate(est, var)) is not None:
+        return _empty("frequentist", difference, err)
     sd = math.sqrt(var)
     dof = _welch_dof(a, b)
     half = stats.t.ppf(1 - alpha / 2, dof) * sd
@@ -199,6 +212,8 @@ def sequential_test(a: VariantStats, b: VariantStats, *, difference: Difference 
     if (err := _check(a, b, difference)) is not None:
         return _empty("sequential", difference, err)
     est, var = effect_moments(a, b, difference)
+    if (err := _degenerate(est, var)) is not None:
+        return _empty("sequential", difference, err)
     n = a.n + b.n
     rho = sequential_rho(alpha, tuning)
     s2 = var * n
@@ -220,6 +235,8 @@ def bayesian_test(a: VariantStats, b: VariantStats, *, difference: Difference = 
     if (err := _check(a, b, difference)) is not None:
         return _empty("bayesian", difference, err)
     est, var = effect_moments(a, b, difference)
+    if (err := _degenerate(est, var)) is not None:
+        return _empty("bayesian", difference, err)
     if prior_variance is not None:
         if prior_variance <= 0:
             raise UserInputError("prior_variance must be positive")

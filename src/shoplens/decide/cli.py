@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table
 from shoplens.errors import InputFileError, UserInputError
@@ -59,7 +60,7 @@ def ope_cmd(
         return
     console.print(rows_table(_estimates_rows(result["estimates"]),
                              title=f"Off-policy estimates for {policy} on {result['n_rows']:,} logged rows"))
-    console.print(f"Selected: [bold]{result['selected']}[/bold] ({result['reason']})")
+    console.print(f"Selected: [bold]{escape(str(result['selected']))}[/bold] ({escape(str(result['reason']))})")
 
 
 @decide_app.command("learn")

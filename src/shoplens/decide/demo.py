@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.decide import abtest
@@ -21,6 +22,7 @@ from shoplens.decide.policies import EpsilonGreedy, LinearTS
 from shoplens.decide.pricing import calibrate_from_warehouse, scenarios_from, simulate_pricing
 from shoplens.decide.simulate import OfferEnvironment
 from shoplens.privacy.consent import _allowed_internal
+from shoplens.metrics import revenue_orders_sql
 from shoplens.privacy.ids import to_external
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse, first_row
@@ -96,15 +98,17 @@ def offer_study(wh: Warehouse, *, n_logged: int = 1500, n_bandit: int = 1500, le
 
 def aa_test(wh: Warehouse, *, split: str = "2011-07-01", salt: str = "demo-aa") -> dict[str, Any]:
     """An A/A test on real revenue: customers split by hashed assignment (in SQL), metric =
-    revenue after ``split``, pre_metric = revenue before. No effect exists, so the analysis
+    net revenue after ``split``, pre_metric = net revenue before. No effect exists, so the analysis
     should find none; CUPED should shrink the interval."""
     variant = abtest.assignment_sql("customer_id", ["A", "B"], salt=salt)
+    # net revenue per customer (purchases minus returns), as everywhere else (shoplens.metrics)
     units = wh.query(f"""
         SELECT customer_id, {variant} AS variant,
-               coalesce(sum(total_amount) FILTER (WHERE ordered_at >= ?), 0) AS metric,
-               coalesce(sum(total_amount) FILTER (WHERE ordered_at < ?), 0) AS pre_metric
-        FROM orders WHERE customer_id IS NOT NULL AND status = 'completed'
-        GROUP BY customer_id ORDER BY customer_id""", [split, split])
+               coalesce(sum(amount) FILTER (WHERE ordered_at >= ?), 0) AS metric,
+               coalesce(sum(amount) FILTER (WHERE ordered_at < ?), 0) AS pre_metric
+        FROM ({revenue_orders_sql()}) r WHERE customer_id IS NOT NULL
+        GROUP BY customer_id HAVING count(*) FILTER (WHERE kind = 'purchase') > 0
+        ORDER BY customer_id""", [split, split])
     plain = abtest.analyze_units(units, difference="relative")
     cuped = abtest.analyze_units(units, covariates=["pre_metric"], difference="relative")
     bayes = abtest.analyze_units(units, covariates=["pre_metric"], method="bayesian")
@@ -125,7 +129,8 @@ def run(ctx: Any) -> None:
     console.print(rows_table([{k: (f"{v:.4f}" if isinstance(v, float) else v) for k, v in r.items()} for r in est_rows],
                              title=f"Off-policy value of the bandit on {study['n_logged']:,} uniform "
                                              f"logs (true value {truth['offer-bandit']:.4f})"))
-    console.print(f"Trusted estimator: [bold]{study['selected']['selected']}[/bold] ({study['selected']['reason']})")
+    console.print(f"Trusted estimator: [bold]{escape(str(study['selected']['selected']))}[/bold] "
+                  f"({escape(str(study['selected']['reason']))})")
     learned = study["learned"]
     sel = learned["estimates"][learned["selected"]]
     console.print(f"Learned DR policy: estimated {sel['value']:.4f} [{sel['ci_low']:.4f}, {sel['ci_high']:.4f}] "

@@ -31,15 +31,60 @@ True
 
 from __future__ import annotations
 
+import math
 from collections.abc import Hashable, Mapping, Sequence
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
 from shoplens.base import Model
-from shoplens.errors import UserInputError
+from shoplens.errors import InvalidParameterError, UserInputError
 
 Context = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Param:
+    """The values one parameter may take (an entry of a policy's constraints table)."""
+
+    kind: Literal["int", "float", "names", "weights"]
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False  # low itself excluded
+    nullable: bool = False
+
+    def check(self, name: str, value: Any) -> None:
+        """Raise :class:`InvalidParameterError` naming ``name`` unless ``value`` fits."""
+        if value is None:
+            if not self.nullable:
+                raise InvalidParameterError(name, "a value is required")
+            return
+        if self.kind in ("names", "weights"):
+            if isinstance(value, (str, bytes)) or not isinstance(value, Sequence):
+                raise InvalidParameterError(name, f"expected a list, got {type(value).__name__}")
+            for item in value:
+                if self.kind == "names" and not isinstance(item, str):
+                    raise InvalidParameterError(name, "expected a list of feature names")
+                if self.kind == "weights":
+                    Param("float", 0.0, 1.0, low_open=True).check(name, item)
+            return
+        numeric = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_))
+        if not numeric or (self.kind == "int" and not isinstance(value, (int, np.integer))):
+            raise InvalidParameterError(name, f"expected {'an integer' if self.kind == 'int' else 'a number'}, "
+                                              f"got {value!r}"[:200])
+        if isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            raise InvalidParameterError(name, f"expected a finite number, got {value!r}")
+        low_ok = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        if not low_ok or (self.high is not None and value > self.high):
+            lo = "-inf" if self.low is None else f"{self.low:g}"
+            hi = "inf" if self.high is None else f"{self.high:g}"
+            raise InvalidParameterError(name, f"must lie in {'(' if self.low_open else '['}{lo}, {hi}], got {value!r}"[:200])
+
+
+_COMMON = {"seed": Param("int", 0, 2**32 - 1), "n_draws": Param("int", 1, 100_000),
+           "position_bias": Param("weights", nullable=True)}
+_LINEAR = {**_COMMON, "features": Param("names", nullable=True), "ridge": Param("float", 0.0, 1e6, low_open=True)}
 
 
 class Policy(Model):
@@ -47,6 +92,12 @@ class Policy(Model):
 
     contextual = False
     deterministic = False
+    _constraints: dict[str, Param] = _COMMON
+
+    def _check_params(self) -> None:
+        """Every parameter against the class' constraints table (fit time: the first choice or update)."""
+        for name, rule in self._constraints.items():
+            rule.check(name, getattr(self, name, None))
 
     def __init__(self, seed: int = 0, n_draws: int = 100, position_bias: Sequence[float] | None = None) -> None:
         self.seed = seed
@@ -56,6 +107,7 @@ class Policy(Model):
     # -- state ------------------------------------------------------------------
     def _init_state(self) -> None:
         if not hasattr(self, "arms_"):
+            self._check_params()
             self.arms_: dict[Hashable, int] = {}
             self.rng_ = np.random.default_rng(self.seed)
             self.n_updates_ = 0
@@ -193,6 +245,8 @@ class _ArmMeans(Policy):
 class EpsilonGreedy(_ArmMeans):
     """Best average reward with probability 1 - epsilon, a uniformly random action otherwise."""
 
+    _constraints = {**_COMMON, "epsilon": Param("float", 0.0, 1.0)}
+
     def __init__(self, epsilon: float = 0.1, seed: int = 0, n_draws: int = 100,
                  position_bias: Sequence[float] | None = None) -> None:
         super().__init__(seed, n_draws, position_bias)
@@ -230,6 +284,9 @@ class UCB1(_ArmMeans):
 class BernoulliTS(Policy):
     """Thompson sampling with a Beta(alpha, beta) prior per action, rewards in [0, 1]."""
 
+    _constraints = {**_COMMON, "alpha": Param("float", 0.0, 1e6, low_open=True),
+                    "beta": Param("float", 0.0, 1e6, low_open=True)}
+
     def __init__(self, alpha: float = 1.0, beta: float = 1.0, seed: int = 0, n_draws: int = 100,
                  position_bias: Sequence[float] | None = None) -> None:
         super().__init__(seed, n_draws, position_bias)
@@ -257,6 +314,7 @@ class _Linear(Policy):
     """Shared state of the per-action linear models: features, A^-1 and b per action."""
 
     contextual = True
+    _constraints = _LINEAR
 
     def __init__(self, features: Sequence[str] | None = None, ridge: float = 1.0, seed: int = 0, n_draws: int = 100,
                  position_bias: Sequence[float] | None = None) -> None:
@@ -354,6 +412,7 @@ class LinUCB(_Linear):
     """Disjoint LinUCB (Li et al. 2010): theta_a.x + alpha * sqrt(x^T A_a^-1 x); deterministic."""
 
     deterministic = True
+    _constraints = {**_LINEAR, "alpha": Param("float", 0.0, 1e6)}
 
     def __init__(self, alpha: float = 1.0, features: Sequence[str] | None = None, ridge: float = 1.0, seed: int = 0,
                  n_draws: int = 100, position_bias: Sequence[float] | None = None) -> None:
@@ -421,6 +480,8 @@ class LinearTS(_GaussianTS):
     Only the score ``theta.x`` matters, and it is normal with mean ``theta_a.x`` and
     variance ``v^2 x^T A_a^-1 x``, so one scalar draw per action replaces a d-dim draw.
     """
+
+    _constraints = {**_LINEAR, "v": Param("float", 0.0, 1e6, low_open=True)}
 
     def __init__(self, v: float = 1.0, features: Sequence[str] | None = None, ridge: float = 1.0, seed: int = 0,
                  n_draws: int = 100, position_bias: Sequence[float] | None = None) -> None:
@@ -509,13 +570,23 @@ POLICIES: dict[str, type[Policy]] = {
 
 
 def make_policy(name: str, **params: Any) -> Policy:
-    """A policy by name (``shoplens decide`` commands).
+    """A policy by name (``shoplens decide`` commands, the API); parameters are checked against the
+    policy's constraints table here, so a bad value is refused before the policy is stored.
 
     >>> make_policy("linucb", alpha=0.5)
     LinUCB(alpha=0.5, features=None, ridge=1.0, seed=0, n_draws=100, position_bias=None)
+    >>> make_policy("epsilon-greedy", epsilon="abc")
+    Traceback (most recent call last):
+    ...
+    shoplens.errors.InvalidParameterError: epsilon: expected a number, got 'abc'
     """
     try:
         cls = POLICIES[name]
     except KeyError:
         raise UserInputError(f"unknown policy {name!r}; choose one of {', '.join(POLICIES)}") from None
-    return cls(**params)
+    unknown = sorted(set(params) - set(cls._constraints))
+    if unknown:
+        raise InvalidParameterError(unknown[0], f"not a parameter of {name} (it takes {', '.join(sorted(cls._constraints))})")
+    policy = cls(**params)
+    policy._check_params()
+    return policy

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json
 from shoplens.errors import InputFileError, UserInputError
@@ -41,7 +42,7 @@ def _progress(enabled: bool) -> Iterator:
     with Progress(SpinnerColumn(), TextColumn("[bold]demand"), BarColumn(), TextColumn("{task.fields[stage]}"),
                   TimeElapsedColumn(), console=console, transient=True) as bar:
         task = bar.add_task("demand", total=1.0, stage="")
-        yield lambda stage, frac: bar.update(task, completed=frac, stage=stage)
+        yield lambda stage, frac: bar.update(task, completed=frac, stage=escape(stage))
 
 
 @demand_app.command("forecast")
@@ -62,6 +63,7 @@ def forecast_cmd(
     `demand_forecast`; `--output` also writes them as CSV.
     """
     from shoplens.demand.service import contract_frame, forecast_demand
+    from shoplens.store.files import write_export
 
     if output is not None and output.exists() and output.is_dir():
         raise InputFileError(str(output), "is a folder", hint="give a file name such as forecast.csv")
@@ -69,10 +71,8 @@ def forecast_cmd(
         raise InputFileError(str(output), "its folder does not exist", hint="create the folder or choose another path")
     with open_warehouse(ctx) as wh, _progress(not json_out) as progress:
         result = forecast_demand(wh, until=until, horizon=horizon, freq=freq, level=level, progress=progress)
-    if output is not None:
-        from shoplens.files import write_csv
-
-        write_csv(contract_frame(result.forecast), output)
+        if output is not None:  # owner-only, recorded as a shoplens file holding no customer data
+            write_export(wh, output, contract_frame(result.forecast), kind="forecast", names_customers=False)
     summary = result.summary() | {"output": str(output) if output else None}
     if json_out:
         print_json(summary)
@@ -85,7 +85,7 @@ def forecast_cmd(
         period_start=lambda f: f["period_start"].dt.date)
     console.print(frame_table(shown, title="Largest forecasts (units)", max_rows=40))
     if output:
-        console.print(f"Wrote {len(result.forecast):,} rows to {output}")
+        console.print(f"Wrote {len(result.forecast):,} rows to {escape(str(output))}")
 
 
 @demand_app.command("evaluate")

@@ -2,10 +2,11 @@
 per day or week, as one set-based DuckDB query (no Python loops, so the same SQL
 can run on Spark later).
 
-What counts as demand (stated once, here):
+What counts as demand (units demanded is one of the shop metrics of
+:mod:`shoplens.metrics`, shared with the market trends):
 
 - ``units``: units on order lines with a positive quantity whose order was not
-  cancelled (``status <> 'cancelled'``); returned orders still count, because the
+  cancelled or an adjustment; returned orders still count, because the
   customer did buy. This is what customers asked for, the signal to forecast.
 - ``returned_units``: units coming back: negative lines (returns, and Online
   Retail's ``C`` invoices that reverse earlier orders) plus whole orders with
@@ -13,8 +14,9 @@ What counts as demand (stated once, here):
   turns demand negative.
 - ``cancelled_units``: positive lines of cancelled orders (never shipped).
 - ``adjustment`` orders (bookkeeping, bad debt) are ignored.
-- ``revenue``: units x unit price minus line discount; ``avg_price`` and
-  ``discount_share`` are the optional price/promotion regressors.
+- ``revenue``: the value of the units demanded (units x unit price minus line
+  discount), before returns: demand, not the shop's net revenue of the overview;
+  ``avg_price`` and ``discount_share`` are the optional price/promotion regressors.
 
 Every series runs from its first sale to the last *complete* period before the
 cut-off, with periods without sales filled with zeros. Weeks start on Monday.
@@ -30,13 +32,14 @@ from typing import Literal
 import pandas as pd
 
 from shoplens.errors import InsufficientDataError, UserInputError
+from shoplens.metrics import DEMAND_LINE_SQL, category_sql
 from shoplens.store.warehouse import Warehouse, first_row
 
 Freq = Literal["day", "week"]
 Level = Literal["product", "category"]
 
 FREQS: dict[str, str] = {"day": "1 day", "week": "1 week"}
-LEVELS: dict[str, str] = {"product": "product_id", "category": "coalesce(category, 'uncategorised')"}
+LEVELS: dict[str, str] = {"product": "product_id", "category": category_sql("")}
 PANDAS_FREQ: dict[str, str] = {"day": "D", "week": "W-MON"}
 
 
@@ -85,7 +88,7 @@ SERIES_SQL = """
 WITH lines AS (
     SELECT {key} AS key,
            date_trunc('{trunc}', o.ordered_at)::DATE AS period_start,
-           CASE WHEN oi.quantity > 0 AND coalesce(o.status, '') <> 'cancelled' THEN oi.quantity ELSE 0 END AS sold,
+           CASE WHEN {demand} THEN oi.quantity ELSE 0 END AS sold,
            CASE WHEN oi.quantity < 0 THEN -oi.quantity
                 WHEN coalesce(o.status, '') IN ('returned', 'refunded') THEN oi.quantity ELSE 0 END AS returned,
            CASE WHEN oi.quantity > 0 AND o.status = 'cancelled' THEN oi.quantity ELSE 0 END AS cancelled,
@@ -152,7 +155,7 @@ def demand_series(
     begin = parse_date(start, "--start")
     step = timedelta(days=7 if freq == "week" else 1)
     last_period = period_floor(cutoff, freq) - step  # the period holding the cut-off is partial (or not begun)
-    sql = SERIES_SQL.format(key=LEVELS[level], trunc=freq, step=f"'{FREQS[freq]}'")
+    sql = SERIES_SQL.format(key=LEVELS[level], trunc=freq, step=f"'{FREQS[freq]}'", demand=DEMAND_LINE_SQL)
     params = {"until": datetime.combine(cutoff, datetime.min.time()),
               "start": datetime.combine(begin, datetime.min.time()) if begin else None,
               "last_period": last_period}
@@ -165,7 +168,6 @@ def keys_with_sales(wh: Warehouse, *, level: Level | str, until: date) -> list[s
     """Every key with at least one sold unit before ``until`` (the forecast contract's series set)."""
     sql = f"""SELECT DISTINCT {LEVELS[level]} AS key
               FROM order_items oi JOIN orders o USING (order_id) LEFT JOIN products p USING (product_id)
-              WHERE o.ordered_at < $until AND oi.quantity > 0
-                AND coalesce(o.status, '') NOT IN ('cancelled', 'adjustment') ORDER BY 1"""
+              WHERE o.ordered_at < $until AND {DEMAND_LINE_SQL} ORDER BY 1"""
     rows = wh.con.execute(sql, {"until": datetime.combine(until, datetime.min.time())}).fetchall()
     return [r[0] for r in rows]

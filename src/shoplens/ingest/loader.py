@@ -31,11 +31,13 @@ from typing import Any, Literal
 import duckdb
 import pandas as pd
 
-from shoplens.errors import MappingError, StrictModeError, UserInputError
+from shoplens.errors import EngineMismatchError, MappingError, StrictModeError, UserInputError
 from shoplens.ingest.mapping import Mapping, normalise_name, quote
 from shoplens.ingest.sources import StagedFile, stage_file, stage_file_spark
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
+from shoplens.store.storage import claim, drop_duckdb_copy, keep_duckdb_copy, read_state
+from shoplens.store.files import private_dir
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Progress = Callable[[str, float], None]
@@ -129,8 +131,11 @@ def ingest(
     ``before_write``: further hooks (run after the privacy stage).
 
     On a warehouse opened with ``engine="spark"`` the same SQL runs on Spark and the
-    tables are Parquet; ``mirror`` then also copies them into the DuckDB file for the
-    steps that run on DuckDB only.
+    tables are Parquet; ``mirror`` then keeps a complete, verified copy of every
+    canonical table in the DuckDB file for the steps that run on DuckDB only
+    (``mirror=False``: no copy is kept, and a DuckDB open of the warehouse refuses).
+    The first ingest records which engine holds the warehouse's tables; an ingest on
+    the other engine refuses (see :mod:`shoplens.store.storage`).
 
     >>> # ingest(wh, ["orders.csv"], table="orders").to_dict()  # customer ids stored as pseudonyms
     """
@@ -140,6 +145,7 @@ def ingest(
     paths = [Path(f) for f in files]
     if privacy not in ("on", "off"):
         raise UserInputError(f"privacy must be 'on' or 'off', not {privacy!r}")
+    _check_engine(warehouse)
     if getattr(warehouse, "engine_name", "duckdb") == "spark":
         return _ingest_spark(warehouse, m, paths, strict=strict, encoding=encoding, max_future_days=max_future_days,
                              step=progress or (lambda msg, frac: None), before_write=before_write, mirror=mirror,
@@ -147,7 +153,7 @@ def ingest(
     started = time.perf_counter()
     step = progress or (lambda msg, frac: None)
     con = warehouse.con
-    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(warehouse.tmp_dir)
     run_id = uuid.uuid4().hex[:12]
     try:
         # Staging only creates connection-local temp tables, outside the transaction
@@ -163,6 +169,7 @@ def ingest(
         hooks = privacy_stage(warehouse, settings, privacy, before_write)  # once the files could be read
         with warehouse.transaction():
             result = _run(con, m, staged, run_id, strict, max_future_days, step, hooks)
+            claim(con, warehouse, "duckdb")
     finally:
         _cleanup(con, warehouse.tmp_dir)
     result.seconds = time.perf_counter() - started
@@ -196,6 +203,22 @@ def _after_write(hooks: Sequence[BeforeWrite], con: duckdb.DuckDBPyConnection, r
         step = getattr(hook, "after_write", None) or getattr(hook, "mask_quarantine", None)
         if step is not None:
             step(con, run_id)
+
+
+def _check_engine(warehouse: Warehouse) -> None:
+    """An ingest writes where the warehouse keeps its tables, never a partial copy elsewhere."""
+    engine = getattr(warehouse, "engine_name", "duckdb")
+    held = read_state(warehouse).canonical
+    if held is None or held == engine:
+        return
+    where = f"--warehouse {warehouse.path}"
+    if held == "spark":
+        raise EngineMismatchError(
+            f"{warehouse.path}: this warehouse keeps its tables on Spark; ingest with --engine spark, "
+            f"or move them to DuckDB first with `shoplens {where} migrate --to duckdb`")
+    raise EngineMismatchError(
+        f"{warehouse.path}: this warehouse keeps its tables in DuckDB; ingest with --engine duckdb, "
+        f"or move them to Spark first with `shoplens {where} migrate --to spark`")
 
 
 def _numeric_columns(m: Mapping, header: list[str]) -> list[str]:
@@ -554,12 +577,10 @@ def _ingest_spark(
     max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool,
     settings: Any = None, privacy: str = "on",
 ) -> IngestResult:
-    from shoplens.store.spark_storage import mirror_to_duckdb
-
     eng = warehouse.engine
     started = time.perf_counter()
     run_id = uuid.uuid4().hex[:12]
-    warehouse.tmp_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(warehouse.tmp_dir)
     try:
         frames, staged = [], []
         for i, path in enumerate(paths):
@@ -574,10 +595,10 @@ def _ingest_spark(
             union = union.unionByName(f, allowMissingColumns=True)
         eng.save_temp("__src", union)
         before_write = privacy_stage(warehouse, settings, privacy, before_write)
-        result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write)
-        if mirror:
+        result = _run_spark(warehouse, eng, m, staged, run_id, strict, max_future_days, step, before_write, mirror)
+        if mirror:  # every canonical table, verified, in one DuckDB transaction
             step("copying to the DuckDB file", 0.95)
-            mirror_to_duckdb(warehouse, eng, [result.table, *result.derived])
+            keep_duckdb_copy(warehouse)
     except BaseException:
         eng.discard_staged()
         raise
@@ -624,7 +645,7 @@ def _hooks_through_duckdb(warehouse: Warehouse, eng: Any, tname: str, provided: 
 
 def _run_spark(
     warehouse: Warehouse, eng: Any, m: Mapping, staged: list[StagedFile], run_id: str, strict: bool,
-    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite],
+    max_future_days: int, step: Progress, before_write: Sequence[BeforeWrite], mirror: bool = True,
 ) -> IngestResult:
     con = warehouse.con
     paths = [s.path for s in staged]
@@ -723,6 +744,9 @@ def _run_spark(
                 f"--strict: {total_bad} bad row(s), nothing was loaded. First: {shown}. "
                 "Fix the rows or run without --strict to quarantine them"
             )
+        state = claim(con, warehouse, "spark", keep_copy=mirror)
+        if not mirror and state.copy is not None:
+            drop_duckdb_copy(con)  # the copy would be stale: it must not read as data
         # every table's next version is written; swapping them in is a rename each
         for tname in order:
             eng.publish(tname)

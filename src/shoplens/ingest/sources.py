@@ -319,6 +319,12 @@ def _reject_reason(etype: str, message: str) -> str:
     return f"unreadable line: {message.splitlines()[0] if message else etype}"
 
 
+def _absolute(path: Path) -> str:
+    """A path as Spark must get it: absolute, since a Spark Connect server or an executor
+    resolves a relative path against its own working directory, not the client's."""
+    return str(Path(path).absolute())
+
+
 def stage_file_spark(engine: Any, path: Path, index: int, *, fmt: str | None = None, encoding: str | None = None,
                      delimiter: str | None = None, tmp_dir: Path,
                      numeric_columns: Callable[[list[str]], list[str]] | None = None) -> tuple[Any, StagedFile]:
@@ -343,7 +349,7 @@ def stage_file_spark(engine: Any, path: Path, index: int, *, fmt: str | None = N
             with gzip.open(path, "rb") as fin, open(src, "wb") as fout:
                 while chunk := fin.read(1 << 20):
                     fout.write(chunk)
-        frame = spark.read.parquet(str(src))
+        frame = spark.read.parquet(_absolute(src))
     else:
         enc = (encoding or "").lower().replace("_", "-") or sniff_encoding(path)
         if enc in ("utf8", "utf-8-sig"):
@@ -352,15 +358,15 @@ def stage_file_spark(engine: Any, path: Path, index: int, *, fmt: str | None = N
             src = transcode(path, enc, tmp_dir / f"__stage_{index}.utf8")
             notes.append(f"decoded as {'UTF-8 with GB18030 lines' if enc == 'mixed' else enc}")
         if fmt == "jsonl":
-            frame = spark.read.json(str(src), primitivesAsString=True, mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt)
+            frame = spark.read.json(_absolute(src), primitivesAsString=True, mode="PERMISSIVE", columnNameOfCorruptRecord=corrupt)
         else:
             first_line = 2
             delim = delimiter or ("\t" if path.name.lower().removesuffix(".gz").endswith((".tsv", ".tab")) else ",")
             opts = {"header": "true", "sep": delim, "quote": '"', "escape": '"', "multiLine": "true",
                     "mode": "PERMISSIVE", "encoding": "UTF-8"}
-            header = spark.read.options(**opts).csv(str(src)).columns
+            header = spark.read.options(**opts).csv(_absolute(src)).columns
             schema = ", ".join(f"`{c.replace('`', '``')}` STRING" for c in header) + f", `{corrupt}` STRING"
-            frame = spark.read.options(columnNameOfCorruptRecord=corrupt, **opts).schema(schema).csv(str(src))
+            frame = spark.read.options(columnNameOfCorruptRecord=corrupt, **opts).schema(schema).csv(_absolute(src))
     columns = [c for c in frame.columns if c != corrupt]
     frame = _with_row_index(frame)
     seq_base = (index + 1) * 10**12

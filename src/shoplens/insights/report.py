@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens import __version__
+from shoplens.store.files import write_private
 
 
 @dataclass
@@ -110,10 +111,7 @@ table.tbl th {{ background: #f0f4f8; }}
 <nav>{nav}</nav><main>{"".join(body)}</main></body></html>"""
 
     def write(self, path: str | Path) -> Path:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(self.to_html(), encoding="utf-8")
-        return path
+        return write_private(path, self.to_html())  # owner-only, like every file shoplens writes
 
 
 def kpi_html(items: list[tuple[str, str]]) -> str:

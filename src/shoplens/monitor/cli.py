@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 
@@ -43,7 +44,7 @@ def register(app: typer.Typer) -> None:
 
         with open_warehouse(ctx) as wh:
             ModelRegistry(wh).promote(name, version)
-        console.print(f"{name}: version {version} promoted.")
+        console.print(f"{escape(name)}: version {version} promoted.")
 
     @models_app.command("rollback")
     def models_rollback(ctx: typer.Context, name: Annotated[str, typer.Argument(help="model name")]) -> None:
@@ -52,7 +53,7 @@ def register(app: typer.Typer) -> None:
 
         with open_warehouse(ctx) as wh:
             version = ModelRegistry(wh).rollback(name)
-        console.print(f"{name}: rolled back to version {version}.")
+        console.print(f"{escape(name)}: rolled back to version {version}.")
 
     @app.command("drift")
     def drift_cmd(

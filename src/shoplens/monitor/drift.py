@@ -25,6 +25,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens.errors import InsufficientDataError
+from shoplens.metrics import order_values_sql
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 MODERATE = 0.1
@@ -32,18 +33,18 @@ SIGNIFICANT = 0.25
 EPSILON = 1e-4  # share given to empty bins so the logarithm stays finite
 DRIFT_TABLE = "monitor_drift"
 
-# Order-level features (one row per sales order): what the customer, recommendation and
-# demand models learn from.
-ORDER_FEATURES_SQL = """
+# Order-level features (one row per purchase; its value as defined in shoplens.metrics): what the
+# customer, recommendation and demand models learn from.
+ORDER_FEATURES_SQL = f"""
 SELECT o.order_id, o.customer_id, o.ordered_at,
-       sum(i.quantity * i.unit_price) AS order_value,
+       any_value(o.amount) AS order_value,
        sum(i.quantity) AS units,
        count(DISTINCT i.product_id) AS distinct_products,
        median(i.unit_price) AS median_unit_price,
        date_diff('day', lag(o.ordered_at) OVER (PARTITION BY o.customer_id ORDER BY o.ordered_at),
                  o.ordered_at) AS days_since_previous_order
-FROM orders o JOIN order_items i USING (order_id)
-WHERE coalesce(o.status, 'completed') = 'completed'
+FROM ({order_values_sql()}) o JOIN order_items i USING (order_id)
+WHERE o.kind = 'purchase'
 GROUP BY o.order_id, o.customer_id, o.ordered_at
 """
 FEATURES = ["order_value", "units", "distinct_products", "median_unit_price", "days_since_previous_order"]

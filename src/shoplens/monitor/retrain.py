@@ -25,6 +25,7 @@ from datetime import timedelta
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
@@ -93,7 +94,7 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
             check_drift(wh)
         except Exception as exc:  # drift is advisory: a failed check must not block retraining
             if console:
-                console.print(f"[yellow]drift check skipped: {exc}[/yellow]")
+                console.print(f"[yellow]drift check skipped: {escape(str(exc))}[/yellow]")
     trainers = available_trainers()
     registered = [r[0] for r in wh.con.execute("SELECT DISTINCT name FROM _models ORDER BY 1").fetchall()] \
         if wh.has_table("_models") else []
@@ -113,7 +114,7 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
             target, train = trainers[name]
             if target not in ran:
                 if console:
-                    console.print(f"retraining {name}: {'; '.join(reasons) or 'asked for'}")
+                    console.print(f"retraining {escape(name)}: {escape('; '.join(reasons) or 'asked for')}")
                 train(wh)
                 ran.add(target)
             new = int(wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'",

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from shoplens.cli_common import console, err_console, open_warehouse, print_json, rows_table, settings_from
@@ -20,7 +21,7 @@ def _progress(label: str, quiet: bool) -> Iterator[Callable[[int, int], None] | 
         return
     with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("rows"),
                   TimeElapsedColumn(), console=err_console, transient=True) as bar:
-        task = bar.add_task(label, total=None)
+        task = bar.add_task(escape(label), total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
 
@@ -80,7 +81,7 @@ def mask_cmd(
     if as_json:
         print_json(summary)
     else:
-        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {summary['output']}")
+        console.print(f"masked {summary['rows_changed']} of {summary['rows']} row(s) -> {escape(str(summary['output']))}")
 
 
 @privacy_app.command("audit")
@@ -106,36 +107,56 @@ def erase_cmd(
     verify_id: Annotated[str | None, typer.Option("--verify", help="search everything for this customer; exit 1 if found")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON")] = False,
 ) -> None:
-    """Erase a customer everywhere (tables, results, quarantine, models, exports, vault key), or verify an erasure."""
+    """Erase a customer from everything shoplens holds (tables, results, quarantine, models, the exports and
+    reports it wrote, vault key), or verify an erasure. Other files below the warehouse folder that name the
+    customer are listed, never changed."""
     from shoplens.errors import UserInputError
-    from shoplens.privacy.erasure import erase, require_known, verify
+    from shoplens.privacy.erasure import erase, verify
 
     if (customer is None) == (verify_id is None):
         raise UserInputError("give exactly one of --customer ID (erase) or --verify ID (check)")
     if customer is not None:
         with open_warehouse(ctx) as wh:
-            require_known(wh, customer)
-            report = erase(wh, customer)
+            report = erase(wh, customer, via="cli")
         if as_json:
             print_json(report.to_dict())
         else:
             rows = [{"removed from": k, "rows": v} for k, v in report.removed.items() if v]
-            console.print(rows_table(rows, title=f"erased customer {report.customer}: {report.total} row(s)/item(s)"))
-            console.print(f"audit record {report.erasure_id} written; run `shoplens erase --verify {report.customer}` to check")
+            console.print(rows_table(rows, title=f"erased customer {escape(report.customer)}: {report.total} row(s)/item(s)"))
+            _print_reported(report.reported)
+            console.print(f"audit record {escape(str(report.erasure_id))} written; run "
+                          f"`shoplens erase --verify {escape(report.customer)}` to check")
         return
     with open_warehouse(ctx, read_only=True) as wh:
         result = verify(wh, verify_id)  # type: ignore[arg-type]
     if as_json:
         print_json(result.to_dict())
     elif result.clean:
-        console.print(f"customer {result.customer}: 0 references left in {len(result.checked)} places checked")
+        console.print(f"customer {escape(result.customer)}: 0 references left in {len(result.checked)} places checked")
     else:
         rows = [{"where": k, "references": v} for k, v in result.remaining.items() if v]
-        console.print(rows_table(rows, title=f"customer {result.customer}: {result.total} reference(s) remain"))
+        console.print(rows_table(rows, title=f"customer {escape(result.customer)}: {result.total} reference(s) remain"))
+    if not as_json:
+        _print_reported(result.reported)
     if not result.clean:
         if not as_json:
-            err_console.print(f"{result.total} reference(s) to customer {result.customer} remain")
+            err_console.print(f"{result.total} reference(s) to customer {escape(str(result.customer))} remain")
         raise SystemExit(1)  # typer.Exit is swallowed under standalone_mode=False
+
+
+def _print_reported(reported: dict[str, str]) -> None:
+    """The files erasure saw naming the customer and left untouched, grouped by reason."""
+    from shoplens.privacy.erasure import CHANGED, OUTSIDE
+
+    outside = [p for p, why in sorted(reported.items()) if why != CHANGED]
+    changed = [p for p, why in sorted(reported.items()) if why == CHANGED]
+    if outside:
+        console.print("these files outside shoplens mention the customer (not modified; review them yourself): "
+                      + ", ".join(escape(p if reported[p] == OUTSIDE else f"{p} ({reported[p]})") for p in outside),
+                      highlight=False, soft_wrap=True)
+    if changed:
+        console.print("these exports were changed since shoplens wrote them and mention the customer "
+                      "(not modified): " + ", ".join(escape(p) for p in changed), highlight=False, soft_wrap=True)
 
 
 def register(app: typer.Typer) -> None:

@@ -7,6 +7,7 @@ import time
 
 import pandas as pd
 import plotly.express as px
+from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.pipeline import DemoContext
@@ -76,7 +77,8 @@ def run(ctx: DemoContext) -> None:
 
     # 3. erase one customer, then verify
     customer = _pick_customer(ctx)
-    con.print(f"Erasing demo customer [bold]{customer}[/bold] (a typical customer: orders, reviews and support messages) ...")
+    con.print(f"Erasing demo customer [bold]{escape(customer)}[/bold] (a typical customer: orders, reviews and support "
+              "messages) ...")
     report = erase(wh, customer)
     check = verify(wh, customer)
     removed = pd.DataFrame([{"removed from": k, "rows": v} for k, v in report.removed.items() if v])

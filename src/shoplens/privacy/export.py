@@ -2,8 +2,9 @@
 
 Only customers who consent to the purpose (marketing by default) are written; refused
 and unknown ids are reported, never exported. Ids go in and out as the shop's own ids.
-Files land in ``<warehouse folder>/exports`` where erasure finds them, written through
-:func:`shoplens.files.write_csv` (spreadsheet formulas neutralised).
+Files land in ``<warehouse folder>/exports``, owner-only, spreadsheet formulas neutralised,
+and recorded with their hash in ``_written_files``: erasure removes a customer's row from
+the files it wrote, and only from those.
 
 >>> # export_customers(wh, ["12348", "17850"], "winback_2026_11").path  -> Path(".../exports/winback_2026_11.csv")
 """
@@ -19,9 +20,9 @@ from typing import Any
 import pandas as pd
 
 from shoplens.errors import UserInputError
-from shoplens.files import write_csv
 from shoplens.privacy.consent import ConsentCheck, Default, Purpose, _check_internal
 from shoplens.privacy.ids import to_external, to_internal
+from shoplens.store.files import write_export
 from shoplens.store.warehouse import Warehouse
 
 
@@ -86,7 +87,6 @@ def _export_internal(wh: Warehouse, customer_ids: Sequence[str], name: str, *, p
     frame = pd.DataFrame({"customer_id": pd.Series(shown, dtype=object)})
     if extra is not None and kept:
         frame = pd.concat([frame, extra.reindex(kept).reset_index(drop=True)], axis=1)
-    path = wh.home / "exports" / f"{name}.csv"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    write_csv(frame, path)
+    # owner-only, and recorded with its hash so that erasure may later remove a customer's row
+    path = write_export(wh, wh.home / "exports" / f"{name}.csv", frame, kind="export", id_column="customer_id")
     return ExportResult(path, len(frame), check.renamed(shop_ids))

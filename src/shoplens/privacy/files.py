@@ -11,8 +11,10 @@ from pathlib import Path
 import pandas as pd
 
 from shoplens.errors import InputFileError, UserInputError
+from shoplens.files import neutralise_formulas
 from shoplens.privacy.detect import PiiScanner
 from shoplens.privacy.operators import apply_operator, check_operator
+from shoplens.store.files import open_private
 
 
 def read_table_file(path: str | Path) -> pd.DataFrame:
@@ -108,15 +110,13 @@ def mask_file(path: str | Path, column: str, output: str | Path, operator: str =
     out = Path(output)
     if out.resolve() == Path(path).resolve():
         raise UserInputError(f"{out}: the output would overwrite the input; choose another --output")
-    out.parent.mkdir(parents=True, exist_ok=True)
     name = out.name.lower()
-    if name.endswith(".parquet"):
-        frame.to_parquet(out, index=False)
-    elif name.endswith((".jsonl", ".ndjson")):
-        frame.to_json(out, orient="records", lines=True, force_ascii=False)
-    else:
-        from shoplens.files import write_csv
-
-        write_csv(frame, out, sep="\t" if name.endswith(".tsv") else ",")
+    with open_private(out) as fh:  # owner-only: the copy may still hold what the scanner missed
+        if name.endswith(".parquet"):
+            frame.to_parquet(fh, index=False)
+        elif name.endswith((".jsonl", ".ndjson")):
+            fh.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8"))
+        else:
+            fh.write(neutralise_formulas(frame).to_csv(index=False, sep="\t" if name.endswith(".tsv") else ",").encode("utf-8"))
     return {"input": str(path), "output": str(out), "column": column, "operator": operator,
             "rows": len(frame), "rows_changed": changed}

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from shoplens.errors import ConfigError
+from shoplens.store.files import private_dir
 
 KEY_FILE_NAME = "shoplens.key"
 MIN_SECRET_BYTES = 16
@@ -79,7 +80,7 @@ def resolve_secret(settings: Any, home: Path, *, create: bool = True, announce: 
         return read_key_file(path)
     if not create:
         return None
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(path.parent)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(secrets.token_hex(32) + "\n")

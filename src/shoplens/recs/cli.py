@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.errors import UserInputError
-from shoplens.files import write_csv
 
 recs_app = typer.Typer(help="Recommendations and cross-sell: train, recommend, evaluate, similar items, rules.",
                        no_args_is_help=True)
@@ -22,7 +22,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="print one JSON object ins
 
 
 def _status(message: str) -> None:
-    console.print(f"[dim]… {message}[/dim]")
+    console.print(f"[dim]… {escape(message)}[/dim]")
 
 
 @recs_app.command("train")
@@ -59,7 +59,7 @@ def train_cmd(
 def recommend_cmd(
     ctx: typer.Context,
     users_file: Annotated[Path, typer.Option("--users-file", help="customer ids, one per line, or a CSV with a customer_id column")],
-    output: Annotated[Path, typer.Option("--output", help="CSV to write: customer_id, rank, product_id, score, reason")],
+    output: Annotated[Path, typer.Option("--output", help="CSV to write: customer_id, rank, product_id, score, reason, personalised")],
     k: Annotated[int, typer.Option("--k", help="recommendations per customer")] = 10,
     exclude_purchased: Annotated[bool, typer.Option("--exclude-purchased", help="never recommend a product the customer bought before "
                                                     "(default: repeats allowed when the model judges them likely)")] = False,
@@ -75,15 +75,18 @@ def recommend_cmd(
 ) -> None:
     """Write top-K recommendations with a reason each for the customers in a file.
 
-    Customers without personalisation consent, and ids that are not customers (cold start),
-    get the non-personalised popular list (reason "popular now (not personalised)").
+    Columns: customer_id, rank, product_id, score (0-1), reason, personalised. Customers
+    without personalisation consent, and ids that are not customers (cold start), get the
+    non-personalised popular list (reason "popular now (not personalised)").
     The CSV is safe to open in a spreadsheet (cells that would run as formulas start with ').
 
-    JSON: {output, customers, rows, not_personalised, k}.
+    JSON: {output, customers, rows, not_personalised, k}; not_personalised counts the
+    customers whose list did not use their history (no consent, or unknown).
     """
     from shoplens.errors import InputFileError
     from shoplens.recs.base import RecFilters
     from shoplens.recs.service import read_customer_ids, recommend
+    from shoplens.store.files import write_export
 
     if k < 1:
         raise UserInputError(f"--k must be at least 1 (got {k})")
@@ -98,10 +101,11 @@ def recommend_cmd(
                          price_max=price_max, exclude_products=excluded, max_per_category=max_per_category)
     if output.parent and not output.parent.exists():
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
-    with open_warehouse(ctx, read_only=True) as wh:
+    with open_warehouse(ctx) as wh:  # writable: the output file is recorded for erasure
         frame = recommend(wh, ids, k=k, filters=filters)
-    write_csv(frame, output)
-    not_personal = int(frame.loc[frame["reason"].str.contains("not personalised"), "customer_id"].nunique())
+        write_export(wh, output, frame, kind="recommendations", id_column="customer_id")
+    # a list is personalised when the model ranked it from the customer's history (not consent alone)
+    not_personal = int((~frame.groupby("customer_id", sort=False)["personalised"].any()).sum())
     summary = {"output": str(output), "customers": int(frame["customer_id"].nunique()), "rows": int(len(frame)),
                "not_personalised": not_personal, "k": k}
     if json_out:
@@ -109,8 +113,8 @@ def recommend_cmd(
         return
     console.print(frame_table(frame.head(20), title=f"First recommendations (all {len(frame):,} rows in {output})"))
     if not_personal:
-        console.print(f"{not_personal} customer(s) without personalisation consent, or not known to the warehouse, "
-                      "got the popular list.")
+        console.print(f"{not_personal} customer(s) got the popular list (unknown to the model, or no "
+                      "personalisation consent).")
 
 
 @recs_app.command("evaluate")
@@ -147,7 +151,7 @@ def evaluate_cmd(
     console.print(rows_table(rows, title=f"{protocol} evaluation at K={k}"
                              + (f", cutoff {result['cutoff'][:10]}" if result["cutoff"] else "")
                              + f": {result['customers']:,} customers"))
-    console.print(f"best: [bold]{result['best']}[/bold]")
+    console.print(f"best: [bold]{escape(str(result['best']))}[/bold]")
 
 
 @recs_app.command("similar")

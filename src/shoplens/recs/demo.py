@@ -73,7 +73,7 @@ def reason_kinds(wh) -> pd.DataFrame:  # type: ignore[no-untyped-def]
     """How the batch-scored lists explain themselves (set-based, over the whole table)."""
     return wh.query("""
         SELECT CASE WHEN reason LIKE 'you bought it%' THEN 'buy again'
-                    WHEN reason LIKE 'because you bought%' THEN 'related to a past purchase'
+                    WHEN reason LIKE 'because you %' THEN 'related to a product they bought, viewed or rated'
                     WHEN reason LIKE 'popular%' OR reason LIKE 'trending%' THEN 'popular (no or little history, or no consent)'
                     ELSE 'model: ' || reason END AS reason,
                count(*) AS recommendations

@@ -14,11 +14,23 @@ Fitting on interactions up to ``T``:
 
 The test window after ``T`` is never seen while fitting.
 
+**Serving** is sparse: each generator proposes its candidates for one customer from the
+customer's history and precomputed lists (buy-again: the customer's products; item-kNN:
+their neighbour lists; EASE: its item weights; ALS: each customer's best products,
+computed in batches at fit time; popularity: one list), features are gathered at those
+few hundred products only, and the ranker scores them. No step touches the whole
+catalogue, so a request costs the same at 100k or 1M products. Reasons come from the
+same candidates (which generator proposed a product, which of the customer's products
+its neighbour list came from). ``score`` is the ranker's probability that the customer
+buys the product within the validation window, corrected for the negatives dropped
+while training (so it is a probability, not a rank score).
+
 >>> # Hybrid().fit(interactions).recommend(["12347"], k=10)
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -26,7 +38,7 @@ import pandas as pd
 from threadpoolctl import threadpool_limits
 
 from shoplens.errors import InsufficientDataError
-from shoplens.recs.base import Recommender, _top_k, batch_size, one_thread
+from shoplens.recs.base import Recommender, _top_k, batch_size, one_thread, row_values, sorted_unique
 from shoplens.recs.interactions import window
 from shoplens.recs.models import (
     ALS,
@@ -54,6 +66,66 @@ def _lookup(keys: np.ndarray, values: np.ndarray, wanted: np.ndarray, fill: floa
 def _sparse_lookup(block: Any, wanted: np.ndarray, n_cols: int, fill: float) -> np.ndarray:
     coo = block.tocoo()
     return _lookup(coo.row.astype(np.int64) * n_cols + coo.col, coo.data.astype(np.float64), wanted, fill)
+
+
+class FlatForest:
+    """The ranker's trees as flat arrays, walked for all trees and rows at once with numpy.
+
+    Written by hand because scikit-learn's ``predict_proba`` walks its trees one at a time from
+    Python (about 40 us per tree and call, 5 ms for 120 trees on the ~150 candidates of one
+    request), and no maintained library compiles a fitted ``HistGradientBoostingClassifier``
+    without a C toolchain. The walk follows scikit-learn's rule exactly (missing values go
+    the learned way; ``x <= threshold`` goes left) and sums the trees in its order; a test
+    checks the probabilities against ``predict_proba``.
+
+    >>> # FlatForest(classifier).predict_proba(x) == classifier.predict_proba(x)[:, 1]
+    """
+
+    def __init__(self, classifier: Any) -> None:
+        trees = [stage[0].nodes for stage in classifier._predictors]
+        if any(t["is_categorical"].any() for t in trees) or classifier.n_trees_per_iteration_ != 1:
+            raise ValueError("FlatForest handles binary classifiers with numerical splits only")
+        sizes = np.array([len(t) for t in trees])
+        self.roots = np.r_[0, np.cumsum(sizes)[:-1]].astype(np.int64)
+        nodes = np.concatenate(trees)
+        shift = np.repeat(self.roots, sizes)
+        self.leaf = nodes["is_leaf"].astype(bool)
+        here = np.arange(len(nodes))
+        left = np.where(self.leaf, here, nodes["left"].astype(np.int64) + shift)
+        right = np.where(self.leaf, here, nodes["right"].astype(np.int64) + shift)
+        self.children = np.column_stack([left, right]).ravel()  # child of node i: children[2 i + went_right]
+        self.feature = nodes["feature_idx"].astype(np.int64)
+        # a missing value goes the learned way: read it as -inf where it goes left, +inf where right
+        self.missing_right = ~nodes["missing_go_to_left"].astype(bool)
+        threshold = nodes["num_threshold"].astype(np.float64)
+        threshold[np.isposinf(threshold)] = np.finfo(np.float64).max  # so that only a missing value passes it
+        self.threshold = threshold
+        self.value = nodes["value"].astype(np.float64)
+        self.baseline = float(np.ravel(classifier._baseline_prediction)[0])
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(class 1) for each row of ``x`` (as ``classifier.predict_proba(x)[:, 1]``)."""
+        from scipy.special import expit
+
+        n, n_features = x.shape
+        missing = np.isnan(x)
+        # a real +inf sits just below the "missing, goes right" +inf, where a +inf threshold still takes it left
+        x = np.minimum(x, np.finfo(np.float64).max)  # (NaN stays NaN)
+        both = np.concatenate([np.where(missing, -np.inf, x), np.where(missing, np.inf, x)], axis=1).ravel()
+        column = self.feature + n_features * self.missing_right
+        trees = len(self.roots)
+        node = np.tile(self.roots, n)  # (row, tree), row-major
+        base = np.repeat(np.arange(n, dtype=np.int64) * (2 * n_features), trees)
+        active = np.arange(n * trees)
+        while len(active):  # one level of every unfinished path per step
+            at = node[active]
+            went_right = both.take(base.take(active) + column.take(at)) > self.threshold.take(at)
+            step = self.children.take(2 * at + went_right)
+            node[active] = step
+            active = active[~self.leaf.take(step)]
+        leaves = self.value.take(node).reshape(n, trees)
+        raw = np.cumsum(np.column_stack([np.full(n, self.baseline), leaves]), axis=1)[:, -1]  # scikit-learn's order
+        return expit(raw)
 
 
 class Hybrid(Recommender):
@@ -190,6 +262,58 @@ class Hybrid(Recommender):
         )
         return pos, col, features
 
+    def _candidate_features_one(self, gens: dict[str, Recommender], context: dict[str, Any],
+                                row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(product columns, features, generator ranks) of one customer's candidates, sparsely.
+
+        The same columns (sorted) and feature values as :meth:`_candidate_features` for that
+        customer (tested), computed from the generators' candidate lists and lookups at
+        the candidates only.
+        """
+        cols, features, ranks, _ = self._gather(gens, context, row)
+        return cols, features, ranks
+
+    def _gather(self, gens: dict[str, Recommender], context: dict[str, Any],
+                row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, Any]:
+        """:meth:`_candidate_features_one` plus the item-kNN gains the reasons reuse (nothing is kept on
+        the model: requests run side by side)."""
+        n = self.candidates
+        tops = [g.propose(row, n) for g in gens.values()]
+        gains = getattr(tops[list(gens).index("item_knn")][2], "gains", None) if "item_knn" in gens else None
+        cols = sorted_unique(np.concatenate([c for c, _, _ in tops]))
+        columns = []
+        for _, _, score_at in tops:
+            v = np.asarray(score_at(cols), dtype=np.float64)
+            columns.append(np.where(np.isfinite(v), v, np.nan))
+        ranks = np.full((len(tops), len(cols)), float(n + 1))
+        for i, (c, _, _) in enumerate(tops):
+            ranks[i, np.searchsorted(cols, c)] = np.arange(1, len(c) + 1)
+        ref = gens["buy_again"]
+        bought = row_values(ref.bought_, row, cols).astype(np.float64)
+        last = row_values(ref.last_bought_, row, cols).astype(np.float64)
+        since = np.where(last > 0, ref.now_day() - last, np.inf)
+        cycle = context["cycle"][cols]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            due = np.nan_to_num(np.where(np.isfinite(since), np.exp(-np.abs(np.log((since + 1.0) / (cycle + 1.0)))), 0.0),
+                                nan=0.0)
+            ratio = np.where(np.isfinite(since) & (cycle > 0), since / cycle, np.nan)
+        customer = np.broadcast_to(context["customer"][row], (len(cols), context["customer"].shape[1]))
+        features = np.column_stack(columns + list(ranks) + [customer, context["product"][cols],
+                                                            bought, np.where(np.isfinite(since), since, 9999.0), due, ratio])
+        return cols, features, ranks, gains
+
+    def _sparse_training(self, n_products: int) -> bool:
+        """Gather training features per customer when a dense block would hold few customers (big catalogues)."""
+        return batch_size(n_products, self.score_cells) < 64
+
+    def _calibrated(self, proba: np.ndarray) -> np.ndarray:
+        """The ranker's probability corrected for the share of negatives kept in training (same order).
+
+        Keeping a share s of negatives multiplies the odds by 1/s; this undoes it.
+        """
+        s = getattr(self, "negative_keep_", 1.0)
+        return s * proba / (s * proba + (1.0 - proba))
+
     def _fit_model(self, interactions: pd.DataFrame) -> None:
         from sklearn.ensemble import HistGradientBoostingClassifier
 
@@ -219,15 +343,27 @@ class Hybrid(Recommender):
             raise InsufficientDataError("hybrid: fewer than 10 returning customers in the validation window")
         truth = set(zip(future["customer_id"], future["product_id"]))
         xs, ys, groups = [], [], []
-        step = batch_size(len(ref.products_), self.score_cells)
-        for start in range(0, len(rows), step):
-            batch = rows[start:start + step]
-            pos, col, feats = self._candidate_features(gens, context, batch)
-            cids = ref.customers_[batch[pos]]
+        if self._sparse_training(len(ref.products_)):
+            gens["als"].precompute_candidates(self.candidates, rows)
+            parts = []
+            for r in rows:
+                col, feats, _ = self._candidate_features_one(gens, context, int(r))
+                parts.append((np.full(len(col), r), col, feats))
+            batches = [(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                        np.vstack([p[2] for p in parts]))]
+        else:
+            step = batch_size(len(ref.products_), self.score_cells)
+            batches = []
+            for start in range(0, len(rows), step):
+                batch = rows[start:start + step]
+                pos, col, feats = self._candidate_features(gens, context, batch)
+                batches.append((batch[pos], col, feats))
+        for cust_rows, col, feats in batches:
+            cids = ref.customers_[cust_rows]
             pids = ref.products_[col]
             ys.append(np.fromiter(((c, p) in truth for c, p in zip(cids, pids)), dtype=bool, count=len(cids)))
             xs.append(feats)
-            groups.append(batch[pos])
+            groups.append(cust_rows)
         x, y = np.vstack(xs), np.concatenate(ys)
         if y.sum() == 0:
             raise InsufficientDataError("hybrid: no candidate was bought in the validation window")
@@ -241,14 +377,21 @@ class Hybrid(Recommender):
                 l2_regularization=1.0, random_state=self.seed, early_stopping=False,
             ).fit(x[keep], y[keep])
         self.training_rows_ = int(keep.sum())
+        self.negative_keep_ = float(self.negative_share)
         sampled = set(ref.customers_[rows])
         self.candidate_recall_ = float(y.sum() / max(sum(c in sampled for c, _ in truth), 1))
         # refit the generators on everything up to the training end for serving
         self.generators_, self.context_ = self._fit_generators(interactions)
+        self.generators_["als"].precompute_candidates(self.candidates)
+        self._share_customer_index()
         self._catalogue_input = None
 
     # -- serving -----------------------------------------------------------------------------
+    sparse_serving = True
+
     def _score(self, rows: np.ndarray) -> np.ndarray:
+        """The dense path (a block of customers over the whole catalogue): the reference the
+        sparse path is tested against, and the batch path of evaluation helpers."""
         gens, ref = self.generators_, self.generators_["buy_again"]
         gen_rows = ref.customers_.get_indexer(self.customers_[rows])
         out = np.full((len(rows), len(self.products_)), -np.inf)
@@ -258,7 +401,89 @@ class Hybrid(Recommender):
             with one_thread("openmp"):
                 proba = self.ranker_.predict_proba(feats)[:, 1]
             # generators share the hybrid's product index (same data, same catalogue)
-            out[known[pos], col] = proba
+            out[known[pos], col] = self._calibrated(proba)
+        return out
+
+    def _candidates(self, row: int) -> tuple[np.ndarray, np.ndarray, Any]:
+        """One customer's candidates scored by the ranker (see the module docstring)."""
+        ref = self.generators_["buy_again"]
+        gen_row = row if ref.customers_ is self.customers_ else int(ref.customers_.get_indexer([self.customers_[row]])[0])
+        if gen_row < 0:
+            return np.zeros(0, dtype=np.intp), np.zeros(0), None
+        cols, feats, ranks, gains = self._gather(self.generators_, self.context_, gen_row)
+        forest = self.__dict__.get("_forest")
+        if forest is None:
+            forest = self.__dict__["_forest"] = FlatForest(self.ranker_)
+        return cols, self._calibrated(forest.predict_proba(feats)), (gen_row, cols, ranks, gains)
+
+    def _candidates_many(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray, Any]]:
+        """Many customers of a small catalogue (batch scoring): blocks through the dense path, which is
+        cheaper there than many small requests; the same candidates and features (tested)."""
+        if len(rows) <= 16 or self._sparse_training(len(self.products_)):
+            yield from super()._candidates_many(rows)
+            return
+        gens, ref = self.generators_, self.generators_["buy_again"]
+        gen_rows = rows if ref.customers_ is self.customers_ else ref.customers_.get_indexer(self.customers_[rows])
+        forest = self.__dict__.get("_forest")
+        if forest is None:
+            forest = self.__dict__["_forest"] = FlatForest(self.ranker_)
+        empty = (np.zeros(0, dtype=np.intp), np.zeros(0), None)
+        step = batch_size(len(self.products_), self.score_cells)
+        for start in range(0, len(gen_rows), step):
+            block = np.asarray(gen_rows[start:start + step])
+            known = block[block >= 0]
+            pos, col, feats = self._candidate_features(gens, self.context_, known) if len(known) else (
+                np.zeros(0, dtype=np.intp), np.zeros(0, dtype=np.intp), np.zeros((0, len(self.feature_names))))
+            if len(feats) > 4096:  # big blocks: scikit-learn's compiled walk wins (the same probabilities, tested)
+                with one_thread("openmp"):
+                    proba = self._calibrated(self.ranker_.predict_proba(feats)[:, 1])
+            else:
+                proba = self._calibrated(forest.predict_proba(feats)) if len(feats) else np.zeros(0)
+            ranks = feats[:, len(gens):2 * len(gens)].T
+            bounds = np.searchsorted(pos, np.arange(len(known) + 1))
+            i = 0
+            for gen_row in block:
+                if gen_row < 0:
+                    yield empty
+                    continue
+                part = slice(bounds[i], bounds[i + 1])
+                yield col[part], proba[part], (int(gen_row), col[part], ranks[:, part], None)
+                i += 1
+
+    def _unit_scores(self, row: int, scores: np.ndarray) -> np.ndarray:
+        return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)  # already a probability
+
+    def _reasons(self, row: int, cols: np.ndarray, provenance: Any = None) -> list[str]:
+        """Reasons from the candidates' provenance: a repeat purchase, the customer's product whose
+        neighbour list proposed it (named with what they did with it), or the generator that did."""
+        gens = self.generators_
+        ref = gens["buy_again"]
+        if provenance is None:  # the dense path: gather the same candidates once
+            gen_row = int(ref.customers_.get_indexer([self.customers_[row]])[0])
+            if gen_row < 0:
+                return [self.reason_label] * len(cols)
+            found, _, ranks, gains = self._gather(gens, self.context_, gen_row)
+            provenance = (gen_row, found, ranks, gains)
+        gen_row, found, ranks, gains = provenance
+        names = list(gens)
+        at = np.searchsorted(found, cols)
+        proposed = ranks[:, at] <= self.candidates  # generator x product
+        bought = row_values(ref.bought_, gen_row, cols)
+        last = row_values(ref.last_bought_, gen_row, cols)
+        source = gens["item_knn"].best_sources(gen_row, cols, gains)
+        out = []
+        for j, col in enumerate(cols):
+            by = {names[i] for i in np.flatnonzero(proposed[:, j])}
+            if bought[j] > 0:
+                out.append(self._repeat_reason(bought[j], last[j]))
+            elif source[j] >= 0:
+                out.append(f"because you {ref.interaction_phrase(gen_row, int(source[j]))}")
+            elif "als" in by or "ease" in by:
+                out.append("customers with similar tastes bought it")
+            elif "trending" in by:
+                out.append("trending now")
+            else:
+                out.append("popular now")
         return out
 
     def fold_in(self, interactions: pd.DataFrame) -> int:
@@ -276,7 +501,14 @@ class Hybrid(Recommender):
         if grow:
             fresh = np.tile([[0.0, 9999.0, 0.0, 0.0]], (grow, 1))
             self.context_["customer"] = np.vstack([self.context_["customer"], fresh])
+        self._share_customer_index()
         return updated
+
+    def _share_customer_index(self) -> None:
+        """Use the generators' customer index when it is the same (a request then maps no ids)."""
+        ref = self.generators_["buy_again"]
+        if ref.customers_ is not self.customers_ and ref.customers_.equals(self.customers_):
+            self.customers_ = ref.customers_
 
     def _forget_rows(self, keep: np.ndarray) -> None:
         ref = self.generators_["buy_again"]
@@ -285,6 +517,7 @@ class Hybrid(Recommender):
         self.context_["customer"] = self.context_["customer"][~gone]
         for g in self.generators_.values():
             g.forget_customers(removed)
+        self._share_customer_index()
 
     def feature_importance(self) -> pd.DataFrame:
         """Mean absolute change of the ranker's score when each feature is shuffled is costly; this

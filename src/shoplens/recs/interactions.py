@@ -1,7 +1,8 @@
 """Customer-product interactions from the warehouse, as one event-level frame.
 
 Every row is one signal: a purchased order line, a returned or cancelled line,
-a behaviour event (view, cart, favourite...) or a 1-2 star review, with a signed
+a behaviour event (view, cart, favourite...) or a review (4-5 stars: a positive signal,
+1-2 stars: a negative one), with a signed
 weight from :class:`InteractionWeights` (purchase > cart > view; returns and bad
 reviews negative). Models turn the rows into a time-decayed customer x product
 matrix (see :func:`shoplens.recs.base.interaction_matrix`).
@@ -29,7 +30,11 @@ from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
 COLUMNS = ["customer_id", "product_id", "occurred_at", "kind", "weight", "basket_id", "quantity"]
-POSITIVE_KINDS = ("purchase", "cart", "favorite", "view", "click")
+POSITIVE_KINDS = ("purchase", "good_review", "cart", "favorite", "click", "view")  # strongest first
+#: how a reason names each positive kind ("because you {verb}"; {product} is the product's name)
+KIND_PHRASES = {"purchase": "bought {product}", "good_review": "rated {product} highly",
+                "cart": "put {product} in your basket", "favorite": "saved {product}",
+                "click": "clicked on {product}", "view": "viewed {product}"}
 
 
 @dataclass(frozen=True)
@@ -41,6 +46,7 @@ class InteractionWeights:
     favorite: float = 0.4
     click: float = 0.15
     view: float = 0.1
+    good_review: float = 0.3
     return_: float = -0.5
     bad_review: float = -1.0
 
@@ -85,11 +91,13 @@ def interactions_sql(weights: InteractionWeights) -> str:
           AND event_type IN ('purchase', 'cart', 'favorite', 'view', 'click', 'ad_click', 'remove_cart')
           AND ({{until}} IS NULL OR occurred_at < {{until}})
     ),
-    reviews_bad AS (
-        SELECT customer_id, product_id, created_at AS occurred_at, 'bad_review' AS kind,
-               {w.bad_review} AS weight, order_id AS basket_id, 1.0 AS quantity
+    reviews_rated AS (
+        SELECT customer_id, product_id, created_at AS occurred_at,
+               CASE WHEN rating <= 2 THEN 'bad_review' ELSE 'good_review' END AS kind,
+               CASE WHEN rating <= 2 THEN {w.bad_review} ELSE {w.good_review} END AS weight,
+               order_id AS basket_id, 1.0 AS quantity
         FROM reviews
-        WHERE customer_id IS NOT NULL AND product_id IS NOT NULL AND rating <= 2
+        WHERE customer_id IS NOT NULL AND product_id IS NOT NULL AND (rating <= 2 OR rating >= 4)
           AND created_at IS NOT NULL AND ({{until}} IS NULL OR created_at < {{until}})
     )
     SELECT customer_id, product_id, occurred_at, kind, CAST(weight AS DOUBLE) AS weight, basket_id,
@@ -97,7 +105,7 @@ def interactions_sql(weights: InteractionWeights) -> str:
     UNION ALL SELECT customer_id, product_id, occurred_at, kind, CAST(weight AS DOUBLE), basket_id,
            CAST(quantity AS DOUBLE) FROM behaviour
     UNION ALL SELECT customer_id, product_id, occurred_at, kind, CAST(weight AS DOUBLE), basket_id,
-           CAST(quantity AS DOUBLE) FROM reviews_bad
+           CAST(quantity AS DOUBLE) FROM reviews_rated
     """
 
 
@@ -163,8 +171,13 @@ def check_interactions(frame: pd.DataFrame, what: str = "interactions") -> None:
     missing = [c for c in ("customer_id", "product_id", "occurred_at", "weight") if c not in frame.columns]
     if missing:
         raise InsufficientDataError(f"{what}: missing column(s) {', '.join(missing)}")
-    positive = frame[frame["weight"] > 0]
-    if positive.empty or positive["customer_id"].nunique() < 2 or positive["product_id"].nunique() < 2:
+    positive = frame["weight"].to_numpy() > 0
+
+    def at_least_two(column: str) -> bool:  # without counting every distinct id of a large log
+        values = frame[column].to_numpy()[positive]
+        return bool(len(values)) and bool((values != values[0]).any())
+
+    if not positive.any() or not at_least_two("customer_id") or not at_least_two("product_id"):
         raise InsufficientDataError(
             f"{what}: need purchases or events of at least 2 customers and 2 products "
             "(load orders/order_items or events with `shoplens ingest` first, or pick a later --until)"

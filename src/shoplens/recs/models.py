@@ -14,6 +14,7 @@ All follow :class:`shoplens.recs.base.Recommender`: ``fit(interactions)``,
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,15 @@ from sklearn.preprocessing import normalize
 from threadpoolctl import threadpool_limits
 
 from shoplens.errors import InsufficientDataError, UserInputError
-from shoplens.recs.base import Recommender, interaction_matrix
+from shoplens.recs.base import (
+    Recommender,
+    _top_k,
+    batch_size,
+    interaction_matrix,
+    sorted_unique,
+    top_sorted,
+    values_at,
+)
 
 
 def _dense(m: sp.spmatrix | np.ndarray) -> np.ndarray:
@@ -44,6 +53,7 @@ class Popularity(Recommender):
     """
 
     reason_label = "popular now"
+    uses_history = False
 
     def __init__(self, recent_days: float | None = None, per_segment: bool = True) -> None:
         self.recent_days = recent_days
@@ -57,6 +67,16 @@ class Popularity(Recommender):
         m = interaction_matrix(by_pair, self.customers_, self.products_, half_life_days=None, now=self.now_, column="_one")
         self.scores_ = np.asarray(m.sum(axis=0)).ravel().astype(np.float64) + _popularity_tiebreak(self.popularity_)
 
+    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        if self.per_segment and self.segment_popularity_:
+            return super().propose(row, n)
+        tops = self.__dict__.setdefault("_tops", {})
+        if n not in tops:  # one list for every customer
+            cols, vals = _top_k(self.scores_[None, :], n)
+            tops[n] = (cols[0], vals[0])
+        scores = self.scores_
+        return *tops[n], lambda wanted: scores[wanted]
+
     def _score(self, rows: np.ndarray) -> np.ndarray:
         out = np.tile(self.scores_, (len(rows), 1))
         if self.per_segment and self.segment_popularity_:
@@ -66,7 +86,16 @@ class Popularity(Recommender):
                     out[i] = self.segment_popularity_[seg] + 1e-3 * self.scores_ / max(self.scores_.max(), 1.0)
         return out
 
-    def _reason(self, row: int, col: int, history: object = None) -> str:
+    def _unit_scores(self, row: int, scores: np.ndarray) -> np.ndarray:
+        """Share of customers (of the customer's segment for a segment list) who bought or engaged with it."""
+        seg = self.segment_of_.get(self.customers_[row]) if self.per_segment else None
+        if seg in self.segment_popularity_:
+            size = getattr(self, "segment_sizes_", {}).get(seg) or max(float(self.segment_popularity_[seg].max()), 1.0)
+            return np.minimum(np.floor(scores) / size, 1.0)  # the count, without the tie-break
+        customers = getattr(self, "popularity_customers_", None) or max(len(self.customers_), 1)
+        return np.minimum(np.asarray(scores, dtype=np.float64) / customers, 1.0)
+
+    def _reason(self, row: int, col: int, history: object = None, provenance: object = None) -> str:
         seg = self.segment_of_.get(self.customers_[row]) if self.per_segment else None
         if seg in self.segment_popularity_:
             return f"popular in your segment ({seg})"
@@ -117,6 +146,20 @@ class BuyAgain(Recommender):
             scores *= 1.0 + self.cycle_weight * due_factor(self, rows)
         return scores + _popularity_tiebreak(self.popularity_)
 
+    def _own_scores(self, row: int) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, scores without the tie-break) of the products in the customer's repeat signal."""
+        lo, hi = self.repeat_.indptr[row], self.repeat_.indptr[row + 1]
+        cols = self.repeat_.indices[lo:hi]
+        vals = self.repeat_.data[lo:hi].astype(np.float64)
+        if self.cycle_weight:
+            due_cols, due = due_at(self, row)
+            vals = vals * (1.0 + self.cycle_weight * values_at(due_cols, due, cols))
+        return cols, vals
+
+    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        cols, vals = self._own_scores(row)
+        return *self._with_popular_pool(cols, vals, n), self._pool_scorer(cols, vals)
+
 
 def repurchase_cycles(interactions: pd.DataFrame, products: pd.Index) -> np.ndarray:
     """Median days between two purchase days of a product by the same customer (NaN when never repeated).
@@ -152,15 +195,25 @@ def due_factor(model: Recommender, rows: np.ndarray) -> np.ndarray:
     last = model.last_bought_[rows].tocoo()
     keep = last.data > 0
     r, c = last.row[keep], last.col[keep]
-    now_day = (model.now_ - pd.Timestamp("1970-01-01")).total_seconds() / 86400.0
-    since = now_day - last.data[keep].astype(np.float64)
-    cycle = getattr(model, "cycle_days_", None)
-    cycle = cycle[c] if cycle is not None else np.full(len(c), np.nan)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        due = np.nan_to_num(np.exp(-np.abs(np.log((since + 1.0) / (cycle + 1.0)))), nan=0.0)
     out = np.zeros((len(rows), len(model.products_)))
-    out[r, c] = due
+    out[r, c] = _due(model, c, last.data[keep])
     return out
+
+
+def _due(model: Recommender, cols: np.ndarray, last_days: np.ndarray) -> np.ndarray:
+    since = model.now_day() - last_days.astype(np.float64)
+    cycle = getattr(model, "cycle_days_", None)
+    cycle = cycle[cols] if cycle is not None else np.full(len(cols), np.nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(np.exp(-np.abs(np.log((since + 1.0) / (cycle + 1.0)))), nan=0.0)
+
+
+def due_at(model: Recommender, row: int) -> tuple[np.ndarray, np.ndarray]:
+    """(columns, due factor) of one customer's bought products: :func:`due_factor` for one row, sparsely."""
+    lo, hi = model.last_bought_.indptr[row], model.last_bought_.indptr[row + 1]
+    cols, last = model.last_bought_.indices[lo:hi], model.last_bought_.data[lo:hi]
+    keep = last > 0
+    return cols[keep], _due(model, cols[keep], last[keep])
 
 
 class ItemKNN(Recommender):
@@ -194,6 +247,44 @@ class ItemKNN(Recommender):
 
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return _dense(self.user_items_[rows] @ self.similarity_) + _popularity_tiebreak(self.popularity_)
+
+    def _own_scores(self, row: int, gains: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None
+                    ) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, scores without the tie-break) of the neighbours of the customer's products:
+        the customer's row times the similarity matrix, gathered from the neighbour lists of
+        their products only (float32 sums in the same order as the sparse product)."""
+        _, cols, gain = gains if gains is not None else _neighbour_gains(self.user_items_, self.similarity_, row)
+        found = sorted_unique(cols)
+        sums = np.zeros(len(found), dtype=np.float32)
+        # one float32 addition at a time in the row's order: bit for bit the sums of the sparse product
+        np.add.at(sums, np.searchsorted(found, cols), gain)
+        return found, sums
+
+
+    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        gains = _neighbour_gains(self.user_items_, self.similarity_, row)
+        cols, vals = self._own_scores(row, gains)
+        score_at = self._pool_scorer(cols, vals)
+        score_at.gains = gains  # type: ignore[attr-defined]  # the reasons reuse them
+        return *self._with_popular_pool(cols, vals, n), score_at
+
+    def best_sources(self, row: int, cols: np.ndarray,
+                     gains: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> np.ndarray:
+        """For each product of ``cols``: the customer's product that contributes most to its score (-1: none)."""
+        source, found, gain = gains if gains is not None else _neighbour_gains(self.user_items_, self.similarity_, row)
+        out = np.full(len(cols), -1, dtype=np.int64)
+        order = np.argsort(cols)
+        wanted = cols[order]
+        if not len(found) or not len(cols):
+            return out
+        at = np.minimum(np.searchsorted(wanted, found), len(wanted) - 1)
+        hit = (wanted[at] == found) & (gain > 0)
+        target, source, gain = at[hit], source[hit], gain[hit].astype(np.float64)
+        pick = np.lexsort((source, -gain, target))  # per product: the largest gain, then the lowest column
+        target, source = target[pick], source[pick]
+        first = np.concatenate([[True], target[1:] != target[:-1]]) if len(target) else np.zeros(0, dtype=bool)
+        out[order[target[first]]] = source[first]
+        return out
 
     def _item_similarities(self, col: int) -> np.ndarray:
         return _dense(self.similarity_[col]).ravel()
@@ -231,6 +322,18 @@ class EASE(Recommender):
         out[:, self.items_] = _dense(self.user_items_[rows][:, self.items_] @ self.weights_)
         return out
 
+    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        """The customer's modelled products weighted by their rows of the item weights (|history| x items)."""
+        lo, hi = self.user_items_.indptr[row], self.user_items_.indptr[row + 1]
+        hist, weight = self.user_items_.indices[lo:hi], self.user_items_.data[lo:hi]
+        pos = np.searchsorted(self.items_, hist)
+        inside = (pos < len(self.items_)) & (self.items_[np.minimum(pos, len(self.items_) - 1)] == hist)
+        # scipy's sparse x dense product: no BLAS threads for a small product, and the very sums of the dense path
+        x = sp.csr_matrix((weight[inside], pos[inside], [0, int(inside.sum())]), shape=(1, len(self.items_)))
+        scores = np.asarray(x @ self.weights_).ravel().astype(np.float64)
+        items = self.items_
+        return *top_sorted(items, scores, n), lambda wanted: values_at(items, scores, wanted, fill=-np.inf)
+
     def _item_similarities(self, col: int) -> np.ndarray:
         out = np.zeros(len(self.products_))
         pos = np.searchsorted(self.items_, col)
@@ -259,8 +362,45 @@ def _spd_inverse(gram: np.ndarray) -> np.ndarray:
 class _Factors(Recommender):
     """Shared scoring of latent-factor models from the ``implicit`` library."""
 
+    def _unit_scores(self, row: int, scores: np.ndarray) -> np.ndarray:
+        """The predicted preference (trained towards 1 for products the customer took, 0 otherwise), clipped."""
+        return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+
     def _score(self, rows: np.ndarray) -> np.ndarray:
         return self.model_.user_factors[rows] @ self.model_.item_factors.T
+
+    def precompute_candidates(self, n: int, rows: np.ndarray | None = None) -> None:
+        """Store every customer's ``n`` best products (exact, in batches): serving then reads a list
+        instead of scoring the whole catalogue (100k products x 64 factors per request).
+
+        Batches multiply a block of customers by all product factors at once, which costs a
+        small fraction of one request per customer; fold-in refreshes the customers it changes.
+        """
+        total = len(self.model_.user_factors)
+        if getattr(self, "candidate_cols_", None) is None or self.candidate_cols_.shape[1] != n:
+            self.candidate_cols_ = np.full((total, n), -1, dtype=np.int32)  # -1: not computed
+            self.candidate_scores_ = np.full((total, n), -np.inf, dtype=np.float32)
+        elif len(self.candidate_cols_) < total:
+            grow = total - len(self.candidate_cols_)
+            self.candidate_cols_ = np.vstack([self.candidate_cols_, np.full((grow, n), -1, dtype=np.int32)])
+            self.candidate_scores_ = np.vstack([self.candidate_scores_, np.full((grow, n), -np.inf, dtype=np.float32)])
+        rows = np.arange(total) if rows is None else np.asarray(rows)
+        step = batch_size(len(self.products_), 8_000_000)
+        with threadpool_limits(limits=1, user_api="blas"):
+            for start in range(0, len(rows), step):
+                block = rows[start:start + step]
+                cols, vals = _top_k(self._score(block), n)
+                self.candidate_cols_[block, : cols.shape[1]] = cols
+                self.candidate_scores_[block, : cols.shape[1]] = vals
+
+    def propose(self, row: int, n: int) -> tuple[np.ndarray, np.ndarray, Callable[[np.ndarray], np.ndarray]]:
+        stored = getattr(self, "candidate_cols_", None)
+        if stored is None or stored.shape[1] < n or row >= len(stored) or stored[row, 0] < 0:
+            return super().propose(row, n)
+        cols, vals = stored[row, :n], self.candidate_scores_[row, :n]
+        keep = (cols >= 0) & np.isfinite(vals)
+        items, user = self.model_.item_factors, self.model_.user_factors[row]
+        return cols[keep].astype(np.intp), vals[keep].astype(np.float64), lambda wanted: items[wanted] @ user
 
     def _item_similarities(self, col: int) -> np.ndarray:
         f = normalize(self.model_.item_factors)
@@ -268,6 +408,8 @@ class _Factors(Recommender):
 
     def _forget_rows(self, keep: np.ndarray) -> None:
         self.model_.user_factors = np.ascontiguousarray(self.model_.user_factors[keep])
+        if getattr(self, "candidate_cols_", None) is not None:
+            self.candidate_cols_, self.candidate_scores_ = self.candidate_cols_[keep], self.candidate_scores_[keep]
 
 
 ALS_BACKENDS = ("implicit", "spark")
@@ -321,6 +463,8 @@ class ALS(_Factors):
         if len(rows):
             with threadpool_limits(limits=1, user_api="blas"):
                 self.model_.partial_fit_users(rows, self.user_items_[rows])
+            if getattr(self, "candidate_cols_", None) is not None:
+                self.precompute_candidates(self.candidate_cols_.shape[1], rows)
 
 
 class BPR(_Factors):
@@ -331,6 +475,10 @@ class BPR(_Factors):
     """
 
     reason_label = "customers with similar tastes bought it"
+
+    def _unit_scores(self, row: int, scores: np.ndarray) -> np.ndarray:
+        """The modelled probability that the customer prefers the product to a random one (a sigmoid)."""
+        return 1.0 / (1.0 + np.exp(-np.asarray(scores, dtype=np.float64)))
 
     def __init__(self, factors: int = 64, learning_rate: float = 0.05, regularization: float = 0.01,
                  iterations: int = 100, half_life_days: float | None = None, seed: int = 0) -> None:
@@ -373,6 +521,10 @@ class ContentBased(Recommender):
 
     reason_label = "similar to products you liked"
 
+    def _unit_scores(self, row: int, scores: np.ndarray) -> np.ndarray:
+        """Cosine between the product's text and the customer's profile (already in [0, 1])."""
+        return np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+
     def __init__(self, ngram_range: tuple[int, int] = (2, 4), max_features: int = 50000,
                  half_life_days: float | None = 180.0) -> None:
         self.ngram_range = ngram_range
@@ -400,6 +552,23 @@ class ContentBased(Recommender):
 
     def _item_similarities(self, col: int) -> np.ndarray:
         return _dense(self.vectors_ @ self.vectors_[col].T).ravel()
+
+
+def _neighbour_gains(user_items: sp.csr_matrix, similarity: sp.csr_matrix,
+                     row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(history product, neighbour, weight x similarity) of every neighbour entry of one customer's
+    products, in the order of the customer's row (a gather of a few thousand entries, not a pass
+    over the catalogue)."""
+    lo, hi = user_items.indptr[row], user_items.indptr[row + 1]
+    hist, weight = user_items.indices[lo:hi], user_items.data[lo:hi]
+    starts, ends = similarity.indptr[hist], similarity.indptr[hist + 1]
+    lengths = ends - starts
+    total = int(lengths.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    pos = np.repeat(starts - (np.cumsum(lengths) - lengths), lengths) + np.arange(total)
+    return (np.repeat(hist, lengths), similarity.indices[pos].astype(np.int64),
+            np.repeat(weight, lengths) * similarity.data[pos])
 
 
 MODELS: dict[str, type[Recommender]] = {

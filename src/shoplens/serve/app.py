@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import threading
+import ipaddress
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -28,7 +29,7 @@ from shoplens.errors import AuthError, InsufficientDataError, NotComputedError, 
 from shoplens.serve.audit import AuditLog
 from shoplens.serve.cache import ResponseCache
 from shoplens.serve.deps import request_warehouse
-from shoplens.serve.keys import KeyStore
+from shoplens.serve.keys import AuthThrottle, KeyStore
 from shoplens.serve.metrics import Metrics
 from shoplens.serve.ratelimit import RateLimiter
 from shoplens.serve.settings import ServeSettings, check_startup
@@ -64,11 +65,34 @@ class ServeMiddleware:
     """
 
     def __init__(self, app: Callable[..., Awaitable[None]], *, metrics: Metrics, audit: AuditLog,
-                 max_body: int) -> None:
+                 max_body: int, trusted_proxies: list[str] | None = None) -> None:
         self.app = app
         self.metrics = metrics
         self.audit = audit
         self.max_body = max_body
+        self.proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies or []]
+
+    def _trusted(self, address: str) -> bool:
+        try:
+            ip = ipaddress.ip_address(address.strip())
+        except ValueError:
+            return False
+        return any(ip in net for net in self.proxies)
+
+    def client_address(self, scope: Scope) -> str | None:
+        """The client's address: the peer's, or, when the peer is a configured trusted proxy, the
+        nearest address in X-Forwarded-For that is not itself a trusted proxy. Without configured
+        proxies the header is ignored (anyone can send it)."""
+        peer = scope.get("client")
+        address = peer[0] if peer else None
+        if address is None or not self.proxies or not self._trusted(address):
+            return address
+        forwarded = b",".join(v for k, v in scope["headers"] if k == b"x-forwarded-for").decode("latin-1")
+        for hop in reversed([h.strip() for h in forwarded.split(",") if h.strip()]):
+            if not self._trusted(hop):
+                return hop[:64]
+            address = hop
+        return address
 
     async def _reply(self, send: Send, status: int, detail: str) -> None:
         body = ('{"detail":"%s"}' % detail).encode()
@@ -130,11 +154,10 @@ class ServeMiddleware:
                 # the route template, never the concrete path: it may hold a customer id
                 state = scope.get("state") or {}
                 key = state.get("api_key")
-                client = scope.get("client")
                 self.audit.record(
                     key_id=getattr(key, "key_id", None), role=getattr(key, "role", None), method=scope["method"],
                     path=getattr(route, "path", None) or "unmatched", status=int(result["status"]), customers=state.get("customers"),
-                    client=client[0] if client else None,
+                    client=self.client_address(scope),
                 )
 
 
@@ -191,8 +214,11 @@ def _bind_shop_secret(warehouse: Warehouse, settings: Settings) -> bytes | None:
     return secret
 
 
-def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True) -> FastAPI:
-    """Build the app over ``settings.warehouse``; ``check`` refuses weak keys/secrets (ConfigError)."""
+def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True,
+               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+    """Build the app over ``settings.warehouse``; ``check`` refuses weak keys/secrets (ConfigError).
+    ``clock`` (seconds) drives rate limits, the slowing of failed key attempts and the time budget of
+    text analysis (tests pass a fake one instead of sleeping)."""
     serve = serve or ServeSettings()
     keys = KeyStore.for_warehouse(settings.warehouse)
     if check:
@@ -203,6 +229,10 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     except BaseException:
         warehouse.close()
         raise
+    from shoplens.serve.routes.system import remove_leftover_uploads
+
+    if left := remove_leftover_uploads(warehouse):
+        log.warning("removed %d upload(s) left by a server that stopped during an ingest", len(left))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
@@ -228,7 +258,11 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.serve = serve
     app.state.warehouse = warehouse
     app.state.keys = keys
-    app.state.limiter = RateLimiter(serve.rate_limit_per_minute, serve.rate_limit_burst)
+    app.state.clock = clock
+    app.state.limiter = RateLimiter(serve.rate_limit_per_minute, serve.rate_limit_burst, clock=clock)
+    # characters of text analysis per key, one bucket size per role (a viewer's batch costs what it carries)
+    app.state.text_limiters = {role: RateLimiter(n, n, clock=clock) for role, n in serve.text_chars_per_minute.items()}
+    app.state.auth_throttle = AuthThrottle(serve.failed_auth_limit, serve.failed_auth_max_seconds, clock=clock)
     from shoplens.privacy.keys import derive_key
 
     app.state.audit = AuditLog.for_warehouse(settings.warehouse, derive_key(secret, "audit") if secret else None)
@@ -248,5 +282,5 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
         app.add_middleware(CORSMiddleware, allow_origins=serve.cors_origins, allow_credentials=False,
                            allow_methods=["GET", "POST", "DELETE"], allow_headers=["Authorization", "Content-Type"])
     app.add_middleware(ServeMiddleware, metrics=app.state.metrics, audit=app.state.audit,  # type: ignore[arg-type]
-                       max_body=serve.max_body_bytes)
+                       max_body=serve.max_body_bytes, trusted_proxies=serve.trusted_proxies)
     return app

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, print_json, rows_table, settings_from
 
@@ -18,20 +19,26 @@ def register(app: typer.Typer) -> None:
         ctx: typer.Context,
         role: Annotated[str, typer.Option(help="viewer (aggregates), analyst (+ per-customer data), admin (+ writes, erasure)")],
         note: Annotated[str, typer.Option(help="what the key is for, e.g. 'storefront'")] = "",
-        json_out: Annotated[bool, typer.Option("--json", help='print {"key", "role"}')] = False,
+        expires_in: Annotated[Optional[str], typer.Option(
+            "--expires-in", help="the key stops working after this long: 90d, 12h, 4w", show_default=False)] = None,
+        expires: Annotated[Optional[str], typer.Option(
+            "--expires", help="the key works through this date (UTC), e.g. 2026-12-31", show_default=False)] = None,
+        json_out: Annotated[bool, typer.Option("--json", help='print {"key", "role", "expires_at"}')] = False,
     ) -> None:
         """Create an API key. The key is printed once and only its hash is kept.
 
-        Example: `shoplens keys create --role viewer --note storefront`
+        Example: `shoplens keys create --role viewer --note storefront --expires-in 90d`
         """
-        from shoplens.serve.keys import KeyStore
+        from shoplens.serve.keys import KeyStore, expiry
 
         store = KeyStore.for_warehouse(settings_from(ctx).warehouse)
-        key = store.create(role, note=note)
+        until = expiry(expires_in, expires)
+        key = store.create(role, note=note, expires_at=until)
+        stamp = until.isoformat(timespec="seconds") if until else None
         if json_out:
-            print_json({"key": key, "role": role})
+            print_json({"key": key, "role": role, "expires_at": stamp})
             return
-        console.print(f"New {role} key (shown once, store it now):")
+        console.print(f"New {escape(role)} key (shown once, store it now){f'; it expires at {stamp}' if stamp else ''}:")
         print(key)
 
     @keys_app.command("list")
@@ -42,8 +49,8 @@ def register(app: typer.Typer) -> None:
         """List key ids, roles and notes (never the keys)."""
         from shoplens.serve.keys import KeyStore
 
-        rows = [{"key_id": k.key_id, "role": k.role, "created_at": k.created_at, "note": k.note,
-                 "revoked": k.revoked} for k in KeyStore.for_warehouse(settings_from(ctx).warehouse).list()]
+        rows = [{"key_id": k.key_id, "role": k.role, "created_at": k.created_at, "expires_at": k.expires_at,
+                 "note": k.note, "revoked": k.revoked} for k in KeyStore.for_warehouse(settings_from(ctx).warehouse).list()]
         if json_out:
             print_json(rows)
         elif rows:
@@ -57,7 +64,7 @@ def register(app: typer.Typer) -> None:
         from shoplens.serve.keys import KeyStore
 
         KeyStore.for_warehouse(settings_from(ctx).warehouse).revoke(key_id)
-        console.print(f"Revoked key {key_id}.")
+        console.print(f"Revoked key {escape(key_id)}.")
 
     @app.command("serve")
     def serve_cmd(
@@ -73,9 +80,20 @@ def register(app: typer.Typer) -> None:
         SHOPLENS_CORS_ORIGINS lists origins.
         """
         import uvicorn
+        from pydantic import ValidationError
 
+        from shoplens.errors import ConfigError
         from shoplens.serve.app import create_app
+        from shoplens.serve.settings import ServeSettings
 
-        app_ = create_app(settings_from(ctx))
-        console.print(f"shoplens serving on http://{host}:{port}/  (API docs: /api/v1/docs)")
-        uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False)
+        try:
+            serve = ServeSettings()
+        except ValidationError as exc:
+            problems = "; ".join(f"SHOPLENS_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+            raise ConfigError(f"the server will not start: {problems}") from None
+        app_ = create_app(settings_from(ctx), serve)
+        console.print(f"shoplens serving on http://{escape(host)}:{port}/  (API docs: /api/v1/docs)")
+        # X-Forwarded-For is read by the app, and only from SHOPLENS_TRUSTED_PROXIES: uvicorn's own handling
+        # would trust it from 127.0.0.1 by default
+        uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False,
+                    proxy_headers=False)

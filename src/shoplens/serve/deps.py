@@ -8,6 +8,7 @@ True
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -39,6 +40,29 @@ def get_warehouse(request: Request) -> Iterator[Warehouse]:
 # The key check and role check are `async def` on purpose: they do no blocking I/O (the key file is
 # re-read only when its mtime changes), and a sync dependency costs a trip through the thread pool on
 # every request — a third of the server's time on a cached recommendation.
+def authenticate(request: Request, token: str) -> ApiKey:
+    """The stored key for ``token``: 401 when invalid, revoked or expired (saying which), 429 while its
+    key id is slowed down after repeated failed attempts."""
+    state = request.app.state
+    parts = token.split("_", 2)
+    key_id = parts[1] if len(parts) == 3 else None
+    wait = state.auth_throttle.wait(key_id) if key_id else 0.0
+    if wait > 0:
+        raise HTTPException(429, f"too many failed attempts with API key id {key_id}; try again in {math.ceil(wait)} s",
+                            headers={"Retry-After": str(math.ceil(wait))})
+    key, why = state.keys.check(token)
+    if key is None:
+        if why == "wrong secret":  # guessing at a real key id: slow it down
+            state.auth_throttle.failure(key_id)
+        if why == "expired":
+            raise HTTPException(401, f"API key {key_id} expired at {state.keys.get(key_id).expires_at}; create a new one with "
+                                     "`shoplens keys create`", headers={"WWW-Authenticate": "Bearer"})
+        raise HTTPException(401, "revoked API key" if why == "revoked" else "invalid API key",
+                            headers={"WWW-Authenticate": "Bearer"})
+    state.auth_throttle.success(key.key_id)
+    return key
+
+
 async def current_key(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
@@ -48,13 +72,11 @@ async def current_key(
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise HTTPException(401, "missing API key: send `Authorization: Bearer KEY` (create one with "
                                  "`shoplens keys create --role viewer`)", headers={"WWW-Authenticate": "Bearer"})
-    key = state.keys.verify(credentials.credentials)
-    if key is None:
-        raise HTTPException(401, "invalid or revoked API key", headers={"WWW-Authenticate": "Bearer"})
+    key = authenticate(request, credentials.credentials)
     request.state.api_key = key
     if not state.limiter.allow(key.key_id):
         raise HTTPException(429, "rate limit exceeded for this API key; slow down",
-                            headers={"Retry-After": str(state.limiter.retry_after())})
+                            headers={"Retry-After": str(state.limiter.retry_after(key.key_id))})
     return key
 
 

@@ -11,16 +11,17 @@ or weak, or when a metrics token is set but weak: there is no built-in default.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections import Counter
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shoplens.config import Settings
 from shoplens.errors import ConfigError
-from shoplens.serve.keys import KeyStore
+from shoplens.serve.keys import ROLES, KeyStore
 
 MIN_SECRET_CHARS = 32
 WEAK_WORDS = ("changeme", "change-me", "secret", "password", "default", "example", "test", "demo", "admin", "12345")
@@ -39,6 +40,38 @@ class ServeSettings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, description="bearer token for /metrics besides admin keys")
     allow_weak_secret: bool = Field(False, description="development only: accept a short shop secret")
     response_cache: bool = Field(True, description="cache recommendation answers until the data changes")
+    trusted_proxies: list[str] = Field(
+        default_factory=list, description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
+        "names the client; empty = the header is ignored and the peer address is the client")
+    text_chars_per_request: dict[str, int] = Field(
+        default_factory=lambda: {"viewer": 100_000, "analyst": 500_000, "admin": 2_000_000},
+        description="most characters one text-analysis request may carry, per role (413 beyond)")
+    text_seconds_per_request: dict[str, float] = Field(
+        default_factory=lambda: {"viewer": 5.0, "analyst": 15.0, "admin": 60.0},
+        description="most seconds of analysis one request may use, per role (413 when exceeded)")
+    text_chars_per_minute: dict[str, int] = Field(
+        default_factory=lambda: {"viewer": 300_000, "analyst": 1_500_000, "admin": 6_000_000},
+        description="characters of text analysis per API key and minute, per role (429 beyond)")
+    failed_auth_limit: int = Field(5, ge=1, description="failed attempts with one key id before it is slowed down")
+    failed_auth_max_seconds: float = Field(900.0, gt=0, description="longest wait after repeated failed attempts")
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item.strip(), strict=False)
+            except ValueError:
+                raise ValueError(f"trusted_proxies: {item!r} is not an IP address or network (e.g. 10.0.0.0/8)") from None
+        return [item.strip() for item in value]
+
+    @field_validator("text_chars_per_request", "text_seconds_per_request", "text_chars_per_minute")
+    @classmethod
+    def _every_role(cls, value: dict[str, float], info: ValidationInfo) -> dict[str, float]:
+        missing = [r for r in ROLES if r not in value]
+        if missing or any(v <= 0 for v in value.values()):
+            raise ValueError(f"{info.field_name} needs a positive limit for each role ({', '.join(ROLES)})")
+        return value
 
 
 def entropy_bits(text: str) -> float:

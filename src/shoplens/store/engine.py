@@ -21,9 +21,11 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from urllib.parse import urlsplit
 
 import pandas as pd
 import sqlglot
@@ -218,8 +220,18 @@ SPARK_TYPES = {"VARCHAR": "string", "BIGINT": "bigint", "INTEGER": "int", "DOUBL
 _SESSIONS: dict[str, SparkSession] = {}
 
 
+# settings that keep DuckDB's semantics; all can be set per session, also over Spark Connect
+_SESSION_SQL_CONF = {
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+    "spark.sql.execution.arrow.pyspark.enabled": "true",
+    "spark.sql.sources.partitionOverwriteMode": "static",
+}
+
+
 def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = None,
-                  conf: dict[str, str] | None = None) -> SparkSession:
+                  conf: dict[str, str] | None = None, remote: str | None = None) -> SparkSession:
     """One SparkSession per process (Spark allows only one active context).
 
     The session keeps shoplens' semantics: UTC session time zone, lenient (non-ANSI)
@@ -227,6 +239,9 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
     ``shuffle_partitions``: when not given, a value set outside shoplens
     (``spark-submit --conf spark.sql.shuffle.partitions=…``, ``spark-defaults.conf``)
     is kept; otherwise 8, a good size for local mode.
+    ``remote``: a Spark Connect URL (``sc://host:15002``); the session is then a thin
+    client of a Spark Connect server (which is the driver: it must see the warehouse's
+    Parquet folder at the same path), and ``master`` is ignored.
     """
     try:
         from pyspark.sql import SparkSession
@@ -234,20 +249,20 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
         raise SparkUnavailableError(
             "--engine spark needs PySpark: pip install 'shoplens[spark]' (and Java 17: apt-get install openjdk-17-jre-headless)"
         ) from None
+    if remote:
+        return _connect_session(remote, shuffle_partitions=shuffle_partitions, conf=conf)
     active = SparkSession.getActiveSession()
     if active is not None:
         return active
     if shutil.which("java") is None and not _java_home():
         raise SparkUnavailableError("--engine spark needs Java 17: apt-get install openjdk-17-jre-headless (or set JAVA_HOME)")
+    builder = SparkSession.builder.master(master).appName("shoplens")
+    for k, v in _SESSION_SQL_CONF.items():
+        builder = builder.config(k, v)
     builder = (
-        SparkSession.builder.master(master).appName("shoplens")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.ansi.enabled", "false")
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+        builder
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.sources.partitionOverwriteMode", "static")
         # local mode: the driver JVM runs the tasks; SPARK_DRIVER_MEMORY raises it (a builder
         # setting would override spark-submit's own default otherwise)
         .config("spark.driver.memory", os.environ.get("SPARK_DRIVER_MEMORY", "2g"))
@@ -272,6 +287,43 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
     return session
 
 
+def _connect_session(remote: str, *, shuffle_partitions: int | None, conf: dict[str, str] | None) -> SparkSession:
+    """A Spark Connect client session with shoplens' SQL settings (the server owns the
+    JVM settings: memory, thread stacks, UI)."""
+    from pyspark.sql import SparkSession
+
+    parsed = urlsplit(remote.split(";", 1)[0])
+    if parsed.scheme != "sc" or not parsed.hostname:
+        raise ConfigError(f"--spark-remote {remote!r}: a Spark Connect URL looks like sc://host:15002")
+    try:  # the client would retry for minutes; a server that is not there is one line, now
+        socket.create_connection((parsed.hostname, parsed.port or 15002), timeout=30).close()
+    except OSError as exc:
+        raise SparkUnavailableError(f"cannot reach the Spark Connect server {remote}: {exc.strerror or exc} "
+                                    "(start one with $SPARK_HOME/sbin/start-connect-server.sh, see docs/spark.md)") from None
+    try:
+        from pyspark.sql.connect import utils as connect_utils
+
+        for check in ("require_minimum_grpc_version", "require_minimum_grpcio_status_version",
+                      "require_minimum_googleapis_common_protos_version", "require_minimum_zstandard_version"):
+            getattr(connect_utils, check, lambda: None)()
+    except ImportError as exc:
+        raise SparkUnavailableError(
+            f"--spark-remote needs the Spark Connect client: pip install 'shoplens[spark]' ({str(exc).splitlines()[0]})"
+        ) from None
+    try:
+        session = SparkSession.builder.remote(remote).appName("shoplens").getOrCreate()
+        for k, v in {**_SESSION_SQL_CONF, **(conf or {})}.items():
+            session.conf.set(k, v)
+        if shuffle_partitions:
+            session.conf.set("spark.sql.shuffle.partitions", str(shuffle_partitions))
+        session.range(1).count()  # fail here, with one line, when no server answers
+    except Exception as exc:
+        if isinstance(exc, ConfigError):
+            raise
+        raise SparkUnavailableError(f"cannot reach the Spark Connect server {remote}: {str(exc).splitlines()[0]}") from None
+    return session
+
+
 def _java_home() -> bool:
     home = os.environ.get("JAVA_HOME")
     return bool(home) and Path(home, "bin", "java").exists()
@@ -291,10 +343,12 @@ class SparkEngine:
     name = "spark"
 
     def __init__(self, root: str | Path, *, master: str = "local[*]", session: SparkSession | None = None,
-                 shuffle_partitions: int | None = None, local: Warehouse | None = None) -> None:
-        self.root = Path(root)
+                 shuffle_partitions: int | None = None, local: Warehouse | None = None,
+                 remote: str | None = None) -> None:
+        self.root = Path(root).absolute()  # executors and a Connect server resolve relative paths elsewhere
         self.local = local
         self.master = master
+        self.remote = remote
         self._session = session
         self.shuffle_partitions = shuffle_partitions
         self.tmp_root = self.root / "_tmp" / uuid.uuid4().hex[:8]
@@ -307,7 +361,7 @@ class SparkEngine:
     @property
     def spark(self) -> SparkSession:
         if self._session is None:
-            self._session = spark_session(self.master, shuffle_partitions=self.shuffle_partitions)
+            self._session = spark_session(self.master, shuffle_partitions=self.shuffle_partitions, remote=self.remote)
         return self._session
 
     # -- SQL -------------------------------------------------------------------------
@@ -374,7 +428,13 @@ class SparkEngine:
 
     def read_table(self, name: str) -> SparkFrame:
         if self.table_exists(name):
-            return self.spark.read.parquet(str(self.table_path(name)))
+            frame = self.spark.read.parquet(str(self.table_path(name)))
+            if name in TABLES:  # the data model's types, whoever wrote the Parquet (Spark or DuckDB)
+                present = set(frame.columns)
+                frame = frame.selectExpr(*[
+                    f"CAST(`{c.name}` AS {SPARK_TYPES[c.type]}) AS `{c.name}`" if c.name in present
+                    else f"CAST(NULL AS {SPARK_TYPES[c.type]}) AS `{c.name}`" for c in TABLES[name].columns])
+            return frame
         if name in TABLES:
             return self.spark.createDataFrame([], self.schema_ddl(name))
         raise UnknownTableError(f"no table {name!r} in the Spark warehouse {self.root}")

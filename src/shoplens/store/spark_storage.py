@@ -2,10 +2,10 @@
 
 The canonical tables live as Parquet folders in ``<warehouse folder>/<name>.spark/``
 (the system of record on Spark); shoplens' bookkeeping (ingest runs, quarantine,
-freshness, the privacy vault) stays in the small DuckDB file beside it. After each
-Spark ingest the canonical tables are also copied into the DuckDB file
-(:func:`mirror_to_duckdb`), so steps that have no Spark implementation yet read the
-same data.
+freshness, the privacy vault) stays in the small DuckDB file beside it, with a
+complete, verified copy of the canonical tables unless an ingest said
+``mirror=False`` (:mod:`shoplens.store.storage` keeps that copy true and records
+which engine holds the tables).
 
 >>> # wh = Warehouse("w.duckdb", engine="spark"); wh.engine.root  # doctest: +SKIP
 """
@@ -17,8 +17,8 @@ import uuid
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from shoplens.schema import TABLES
 from shoplens.store.engine import SparkEngine
+from shoplens.store.files import private_dir, write_private
 from shoplens.store.warehouse import first_row
 
 if TYPE_CHECKING:
@@ -43,52 +43,12 @@ def open_spark_engine(wh: Warehouse) -> SparkEngine:
         shutil.rmtree(root)  # tables of an earlier warehouse file that no longer exists
     if not wh.read_only and (expected is None or not stamp.exists()):
         token = expected or uuid.uuid4().hex
-        root.mkdir(parents=True, exist_ok=True)
-        stamp.write_text(token)
+        private_dir(root)
+        write_private(stamp, token)
         if expected is None:
             wh.con.execute("DELETE FROM _computed WHERE name = 'spark_storage'")
             wh.con.execute("INSERT INTO _computed VALUES ('spark_storage', 'storage', now()::TIMESTAMP, NULL, ?)", [token])
-    return SparkEngine(root, master=wh.spark_master, local=wh)
-
-
-def mirror_to_duckdb(wh: Warehouse, engine: SparkEngine, tables: list[str]) -> None:
-    """Copy Spark's Parquet tables into the DuckDB file (replacing their rows)."""
-    with wh.transaction() as con:
-        for name in tables:
-            if name not in TABLES or not engine.table_exists(name):
-                continue
-            cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-            path = (engine.table_path(name) / "*.parquet").as_posix().replace("'", "''")
-            con.execute(f'DELETE FROM "{name}"')
-            con.execute(f"INSERT INTO \"{name}\" ({cols}) SELECT {cols} FROM read_parquet('{path}')")
-
-
-def mirror_to_spark(wh: Warehouse, engine: SparkEngine, tables: list[str] | None = None) -> list[str]:
-    """Copy canonical tables that a DuckDB-only step changed in the DuckDB file (e.g. an
-    erasure deleting a customer's rows) back to Spark's Parquet tables; returns the tables
-    rewritten. DuckDB writes the Parquet itself (no JVM needed); only tables whose row
-    count differs from the Parquet copy are rewritten, each as a next version swapped in."""
-    import duckdb
-
-    changed = []
-    for name in tables or list(TABLES):
-        if not engine.table_exists(name):
-            continue
-        path = (engine.table_path(name) / "*.parquet").as_posix().replace("'", "''")
-        spark_rows = duckdb.connect().execute(f"SELECT count(*) FROM read_parquet('{path}')").fetchall()[0][0]
-        duck_rows = wh.row_count(name)
-        if duck_rows == 0 or spark_rows == duck_rows:  # not mirrored (mirror=False), or unchanged
-            continue
-        nxt = engine.root / f".{name}.next"
-        shutil.rmtree(nxt, ignore_errors=True)
-        nxt.mkdir(parents=True)
-        cols = ", ".join(f'"{c}"' for c in TABLES[name].column_names)
-        target = (nxt / "part-00000.parquet").as_posix().replace("'", "''")
-        wh.con.execute(f"COPY (SELECT {cols} FROM \"{name}\") TO '{target}' (FORMAT parquet)")
-        (nxt / "_SUCCESS").touch()
-        engine.publish(name)
-        changed.append(name)
-    return changed
+    return SparkEngine(root, master=wh.spark_master, local=wh, remote=getattr(wh, "spark_remote", None))
 
 
 def _parquet(path: Path) -> str:
@@ -151,9 +111,14 @@ def stage_customer_erasure(wh: Warehouse, ids: list[str]) -> dict[str, int]:
 
 def publish_staged(wh: Warehouse, names: list[str]) -> None:
     """Swap in the next versions staged by :func:`stage_customer_erasure`."""
+    from shoplens.store.storage import read_state, sync
+
     engine = wh.engine if wh.engine_name == "spark" else SparkEngine(spark_root(wh), local=wh)
     for name in names:
         engine.publish(name)
+    state = read_state(wh)
+    if names and state.canonical == "spark":
+        sync(wh, state)  # the DuckDB file was changed the same way: record both as equal
 
 
 def discard_staged(wh: Warehouse) -> None:

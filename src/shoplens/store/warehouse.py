@@ -36,6 +36,9 @@ META_TABLES_SQL = [
         "column" VARCHAR, reason VARCHAR, raw VARCHAR, quarantined_at TIMESTAMP)""",
     """CREATE TABLE IF NOT EXISTS _computed (
         name VARCHAR, kind VARCHAR, computed_at TIMESTAMP, rows BIGINT, info VARCHAR)""",
+    # which engine holds the canonical tables, and the state of the other engine's copy
+    # (shoplens.store.storage)
+    "CREATE TABLE IF NOT EXISTS _storage (key VARCHAR, value VARCHAR, updated_at TIMESTAMP)",
 ]
 
 
@@ -68,9 +71,14 @@ class Warehouse:
 
     Parameters
     ----------
-    path: the ``.duckdb`` file; its folder is created when missing.
+    path: the ``.duckdb`` file, created owner-only (0600); its folder is created (0700) when missing.
     read_only: open without write access (several readers may share it).
     memory_limit, threads: DuckDB resource limits.
+    engine: ``duckdb`` or ``spark``, the engine that runs transforms (``spark_master``:
+    where). Opening a warehouse whose tables another engine holds either works on the
+    same data or raises :class:`~shoplens.errors.EngineMismatchError` (see
+    :mod:`shoplens.store.storage`); ``check_storage=False`` skips that check, for
+    bookkeeping only (``shoplens migrate``, and ``shoplens demo`` replacing a warehouse).
     """
 
     def __init__(
@@ -82,15 +90,21 @@ class Warehouse:
         threads: int | None = None,
         engine: str = "duckdb",
         spark_master: str = "local[*]",
+        spark_remote: str | None = None,
+        check_storage: bool = True,
     ) -> None:
         self.path = Path(path)
         self.read_only = read_only
         self.engine_name = engine
         self.spark_master = spark_master
+        self.spark_remote = spark_remote
         self._engine: Any = None
+        created = not self.path.exists()
         if not read_only:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-        elif not self.path.exists():
+            from shoplens.store.files import private_dir
+
+            private_dir(self.path.parent)  # a new folder is owner-only (0700), like the file below
+        elif created:
             raise ConfigError(
                 f"{self.path}: no warehouse here (run `shoplens demo` or `shoplens ingest` first, "
                 "or point --warehouse / SHOPLENS_WAREHOUSE at an existing one)"
@@ -104,11 +118,23 @@ class Warehouse:
             self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
         except duckdb.IOException as exc:
             raise ConfigError(f"{self.path}: cannot open the warehouse: {exc}") from None
+        if created and not read_only:
+            from shoplens.store.files import restrict
+
+            restrict(self.path)  # DuckDB creates it with the process umask (often 0644)
         self.con.execute("SET TimeZone = 'UTC'")
         self.con.execute(f"SET temp_directory = '{self.tmp_dir.as_posix()}'")
         self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             self.ensure_schema()
+        if check_storage:
+            from shoplens.store.storage import check_engine
+
+            try:
+                check_engine(self)
+            except BaseException:
+                self.con.close()
+                raise
 
     # -- lifecycle -----------------------------------------------------------------
     def __enter__(self) -> Warehouse:
@@ -163,6 +189,13 @@ class Warehouse:
     @property
     def tmp_dir(self) -> Path:
         return self.home / ".tmp"
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where uploaded files wait while they are ingested (``upload-*`` folders, removed after each
+        upload and, for uploads a killed server left behind, when the server starts); one folder per
+        warehouse file, so a server never removes the uploads of another warehouse in the same folder."""
+        return self.tmp_dir / "uploads" / self.path.stem
 
     def ensure_schema(self) -> None:
         for table in TABLES.values():
@@ -257,7 +290,9 @@ class Warehouse:
         Parquet table ``name`` so later Spark transforms read it where Spark keeps tables."""
         self.write_table(name, frame, kind=kind, info=info)
         if self.engine_name == "spark":
-            self.engine.write_pandas(name, frame, self.column_types(name))
+            from shoplens.store.storage import write_parquet_result
+
+            write_parquet_result(self, name)
 
     def mark_computed(self, name: str, kind: str, rows: int | None = None, info: dict | None = None) -> None:
         """Record that ``name`` (a table, model or report) was computed now."""

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 
@@ -56,7 +57,8 @@ def register(app: typer.Typer) -> None:
         frame["sentiment_score"] = scored["sentiment_score"].round(4).values
         write_output(frame, output)
         counts = frame["sentiment"].value_counts().to_dict()
-        console.print(f"wrote {len(frame):,} rows to {output} ({', '.join(f'{k}: {v:,}' for k, v in counts.items())})")
+        console.print(f"wrote {len(frame):,} rows to {escape(str(output))} "
+                      f"({escape(', '.join(f'{k}: {v:,}' for k, v in counts.items()))})")
 
     @text.command("intent")
     def intent_cmd(
@@ -75,7 +77,7 @@ def register(app: typer.Typer) -> None:
         frame["intent"] = scored["intent"].values
         frame["intent_score"] = scored["intent_score"].round(4).values
         write_output(frame, output)
-        console.print(f"wrote {len(frame):,} rows to {output}")
+        console.print(f"wrote {len(frame):,} rows to {escape(str(output))}")
 
     @text.command("aspects")
     def aspects_cmd(
@@ -92,7 +94,7 @@ def register(app: typer.Typer) -> None:
         found = extract_aspects(frame[column].tolist(), lang)
         records = [dict(row, aspects=a) for row, a in zip(frame.to_dict("records"), found)]
         write_jsonl(records, output)
-        console.print(f"wrote {len(records):,} rows to {output} ({sum(len(a) for a in found):,} aspect mentions)")
+        console.print(f"wrote {len(records):,} rows to {escape(str(output))} ({sum(len(a) for a in found):,} aspect mentions)")
 
     @text.command("entities")
     def entities_cmd(
@@ -121,7 +123,7 @@ def register(app: typer.Typer) -> None:
         frame = read_texts(file, column)
         ex = EntityExtractor()
         write_jsonl([dict(r, entities=ex.extract(r[column])) for r in frame.to_dict("records")], output)
-        console.print(f"wrote {len(frame):,} rows to {output}")
+        console.print(f"wrote {len(frame):,} rows to {escape(str(output))}")
 
     @train.command("sentiment")
     def train_sentiment_cmd(
@@ -192,7 +194,7 @@ def register(app: typer.Typer) -> None:
 
             def step(what: str, done: int, total: int) -> None:
                 if what not in tasks:
-                    tasks[what] = progress.add_task(f"scoring {what}", total=total)
+                    tasks[what] = progress.add_task(escape(f"scoring {what}"), total=total)
                 progress.update(tasks[what], completed=done)
 
             added = analyze_warehouse(wh, progress=step)

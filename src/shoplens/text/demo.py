@@ -7,6 +7,7 @@ from __future__ import annotations
 import time
 
 import plotly.express as px
+from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
 from shoplens.errors import InsufficientDataError
@@ -42,7 +43,7 @@ def run(ctx) -> None:  # type: ignore[no-untyped-def]  # DemoContext (pipeline i
                                       "(one-sided two-proportion z-test)"))
     except InsufficientDataError as exc:
         emerging = None
-        ctx.console.print(f"[dim]emerging complaints: {exc}[/dim]")
+        ctx.console.print(f"[dim]emerging complaints: {escape(str(exc))}[/dim]")
 
     intents = intent_mix(wh, period="quarter")
     top_intents = wh.query("SELECT intent, count(*) AS messages, avg(intent_score) AS mean_confidence "
@@ -57,7 +58,7 @@ def run(ctx) -> None:  # type: ignore[no-untyped-def]  # DemoContext (pipeline i
         ctx.console.print(frame_table(topics_shown, title="Review topics (NMF on TF-IDF, per language)", max_rows=20))
     except InsufficientDataError as exc:
         topics_shown = None
-        ctx.console.print(f"[dim]review topics: {exc}[/dim]")
+        ctx.console.print(f"[dim]review topics: {escape(str(exc))}[/dim]")
     entities = top_entities(wh, limit=10)
     ctx.console.print(frame_table(entities, title="Most mentioned entities (reviews and support messages)"))
 

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens.errors import InputFileError
+from shoplens.store.files import open_private
 
 
 def read_texts(path: str | Path, column: str) -> pd.DataFrame:
@@ -42,15 +43,13 @@ def write_output(frame: pd.DataFrame, path: str | Path) -> Path:
     from shoplens.files import write_csv
 
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    return write_csv(frame, path)
+    return write_csv(frame, path)  # owner-only, like every file shoplens writes
 
 
 def write_jsonl(records: list[dict[str, Any]], path: str | Path) -> Path:
     """One JSON object per line (UTF-8, Chinese kept readable)."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w", encoding="utf-8") as fh:
+    with open_private(path, "w", encoding="utf-8") as fh:
         for rec in records:
             fh.write(json.dumps(rec, ensure_ascii=False, default=str) + "\n")
     return path

@@ -85,7 +85,7 @@
       const seg = await load("/segments?limit=100");
       if (failed(seg)) { page.append(notice(seg)); return; }
       const rows = seg.data;
-      const name = (r) => String(r.segment ?? r.name ?? r.segment_id);
+      const name = (r) => String(r.segment_name ?? r.segment ?? r.name ?? r.segment_id);
       const size = (r) => r.customers ?? r.size ?? r.n_customers;
       const value = Object.keys(rows[0] || {}).find((c) => /clv|value/i.test(c) && typeof rows[0][c] === "number");
       const charts = [chart(t("segment_sizes"), [{ type: "bar", x: rows.map(name), y: rows.map(size) }])];

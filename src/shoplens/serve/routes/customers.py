@@ -15,6 +15,7 @@ from fastapi import APIRouter, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from shoplens.errors import NotComputedError, NotFoundError
+from shoplens.metrics import customer_value_sql, revenue_orders_sql
 from shoplens.privacy.consent import _allowed_internal, consent_filter_sql
 from shoplens.privacy.ids import to_external, to_internal
 from shoplens.schema import TABLES
@@ -61,6 +62,16 @@ def one_row(wh: Warehouse, table: str, customer: str) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+def purchase_summary(wh: Warehouse, customer: str) -> dict[str, Any]:
+    """Orders, net revenue (as defined in :mod:`shoplens.metrics`), first and last purchase of one customer."""
+    row = records(wh.con.execute(
+        f"""SELECT orders, round(net_revenue, 2) AS net_revenue, first_order_at, last_order_at
+            FROM ({customer_value_sql(customer='$customer')}) v""", {"customer": customer}).df())
+    summary = row[0] if row else {"orders": 0, "net_revenue": 0.0, "first_order_at": None, "last_order_at": None}
+    currency = first_row(wh.con.execute("SELECT min(currency) FROM orders WHERE customer_id = ?", [customer]))
+    return clean({**summary, "currency": currency[0] if currency else None})
+
+
 @router.get(f"{API}/customers/{{customer_id}}")
 def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep, key: Analyst) -> dict[str, Any]:
     """Customer 360: masked profile, purchase summary, and (with consent) segment, CLV, churn risk and reasons."""
@@ -74,18 +85,11 @@ def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep
         if column in base:
             base[column] = mask(base[column])
     base["customer_id"] = customer_id
-    purchases = clean(wh.con.execute(
-        """SELECT count(DISTINCT o.order_id) FILTER (WHERE coalesce(o.status, 'completed') = 'completed') AS orders,
-                  round(sum(i.quantity * i.unit_price), 2) AS net_revenue,
-                  min(o.ordered_at) AS first_order_at, max(o.ordered_at) AS last_order_at,
-                  any_value(o.currency) AS currency
-           FROM orders o LEFT JOIN order_items i USING (order_id) WHERE o.customer_id = ?""", [internal]).df())
-    by_month = wh.query(
-        """SELECT strftime(date_trunc('month', o.ordered_at), '%Y-%m') AS month,
-                  round(sum(i.quantity * i.unit_price), 2) AS revenue
-           FROM orders o JOIN order_items i USING (order_id) WHERE o.customer_id = ? GROUP BY 1 ORDER BY 1""",
-        [internal])
-    profile: dict[str, Any] = {"customer_id": customer_id, "profile": base, "purchases": purchases[0],
+    purchases = purchase_summary(wh, internal)
+    by_month = wh.con.execute(
+        f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month, round(sum(amount), 2) AS revenue
+            FROM ({revenue_orders_sql(customer='$customer')}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
+    profile: dict[str, Any] = {"customer_id": customer_id, "profile": base, "purchases": purchases,
                                "orders_by_month": records(by_month)}
     personalised = bool(_allowed_internal(wh, [internal], "profile", default=request.app.state.consent_default))
     profile["personalization_allowed"] = personalised

@@ -10,13 +10,15 @@ of each in memory and teaches it the rewards logged since it last learned
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from pydantic import BaseModel, Field, model_validator
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, BeforeValidator, Field, model_validator
 
-from shoplens.errors import NotComputedError, NotFoundError
+from shoplens.errors import InvalidParameterError, NotComputedError, NotFoundError
 from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
 from shoplens.serve.schemas import Page, clean, page
 from shoplens.store.registry import ModelRegistry
@@ -26,12 +28,33 @@ router = APIRouter(tags=["decisions"])
 API = "/api/v1"
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9_.-]{1,64}$")]
 _lock = threading.Lock()
+MAX_MAGNITUDE = 1e15  # larger numbers are no real context (and 10**400 overflows every float)
+
+
+def _scalar(value: Any) -> Any:
+    """A context or parameter value as it may be stored: finite numbers within +-1e15, text of at most
+    200 characters, booleans, null; anything else is a 422 naming the field."""
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, (int, float)):
+        if isinstance(value, float) and not math.isfinite(value) or abs(value) > MAX_MAGNITUDE:
+            raise ValueError(f"numbers must be finite and within +-{MAX_MAGNITUDE:g}")
+        return value
+    if isinstance(value, str) and len(value) > 200:
+        raise ValueError("text values may have at most 200 characters")
+    return value
+
+
+Scalar = Annotated[float | int | str | bool | None, BeforeValidator(_scalar)]
+Key = Annotated[str, Field(min_length=1, max_length=100)]
 
 
 class PolicyIn(BaseModel):
     name: Name
     policy: Literal["epsilon-greedy", "ucb1", "bernoulli-ts", "linucb", "linear-ts", "logistic-ts"]
-    params: dict[str, float | int | str | bool | None] = Field(default_factory=dict, max_length=20)
+    params: dict[Key, Scalar] = Field(default_factory=dict, max_length=20,
+                                      description="the policy's parameters, e.g. {\"epsilon\": 0.1}; checked against "
+                                                  "its constraints (422 names a bad one)")
 
 
 class PolicyOut(BaseModel):
@@ -44,7 +67,7 @@ class DecisionIn(BaseModel):
     policy: Name
     actions: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(min_length=1, max_length=200)
     customer_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
-    context: dict[str, float | int | str | bool | None] = Field(default_factory=dict, max_length=100)
+    context: dict[Key, Scalar] = Field(default_factory=dict, max_length=100)
     k: int = Field(1, ge=1, le=50)
     decision_type: Annotated[str, Field(max_length=50)] = "offer"
 
@@ -121,13 +144,13 @@ def _decider(request: Request, wh: Warehouse, name: str, decision_type: str = "o
 def create_policy(body: PolicyIn, wh: WarehouseDep, key: Admin) -> PolicyOut:
     """Register a new bandit policy version (promoted, served from the next decision on)."""
     from shoplens.decide.policies import make_policy
-
     from shoplens.errors import UserInputError
 
-    try:
+    try:  # checked before anything is stored: a stored bad value would fail every later decision
         policy = make_policy(body.policy, **body.params)
-    except TypeError as exc:  # an unknown parameter name
-        raise UserInputError(f"params: {exc}") from None
+    except InvalidParameterError as exc:
+        raise RequestValidationError([{"loc": ("body", "params", exc.param), "msg": str(exc),
+                                       "type": "value_error"}]) from None
     registry = ModelRegistry(wh)
     kinds = wh.con.execute("SELECT DISTINCT kind FROM _models WHERE name = ?", [body.name]).fetchall() \
         if wh.has_table("_models") else []

@@ -78,7 +78,8 @@ async def recommend(
     max_per_category: Annotated[int | None, Query(ge=1, le=100)] = None,
 ) -> dict[str, Any]:
     """Top-``n`` products for a customer with a reason each, from the served recommender (the response
-    names its version). Without personalisation consent: the non-personalised popular list."""
+    names its version). Without personalisation consent: the non-personalised popular list.
+    ``score`` is in [0, 1]; ``personalised`` is true only when the list used the customer's history."""
     audit_customers(request, [customer_id])
     responses = request.app.state.responses
     question = (customer_id, n, exclude_purchased, in_stock_only, tuple(category or ()), price_min, price_max,
@@ -107,7 +108,6 @@ def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tupl
                in_stock_only: bool, category: list[str] | None, price_min: float | None, price_max: float | None,
                max_per_category: int | None) -> dict[str, Any]:
     from shoplens.recs.base import RecFilters
-    from shoplens.recs.service import NOT_PERSONALISED
     from shoplens.recs.service import recommend as recommend_for
 
     name, version, model = served_recommender(request, wh)
@@ -116,14 +116,9 @@ def _recommend(request: Request, wh: Warehouse, customer_id: str, question: tupl
                          price_max=price_max, max_per_category=max_per_category)
     frame = recommend_for(wh, [customer_id], k=n, filters=filters, model=model,
                           consent_default=request.app.state.consent_default)
-    # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists
-    personalised = not (frame["reason"] == NOT_PERSONALISED).any()
-    if frame.empty:  # nothing to recommend at all: ask the consent table directly
-        from shoplens.privacy.consent import _allowed_internal
-        from shoplens.privacy.ids import to_internal
-
-        personalised = bool(_allowed_internal(wh, to_internal(wh, [customer_id]), "recommendation",
-                                              default=request.app.state.consent_default))
+    # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists;
+    # a list is personalised only when the model ranked it from the customer's history (unknown: popular)
+    personalised = bool(frame["personalised"].any())
     names = _product_names(request, version, model)
     frame = frame.drop(columns=["customer_id"]).assign(name=lambda f: f["product_id"].astype(str).map(names))
     return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, File, Form, HTTPException, Query, Request, Response, UploadFile
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import HTTPAuthorizationCredentials
 
 from shoplens import __version__
 from shoplens.errors import UserInputError
-from shoplens.serve.deps import Admin, Viewer, WarehouseDep, bearer
+from shoplens.serve.deps import Admin, Viewer, WarehouseDep, authenticate, bearer
 from shoplens.serve.keys import role_at_least
 from shoplens.serve.schemas import Accounting, Health, ModelVersionOut, Page, clean, page, records
+from shoplens.store.files import open_private, private_dir
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import table_status
 
@@ -77,6 +79,39 @@ def quality(wh: WarehouseDep, key: Viewer) -> dict[str, Any]:
                   "drift": drift_summary(wh)})
 
 
+def remove_leftover_uploads(wh: Any) -> list[str]:
+    """Delete the upload folders a killed server left behind (they may hold raw PII); returns their names.
+    Only ``upload-*`` folders inside shoplens' own uploads folder are touched."""
+    removed = []
+    if wh.uploads_dir.is_dir():
+        for folder in sorted(wh.uploads_dir.glob("upload-*")):
+            if folder.is_dir() and not folder.is_symlink():
+                shutil.rmtree(folder, ignore_errors=True)
+                removed.append(folder.name)
+    return removed
+
+
+MAX_NAME_BYTES = 255  # the longest file name common file systems store
+
+
+def upload_name(filename: str | None) -> str:
+    """The uploaded file's name, used only for its extension (format, compression): one plain name;
+    ``..``, path separators, control characters or more than 255 bytes are a 422 naming the field."""
+    name = filename or "upload.csv"
+    problem = None
+    if name in (".", "..") or not name.strip():
+        problem = "is not a file name"
+    elif any(sep in name for sep in ("/", "\\")) or any(ord(c) < 32 for c in name):
+        problem = "may not contain path separators or control characters"
+    elif len(name.encode("utf-8", errors="surrogatepass")) > MAX_NAME_BYTES:
+        problem = f"is longer than {MAX_NAME_BYTES} bytes"
+    if problem:
+        shown = name if len(name) <= 60 else name[:57] + "..."
+        raise RequestValidationError([{"loc": ("body", "file"), "msg": f"the file name {shown!r} {problem}; "
+                                       "name the file like orders.csv or export.csv.gz", "type": "value_error"}])
+    return name
+
+
 @router.post(f"{API}/ingest", response_model=Accounting, tags=["ingest"])
 def ingest_file(
     request: Request,
@@ -92,11 +127,11 @@ def ingest_file(
 
     if not table and not preset:
         raise UserInputError("give a table (form field `table`) or a preset (form field `preset`)")
-    name = Path(file.filename or "upload.csv").name or "upload.csv"
-    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=wh.home))
-    try:
+    name = upload_name(file.filename)
+    folder = Path(tempfile.mkdtemp(prefix="upload-", dir=private_dir(wh.uploads_dir)))  # 0700
+    try:  # removed in any case; a killed server's leftovers go when it next starts (app.create_app)
         target = folder / name
-        with target.open("wb") as out:
+        with open_private(target) as out:
             shutil.copyfileobj(file.file, out)
         settings = request.app.state.settings
         # one ingest at a time: DuckDB allows one writer transaction per table
@@ -158,10 +193,10 @@ def metrics(request: Request,
     given = credentials.credentials if credentials else ""
     ok = bool(token) and hmac.compare_digest(given.encode(), token.get_secret_value().encode())
     if not ok:
-        key = state.keys.verify(given) if given else None
-        if key is None:
+        if not given:
             raise HTTPException(401, "metrics need an admin API key or the metrics token",
                                 headers={"WWW-Authenticate": "Bearer"})
+        key = authenticate(request, given)  # the same checks (expiry, slowed guessing) as every route
         request.state.api_key = key
         if not role_at_least(key.role, "admin"):
             raise HTTPException(403, "metrics need the admin role or the metrics token")

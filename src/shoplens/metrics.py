@@ -1,0 +1,217 @@
+"""The shop's metrics, each defined once: SQL over the canonical tables that every
+view uses (the overview, customer analyses, the REST API, the dashboard and the report).
+
+Two views that show "net revenue" or "customers" read it from here, so they cannot
+disagree. The definitions, in words (also in ``docs/data-model.md``, generated from
+:data:`METRICS` and kept in sync by a test):
+
+- an order's **value** is the sum of its lines (quantity x unit price, less the line
+  discount), or its ``total_amount`` when it has no lines;
+- each order is of one **kind**: ``purchase`` (status completed, paid, shipped,
+  delivered or missing, value >= 0), ``return`` (value < 0: a credit note or return,
+  like Online Retail's ``C`` invoices), ``reversed`` (status returned/refunded with
+  a value >= 0: bought and taken back in full, so it nets to zero), ``cancelled``
+  (never fulfilled), ``adjustment`` (bookkeeping) or ``open`` (pending);
+- **net revenue** = value of purchases + value of returns (negative); **gross revenue**
+  = value of purchases; adjustments, cancelled, reversed and open orders add nothing.
+
+>>> "purchase" in order_values_sql()
+True
+>>> [m.name for m in METRICS][:3]
+['order value', 'order kind', 'orders']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shoplens.store.transform import Transform
+
+PURCHASE_STATUSES = ("completed", "paid", "shipped", "delivered")
+REVERSED_STATUSES = ("returned", "refunded")
+ORDER_KINDS = ("purchase", "return", "reversed", "cancelled", "adjustment", "open")
+# Kinds whose value counts in revenue (purchases positive, returns negative).
+REVENUE_KINDS = ("purchase", "return")
+
+_LIST = lambda values: ", ".join(f"'{v}'" for v in values)  # noqa: E731
+
+
+
+def line_value_sql(alias: str = "") -> str:
+    """The value of one order line: what the customer paid for it (negative on return lines).
+
+    >>> line_value_sql("i")
+    'i.quantity * i.unit_price - sign(i.quantity) * coalesce(i.discount, 0)'
+    """
+    a = f"{alias}." if alias else ""
+    return f"{a}quantity * {a}unit_price - sign({a}quantity) * coalesce({a}discount, 0)"
+
+
+# Kind of an order from its status and value (``v``: the order's value expression).
+_KIND = f"""CASE WHEN o.status = 'adjustment' THEN 'adjustment'
+            WHEN {{v}} < 0 THEN 'return'
+            WHEN o.status IS NULL OR o.status IN ({_LIST(PURCHASE_STATUSES)}) THEN 'purchase'
+            WHEN o.status IN ({_LIST(REVERSED_STATUSES)}) THEN 'reversed'
+            WHEN o.status = 'cancelled' THEN 'cancelled'
+            ELSE 'open' END"""
+
+
+def _before(column: str, end: str | None) -> str:
+    return f" AND {column} < {end}" if end else ""
+
+
+def order_values_sql(end: str | None = None, customer: str | None = None) -> str:
+    """Every order (before ``end``, a SQL literal, exclusive) with its ``amount`` (value) and ``kind``.
+
+    ``customer`` (a SQL literal or parameter such as ``$customer``) keeps one customer's orders and
+    sums only their lines (a per-request lookup must not aggregate every line of the shop).
+    Columns: order_id, customer_id, ordered_at, status, currency, channel, discount, amount, kind.
+    """
+    value = "coalesce(ol.amount, o.total_amount, 0)"
+    lines = f"SELECT order_id, sum({line_value_sql()}) AS amount FROM order_items"
+    if customer is not None:
+        lines += f" WHERE order_id IN (SELECT order_id FROM orders WHERE customer_id = {customer})"
+    return f"""SELECT o.order_id, o.customer_id, o.ordered_at, o.status, o.currency, o.channel,
+               coalesce(o.discount_amount, 0) AS discount, {value} AS amount, {_KIND.format(v=value)} AS kind
+        FROM orders o LEFT JOIN ({lines} GROUP BY order_id) ol ON ol.order_id = o.order_id
+        WHERE TRUE{_before('o.ordered_at', end)}{f' AND o.customer_id = {customer}' if customer is not None else ''}"""
+
+
+def line_values_sql(end: str | None = None) -> str:
+    """Order lines that count in revenue (lines of purchases and returns), with their signed ``amount``.
+
+    Columns: order_id, customer_id, ordered_at, kind, product_id, quantity, amount. Summed
+    over any grouping (category, product, month) they give that group's net revenue.
+    """
+    return f"""SELECT i.order_id, lv.customer_id, lv.ordered_at, lv.kind, i.product_id, i.quantity,
+               {line_value_sql('i')} AS amount
+        FROM order_items i JOIN ({order_values_sql(end)}) lv ON lv.order_id = i.order_id
+        WHERE lv.kind IN ({_LIST(REVENUE_KINDS)})"""
+
+
+def revenue_orders_sql(end: str | None = None, customer: str | None = None) -> str:
+    """Orders that count in revenue (purchases and returns, guest checkouts included) before ``end``
+    (of one ``customer`` when given)."""
+    return f"SELECT * FROM ({order_values_sql(end, customer)}) ro WHERE kind IN ({_LIST(REVENUE_KINDS)})"
+
+
+def purchases_sql(end: str | None = None) -> str:
+    """Customers' purchases (customer_id, order_id, ordered_at, amount, channel, discount) before ``end``."""
+    return f"""SELECT customer_id, order_id, ordered_at, amount, channel, discount
+        FROM ({order_values_sql(end)}) pv WHERE kind = 'purchase' AND customer_id IS NOT NULL"""
+
+
+def returns_sql(end: str | None = None) -> str:
+    """Customers' returns (customer_id, order_id, ordered_at, returned: a positive amount) before ``end``."""
+    return f"""SELECT customer_id, order_id, ordered_at, -amount AS returned
+        FROM ({order_values_sql(end)}) rv WHERE kind = 'return' AND customer_id IS NOT NULL"""
+
+
+def customer_value_sql(end: str | None = None, customer: str | None = None) -> str:
+    """Per customer with at least one purchase before ``end`` (only ``customer`` when given): orders,
+    gross_revenue, returned_value, net_revenue, average_order_value, first_order_at, last_order_at."""
+    return f"""SELECT customer_id, orders, gross_revenue, returned_value, gross_revenue - returned_value AS net_revenue,
+               (gross_revenue - returned_value) / orders AS average_order_value, first_order_at, last_order_at
+        FROM (SELECT customer_id, count(*) FILTER (WHERE kind = 'purchase') AS orders,
+                     coalesce(sum(amount) FILTER (WHERE kind = 'purchase'), 0) AS gross_revenue,
+                     coalesce(-sum(amount) FILTER (WHERE kind = 'return'), 0) AS returned_value,
+                     min(ordered_at) FILTER (WHERE kind = 'purchase') AS first_order_at,
+                     max(ordered_at) FILTER (WHERE kind = 'purchase') AS last_order_at
+              FROM ({order_values_sql(end, customer)}) cv
+              WHERE customer_id IS NOT NULL AND kind IN ({_LIST(REVENUE_KINDS)})
+              GROUP BY customer_id) cv_sums
+        WHERE orders > 0"""
+
+
+SHOP_KPIS = Transform(
+    "shop_kpis",
+    f"""
+    WITH ov AS ({order_values_sql()}),
+         per_customer AS (SELECT customer_id, count(*) AS n FROM ov
+                          WHERE kind = 'purchase' AND customer_id IS NOT NULL GROUP BY customer_id),
+         sums AS (SELECT count(*) FILTER (WHERE kind = 'purchase') AS orders,
+                         coalesce(sum(amount) FILTER (WHERE kind = 'purchase'), 0) AS gross_revenue,
+                         coalesce(-sum(amount) FILTER (WHERE kind = 'return'), 0) AS returned_value,
+                         count(*) FILTER (WHERE kind IN ('return', 'reversed', 'cancelled')) AS cancellations,
+                         min(ordered_at) AS first_order, max(ordered_at) AS last_order, min(currency) AS currency
+                  FROM ov)
+    SELECT (SELECT count(*) FROM per_customer) AS customers, orders, gross_revenue - returned_value AS revenue,
+           (gross_revenue - returned_value) / nullif(orders, 0) AS average_order_value,
+           (SELECT avg(CASE WHEN n >= 2 THEN 1.0 ELSE 0.0 END) FROM per_customer) AS repeat_purchase_rate,
+           cancellations, gross_revenue, returned_value, first_order, last_order, currency
+    FROM sums
+    """,
+    inputs=("orders", "order_items"),
+    description="headline KPIs of the shop",
+)
+
+NET_REVENUE_BY_MONTH = Transform(
+    "net_revenue_by_month",
+    f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month,
+               round(sum(amount), 2) AS revenue,
+               count(*) FILTER (WHERE kind = 'purchase') AS orders,
+               count(DISTINCT customer_id) FILTER (WHERE kind = 'purchase') AS customers
+        FROM ({revenue_orders_sql()}) m GROUP BY 1 ORDER BY 1""",
+    inputs=("orders", "order_items"),
+)
+
+
+
+def category_sql(alias: str = "p") -> str:
+    """A product's category for grouping; products without one are ``uncategorised``.
+
+    >>> category_sql("pr")
+    "coalesce(pr.category, 'uncategorised')"
+    """
+    return f"coalesce({alias + '.' if alias else ''}category, 'uncategorised')"
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One documented metric: its name, where it is computed, and its definition in words."""
+
+    name: str
+    definition: str
+    sql: str
+    used_by: str
+
+
+METRICS: list[Metric] = [
+    Metric("order value", "sum of the order's lines (quantity x unit price - line discount); the order's "
+           "`total_amount` when it has no lines", "order_values_sql", "every metric below; drift's `order_value`"),
+    Metric("order kind", "`purchase` (status completed/paid/shipped/delivered or missing, value >= 0), `return` "
+           "(value < 0), `reversed` (status returned/refunded, value >= 0: nets to zero), `cancelled`, `adjustment`, "
+           "`open` (pending)", "order_values_sql", "every metric below"),
+    Metric("orders", "number of purchases (guest checkouts included in shop totals)", "SHOP_KPIS, customer_value_sql",
+           "overview KPIs, revenue by month, weekday/hour and weekly patterns, RFM frequency, customer features and "
+           "profile, REST customer summary"),
+    Metric("customers", "customers with at least one purchase", "SHOP_KPIS, customer_value_sql",
+           "overview KPIs, RFM, segments, cohorts, dashboard, report"),
+    Metric("gross revenue", "value of purchases", "SHOP_KPIS, customer_value_sql",
+           "overview (`gross_revenue`), RFM `gross_value`, features `gross_revenue`"),
+    Metric("returns", "value of returns, as a positive amount (`returned_value`)", "SHOP_KPIS, returns_sql",
+           "overview, RFM `returned_value`, features `return_rate`, CLV"),
+    Metric("net revenue", "gross revenue - returns; for a group of lines (category, product, month) the sum of the "
+           "signed values of lines of purchases and returns", "SHOP_KPIS, customer_value_sql, line_values_sql",
+           "overview KPI `revenue`, revenue by month/category/product, category trends, weekly anomalies, "
+           "RFM `monetary`, features and profile `net_revenue`, segment `avg_net_revenue` and revenue share, "
+           "REST customer summary and orders by month, dashboard, report, the demo's A/A test"),
+    Metric("average order value", "net revenue / orders", "SHOP_KPIS, customer_value_sql",
+           "overview KPI, customer features `aov`"),
+    Metric("repeat-purchase rate", "share of customers with two or more purchases", "SHOP_KPIS", "overview KPI"),
+    Metric("cancellations / returns", "number of orders of kind return, reversed or cancelled", "SHOP_KPIS",
+           "overview KPI `cancellations`"),
+    Metric("units demanded", "units on lines with a positive quantity of orders that are not cancelled or adjustments "
+           "(returned orders count: the customer did buy)", "DEMAND_LINE_SQL",
+           "demand series and forecasts, market trends"),
+]
+
+# Order lines that are demand (aliases ``oi`` for order_items, ``o`` for orders).
+DEMAND_LINE_SQL = "oi.quantity > 0 AND coalesce(o.status, '') NOT IN ('cancelled', 'adjustment')"
+
+
+def metrics_markdown() -> str:
+    """The metrics table of ``docs/data-model.md`` (kept in sync by a test)."""
+    rows = ["| metric | definition | defined in `shoplens.metrics` | used by |", "|---|---|---|---|"]
+    rows += [f"| {m.name} | {m.definition} | `{m.sql}` | {m.used_by} |" for m in METRICS]
+    return "\n".join(rows) + "\n"

@@ -1,0 +1,29 @@
+"""Shared CLI helpers: tables print user text as it is, never as Rich markup."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+from rich.console import Console
+
+from shoplens.cli_common import console, err_console, frame_table, rows_table
+
+
+def _render(renderable) -> str:
+    out = io.StringIO()
+    Console(file=out, width=200, emoji=False, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def test_product_named_like_markup_prints_as_itself():
+    products = pd.DataFrame({"name": ["[bold]x[/bold]", "MUG [red]"], "revenue": [10.0, 2.5]})
+    text = _render(frame_table(products, title="Top [dim]products[/dim]"))
+    assert "[bold]x[/bold]" in text and "MUG [red]" in text
+    assert "Top [dim]products[/dim]" in text
+    text = _render(rows_table([{"[b]column": "a"}]))
+    assert "[b]column" in text
+
+
+def test_consoles_leave_emoji_codes_alone():
+    assert not console._emoji and not err_console._emoji  # ":smile:" in a product name stays text
