@@ -133,6 +133,8 @@ from shoplens.text.sentiment import clause_model_data, shifted_clauses  # noqa: 
     ("It isn't good", "en", [("it is good", "negated", True)]),
     ("Looks great though", "en", [("looks great", "after", False)]),
     ("Love it", "en", []),
+    ("Although it came late, it works well", "en", [("it works well", "after", False)]),  # concessive, then the verdict
+    ("虽然贵，质量很好", "zh", [("质量很好", "after", False)]),
     ("一点都不差，还挺好的", "zh", [("差", "negated", True)]),
     ("是不是正品", "zh", []),  # an A-not-A question is not a negation
 ])
@@ -169,3 +171,10 @@ def test_clause_texts_train_only_the_clause_model_and_clause_weight_uses_it() ->
     assert len(more.model_.vocabulary_.keys_) == len(plain.model_.vocabulary_.keys_)
     assert more.clause_positive_proba(["zipper jammed"])[0] < plain.clause_positive_proba(["zipper jammed"])[0]
     assert plain.clause_positive_proba(["love it"])[0] == pytest.approx(plain.positive_proba(["love it"])[0])
+
+
+def test_the_clause_model_can_use_a_smaller_recipe() -> None:
+    small = NgramClassifier(ngram_range=None, word_ngrams=(1, 1), min_df=1, C=1.0)
+    m = _toy_model(shift_weights=(1, 1, 0, 1), clause_classifier=small)
+    assert m.view_model_.word_ngrams == (1, 1) and m.model_.word_ngrams == (1, 2)
+    assert m.clause_classifier is small  # the constructor only stores it

@@ -191,10 +191,19 @@ def shifted_clauses(text: str, language: str) -> tuple[list[tuple[str, str, bool
     # only segments holding a shifter are parsed; the others are ordinary clauses
     ordinary = sum(1 for k, p in enumerate(parts) if k not in by_segment and p.strip())
     out = []
-    for k, found in sorted(by_segment.items()):
+    keys, forced = sorted(by_segment), set()  # forced: segments after a concessive clause ("Although X, Y")
+    while keys:
+        k = keys.pop(0)
+        found = by_segment.get(k, [])
         seg_end = seg_starts[k] + len(parts[k])
         pieces: list[tuple[int, int, bool, bool, re.Match[str] | None]] = []
-        start, after, opener, cue = seg_starts[k], False, False, None
+        start, after, opener, cue = seg_starts[k], k in forced, False, None
+        if not found:  # an ordinary segment after a concessive clause: the verdict
+            clause = " ".join(parts[k].split())
+            if clause:
+                out.append((clause, "after", False))
+                ordinary -= 1
+            continue
         for m in found:
             if m.lastgroup == "neg":
                 a, b = m.start(), m.end()
@@ -235,6 +244,10 @@ def shifted_clauses(text: str, language: str) -> tuple[list[tuple[str, str, bool
                                         and not text[seg_starts[k + 1]:nxt[0].start()].strip()
                                         and nxt[0].group().replace(" ", "_") not in _CONCESSIVE)
             out.append((clause, "before" if before else "negated", True))
+        if pieces and pieces[-1][3] and k + 1 < len(parts) and parts[k + 1].strip() and k + 1 not in forced:
+            forced.add(k + 1)  # "Although it was late, it works": the next segment carries the verdict
+            if k + 1 not in by_segment:
+                keys.insert(0, k + 1)
     return out, ordinary
 
 
@@ -293,13 +306,16 @@ class SentimentModel(Model):
     clause_weight: weight of the clause model in :meth:`clause_positive_proba` (aspect polarity).
     dual_clauses: the clause model also learns from un-negated clauses with the opposite label
         (:func:`clause_model_data`); False: only from the texts without their negated clauses.
+    clause_classifier: the clause model's recipe (default: a copy of ``classifier``); clauses are
+        short, so a smaller one (e.g. char 1-3 grams) keeps the model file small.
 
     :meth:`adapt` re-estimates the class balance on a shop's unlabelled reviews (``class_shift_``).
     """
 
     def __init__(self, classifier: Model | None = None, neutral_band: float = 0.15, language: str = "",
                  contrast_weight: float = 0.0, shift_weights: tuple[float, ...] | None = None,
-                 clause_weight: float = 0.0, dual_clauses: bool = True) -> None:
+                 clause_weight: float = 0.0, dual_clauses: bool = True,
+                 clause_classifier: Model | None = None) -> None:
         self.classifier = classifier
         self.neutral_band = neutral_band
         self.language = language
@@ -307,6 +323,7 @@ class SentimentModel(Model):
         self.shift_weights = shift_weights
         self.clause_weight = clause_weight
         self.dual_clauses = dual_clauses
+        self.clause_classifier = clause_classifier
 
     def _proba(self, texts: Sequence[str]) -> np.ndarray:
         """Class probabilities with the contrast view and the prior shift applied."""
@@ -408,7 +425,8 @@ class SentimentModel(Model):
                                            flipped=dual)
                 vx, vy = vx + cx, vy + cy
             if len(set(vy)) == len(self.classes_):
-                self.view_model_ = type(clf)(**clf.get_params()).fit(vx, vy)
+                small = getattr(self, "clause_classifier", None) or clf
+                self.view_model_ = type(small)(**small.get_params()).fit(vx, vy)
         return self
 
     def positive_proba(self, texts: Sequence[str]) -> np.ndarray:
@@ -514,9 +532,7 @@ def self_train(model: SentimentModel, texts: Sequence[str], labels: Sequence[str
         idx = np.where(pred == c)[0]
         keep += idx[np.argsort(-conf[idx])][: int(share * len(idx))].tolist()
     pseudo = [str(model.classes_[pred[i]]) for i in keep]
-    adapted = SentimentModel(model.classifier, model.neutral_band, model.language,
-                             getattr(model, "contrast_weight", 0.0), getattr(model, "shift_weights", None),
-                             getattr(model, "clause_weight", 0.0), getattr(model, "dual_clauses", True)).fit(
+    adapted = SentimentModel(**model.get_params()).fit(  # the same recipe (older pickles: defaults)
         list(texts) + [target[i] for i in keep], list(normalize_labels(labels)) + pseudo)
     adapted.train_prior_ = model.train_prior_  # the labelled data's balance, not the pseudo labels'
     adapted.target_prior_ = model.target_prior_
