@@ -126,7 +126,7 @@ def banking_out_of_scope(data: Path) -> tuple[pd.DataFrame, pd.DataFrame]:
 def realistic_intent_training() -> pd.DataFrame:
     """The hand-written training messages (en + zh, incl. out of scope); never the test sets."""
     return pd.concat([read_tsv(REALISTIC / "en_intents_train.tsv"), read_tsv(REALISTIC / "zh_intents_train.tsv"),
-                      read_tsv(REALISTIC / "zh_intents_train_2.tsv"),
+                      read_tsv(REALISTIC / "zh_intents_train_2.tsv"), read_tsv(REALISTIC / "zh_intents_train_3.tsv"),
                       pd.read_csv(TEST_DATA / "zh_intents_train.csv", dtype=str),
                       pd.read_csv(TEST_DATA / "en_other_intents.csv", dtype=str)], ignore_index=True)[["text", "intent"]]
 
