@@ -150,10 +150,10 @@ def _first_negation(clause: str, negation: re.Pattern[str]) -> re.Match[str] | N
 
 
 _CONCESSIVE = frozenset("although though even_though while despite apart_from other_than aside_from 虽然 虽说 尽管 虽".split())
-# clause separators, mapped to one character so that str.split (C speed) finds the clauses: a regular
-# expression scan costs ~60 ns per character, as much as featurising the text
-_EN_SEPARATORS = {ord(c): 0 for c in ",.;:!?\n()–—"}
-_ZH_SEPARATORS = {ord(c): 0 for c in "，。！？；：,.;:!?\n~～…（）()、 \t\r\u3000"}
+# clause separators: one character each, so that segment offsets follow from the lengths (a split on a
+# character class runs in C, about twice as fast as str.translate + split on Chinese text)
+_EN_SEPARATORS = re.compile("[" + re.escape(",.;:!?\n()–—") + "]")
+_ZH_SEPARATORS = re.compile("[" + re.escape("，。！？；：,.;:!?\n~～…（）()、 \t\r\u3000") + "]")
 _EN_SHIFTERS = re.compile(rf"(?P<neg>{_EN_NEGATION.pattern})|(?P<con>{_EN_CONTRAST_START.pattern}|"
                           r"\b(?:even though|while|despite|apart from|other than|aside from)\b)")
 _ZH_SHIFTERS = re.compile(rf"(?P<neg>{_ZH_NEGATION.pattern})|(?P<con>{_ZH_CONTRAST_START.pattern}|虽然|虽说|尽管|虽)")
@@ -183,7 +183,7 @@ def shifted_clauses(text: str, language: str) -> tuple[list[tuple[str, str, bool
     if not shifters:
         return [], 0
     negation = _ZH_NEGATION if zh else _EN_NEGATION
-    parts = text.translate(_ZH_SEPARATORS if zh else _EN_SEPARATORS).split("\0")
+    parts = (_ZH_SEPARATORS if zh else _EN_SEPARATORS).split(text)
     seg_starts = list(itertools.accumulate((len(p) + 1 for p in parts[:-1]), initial=0))
     by_segment: dict[int, list[re.Match[str]]] = {}
     for m in shifters:
