@@ -40,17 +40,14 @@ SECRET = "bench-" + "Zq8xK2mV9pL4nR7tW1yB5cF3hJ6dG0sA"  # only for the throw-awa
 
 def build_warehouse(folder: Path, model: str) -> Path:
     from shoplens.config import Settings
-    from shoplens.ingest import ingest
-    from shoplens.pipeline import DEMO_FILES, _ingest_hooks, demo_data_dir
     from shoplens.recs.service import train
+    from shoplens.services import ingest_demo_shop
     from shoplens.store.warehouse import Warehouse
 
     path = folder / "warehouse.duckdb"
     settings = Settings(warehouse=path, secret=SECRET)
     with Warehouse(path) as wh:
-        hooks = _ingest_hooks(settings, wh)
-        for table, preset, name in DEMO_FILES:
-            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks)
+        ingest_demo_shop(settings, wh)
         train(wh, model=model)
         try:  # the text endpoint needs the text package's results when it scores the warehouse
             from shoplens.text.analyze import analyze_warehouse  # type: ignore[import-not-found]

@@ -26,7 +26,7 @@ import duckdb
 
 def make_data(rows: int, folder: Path) -> tuple[Path, Path]:
     """Canonical orders.csv and order_items.csv with ``rows`` order lines."""
-    from shoplens.pipeline import demo_data_dir
+    from shoplens.datasets import demo_data_dir
 
     items, orders = folder / "order_items.csv", folder / "orders.csv"
     if items.exists() and orders.exists():
@@ -55,13 +55,15 @@ def make_data(rows: int, folder: Path) -> tuple[Path, Path]:
 
 
 def run_shoplens(orders: Path, items: Path, workdir: Path) -> dict:
-    from shoplens.ingest import ingest
-    from shoplens.store import Warehouse
+    from shoplens.config import load_settings
+    from shoplens.services import ingest_files, open_warehouse
 
-    with Warehouse(workdir / "w.duckdb", memory_limit="1GB") as wh:
-        ingest(wh, [orders], table="orders")
+    # the path `shoplens ingest` takes: settings (env, shoplens.toml) -> warehouse -> ingest with the policy
+    settings = load_settings(warehouse=workdir / "w.duckdb", memory_limit="1GB")
+    with open_warehouse(settings) as wh:
+        ingest_files(settings, wh, [orders], table="orders")
         t0 = time.perf_counter()
-        r = ingest(wh, [items], table="order_items")
+        r = ingest_files(settings, wh, [items], table="order_items")
         seconds = time.perf_counter() - t0
     return {"seconds": seconds, "read": r.read, "loaded": r.loaded}
 

@@ -69,7 +69,7 @@ def make_data(data_dir: Path, rows: int, parts: int, out: Path) -> list[Path]:
     out.mkdir(parents=True)
     src = data_dir / "online_retail" / "online_retail.csv.gz"
     if not src.exists():
-        from shoplens.pipeline import demo_data_dir
+        from shoplens.datasets import demo_data_dir
 
         src = demo_data_dir() / "online_retail_sample.csv.gz"
         print(f"note: {data_dir} has no online_retail; using the bundled 25 % sample", file=sys.stderr)

@@ -13,21 +13,17 @@ from pathlib import Path
 import pytest
 
 from shoplens.config import Settings
-from shoplens.pipeline import DEMO_FILES, demo_data_dir
 from shoplens.store.warehouse import Warehouse
 
 
 @pytest.fixture(scope="session")
 def demo_warehouse_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from shoplens.ingest import ingest
-    from shoplens.pipeline import _ingest_hooks
+    from shoplens.services import ingest_demo_shop
 
     path = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
     settings = Settings(warehouse=path, secret="test-secret-key-for-the-demo-suite-0123456789")
     with Warehouse(path) as wh:
-        hooks = _ingest_hooks(settings, wh)
-        for table, preset, name in DEMO_FILES:
-            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks)
+        ingest_demo_shop(settings, wh)
     return path
 
 

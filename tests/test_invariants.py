@@ -30,7 +30,7 @@ import pandas as pd
 import pytest
 
 from shoplens.cli_common import fmt
-from shoplens.pipeline import demo_data_dir
+from shoplens.datasets import demo_data_dir
 from shoplens.privacy.ids import CUSTOMER_PREFIX
 from shoplens.privacy.operators import TOKEN_HEX
 from shoplens.store.warehouse import Warehouse

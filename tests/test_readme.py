@@ -10,7 +10,7 @@ README = Path(__file__).parents[1] / "README.md"
 
 def _python_ingest_example() -> str:
     blocks = re.findall(r"```python\n(.*?)```", README.read_text(encoding="utf-8"), flags=re.S)
-    return next(b for b in blocks if "from shoplens.ingest import ingest" in b)
+    return next(b for b in blocks if "ingest_files(" in b)
 
 
 def test_readme_python_ingest_stores_pseudonyms(tmp_path, monkeypatch, capsys) -> None:

@@ -33,7 +33,9 @@ app = typer.Typer(
     rich_markup_mode="markdown",
 )
 
-CAPABILITY_PACKAGES = ["privacy", "text", "customers", "recs", "decide", "demand", "serve", "monitor", "store"]
+# packages adding commands through their cli.py (the demo first: it comes right after the data commands)
+CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "campaigns", "serve",
+                       "monitor", "store"]
 
 
 def _version(value: bool) -> None:
@@ -81,9 +83,10 @@ def ingest_cmd(
 
         shoplens ingest --preset online-retail online_retail.csv.gz
     """
+    from shoplens.cli_common import accounting_rows, accounting_title, ingest_with_progress
     from shoplens.ingest.mapping import Mapping
-    from shoplens.pipeline import accounting_rows, accounting_title, ingest_with_progress
     from shoplens.schema import TABLES
+    from shoplens.services import ingest_files
 
     if preset or mapping:
         table = args[0] if args and args[0] in TABLES and not Path(args[0]).exists() else None
@@ -99,10 +102,7 @@ def ingest_cmd(
     options = {"mapping": mapping, "strict": strict, "encoding": encoding, "privacy": privacy}
     with open_warehouse(ctx) as wh:
         if json_out:
-            from shoplens.ingest import ingest
-
-            result = ingest(wh, files, table=table, preset=preset, max_future_days=settings.max_future_days,
-                            settings=settings, **options)
+            result = ingest_files(settings, wh, files, table=table, preset=preset, **options)
             print_json(result.to_dict())
             return
         results = ingest_with_progress(wh, settings, console, [(table, preset, [Path(f) for f in files])],
@@ -174,19 +174,6 @@ def presets_cmd() -> None:
     from shoplens.ingest import list_presets
 
     console.print(rows_table([{"preset": k, "description": v} for k, v in list_presets().items()], title="Presets"))
-
-
-@app.command("demo")
-def demo_cmd(
-    ctx: typer.Context,
-    force: Annotated[bool, typer.Option(help="replace a warehouse that holds non-demo data")] = False,
-    report: Annotated[Optional[Path], typer.Option(help="where to write the HTML report [default: beside the warehouse]")] = None,
-    only: Annotated[Optional[list[str]], typer.Option(help="run only these steps (repeatable)")] = None,
-) -> None:
-    """Build a fresh warehouse from the bundled demo shop, run every analysis and write an HTML report."""
-    from shoplens.pipeline import run_demo
-
-    run_demo(settings_from(ctx), console, force=force, report_path=report, only=only)
 
 
 def _register_capabilities() -> None:

@@ -1,5 +1,5 @@
 """What every CLI command shares: settings from the global options, the warehouse,
-Rich consoles, JSON output and tables.
+Rich consoles, JSON output, tables and the ingest progress display.
 
 Commands stay thin: they parse options, call one library function and print.
 
@@ -16,18 +16,27 @@ turn ``:name:`` codes into emoji either.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 from rich.text import Text
 
+from shoplens import services
 from shoplens.config import Settings, load_settings
 from shoplens.jsonsafe import dumps, is_missing, json_safe
 from shoplens.store.warehouse import Warehouse
+
+if TYPE_CHECKING:
+    from shoplens.ingest import IngestResult
 
 console = Console(emoji=False)
 err_console = Console(stderr=True, emoji=False)
@@ -43,9 +52,8 @@ def settings_from(ctx: typer.Context | None) -> Settings:
 
 
 def open_warehouse(ctx: typer.Context | None, *, read_only: bool = False) -> Warehouse:
-    s = settings_from(ctx)
-    return Warehouse(s.warehouse, read_only=read_only, memory_limit=s.memory_limit, threads=s.threads,
-                     engine=s.engine, spark_master=s.spark_master, spark_remote=s.spark_remote)
+    """The warehouse the global options name (:func:`shoplens.services.open_warehouse`)."""
+    return services.open_warehouse(settings_from(ctx), read_only=read_only)
 
 
 def clean_json(o: Any) -> Any:
@@ -99,3 +107,75 @@ def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: l
 def frame_table(frame: Any, *, title: str = "", max_rows: int = 30) -> Table:
     """A Rich table from a pandas DataFrame (first ``max_rows`` rows)."""
     return rows_table(frame.head(max_rows).to_dict("records"), title=title, columns=[str(c) for c in frame.columns])
+
+
+def ingest_with_progress(
+    wh: Warehouse,
+    settings: Settings,
+    console: Console,
+    jobs: list[tuple[str | None, str | None, list[Path]]],
+    *,
+    transient: bool = False,
+    **options: Any,
+) -> list[IngestResult]:
+    """Ingest each (table, preset, files) job with a progress bar
+    (:func:`shoplens.services.ingest_files`; ``options`` go to it)."""
+    results = []
+    with Progress(
+        SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+        TextColumn("{task.fields[stage]} [dim]{task.fields[query]}"),
+        TimeElapsedColumn(), console=console, transient=transient,
+    ) as progress:
+        for table, preset, files in jobs:
+            label = preset or table or "?"
+            task = progress.add_task(escape(f"ingest {label}"), total=1.0, stage="", query="")
+
+            def step(msg: str, frac: float, task: int = task) -> None:
+                progress.update(task, completed=frac, stage=escape(msg), query="")
+
+            with _query_progress(wh, lambda pct, task=task: progress.update(task, query=f"{pct:.0f}%")):
+                results.append(services.ingest_files(settings, wh, files, table=table, preset=preset,
+                                                     progress=step, **options))
+    return results
+
+
+@contextmanager
+def _query_progress(wh: Warehouse, show: Callable[[float], None], every: float = 0.3) -> Iterator[None]:
+    """Show DuckDB's own progress of the running query (reading a large file takes
+    most of an ingest) from a polling thread."""
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.wait(every):
+            try:
+                pct = wh.con.query_progress()
+            except Exception:  # no query running, or the connection is busy closing
+                continue
+            if pct is not None and pct >= 0:
+                show(pct)
+
+    thread = threading.Thread(target=poll, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(timeout=1)
+
+
+def accounting_rows(results: list[IngestResult]) -> list[dict[str, Any]]:
+    """One row per loaded table (tables filled from the same file indented below it)."""
+    rows = []
+    for r in results:
+        rows.append({"table": r.table, "read": r.read, "loaded": r.loaded, "updated": r.updated,
+                     "quarantined": r.quarantined, "duplicates": r.duplicates})
+        for t, c in r.derived.items():
+            rows.append({"table": f" + {t}", "read": c.read, "loaded": c.loaded, "updated": c.updated,
+                         "quarantined": c.quarantined, "duplicates": c.duplicates})
+    return rows
+
+
+def accounting_title(results: list[IngestResult]) -> str:
+    """The title of the accounting table, with the seconds the ingest took."""
+    seconds = sum(r.seconds for r in results)
+    return f"Ingest accounting: read = loaded + updated + quarantined + duplicates ({seconds:.1f} s)"

@@ -91,6 +91,17 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def csv_text(frame: pd.DataFrame, **to_csv: Any) -> str:
+    """``frame`` as CSV text (no index unless told) with formulas neutralised: for writers
+    that need the text itself (an export recorded with its hash, a masked copy).
+
+    >>> csv_text(pd.DataFrame({"id": ["=1+2"]}))
+    "id\\n'=1+2\\n"
+    """
+    to_csv.setdefault("index", False)
+    return neutralise_formulas(frame).to_csv(**to_csv)
+
+
 def write_csv(frame: pd.DataFrame, path: str | Path, **to_csv: Any) -> Path:
     """Write ``frame`` as CSV (no index, UTF-8 unless told) with formulas neutralised.
 

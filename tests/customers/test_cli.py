@@ -38,7 +38,7 @@ def no_consent_external(wpath: Path) -> set[str]:
 def shop_ids() -> set[str]:
     import pandas as pd
 
-    from shoplens.pipeline import demo_data_dir
+    from shoplens.datasets import demo_data_dir
 
     return set(pd.read_csv(demo_data_dir() / "customers.csv", dtype={"customer_id": str})["customer_id"])
 

@@ -119,7 +119,7 @@ def test_cli_learn_then_evaluate_the_model_file(offer_logs, tmp_path):
 
 
 def test_offer_study_on_the_demo_shop(demo_wh):
-    from shoplens.decide.demo import aa_test, offer_study
+    from shoplens.decide.study import aa_test, offer_study
 
     # one seed of a 95 % interval: since offers go only to customers with marketing consent, DR's
     # interval covered the truth for 12 of seeds 0-13 at 600 logs (seed 0 is one of the misses)
@@ -144,7 +144,7 @@ def test_offer_study_on_the_demo_shop(demo_wh):
 def test_cli_learn_from_the_warehouse_log_registers_a_candidate(demo_warehouse_path, tmp_path):
     import shutil
 
-    from shoplens.decide.demo import offer_study
+    from shoplens.decide.study import offer_study
     from shoplens.store.warehouse import Warehouse
 
     wh_path = tmp_path / "w.duckdb"

@@ -7,7 +7,7 @@ import pytest
 
 from shoplens.errors import MappingError
 from shoplens.ingest import Mapping, ingest, list_presets
-from shoplens.pipeline import demo_data_dir
+from shoplens.datasets import demo_data_dir
 
 from .helpers import adds_up, write
 

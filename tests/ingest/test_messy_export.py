@@ -10,7 +10,7 @@ import gzip
 import pandas as pd
 
 from shoplens.ingest import ingest
-from shoplens.pipeline import demo_data_dir
+from shoplens.datasets import demo_data_dir
 
 
 def _messy_files(tmp_path):

@@ -36,9 +36,8 @@ def train_mean_order(wh) -> int:
 CALLS: list[int] = []
 
 
-def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh, monkeypatch):
-    monkeypatch.setattr(retrain_mod, "TRAINERS", {"mean_order": f"{__name__}:train_mean_order",
-                                                  "fresh_order": f"{__name__}:train_mean_order"})
+def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh):
+    trainers = {"mean_order": train_mean_order, "fresh_order": train_mean_order}
     registry = ModelRegistry(demo_wh)
     registry.register("mean_order", MeanOrder().fit([1.0]), data_window=("2010-12-01", "2011-06-30"))
     end = demo_wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
@@ -46,7 +45,7 @@ def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh, monkeypatch):
 
     assert any("new data" in r for r in retrain_mod.staleness(demo_wh, "mean_order"))
     assert retrain_mod.staleness(demo_wh, "fresh_order") == []
-    decisions = {d["model"]: d for d in retrain_mod.retrain(demo_wh, if_stale=True)}
+    decisions = {d["model"]: d for d in retrain_mod.retrain(demo_wh, trainers, if_stale=True)}
     assert decisions["mean_order"]["action"] == "retrained" and decisions["mean_order"]["new_version"] == 2
     assert decisions["fresh_order"]["action"] == "kept (fresh)"
     assert registry.promoted_version("mean_order") == 2
@@ -55,13 +54,26 @@ def test_stale_models_are_retrained_and_fresh_ones_kept(demo_wh, monkeypatch):
     assert "new data" in json.loads(log.loc[log["model"] == "mean_order", "reasons"].iloc[0])[0]
     assert retrain_mod.staleness(demo_wh, "mean_order") == []  # retrained on all data: fresh now
     CALLS.clear()
-    everything = {d["model"]: d for d in retrain_mod.retrain(demo_wh)}  # without --if-stale: all of them
+    everything = {d["model"]: d for d in retrain_mod.retrain(demo_wh, trainers)}  # without --if-stale: all
     assert len(CALLS) == 1  # one trainer registering two models runs once
     assert everything["fresh_order"]["new_version"] == 3 and everything["mean_order"]["new_version"] == 3
 
 
-def test_trainers_point_at_installed_functions():
-    assert set(retrain_mod.available_trainers()) == set(retrain_mod.TRAINERS)
+def test_retrain_models_uses_the_capabilities_own_trainers(demo_wh):
+    from shoplens import services
+    from shoplens.customers.churn import fit_churn
+    from shoplens.customers.clv import fit_clv
+    from shoplens.customers.segments import build_segments
+    from shoplens.recs.service import train
+
+    assert services.trainers() == {"recs": train, "churn": fit_churn, "customer_segments": build_segments,
+                                   "clv_bgnbd": fit_clv, "clv_pareto_nbd": fit_clv, "clv_gamma_gamma": fit_clv}
+    ModelRegistry(demo_wh).register("mean_order", MeanOrder().fit([1.0]), data_window=("2010-12-01", "2011-06-30"))
+    CALLS.clear()
+    decisions = services.retrain_models(demo_wh, if_stale=True, using={"mean_order": train_mean_order})
+    assert [(d["model"], d["action"]) for d in decisions] == [("mean_order", "retrained")] and CALLS == [1]
+    # a registered model with no trainer is reported, not retrained
+    assert {d["action"] for d in services.retrain_models(demo_wh)} == {"no trainer"}
 
 
 def test_drift_makes_a_model_stale(demo_wh):

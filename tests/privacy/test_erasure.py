@@ -193,7 +193,7 @@ def test_erase_never_touches_files_shoplens_did_not_write(demo_wh) -> None:
     internal = to_internal(demo_wh, [CUSTOMER])[0]
     others = [r[0] for r in demo_wh.con.execute(
         "SELECT customer_id FROM customers WHERE customer_id <> ? ORDER BY 1 LIMIT 2", [internal]).fetchall()]
-    export = export_customers(demo_wh, [internal, *others], "vip", purpose="personalization")
+    export = export_customers(demo_wh, to_external(demo_wh, [internal, *others]), "vip", purpose="personalization").path
     before = _hashes(folder)
     report = erase(demo_wh, CUSTOMER)
     after = _hashes(folder)
@@ -214,7 +214,7 @@ def test_erase_never_touches_files_shoplens_did_not_write(demo_wh) -> None:
 
 
 def test_an_export_changed_after_shoplens_wrote_it_is_reported_not_touched(demo_wh) -> None:
-    export = export_customers(demo_wh, to_internal(demo_wh, [CUSTOMER]), "winback", purpose="personalization")
+    export = export_customers(demo_wh, [CUSTOMER], "winback", purpose="personalization").path
     edited = export.read_bytes() + f"{CUSTOMER},added by hand\n".encode()
     export.write_bytes(edited)
     report = erase(demo_wh, CUSTOMER)

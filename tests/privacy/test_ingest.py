@@ -10,7 +10,7 @@ import pytest
 from shoplens.config import Settings
 from shoplens.errors import ConfigError, UserInputError
 from shoplens.ingest import ingest
-from shoplens.pipeline import demo_data_dir
+from shoplens.datasets import demo_data_dir
 from shoplens.privacy.audit import raw_pii_leaks
 from shoplens.privacy.ids import pseudonymised, to_external, to_internal
 from shoplens.privacy.ingest import ingest_hooks

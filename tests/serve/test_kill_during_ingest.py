@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-from shoplens.pipeline import demo_data_dir
+from shoplens.datasets import demo_data_dir
 from shoplens.serve.keys import KeyStore
 from shoplens.store.warehouse import Warehouse
 

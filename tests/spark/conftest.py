@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from shoplens.config import Settings
-from shoplens.pipeline import DEMO_FILES, demo_data_dir
+from shoplens.datasets import demo_data_dir
 from shoplens.store.engine import spark_session
 from shoplens.store.warehouse import Warehouse
 
@@ -31,15 +31,12 @@ def spark():
 @pytest.fixture(scope="session")
 def spark_demo_path(spark, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The demo shop ingested with ``engine="spark"`` (Parquet tables + DuckDB bookkeeping)."""
-    from shoplens.ingest import ingest
-    from shoplens.pipeline import _ingest_hooks
+    from shoplens.services import ingest_demo_shop
 
     path = tmp_path_factory.mktemp("spark-demo") / "warehouse.duckdb"
     settings = Settings(warehouse=path, secret=DEMO_SECRET, engine="spark")
     with Warehouse(path, engine="spark", spark_master="local[2]") as wh:
-        hooks = _ingest_hooks(settings, wh)
-        for table, preset, name in DEMO_FILES:
-            ingest(wh, [demo_data_dir() / name], table=table, preset=preset, before_write=hooks, mirror=False)
+        ingest_demo_shop(settings, wh, mirror=False)
     return path
 
 
@@ -53,7 +50,9 @@ def duckdb_demo_run(demo_warehouse_path: Path, tmp_path_factory: pytest.TempPath
     from rich.console import Console
 
     from shoplens.insights.report import Report
-    from shoplens.pipeline import DemoContext, capability_steps, run_steps, step_overview
+    from shoplens.demo.context import DemoContext
+    from shoplens.demo.runner import capability_steps, run_steps
+    from shoplens.demo.shop import step_overview
 
     path = tmp_path_factory.mktemp("demo-duckdb") / "warehouse.duckdb"
     shutil.copy(demo_warehouse_path, path)

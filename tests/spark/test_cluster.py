@@ -30,7 +30,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from shoplens.pipeline import DEMO_FILES, demo_data_dir
+from shoplens.datasets import DEMO_FILES, demo_data_dir
 from shoplens.schema import TABLES
 from shoplens.store.spark_storage import spark_root
 from shoplens.store.storage import in_sync, read_state

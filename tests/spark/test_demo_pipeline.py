@@ -4,7 +4,7 @@ Both runs start from the demo shop ingested on their engine (the session fixture
 ingest equivalence is tested in test_equivalence.py; on Spark the canonical tables are
 mirrored into the DuckDB file as ``shoplens --engine spark demo`` does), then run every
 step after ingest (overview, privacy, text, customers, recs, decide, demand, monitor)
-with ``shoplens.pipeline.run_steps``. Every table the steps write is compared:
+with ``shoplens.demo.runner.run_steps``. Every table the steps write is compared:
 
 * exact for row counts, keys, text, integers, dates and booleans; floats within a
   relative 1e-6 (absolute 1e-9): the customer transforms run in another order on
@@ -27,7 +27,10 @@ from rich.console import Console
 
 from shoplens.config import Settings
 from shoplens.insights.report import Report
-from shoplens.pipeline import DemoContext, capability_steps, demo_data_dir, run_steps, step_overview
+from shoplens.datasets import demo_data_dir
+from shoplens.demo.context import DemoContext
+from shoplens.demo.runner import capability_steps, run_steps
+from shoplens.demo.shop import step_overview
 from shoplens.schema import TABLES
 from shoplens.store.storage import keep_duckdb_copy
 from shoplens.store.warehouse import Warehouse

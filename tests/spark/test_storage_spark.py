@@ -17,9 +17,9 @@ import pytest
 
 from shoplens.config import Settings
 from shoplens.errors import EngineMismatchError
-from shoplens.ingest import ingest
-from shoplens.pipeline import _ingest_hooks, demo_data_dir
+from shoplens.datasets import demo_data_dir
 from shoplens.schema import TABLES
+from shoplens.services import ingest_files
 from shoplens.store.storage import in_sync, migrate, read_state
 from shoplens.store.warehouse import Warehouse
 from tests.spark.conftest import DEMO_SECRET
@@ -41,8 +41,8 @@ def _invoices(tmp_path: Path, lines: int = 300) -> Path:
 
 def _ingest(path: Path, engine: str, files: list[Path]) -> dict:
     with Warehouse(path, engine=engine, spark_master="local[2]") as wh:
-        hooks = _ingest_hooks(Settings(warehouse=path, secret=DEMO_SECRET, engine=engine), wh)
-        return ingest(wh, files, preset="online-retail", before_write=hooks).to_dict()
+        settings = Settings(warehouse=path, secret=DEMO_SECRET, engine=engine)
+        return ingest_files(settings, wh, files, preset="online-retail").to_dict()
 
 
 def _counts(result: dict) -> dict:

@@ -84,6 +84,7 @@ def test_every_writer_creates_owner_only_files(demo_wh, tmp_path, loose_umask):
     from shoplens.insights.report import Report
     from shoplens.privacy.access_log import AuditLog
     from shoplens.privacy.export import export_customers
+    from shoplens.privacy.ids import to_external
     from shoplens.privacy.files import mask_file
     from shoplens.privacy.keys import resolve_secret
     from shoplens.serve.keys import KeyStore
@@ -97,7 +98,7 @@ def test_every_writer_creates_owner_only_files(demo_wh, tmp_path, loose_umask):
         wh.write_table("t", pd.DataFrame({"x": [1]}))
     written = [new / "w.duckdb", new, new.parent]
     ids = [r[0] for r in demo_wh.con.execute("SELECT customer_id FROM customers LIMIT 3").fetchall()]
-    written.append(export_customers(demo_wh, ids, "campaign", purpose="personalization"))
+    written.append(export_customers(demo_wh, to_external(demo_wh, ids), "campaign", purpose="personalization").path)
     written.append(ModelRegistry(demo_wh).path("factors", ModelRegistry(demo_wh).register("factors", Factors().fit(ids))))
     written.append(Report("t", "s").write(demo_wh.home / "reports" / "r.html"))
     log = AuditLog.for_warehouse(demo_wh.path)

@@ -199,30 +199,20 @@ def profile_cmd(
 
     JSON: one profile object for CUSTOMER_ID, else {data: [profiles by CLV], count}.
     """
-    from shoplens.customers.profile import build_profile, profile_card
-    from shoplens.errors import NotFoundError, UserInputError
-    from shoplens.privacy.consent import _check_internal
-    from shoplens.privacy.ids import to_internal
+    from shoplens.customers.profile import profile_card
+    from shoplens.services import customer_profile, customer_profiles
 
     with open_warehouse(ctx) as wh:
-        profile = build_profile(wh, as_of=as_of, refresh=refresh)
         if customer_id is not None:
-            internal = to_internal(wh, [customer_id])[0]
-            row = profile[profile["customer_id"].astype(str) == internal]
-            if row.empty:
-                raise NotFoundError(f"customer {customer_id!r} is not in the warehouse (check the id, or ingest their orders)")
-            consent = _check_internal(wh, [internal], "profile")
-            if internal not in consent:
-                raise UserInputError(f"customer {customer_id!r}: {consent.reason(internal)}; no profile is shown")
-            card = profile_card(row).copy()
-            card["customer_id"] = customer_id
+            row = customer_profile(wh, customer_id, as_of=as_of, refresh=refresh)
             if json_out:
-                print_json(records(row.assign(customer_id=customer_id))[0])
+                print_json(records(row)[0])
                 return
+            card = profile_card(row)
             console.print(rows_table([{"field": k, "value": v} for k, v in records(card)[0].items()],
                                      title=f"Customer {customer_id}"))
             return
-        shown = exposable(wh, profile.sort_values("clv", ascending=False, na_position="last"))
+        shown = customer_profiles(wh, as_of=as_of, refresh=refresh)
     if json_out:
         print_json({"data": records(shown.head(limit)), "count": len(shown)})
         return

@@ -85,10 +85,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Retrain the registered models (all, or with --if-stale only the stale or drifted ones) and
         record why in `_retrain_log`."""
-        from shoplens.monitor.retrain import retrain
+        from shoplens.services import retrain_models
 
         with open_warehouse(ctx) as wh:
-            rows = retrain(wh, if_stale=if_stale, max_age_days=max_age_days, console=None if json_out else console)
+            rows = retrain_models(wh, if_stale=if_stale, max_age_days=max_age_days,
+                                  console=None if json_out else console)
         if json_out:
             print_json(rows)
         elif rows:

@@ -5,22 +5,20 @@ when it is older than ``max_age_days``, or when a drift check made after it was
 trained found a significant shift (PSI > 0.25). Every decision (retrained or
 kept, with the reasons) is appended to the ``_retrain_log`` table.
 
-Trainers are the capability packages' own public training functions, looked up
-by model name in :data:`TRAINERS` (``"module:function"``; the function takes the
-warehouse, trains on all current data and registers the model). One function may
-register several models (CLV fits three); it runs once per retraining. A trainer
-whose package is not installed is skipped.
+Trainers are passed in by the caller, model name -> function (the function takes
+the warehouse, trains on all current data and registers the model): monitoring sits
+beside the capabilities and imports none of them. :func:`shoplens.services.trainers`
+holds the capability packages' own training functions, and
+:func:`shoplens.services.retrain_models` passes them here. One function may register
+several models (CLV fits three); it runs once per retraining.
 
->>> TRAINERS["recs"]
-'shoplens.recs.service:train'
-
+>>> # retrain(wh, {"recs": shoplens.recs.service.train}, if_stale=True)  (see shoplens.services)
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -31,30 +29,9 @@ from shoplens.store.warehouse import Warehouse, first_row, utcnow
 
 Trainer = Callable[[Warehouse], object]
 
-TRAINERS: dict[str, str] = {
-    "recs": "shoplens.recs.service:train",
-    "churn": "shoplens.customers.churn:fit_churn",
-    "customer_segments": "shoplens.customers.segments:build_segments",
-    "clv_bgnbd": "shoplens.customers.clv:fit_clv",
-    "clv_pareto_nbd": "shoplens.customers.clv:fit_clv",
-    "clv_gamma_gamma": "shoplens.customers.clv:fit_clv",
-}
-
 RETRAIN_LOG_SQL = """CREATE TABLE IF NOT EXISTS _retrain_log (
     checked_at TIMESTAMP, model VARCHAR, stale BOOLEAN, reasons VARCHAR, action VARCHAR,
     old_version INTEGER, new_version INTEGER)"""
-
-
-def available_trainers() -> dict[str, tuple[str, Trainer]]:
-    """Model name -> (target, trainer) for the trainers whose packages are installed."""
-    out: dict[str, tuple[str, Trainer]] = {}
-    for name, target in TRAINERS.items():
-        module, _, func = target.partition(":")
-        try:
-            out[name] = (target, getattr(importlib.import_module(module), func))
-        except (ImportError, AttributeError):
-            continue
-    return out
 
 
 def staleness(wh: Warehouse, name: str, *, max_age_days: int = 30) -> list[str]:
@@ -83,9 +60,10 @@ def staleness(wh: Warehouse, name: str, *, max_age_days: int = 30) -> list[str]:
     return reasons
 
 
-def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
+def retrain(wh: Warehouse, trainers: Mapping[str, Trainer], *, if_stale: bool = False, max_age_days: int = 30,
             console: Console | None = None) -> list[dict[str, Any]]:
-    """Retrain every model with a trainer (or only stale ones with ``if_stale``); returns the decisions."""
+    """Retrain every registered model that has a trainer in ``trainers`` (model name -> function),
+    or only the stale ones with ``if_stale``; returns the decisions."""
     from shoplens.monitor.drift import check_drift
 
     wh.con.execute(RETRAIN_LOG_SQL)
@@ -95,11 +73,10 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
         except Exception as exc:  # drift is advisory: a failed check must not block retraining
             if console:
                 console.print(f"[yellow]drift check skipped: {escape(str(exc))}[/yellow]")
-    trainers = available_trainers()
     registered = [r[0] for r in wh.con.execute("SELECT DISTINCT name FROM _models ORDER BY 1").fetchall()] \
         if wh.has_table("_models") else []
     decisions = []
-    ran: set[str] = set()  # a function that registers several models runs once
+    ran: set[Trainer] = set()  # a function that registers several models runs once
     # only models that exist: a capability never trained is not "stale" (its own command trains it first)
     for name in registered:
         reasons = staleness(wh, name, max_age_days=max_age_days)
@@ -111,12 +88,12 @@ def retrain(wh: Warehouse, *, if_stale: bool = False, max_age_days: int = 30,
         elif if_stale and not reasons:
             action = "kept (fresh)"
         else:
-            target, train = trainers[name]
-            if target not in ran:
+            train = trainers[name]
+            if train not in ran:
                 if console:
                     console.print(f"retraining {escape(name)}: {escape('; '.join(reasons) or 'asked for')}")
                 train(wh)
-                ran.add(target)
+                ran.add(train)
             new = int(wh.con.execute("SELECT max(version) FROM _models WHERE name = ? AND status = 'promoted'",
                                      [name]).fetchall()[0][0])
             action = "retrained"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from shoplens.errors import InputFileError, UserInputError
-from shoplens.files import neutralise_formulas
+from shoplens.files import csv_text
 from shoplens.privacy.detect import PiiScanner
 from shoplens.privacy.operators import apply_operator, check_operator
 from shoplens.store.files import open_private
@@ -117,6 +117,6 @@ def mask_file(path: str | Path, column: str, output: str | Path, operator: str =
         elif name.endswith((".jsonl", ".ndjson")):
             fh.write(frame.to_json(orient="records", lines=True, force_ascii=False).encode("utf-8"))
         else:
-            fh.write(neutralise_formulas(frame).to_csv(index=False, sep="\t" if name.endswith(".tsv") else ",").encode("utf-8"))
+            fh.write(csv_text(frame, sep="\t" if name.endswith(".tsv") else ",").encode("utf-8"))
     return {"input": str(path), "output": str(out), "column": column, "operator": operator,
             "rows": len(frame), "rows_changed": changed}

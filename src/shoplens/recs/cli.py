@@ -85,7 +85,8 @@ def recommend_cmd(
     """
     from shoplens.errors import InputFileError
     from shoplens.recs.base import RecFilters
-    from shoplens.recs.service import read_customer_ids, recommend
+    from shoplens.recs.service import read_customer_ids
+    from shoplens.services import recommend
     from shoplens.store.files import write_export
 
     if k < 1:

@@ -33,6 +33,7 @@ from shoplens.serve.keys import AuthThrottle, KeyStore
 from shoplens.serve.metrics import Metrics
 from shoplens.serve.ratelimit import RateLimiter
 from shoplens.serve.settings import ServeSettings, check_startup
+from shoplens.services import open_warehouse
 from shoplens.store.warehouse import Warehouse
 
 log = logging.getLogger("shoplens.serve")
@@ -223,7 +224,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     keys = KeyStore.for_warehouse(settings.warehouse)
     if check:
         check_startup(settings, serve, keys)
-    warehouse = Warehouse(settings.warehouse, memory_limit=settings.memory_limit, threads=settings.threads)
+    warehouse = open_warehouse(settings, engine="duckdb")  # the server reads through DuckDB on either engine
     try:
         secret = _bind_shop_secret(warehouse, settings)
     except BaseException:

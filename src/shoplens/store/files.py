@@ -28,7 +28,6 @@ What a recorded file holds is declared when it is written:
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import stat
 import uuid
@@ -40,7 +39,7 @@ from typing import IO, Any
 
 import pandas as pd
 
-from shoplens.files import neutralise_formulas
+from shoplens.files import csv_text
 from shoplens.store.warehouse import Warehouse, utcnow
 
 FILE_MODE = 0o600
@@ -119,9 +118,7 @@ def sha256_file(path: str | Path) -> str:
 def csv_bytes(frame: pd.DataFrame) -> bytes:
     """A DataFrame as the CSV bytes every shoplens export uses (UTF-8, no index, spreadsheet
     formulas neutralised by :func:`shoplens.files.neutralise_formulas`)."""
-    buffer = io.StringIO()
-    neutralise_formulas(frame).to_csv(buffer, index=False)
-    return buffer.getvalue().encode("utf-8")
+    return csv_text(frame).encode("utf-8")
 
 
 @dataclass(frozen=True)

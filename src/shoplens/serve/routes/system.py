@@ -123,7 +123,7 @@ def ingest_file(
     strict: Annotated[bool, Form()] = False,
 ) -> dict[str, Any]:
     """Upload a file and load it; returns the accounting (read = loaded + updated + quarantined + duplicates)."""
-    from shoplens.ingest import ingest
+    from shoplens.services import ingest_files
 
     if not table and not preset:
         raise UserInputError("give a table (form field `table`) or a preset (form field `preset`)")
@@ -136,8 +136,7 @@ def ingest_file(
         settings = request.app.state.settings
         # one ingest at a time: DuckDB allows one writer transaction per table
         with request.app.state.ingest_lock:
-            result = ingest(wh, [target], table=table or None, preset=preset or None, strict=strict,
-                            max_future_days=settings.max_future_days, settings=settings)
+            result = ingest_files(settings, wh, [target], table=table or None, preset=preset or None, strict=strict)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
         request.app.state.responses.clear()

@@ -21,7 +21,7 @@ from shoplens.customers.profile import build_profile, profile_card
 from shoplens.customers.rfm import compute_rfm, segment_summary
 from shoplens.customers.rules import apply_rules, generate_rules
 from shoplens.customers.segments import build_segments
-from shoplens.pipeline import DemoContext
+from shoplens.demo.context import DemoContext
 
 
 def run(ctx: DemoContext) -> None:

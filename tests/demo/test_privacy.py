@@ -6,8 +6,9 @@ from rich.console import Console
 
 from shoplens.config import Settings
 from shoplens.insights.report import Report
-from shoplens.pipeline import DemoContext, demo_data_dir
-from shoplens.privacy import demo
+from shoplens.datasets import demo_data_dir
+from shoplens.demo import privacy as demo
+from shoplens.demo.context import DemoContext
 from shoplens.privacy.erasure import verify
 
 

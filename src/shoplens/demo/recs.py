@@ -9,12 +9,13 @@ import pandas as pd
 import plotly.express as px
 
 from shoplens.cli_common import frame_table, rows_table
-from shoplens.pipeline import DemoContext
+from shoplens.demo.context import DemoContext
 
 
 def run(ctx: DemoContext) -> None:
     from shoplens.privacy.ids import to_external
-    from shoplens.recs.service import load_model, mine_rules, recommend, score_all, train, with_names
+    from shoplens.recs.service import load_model, mine_rules, score_all, train, with_names
+    from shoplens.services import recommend
 
     wh = ctx.warehouse
     t0 = time.perf_counter()

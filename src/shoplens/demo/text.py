@@ -10,13 +10,14 @@ import plotly.express as px
 from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
+from shoplens.demo.context import DemoContext
 from shoplens.errors import InsufficientDataError
 from shoplens.text.analyze import analyze_warehouse
 from shoplens.text.insights import (emerging_complaints, intent_mix, review_topics, sentiment_trend, top_entities,
                                     top_negative_aspects)
 
 
-def run(ctx) -> None:  # type: ignore[no-untyped-def]  # DemoContext (pipeline imports us, not the other way)
+def run(ctx: DemoContext) -> None:
     wh = ctx.warehouse
     start = time.perf_counter()
     added = analyze_warehouse(wh)

@@ -10,7 +10,7 @@ import plotly.express as px
 from rich.markup import escape
 
 from shoplens.cli_common import frame_table, rows_table
-from shoplens.pipeline import DemoContext
+from shoplens.demo.context import DemoContext
 from shoplens.privacy.audit import raw_pii_leaks
 from shoplens.privacy.detect import PiiScanner
 from shoplens.privacy.erasure import erase, targets, verify

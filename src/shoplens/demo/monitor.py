@@ -7,7 +7,7 @@ import pandas as pd
 import plotly.graph_objects as go
 
 from shoplens.cli_common import frame_table, rows_table
-from shoplens.pipeline import DemoContext
+from shoplens.demo.context import DemoContext
 
 
 def run(ctx: DemoContext) -> None:

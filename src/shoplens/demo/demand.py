@@ -1,7 +1,7 @@
 """Demo step: weekly demand forecasts with 80 % intervals per category and for the
 top products, reorder advice and market trends.
 
->>> # run(ctx)  # called by `shoplens demo`  # doctest: +SKIP
+>>> # run(ctx)  (the demand step of `shoplens demo`)
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from plotly.subplots import make_subplots
 from shoplens.cli_common import frame_table
 from shoplens.demand.series import demand_series
 from shoplens.demand.service import forecast_demand, reorder_demand, trends_demand
-from shoplens.pipeline import DemoContext
+from shoplens.demo.context import DemoContext
 
 HORIZON = 8
 HISTORY_WEEKS = 26

@@ -1,0 +1,239 @@
+"""Who is in a campaign's audience, and which arm each customer gets.
+
+Assignment is sticky and reproducible: the arm comes from the hash of campaign and
+customer (:func:`shoplens.decide.abtest.assign`, GrowthBook's scheme), so the same
+customer always lands in the same arm of a campaign, and a customer assigned once keeps
+their arm and ``assigned_at`` when the campaign is assigned again (later versions included).
+Every new assignment is logged in the decision log with its propensity (policy
+``campaign:NAME``, decision type ``campaign``), so other policies can be evaluated on it.
+
+Before randomisation, and so independent of the arm, customers are excluded and counted:
+
+- without marketing consent (consent action ``campaign``; fails closed) or unknown ids;
+- over the frequency cap: already given an offer (a non-control arm) by ``frequency_cap``
+  other campaigns in the ``cap_days`` before the assignment.
+
+Customers assigned earlier who have since withdrawn consent stay in the analysis
+(intention to treat) but are left out of the file handed to the e-mail or ad tool.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pandas as pd
+
+from shoplens.campaigns.campaign import (
+    CONTROL,
+    Campaign,
+    _date,
+    audience_kind,
+    ensure_tables,
+    get_campaign,
+)
+from shoplens.decide.abtest import assign as hashed_arm
+from shoplens.errors import InputFileError, NotComputedError, UserInputError
+from shoplens.privacy.consent import _check_internal
+from shoplens.privacy.ids import to_external, to_internal
+from shoplens.store.warehouse import Warehouse, utcnow
+
+CONSENT_ACTION = "campaign"
+DECISION_TYPE = "campaign"
+
+
+def policy_name(campaign: str) -> str:
+    """The decision log's policy name of a campaign's assignments."""
+    return f"campaign:{campaign}"
+
+
+def salt(campaign: str) -> str:
+    return f"campaign:{campaign}"
+
+
+def arm_of(customer_id: str, campaign: Campaign) -> str:
+    """The arm of a (warehouse) customer id in ``campaign``: a pure function of the two.
+
+    >>> from shoplens.campaigns.campaign import parse_arm
+    >>> c = Campaign("winback", "all", (parse_arm("free_shipping"),), control=0.5)
+    >>> arm_of("c42", c) == arm_of("c42", c)
+    True
+    """
+    weights = campaign.weights()
+    names = campaign.arm_names
+    return hashed_arm(customer_id, names, salt=salt(campaign.name), weights=[weights[n] for n in names])
+
+
+# -- audiences ------------------------------------------------------------------------------------
+def _known_customers(wh: Warehouse) -> list[str]:
+    rows = wh.con.execute("""SELECT customer_id FROM customers WHERE customer_id IS NOT NULL
+                             UNION SELECT customer_id FROM orders WHERE customer_id IS NOT NULL ORDER BY 1""").fetchall()
+    return [r[0] for r in rows]
+
+
+def _table_members(wh: Warehouse, table: str, column: str, value: str, command: str) -> list[str]:
+    if not wh.has_table(table):
+        raise NotComputedError(f"no {table} table yet: run `{command}` first")
+    values = [str(v) for v in wh.query(f'SELECT DISTINCT CAST("{column}" AS VARCHAR) AS v FROM "{table}"')["v"]]
+    if value not in values:
+        raise UserInputError(f"{column} {value!r} not found; choose one of: {', '.join(sorted(values))}")
+    rows = wh.con.execute(f'SELECT DISTINCT customer_id FROM "{table}" WHERE CAST("{column}" AS VARCHAR) = ? '
+                          "ORDER BY 1", [value]).fetchall()
+    return [r[0] for r in rows]
+
+
+def profile_sql(end: datetime) -> str:
+    """The customer profile an audience ``sql:`` condition filters: the shop's value metrics
+    (:func:`shoplens.metrics.customer_value_sql`) with ``days_since_last_order`` and the customer's
+    ``country`` and ``language``."""
+    from shoplens.metrics import customer_value_sql
+
+    end_sql = f"TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
+    return f"""SELECT v.*, date_diff('day', v.last_order_at, {end_sql}) AS days_since_last_order,
+                      c.country, c.language
+               FROM ({customer_value_sql(end_sql)}) v LEFT JOIN customers c USING (customer_id)"""
+
+
+def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]:
+    """Warehouse ids of the customers ``audience`` names as of ``as_of`` (see :func:`audience_kind`)."""
+    kind, arg = audience_kind(audience)
+    if kind == "all":
+        return _known_customers(wh)
+    if kind == "rfm":
+        from shoplens.customers.rfm import SEGMENTS, compute_rfm
+
+        names = {s.lower(): s for s in SEGMENTS}
+        if arg.lower() not in names:
+            raise UserInputError(f"RFM segment {arg!r} not found; choose one of: {', '.join(SEGMENTS)}")
+        rfm = compute_rfm(wh, as_of=as_of.date(), write=False)
+        return sorted(rfm.loc[rfm["segment"] == names[arg.lower()], "customer_id"].astype(str))
+    if kind == "segment":
+        table = "customer_segments"
+        column = "segment_id" if arg.isdigit() else "segment_name"
+        return _table_members(wh, table, column, arg, "shoplens customers segments")
+    if kind == "rule":
+        return _table_members(wh, "customer_rule_tags", "rule_id", arg, "shoplens customers rules --apply")
+    if kind == "sql":
+        if ";" in arg:
+            raise UserInputError("an audience sql: condition is one WHERE condition, without ';'")
+        try:
+            rows = wh.con.execute(f"SELECT customer_id FROM ({profile_sql(as_of)}) p WHERE ({arg}) ORDER BY 1").fetchall()
+        except duckdb.Error as exc:  # a parser/binder error in the user's condition
+            cols = ", ".join(wh.con.execute(f"DESCRIBE {profile_sql(as_of)}").df()["column_name"])
+            raise UserInputError(f"audience condition {arg!r} does not run: {str(exc).splitlines()[0]} "
+                                 f"(columns: {cols})") from None
+        return [r[0] for r in rows]
+    from shoplens.files import read_user_csv
+
+    frame = read_user_csv(arg, dtype=str)
+    if "customer_id" not in frame.columns:
+        raise InputFileError(arg, "no customer_id column", hint="give one shop customer id per row under customer_id")
+    given = [c for c in frame["customer_id"].dropna().astype(str)]
+    return [i for i in dict.fromkeys(to_internal(wh, given)) if i]
+
+
+# -- assignment ---------------------------------------------------------------------------------------
+@dataclass
+class Assignment:
+    """The outcome of :func:`assign_campaign`: the rows to hand over (shop ids) and the counts."""
+
+    campaign: str
+    version: int
+    rows: pd.DataFrame  # customer_id (shop id), arm, propensity, assigned_at
+    counts: dict[str, int] = field(default_factory=dict)
+    path: Path | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        by_arm = self.rows["arm"].value_counts().to_dict() if len(self.rows) else {}
+        return {"campaign": self.campaign, "version": self.version, **self.counts,
+                "arms": {str(k): int(v) for k, v in sorted(by_arm.items())},
+                "output": None if self.path is None else str(self.path)}
+
+
+def _capped(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> set[str]:
+    """Customers already given an offer by ``frequency_cap`` other campaigns in the cap period."""
+    if campaign.frequency_cap is None or not ids:
+        return set()
+    rows = wh.con.execute(
+        """SELECT customer_id FROM campaign_assignments
+           WHERE campaign <> ? AND arm <> ? AND assigned_at > ? AND assigned_at <= ?
+             AND customer_id IN (SELECT unnest(?::VARCHAR[]))
+           GROUP BY customer_id HAVING count(DISTINCT campaign) >= ?""",
+        [campaign.name, CONTROL, at - timedelta(days=campaign.cap_days), at, ids, campaign.frequency_cap]).fetchall()
+    return {r[0] for r in rows}
+
+
+def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None) -> Assignment:
+    """Assign the audience of campaign ``name`` (as of ``as_of``, YYYY-MM-DD; default now) to arms.
+
+    Returns the current assignment of every audience member who may be contacted (shop ids),
+    with counts: ``audience``, ``assigned`` (rows returned), ``newly_assigned``,
+    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``.
+    """
+    from shoplens.decide.log import DecisionLog
+
+    campaign = get_campaign(wh, name)
+    if campaign.status != "active":
+        raise UserInputError(f"campaign {name!r} is {campaign.status}; it assigns no one (create a new version "
+                             "with `campaign create --replace` to restart it)")
+    at = utcnow() if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
+    if campaign.start and at.date() < _date(campaign.start, "start"):
+        raise UserInputError(f"campaign {name!r} starts on {campaign.start}; assign on or after that day (--as-of)")
+    if campaign.end and at.date() > _date(campaign.end, "end"):
+        raise UserInputError(f"campaign {name!r} ended on {campaign.end}; it assigns no one after that day")
+    ensure_tables(wh)
+    members = list(dict.fromkeys(audience_members(wh, campaign.audience, at)))
+    existing = wh.query("SELECT customer_id, arm, propensity, assigned_at FROM campaign_assignments "
+                        "WHERE campaign = ?", [name])
+    done = set(existing["customer_id"])
+    # consent is asked for everyone in the audience: earlier assignees who withdrew are not handed over
+    check = _check_internal(wh, members, CONSENT_ACTION)
+    allowed = set(check.allowed)
+    fresh = [c for c in members if c not in done and c in allowed]
+    capped = _capped(wh, campaign, fresh, at)
+    fresh = [c for c in fresh if c not in capped]
+    weights = campaign.weights()
+    new = pd.DataFrame({"customer_id": fresh, "arm": [arm_of(c, campaign) for c in fresh]})
+    new["propensity"] = new["arm"].map(weights).astype(float)
+    new["assigned_at"] = pd.Timestamp(at)
+    if len(new):
+        new["decision_id"] = [uuid.uuid4().hex for _ in range(len(new))]
+        new["campaign"], new["version"] = name, campaign.version
+        with wh.transaction() as con:
+            con.register("_new", new)
+            con.execute("INSERT INTO campaign_assignments BY NAME SELECT * FROM _new")
+            con.unregister("_new")
+        DecisionLog(wh).record_many(pd.DataFrame({
+            "decision_id": new["decision_id"], "occurred_at": new["assigned_at"], "customer_id": new["customer_id"],
+            "action": new["arm"], "propensity": new["propensity"], "policy": policy_name(name),
+            "policy_version": str(campaign.version), "decision_type": DECISION_TYPE}))
+    member_set = set(members)
+    current = pd.concat([existing[existing["customer_id"].isin(member_set & allowed)],
+                         new[["customer_id", "arm", "propensity", "assigned_at"]]], ignore_index=True)
+    current = current.sort_values(["assigned_at", "customer_id"], kind="stable").reset_index(drop=True)
+    current["customer_id"] = to_external(wh, current["customer_id"].tolist())
+    current = current[current["customer_id"].notna()].reset_index(drop=True)  # erased: never leaves as a pseudonym
+    counts = {"audience": len(members), "assigned": len(current), "newly_assigned": len(new),
+              "already_assigned": int(sum(c in done for c in members)),
+              "excluded_no_consent": len(check.refused), "excluded_unknown": len(check.unknown),
+              "excluded_frequency_cap": len(capped)}
+    wh.con.execute("INSERT INTO campaign_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                   [name, campaign.version, utcnow(), at, counts["audience"], counts["assigned"],
+                    counts["newly_assigned"], counts["excluded_no_consent"], counts["excluded_unknown"],
+                    counts["excluded_frequency_cap"]])
+    return Assignment(name, campaign.version, current, counts)
+
+
+def write_assignments(wh: Warehouse, result: Assignment, path: str | Path) -> Path:
+    """The assignment file for the e-mail or ad tool: ``customer_id, arm, propensity, assigned_at``
+    (shop ids), written owner-only and recorded for erasure."""
+    from shoplens.store.files import write_export
+
+    frame = result.rows[["customer_id", "arm", "propensity", "assigned_at"]].copy()
+    frame["assigned_at"] = pd.to_datetime(frame["assigned_at"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
+    result.path = write_export(wh, path, frame, kind="campaign_assignments", id_column="customer_id")
+    return result.path

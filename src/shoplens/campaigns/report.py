@@ -1,0 +1,202 @@
+"""Attribution and the campaign report.
+
+Outcomes come from the warehouse, never posted by hand. For every assigned customer
+(intention to treat: whether or not the offer was seen or used), the orders in the window
+``[assigned_at, assigned_at + window days)`` are attributed to the assignment, with the
+shop's one definition of an order's kind and value (:mod:`shoplens.metrics`):
+
+- ``conversion``: 1 when the customer made at least one purchase in the window;
+- ``revenue``: net revenue in the window (purchases less returns dated in the window;
+  a fully reversed order adds nothing);
+- ``margin``: revenue less the arm's cost per use, charged once per converting customer
+  (the control costs nothing).
+
+An order before ``assigned_at`` or on/after the window's end is not attributed. A customer
+in two campaigns at once has the order attributed to each (each campaign measures its own
+intention-to-treat effect against its own control group). The pre-period net revenue (the
+365 days before ``assigned_at``) is the CUPED covariate.
+
+Reporting also posts the goal metric as the reward of each assignment whose window has
+closed, in the decision log, so bandits and off-policy evaluation learn from it without
+manual reward posting.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from shoplens.campaigns.analysis import analyze_arrays
+from shoplens.campaigns.campaign import (
+    CONTROL,
+    Campaign,
+    _date,
+    ensure_tables,
+    get_campaign,
+)
+from shoplens.errors import InsufficientDataError
+from shoplens.metrics import revenue_orders_sql
+from shoplens.store.warehouse import Warehouse
+
+PRE_PERIOD_DAYS = 365
+
+
+def attribute(wh: Warehouse, campaign: Campaign, *, as_of: datetime | None = None) -> pd.DataFrame:
+    """One row per assigned customer (warehouse ids): arm, assigned_at, decision_id, orders, conversion,
+    revenue, margin, pre_revenue, window_closed. Orders from ``as_of`` on are ignored."""
+    ensure_tables(wh)
+    end = None if as_of is None else f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
+    window = f"INTERVAL {int(campaign.window_days)} DAY"
+    in_window = f"o.ordered_at >= a.assigned_at AND o.ordered_at < a.assigned_at + {window}"
+    frame = wh.query(f"""
+        WITH a AS (SELECT customer_id, arm, assigned_at, decision_id FROM campaign_assignments WHERE campaign = ?),
+             o AS ({revenue_orders_sql(end)})
+        SELECT a.customer_id, a.arm, a.assigned_at, a.decision_id,
+               count(o.order_id) FILTER (WHERE o.kind = 'purchase' AND {in_window}) AS orders,
+               coalesce(sum(o.amount) FILTER (WHERE {in_window}), 0) AS revenue,
+               coalesce(sum(o.amount) FILTER (WHERE o.ordered_at >= a.assigned_at - INTERVAL {PRE_PERIOD_DAYS} DAY
+                                              AND o.ordered_at < a.assigned_at), 0) AS pre_revenue
+        FROM a LEFT JOIN o ON o.customer_id = a.customer_id
+        GROUP BY a.customer_id, a.arm, a.assigned_at, a.decision_id
+        ORDER BY a.assigned_at, a.customer_id""", [campaign.name])
+    frame["conversion"] = (frame["orders"] > 0).astype(float)
+    frame["revenue"] = frame["revenue"].astype(float)
+    cost = frame["arm"].map({a.name: a.cost for a in campaign.arms}).fillna(0.0).astype(float)
+    frame["margin"] = frame["revenue"] - cost * frame["conversion"]
+    until = as_of if as_of is not None else data_until(wh)
+    frame["window_closed"] = (frame["assigned_at"] + timedelta(days=campaign.window_days)) <= pd.Timestamp(until) \
+        if until is not None else False
+    return frame
+
+
+def data_until(wh: Warehouse) -> datetime | None:
+    """The time of the latest order in the warehouse (what the report can know of)."""
+    value = wh.con.execute("SELECT max(ordered_at) FROM orders").fetchall()[0][0]
+    return None if value is None else pd.Timestamp(value).to_pydatetime()
+
+
+def _currency(wh: Warehouse) -> str:
+    rows = wh.con.execute("SELECT mode(currency) FROM orders WHERE currency IS NOT NULL").fetchall()
+    return str(rows[0][0]) if rows and rows[0][0] else ""
+
+
+def _post_rewards(wh: Warehouse, frame: pd.DataFrame, goal: str) -> int:
+    """The goal metric as the reward of every assignment whose window has closed."""
+    from shoplens.decide.log import DecisionLog
+
+    closed = frame[frame["window_closed"] & frame["decision_id"].notna()]
+    if closed.empty:
+        return 0
+    return DecisionLog(wh).log_rewards(pd.DataFrame({"decision_id": closed["decision_id"], "reward": closed[goal]}))
+
+
+def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
+    """Off-policy estimates (self-normalised IPW with bootstrap intervals, from the logged
+    propensities) of what giving everyone one arm would have earned per customer."""
+    from shoplens.decide.ope import LoggedFeedback, estimate_all
+
+    weights = campaign.weights()
+    names = campaign.arm_names
+    rows = frame[frame["arm"].isin(names)]
+    if len(rows) < 2:
+        return []
+    codes = rows["arm"].map({n: i for i, n in enumerate(names)}).to_numpy()
+    logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["arm"].map(weights).to_numpy(float), len(names),
+                          action_names=names)
+    out = [{"policy": "as run", "estimator": "mean", "value": float(rows[goal].mean()), "ci_low": None, "ci_high": None}]
+    for i, name in enumerate(names):
+        dist = np.zeros((len(rows), len(names)))
+        dist[:, i] = 1.0
+        est = estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
+        out.append({"policy": f"all-{name}", "estimator": "snipw", **est})
+    return out
+
+
+def _fmt(metric: str, value: float, currency: str) -> str:
+    if metric == "conversion":
+        return f"{value * 100:+.1f} pp"
+    return f"{'-' if value < 0 else '+'}{currency + ' ' if currency else ''}{abs(value):,.2f}"
+
+
+def conclusion(result: dict[str, Any], campaign: Campaign, currency: str) -> dict[str, str]:
+    """The report in plain words, English and Chinese."""
+    goal = campaign.goal
+    by = {(r["arm"], r["metric"]): r for r in result["arms"]}
+    candidates = [r for r in result["arms"] if r["metric"] == goal and r["arm"] != CONTROL and r.get("ci_low") is not None]
+    audience = campaign.audience
+    en: list[str] = []
+    zh: list[str] = []
+    srm = result["srm"]
+    if srm["alarm"]:
+        en.append(f"Warning: sample-ratio mismatch (p = {srm['p_value']:.2g}): the arms are not split as planned, "
+                  "so the lift below cannot be trusted; check the assignment.")
+        zh.append(f"警告：样本比例不符（p = {srm['p_value']:.2g}），实际分组与计划不一致，以下提升不可信，请检查分配。")
+    if not candidates:
+        en.append(f"Not enough data yet to compare the arms with control on {goal}.")
+        zh.append(f"数据不足，暂时无法比较各组与对照组的{_GOAL_ZH[goal]}。")
+        return {"en": " ".join(en), "zh": "".join(zh)}
+    best = max(candidates, key=lambda r: r["effect"])
+    arm = best["arm"]
+    ci = f"95% CI {_fmt(goal, best['ci_low'], currency)} to {_fmt(goal, best['ci_high'], currency)}"
+    ci_zh = f"95% 置信区间 {_fmt(goal, best['ci_low'], currency)} 至 {_fmt(goal, best['ci_high'], currency)}"
+    margin = by.get((arm, "margin"))
+    money = ""
+    money_zh = ""
+    if goal != "margin" and margin and margin.get("ci_low") is not None:
+        money = (f", {_fmt('margin', margin['effect'], currency)} net margin per customer "
+                 f"(95% CI {_fmt('margin', margin['ci_low'], currency)} to {_fmt('margin', margin['ci_high'], currency)}), "
+                 f"{_fmt('margin', margin['incremental_total'], currency)} in total over {margin['n']:,} customers")
+        money_zh = (f"，每位客户净利润 {_fmt('margin', margin['effect'], currency)}"
+                    f"（95% 置信区间 {_fmt('margin', margin['ci_low'], currency)} 至 "
+                    f"{_fmt('margin', margin['ci_high'], currency)}），{margin['n']:,} 位客户合计 "
+                    f"{_fmt('margin', margin['incremental_total'], currency)}")
+    effect = _fmt(goal, best["effect"], currency)
+    if goal == "margin":
+        money = f", {_fmt('margin', best['incremental_total'], currency)} in total over {best['n']:,} customers"
+        money_zh = f"，{best['n']:,} 位客户合计 {_fmt('margin', best['incremental_total'], currency)}"
+    if best["ci_low"] > 0:
+        en.append(f"Roll out {arm} to {audience}: {effect} {goal} per customer against control ({ci}, "
+                  f"p = {best['p_value']:.2g}){money}.")
+        zh.append(f"建议向 {audience} 推广 {arm}：相对对照组每位客户{_GOAL_ZH[goal]} {effect}（{ci_zh}，"
+                  f"p = {best['p_value']:.2g}）{money_zh}。")
+    elif best["ci_high"] < 0:
+        en.append(f"Do not roll out: even the best arm, {arm}, lowered {goal} ({effect} per customer, {ci}){money}.")
+        zh.append(f"不建议推广：表现最好的 {arm} 也降低了{_GOAL_ZH[goal]}（每位客户 {effect}，{ci_zh}）{money_zh}。")
+    else:
+        en.append(f"No clear winner yet: the best arm, {arm}, shows {effect} {goal} per customer, but the {ci} "
+                  f"includes zero{money}. Keep the control or wait for more customers.")
+        zh.append(f"暂无明确结论：表现最好的 {arm} 每位客户{_GOAL_ZH[goal]} {effect}，但{ci_zh}包含 0{money_zh}。"
+                  "请保留对照组或继续收集数据。")
+    return {"en": " ".join(en), "zh": "".join(zh)}
+
+
+_GOAL_ZH = {"conversion": "转化率", "revenue": "净收入", "margin": "净利润"}
+
+
+def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_rewards: bool = True) -> dict[str, Any]:
+    """The report of campaign ``name`` (the ``campaign analyze`` shape, outcomes attributed from the
+    warehouse) with the campaign, the window status, policy estimates and a conclusion in en and zh."""
+    campaign = get_campaign(wh, name)
+    cut = None if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
+    frame = attribute(wh, campaign, as_of=cut)
+    if frame.empty:
+        raise InsufficientDataError(f"campaign {name!r} has assigned no one yet: run `shoplens campaign assign {name}`")
+    metrics = [campaign.goal, *[m for m in ("conversion", "revenue", "margin") if m != campaign.goal]]
+    result = analyze_arrays(frame["arm"].to_numpy(), {m: frame[m].to_numpy(float) for m in metrics},
+                            control=CONTROL, arms=campaign.arm_names, pre_metric=frame["pre_revenue"].to_numpy(float),
+                            weights=campaign.weights())
+    currency = _currency(wh)
+    until = cut or data_until(wh)
+    result["campaign"] = {"name": campaign.name, "version": campaign.version, "status": campaign.status,
+                          "goal": campaign.goal, "audience": campaign.audience, "window_days": campaign.window_days,
+                          "arms": campaign.to_dict()["arms"], "control_share": campaign.control}
+    result["window"] = {"assigned_from": frame["assigned_at"].min(), "assigned_to": frame["assigned_at"].max(),
+                        "data_until": until, "share_closed": float(frame["window_closed"].mean())}
+    result["currency"] = currency
+    result["policies"] = policy_estimates(frame, campaign, campaign.goal)
+    result["rewards_posted"] = _post_rewards(wh, frame, campaign.goal) if post_rewards and not wh.read_only else 0
+    result["conclusion"] = conclusion(result, campaign, currency)
+    return result

@@ -1,0 +1,110 @@
+"""The demo as a script: a fresh warehouse from the bundled shop, then each step in the order
+the data flows, then one HTML report.
+
+Steps are plain functions ``step(ctx: DemoContext) -> None`` (one module per capability in
+this package) that call the services and capability functions, print to ``ctx.console`` and
+add sections to ``ctx.report``. Nothing outside :mod:`shoplens.demo` imports the demo.
+
+>>> [name for name, _ in demo_steps()][:3]
+['ingest', 'privacy', 'overview']
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+
+from shoplens.config import Settings
+from shoplens.datasets import demo_data_dir
+from shoplens.demo import customers, decide, demand, monitor, privacy, recs, text
+from shoplens.demo.context import DemoContext
+from shoplens.demo.shop import step_ingest, step_overview
+from shoplens.errors import ConfigError
+from shoplens.insights.report import Report
+from shoplens.services import open_warehouse
+from shoplens.store.files import register_file
+
+Step = Callable[[DemoContext], None]
+
+# Capability steps, in the order the data flows.
+CAPABILITY_STEPS: list[tuple[str, Step]] = [
+    ("privacy", privacy.run), ("text", text.run), ("customers", customers.run), ("recs", recs.run),
+    ("decide", decide.run), ("demand", demand.run), ("monitor", monitor.run),
+]
+# Steps that change the shop's data (the privacy step erases a customer). They run right after
+# ingest, before the overview and every other figure, so that the console, the report, the API
+# and the dashboard all describe the same data.
+DATA_CHANGING_STEPS = ["privacy"]
+
+
+def capability_steps() -> list[tuple[str, Step]]:
+    """(name, step) of every capability, in the order the data flows."""
+    return list(CAPABILITY_STEPS)
+
+
+def demo_steps() -> list[tuple[str, Step]]:
+    """Every demo step in run order: ingest, the steps that change data, the overview, then the analyses."""
+    changing = [(n, fn) for n, fn in CAPABILITY_STEPS if n in DATA_CHANGING_STEPS]
+    analyses = [(n, fn) for n, fn in CAPABILITY_STEPS if n not in DATA_CHANGING_STEPS]
+    return [("ingest", step_ingest), *changing, ("overview", step_overview), *analyses]
+
+
+def run_steps(ctx: DemoContext, steps: list[tuple[str, Step]]) -> None:
+    """Run demo steps in order, timing each.
+
+    On a Spark warehouse, table changes made by a step that runs on DuckDB only (the
+    decide step logs decisions and rewards, text rewrites its tables) are copied to
+    Spark's Parquet tables after the step (``storage.sync``), so later Spark steps see them.
+    """
+    wh = ctx.warehouse
+    for name, fn in steps:
+        ctx.console.rule(f"[bold]{escape(name)}")
+        t0 = time.perf_counter()
+        fn(ctx)
+        if wh.engine_name == "spark" and name not in ("ingest", "overview"):
+            from shoplens.store.storage import sync
+
+            sync(wh)
+        ctx.timings[name] = time.perf_counter() - t0
+
+
+def _prepare_fresh(settings: Settings, force: bool) -> None:
+    """Remove a previous demo warehouse; refuse (unless ``force``) one that holds the shop's own data."""
+    path = settings.warehouse
+    if not path.exists():
+        return
+    from shoplens.store.storage import read_state
+
+    with open_warehouse(settings, engine="duckdb", check_storage=False) as wh:  # only looked at, then replaced
+        is_demo = wh.con.execute("SELECT count(*) FROM _computed WHERE name = 'demo'").fetchall()[0][0]
+        has_data = wh.row_count("orders") > 0 or read_state(wh).canonical == "spark"
+    if has_data and not is_demo and not force:
+        raise ConfigError(
+            f"{path} holds data that the demo did not create; use another --warehouse for the demo, "
+            "or --force to replace it"
+        )
+    path.unlink()
+    Path(str(path) + ".wal").unlink(missing_ok=True)
+
+
+def run_demo(settings: Settings, console: Console, *, force: bool = False, report_path: Path | None = None,
+             only: list[str] | None = None) -> Path:
+    """Build a fresh demo warehouse, run every step and write the report; returns its path."""
+    _prepare_fresh(settings, force)
+    started = time.perf_counter()
+    with open_warehouse(settings) as wh:
+        wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
+        report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
+        ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())
+        run_steps(ctx, [(n, fn) for n, fn in demo_steps() if not only or n in only or n == "ingest"])
+        out = report_path or (wh.home / "report.html")
+        # recorded with its hash: erasure may delete a report that names the customer, and only its own
+        register_file(wh, report.write(out), "report")
+        wh.mark_computed("report", "report", info={"path": wh.relative_path(out)})
+    console.rule()
+    console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{escape(str(out.resolve()))}[/bold]")
+    return out
