@@ -191,3 +191,17 @@ def test_shipped_zh_model_reads_negated_opinions() -> None:
     assert (m.positive_proba(negated_negatives) > 0.6).all()
     assert (m.positive_proba(negated_negatives) > plain.positive_proba(negated_negatives) + 0.15).all()
     assert m.predict(["衣服不好看", "质量不行", "很好用"])[0].tolist() == ["negative", "negative", "positive"]
+
+
+def test_analyze_reads_aspect_clauses_with_the_clause_model_when_clause_weight_is_set() -> None:
+    from shoplens.text.analyze import analyze_reviews
+
+    texts, labels = (_POS + _NEG) * 3, ([1] * 5 + [0] * 5) * 3
+    make = lambda w: SentimentModel(NgramClassifier(ngram_range=None, word_ngrams=(1, 2), min_df=1, C=10.0),  # noqa: E731
+                                    language="en", shift_weights=(1, 1, 0, 1), clause_weight=w).fit(
+        texts, labels, ["the stitching frayed"] * 6, [0] * 6)  # only the clause model learns these words
+    review = ["love it. the stitching frayed"]
+    off, on = (analyze_reviews(review, "en", models={"en_sentiment": make(w)}, workers=1).iloc[0] for w in (0.0, 4.0))
+    assert off["sentiment"] == on["sentiment"] == "positive"  # the review's own reading is unchanged
+    assert [a["aspect"] for a in on["aspects"]] == ["quality"]
+    assert off["aspects"][0]["polarity"] != "negative" and on["aspects"][0]["polarity"] == "negative"
