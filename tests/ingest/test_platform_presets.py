@@ -239,6 +239,8 @@ class TestTaobao:
         assert ro.derived["customers"].loaded == 2
         assert (ri.table, ri.read, ri.loaded, ri.quarantined) == ("order_items", 4, 3, 1)
         assert all(_adds_up(c) for c in [ro, ri, *ro.derived.values(), *ri.derived.values()])
+        assert any("decoded" in n for n in ro.notes)
+        assert not list(wh.tmp_dir.glob("__stage_*"))  # the decoded copies (personal data) are gone
         reason = wh.query("SELECT reason FROM _quarantine WHERE table_name = 'order_items'").reason.tolist()
         assert reason == ["order_id '3312345678901234999' not found in orders"]
 

@@ -32,6 +32,7 @@ typed (:class:`shoplens.store.staging.Relation`).
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -199,8 +200,11 @@ def ingest(
         raise
     finally:
         engine.end_run()
-        for p in warehouse.tmp_dir.glob("__stage_*"):
-            p.unlink(missing_ok=True)
+        for p in warehouse.tmp_dir.glob("__stage_*"):  # decoded copies may hold personal data
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
     if mirror and state.canonical == "spark":  # every canonical table, verified, in one DuckDB transaction
         step("copying to the DuckDB file", 0.95)
         keep_duckdb_copy(warehouse)
