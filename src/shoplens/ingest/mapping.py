@@ -39,7 +39,7 @@ from sqlglot import exp
 
 from shoplens.errors import MappingError
 from shoplens.schema import TABLES, get_table
-from shoplens.store.staging import quote  # noqa: F401  (the one definition, re-exported for ingest)
+from shoplens.store.staging import quote  # the one definition (also re-exported for ingest)
 
 
 class ColumnSpec(BaseModel):
