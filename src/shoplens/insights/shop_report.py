@@ -25,7 +25,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from shoplens.errors import ConfigError, InvalidParameterError
+from shoplens.errors import ConfigError, UserInputError
 from shoplens.insights.report import Report, kpi_html
 from shoplens.store.files import write_export
 from shoplens.store.warehouse import Warehouse
@@ -156,7 +156,7 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     ``lang``: ``en`` or ``zh`` for titles, labels and the hints on missing sections.
     """
     if lang not in LANGS:
-        raise InvalidParameterError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
+        raise UserInputError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
     t = LABELS[lang]
     currency = shop_currency(wh)
     cur = currency or ""
