@@ -108,6 +108,8 @@ def test_recommend_one_customer_prints_the_same_list_as_the_file(wpath: Path, tm
     assert table.exit_code == 0 and f"Recommendations for customer {refused}" in table.stdout
     assert "The popular list" in table.stdout
     assert json.loads(invoke(wpath, "recommend", refused, "--k", "3", "--json").stdout)["personalised"] is False
+    odd = invoke(wpath, "recommend", "[b]new", "--k", "2")  # an id is text, never Rich markup
+    assert odd.exit_code == 0 and "Recommendations for customer [b]new" in odd.stdout
 
 
 def test_recommend_csv_cannot_run_spreadsheet_formulas(wpath: Path, tmp_path: Path) -> None:

@@ -148,7 +148,7 @@ def _print_one(customer: str, frame: pd.DataFrame, json_out: bool) -> None:
         rows = records(frame[cols].rename(columns={"product_id_name": "name"}))
         print_json({"customer": customer, "personalised": personal, "recommendations": rows})
         return
-    console.print(frame_table(frame[cols].rename(columns={"product_id_name": "name"}), title=f"Recommendations for customer {escape(customer)}"))
+    console.print(frame_table(frame[cols].rename(columns={"product_id_name": "name"}), title=f"Recommendations for customer {customer}"))
     if not personal:
         console.print("The popular list: the customer is unknown to the model or gave no personalisation consent.")
 
