@@ -62,7 +62,7 @@ def sentiment_trend(wh: Warehouse, by: str = "category", *, period: str = "month
                    avg(CASE WHEN r.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative_share,
                    avg(r.sentiment_score) AS mean_score
             FROM {REVIEWS_TABLE} r LEFT JOIN products p USING (product_id)
-            {where} GROUP BY ALL HAVING period IS NOT NULL ORDER BY period, reviews DESC""", params)
+            {where} GROUP BY ALL HAVING period IS NOT NULL ORDER BY period, reviews DESC, key""", params)
 
 
 def top_negative_aspects(wh: Warehouse, *, product_id: str | None = None, limit: int = 10,
