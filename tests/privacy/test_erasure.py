@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import re
 
 import pandas as pd
@@ -118,6 +120,8 @@ def test_erase_is_idempotent_and_audited(demo_wh) -> None:
     log = audit_log(demo_wh, CUSTOMER)
     assert {r["erasure_id"] for r in log} == {first.erasure_id, second.erasure_id}
     assert all(r["subject"] == first.subject != CUSTOMER for r in log)
+    # the answer names the customer by shop id and never carries the pseudonym
+    assert first.to_dict()["customer"] == CUSTOMER and first.subject not in json.dumps(first.to_dict())
     require_known(demo_wh, CUSTOMER)  # erased before: not an unknown id
 
 

@@ -214,6 +214,7 @@ def test_erasure_is_admin_only_and_verified(served_customers):
     assert client.post("/api/v1/privacy/erase", json={"customer_id": customer}, headers=auth(keys["analyst"])).status_code == 403
     r = client.post("/api/v1/privacy/erase", json={"customer_id": customer}, headers=auth(keys["admin"]))
     assert r.status_code == 200 and r.json()["total"] > 0
+    assert r.json()["customer"] == customer and "subject" not in r.json()  # shop ids out, never the pseudonym
     check = client.get(f"/api/v1/privacy/verify/{customer}", headers=auth(keys["admin"])).json()
     assert check["clean"], check
     assert client.get(f"/api/v1/customers/{customer}", headers=auth(keys["analyst"])).status_code == 404

@@ -121,7 +121,9 @@ class ErasureReport:
         return sorted(p for p, why in self.reported.items() if why != CHANGED)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"customer": self.customer, "erasure_id": self.erasure_id, "subject": self.subject,
+        # the pseudonym (``subject``) stays out of the answer: shop ids in and out; the audit
+        # trail keeps it, and `privacy audit --customer ID` finds the records by shop id.
+        return {"customer": self.customer, "erasure_id": self.erasure_id,
                 "removed": self.removed, "total": self.total,
                 "reported": [{"path": p, "reason": why} for p, why in sorted(self.reported.items())]}
 

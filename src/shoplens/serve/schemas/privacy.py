@@ -25,7 +25,6 @@ class ReportedFile(ApiModel):
 class ErasureOut(ApiModel):
     customer: str
     erasure_id: str
-    subject: str = Field(description="the customer's pseudonymous warehouse id")
     removed: dict[str, int] = Field(description="rows or items removed per table, model or file")
     total: int
     reported: list[ReportedFile]
