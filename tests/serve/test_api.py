@@ -165,3 +165,19 @@ def test_dashboard_and_offline_assets(served):
     assert js.status_code == 200 and len(js.content) > 1_000_000
     assert client.get("/assets/i18n.js").text.count("zh:") == 1
     assert client.get("/assets/nope.js").status_code == 404
+
+
+def test_api_docs_page_is_offline_and_fits_the_csp(served):
+    """/api/v1/docs loads Swagger UI from /assets/ (no CDN) and has no inline script the CSP would block."""
+    import re
+
+    client, _, _ = served
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all('src="/assets/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "http" not in page.text
+    for asset in re.findall(r'(?:src|href)="(/assets/[^"]+)"', page.text):
+        assert client.get(asset).status_code == 200, asset
+    assert "/api/v1/openapi.json" in client.get("/assets/swagger-init.js").text
+    assert client.get("/api/v1/openapi.json").json()["paths"]

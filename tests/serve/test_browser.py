@@ -203,3 +203,25 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
     driver.save_screenshot(str(shots / "overview-zh.png"))
     assert console_errors(driver) == []
     assert len(list(shots.glob("*.png"))) == 8
+
+
+def test_api_docs_render_offline(dashboard, browser, tmp_path):
+    """/api/v1/docs draws its operations from locally served Swagger UI assets, with the server's CSP
+    (no inline script, no CDN) and no console errors."""
+    from selenium.webdriver.common.by import By
+
+    base = dashboard[0]
+    driver = browser
+    driver.get_log("browser")
+    driver.get(f"{base}/api/v1/docs")
+    for _ in range(HANG * 10):
+        if driver.find_elements(By.CSS_SELECTOR, ".opblock"):
+            break
+        time.sleep(0.1)
+    driver.save_screenshot(str(tmp_path / "api-docs.png"))
+    operations = driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    paths = {o.get_attribute("data-path") or o.text for o in operations}
+    assert len(operations) >= 10 and any("/customers/" in p for p in paths)
+    sources = driver.execute_script("return [...document.scripts].map(s => s.src)")
+    assert sources and all(s.startswith(base + "/assets/") for s in sources)  # no CDN, no inline script
+    assert console_errors(driver) == []
