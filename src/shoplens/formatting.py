@@ -68,6 +68,21 @@ HEADERS: dict[str, tuple[str, str]] = {
     "topic": ("Topic", "主题"), "label": ("Label", "标签"), "count": ("Count", "数量"), "share": ("Share", "占比"),
     "change": ("Change", "变化"), "contribution": ("Contribution", "贡献"), "previous": ("Previous period", "上一周期"),
     "current": ("Last period", "最近周期"), "metric": ("Metric", "指标"), "value": ("Value", "数值"),
+    "created_at": ("Created", "创建时间"), "data_start": ("Data from", "数据起始"), "data_end": ("Data to", "数据截止"),
+    "started_at": ("Started", "开始时间"), "finished_at": ("Finished", "结束时间"), "files": ("Files", "文件"),
+    "read": ("Rows read", "读取行数"), "loaded": ("Loaded", "已导入"), "updated": ("Updated", "已更新"),
+    "quarantined": ("Quarantined", "已隔离"), "duplicates": ("Duplicates", "重复"), "seconds": ("Seconds", "秒"),
+    "run_id": ("Run", "运行编号"), "mode": ("Mode", "模式"), "error": ("Error", "错误"), "pulls": ("Pulls", "次数"),
+    "mean": ("Mean", "均值"), "n": ("Count", "数量"), "alpha": ("Alpha", "α"), "beta": ("Beta", "β"),
+    "experiment": ("Experiment", "实验"), "variant": ("Variant", "版本"), "conversion": ("Conversion", "转化率"),
+    "lift_pct": ("Lift (%)", "提升（%）"), "p_value": ("p-value", "p 值"), "verdict": ("Verdict", "结论"),
+    "line": ("Line", "行号"), "file": ("File", "文件"), "traits": ("Traits", "特征"), "avg_net_revenue": ("Average net revenue", "平均净收入"),
+    "avg_aov": ("Average order value", "平均订单金额"), "avg_items_per_order": ("Items per order", "每单件数"),
+    "avg_distinct_products": ("Different products", "不同商品数"), "avg_reviews": ("Reviews per customer", "人均评论数"),
+    "avg_support_contacts": ("Support contacts", "客服联系次数"), "avg_negative_message_share": ("Negative messages", "负面消息占比"),
+    "segment_id": ("Segment id", "分群编号"), "risk_band": ("Risk", "风险等级"), "intent": ("Intent", "意图"),
+    "quote": ("Quote", "引文"), "quotes": ("Quotes", "引文"), "positive_share": ("Positive", "正面占比"),
+    "negative_share": ("Negative", "负面占比"), "mean_score": ("Mean score", "平均得分"), "key": ("Key", "键"),
 }
 
 _ID_LIKE = ("_id", "year", "version", "code")

@@ -55,8 +55,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_ingested_only_warehouse_names_the_command_for_each_missing_section(demo_wh):
     r = build_shop_report(demo_wh)
     present = {s.key for s in r.sections if s.present}
-    assert present == {"overview", "data"}
+    assert present == {"summary", "overview", "data"}
     html = r.to_html()
+    assert [s.key for s in r.sections][0] == "summary"  # what changed, why, what to do comes first
+    summary = _visible(html, "summary")
+    assert "Last 30 days" in summary and "Net revenue" in summary and "shoplens customers rules" in summary
     for s in r.sections:
         if not s.present:
             assert s.fill == FILL[s.key]
@@ -119,9 +122,9 @@ def test_money_is_labelled_in_the_orders_currency(demo_wh):
     r = build_shop_report(demo_wh)
     html = r.to_html()
     assert r.currency == "USD"
-    assert "USD 2," in _visible(html, "overview")
+    assert "US$2," in _visible(html, "overview") and "(USD)" in _visible(html, "overview")
     for key in ("overview", "cohorts"):
-        assert "GBP" not in _visible(html, key)
+        assert "GBP" not in _visible(html, key) and "£" not in _visible(html, key)
 
 
 def test_customers_appear_under_shop_ids_never_pseudonyms(demo_wh):

@@ -8,6 +8,7 @@ import plotly.express as px
 
 from shoplens.cli_common import accounting_rows, accounting_title, fmt, frame_table, ingest_with_progress, rows_table
 from shoplens.demo.context import DemoContext
+from shoplens.formatting import counted, money, when
 from shoplens.insights.overview import overview
 from shoplens.insights.report import kpi_html
 from shoplens.insights.quality import quarantine_reasons
@@ -27,6 +28,11 @@ def step_ingest(ctx: DemoContext) -> None:
         tables=[("Ingest accounting", pd.DataFrame(rows)), ("Quarantine reasons", q)],
     )
     ctx.results["ingest"] = results
+    files = sum(len(r.files) for r in results)
+    quarantined = sum(r.quarantined for r in results)
+    ctx.say(f"{counted(sum(r.loaded + r.updated for r in results), 'row')} loaded into "
+            f"{counted(len({r.table for r in results}), 'table')} from {counted(files, 'file')}; "
+            + (f"{counted(quarantined, 'row')} quarantined with the reason" if quarantined else "nothing quarantined"))
 
 
 def step_overview(ctx: DemoContext) -> None:
@@ -56,3 +62,5 @@ def step_overview(ctx: DemoContext) -> None:
                                           title="Revenue by category").update_yaxes(autorange="reversed"))
     ctx.report.add_table(section, "Top products", ov["top_products"])
     ctx.results["overview"] = ov
+    ctx.say(f"{counted(k['customers'], 'customer')}, {counted(k['orders'], 'order')}, net revenue "
+            f"{money(k['revenue'], k.get('currency'))} from {when(k['first_order'])[:10]} to {when(k['last_order'])[:10]}")

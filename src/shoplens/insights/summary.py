@@ -86,6 +86,26 @@ class ShopSummary:
                 "period_text": self.period_text(), "changes": self.changes, "why": self.why,
                 "actions": self.actions, "lines": self.lines()}
 
+    def to_html(self) -> str:
+        """The summary as an HTML block (the top of the report); every text escaped."""
+        import html
+
+        w = WORDS[self.lang]
+        e = html.escape
+        parts = [f'<div class="summary"><p><b>{e(self.period_text())}</b></p>']
+        if self.changes:
+            good = {c["metric"]: (-1 if c["metric"] == "complaints" else 1) * (c["change"] or 0) for c in self.changes}
+            items = "".join(
+                f'<li class="{"up" if good[c["metric"]] > 0 else "down" if good[c["metric"]] < 0 else ""}">'
+                f'<b>{e(c["label"])}</b> {e(c["text"])}</li>' for c in self.changes)
+            parts.append(f"<h3>{e(w['what'])}</h3><ul>{items}</ul>")
+            why = "".join(f"<li>{e(x['text'])}</li>" for x in self.why) or f"<li>{e(w['no_why'])}</li>"
+            parts.append(f"<h3>{e(w['why'])}</h3><ul>{why}</ul>")
+        todo = "".join(f"<li>{e(a['text'])}" + (f" <code>{e(a['command'])}</code>" if a.get("command") else "") + "</li>"
+                       for a in self.actions)
+        parts.append(f"<h3>{e(w['todo'])}</h3>" + (f"<ol>{todo}</ol>" if todo else f"<p>{e(w['no_todo'])}</p>"))
+        return "".join(parts) + "</div>"
+
     def period_text(self) -> str:
         p = self.period
         if not p.get("end"):

@@ -17,7 +17,7 @@ from shoplens.serve.settings import API_PREFIX
 
 router = APIRouter(include_in_schema=False)
 ASSETS = {"app.js": "text/javascript", "app.css": "text/css", "i18n.js": "text/javascript",
-          "format.js": "text/javascript", "swagger-init.js": "text/javascript", "docs.html": "text/html"}
+          "format.js": "text/javascript", "labels.js": "text/javascript", "swagger-init.js": "text/javascript", "docs.html": "text/html"}
 # the Swagger UI files the docs page loads, from the installed swagger-ui-py package
 SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "text/css",
                   "swagger-ui-standalone-preset.js": "text/javascript"}
@@ -27,6 +27,10 @@ SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "
 def _asset(name: str) -> bytes:
     if name == "plotly.min.js":
         return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js")).read_bytes()
+    if name == "labels.js":  # the column headers of shoplens.formatting, shared with the report
+        from shoplens.formatting import dashboard_labels_js
+
+        return dashboard_labels_js().encode()
     if name in SWAGGER_ASSETS:
         return (resources.files("swagger_ui") / "static" / name).read_bytes()
     return (resources.files("shoplens.serve") / "dashboard" / name).read_bytes()
