@@ -83,6 +83,23 @@ HEADERS: dict[str, tuple[str, str]] = {
     "segment_id": ("Segment id", "分群编号"), "risk_band": ("Risk", "风险等级"), "intent": ("Intent", "意图"),
     "quote": ("Quote", "引文"), "quotes": ("Quotes", "引文"), "positive_share": ("Positive", "正面占比"),
     "negative_share": ("Negative", "负面占比"), "mean_score": ("Mean score", "平均得分"), "key": ("Key", "键"),
+    "min_time": ("From", "起始时间"), "max_time": ("To", "截止时间"), "last_ingest": ("Last loaded", "最近导入"),
+    "revenue_last_3m": ("Revenue, last 3 months", "近 3 个月收入"), "revenue_prev_3m": ("Revenue, 3 months before", "此前 3 个月收入"),
+    "growth": ("Growth", "增长"), "revenue_total": ("Revenue, total", "总收入"), "week": ("Week", "周"),
+    "revenue_median": ("Usual revenue (median)", "常见收入（中位数）"), "orders_median": ("Usual orders (median)", "常见订单数（中位数）"),
+    "revenue_z": ("Revenue z-score", "收入 z 值"), "orders_z": ("Orders z-score", "订单 z 值"),
+    "revenue_anomaly": ("Unusual revenue", "收入异常"), "orders_anomaly": ("Unusual orders", "订单异常"),
+    "cohort": ("Cohort", "同期群"), "period_index": ("Months since first order", "首单后月数"), "retention": ("Retention", "留存率"),
+    "trend": ("Trend", "趋势"), "units_change_pct": ("Change in units (%)", "件数变化（%）"), "order_quantity": ("Order units", "订购件数"),
+    "reorder_point": ("Reorder point", "再订货点"), "safety_stock": ("Safety stock", "安全库存"), "service_level": ("Service level", "服务水平"),
+    "fill_rate": ("Fill rate", "满足率"), "stock_value_at_risk": ("Stock value at risk", "风险库存价值"),
+    "lead_time_demand": ("Demand over lead time", "提前期需求"), "demand_per_period": ("Demand per period", "每期需求"),
+    "yhat": ("Forecast", "预测"), "yhat_lower": ("Forecast, low", "预测下限"), "yhat_upper": ("Forecast, high", "预测上限"),
+    "ds": ("Date", "日期"), "terms": ("Terms", "关键词"), "size": ("Size", "规模"),
+    "avg_clv": ("Average 12-month CLV", "平均 12 个月 CLV"), "avg_negative_review_share": ("Negative reviews", "负面评论占比"),
+    "avg_churn_risk": ("Average churn risk", "平均流失风险"), "avg_monetary": ("Average net revenue", "平均净收入"),
+    "policy_version": ("Policy version", "策略版本"), "started": ("Started", "开始"), "last_decision": ("Last decision", "最近决策"),
+    "first_decision": ("First decision", "首次决策"), "reward_rate": ("Reward rate", "奖励率"), "actions": ("Actions", "动作"),
 }
 
 _ID_LIKE = ("_id", "year", "version", "code")
@@ -214,6 +231,9 @@ def header(column: str, lang: str = "en") -> str:
     """A column header for people: ``share_of_revenue`` -> ``Share of revenue`` / ``收入占比``."""
     if column in HEADERS:
         return HEADERS[column][1 if lang == "zh" else 0]
+    if column.startswith("avg_") and column[4:] in HEADERS:  # avg_X: "Average X" / "平均X"
+        en, zh = HEADERS[column[4:]]
+        return "平均" + zh if lang == "zh" else "Average " + en[:1].lower() + en[1:]
     words = str(column).replace("_", " ").strip()
     words = words.replace("avg ", "average ").replace(" n", " count") if words.startswith("avg ") else words
     return words[:1].upper() + words[1:]

@@ -109,6 +109,33 @@ def test_chinese_labels(demo_wh):
     assert "净收入" in _visible(html, "overview")
 
 
+def _chrome(html: str) -> str:
+    """The report's own words: titles, headers, the summary's sentences and notes (not the shop's data)."""
+    html = re.sub(r"<script.*?</script>|<td.*?</td>|<code>.*?</code>", " ", html, flags=re.S)
+    parts = re.findall(r"<(h1|h2|h3|th|dt|p|li)[^>]*>(.*?)</\1>", html, re.S)
+    import html as html_lib
+
+    return html_lib.unescape(" ".join(re.sub(r"<[^>]+>", " ", text) for _, text in parts))
+
+
+def test_chinese_report_has_little_latin_text(demo_wh):
+    """In zh, titles, headers, the summary and notes are Chinese: Latin letters other than commands,
+    units, currency codes and the shop's names (segment, product and category names) stay a small share."""
+    compute_rfm(demo_wh)
+    compute_cohorts(demo_wh)
+    html = build_shop_report(demo_wh, lang="zh").to_html()
+    text = _chrome(html)
+    names = demo_wh.con.execute("SELECT DISTINCT name FROM products UNION SELECT DISTINCT category FROM products").fetchall()
+    for name in sorted((n for (n,) in names if n and len(n) > 3), key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = re.sub(r"`[^`]*`|\b(RFM|CLV|PSI|shoplens|[A-Z]{3})\b|“[^”]*”|「[^」]*」|\S+\.duckdb", " ", text)
+    latin, cjk = len(re.findall(r"[A-Za-z]", text)), len(re.findall(r"[\u4e00-\u9fff]", text))
+    assert latin / max(1, latin + cjk) < 0.15, text
+    # the same check fails on the English report
+    en = re.sub(r"`[^`]*`", " ", _chrome(build_shop_report(demo_wh, lang="en").to_html()))
+    assert len(re.findall(r"[A-Za-z]", en)) > 10 * len(re.findall(r"[\u4e00-\u9fff]", en))
+
+
 def test_unknown_language_is_refused(demo_wh):
     with pytest.raises(UserInputError, match="lang must be one of en, zh"):
         build_shop_report(demo_wh, lang="fr")  # type: ignore[arg-type]

@@ -246,7 +246,9 @@
       const arms = bandits.data || [];
       if (arms.length) {
         const label = (a) => String(a.policy ? a.policy + ":" + a.arm : a.arm ?? a.action);
-        const y = Object.keys(arms[0]).find((c) => /mean|rate|reward/i.test(c) && typeof arms[0][c] === "number");
+        // the mean reward (a rate), not the count of rewards (which grows with decisions)
+        const numeric = Object.keys(arms[0]).filter((c) => typeof arms[0][c] === "number");
+        const y = numeric.find((c) => /mean|rate/i.test(c)) || numeric.find((c) => /reward/i.test(c));
         if (y) page.append(chart(t("bandits_title") + " · " + header(y), [{ type: "bar", x: arms.map(label), y: arms.map((a) => a[y]) }], { xaxis: { automargin: true, tickangle: -30 } }));
       }
       page.append(card(t("bandits_title"), table(arms)));

@@ -37,6 +37,8 @@
     const H = window.SHOPLENS_HEADERS || {};
     const known = (H[lang] || {})[column] || (H.en || {})[column];
     if (known) return known;
+    const base = String(column).startsWith("avg_") && ((H[lang] || {})[column.slice(4)]);
+    if (base) return lang === "zh" ? "平均" + base : "Average " + base.charAt(0).toLowerCase() + base.slice(1);
     const words = String(column).replace(/_/g, " ").trim();
     return words.charAt(0).toUpperCase() + words.slice(1);
   }
