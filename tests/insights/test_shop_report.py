@@ -197,3 +197,14 @@ def test_a_copied_warehouse_folder_reports_beside_itself(demo_wh, tmp_path):
     res = _cli("-w", str(dst / "warehouse.duckdb"), "report")
     assert res.returncode == 0, res.stderr
     assert (dst / "report.html").exists()
+
+
+def test_rule_tables_show_product_names_with_ids(demo_wh):
+    import pandas as pd
+
+    from shoplens.insights.shop_report import _with_names
+
+    pid, name = demo_wh.con.execute("SELECT product_id, name FROM products WHERE name IS NOT NULL LIMIT 1").fetchone()
+    rules = pd.DataFrame({"antecedent": [pid], "consequent": ["no-such-product"], "lift": [2.0]})
+    shown = _with_names(demo_wh, rules, ("antecedent", "consequent"))
+    assert shown.iloc[0].tolist() == [f"{name} ({pid})", "no-such-product", 2.0]

@@ -132,6 +132,18 @@ def _shop_ids(wh: Warehouse, frame: pd.DataFrame) -> pd.DataFrame:
     return exposable(wh, frame) if "customer_id" in frame.columns else frame
 
 
+def _with_names(wh: Warehouse, frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Product id columns shown as "NAME (id)", so a reader sees products, not codes."""
+    if not wh.has_table("products") or frame.empty:
+        return frame
+    names = dict(wh.con.execute("SELECT product_id, min(name) FROM products GROUP BY 1").fetchall())
+    out = frame.copy()
+    for c in columns:
+        if c in out.columns:
+            out[c] = [f"{names[v]} ({v})" if names.get(v) else v for v in out[c]]
+    return out
+
+
 def shop_currency(wh: Warehouse) -> str | None:
     """The currency the orders state (several: joined with '/'; none stated: None).
 
@@ -284,7 +296,7 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     tables = []
     assoc = _result(wh, "association_rules")
     if assoc is not None:
-        tables.append((t["assoc"], assoc))
+        tables.append((t["assoc"], _with_names(wh, assoc, ("antecedent", "consequent"))))
     recs = _result(wh, "recommendations")
     if recs is not None and "product_id" in recs.columns:
         counts = recs.groupby("product_id").size().rename("customers").reset_index()
