@@ -59,9 +59,9 @@ def _env() -> dict[str, str]:
 
 
 def build_demo(folder: Path) -> DemoBuild:
-    """Run ``shoplens demo`` in ``folder`` (its warehouse: ``folder/.shoplens/warehouse.duckdb``)."""
+    """Run ``shoplens demo --verbose`` (the figures are in the steps' detail) in ``folder`` (its warehouse: ``folder/.shoplens/warehouse.duckdb``)."""
     folder.mkdir(parents=True, exist_ok=True)
-    proc = subprocess.run([sys.executable, "-m", "shoplens.cli", "demo"], cwd=folder, env=_env(),
+    proc = subprocess.run([sys.executable, "-m", "shoplens.cli", "demo", "--verbose"], cwd=folder, env=_env(),
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     if proc.returncode != 0:
         raise RuntimeError(f"shoplens demo failed ({proc.returncode}):\n{proc.stdout[-3000:]}")

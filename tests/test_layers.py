@@ -13,7 +13,7 @@ ROOT = Path(shoplens.__file__).parent
 
 # lowest first; see docs/architecture.md
 LAYERS: list[set[str]] = [
-    {"errors", "config", "schema", "jsonsafe", "datasets"},
+    {"errors", "config", "schema", "jsonsafe", "datasets", "formatting"},
     {"store", "files", "metrics", "base"},
     {"privacy", "ingest"},
     {"text", "customers", "recs", "decide", "demand"},  # the models: never import each other

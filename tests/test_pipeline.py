@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 
-from shoplens.cli_common import fmt
+from shoplens.formatting import money
 from shoplens.config import Settings
 from shoplens.insights.overview import kpis
 from shoplens.store import Warehouse
@@ -18,7 +18,9 @@ def test_demo_end_to_end(tmp_path):
     wh_path = tmp_path / "shop" / "warehouse.duckdb"
     proc = run_cli("--warehouse", str(wh_path), "demo")
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "Shop overview" in proc.stdout and "Report:" in proc.stdout
+    assert "Report:" in proc.stdout and "What changed" in proc.stdout and "What to do" in proc.stdout
+    assert "Shop overview" not in proc.stdout  # a step's detail shows only with --verbose
+    assert len(proc.stdout.splitlines()) < 80  # a short story
     report = wh_path.parent / "report.html"
     html = report.read_text(encoding="utf-8")
     assert "Net revenue by month" in html and "plotly" in html.lower()
@@ -35,7 +37,8 @@ def test_demo_end_to_end(tmp_path):
     # its KPI tiles show the warehouse as it is now, as the API and the dashboard do
     tiles = dict((label, value) for value, label in re.findall(r'<div class="kpi"><b>([^<]*)</b>([^<]*)</div>', html))
     assert tiles["customers"] == f"{k['customers']:,}" and tiles["orders"] == f"{k['orders']:,}"
-    assert tiles["net revenue"] == f"GBP {fmt(k['revenue'])}"
+    assert tiles["net revenue"] == money(k["revenue"], "GBP") and tiles["net revenue"].startswith("£")
+    assert re.search(r'<section id="summary">.*Last 30 days', html, re.S)  # the report opens with the summary
     # a second demo run rebuilds the warehouse instead of piling up
     again = run_cli("--warehouse", str(wh_path), "demo", "--only", "overview")
     assert again.returncode == 0, again.stderr[-2000:]

@@ -76,3 +76,25 @@ def test_demo_jobs_name_the_bundled_files_in_load_order(tmp_path):
     assert all(f.is_file() for _, _, files in jobs for f in files)
     (tmp_path / "customers.csv").write_text("customer_id\nC1\n")
     assert [(t, [f.name for f in fs]) for t, _, fs in services.demo_jobs(tmp_path)] == [("customers", ["customers.csv"])]
+
+
+def test_a_failed_first_ingest_leaves_no_key_file(tmp_path):
+    """The key file a first ingest creates is removed when that ingest fails before writing anything,
+    and the next ingest starts clean (a new key, no fingerprint mismatch)."""
+    from shoplens.config import Settings
+    from shoplens.errors import ShoplensError
+    from shoplens.services import ingest_files, open_warehouse
+
+    (tmp_path / "bad.csv").write_text("order_id,customer_id\n1,2\n")
+    (tmp_path / "good.csv").write_text("order_id,customer_id,ordered_at\n1,2,2020-01-01\n")
+    settings = Settings(warehouse=tmp_path / "shop" / "warehouse.duckdb")
+    with open_warehouse(settings) as wh:
+        with pytest.raises(ShoplensError):
+            ingest_files(settings, wh, [tmp_path / "bad.csv"], table="orders")
+        assert not (wh.home / "shoplens.key").exists()
+        assert ingest_files(settings, wh, [tmp_path / "good.csv"], table="orders").loaded == 1
+        assert (wh.home / "shoplens.key").exists()
+        (tmp_path / "bad2.csv").write_text("order_id,customer_id\n3,4\n")
+        with pytest.raises(ShoplensError):  # a later failure keeps the key that data was written with
+            ingest_files(settings, wh, [tmp_path / "bad2.csv"], table="orders")
+        assert (wh.home / "shoplens.key").exists()

@@ -197,6 +197,30 @@ def report_cmd(
     console.print(f"Report: [bold]{escape(str(path.resolve()))}[/bold]")
 
 
+@app.command("summary")
+def summary_cmd(
+    ctx: typer.Context,
+    lang: Annotated[str, typer.Option("--lang", help="language: en or zh")] = "en",
+    days: Annotated[int, typer.Option("--days", help="length of the compared periods in days", min=1)] = 30,
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON {period, changes, why, actions, lines}")] = False,
+) -> None:
+    """What changed in the last period against the one before, why, and what to do (5-40 lines).
+
+    The same summary opens the HTML report and the dashboard's home page. Reads only.
+    """
+    from shoplens.insights.summary import shop_summary
+
+    if lang not in ("en", "zh"):
+        raise UserInputError(f"--lang must be en or zh, not {lang!r}")
+    with open_warehouse(ctx, read_only=True) as wh:
+        result = shop_summary(wh, days=days, lang=lang)
+    if json_out:
+        print_json(result.to_dict())
+        return
+    for line in result.lines():
+        console.print(escape(line), soft_wrap=False, overflow="fold")
+
+
 @app.command("presets")
 def presets_cmd() -> None:
     """List the mapping presets for known export formats."""

@@ -157,6 +157,44 @@ NET_REVENUE_BY_MONTH = Transform(
 
 
 
+def period_kpis_sql(start: str, end: str) -> str:
+    """Net revenue, orders and customers of the orders placed in ``[start, end)`` (SQL literals), by the
+    same definitions as :data:`SHOP_KPIS`: the period comparison of ``shoplens summary`` uses it.
+
+    >>> "kind = 'purchase'" in period_kpis_sql("DATE '2011-11-01'", "DATE '2011-12-01'")
+    True
+    """
+    return f"""SELECT coalesce(sum(amount) FILTER (WHERE kind IN ({_LIST(REVENUE_KINDS)})), 0) AS revenue,
+               count(*) FILTER (WHERE kind = 'purchase') AS orders,
+               count(DISTINCT customer_id) FILTER (WHERE kind = 'purchase') AS customers,
+               count(*) FILTER (WHERE kind IN ('return', 'reversed', 'cancelled')) AS cancellations
+        FROM ({order_values_sql(end)}) pk WHERE ordered_at >= {start}"""
+
+
+def period_lines_sql(start: str, end: str) -> str:
+    """Revenue lines (:func:`line_values_sql`) of orders placed in ``[start, end)``: net revenue by product
+    or category in a period, for the "why" of a change."""
+    return f"SELECT * FROM ({line_values_sql(end)}) pl WHERE ordered_at >= {start}"
+
+
+def complaints_sql(start: str, end: str, reviews: bool = True, messages: bool = True) -> str:
+    """Complaints received in ``[start, end)``: reviews scored negative (``text_reviews``) and support
+    messages whose intent is ``complaint`` or whose sentiment is negative (``text_messages``).
+    ``reviews`` / ``messages``: whether those tables exist. Columns: source, id, customer_id, product_id.
+
+    >>> "intent = 'complaint'" in complaints_sql("DATE '2011-11-01'", "DATE '2011-12-01'")
+    True
+    """
+    parts = []
+    if reviews:
+        parts.append(f"""SELECT 'review' AS source, review_id AS id, customer_id, product_id FROM text_reviews
+            WHERE sentiment = 'negative' AND created_at >= {start} AND created_at < {end}""")
+    if messages:
+        parts.append(f"""SELECT 'message' AS source, message_id AS id, customer_id, NULL AS product_id FROM text_messages
+            WHERE (intent = 'complaint' OR sentiment = 'negative') AND created_at >= {start} AND created_at < {end}""")
+    return " UNION ALL ".join(parts) or "SELECT NULL AS source, NULL AS id, NULL AS customer_id, NULL AS product_id WHERE FALSE"
+
+
 def category_sql(alias: str = "p") -> str:
     """A product's category for grouping; products without one are ``uncategorised``.
 
@@ -195,12 +233,15 @@ METRICS: list[Metric] = [
            "signed values of lines of purchases and returns", "SHOP_KPIS, customer_value_sql, line_values_sql",
            "overview KPI `revenue`, revenue by month/category/product, category trends, weekly anomalies, "
            "RFM `monetary`, features and profile `net_revenue`, segment `avg_net_revenue` and revenue share, "
-           "REST customer summary and orders by month, dashboard, report, the demo's A/A test"),
+           "REST customer summary and orders by month, dashboard, report, the demo's A/A test, `shoplens summary` "
+           "(`period_kpis_sql`, `period_lines_sql`)"),
     Metric("average order value", "net revenue / orders", "SHOP_KPIS, customer_value_sql",
            "overview KPI, customer features `aov`"),
     Metric("repeat-purchase rate", "share of customers with two or more purchases", "SHOP_KPIS", "overview KPI"),
     Metric("cancellations / returns", "number of orders of kind return, reversed or cancelled", "SHOP_KPIS",
            "overview KPI `cancellations`"),
+    Metric("complaints", "reviews scored negative plus support messages with intent `complaint` or a negative "
+           "sentiment", "complaints_sql", "`shoplens summary`, the report's and the dashboard's summary"),
     Metric("units demanded", "units on lines with a positive quantity of orders that are not cancelled or adjustments "
            "(returned orders count: the customer did buy)", "DEMAND_LINE_SQL",
            "demand series and forecasts, market trends"),

@@ -92,10 +92,32 @@ def ingest_files(
     >>> # ingest_files(settings, wh, ["orders.csv"], table="orders").to_dict()  (see the module example)
     """
     from shoplens.ingest import ingest
+    from shoplens.privacy.keys import KEY_FILE_NAME
 
-    return ingest(wh, files, table=table, preset=preset, mapping=mapping, strict=strict, encoding=encoding,
-                  max_future_days=settings.max_future_days, progress=progress, mirror=mirror,
-                  settings=settings, privacy=privacy)
+    key_file = wh.home / KEY_FILE_NAME
+    had_key = key_file.exists()
+    try:
+        return ingest(wh, files, table=table, preset=preset, mapping=mapping, strict=strict, encoding=encoding,
+                      max_future_days=settings.max_future_days, progress=progress, mirror=mirror,
+                      settings=settings, privacy=privacy)
+    except BaseException:
+        if not had_key and key_file.exists():
+            _forget_unused_key(wh, key_file)
+        raise
+
+
+def _forget_unused_key(wh: Warehouse, key_file: Path) -> None:
+    """After a failed first ingest: remove the key file this ingest created, and the fingerprint it
+    recorded, when nothing was written with the key (no rows in any shop table or the vault), so a
+    failed first try leaves no ``shoplens.key`` behind and the next try starts clean."""
+    from shoplens.schema import TABLES
+
+    used = [t for t in (*TABLES, "_vault") if wh.has_table(t) and wh.row_count(t) > 0]
+    if used:
+        return
+    if wh.has_table("_privacy_state"):
+        wh.con.execute("DELETE FROM _privacy_state WHERE name = 'key_fingerprint'")
+    key_file.unlink()
 
 
 def demo_jobs(data_dir: Path | None = None) -> list[tuple[str | None, str | None, list[Path]]]:

@@ -213,6 +213,9 @@ def test_profile_and_rules(analysed_wh: Warehouse, tmp_path) -> None:
     buyers = profile[profile["orders"].notna()]
     assert buyers["next_best_action"].notna().all() and buyers["action_reason"].notna().all()
     assert buyers["segment_reason"].str.startswith("R").all()
+    # plurals right: "1 order", "1 day ago" (the demo shop has one-order customers)
+    assert not buyers["segment_reason"].str.contains(r"\b1 (?:orders|days)\b").any()
+    assert buyers["segment_reason"].str.contains(r"\b1 order,").any()
     assert buyers["clv_reason"].str.contains("purchases in 12 months").all()
     assert buyers["churn_reasons"].notna().all()
 

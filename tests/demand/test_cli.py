@@ -36,6 +36,12 @@ def test_forecast_contract_every_product_with_sales_before_date(shop_path, tmp_p
     starts = pd.to_datetime(f["period_start"])
     assert (starts.dt.weekday == 0).all() and starts.min() == pd.Timestamp("2024-09-09")
     assert (f["lo80"] <= f["hi80"]).all()
+    # "Largest forecasts" lists the products by their total forecast, largest first
+    printed = [line.split("│")[1].strip() for line in r.output.splitlines()
+               if line.startswith("│") and line.split("│")[1].strip() in set(f["key"])]
+    order = list(dict.fromkeys(printed))
+    totals = f.groupby("key")["forecast"].sum()
+    assert order == sorted(order, key=lambda k: -totals[k]) and len(order) == 5
 
 
 def test_forecast_json_day_category_and_warehouse_table(shop_path):

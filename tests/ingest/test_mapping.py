@@ -120,3 +120,11 @@ def test_online_retail_preset_on_demo_file(tmp_wh):
     # every order line references a loaded order; line numbers are per order
     assert tmp_wh.query("SELECT count(*) n FROM order_items WHERE order_id NOT IN (SELECT order_id FROM orders)").n[0] == 0
     assert tmp_wh.query("SELECT min(line_number) m FROM order_items").m[0] == 1
+
+
+def test_a_misspelt_key_suggests_the_known_one():
+    with pytest.raises(MappingError, match=r"ordered_at\.fmt: .*did you mean 'format'\?"):
+        Mapping.parse({"tables": {"orders": {"order_id": "id", "ordered_at": {"column": "d", "fmt": "%Y"}}}})
+    with pytest.raises(MappingError) as info:
+        Mapping.parse({"tables": {"orders": {"order_id": "id", "ordered_at": {"column": "d", "zzzzzz": 1}}}})
+    assert "did you mean" not in str(info.value)  # nothing close: no guess

@@ -55,8 +55,11 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 def test_ingested_only_warehouse_names_the_command_for_each_missing_section(demo_wh):
     r = build_shop_report(demo_wh)
     present = {s.key for s in r.sections if s.present}
-    assert present == {"overview", "data"}
+    assert present == {"summary", "overview", "data"}
     html = r.to_html()
+    assert [s.key for s in r.sections][0] == "summary"  # what changed, why, what to do comes first
+    summary = _visible(html, "summary")
+    assert "Last 30 days" in summary and "Net revenue" in summary and "shoplens customers rules" in summary
     for s in r.sections:
         if not s.present:
             assert s.fill == FILL[s.key]
@@ -106,6 +109,33 @@ def test_chinese_labels(demo_wh):
     assert "净收入" in _visible(html, "overview")
 
 
+def _chrome(html: str) -> str:
+    """The report's own words: titles, headers, the summary's sentences and notes (not the shop's data)."""
+    html = re.sub(r"<script.*?</script>|<td.*?</td>|<code>.*?</code>", " ", html, flags=re.S)
+    parts = re.findall(r"<(h1|h2|h3|th|dt|p|li)[^>]*>(.*?)</\1>", html, re.S)
+    import html as html_lib
+
+    return html_lib.unescape(" ".join(re.sub(r"<[^>]+>", " ", text) for _, text in parts))
+
+
+def test_chinese_report_has_little_latin_text(demo_wh):
+    """In zh, titles, headers, the summary and notes are Chinese: Latin letters other than commands,
+    units, currency codes and the shop's names (segment, product and category names) stay a small share."""
+    compute_rfm(demo_wh)
+    compute_cohorts(demo_wh)
+    html = build_shop_report(demo_wh, lang="zh").to_html()
+    text = _chrome(html)
+    names = demo_wh.con.execute("SELECT DISTINCT name FROM products UNION SELECT DISTINCT category FROM products").fetchall()
+    for name in sorted((n for (n,) in names if n and len(n) > 3), key=len, reverse=True):
+        text = text.replace(name, " ")
+    text = re.sub(r"`[^`]*`|\b(RFM|CLV|PSI|shoplens|[A-Z]{3})\b|“[^”]*”|「[^」]*」|\S+\.duckdb", " ", text)
+    latin, cjk = len(re.findall(r"[A-Za-z]", text)), len(re.findall(r"[\u4e00-\u9fff]", text))
+    assert latin / max(1, latin + cjk) < 0.15, text
+    # the same check fails on the English report
+    en = re.sub(r"`[^`]*`", " ", _chrome(build_shop_report(demo_wh, lang="en").to_html()))
+    assert len(re.findall(r"[A-Za-z]", en)) > 10 * len(re.findall(r"[\u4e00-\u9fff]", en))
+
+
 def test_unknown_language_is_refused(demo_wh):
     with pytest.raises(UserInputError, match="lang must be one of en, zh"):
         build_shop_report(demo_wh, lang="fr")  # type: ignore[arg-type]
@@ -119,9 +149,9 @@ def test_money_is_labelled_in_the_orders_currency(demo_wh):
     r = build_shop_report(demo_wh)
     html = r.to_html()
     assert r.currency == "USD"
-    assert "USD 2," in _visible(html, "overview")
+    assert "US$2," in _visible(html, "overview") and "(USD)" in _visible(html, "overview")
     for key in ("overview", "cohorts"):
-        assert "GBP" not in _visible(html, key)
+        assert "GBP" not in _visible(html, key) and "£" not in _visible(html, key)
 
 
 def test_customers_appear_under_shop_ids_never_pseudonyms(demo_wh):
@@ -167,3 +197,14 @@ def test_a_copied_warehouse_folder_reports_beside_itself(demo_wh, tmp_path):
     res = _cli("-w", str(dst / "warehouse.duckdb"), "report")
     assert res.returncode == 0, res.stderr
     assert (dst / "report.html").exists()
+
+
+def test_rule_tables_show_product_names_with_ids(demo_wh):
+    import pandas as pd
+
+    from shoplens.insights.shop_report import _with_names
+
+    pid, name = demo_wh.con.execute("SELECT product_id, name FROM products WHERE name IS NOT NULL LIMIT 1").fetchone()
+    rules = pd.DataFrame({"antecedent": [pid], "consequent": ["no-such-product"], "lift": [2.0]})
+    shown = _with_names(demo_wh, rules, ("antecedent", "consequent"))
+    assert shown.iloc[0].tolist() == [f"{name} ({pid})", "no-such-product", 2.0]

@@ -165,3 +165,34 @@ def test_dashboard_and_offline_assets(served):
     assert js.status_code == 200 and len(js.content) > 1_000_000
     assert client.get("/assets/i18n.js").text.count("zh:") == 1
     assert client.get("/assets/nope.js").status_code == 404
+
+
+def test_api_docs_page_is_offline_and_fits_the_csp(served):
+    """/api/v1/docs loads Swagger UI from /assets/ (no CDN) and has no inline script the CSP would block."""
+    import re
+
+    client, _, _ = served
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200 and "script-src 'self'" in page.headers["content-security-policy"]
+    scripts = re.findall(r"<script([^>]*)>(.*?)</script>", page.text, re.S)
+    assert scripts and all('src="/assets/' in attrs and not body.strip() for attrs, body in scripts)
+    assert "http" not in page.text
+    for asset in re.findall(r'(?:src|href)="(/assets/[^"]+)"', page.text):
+        assert client.get(asset).status_code == 200, asset
+    assert "/api/v1/openapi.json" in client.get("/assets/swagger-init.js").text
+    assert client.get("/api/v1/openapi.json").json()["paths"]
+
+
+def test_summary_matches_the_cli_and_needs_a_key(served):
+    from shoplens.insights.summary import shop_summary
+
+    client, keys, _ = served
+    assert client.get("/api/v1/summary").status_code == 401
+    r = client.get("/api/v1/summary?lang=zh&days=30", headers=auth(keys["viewer"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["lang"] == "zh" and body["headings"]["what"] == "变化" and body["changes"][0]["metric"] == "revenue"
+    direct = shop_summary(client.app.state.warehouse, days=30, lang="zh")  # the server's own connection
+    assert body["lines"] == direct.lines() and body["changes"][0]["current"] == pytest.approx(direct.changes[0]["current"])
+    assert client.get("/api/v1/summary?lang=fr", headers=auth(keys["viewer"])).status_code == 422
+    assert client.get("/api/v1/summary?days=0", headers=auth(keys["viewer"])).status_code == 422

@@ -112,11 +112,36 @@ def rendered_charts(driver) -> int:
         "p => p.querySelectorAll('.bars path, .scatterlayer .trace path').length > 0).length")
 
 
+def raw_headers(driver) -> list[str]:
+    """Table headers and chart titles that are raw field names (snake_case)."""
+    return [h for h in driver.execute_script(
+        "return [...document.querySelectorAll('#page th, #page h2')].map(e => e.textContent)") if "_" in h]
+
+
+def chrome_text(driver) -> str:
+    """The page's own words (titles, headers, labels, sentences), not the shop's data (names, ids)."""
+    return " ".join(driver.execute_script(
+        "return [...document.querySelectorAll('nav a, #page h1, #page h2, #page h3, #page th, #page dt, #page .label, "
+        "#page .period, #page .empty, #page .notice')].map(e => e.textContent)"))
+
+
+def latin_share(driver) -> float:
+    """Share of Latin letters among the letters of the page's own words, commands in backticks and
+    units (PSI, RFM, CLV, API) left out."""
+    import re
+
+    text = re.sub(r"`[^`]*`|\b(PSI|RFM|CLV|API|id|[A-Z]{3})\b", " ", chrome_text(driver))  # units, currency codes
+    latin = len(re.findall(r"[A-Za-z]", text))
+    cjk = len(re.findall(r"[\u4e00-\u9fff]", text))
+    return latin / max(1, latin + cjk)
+
+
 def open_page(driver, base: str, page: str, shots: Path) -> None:
     driver.get(f"{base}/#{page}")
     wait_ready(driver, page)
     time.sleep(0.3)  # let Plotly finish drawing before the screenshot
-    driver.save_screenshot(str(shots / f"{page}.png"))
+    suffix = "-zh" if driver.execute_script("return document.documentElement.lang") == "zh-CN" else ""
+    driver.save_screenshot(str(shots / f"{page}{suffix}.png"))
 
 
 def test_dashboard_pages(dashboard, browser, tmp_path):
@@ -140,14 +165,18 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
     shots.mkdir()
     open_page(driver, base, "overview", shots)
     assert len(driver.find_elements(By.CSS_SELECTOR, "#kpis .kpi")) == 7
-    assert "GBP" in driver.find_element(By.ID, "kpis").text
-    assert rendered_charts(driver) == 2
+    assert "£" in driver.find_element(By.ID, "kpis").text and ".00" not in driver.find_element(By.ID, "kpis").text
+    summary = driver.find_element(By.ID, "summary").text
+    assert "Last 30 days" in summary and "What changed" in summary and "What to do" in summary
+    assert rendered_charts(driver) == 4  # what changed, why, revenue by month, by category
+    assert raw_headers(driver) == []
 
     open_page(driver, base, "segments", shots)
     assert rendered_charts(driver) == 2
     ticks = [t.text for t in driver.find_elements(By.CSS_SELECTOR, "#page .xtick text")]
     assert ticks and all(t.endswith("customers") or " customers " in t for t in ticks if t)  # names, not ids
-    assert "customers" in driver.find_element(By.CSS_SELECTOR, "#page table").text
+    assert "customers" in driver.find_element(By.CSS_SELECTOR, "#page table").text.lower()
+    assert raw_headers(driver) == []
 
     open_page(driver, base, "customer", shots)
     driver.find_element(By.ID, "customer-id").send_keys(customer)
@@ -159,8 +188,10 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
     time.sleep(0.3)
     driver.save_screenshot(str(shots / "customer.png"))
     text = driver.find_element(By.ID, "customer-out").text
-    assert customer in text and "segment_name" in text and "***" in text  # masked personal data
-    assert rendered_charts(driver) == 1
+    assert customer in text and "***" in text  # masked personal data
+    assert "segment_name" not in text and "Segment" in text and "Churn risk and why" in text and "days" in text
+    assert [h.text for h in driver.find_elements(By.CSS_SELECTOR, "#customer-out h2")].count("Profile") == 0
+    assert rendered_charts(driver) == 1 and raw_headers(driver) == []
 
     open_page(driver, base, "experiments", shots)
     assert rendered_charts(driver) == 1 and "ten-off" in driver.find_element(By.ID, "page").text
@@ -168,6 +199,8 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
     open_page(driver, base, "quality", shots)
     assert rendered_charts(driver) >= 1  # drift PSI bars (no rows were quarantined in the demo)
     assert "order_value" in driver.find_element(By.ID, "page").text
+    assert "Nothing quarantined since" in driver.find_element(By.ID, "page").text  # an empty state in words
+    assert raw_headers(driver) == []
     assert console_errors(driver) == []
 
     open_page(driver, base, "recs", shots)
@@ -200,6 +233,34 @@ def test_dashboard_pages(dashboard, browser, tmp_path):
     wait_ready(driver, "overview")
     assert driver.find_element(By.ID, "nav-overview").text == "概览"
     assert "净收入" in driver.find_element(By.ID, "kpis").text
+    time.sleep(0.3)
     driver.save_screenshot(str(shots / "overview-zh.png"))
+    assert "最近 30 天" in driver.find_element(By.ID, "summary").text
+    for page in ("overview", "segments", "quality", "experiments"):
+        if page != "overview":
+            open_page(driver, base, page, shots)
+        assert latin_share(driver) < 0.1, (page, chrome_text(driver))
     assert console_errors(driver) == []
-    assert len(list(shots.glob("*.png"))) == 8
+    assert len(list(shots.glob("*.png"))) == 11
+
+
+def test_api_docs_render_offline(dashboard, browser, tmp_path):
+    """/api/v1/docs draws its operations from locally served Swagger UI assets, with the server's CSP
+    (no inline script, no CDN) and no console errors."""
+    from selenium.webdriver.common.by import By
+
+    base = dashboard[0]
+    driver = browser
+    driver.get_log("browser")
+    driver.get(f"{base}/api/v1/docs")
+    for _ in range(HANG * 10):
+        if driver.find_elements(By.CSS_SELECTOR, ".opblock"):
+            break
+        time.sleep(0.1)
+    driver.save_screenshot(str(tmp_path / "api-docs.png"))
+    operations = driver.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")
+    paths = {o.get_attribute("data-path") or o.text for o in operations}
+    assert len(operations) >= 10 and any("/customers/" in p for p in paths)
+    sources = driver.execute_script("return [...document.scripts].map(s => s.src)")
+    assert sources and all(s.startswith(base + "/assets/") for s in sources)  # no CDN, no inline script
+    assert console_errors(driver) == []

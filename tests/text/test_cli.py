@@ -97,6 +97,9 @@ def test_warehouse_commands(monkeypatch, capsys, analyzed_path):
     code, out, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "analyze", "--json")
     assert code == 0, err
     assert json.loads(out) == {"text_reviews": 0, "text_review_aspects": 0, "text_messages": 0, "text_entities": 0}
+    code, out, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "analyze")
+    assert code == 0, err
+    assert "nothing new to score" in out and "rows added" not in out  # a sentence, not a table of zeros
     code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "entities", "--type", "order_id", "--json")
     ents = json.loads(out)
     assert code == 0 and ents and {e["type"] for e in ents} == {"order_id"} and ents[0]["in_messages"] > 0

@@ -21,6 +21,7 @@ value (a vectorised occlusion; one predict per feature, so it scales to millions
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -49,7 +50,11 @@ def _threads(rows: int) -> int:
 
 
 def reason_phrase(feature: str, value: float, typical: float, delta: float, label: str | None = None) -> str:
-    """One reason in words."""
+    """One reason in words, the noun in the right number.
+
+    >>> reason_phrase("distinct_products", 1.0, 29.0, 0.05, "different products bought")
+    '1 different product bought (typical 29) raises risk by 5 pts'
+    """
     label = label or feature
     direction = "raises" if delta > 0 else "lowers"
 
@@ -62,6 +67,8 @@ def reason_phrase(feature: str, value: float, typical: float, delta: float, labe
         return f"a single order so far {direction} risk by {abs(delta) * 100:.0f} pts"
     if np.isnan(value):
         return f"no {label} yet (typical {fmt(typical)}) {direction} risk by {abs(delta) * 100:.0f} pts"
+    if fmt(value) == "1":  # "1 different product bought", not "1 different products bought"
+        label = re.sub(r"\b(product|order|day|review|message|conversation|item|contact)s\b", r"\1", label, count=1)
     return f"{fmt(value)} {label} (typical {fmt(typical)}) {direction} risk by {abs(delta) * 100:.0f} pts"
 
 

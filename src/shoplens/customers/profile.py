@@ -121,8 +121,11 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
             _profile AS (SELECT *{", " + missing if missing else ""} FROM joined)
             SELECT *,
                 CASE WHEN orders IS NULL THEN 'no purchase yet'
-                     ELSE 'R' || r_score || ' F' || f_score || ' M' || m_score || ': last order ' || recency_days
-                          || ' days ago, ' || orders || ' orders, ' || printf('%.0f', net_revenue) || ' net spend' END AS segment_reason,
+                     ELSE 'R' || r_score || ' F' || f_score || ' M' || m_score || ': last order '
+                          || CASE WHEN recency_days = 0 THEN 'today' ELSE recency_days
+                             || CASE WHEN recency_days = 1 THEN ' day ago' ELSE ' days ago' END END
+                          || ', ' || orders || CASE WHEN orders = 1 THEN ' order, ' ELSE ' orders, ' END
+                          || printf('%.0f', net_revenue) || ' net spend' END AS segment_reason,
                 CASE WHEN clv IS NULL THEN NULL
                      ELSE 'expects ' || printf('%.1f', expected_purchases) || ' purchases in 12 months at about '
                           || printf('%.0f', expected_spend) || ' each'

@@ -80,9 +80,11 @@ def forecast_cmd(
     console.print(f"Forecast {summary['series']:,} {level} series x {horizon} {freq}(s) from {summary['first_period']}"
                   f" (orders before {summary['until']}); models: "
                   + ", ".join(f"{k} {v:,}" for k, v in summary["models"].items()))
-    top = result.forecast.groupby("key")["forecast"].sum().nlargest(10).index
-    shown = result.forecast[result.forecast["key"].isin(top)].assign(
-        period_start=lambda f: f["period_start"].dt.date)
+    totals = result.forecast.groupby("key")["forecast"].sum().nlargest(10)
+    rank = {key: i for i, key in enumerate(totals.index)}  # largest first, as the title says
+    shown = result.forecast[result.forecast["key"].isin(rank)].assign(
+        period_start=lambda f: f["period_start"].dt.date, _rank=lambda f: f["key"].map(rank)
+    ).sort_values(["_rank", "period_start"]).drop(columns="_rank")
     console.print(frame_table(shown, title="Largest forecasts (units)", max_rows=40))
     if output:
         console.print(f"Wrote {len(result.forecast):,} rows to {escape(str(output))}")

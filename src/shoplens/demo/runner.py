@@ -54,15 +54,19 @@ def demo_steps() -> list[tuple[str, Step]]:
 
 
 def run_steps(ctx: DemoContext, steps: list[tuple[str, Step]]) -> None:
-    """Run demo steps in order, timing each.
+    """Run demo steps in order, timing each; after each, its summary lines (:meth:`DemoContext.say`)
+    on ``ctx.story`` (a step's detail on ``ctx.console`` shows only when ``ctx.verbose``).
 
     On a Spark warehouse, table changes made by a step that runs on DuckDB only (the
     decide step logs decisions and rewards, text rewrites its tables) are copied to
     Spark's Parquet tables after the step (``storage.sync``), so later Spark steps see them.
     """
     wh = ctx.warehouse
+    story = ctx.story or ctx.console
     for name, fn in steps:
-        ctx.console.rule(f"[bold]{escape(name)}")
+        if ctx.verbose:
+            ctx.console.rule(f"[bold]{escape(name)}")
+        ctx.step = name
         t0 = time.perf_counter()
         fn(ctx)
         if wh.engine_name == "spark" and name not in ("ingest", "overview"):
@@ -70,6 +74,10 @@ def run_steps(ctx: DemoContext, steps: list[tuple[str, Step]]) -> None:
 
             sync(wh)
         ctx.timings[name] = time.perf_counter() - t0
+        lines = ctx.said.get(name, [])
+        if not ctx.verbose or lines:
+            story.print(f"[green]✓[/green] [bold]{escape(name)}[/bold] [dim]{ctx.timings[name]:.1f} s[/dim]"
+                        + "".join(f"\n  {escape(line)}" for line in lines[:2]), overflow="fold")
 
 
 def _prepare_fresh(settings: Settings, force: bool) -> None:
@@ -91,20 +99,55 @@ def _prepare_fresh(settings: Settings, force: bool) -> None:
     Path(str(path) + ".wal").unlink(missing_ok=True)
 
 
+def detail_console(console: Console, verbose: bool) -> Console:
+    """Where steps print their detail: ``console`` when verbose, else a console that keeps it unprinted."""
+    if verbose:
+        return console
+    import io
+
+    return Console(file=io.StringIO(), width=console.width, force_terminal=False, color_system=None)
+
+
 def run_demo(settings: Settings, console: Console, *, force: bool = False, report_path: Path | None = None,
-             only: list[str] | None = None) -> Path:
-    """Build a fresh demo warehouse, run every step and write the report; returns its path."""
+             only: list[str] | None = None, verbose: bool = False) -> Path:
+    """Build a fresh demo warehouse, run every step and write the report; returns its path.
+
+    Prints a short story (each step's summary lines, then what changed, why and what to do, and where
+    the report and dashboard are); ``verbose`` prints every step's full detail too.
+    """
     _prepare_fresh(settings, force)
     started = time.perf_counter()
     with open_warehouse(settings) as wh:
         wh.mark_computed("demo", "marker", info={"note": "created by shoplens demo"})
-        report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts")
-        ctx = DemoContext(settings=settings, warehouse=wh, console=console, report=report, data_dir=demo_data_dir())
+        from shoplens.insights.shop_report import shop_currency
+
+        report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts",
+                        currency=shop_currency(wh) or "GBP")
+        ctx = DemoContext(settings=settings, warehouse=wh, console=detail_console(console, verbose), report=report,
+                          data_dir=demo_data_dir(), verbose=verbose, story=console)
         run_steps(ctx, [(n, fn) for n, fn in demo_steps() if not only or n in only or n == "ingest"])
+        summary = _summary_first(ctx)
         out = report_path or (wh.home / "report.html")
         # recorded with its hash: erasure may delete a report that names the customer, and only its own
         register_file(wh, report.write(out), "report")
         wh.mark_computed("report", "report", info={"path": wh.relative_path(out)})
     console.rule()
+    for line in summary:
+        console.print(escape(line), overflow="fold")
+    console.rule()
     console.print(f"Demo finished in {time.perf_counter() - started:.1f} s. Report: [bold]{escape(str(out.resolve()))}[/bold]")
+    console.print("Dashboard: [bold]shoplens keys create --role viewer[/bold], then [bold]shoplens serve[/bold] and "
+                  "open http://127.0.0.1:8000/ (the same summary on its home page); [bold]shoplens summary[/bold] "
+                  "prints it again" + ("" if verbose else "; [bold]shoplens demo --verbose[/bold] shows every step's detail") + ".")
     return out
+
+
+def _summary_first(ctx: DemoContext) -> list[str]:
+    """Put what changed, why and what to do at the top of the report; returns its lines for the terminal."""
+    from shoplens.insights.summary import shop_summary
+
+    summary = shop_summary(ctx.warehouse)
+    section = ctx.report.add_section("Summary: what changed, why, what to do", key="summary")
+    section.blocks.append(summary.to_html())
+    ctx.report.sections.insert(0, ctx.report.sections.pop())
+    return summary.lines()

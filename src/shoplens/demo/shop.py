@@ -8,6 +8,7 @@ import plotly.express as px
 
 from shoplens.cli_common import accounting_rows, accounting_title, fmt, frame_table, ingest_with_progress, rows_table
 from shoplens.demo.context import DemoContext
+from shoplens.formatting import count, counted, money, percent, when
 from shoplens.insights.overview import overview
 from shoplens.insights.report import kpi_html
 from shoplens.insights.quality import quarantine_reasons
@@ -27,20 +28,25 @@ def step_ingest(ctx: DemoContext) -> None:
         tables=[("Ingest accounting", pd.DataFrame(rows)), ("Quarantine reasons", q)],
     )
     ctx.results["ingest"] = results
+    files = sum(len(r.files) for r in results)
+    quarantined = sum(r.quarantined for r in results)
+    ctx.say(f"{counted(sum(r.loaded + r.updated for r in results), 'row')} loaded into "
+            f"{counted(len({r.table for r in results}), 'table')} from {counted(files, 'file')}; "
+            + (f"{counted(quarantined, 'row')} quarantined with the reason" if quarantined else "nothing quarantined"))
 
 
 def step_overview(ctx: DemoContext) -> None:
     """The shop's KPIs, revenue by month, top categories and products."""
     ov = overview(ctx.warehouse)
     k = ov["kpis"]
-    cur = k.get("currency") or ""
+    cur = k.get("currency")
     items = [
-        ("customers", fmt(k["customers"])),
-        ("orders", fmt(k["orders"])),
-        ("net revenue", f"{cur} {fmt(k['revenue'])}"),
-        ("average order value", f"{cur} {fmt(k['average_order_value'])}"),
-        ("repeat-purchase rate", f"{(k['repeat_purchase_rate'] or 0):.1%}"),
-        ("cancellations / returns", fmt(k["cancellations"])),
+        ("customers", count(k["customers"])),
+        ("orders", count(k["orders"])),
+        ("net revenue", money(k["revenue"], cur)),
+        ("average order value", money(k["average_order_value"], cur)),
+        ("repeat-purchase rate", percent(k["repeat_purchase_rate"] or 0)),
+        ("cancellations / returns", count(k["cancellations"])),
         ("period", f"{fmt(k['first_order'])[:10]} … {fmt(k['last_order'])[:10]}"),
     ]
     ctx.console.print(rows_table([{"metric": a, "value": b} for a, b in items], title="Shop overview"))
@@ -56,3 +62,5 @@ def step_overview(ctx: DemoContext) -> None:
                                           title="Revenue by category").update_yaxes(autorange="reversed"))
     ctx.report.add_table(section, "Top products", ov["top_products"])
     ctx.results["overview"] = ov
+    ctx.say(f"{counted(k['customers'], 'customer')}, {counted(k['orders'], 'order')}, net revenue "
+            f"{money(k['revenue'], k.get('currency'))} from {when(k['first_order'])[:10]} to {when(k['last_order'])[:10]}")

@@ -42,6 +42,21 @@ from shoplens.schema import TABLES, get_table
 from shoplens.store.staging import quote  # the one definition (also re-exported for ingest)
 
 
+def _suggestion(error: Any) -> str:
+    """For a misspelt key (``fmt``), the known key it most resembles: ``; did you mean 'format'?``.
+
+    >>> _suggestion({"type": "extra_forbidden", "loc": ("tables", "orders", "ordered_at", "fmt")})
+    "; did you mean 'format'?"
+    """
+    import difflib
+
+    if error.get("type") != "extra_forbidden" or not error.get("loc"):
+        return ""
+    known = set(ColumnSpec.model_fields) | set(SourceSpec.model_fields) | set(Mapping.model_fields)
+    close = difflib.get_close_matches(str(error["loc"][-1]), sorted(known), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 class ColumnSpec(BaseModel):
     """How one canonical column is produced."""
 
@@ -149,7 +164,7 @@ class Mapping(BaseModel):
             return cls.model_validate(data)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}" for e in exc.errors()
+                f"{'.'.join(str(p) for p in e['loc']) or 'mapping'}: {e['msg']}{_suggestion(e)}" for e in exc.errors()
             )
             raise MappingError(f"{origin}: invalid mapping: {problems}") from None
 

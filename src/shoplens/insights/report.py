@@ -29,20 +29,32 @@ class Section:
     blocks: list[str] = field(default_factory=list)
 
 
-def _table_html(frame: pd.DataFrame, max_rows: int) -> str:
-    shown = frame.head(max_rows)
-    out = shown.to_html(index=False, border=0, classes="tbl", float_format=lambda x: f"{x:,.2f}", na_rep="")
+MORE_ROWS = {"en": "{n} more rows not shown.", "zh": "另有 {n} 行未显示。"}
+EMPTY = {"en": "Nothing to show yet.", "zh": "暂无数据。"}
+
+
+def _table_html(frame: pd.DataFrame, max_rows: int, lang: str = "en", currency: str | None = None) -> str:
+    """A table for people (:func:`shoplens.formatting.for_people`: human headers, numbers with separators,
+    money with its currency, no microseconds); an empty frame is a sentence, not bare headers."""
+    from shoplens.formatting import count, for_people
+
+    if frame.empty:
+        return f'<p class="note">{EMPTY.get(lang, EMPTY["en"])}</p>'
+    shown = for_people(frame.head(max_rows), lang, currency)
+    out = shown.to_html(index=False, border=0, classes="tbl", na_rep="")
     if len(frame) > max_rows:
-        out += f'<p class="note">{len(frame) - max_rows:,} more rows not shown.</p>'
+        out += f'<p class="note">{MORE_ROWS.get(lang, MORE_ROWS["en"]).format(n=count(len(frame) - max_rows, lang))}</p>'
     return out
 
 
 class Report:
     """Collects sections during a run and writes one HTML file."""
 
-    def __init__(self, title: str, subtitle: str = "") -> None:
+    def __init__(self, title: str, subtitle: str = "", *, lang: str = "en", currency: str | None = None) -> None:
         self.title = title
         self.subtitle = subtitle
+        self.lang = lang  # of the tables' headers and numbers (shoplens.formatting)
+        self.currency = currency
         self.sections: list[Section] = []
         self._has_plotly = False
 
@@ -74,7 +86,7 @@ class Report:
 
     def add_table(self, section: Section, caption: str, frame: pd.DataFrame, *, max_rows: int = 20) -> None:
         cap = f"<h3>{html.escape(caption)}</h3>" if caption else ""
-        section.blocks.append(cap + _table_html(frame, max_rows))
+        section.blocks.append(cap + _table_html(frame, max_rows, self.lang, self.currency))
 
     def to_html(self) -> str:
         nav = "".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in self.sections)
@@ -83,7 +95,7 @@ class Report:
             text = "".join(f"<p>{html.escape(p)}</p>" for p in s.text.split("\n\n") if p.strip())
             body.append(f'<section id="{s.key}"><h2>{html.escape(s.title)}</h2>{text}{"".join(s.blocks)}</section>')
         return f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8">
+<html lang="{'zh-CN' if self.lang == 'zh' else 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{html.escape(self.title)}</title>
 <style>
@@ -102,6 +114,8 @@ table.tbl th {{ background: #f0f4f8; }}
 .kpis {{ display: flex; flex-wrap: wrap; gap: 12px; }}
 .kpi {{ background: #f0f4f8; border-radius: 6px; padding: 10px 16px; min-width: 140px; }}
 .kpi b {{ display: block; font-size: 22px; color: #1f3a5f; }}
+.summary h3 {{ margin: 12px 0 4px; color: #1f3a5f; }} .summary ul, .summary ol {{ margin: 4px 0; }}
+.summary .up {{ color: #2e7d32; }} .summary .down {{ color: #c62828; }} .summary code {{ color: #616e7c; }}
 </style></head>
 <body><header><h1>{html.escape(self.title)}</h1><p>{html.escape(self.subtitle)}</p>
 <p>shoplens {__version__}</p></header>

@@ -10,14 +10,13 @@ only under the shop's own ids, and only when they allow personalisation
 >>> wh = demo_warehouse()  # the bundled demo shop, ingested only (see conftest.py)
 >>> r = build_shop_report(wh)
 >>> [s.key for s in r.sections][:3]
-['overview', 'data', 'rfm']
+['summary', 'overview', 'data']
 >>> r.section("rfm").fill
 'shoplens customers rfm'
 """
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
+from shoplens import formatting as fmt
 from shoplens.errors import ConfigError, UserInputError
 from shoplens.insights.report import Report, kpi_html
 from shoplens.store.files import write_export
@@ -37,7 +37,7 @@ LABELS: dict[str, dict[str, str]] = {
     "en": {
         "title": "shoplens report", "subtitle": "What the warehouse {path} holds",
         "missing": "Not computed yet: run `{cmd}` to fill this section.",
-        "overview": "Overview", "data": "Data", "rfm": "RFM segments", "segments": "Behavioural segments",
+        "summary": "Summary: what changed, why, what to do", "overview": "Overview", "data": "Data", "rfm": "RFM segments", "segments": "Behavioural segments",
         "clv": "Customer lifetime value", "churn": "Churn risk", "cohorts": "Cohorts and trends",
         "rules": "Customer rules", "recs": "Recommendations", "demand": "Demand", "text": "Reviews and messages",
         "decisions": "Decisions", "drift": "Drift",
@@ -55,7 +55,7 @@ LABELS: dict[str, dict[str, str]] = {
     "zh": {
         "title": "shoplens 报告", "subtitle": "仓库 {path} 中的数据",
         "missing": "尚未计算：运行 `{cmd}` 以生成本节。",
-        "overview": "概览", "data": "数据", "rfm": "RFM 分群", "segments": "行为分群",
+        "summary": "摘要：变化、原因与建议行动", "overview": "概览", "data": "数据", "rfm": "RFM 分群", "segments": "行为分群",
         "clv": "客户终身价值", "churn": "流失风险", "cohorts": "同期群与趋势",
         "rules": "客户规则", "recs": "推荐", "demand": "需求", "text": "评论与消息",
         "decisions": "决策", "drift": "数据漂移",
@@ -74,7 +74,7 @@ LABELS: dict[str, dict[str, str]] = {
 
 # The command that fills each section (shown when the warehouse lacks its results).
 FILL: dict[str, str] = {
-    "overview": "shoplens ingest FILES", "rfm": "shoplens customers rfm", "segments": "shoplens customers segments",
+    "summary": "shoplens ingest FILES", "overview": "shoplens ingest FILES", "rfm": "shoplens customers rfm", "segments": "shoplens customers segments",
     "clv": "shoplens customers clv", "churn": "shoplens customers churn", "cohorts": "shoplens customers cohorts",
     "rules": "shoplens customers rules", "recs": "shoplens recs rules", "demand": "shoplens demand forecast",
     "text": "shoplens text analyze", "decisions": "shoplens decide choose", "drift": "shoplens monitor drift",
@@ -132,10 +132,16 @@ def _shop_ids(wh: Warehouse, frame: pd.DataFrame) -> pd.DataFrame:
     return exposable(wh, frame) if "customer_id" in frame.columns else frame
 
 
-def _money(v: Any, cur: str) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return ""
-    return f"{cur} {float(v):,.2f}".strip()
+def _with_names(wh: Warehouse, frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """Product id columns shown as "NAME (id)", so a reader sees products, not codes."""
+    if not wh.has_table("products") or frame.empty:
+        return frame
+    names = dict(wh.con.execute("SELECT product_id, min(name) FROM products GROUP BY 1").fetchall())
+    out = frame.copy()
+    for c in columns:
+        if c in out.columns:
+            out[c] = [f"{names[v]} ({v})" if names.get(v) else v for v in out[c]]
+    return out
 
 
 def shop_currency(wh: Warehouse) -> str | None:
@@ -159,9 +165,8 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
         raise UserInputError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
     t = LABELS[lang]
     currency = shop_currency(wh)
-    cur = currency or ""
     cur_label = currency or t["no_currency"]
-    report = Report(t["title"], t["subtitle"].format(path=wh.path.name))
+    report = Report(t["title"], t["subtitle"].format(path=wh.path.name), lang=lang, currency=currency)
     statuses: list[SectionStatus] = []
 
     def add(key: str, sources: list[str], tables: list[tuple[str, pd.DataFrame]], *, blocks: list[str] | None = None,
@@ -177,8 +182,16 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
             report.add_table(section, caption, frame)
         statuses.append(SectionStatus(key, title, present, fill, sources))
 
-    # Overview: the shop's KPIs, one definition (shoplens.metrics) shared with CLI, API and dashboard
+    # Summary first: what changed, why, what to do (the same as `shoplens summary` and the dashboard's home)
     has_orders = wh.has_table("orders") and wh.row_count("orders") > 0
+    if has_orders:
+        from shoplens.insights.summary import shop_summary
+
+        add("summary", ["orders", "order_items"], [], blocks=[shop_summary(wh, lang=lang).to_html()])
+    else:
+        add("summary", ["orders"], [])
+
+    # Overview: the shop's KPIs, one definition (shoplens.metrics) shared with CLI, API and dashboard
     if has_orders:
         import plotly.express as px
 
@@ -187,14 +200,17 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
         ov = overview(wh)
         k = ov["kpis"]
         items = [
-            (t["customers"], f"{k['customers'] or 0:,}"), (t["orders"], f"{k['orders'] or 0:,}"),
-            (t["revenue"], _money(k["revenue"], cur)), (t["aov"], _money(k["average_order_value"], cur)),
-            (t["repeat"], f"{(k['repeat_purchase_rate'] or 0):.1%}"), (t["cancellations"], f"{k['cancellations'] or 0:,}"),
-            (t["period"], f"{str(k['first_order'])[:10]} … {str(k['last_order'])[:10]}"),
+            (t["customers"], fmt.count(k["customers"] or 0, lang)), (t["orders"], fmt.count(k["orders"] or 0, lang)),
+            (t["revenue"], fmt.money(k["revenue"], currency, lang)),
+            (t["aov"], fmt.money(k["average_order_value"], currency, lang)),
+            (t["repeat"], fmt.percent(k["repeat_purchase_rate"] or 0, lang)),
+            (t["cancellations"], fmt.count(k["cancellations"] or 0, lang)),
+            (t["period"], f"{fmt.when(k['first_order'])[:10]} … {fmt.when(k['last_order'])[:10]}"),
         ]
         rbm = ov["revenue_by_month"]
         fig = px.bar(rbm, x="month", y="revenue", title=f"{t['by_month']} ({cur_label})",
-                     hover_data=[c for c in ("orders", "customers") if c in rbm.columns])
+                     hover_data=[c for c in ("orders", "customers") if c in rbm.columns],
+                     labels={c: fmt.header(c, lang) for c in ("month", "revenue", "orders", "customers")})
         add("overview", ["orders", "order_items"],
             [(f"{t['top_categories']} ({cur_label})", ov["top_categories"]),
              (f"{t['top_products']} ({cur_label})", ov["top_products"])],
@@ -280,7 +296,7 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     tables = []
     assoc = _result(wh, "association_rules")
     if assoc is not None:
-        tables.append((t["assoc"], assoc))
+        tables.append((t["assoc"], _with_names(wh, assoc, ("antecedent", "consequent"))))
     recs = _result(wh, "recommendations")
     if recs is not None and "product_id" in recs.columns:
         counts = recs.groupby("product_id").size().rename("customers").reset_index()

@@ -261,7 +261,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     app = FastAPI(
         title="shoplens API", version=__version__, lifespan=lifespan,
-        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=f"{API_PREFIX}/docs", redoc_url=None,
+        openapi_url=f"{API_PREFIX}/openapi.json", docs_url=None, redoc_url=None,  # docs: routes/dashboard.py
         description="Customer insight and decisions for an e-commerce shop. Every endpoint except "
         f"`{API_PREFIX}/health` needs `Authorization: Bearer KEY` (create keys with `shoplens keys create`).",
     )

@@ -200,6 +200,8 @@ def register(app: typer.Typer) -> None:
             added = analyze_warehouse(wh, progress=step)
         if json_out:
             print_json(added)
+        elif not any(added.values()):
+            console.print("Text analysis: nothing new to score (every review and message is already scored).")
         else:
             console.print(rows_table([{"table": k, "rows added": v} for k, v in added.items()], title="Text analysis"))
 

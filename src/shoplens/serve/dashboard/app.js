@@ -8,6 +8,8 @@
   const t = (k) => (I18N[lang][k] || I18N.en[k] || k);
   const $ = (sel) => document.querySelector(sel);
   const key = () => sessionStorage.getItem("shoplens.key");
+  const F = window.SHOPLENS_FORMAT;
+  let currency = null;  // the shop's currency (from /overview or /summary): money is labelled with it
 
   class ApiError extends Error { constructor(status, detail) { super(detail); this.status = status; } }
 
@@ -28,32 +30,107 @@
     return node;
   }
 
-  function fmt(v) {
+  // one value for people (shoplens/formatting.py's rules: counts as integers, money with its currency,
+  // shares as percentages, times without seconds); `column` says what the value is
+  function fmt(v, column) {
     if (v == null) return "";
-    if (typeof v === "number") return Number.isInteger(v) ? v.toLocaleString() : v.toLocaleString(undefined, { maximumFractionDigits: 3 });
-    if (typeof v === "object") return JSON.stringify(v);
-    return String(v);
+    if (typeof v === "object" && !Array.isArray(v)) return F.cell(v, column || "", lang, currency);
+    return F.cell(v, column || "", lang, currency);
   }
+  const header = (c) => F.header(c, lang);
 
-  function table(rows, columns) {
-    if (!rows || !rows.length) return el("p", { class: "muted" }, t("no_rows"));
-    const cols = columns || Object.keys(rows[0]);
-    const head = el("tr", {}, ...cols.map((c) => el("th", {}, c)));
-    // ids and years are labels, not quantities: no thousands separators
-    const label = (r, c) => /(_id|year|version)$/.test(c) || /(_id|year|version)$/.test(String(r.field || ""));
-    const body = rows.map((r) => el("tr", {}, ...cols.map((c) => el("td", { class: typeof r[c] === "number" ? "num" : "" },
-      label(r, c) && r[c] != null ? String(r[c]) : fmt(r[c])))));
+  // A table with human headers; a product id column beside a name becomes the name's hover text.
+  function table(rows, columns, empty) {
+    if (!rows || !rows.length) return el("p", { class: "muted empty" }, empty || t("no_rows"));
+    let cols = columns || Object.keys(rows[0]);
+    const hoverId = cols.includes("name") && cols.includes("product_id") && !columns;
+    if (hoverId) cols = cols.filter((c) => c !== "product_id");
+    const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, header(c))));
+    const value = (r, c) => (c === "value" && r.field ? fmt(r[c], r.field) : fmt(r[c], c));
+    const body = rows.map((r) => el("tr", {}, ...cols.map((c) => el("td", Object.assign(
+      { class: typeof r[c] === "number" ? "num" : "" }, hoverId && c === "name" ? { title: "id " + r.product_id } : {}),
+      value(r, c)))));
     return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
   }
 
-  function card(title, content) { return el("div", { class: "card" }, el("h2", {}, title), content); }
+  function card(title, content, hint) {
+    return el("div", { class: "card" }, el("h2", hint ? { title: hint } : {}, title), content);
+  }
 
-  function chart(title, traces, layout) {
+  // A chart; with no data, a sentence instead of bare axes. At most 8 colours: callers group the rest
+  // as "other" (F.topWithOther). No floating toolbar over bars and legends.
+  function chart(title, traces, layout, empty) {
+    const hasData = traces.some((tr) => (tr.x || tr.y || tr.values || []).length > 0);
+    if (!hasData) return card(title, el("p", { class: "muted empty" }, empty || t("no_rows")));
     const div = el("div", { class: "chart" });
     const c = card(title, div);
-    requestAnimationFrame(() => Plotly.newPlot(div, traces, Object.assign({ margin: { l: 60, r: 20, t: 10, b: 60 }, height: 320 }, layout || {}),
-      { displaylogo: false, responsive: true }));
+    requestAnimationFrame(() => Plotly.newPlot(div, traces, Object.assign({ margin: { l: 60, r: 20, t: 10, b: 80 }, height: 320,
+      separators: lang === "zh" ? ".," : ".,", xaxis: { automargin: true }, yaxis: { automargin: true } }, layout || {}),
+      { displaylogo: false, responsive: true, displayModeBar: false }));
     return c;
+  }
+
+
+  const moneyUnit = () => (currency ? " (" + currency + ")" : "");
+  function nothingQuarantined(q) {
+    const first = (q.ingest_runs || []).map((r) => r.started_at || r.finished_at).filter(Boolean).sort()[0];
+    return first ? t("nothing_quarantined_since").replace("{when}", F.when(first)) : t("nothing_quarantined");
+  }
+
+  // What changed, why, what to do (GET /summary: the same as `shoplens summary` and the report's top).
+  function summaryCards(s) {
+    const box = el("div", { id: "summary", class: "summary" }, el("p", { class: "period" }, s.period_text));
+    if (!s.changes.length) { box.append(el("p", { class: "muted empty" }, t("no_orders"))); return box; }
+    currency = s.currency || currency;
+    // green for good news: more revenue, customers, orders; fewer complaints
+    const good = (c) => (c.metric === "complaints" ? -1 : 1) * (c.change || 0);
+    const changed = el("ul", {}, ...s.changes.map((c) => el("li", { class: good(c) > 0 ? "up" : good(c) < 0 ? "down" : "" },
+      el("strong", {}, c.label), " ", c.text)));
+    const changeChart = chart(s.headings.what + " (%)", [{ type: "bar", x: s.changes.map((c) => c.label),
+      y: s.changes.map((c) => (c.change == null ? 0 : Math.round(c.change * 1000) / 10)),
+      marker: { color: s.changes.map((c) => (good(c) >= 0 ? "#2e7d32" : "#c62828")) } }], { height: 220, margin: { l: 50, r: 10, t: 10, b: 40 } });
+    const moves = s.why.filter((x) => x.kind !== "aspect");
+    const why = el("ul", {}, ...(s.why.length ? s.why.map((x) => el("li", { title: x.key }, x.text)) : [el("li", {}, t("no_why"))]));
+    const whyChart = chart(s.headings.why + moneyUnit(), [{ type: "bar", orientation: "h", y: moves.map((x) => x.name), x: moves.map((x) => x.change),
+      marker: { color: moves.map((x) => (x.change >= 0 ? "#2e7d32" : "#c62828")) } }], { height: 220, yaxis: { autorange: "reversed", automargin: true }, margin: { l: 10, r: 10, t: 10, b: 40 } }, t("no_why"));
+    const todo = s.actions.length ? el("ol", {}, ...s.actions.map((a) => el("li", {}, a.text, a.command ? el("code", { title: t("run_it") }, " " + a.command) : "")))
+      : el("p", { class: "muted empty" }, t("no_actions"));
+    box.append(el("div", { class: "grid three" },
+      card(s.headings.what, el("div", {}, changed, changeChart)),
+      card(s.headings.why, el("div", {}, why, whyChart)),
+      card(s.headings.todo, todo)));
+    return box;
+  }
+
+
+  // Customer 360 as one profile: who, value, risk and why, what they bought, what we recommend, consent.
+  async function profileView(prof) {
+    const p = prof.profile || {}, buy = prof.purchases || {};
+    currency = buy.currency || currency;
+    const facts = (pairs) => el("dl", { class: "facts" }, ...pairs.filter(([, v]) => v !== "" && v != null)
+      .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+    const whoPairs = [[t("customer_id"), prof.customer_id]];
+    for (const [k, v] of Object.entries(p)) if (k !== "customer_id" && v != null && typeof v !== "object") whoPairs.push([header(k), fmt(v, k)]);
+    whoPairs.push([t("consent"), prof.personalization_allowed ? t("consent_yes") : t("consent_no")]);
+    const seg = prof.segment || {}, rfm = prof.rfm || {}, clv = prof.clv || {}, churn = prof.churn || {};
+    const value = facts([[header("orders"), F.count(buy.orders, lang)], [header("net_revenue"), F.money(buy.net_revenue, currency, lang)],
+      [header("first_order_at"), F.when(buy.first_order_at)], [header("last_order_at"), F.when(buy.last_order_at)],
+      [t("days_since_last"), rfm.recency_days == null ? "" : F.count(rfm.recency_days, lang) + " " + t("days_unit")],
+      [header("segment"), seg.segment_name || ""], [t("rfm_segment"), (lang === "zh" ? rfm.segment_zh : rfm.segment) || rfm.segment || ""],
+      [header("clv"), clv.clv == null ? "" : F.money(clv.clv, currency, lang)],
+      [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang)]]);
+    const risk = churn.churn_risk == null ? el("p", { class: "muted empty" }, prof.note || t("no_risk"))
+      : el("div", {}, el("p", {}, el("strong", {}, F.percent(churn.churn_risk, lang)), " · " + (t("band_" + churn.risk_band) || churn.risk_band || "")),
+        el("ul", {}, ...String(churn.reasons || "").split(";").filter((r) => r.trim()).map((r) => el("li", {}, r.trim()))));
+    const months = prof.orders_by_month || [];
+    const parts = [card(t("who"), facts(whoPairs)), card(t("value"), value), card(t("risk_why"), risk),
+      chart(t("what_bought") + moneyUnit(), [{ type: "bar", x: months.map((r) => r.month), y: months.map((r) => r.revenue) }], {}, t("no_orders_customer"))];
+    if (prof.personalization_allowed) {
+      const recs = await load("/recommendations/" + encodeURIComponent(prof.customer_id) + "?n=5");
+      parts.push(card(t("we_recommend"), failed(recs) ? notice(recs) : table((recs.data || []).map((r) => ({ name: r.name || r.product_id, product_id: r.product_id, reason: r.reason || r.reasons || "" }))
+        .map((r) => (r.reason ? r : { name: r.name, product_id: r.product_id })), null, t("no_recs"))));
+    }
+    return el("div", { class: "grid profile" }, ...parts);
   }
 
   function notice(err) {
@@ -67,18 +144,21 @@
 
   const render = {
     async overview(page) {
-      const [ov, status] = await Promise.all([api("/overview"), api("/status")]);
-      const k = ov.kpis, cur = k.currency || "";
-      const items = [["customers", fmt(k.customers)], ["orders", fmt(k.orders)], ["revenue", cur + " " + fmt(Math.round(k.revenue || 0))],
-        ["average_order_value", cur + " " + fmt(Math.round((k.average_order_value || 0) * 100) / 100)],
-        ["repeat_purchase_rate", ((k.repeat_purchase_rate || 0) * 100).toFixed(1) + " %"], ["cancellations", fmt(k.cancellations)],
+      const [ov, status, summary] = await Promise.all([api("/overview"), api("/status"), load("/summary?lang=" + lang)]);
+      const k = ov.kpis;
+      currency = k.currency || null;
+      if (!failed(summary)) page.append(summaryCards(summary));
+      const items = [["customers", F.count(k.customers, lang)], ["orders", F.count(k.orders, lang)],
+        ["revenue", F.money(k.revenue || 0, currency, lang, 0)],
+        ["average_order_value", F.money(k.average_order_value || 0, currency, lang)],
+        ["repeat_purchase_rate", F.percent(k.repeat_purchase_rate || 0, lang)], ["cancellations", F.count(k.cancellations, lang)],
         ["period", String(k.first_order || "").slice(0, 10) + " … " + String(k.last_order || "").slice(0, 10)]];
       page.append(el("div", { class: "kpis", id: "kpis" }, ...items.map(([l, v]) => el("div", { class: "kpi" }, el("div", { class: "label" }, t(l)), el("div", { class: "value" }, v)))));
       const rbm = ov.revenue_by_month, cats = ov.top_categories;
       page.append(el("div", { class: "grid" },
-        chart(t("revenue_by_month"), [{ type: "bar", x: rbm.map((r) => r.month), y: rbm.map((r) => r.revenue), marker: { color: "#2f6fde" } }]),
-        chart(t("top_categories"), [{ type: "bar", orientation: "h", y: cats.map((r) => r.category), x: cats.map((r) => r.revenue) }], { yaxis: { autorange: "reversed", automargin: true } })));
-      page.append(card(t("top_products"), table(ov.top_products)));
+        chart(t("revenue_by_month") + moneyUnit(), [{ type: "bar", x: rbm.map((r) => r.month), y: rbm.map((r) => r.revenue), marker: { color: "#2f6fde" } }], {}, t("no_orders")),
+        chart(t("top_categories") + moneyUnit(), [{ type: "bar", orientation: "h", y: cats.map((r) => r.category), x: cats.map((r) => r.revenue) }], { yaxis: { autorange: "reversed", automargin: true } }, t("no_orders"))));
+      page.append(card(t("top_products"), table(ov.top_products, null, t("no_orders"))));
       page.append(el("div", { class: "grid" }, card(t("freshness"), table(status.computed)), card(t("models"), table(status.models))));
     },
     async segments(page) {
@@ -89,7 +169,7 @@
       const size = (r) => r.customers ?? r.size ?? r.n_customers;
       const value = Object.keys(rows[0] || {}).find((c) => /clv|value/i.test(c) && typeof rows[0][c] === "number");
       const charts = [chart(t("segment_sizes"), [{ type: "bar", x: rows.map(name), y: rows.map(size) }])];
-      if (value) charts.push(chart(t("segment_value") + " (" + value + ")", [{ type: "bar", x: rows.map(name), y: rows.map((r) => r[value]), marker: { color: "#16a085" } }]));
+      if (value) charts.push(chart(t("segment_value") + " · " + header(value), [{ type: "bar", x: rows.map(name), y: rows.map((r) => r[value]), marker: { color: "#16a085" } }]));
       page.append(el("div", { class: "grid" }, ...charts), card(t("segment_table"), table(rows)));
     },
     async customer(page) {
@@ -102,16 +182,7 @@
         const prof = await load("/customers/" + encodeURIComponent(id));
         if (failed(prof)) { out.replaceChildren(notice(prof)); return; }
         sessionStorage.setItem("shoplens.customer", id);
-        const flat = Object.entries(prof).filter(([, v]) => v === null || typeof v !== "object").map(([k, v]) => ({ field: k, value: v }));
-        const parts = [card(t("profile"), table(flat, ["field", "value"]))];
-        for (const [k, v] of Object.entries(prof)) {
-          if (Array.isArray(v)) parts.push(card(k, table(v)));
-          else if (v && typeof v === "object") parts.push(card(k, table(Object.entries(v).map(([a, b]) => ({ field: a, value: b })), ["field", "value"])));
-        }
-        if (Array.isArray(prof.orders_by_month) && prof.orders_by_month.length) {
-          parts.unshift(chart(t("revenue_by_month"), [{ type: "bar", x: prof.orders_by_month.map((r) => r.month), y: prof.orders_by_month.map((r) => r.revenue) }]));
-        }
-        out.replaceChildren(el("div", { class: "grid" }, ...parts));
+        out.replaceChildren(await profileView(prof));
       }
       form.addEventListener("submit", (e) => { e.preventDefault(); show(input.value.trim()); });
       if (input.value) await show(input.value);
@@ -123,18 +194,19 @@
       const charts = [];
       if (trend.length) {
         const cols = Object.keys(trend[0]).filter((c) => /share|score/.test(c) && typeof trend[0][c] === "number");
-        charts.push(chart(t("sentiment_trend"), cols.map((c) => ({ type: "scatter", mode: "lines+markers", name: c, x: trend.map((r) => r.month), y: trend.map((r) => r[c]) }))));
+        charts.push(chart(t("sentiment_trend"), cols.slice(0, F.MAX_COLOURS).map((c) => ({ type: "scatter", mode: "lines+markers", name: header(c), x: trend.map((r) => r.month), y: trend.map((r) => r[c]) }))));
       }
       if (aspects.length) {
         const label = Object.keys(aspects[0]).find((c) => typeof aspects[0][c] === "string");
         const nums = Object.keys(aspects[0]).filter((c) => typeof aspects[0][c] === "number");
-        charts.push(chart(t("top_aspects"), nums.slice(0, 2).map((c) => ({ type: "bar", name: c, orientation: "h", y: aspects.map((r) => r[label]), x: aspects.map((r) => r[c]) })), { yaxis: { autorange: "reversed", automargin: true }, barmode: "group" }));
+        charts.push(chart(t("top_aspects"), nums.slice(0, 2).map((c) => ({ type: "bar", name: header(c), orientation: "h", y: aspects.map((r) => r[label]), x: aspects.map((r) => r[c]) })), { yaxis: { autorange: "reversed", automargin: true }, barmode: "group" }));
       }
+      if (!charts.length) charts.push(card(t("sentiment_trend"), el("p", { class: "muted empty" }, t("no_reviews"))));
       page.append(el("div", { class: "grid" }, ...charts));
       const quotes = (ins.complaints || []).map((c) => el("div", { class: "complaint" }, el("strong", {}, fmt(c.aspect ?? c.label ?? "")),
         " · ", fmt(c.product ?? ""), " ", el("span", { class: "muted" }, fmt(c.negative ?? "") + " / " + fmt(c.mentions ?? "")),
         ...(c.quotes || [c.quote]).filter(Boolean).slice(0, 3).map((q) => el("blockquote", {}, q))));
-      page.append(card(t("complaints"), quotes.length ? el("div", {}, ...quotes) : el("p", { class: "muted" }, t("no_rows"))));
+      page.append(card(t("complaints"), quotes.length ? el("div", {}, ...quotes) : el("p", { class: "muted empty" }, t("no_complaints"))));
     },
     async recs(page) {
       const customerInput = el("input", { id: "recs-customer", value: sessionStorage.getItem("shoplens.recs") || "" });
@@ -174,8 +246,10 @@
       const arms = bandits.data || [];
       if (arms.length) {
         const label = (a) => String(a.policy ? a.policy + ":" + a.arm : a.arm ?? a.action);
-        const y = Object.keys(arms[0]).find((c) => /mean|rate|reward/i.test(c) && typeof arms[0][c] === "number");
-        if (y) page.append(chart(t("bandits_title") + " (" + y + ")", [{ type: "bar", x: arms.map(label), y: arms.map((a) => a[y]) }]));
+        // the mean reward (a rate), not the count of rewards (which grows with decisions)
+        const numeric = Object.keys(arms[0]).filter((c) => typeof arms[0][c] === "number");
+        const y = numeric.find((c) => /mean|rate/i.test(c)) || numeric.find((c) => /reward/i.test(c));
+        if (y) page.append(chart(t("bandits_title") + " · " + header(y), [{ type: "bar", x: arms.map(label), y: arms.map((a) => a[y]) }], { xaxis: { automargin: true, tickangle: -30 } }));
       }
       page.append(card(t("bandits_title"), table(arms)));
     },
@@ -183,8 +257,8 @@
       const q = await api("/quality");
       const byTable = q.quarantine_by_table;
       page.append(el("div", { class: "grid" },
-        chart(t("quarantine_by_table"), [{ type: "bar", x: byTable.map((r) => r.table), y: byTable.map((r) => r.rows), marker: { color: "#c62828" } }]),
-        card(t("quarantine_reasons"), table(q.quarantine_reasons))));
+        chart(t("quarantine_by_table"), [{ type: "bar", x: byTable.map((r) => r.table), y: byTable.map((r) => r.rows), marker: { color: "#c62828" } }], {}, nothingQuarantined(q)),
+        card(t("quarantine_reasons"), table(q.quarantine_reasons, null, nothingQuarantined(q)))));
       const drift = q.drift && q.drift.checks;
       if (drift && drift.length) {
         const colors = drift.map((d) => d.status === "significant" ? "#c62828" : d.status === "moderate" ? "#f9a825" : "#2e7d32");
@@ -193,7 +267,7 @@
             { shapes: [0.1, 0.25].map((y) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dot", color: "#999" } })) }),
           card(t("drift") + " · " + fmt(q.drift.computed_at), table(drift, ["feature", "kind", "psi", "status", "reference_n", "current_n"]))));
       } else page.append(el("p", { class: "notice" }, t("drift_none")));
-      page.append(card(t("ingest_runs"), table(q.ingest_runs)));
+      page.append(card(t("ingest_runs"), table(q.ingest_runs, null, t("no_ingest"))));
     },
   };
 

@@ -15,7 +15,7 @@ from shoplens.serve.deps import Admin, Viewer, WarehouseDep, authenticate, beare
 from shoplens.serve.keys import role_at_least
 from shoplens.serve.routes import ResourceRouter
 from shoplens.serve.schemas import Page, clean, error_responses, page, records
-from shoplens.serve.schemas.system import AuditEntry, AuditQuery, Health, OverviewOut, QualityOut, StatusOut
+from shoplens.serve.schemas.system import AuditEntry, AuditQuery, Health, OverviewOut, QualityOut, StatusOut, SummaryOut
 
 router = ResourceRouter(tags=["system"])
 open_router = ResourceRouter(tags=["system"], responses=error_responses(413))
@@ -49,6 +49,16 @@ def overview(wh: WarehouseDep, key: Viewer) -> dict:
     from shoplens.insights.overview import overview as shop_overview
 
     return clean(shop_overview(wh))
+
+
+@router.get("/summary", response_model=SummaryOut, tags=["insights"])
+def summary(wh: WarehouseDep, key: Viewer, lang: Annotated[str, Query(pattern="^(en|zh)$")] = "en",
+            days: Annotated[int, Query(ge=1, le=366)] = 30) -> dict:
+    """What changed in the last ``days`` days against the ``days`` before, why, and what to do
+    (the dashboard's home page; ``shoplens summary`` prints the same)."""
+    from shoplens.insights.summary import shop_summary
+
+    return clean(shop_summary(wh, days=days, lang=lang).to_dict())
 
 
 @router.get("/quality", response_model=QualityOut, tags=["insights"])

@@ -158,3 +158,43 @@ class AuditEntry(Row):
 
 class AuditQuery(PageQuery):
     customer: str | None = Field(None, max_length=200, description="only reads of this customer")
+
+class SummaryPeriod(ApiModel):
+    days: int = Field(description="length of each compared period in days")
+    start: str | None = Field(None, description="first day of the last period (null: no orders)")
+    end: str | None = Field(None, description="day after the last order (exclusive end)")
+    last: str | None = Field(None, description="last day of the last period")
+    previous_start: str | None = Field(None, description="first day of the period compared with")
+
+class SummaryChange(ApiModel):
+    metric: str = Field(description="revenue (net), customers, orders or complaints (shoplens.metrics)")
+    label: str = Field(description="the metric's name in the requested language")
+    current: Number = Field(description="value in the last period")
+    previous: Number = Field(description="value in the period before")
+    change: Number | None = Field(None, description="relative change (0.1 = +10%); null when the previous was 0")
+    text: str = Field(description="the change in words")
+
+class SummaryCause(ApiModel):
+    kind: str = Field(description="product, category, segment or aspect")
+    key: str = Field(description="the shop's id (product id, category, segment name, aspect)")
+    name: str = Field(description="what people call it")
+    change: Number = Field(description="change of net revenue (complaints for an aspect)")
+    share_of_change: Number | None = Field(None, description="its share of the revenue change")
+    text: str
+
+class SummaryAction(ApiModel):
+    kind: str = Field(description="rule, churn or reorder")
+    key: str
+    command: str | None = Field(None, description="the shoplens command that starts it")
+    text: str
+
+class SummaryOut(ApiModel):
+    lang: str
+    currency: str | None = None
+    period: SummaryPeriod
+    headings: dict[str, str] = Field(description="section titles in the requested language")
+    period_text: str = Field(description="the periods compared, in words")
+    changes: list[SummaryChange]
+    why: list[SummaryCause]
+    actions: list[SummaryAction]
+    lines: list[str] = Field(description="the summary as `shoplens summary` prints it")
