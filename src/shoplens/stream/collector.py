@@ -109,8 +109,18 @@ class FoldResult:
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k != "customers"}
-        out["customers"] = sorted(self.customers)
+        out["customers"] = len(self.customers)
         return out
+
+    def add(self, other: FoldResult) -> None:
+        """Add ``other``'s counts to these (several folds of one backfill)."""
+        for name in ("folded", "skipped", "identities", "stitched_rows", "refunds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("events", "orders", "order_items", "products"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for c in ("read", "loaded", "updated", "quarantined", "duplicates"):
+                setattr(mine, c, getattr(mine, c) + getattr(theirs, c))
+        self.customers |= other.customers
 
 
 class Collector:
@@ -374,3 +384,51 @@ def collect_body(collector: Collector, body: bytes, kind: str) -> CollectResult:
             raise UserInputError(problem)
         return collector.collect(payloads)
     return collector.collect([parsed], kind=kind)
+
+
+def send(collector: Collector, wh: Warehouse, calls: Iterable[Any], *, chunk: int = 2000,
+         fold_every: int = 50_000) -> tuple[CollectResult, FoldResult]:
+    """A backfill (``shoplens events send``): ``calls`` through ``collector`` in chunks, folded into
+    ``wh`` every ``fold_every`` accepted events and at the end. An entry ``{"__invalid__": reason}``
+    (a line a reader could not parse) is rejected with that reason.
+
+    >>> import pathlib, tempfile
+    >>> from shoplens.config import Settings
+    >>> s = Settings(warehouse=pathlib.Path(tempfile.mkdtemp()) / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+    >>> with Warehouse(s.warehouse) as wh:
+    ...     sent, folded = send(Collector(wh, s), wh, [{"type": "page", "userId": "7"}, {"__invalid__": "line 2: not JSON"}])
+    >>> sent.accepted, sent.rejected[0].reason, folded.events.loaded
+    (1, 'line 2: not JSON', 1)
+    """
+    total, folded = CollectResult(), FoldResult()
+    buffer: list[Any] = []
+    since_fold, index = 0, 0
+
+    def flush() -> None:
+        nonlocal since_fold, index, buffer
+        good = [(i, c) for i, c in enumerate(buffer) if not (isinstance(c, dict) and "__invalid__" in c)]
+        for i, c in enumerate(buffer):
+            if isinstance(c, dict) and "__invalid__" in c:
+                total.rejected.append(Rejected(index + i, str(c["__invalid__"])))
+        part = collector.collect([c for _, c in good])
+        total.accepted += part.accepted
+        total.duplicates += part.duplicates
+        total.rejected += [Rejected(index + good[r.index][0], r.reason) for r in part.rejected]
+        since_fold += part.accepted
+        index += len(buffer)
+        buffer = []
+
+    try:
+        for call in calls:
+            buffer.append(call)
+            if len(buffer) >= chunk:
+                flush()
+                if since_fold >= fold_every:
+                    folded.add(collector.fold(wh))
+                    since_fold = 0
+        flush()
+        folded.add(collector.fold(wh))
+    finally:
+        collector.close()
+    total.rejected.sort(key=lambda r: r.index)
+    return total, folded
