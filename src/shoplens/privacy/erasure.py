@@ -416,6 +416,7 @@ def _log_event(wh: Warehouse, report: ErasureReport, via: str) -> None:
 def _erase_database(wh: Warehouse, report: ErasureReport, ids: set[str], internal: str,
                     exports: list[tuple[WrittenFile, bytes | None]]) -> None:
     con = wh.con
+    anonymous = sorted(ids - {internal, report.customer})  # merged anonymous visitors (see erase)
     with wh.transaction():
         id_list = sorted(ids)
         if wh.has_table("orders") and wh.has_table("order_items"):
