@@ -292,19 +292,17 @@ class Collector:
         informative = {pid: r for pid, r in seen.items() if len(r) > 1}
         if not informative:
             return
-        known = wh.query("SELECT product_id, name, category, brand, price FROM products WHERE product_id IN "
-                         "(SELECT unnest(?))", [list(informative)])
+        known = {r["product_id"]: r for r in wh.query(
+            "SELECT * FROM products WHERE product_id IN (SELECT unnest(?))", [list(informative)]).to_dict("records")}
         rows = []
         for pid, row in informative.items():
-            match = known[known["product_id"] == pid]
-            if match.empty:
+            current = known.get(pid)
+            if current is None:
                 rows.append(row)
                 continue
-            current = match.iloc[0].to_dict()
             missing = {c: v for c, v in row.items() if c != "product_id" and pd.isna(current.get(c))}
             if missing:  # the catalogue's values stay; only what it left empty is filled
-                full = wh.query("SELECT * FROM products WHERE product_id = ?", [pid]).iloc[0].to_dict()
-                rows.append({**full, **missing})
+                rows.append({**current, **missing})
         if rows:
             frame = pd.DataFrame(rows)
             result.products = self._ingest(wh, "products", frame)
