@@ -132,3 +132,12 @@ def test_events_survive_a_server_restart_and_are_folded_at_start(demo_copy):
         assert client.post("/api/v1/track", json=VIEW, headers=auth(key)).json()["accepted"] == 1
     with Warehouse(settings.warehouse) as wh:  # stopping the server folded what it had accepted
         assert wh.con.execute("SELECT count(*) FROM events WHERE message_id = 'm-1'").fetchall()[0][0] == 1
+
+
+def test_metrics_show_how_long_events_waited_to_be_visible(collecting):
+    client, keys, _ = collecting
+    client.post("/api/v1/batch", json={"batch": [{**VIEW, "type": "track", "messageId": f"x{i}"} for i in range(3)]},
+                headers=auth(keys["collector"]))
+    client.app.state.fold_worker.fold_now()
+    text = client.get("/metrics", headers=auth(keys["admin"])).text
+    assert "shoplens_events_folded_total 3.0" in text and "shoplens_event_visible_seconds_count 3.0" in text

@@ -306,6 +306,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.ingest_lock = ingest_lock  # one writer at a time: uploads and the event fold
     app.state.fold_worker = fold_worker
     app.state.fold_callbacks = fold_callbacks
+    fold_callbacks.append(app.state.metrics.observe_fold)  # event-to-visible latency on /metrics
     _install_error_handlers(app)
     from shoplens.serve.api import api_router
     from shoplens.serve.routes import dashboard, system

@@ -106,9 +106,10 @@ class FoldResult:
     stitched_rows: int = 0
     refunds: int = 0
     customers: set[str] = field(default_factory=set)
+    visible_after: list[float] = field(default_factory=list)  # per event: seconds from receipt to the commit
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in asdict(self).items() if k != "customers"}
+        out = {k: v for k, v in asdict(self).items() if k not in ("customers", "visible_after")}
         out["customers"] = len(self.customers)
         return out
 
@@ -121,6 +122,7 @@ class FoldResult:
             for c in ("read", "loaded", "updated", "quarantined", "duplicates"):
                 setattr(mine, c, getattr(mine, c) + getattr(theirs, c))
         self.customers |= other.customers
+        self.visible_after += other.visible_after
 
 
 class Collector:
@@ -229,6 +231,8 @@ class Collector:
                                                                               for e in events if e.anonymous_id})))
         with wh.transaction() as con:
             result.stitched_rows = identity.stitch(con, sorted(anonymous))
+        done = utcnow()
+        result.visible_after = [(done - e.received_at).total_seconds() for e in events]
         return result
 
     def _not_stored(self, wh: Warehouse, events: list[Event]) -> list[Event]:
