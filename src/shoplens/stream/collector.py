@@ -139,6 +139,7 @@ class Collector:
         self._lock = threading.Lock()
         self._fold_lock = threading.Lock()
         self._policy_bound = False
+        self._enriched: dict[str, dict[str, Any]] = {}  # product id -> the event fields last folded
         identity.ensure_links(wh.con)
         self._seen: set[str] = set(self._stored_message_ids(wh))
         for record in self.log.read(self.log.segments()):
@@ -179,7 +180,7 @@ class Collector:
                     result.duplicates += 1
                     continue
                 batch_ids.add(event.message_id)
-                records.append({"m": event.message_id, "k": kind, "r": now.isoformat(), "p": payload})
+                records.append(event.to_record())
             self.log.append(records)  # on disk (fsync) before anyone is told "accepted"
             self._seen |= batch_ids
         result.accepted = len(records)
@@ -199,11 +200,7 @@ class Collector:
 
     def _fold(self, wh: Warehouse, records: list[dict[str, Any]]) -> FoldResult:
         result = FoldResult(folded=len(records))
-        events: list[Event] = []
-        for record in records:
-            event, _ = check(record["p"], kind=record.get("k"), received_at=datetime.fromisoformat(record["r"]))
-            if event is not None:  # checked when accepted; the same check gives the same answer
-                events.append(event)
+        events = [Event.from_record(r) for r in records]  # checked when accepted
         if not self._policy_bound:  # the shop secret bound before ids are computed: links and rows agree
             from shoplens.privacy.ingest import write_policy
 
@@ -293,20 +290,29 @@ class Collector:
                                    ("price", line.unit_price)):
                     if value is not None:
                         row[col] = value  # the latest event's value
-        informative = {pid: r for pid, r in seen.items() if len(r) > 1}
+        # a product whose fields this collector already folded needs no look-up (most events repeat products)
+        informative = {pid: r for pid, r in seen.items() if len(r) > 1 and self._enriched.get(pid) != r}
         if not informative:
             return
-        known = {r["product_id"]: r for r in wh.query(
-            "SELECT * FROM products WHERE product_id IN (SELECT unnest(?))", [list(informative)]).to_dict("records")}
-        rows = []
+        known = {r[0]: r[1:] for r in wh.con.execute(
+            "SELECT product_id, name, category, brand, price FROM products WHERE product_id IN (SELECT unnest(?))",
+            [list(informative)]).fetchall()}
+        rows, fill = [], {}
         for pid, row in informative.items():
             current = known.get(pid)
             if current is None:
                 rows.append(row)
                 continue
-            missing = {c: v for c, v in row.items() if c != "product_id" and pd.isna(current.get(c))}
+            have = dict(zip(("name", "category", "brand", "price"), current))
+            missing = {c: v for c, v in row.items() if c != "product_id" and have.get(c) is None}
             if missing:  # the catalogue's values stay; only what it left empty is filled
-                rows.append({**current, **missing})
+                fill[pid] = missing
+        if fill:
+            full = wh.query("SELECT * FROM products WHERE product_id IN (SELECT unnest(?))", [list(fill)])
+            rows += [{**r, **fill[r["product_id"]]} for r in full.to_dict("records")]
+        if len(self._enriched) > 200_000:
+            self._enriched.clear()
+        self._enriched.update(informative)
         if rows:
             frame = pd.DataFrame(rows)
             result.products = self._ingest(wh, "products", frame)

@@ -7,8 +7,8 @@ folder) before returning, so an event acknowledged with 200 survives a ``kill -9
 server. The fold (:mod:`shoplens.stream.fold`) :meth:`~EventLog.rotate`\\ s to a new segment,
 writes the closed ones into the warehouse and only then :meth:`~EventLog.remove`\\ s them:
 a crash in between folds them again, and the fold skips message ids the warehouse already
-holds. The log holds raw payloads (ids, traits) only until they are folded, usually for
-less than a second.
+holds. The log holds the checked events (ids as sent; never traits or context) only until
+they are folded, usually for less than a second.
 
 Hand-written rather than a queue library: what is needed is an fsync before the answer and a
 delete after the warehouse commit, a few lines over plain files, in one process.

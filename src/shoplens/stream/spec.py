@@ -85,12 +85,47 @@ class Event:
     lines: list[OrderLine] = field(default_factory=list)
     product: OrderLine | None = None  # catalogue fields of a single-product event
 
+    def to_record(self) -> dict[str, Any]:
+        """The event as the durable log keeps it: only what shoplens stores (never traits or context),
+        short keys, empty fields left out. :meth:`from_record` reads it back.
+
+        >>> e, _ = check({"type": "page", "userId": "1", "timestamp": "2024-05-01T10:00:00Z", "messageId": "m"},
+        ...              received_at=datetime(2024, 5, 1, 10, 0, 1))
+        >>> Event.from_record(e.to_record()) == e
+        True
+        """
+        out = {k: getattr(self, f) for k, f in _RECORD.items() if getattr(self, f) is not None}
+        out["o"] = self.occurred_at.isoformat()
+        out["r"] = self.received_at.isoformat()
+        if self.lines:
+            out["l"] = [_line_record(x) for x in self.lines]
+        if self.product is not None:
+            out["x"] = _line_record(self.product)
+        return out
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Event:
+        fields = {f: record[k] for k, f in _RECORD.items() if k in record}
+        return cls(occurred_at=datetime.fromisoformat(record["o"]), received_at=datetime.fromisoformat(record["r"]),
+                   lines=[OrderLine(*x) for x in record.get("l", ())],
+                   product=OrderLine(*record["x"]) if "x" in record else None, **fields)
+
     @property
     def customer_id(self) -> str | None:
         """The resolved identity at the time of the event: the shop's userId, else ``anon:<anonymousId>``."""
         if self.user_id:
             return self.user_id
         return anonymous_customer(self.anonymous_id) if self.anonymous_id else None
+
+
+# log record key -> Event field (see Event.to_record)
+_RECORD = {"k": "kind", "m": "message_id", "u": "user_id", "a": "anonymous_id", "p": "previous_id", "n": "event_name",
+           "t": "event_type", "i": "product_id", "c": "category", "q": "query", "s": "session_id", "h": "channel",
+           "d": "order_id", "T": "order_total", "C": "currency", "D": "discount"}
+
+
+def _line_record(line: OrderLine) -> list[Any]:
+    return [line.product_id, line.quantity, line.unit_price, line.name, line.category, line.brand]
 
 
 def parse_time(value: Any, what: str) -> datetime:
@@ -103,7 +138,7 @@ def parse_time(value: Any, what: str) -> datetime:
         raise ValueError(f"`{what}` must be an ISO 8601 time, not {value!r}")
     text = value.strip()
     try:
-        parsed = datetime.fromisoformat(text[:-1] + "+00:00" if text.endswith(("Z", "z")) else text)
+        parsed = datetime.fromisoformat(text)  # Python 3.11 reads every ISO 8601 form, "Z" included
     except ValueError:
         raise ValueError(f"`{what}` is not an ISO 8601 time: {text[:40]!r}") from None
     if parsed.tzinfo is not None:
