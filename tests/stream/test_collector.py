@@ -202,3 +202,20 @@ def test_an_old_warehouse_gets_the_new_event_columns(tmp_path):
     with Warehouse(path) as wh:
         assert {"event_name", "anonymous_id", "message_id", "received_at"} <= set(wh.columns("events"))
         assert wh.con.execute("SELECT customer_id, message_id FROM events").fetchall() == [("c1", None)]
+
+
+def test_a_new_customer_ordering_online_gets_a_customer_row_so_the_order_lands(demo_shop):
+    wh, _, collector = demo_shop
+    internal = to_internal(wh, ["web-555"])[0]
+    assert wh.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [internal]).fetchall()[0][0] == 0
+    collector.collect([track("Order Completed", user="web-555", order_id="W-1", ts="2011-12-01T10:00:00Z",
+                             products=[{"product_id": "22423", "price": 12.75}])])
+    result = collector.fold(wh)
+    assert (result.customers_added.loaded, result.orders.loaded, result.order_items.loaded) == (1, 1, 1)
+    assert wh.con.execute("SELECT created_at FROM customers WHERE customer_id = ?", [internal]).fetchall()[0][0].year == 2011
+    # a known customer's row is never touched
+    known = wh.con.execute("SELECT min(customer_id) FROM customers WHERE customer_id <> ?", [internal]).fetchall()[0][0]
+    before = wh.con.execute("SELECT * FROM customers WHERE customer_id = ?", [known]).fetchall()
+    collector.collect([{"type": "identify", "userId": to_external(wh, [known])[0], "anonymousId": "z"}])
+    assert collector.fold(wh).customers_added.read == 0
+    assert wh.con.execute("SELECT * FROM customers WHERE customer_id = ?", [known]).fetchall() == before

@@ -66,7 +66,7 @@ def send_cmd(
         console.print(f"  rejected #{r.index}: {escape(r.reason)}")
     if len(sent.rejected) > 10:
         console.print(f"  ... and {len(sent.rejected) - 10} more (--json lists all)")
-    rows = [{"table": t, **vars(getattr(folded, t))} for t in ("events", "orders", "order_items", "products")
+    rows = [{"table": t.removesuffix("_added"), **vars(getattr(folded, t))} for t in ("events", "orders", "order_items", "products", "customers_added")
             if getattr(folded, t).read]
     if rows:
         console.print(rows_table(rows, title="Folded into the warehouse (read = loaded + updated + quarantined + duplicates)"))

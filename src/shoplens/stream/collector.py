@@ -102,6 +102,7 @@ class FoldResult:
     orders: Counts = field(default_factory=Counts)
     order_items: Counts = field(default_factory=Counts)
     products: Counts = field(default_factory=Counts)
+    customers_added: Counts = field(default_factory=Counts)  # new customers (identified or ordering)
     identities: int = 0  # anonymous ids newly linked to a customer
     stitched_rows: int = 0
     refunds: int = 0
@@ -117,7 +118,7 @@ class FoldResult:
         """Add ``other``'s counts to these (several folds of one backfill)."""
         for name in ("folded", "skipped", "identities", "stitched_rows", "refunds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        for name in ("events", "orders", "order_items", "products"):
+        for name in ("events", "orders", "order_items", "products", "customers_added"):
             mine, theirs = getattr(self, name), getattr(other, name)
             for c in ("read", "loaded", "updated", "quarantined", "duplicates"):
                 setattr(mine, c, getattr(mine, c) + getattr(theirs, c))
@@ -220,6 +221,7 @@ class Collector:
         links = self._links(wh, events)
         result.identities = identity.add_links(wh.con, links)
         self._products(wh, events, result)
+        self._customers(wh, events, result)
         self._orders(wh, events, result)
         behaviour = [e for e in events if e.event_type is not None]
         if behaviour:
@@ -316,6 +318,26 @@ class Collector:
         if rows:
             frame = pd.DataFrame(rows)
             result.products = self._ingest(wh, "products", frame)
+
+    def _customers(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
+        """Customers who identify or order and are not in ``customers`` yet get a row (id and first-seen
+        time only), so their orders meet the reference check; nothing is added while the shop keeps no
+        customers table (the check is off then), and a known customer's row is never touched."""
+        first: dict[str, datetime] = {}
+        for e in events:
+            if e.user_id and (e.kind == "identify" or e.order_id):
+                first[e.user_id] = min(first.get(e.user_id, e.occurred_at), e.occurred_at)
+        if not first or not wh.con.execute("SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1)").fetchall()[0][0]:
+            return
+        ids = list(first)
+        internal = dict(zip(ids, to_internal(wh, ids)))
+        known = {r[0] for r in wh.con.execute("SELECT customer_id FROM customers WHERE customer_id IN (SELECT unnest(?))",
+                                              [list(internal.values())]).fetchall()}
+        new = [{"customer_id": c, "created_at": t} for c, t in first.items() if internal[c] not in known]
+        if new:
+            frame = pd.DataFrame(new)
+            frame["created_at"] = pd.to_datetime(frame["created_at"])
+            result.customers_added = self._ingest(wh, "customers", frame)
 
     def _orders(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
         orders = [e for e in events if e.order_id and e.event_type == "purchase"]
