@@ -141,3 +141,14 @@ def test_metrics_show_how_long_events_waited_to_be_visible(collecting):
     client.app.state.fold_worker.fold_now()
     text = client.get("/metrics", headers=auth(keys["admin"])).text
     assert "shoplens_events_folded_total 3.0" in text and "shoplens_event_visible_seconds_count 3.0" in text
+
+
+def test_a_fold_that_changed_data_empties_the_response_cache(collecting):
+    client, keys, _ = collecting
+    cache = client.app.state.responses
+    cache.put(("probe",), {"x": 1})
+    client.app.state.fold_worker.fold_now()  # nothing to fold: the cache stays
+    assert cache.get(("probe",)) == {"x": 1}
+    client.post("/api/v1/track", json=VIEW, headers=auth(keys["collector"]))
+    client.app.state.fold_worker.fold_now()
+    assert cache.get(("probe",)) is None

@@ -307,6 +307,14 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.fold_worker = fold_worker
     app.state.fold_callbacks = fold_callbacks
     fold_callbacks.append(app.state.metrics.observe_fold)  # event-to-visible latency on /metrics
+
+    def forget_cached_answers(result: Any) -> None:
+        # a fold changes data as an ingest does (orders, events): no cached answer may be older than
+        # its data; a finer invalidation (per customer, result.customers) can replace this one
+        if result.changed:
+            app.state.responses.clear()
+
+    fold_callbacks.append(forget_cached_answers)
     _install_error_handlers(app)
     from shoplens.serve.api import api_router
     from shoplens.serve.routes import dashboard, system

@@ -109,6 +109,16 @@ class FoldResult:
     customers: set[str] = field(default_factory=set)
     visible_after: list[float] = field(default_factory=list)  # per event: seconds from receipt to the commit
 
+    @property
+    def changed(self) -> bool:
+        """Whether the fold changed any table (rows written, moved or re-statused).
+
+        >>> FoldResult().changed, FoldResult(identities=1).changed
+        (False, True)
+        """
+        counts = (self.events, self.orders, self.order_items, self.products, self.customers_added)
+        return bool(any(c.loaded or c.updated for c in counts) or self.identities or self.stitched_rows or self.refunds)
+
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("customers", "visible_after")}
         out["customers"] = len(self.customers)
