@@ -6,6 +6,11 @@ validation, no de-duplication, no warehouse) in the same run.
 
     python bench/events.py --events 100000 --batch 1000 --clients 4 --repeats 3
 
+Two phases per run: *throughput*, the clients sending as fast as the server answers (the
+visible latency of that phase is the backlog of an overloaded server, reported as
+``saturated_visible_*``); then *latency*, a steady ``--rate`` events/s in requests of ``--rate /
+10`` events every 0.1 s for ``--seconds``, whose visible p50/p95 is what a shop below capacity sees.
+
 The events are the bundled Taobao slice (6,156 real events) repeated with fresh message ids. Each
 server runs in its own process (one uvicorn worker), the clients in this one (httpx, asyncio;
 request bodies built before the clock starts). p50/p95 come from the histogram's buckets,
@@ -156,6 +161,38 @@ def histogram_quantile(text: str, name: str, q: float) -> float:
     return lower
 
 
+def histogram_delta(before: str, after: str, name: str) -> str:
+    """The histogram lines of ``after`` minus those of ``before`` (one phase's observations)."""
+    old = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in before.splitlines()
+           if line.startswith(f"{name}_bucket{{")}
+    return "\n".join(f"{k} {float(v) - old.get(k, 0.0)}" for k, v in
+                     (line.rsplit(" ", 1) for line in after.splitlines() if line.startswith(f"{name}_bucket{{")))
+
+
+async def steady(port: int, key: str, rate: int, seconds: float, run: str) -> int:
+    """``rate`` events/s for ``seconds``: one request of rate/10 events every 0.1 s."""
+    per = max(rate // 10, 1)
+    reqs = bodies(per * int(seconds * 10), per, run)
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+    sent = 0
+    async with httpx.AsyncClient(timeout=600) as client:
+        started = time.perf_counter()
+        pending = []
+        for i, body in enumerate(reqs):
+            delay = started + i * 0.1 - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            pending.append(asyncio.create_task(
+                client.post(f"http://127.0.0.1:{port}/api/v1/batch", content=body, headers=headers)))
+        for answer in await asyncio.gather(*pending):
+            sent += answer.json()["accepted"]
+    return sent
+
+
+def scrape(port: int, admin: str) -> str:
+    return httpx.get(f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {admin}"}).text
+
+
 def wait_folded(port: int, admin: str, expected: int) -> str:
     """The /metrics text once every accepted event is folded."""
     while True:
@@ -177,9 +214,15 @@ def run_once(args: argparse.Namespace, repeat: int) -> dict[str, float]:
             reqs = bodies(args.events, args.batch, f"r{repeat}")
             seconds, accepted = asyncio.run(drive(port, key, reqs, args.clients))
             text = wait_folded(port, admin, accepted)
+            name = "shoplens_event_visible_seconds"
             out.update(shoplens_events_per_s=accepted / seconds,
-                       visible_p50_s=histogram_quantile(text, "shoplens_event_visible_seconds", 0.5),
-                       visible_p95_s=histogram_quantile(text, "shoplens_event_visible_seconds", 0.95),
+                       saturated_visible_p50_s=histogram_quantile(text, name, 0.5),
+                       saturated_visible_p95_s=histogram_quantile(text, name, 0.95))
+            sent = asyncio.run(steady(port, key, args.rate, args.seconds, f"s{repeat}"))
+            after = wait_folded(port, admin, accepted + sent)
+            delta = histogram_delta(text, after, name)
+            out.update(visible_p50_s=histogram_quantile(delta, name, 0.5),
+                       visible_p95_s=histogram_quantile(delta, name, 0.95),
                        shoplens_peak_rss_mb=peak_rss_mb(proc.pid))
         finally:
             proc.terminate()
@@ -201,6 +244,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1000, help="events per /batch request (~200 KB)")
     parser.add_argument("--clients", type=int, default=4, help="concurrent connections")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--rate", type=int, default=1000, help="events/s of the latency phase")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of the latency phase")
     args = parser.parse_args()
     runs = [run_once(args, r) for r in range(args.repeats)]
     medians = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
@@ -209,7 +254,8 @@ def main() -> None:
     for k, v in medians.items():
         each = "  ".join(f"{r[k]:.3g}" for r in runs) if k in runs[0] else ""
         print(f"{k:34}{v:12.3f}   {each}")
-    print(json.dumps({"events": args.events, "batch": args.batch, "clients": args.clients, "cpus": os.cpu_count(),
+    print(json.dumps({"events": args.events, "batch": args.batch, "clients": args.clients, "rate": args.rate,
+                      "seconds": args.seconds, "cpus": os.cpu_count(),
                       "medians": {k: round(v, 4) for k, v in medians.items()}, "runs": runs}))
 
 
