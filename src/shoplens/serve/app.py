@@ -269,7 +269,10 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        fold_worker.fold_now()  # events a stopped (or killed) server accepted but had not folded yet
+        try:  # events a stopped (or killed) server accepted but had not folded yet
+            fold_worker.fold_now()
+        except Exception:  # they stay in the log; the background fold tries again
+            log.exception("folding the event log at start failed; the events stay in the log")
         fold_worker.start()
         yield
         try:
