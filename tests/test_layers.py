@@ -15,7 +15,7 @@ ROOT = Path(shoplens.__file__).parent
 LAYERS: list[set[str]] = [
     {"errors", "config", "schema", "jsonsafe", "datasets", "formatting"},
     {"store", "files", "metrics", "base"},
-    {"privacy", "ingest"},
+    {"privacy", "ingest", "stream"},  # stream: the event collector, an ingest source
     {"text", "customers", "recs", "decide", "demand"},  # the models: never import each other
     {"insights", "monitor", "campaigns"},  # campaigns join customer insight and decisions
     {"services"},

@@ -13,7 +13,7 @@ REQUIRED = {
     "products": ["product_id", "name", "category", "brand", "price", "description"],
     "orders": ["order_id", "customer_id", "ordered_at", "status", "total_amount", "currency"],
     "order_items": ["order_id", "product_id", "quantity", "unit_price", "line_number"],
-    "events": ["customer_id", "session_id", "event_type", "product_id", "occurred_at"],
+    "events": ["customer_id", "session_id", "event_type", "product_id", "occurred_at", "message_id"],
     "reviews": ["review_id", "customer_id", "product_id", "order_id", "rating", "text", "created_at", "language"],
     "support_messages": ["message_id", "conversation_id", "customer_id", "sender", "text", "created_at"],
     "decisions": ["decision_id", "occurred_at", "customer_id", "context", "action", "propensity", "reward", "policy"],

@@ -193,7 +193,9 @@ TABLES: dict[str, Table] = {
                 C("message_id", "VARCHAR", description="the sender's unique id of the event (duplicates are stored once)"),
                 C("received_at", "TIMESTAMP", description="when shoplens received the event (occurred_at is the client's time)"),
             ),
-            key=("customer_id", "session_id", "event_type", "product_id", "occurred_at"),
+            # message_id: two collected events alike in every other key part are still two events
+            # (file rows have none: NULL key parts match each other, so files de-duplicate as before)
+            key=("customer_id", "session_id", "event_type", "product_id", "occurred_at", "message_id"),
             time_column="occurred_at",
         ),
         Table(

@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from shoplens.config import Settings
 from shoplens.datasets import demo_data_dir
-from shoplens.demo import customers, decide, demand, monitor, privacy, recs, text
+from shoplens.demo import customers, decide, demand, events, monitor, privacy, recs, text
 from shoplens.demo.context import DemoContext
 from shoplens.demo.shop import step_ingest, step_overview
 from shoplens.errors import ConfigError
@@ -34,6 +34,8 @@ Step = Callable[[DemoContext], None]
 CAPABILITY_STEPS: list[tuple[str, Step]] = [
     ("privacy", privacy.run), ("text", text.run), ("customers", customers.run), ("recs", recs.run),
     ("decide", decide.run), ("demand", demand.run), ("monitor", monitor.run),
+    # last: the streamed events add products and visitors, and no earlier figure should depend on them
+    ("events", events.run),
 ]
 # Steps that change the shop's data (the privacy step erases a customer). They run right after
 # ingest, before the overview and every other figure, so that the console, the report, the API

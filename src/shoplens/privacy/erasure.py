@@ -15,6 +15,9 @@ Erasure touches only what shoplens itself created and recorded:
   (:mod:`shoplens.store.files`: exports, recommendation lists, reports), and only
   while their bytes still match that hash: the customer's rows are removed from a
   CSV export, a report naming the customer is deleted;
+- the anonymous identities merged into the customer (``_identity_links``, see
+  :mod:`shoplens.stream.identity`): their rows not yet moved to the customer, their links and
+  their vault keys, so the visitor's history before identification goes too;
 - the customer's vault key and encrypted values (crypto-shredding);
 - on a warehouse that has run on Spark, the same rows in every Parquet table of its
   Spark storage (canonical and result tables), rewritten without them.
@@ -196,6 +199,16 @@ def _ids(wh: Warehouse, customer: str) -> tuple[str, str]:
     return customer, to_internal(wh, [customer])[0]
 
 
+def merged_anonymous_ids(wh: Warehouse, internal: str) -> list[str]:
+    """Warehouse ids of the anonymous visitors merged into the customer ``internal`` (the merge graph
+    ``_identity_links`` the event collector keeps; read here as a table, privacy never imports the collector)."""
+    if not wh.has_table("_identity_links"):
+        return []
+    return [r[0] for r in wh.con.execute(
+        "SELECT DISTINCT anonymous_id FROM _identity_links WHERE customer_id = ? AND anonymous_id IS NOT NULL "
+        "ORDER BY 1", [internal]).fetchall()]
+
+
 def _id_pattern(ids: set[str]) -> re.Pattern[bytes]:
     """The ids as whole tokens (``12348`` matches in ``id,12348,x`` but not in ``123489`` or ``a12348``)."""
     alternatives = b"|".join(re.escape(i.encode()) for i in sorted(ids, key=len, reverse=True))
@@ -332,7 +345,8 @@ def erase(wh: Warehouse, customer: str, *, via: str = "python") -> ErasureReport
         raise UserInputError("erasure needs write access to the warehouse (it is opened read-only)")
     require_known(wh, customer)
     external, internal = _ids(wh, customer)
-    ids = {external, internal}
+    anonymous = merged_anonymous_ids(wh, internal)
+    ids = {external, internal, *anonymous}
     report = ErasureReport(customer=external, subject=internal, erasure_id=uuid.uuid4().hex[:12])
     pattern = _id_pattern(ids)
     wh.con.execute(AUDIT_SQL)
@@ -404,6 +418,7 @@ def _log_event(wh: Warehouse, report: ErasureReport, via: str) -> None:
 def _erase_database(wh: Warehouse, report: ErasureReport, ids: set[str], internal: str,
                     exports: list[tuple[WrittenFile, bytes | None]]) -> None:
     con = wh.con
+    anonymous = sorted(ids - {internal, report.customer})  # merged anonymous visitors (see erase)
     with wh.transaction():
         id_list = sorted(ids)
         if wh.has_table("orders") and wh.has_table("order_items"):
@@ -435,7 +450,7 @@ def _erase_database(wh: Warehouse, report: ErasureReport, ids: set[str], interna
         if wh.has_table("_vault_keys"):
             from shoplens.privacy.vault import shred
 
-            for k, v in shred(wh, [internal]).items():
+            for k, v in shred(wh, [internal, *anonymous]).items():
                 report.removed[k] = v
         for wf, data in exports:
             stage_rewrite(wh, wf.key, None if data is None else _sha256(data))
@@ -459,7 +474,8 @@ def verify(wh: Warehouse, customer: str) -> VerifyReport:
     An id that was never a customer here is a :class:`NotFoundError` (its "mentions" would be noise)."""
     require_known(wh, customer)
     external, internal = _ids(wh, customer)
-    ids = sorted({external, internal})
+    anonymous = merged_anonymous_ids(wh, internal)
+    ids = sorted({external, internal, *anonymous})
     remaining: dict[str, int] = {}
     checked: list[str] = []
     con = wh.con
@@ -475,7 +491,8 @@ def verify(wh: Warehouse, customer: str) -> VerifyReport:
     checked.append("_quarantine")
     if wh.has_table("_vault_keys"):
         for t in ("_vault_keys", "_vault"):
-            remaining[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE subject = ?", [internal]).fetchall()[0][0])
+            remaining[t] = int(con.execute(f"SELECT count(*) FROM {t} WHERE subject IN (SELECT unnest(?))",
+                                           [[internal, *anonymous]]).fetchall()[0][0])
             checked.append(t)
     for name, n in spark_storage.customer_rows(wh, ids).items():
         checked.append(f"spark:{name}")

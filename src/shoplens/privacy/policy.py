@@ -41,6 +41,7 @@ def _default_columns() -> dict[str, str]:
         for c in t.columns:
             if c.pii:
                 out[f"{t.name}.{c.name}"] = "pseudonym" if c.name in ("email", "phone") else "redact"
+    out["events.anonymous_id"] = "pseudonym"  # a device's id: joins with itself, never readable
     return out
 
 

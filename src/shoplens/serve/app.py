@@ -254,10 +254,31 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     if left := remove_leftover_uploads(warehouse):
         log.warning("removed %d upload(s) left by a server that stopped during an ingest", len(left))
 
+    from shoplens.stream.collector import Collector
+    from shoplens.stream.worker import FoldWorker
+
+    ingest_lock = threading.Lock()
+    fold_callbacks: list[Callable[[Any], None]] = []  # run after each fold with its FoldResult (app.state)
+    try:
+        collector = Collector(warehouse, settings)
+    except BaseException:
+        warehouse.close()
+        raise
+    fold_worker = FoldWorker(collector, lambda: warehouse_cursor(warehouse), callbacks=fold_callbacks,
+                             interval=serve.fold_interval_seconds, batch=serve.fold_batch_events, lock=ingest_lock)
+
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
+        try:  # events a stopped (or killed) server accepted but had not folded yet
+            fold_worker.fold_now()
+        except Exception:  # they stay in the log; the background fold tries again
+            log.exception("folding the event log at start failed; the events stay in the log")
+        fold_worker.start()
         yield
-        warehouse.close()
+        try:
+            fold_worker.close()
+        finally:
+            warehouse.close()
 
     app = FastAPI(
         title="shoplens API", version=__version__, lifespan=lifespan,
@@ -285,7 +306,18 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     # the shop's policy for customers with unknown consent, from this server's settings (read once)
     app.state.consent_default = {p: consent_default(p, settings) for p in ("personalization", "marketing")}
-    app.state.ingest_lock = threading.Lock()
+    app.state.ingest_lock = ingest_lock  # one writer at a time: uploads and the event fold
+    app.state.fold_worker = fold_worker
+    app.state.fold_callbacks = fold_callbacks
+    fold_callbacks.append(app.state.metrics.observe_fold)  # event-to-visible latency on /metrics
+
+    def forget_cached_answers(result: Any) -> None:
+        # a fold changes data as an ingest does (orders, events): no cached answer may be older than
+        # its data; a finer invalidation (per customer, result.customers) can replace this one
+        if result.changed:
+            app.state.responses.clear()
+
+    fold_callbacks.append(forget_cached_answers)
     _install_error_handlers(app)
     from shoplens.serve.api import api_router
     from shoplens.serve.routes import dashboard, system

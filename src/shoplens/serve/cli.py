@@ -17,7 +17,7 @@ def register(app: typer.Typer) -> None:
     @keys_app.command("create")
     def keys_create(
         ctx: typer.Context,
-        role: Annotated[str, typer.Option(help="viewer (aggregates), analyst (+ per-customer data), admin (+ writes, erasure)")],
+        role: Annotated[str, typer.Option(help="viewer (aggregates), analyst (+ per-customer data), admin (+ writes, erasure), collector (sends events only)")],
         note: Annotated[str, typer.Option(help="what the key is for, e.g. 'storefront'")] = "",
         expires_in: Annotated[Optional[str], typer.Option(
             "--expires-in", help="the key stops working after this long: 90d, 12h, 4w", show_default=False)] = None,

@@ -88,6 +88,37 @@ async def current_key(
     return key
 
 
+async def collector_key(request: Request) -> ApiKey:
+    """The key of an event sender: ``Authorization: Bearer KEY``, or HTTP Basic with the key as the
+    user name and an empty password (what the Segment / RudderStack SDKs send); a collector or admin
+    key (401 without a valid key, 403 for another role, 429 when it sends too fast)."""
+    import base64
+    import binascii
+
+    state = request.app.state
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    token = None
+    if scheme.lower() == "bearer":
+        token = value.strip()
+    elif scheme.lower() == "basic":
+        try:
+            token = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, UnicodeDecodeError):
+            token = None
+    if not token:
+        raise HTTPException(401, "missing API key: send `Authorization: Bearer KEY` or the key as the HTTP Basic user "
+                                 "name (create one with `shoplens keys create --role collector`)",
+                            headers={"WWW-Authenticate": "Bearer"})
+    key = authenticate(request, token)
+    request.state.api_key = key
+    if not state.limiter.allow(key.key_id):
+        raise HTTPException(429, "rate limit exceeded for this API key; slow down",
+                            headers={"Retry-After": str(state.limiter.retry_after(key.key_id))})
+    if not role_at_least(key.role, "collector"):
+        raise HTTPException(403, f"sending events needs a collector (or admin) key; your key has {key.role}")
+    return key
+
+
 def require(role: str) -> Any:
     """Dependency: the caller's key, with at least ``role``."""
 
@@ -108,3 +139,4 @@ WarehouseDep = Annotated[Warehouse, Depends(get_warehouse)]
 Viewer = Annotated[ApiKey, Depends(require("viewer"))]
 Analyst = Annotated[ApiKey, Depends(require("analyst"))]
 Admin = Annotated[ApiKey, Depends(require("admin"))]
+Collector = Annotated[ApiKey, Depends(collector_key)]

@@ -8,7 +8,9 @@ server holds the warehouse open (DuckDB allows one writing process). Keys carry
 brute-force, unlike a human password.
 
 Roles are ordered: ``viewer`` reads aggregates, ``analyst`` also reads
-per-customer data, ``admin`` also writes and erases.
+per-customer data, ``admin`` also writes and erases. ``collector`` stands apart: it may
+only send behaviour events (``/track``, ``/identify``, ``/alias``, ``/page``, ``/batch``) and
+read nothing, so it can sit in a storefront's tracking snippet; admin keys may send events too.
 
 A key may expire (``expires_at``, UTC): from then on it is refused with a message
 saying so. :class:`AuthThrottle` slows down repeated failed attempts against one
@@ -41,20 +43,29 @@ from typing import Literal
 from shoplens.errors import NotFoundError, UserInputError
 from shoplens.store.files import write_private
 
-Role = Literal["viewer", "analyst", "admin"]
-ROLES: tuple[str, ...] = ("viewer", "analyst", "admin")
+Role = Literal["viewer", "analyst", "admin", "collector"]
+ROLES: tuple[str, ...] = ("viewer", "analyst", "admin")  # ordered: each may do what the ones before may
+COLLECTOR = "collector"  # writes events only (see the module doc)
+ALL_ROLES: tuple[str, ...] = (*ROLES, COLLECTOR)
 PREFIX = "slk"
 KEYS_FILE = "api_keys.json"
 
 
 def role_at_least(role: str, needed: str) -> bool:
-    """True when ``role`` may do what ``needed`` may (admin > analyst > viewer)."""
+    """True when ``role`` may do what ``needed`` may (admin > analyst > viewer; a collector key
+    may only send events, which an admin key may too).
+
+    >>> role_at_least("collector", "viewer"), role_at_least("admin", "collector"), role_at_least("viewer", "collector")
+    (False, True, False)
+    """
+    if COLLECTOR in (role, needed):
+        return role == needed or (needed == COLLECTOR and role == "admin")
     return ROLES.index(role) >= ROLES.index(needed)
 
 
 def check_role(role: str) -> str:
-    if role not in ROLES:
-        raise UserInputError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    if role not in ALL_ROLES:
+        raise UserInputError(f"unknown role {role!r}: use one of {', '.join(ALL_ROLES)}")
     return role
 
 

@@ -21,6 +21,8 @@ from prometheus_client.core import GaugeMetricFamily
 from shoplens.store.warehouse import utcnow
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+# receive -> visible in the warehouse (the fold's commit), per collected event
+VISIBLE_BUCKETS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0, 30.0)
 
 
 class _WarehouseCollector:
@@ -56,7 +58,17 @@ class Metrics:
                               registry=self.registry)
         self.latency = Histogram("shoplens_http_request_duration_seconds", "request latency", ["route"],
                                  buckets=LATENCY_BUCKETS, registry=self.registry)
+        self.events = Counter("shoplens_events_folded", "collected events folded into the warehouse",
+                              registry=self.registry)
+        self.visible = Histogram("shoplens_event_visible_seconds", "seconds from receiving an event to its fold's commit",
+                                 buckets=VISIBLE_BUCKETS, registry=self.registry)
         self.registry.register(_WarehouseCollector(open_wh))  # type: ignore[arg-type]
+
+    def observe_fold(self, result: Any) -> None:
+        """A fold callback (:class:`shoplens.stream.collector.FoldResult`): events folded, and how long each waited."""
+        self.events.inc(len(result.visible_after))
+        for seconds in result.visible_after:
+            self.visible.observe(seconds)
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()

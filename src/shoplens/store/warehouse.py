@@ -198,8 +198,15 @@ class Warehouse:
         return self.tmp_dir / "uploads" / self.path.stem
 
     def ensure_schema(self) -> None:
+        """Create missing tables; a table made by an older shoplens gets the columns added since
+        (nullable, empty), so warehouses created before a schema change keep working."""
         for table in TABLES.values():
             self.con.execute(create_table_sql(table))
+            have = set(self.columns(table.name))
+            for c in table.columns:
+                if c.name not in have:
+                    self.con.execute(f"ALTER TABLE {quote_identifier(table.name)} ADD COLUMN "
+                                     f"{quote_identifier(c.name)} {c.type}")
         for sql in META_TABLES_SQL:
             self.con.execute(sql)
 

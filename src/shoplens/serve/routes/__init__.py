@@ -1,4 +1,4 @@
-"""The API's routes, one module per resource (``ingest``, ``customers``, ``segments``, ``recs``,
+"""The API's routes, one module per resource (``ingest``, ``collect``, ``customers``, ``segments``, ``recs``,
 ``text``, ``decisions``, ``experiments``, ``models``, ``privacy``, ``system``), gathered by
 :mod:`shoplens.serve.api` and mounted once under ``/api/v1``; ``dashboard`` serves the static page.
 

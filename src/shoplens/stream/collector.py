@@ -1,0 +1,474 @@
+"""The collector: accept Segment / RudderStack events durably and exactly once, then fold them
+into the warehouse in micro-batches through the one ingest path.
+
+:meth:`Collector.collect` checks each payload (:func:`shoplens.stream.spec.check`), counts
+re-sent ``messageId``\\ s as duplicates, writes the accepted ones to the durable log
+(:class:`shoplens.stream.log.EventLog`, fsynced) and answers
+``{"accepted": N, "duplicates": D, "rejected": [{"index": i, "reason": ...}]}``.
+:meth:`Collector.fold` writes what the log holds into the warehouse:
+
+1. ``identify`` / ``alias`` -> the merge graph ``_identity_links`` (:mod:`shoplens.stream.identity`);
+2. products seen in events -> ``products`` (new products; known ones only get the fields the
+   catalogue left empty: the catalogue file's values are never overwritten);
+3. ``Order Completed`` with ``order_id`` -> ``orders`` + ``order_items`` (an order already in the
+   warehouse, e.g. from a file export, is left as it is; a file export arriving later replaces
+   the event's row under the same ``order_id``: one order, one row); ``Order Refunded`` marks
+   the order ``refunded``;
+4. ``track`` / ``page`` -> ``events`` (one row per event, ``occurred_at`` the client's time,
+   ``received_at`` shoplens' time);
+5. stitching: anonymous history moves to the customer it was identified as.
+
+Steps 2-4 go through :func:`shoplens.ingest.ingest` with the shop's privacy policy, so
+pseudonyms, validation, quarantine and the accounting (read = loaded + updated + quarantined +
+duplicates) are those of a file ingest. Events are written last and carry their message id:
+a fold interrupted by a crash is simply run again (the log is deleted only after), and
+message ids already in the warehouse are skipped.
+
+>>> import pathlib, tempfile
+>>> from shoplens.config import Settings
+>>> from shoplens.store.warehouse import Warehouse
+>>> settings = Settings(warehouse=pathlib.Path(tempfile.mkdtemp()) / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+>>> with Warehouse(settings.warehouse) as wh:
+...     collector = Collector(wh, settings)
+...     sent = collector.collect([{"type": "track", "event": "Product Viewed", "anonymousId": "a1", "messageId": "m1",
+...                                "properties": {"product_id": "p1"}},
+...                               {"type": "identify", "userId": "12348", "anonymousId": "a1", "messageId": "m2"},
+...                               {"type": "track", "event": "Product Viewed", "anonymousId": "a1", "messageId": "m1"},
+...                               {"type": "track", "userId": "12348"}])
+...     folded = collector.fold(wh)
+...     collector.close()
+>>> sent.to_dict()
+{'accepted': 2, 'duplicates': 1, 'rejected': [{'index': 3, 'reason': 'track needs `event` (the event name, e.g. "Product Viewed")'}]}
+>>> folded.events.loaded, folded.identities, sorted(folded.customers)
+(1, 1, ['12348', 'anon:a1'])
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from shoplens.ingest.loader import Counts, IngestResult, ingest
+from shoplens.ingest.sources import ParquetSource
+from shoplens.privacy.ids import to_internal
+from shoplens.store.warehouse import Warehouse, utcnow
+from shoplens.stream import identity
+from shoplens.stream.log import EventLog, log_folder
+from shoplens.stream.spec import Event, anonymous_customer, check
+
+EVENT_COLUMNS = ["customer_id", "session_id", "event_type", "product_id", "occurred_at", "category", "query",
+                 "channel", "event_name", "anonymous_id", "message_id", "received_at"]
+
+
+@dataclass
+class Rejected:
+    index: int
+    reason: str
+
+
+@dataclass
+class CollectResult:
+    """The answer to one request (or one ``events send`` file)."""
+
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejected] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"accepted": self.accepted, "duplicates": self.duplicates,
+                "rejected": [asdict(r) for r in self.rejected]}
+
+    def add(self, other: CollectResult, offset: int = 0) -> None:
+        self.accepted += other.accepted
+        self.duplicates += other.duplicates
+        self.rejected += [Rejected(r.index + offset, r.reason) for r in other.rejected]
+
+
+@dataclass
+class FoldResult:
+    """What one fold wrote. ``customers``: the shop-facing ids whose data changed (the shop's
+    customer id, or ``anon:<anonymousId>``), for callbacks such as cache invalidation."""
+
+    folded: int = 0  # log records read
+    skipped: int = 0  # already in the warehouse (a fold repeated after a crash)
+    events: Counts = field(default_factory=Counts)
+    orders: Counts = field(default_factory=Counts)
+    order_items: Counts = field(default_factory=Counts)
+    products: Counts = field(default_factory=Counts)
+    customers_added: Counts = field(default_factory=Counts)  # new customers (identified or ordering)
+    identities: int = 0  # anonymous ids newly linked to a customer
+    stitched_rows: int = 0
+    refunds: int = 0
+    customers: set[str] = field(default_factory=set)
+    visible_after: list[float] = field(default_factory=list)  # per event: seconds from receipt to the commit
+
+    @property
+    def changed(self) -> bool:
+        """Whether the fold changed any table (rows written, moved or re-statused).
+
+        >>> FoldResult().changed, FoldResult(identities=1).changed
+        (False, True)
+        """
+        counts = (self.events, self.orders, self.order_items, self.products, self.customers_added)
+        return bool(any(c.loaded or c.updated for c in counts) or self.identities or self.stitched_rows or self.refunds)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in asdict(self).items() if k not in ("customers", "visible_after")}
+        out["customers"] = len(self.customers)
+        return out
+
+    def add(self, other: FoldResult) -> None:
+        """Add ``other``'s counts to these (several folds of one backfill)."""
+        for name in ("folded", "skipped", "identities", "stitched_rows", "refunds"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for name in ("events", "orders", "order_items", "products", "customers_added"):
+            mine, theirs = getattr(self, name), getattr(other, name)
+            for c in ("read", "loaded", "updated", "quarantined", "duplicates"):
+                setattr(mine, c, getattr(mine, c) + getattr(theirs, c))
+        self.customers |= other.customers
+        self.visible_after += other.visible_after
+
+
+class Collector:
+    """Accepts events into the durable log of ``wh`` and folds them into it (see the module doc).
+
+    ``settings``: the shop's :class:`~shoplens.config.Settings` (privacy policy, secret,
+    ``max_future_days``). One collector per warehouse and process; thread-safe.
+    """
+
+    def __init__(self, wh: Warehouse, settings: Any, *, log: EventLog | None = None) -> None:
+        self.settings = settings
+        self.max_future_days = int(getattr(settings, "max_future_days", 1))
+        self.log = log or EventLog(log_folder(wh.path))
+        self._lock = threading.Lock()
+        self._fold_lock = threading.Lock()
+        self._policy_bound = False
+        self._enriched: dict[str, dict[str, Any]] = {}  # product id -> the event fields last folded
+        identity.ensure_links(wh.con)
+        self._seen: set[str] = set(self._stored_message_ids(wh))
+        for record in self.log.read(self.log.segments()):
+            self._seen.add(record["m"])
+
+    @staticmethod
+    def _stored_message_ids(wh: Warehouse) -> Iterable[str]:
+        for sql in ("SELECT DISTINCT message_id FROM events WHERE message_id IS NOT NULL",
+                    "SELECT DISTINCT message_id FROM _identity_links WHERE message_id IS NOT NULL"):
+            for (mid,) in wh.con.execute(sql).fetchall():
+                yield mid
+
+    @property
+    def pending(self) -> int:
+        """Events in the log not yet folded."""
+        return self.log.pending
+
+    def collect(self, payloads: Sequence[Any], *, kind: str | None = None,
+                received_at: datetime | None = None) -> CollectResult:
+        """Check ``payloads``, drop re-sent message ids, write the rest to the log (fsynced) and
+        say what happened to each. ``kind``: the call the endpoint implies (``/track``: ``track``)."""
+        now = received_at or utcnow()
+        latest = now + timedelta(days=self.max_future_days)
+        result = CollectResult()
+        records = []
+        with self._lock:
+            batch_ids: set[str] = set()
+            for i, payload in enumerate(payloads):
+                event, why = check(payload, kind=kind, received_at=now)
+                if event is None:
+                    result.rejected.append(Rejected(i, why or "invalid event"))
+                    continue
+                if event.occurred_at > latest:
+                    result.rejected.append(Rejected(i, f"`timestamp` {event.occurred_at.isoformat()} is more than "
+                                                       f"{self.max_future_days} day(s) in the future"))
+                    continue
+                if event.message_id in self._seen or event.message_id in batch_ids:
+                    result.duplicates += 1
+                    continue
+                batch_ids.add(event.message_id)
+                records.append(event.to_record())
+            self.log.append(records)  # on disk (fsync) before anyone is told "accepted"
+            self._seen |= batch_ids
+        result.accepted = len(records)
+        return result
+
+    # ------------------------------------------------------------------ fold
+    def fold(self, wh: Warehouse) -> FoldResult:
+        """Write every logged event into ``wh`` (see the module doc); returns what changed.
+        One fold at a time; the segments folded are removed only once the warehouse has them."""
+        with self._fold_lock:
+            segments = self.log.rotate()
+            if not segments:
+                return FoldResult()
+            result = self._fold(wh, list(self.log.read(segments)))
+            self.log.remove(segments)
+            return result
+
+    def _fold(self, wh: Warehouse, records: list[dict[str, Any]]) -> FoldResult:
+        result = FoldResult(folded=len(records))
+        events = [Event.from_record(r) for r in records]  # checked when accepted
+        if not self._policy_bound:  # the shop secret bound before ids are computed: links and rows agree
+            from shoplens.privacy.ingest import write_policy
+
+            write_policy(wh, self.settings)
+            self._policy_bound = True
+        events = self._not_stored(wh, events)
+        result.skipped = len(records) - len(events)
+        if not events:
+            return result
+        for e in events:
+            if e.kind == "alias":
+                result.customers |= {e.user_id, anonymous_customer(e.previous_id)}  # type: ignore[arg-type]
+            elif e.customer_id:
+                result.customers.add(e.customer_id)
+                if e.user_id and e.anonymous_id:
+                    result.customers.add(anonymous_customer(e.anonymous_id))
+        links = self._links(wh, events)
+        result.identities = identity.add_links(wh.con, links)
+        self._products(wh, events, result)
+        self._customers(wh, events, result)
+        self._orders(wh, events, result)
+        behaviour = [e for e in events if e.event_type is not None]
+        if behaviour:
+            result.events = self._ingest(wh, "events", self._events_frame(behaviour))
+        anonymous = {a for a, *_ in links if a} | set(to_internal(wh, sorted({anonymous_customer(e.anonymous_id)
+                                                                              for e in events if e.anonymous_id})))
+        with wh.transaction() as con:
+            result.stitched_rows = identity.stitch(con, sorted(anonymous))
+        done = utcnow()
+        result.visible_after = [(done - e.received_at).total_seconds() for e in events]
+        return result
+
+    def _not_stored(self, wh: Warehouse, events: list[Event]) -> list[Event]:
+        """Events whose message id the warehouse does not hold yet (first of each id)."""
+        ids = list({e.message_id for e in events})
+        stored = {r[0] for r in wh.con.execute(
+            "SELECT message_id FROM events WHERE message_id IN (SELECT unnest(?)) UNION "
+            "SELECT message_id FROM _identity_links WHERE message_id IN (SELECT unnest(?))", [ids, ids]).fetchall()}
+        out, seen = [], set()
+        for e in events:
+            if e.message_id not in stored and e.message_id not in seen:
+                seen.add(e.message_id)
+                out.append(e)
+        return out
+
+    @staticmethod
+    def _links(wh: Warehouse, events: list[Event]) -> list[tuple[str | None, str, str, datetime, str]]:
+        calls = [e for e in events if e.kind in ("identify", "alias")]
+        if not calls:
+            return []
+        anon = [anonymous_customer(e.previous_id if e.kind == "alias" else e.anonymous_id) if
+                (e.previous_id if e.kind == "alias" else e.anonymous_id) else None for e in calls]
+        anon_internal = to_internal(wh, [a or "" for a in anon])
+        users = to_internal(wh, [e.user_id or "" for e in calls])
+        return [(ai if a else None, u, e.kind, e.occurred_at, e.message_id)
+                for e, a, ai, u in zip(calls, anon, anon_internal, users)]
+
+    def _ingest(self, wh: Warehouse, table: str, frame: pd.DataFrame) -> Counts:
+        """``frame`` through the one ingest path (privacy policy, validation, quarantine, upsert)."""
+        path = Path(wh.tmp_dir) / f"__events_{table}_{uuid.uuid4().hex[:8]}.parquet"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_parquet(path, index=False)
+        try:
+            source = ParquetSource(path)
+            source.label = f"event log ({table})"
+            r: IngestResult = ingest(wh, [source], table=table, settings=self.settings,
+                                     max_future_days=self.max_future_days)
+        finally:
+            path.unlink(missing_ok=True)
+        return Counts(r.read, r.loaded, r.updated, r.quarantined, r.duplicates)
+
+    @staticmethod
+    def _events_frame(events: list[Event]) -> pd.DataFrame:
+        rows = [[e.customer_id, e.session_id, e.event_type, e.product_id, e.occurred_at, e.category, e.query,
+                 e.channel, e.event_name, e.anonymous_id, e.message_id, e.received_at] for e in events]
+        frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
+        for c in ("occurred_at", "received_at"):
+            frame[c] = pd.to_datetime(frame[c])
+        return frame
+
+    def _products(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
+        """Products seen in events: new ones added, known ones only get the fields still empty."""
+        seen: dict[str, dict[str, Any]] = {}
+        for e in events:
+            for line in ([e.product] if e.product else []) + e.lines:
+                row = seen.setdefault(line.product_id, {"product_id": line.product_id})
+                for col, value in (("name", line.name), ("category", line.category), ("brand", line.brand),
+                                   ("price", line.unit_price)):
+                    if value is not None:
+                        row[col] = value  # the latest event's value
+        # a product whose fields this collector already folded needs no look-up (most events repeat products)
+        informative = {pid: r for pid, r in seen.items() if len(r) > 1 and self._enriched.get(pid) != r}
+        if not informative:
+            return
+        known = {r[0]: r[1:] for r in wh.con.execute(
+            "SELECT product_id, name, category, brand, price FROM products WHERE product_id IN (SELECT unnest(?))",
+            [list(informative)]).fetchall()}
+        rows, fill = [], {}
+        for pid, row in informative.items():
+            current = known.get(pid)
+            if current is None:
+                rows.append(row)
+                continue
+            have = dict(zip(("name", "category", "brand", "price"), current))
+            missing = {c: v for c, v in row.items() if c != "product_id" and have.get(c) is None}
+            if missing:  # the catalogue's values stay; only what it left empty is filled
+                fill[pid] = missing
+        if fill:
+            full = wh.query("SELECT * FROM products WHERE product_id IN (SELECT unnest(?))", [list(fill)])
+            rows += [{**r, **fill[r["product_id"]]} for r in full.to_dict("records")]
+        if len(self._enriched) > 200_000:
+            self._enriched.clear()
+        self._enriched.update(informative)
+        if rows:
+            frame = pd.DataFrame(rows)
+            result.products = self._ingest(wh, "products", frame)
+
+    def _customers(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
+        """Customers who identify or order and are not in ``customers`` yet get a row (id and first-seen
+        time only), so their orders meet the reference check; nothing is added while the shop keeps no
+        customers table (the check is off then), and a known customer's row is never touched."""
+        first: dict[str, datetime] = {}
+        for e in events:
+            if e.user_id and (e.kind == "identify" or e.order_id):
+                first[e.user_id] = min(first.get(e.user_id, e.occurred_at), e.occurred_at)
+        if not first or not wh.con.execute("SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1)").fetchall()[0][0]:
+            return
+        ids = list(first)
+        internal = dict(zip(ids, to_internal(wh, ids)))
+        known = {r[0] for r in wh.con.execute("SELECT customer_id FROM customers WHERE customer_id IN (SELECT unnest(?))",
+                                              [list(internal.values())]).fetchall()}
+        new = [{"customer_id": c, "created_at": t} for c, t in first.items() if internal[c] not in known]
+        if new:
+            frame = pd.DataFrame(new)
+            frame["created_at"] = pd.to_datetime(frame["created_at"])
+            result.customers_added = self._ingest(wh, "customers", frame)
+
+    def _orders(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
+        orders = [e for e in events if e.order_id and e.event_type == "purchase"]
+        refunds = [e for e in events if e.order_id and e.event_type == "refund"]
+        ids = list({e.order_id for e in orders + refunds})
+        if not ids:
+            return
+        existing = {r[0] for r in wh.con.execute("SELECT order_id FROM orders WHERE order_id IN (SELECT unnest(?))",
+                                                  [ids]).fetchall()}
+        new: dict[str, Event] = {}
+        for e in orders:
+            if e.order_id not in existing and e.order_id not in new:
+                new[e.order_id] = e  # an order already known (a file export, an earlier event) stays as it is
+        refunded_new = {e.order_id: e for e in refunds if e.order_id not in existing and e.order_id not in new}
+        head, lines = [], []
+        for oid, e in [*new.items(), *refunded_new.items()]:
+            total = e.order_total
+            if total is None and e.lines and all(x.unit_price is not None for x in e.lines):
+                total = sum(x.quantity * (x.unit_price or 0.0) for x in e.lines)
+            head.append({"order_id": oid, "customer_id": e.customer_id, "ordered_at": e.occurred_at,
+                         "status": "completed" if e.event_type == "purchase" else "refunded",
+                         "total_amount": total, "currency": e.currency, "channel": e.channel or "web",
+                         "discount_amount": e.discount})
+            for n, x in enumerate(e.lines, start=1):
+                if x.unit_price is not None:
+                    lines.append({"order_id": oid, "line_number": n, "product_id": x.product_id,
+                                  "quantity": x.quantity, "unit_price": x.unit_price})
+        if head:
+            frame = pd.DataFrame(head)
+            frame["ordered_at"] = pd.to_datetime(frame["ordered_at"])
+            result.orders = self._ingest(wh, "orders", frame)
+        if lines:
+            result.order_items = self._ingest(wh, "order_items", pd.DataFrame(lines))
+        known_refunds = sorted({e.order_id for e in refunds if e.order_id in existing or e.order_id in new})  # type: ignore[misc]
+        if known_refunds:
+            with wh.transaction() as con:  # a status change of a known order: the rest of its row stays
+                con.execute("UPDATE orders SET status = 'refunded' WHERE order_id IN (SELECT unnest(?))", [known_refunds])
+            result.refunds = len(known_refunds)
+        result.refunds += len(refunded_new)
+
+    def close(self) -> None:
+        self.log.close()
+
+
+
+def collect_body(collector: Collector, body: bytes, kind: str) -> CollectResult:
+    """One HTTP request's body (``kind``: ``track``, ``identify``, ``alias``, ``page`` or ``batch``)
+    through ``collector``. Malformed JSON or a batch without a ``batch`` list is a
+    :class:`~shoplens.errors.UserInputError` (nothing is stored); bad events are rejected one by one.
+
+    >>> import pathlib, tempfile
+    >>> from shoplens.config import Settings
+    >>> from shoplens.store.warehouse import Warehouse
+    >>> s = Settings(warehouse=pathlib.Path(tempfile.mkdtemp()) / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+    >>> with Warehouse(s.warehouse) as wh:
+    ...     c = Collector(wh, s)
+    ...     answer = collect_body(c, b'{"batch": [{"type": "page", "anonymousId": "a"}, 5]}', "batch").to_dict()
+    ...     c.close()
+    >>> answer["accepted"], answer["rejected"]
+    (1, [{'index': 1, 'reason': 'an event must be a JSON object, not int'}])
+    """
+    import json
+
+    from shoplens.errors import UserInputError
+    from shoplens.stream.spec import split_batch
+
+    try:
+        parsed = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UserInputError(f"the request body is not valid JSON ({exc}); send a JSON object") from None
+    if kind == "batch":
+        payloads, problem = split_batch(parsed)
+        if problem:
+            raise UserInputError(problem)
+        return collector.collect(payloads)
+    return collector.collect([parsed], kind=kind)
+
+
+def send(collector: Collector, wh: Warehouse, calls: Iterable[Any], *, chunk: int = 2000,
+         fold_every: int = 50_000) -> tuple[CollectResult, FoldResult]:
+    """A backfill (``shoplens events send``): ``calls`` through ``collector`` in chunks, folded into
+    ``wh`` every ``fold_every`` accepted events and at the end. An entry ``{"__invalid__": reason}``
+    (a line a reader could not parse) is rejected with that reason.
+
+    >>> import pathlib, tempfile
+    >>> from shoplens.config import Settings
+    >>> s = Settings(warehouse=pathlib.Path(tempfile.mkdtemp()) / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+    >>> with Warehouse(s.warehouse) as wh:
+    ...     sent, folded = send(Collector(wh, s), wh, [{"type": "page", "userId": "7"}, {"__invalid__": "line 2: not JSON"}])
+    >>> sent.accepted, sent.rejected[0].reason, folded.events.loaded
+    (1, 'line 2: not JSON', 1)
+    """
+    total, folded = CollectResult(), FoldResult()
+    buffer: list[Any] = []
+    since_fold, index = 0, 0
+
+    def flush() -> None:
+        nonlocal since_fold, index, buffer
+        good = [(i, c) for i, c in enumerate(buffer) if not (isinstance(c, dict) and "__invalid__" in c)]
+        for i, c in enumerate(buffer):
+            if isinstance(c, dict) and "__invalid__" in c:
+                total.rejected.append(Rejected(index + i, str(c["__invalid__"])))
+        part = collector.collect([c for _, c in good])
+        total.accepted += part.accepted
+        total.duplicates += part.duplicates
+        total.rejected += [Rejected(index + good[r.index][0], r.reason) for r in part.rejected]
+        since_fold += part.accepted
+        index += len(buffer)
+        buffer = []
+
+    try:
+        for call in calls:
+            buffer.append(call)
+            if len(buffer) >= chunk:
+                flush()
+                if since_fold >= fold_every:
+                    folded.add(collector.fold(wh))
+                    since_fold = 0
+        flush()
+        folded.add(collector.fold(wh))
+    finally:
+        collector.close()
+    total.rejected.sort(key=lambda r: r.index)
+    return total, folded
