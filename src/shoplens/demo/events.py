@@ -58,6 +58,9 @@ def run(ctx: DemoContext) -> None:
     con.print(f"{folded.identities} anonymous visitors signed in at checkout and were stitched to their customer id "
               f"({folded.stitched_rows:,} earlier events moved to them).", markup=False)
     con.print(rows_table(behaviour.to_dict("records"), title="Events by name"))
+    ctx.say(f"{sent.accepted:,} real Taobao events streamed through the collector, "
+            f"{sent.duplicates:,} re-sent duplicates stored once")
+    ctx.say(f"{folded.identities} anonymous visitors stitched to their customer id at checkout")
     ctx.report.add_section(
         "Behaviour events", key="events",
         text=(f"{sent.accepted:,} real Taobao events streamed through the collector ({sent.duplicates:,} re-sent "
