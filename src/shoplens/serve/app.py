@@ -235,10 +235,11 @@ def _bind_shop_secret(warehouse: Warehouse, settings: Settings) -> bytes | None:
 
 
 def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True,
-               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+               clock: Callable[[], float] = time.monotonic, schedule: bool | None = None) -> FastAPI:
     """Build the app over ``settings.warehouse``; ``check`` refuses weak keys/secrets (ConfigError).
     ``clock`` (seconds) drives rate limits, the slowing of failed key attempts and the time budget of
-    text analysis (tests pass a fake one instead of sleeping)."""
+    text analysis (tests pass a fake one instead of sleeping). ``schedule`` runs the ``[schedule]``
+    jobs while the app runs (default: ``settings.schedule.enabled``); ``app.state.scheduler`` holds them."""
     serve = serve or ServeSettings()
     keys = KeyStore.for_warehouse(settings.warehouse)
     if check:
@@ -256,8 +257,14 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):  # type: ignore[no-untyped-def]
-        yield
-        warehouse.close()
+        if app.state.scheduler is not None:
+            app.state.scheduler.start()
+        try:
+            yield
+        finally:
+            if app.state.scheduler is not None:
+                app.state.scheduler.shutdown()
+            warehouse.close()
 
     app = FastAPI(
         title="shoplens API", version=__version__, lifespan=lifespan,
@@ -285,7 +292,13 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     # the shop's policy for customers with unknown consent, from this server's settings (read once)
     app.state.consent_default = {p: consent_default(p, settings) for p in ("personalization", "marketing")}
-    app.state.ingest_lock = threading.Lock()
+    app.state.ingest_lock = threading.Lock()  # held by every write besides a request's own: ingest, erasure, jobs
+    app.state.scheduler = None
+    if settings.schedule.enabled if schedule is None else schedule:
+        from shoplens.serve.scheduler import ShopScheduler
+
+        app.state.scheduler = ShopScheduler(settings, warehouse, write_lock=app.state.ingest_lock,
+                                            on_change=app.state.responses.clear)
     _install_error_handlers(app)
     from shoplens.serve.api import api_router
     from shoplens.serve.routes import dashboard, system

@@ -1,4 +1,4 @@
-"""CLI: ``shoplens serve`` and ``shoplens keys create|list|revoke``."""
+"""CLI: ``shoplens serve``, ``shoplens keys create|list|revoke`` and ``shoplens schedule show``."""
 
 from __future__ import annotations
 
@@ -65,6 +65,34 @@ def register(app: typer.Typer) -> None:
 
         KeyStore.for_warehouse(settings_from(ctx).warehouse).revoke(key_id)
         console.print(f"Revoked key {escape(key_id)}.")
+
+    schedule_app = typer.Typer(help="The jobs `shoplens serve` runs ([schedule] in shoplens.toml).",
+                               no_args_is_help=True)
+    app.add_typer(schedule_app, name="schedule")
+
+    @schedule_app.command("show")
+    def schedule_show(
+        ctx: typer.Context,
+        json_out: Annotated[bool, typer.Option("--json", help="print a JSON list of jobs")] = False,
+    ) -> None:
+        """The scheduled jobs: cron expression, next run, last run and how it went."""
+        from shoplens.serve.scheduler import ShopScheduler
+        from shoplens.services import open_warehouse
+
+        settings = settings_from(ctx)
+        if settings.warehouse.exists():
+            with open_warehouse(settings, read_only=True) as wh:
+                jobs = ShopScheduler(settings, wh).jobs()
+        else:
+            jobs = ShopScheduler(settings).jobs()
+        if json_out:
+            print_json({"enabled": settings.schedule.enabled, "timezone": settings.schedule.timezone, "jobs": jobs})
+            return
+        if not settings.schedule.enabled:
+            console.print(escape("The schedule is off: `shoplens serve` runs no jobs. Turn it on with `enabled = true` "
+                                 "under [schedule] in shoplens.toml (docs/serving.md). The jobs it would run:"))
+        console.print(rows_table(jobs, title=f"Scheduled jobs ({settings.schedule.timezone})",
+                                 columns=["job", "cron", "next_run", "last_run", "last_status"]))
 
     @app.command("serve")
     def serve_cmd(
