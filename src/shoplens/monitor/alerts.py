@@ -152,6 +152,11 @@ def kpi_series(wh: Warehouse, period: str = "month") -> pd.DataFrame:
     return frame
 
 
+def _number(value: float, kpi: str) -> str:
+    """A KPI value as people read it: counts whole, money with two decimals."""
+    return f"{value:,.0f}" if kpi in ("orders", "customers") else f"{value:,.2f}"
+
+
 def kpi_drop_alerts(wh: Warehouse, settings: AlertSettings) -> list[Alert]:
     """One alert per KPI whose latest complete period fell below its usual range of changes."""
     series = kpi_series(wh, settings.kpi_period)
@@ -175,7 +180,8 @@ def kpi_drop_alerts(wh: Warehouse, settings: AlertSettings) -> list[Alert]:
         out.append(Alert(
             "kpi_drop", f"kpi_drop:{kpi}:{unit}:{at:%Y-%m-%d}",
             f"{name.capitalize()} fell beyond its usual range",
-            f"{name.capitalize()} fell {-latest:.1%} in {label} ({values.iloc[-2]:,.2f} -> {values.iloc[-1]:,.2f}); "
+            f"{name.capitalize()} fell {-latest:.1%} in {label} ({_number(values.iloc[-2], kpi)} -> "
+            f"{_number(values.iloc[-1], kpi)}); "
             f"its usual {unit}-on-{unit} change is {low:+.1%} to {high:+.1%} "
             f"({settings.low_percentile:g}th-{settings.high_percentile:g}th percentile of the last {len(history)} {unit}s).",
             evidence={"kpi": kpi, "period": at, "value": values.iloc[-1], "previous_period": before,
