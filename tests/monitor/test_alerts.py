@@ -17,7 +17,8 @@ from shoplens.monitor.drift import check_drift
 from shoplens.store.warehouse import utcnow
 
 # the campaign tests' small shop, and their way to assign and simulate known responses
-from tests.campaigns.conftest import shop  # noqa: F401  (a fixture)
+from shoplens.campaigns.report import campaign_report
+from tests.campaigns.conftest import load_orders, shop  # noqa: F401  (a fixture)
 from tests.campaigns.test_report import _campaign, _simulate
 
 SETTINGS = AlertSettings()
@@ -129,8 +130,15 @@ def test_a_campaign_that_concludes_raises_its_verdict(shop, tmp_path):  # noqa: 
 
 
 def test_a_campaign_without_a_clear_winner_stays_quiet(shop, tmp_path):  # noqa: F811
-    rows = _campaign(shop)
-    _simulate(shop, tmp_path, rows, 0.3, 0.3, seed=1)
+    """Exactly half of each arm buys (no chance involved): no difference, so no verdict yet."""
+    rows = _campaign(shop, cost=0.0)
+    orders = []
+    for _, group in rows.groupby("arm"):
+        for cid in sorted(group.index)[: len(group) // 2]:
+            orders.append((f"R{cid}", cid, "2024-06-05 12:00:00", "completed", 30.0))
+    load_orders(shop, tmp_path, orders, name="responses")
+    report = campaign_report(shop, "spring", post_rewards=False)
+    assert report["conclusion"]["en"].startswith("No clear winner")
     assert rules.campaign_verdict_alerts(shop, SETTINGS) == []
 
 
