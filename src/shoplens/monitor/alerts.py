@@ -94,9 +94,9 @@ def emerging_complaint_alerts(wh: Warehouse, settings: AlertSettings) -> list[Al
         out.append(Alert(
             "emerging_complaint", f"emerging_complaint:{aspect}:{period}",
             f"Complaints about {aspect} are rising",
-            f"{row['negative_share']:.0%} of {int(row['mentions'])} mentions of {aspect} were negative in the period "
-            f"from {period}, against {row['negative_share_previous']:.0%} of {int(row['mentions_previous'])} in the "
-            f"period before (p = {row['p_value']:.2g}).",
+            f"{row['negative_share']:.0%} of {int(row['mentions'])} mentions of {aspect} were negative in the month "
+            f"starting {period}, against {row['negative_share_previous']:.0%} of {int(row['mentions_previous'])} in "
+            f"the month before (p = {row['p_value']:.2g}).",
             evidence={k: row[k] for k in ("aspect", "period", "previous_period", "mentions", "negative", "negative_share",
                                           "mentions_previous", "negative_previous", "negative_share_previous", "p_value")}
             | {"test": "one-sided two-proportion z-test, alpha 0.05, at least 5 mentions in each period"}))

@@ -141,5 +141,5 @@ def register(app: typer.Typer) -> None:
         for rule, why in result["quiet"].items():
             console.print(f"{escape(rule)}: not checked ({escape(why)})")
         sent = (f"; webhook: {result['delivered']} delivered, {result['failed']} failed (retried at the next check)"
-                if result["webhook"] else "; no webhook_url in [alerts]: stored only")
+                if result["webhook"] else escape("; no webhook_url in [alerts]: stored only"))
         console.print(f"{len(result['new'])} new alert(s){sent}.")
