@@ -163,3 +163,22 @@ def test_a_bad_cron_string_is_one_clear_line(tmp_path):
     line = " ".join(done.stderr.split())
     assert "[schedule] retrain: 'nightly' is not a cron expression" in line
     assert "e.g. '0 3 * * *'" in line and "fix it in shoplens.toml or SHOPLENS_SCHEDULE__RETRAIN" in line
+
+
+def test_schedule_show_while_another_process_holds_the_warehouse(demo_copy, tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    settings, _, _ = demo_copy()
+    holder = subprocess.Popen([sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+                               "print('ready', flush=True); sys.stdin.read()", str(settings.warehouse)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        monkeypatch.setenv("SHOPLENS_SCHEDULE__ENABLED", "true")
+        shown = CliRunner().invoke(cli_app, ["-w", str(settings.warehouse), "schedule", "show"])
+    finally:
+        holder.stdin.close()
+        holder.wait()
+    assert shown.exit_code == 0, shown.output
+    assert "in use" in shown.output and "refresh" in shown.output

@@ -79,12 +79,20 @@ def register(app: typer.Typer) -> None:
         from shoplens.serve.scheduler import ShopScheduler
         from shoplens.services import open_warehouse
 
+        from shoplens.errors import ConfigError
+
         settings = settings_from(ctx)
+        jobs, in_use = None, False
         if settings.warehouse.exists():
-            with open_warehouse(settings, read_only=True) as wh:
-                jobs = ShopScheduler(settings, wh).jobs()
-        else:
+            try:
+                with open_warehouse(settings, read_only=True) as wh:
+                    jobs = ShopScheduler(settings, wh).jobs()
+            except ConfigError:  # a running server holds the file: the next runs are known, the last ones not here
+                in_use = True
+        if jobs is None:
             jobs = ShopScheduler(settings).jobs()
+        if in_use and not json_out:
+            console.print("The warehouse is in use (by `shoplens serve`?): last runs are in /api/v1/status.")
         if json_out:
             print_json({"enabled": settings.schedule.enabled, "timezone": settings.schedule.timezone, "jobs": jobs})
             return
