@@ -13,6 +13,7 @@ from shoplens.cli import app
 from shoplens.config import AlertSettings
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.monitor import alerts as rules
+from shoplens.metrics import revenue_orders_sql
 from shoplens.monitor.drift import check_drift
 from shoplens.store.warehouse import utcnow
 
@@ -191,3 +192,24 @@ def test_alerts_check_and_list_from_the_cli(demo_wh, monkeypatch):
     assert text.exit_code == 0 and "kpi_drop" in text.output
     wrong = runner.invoke(app, ["-w", str(path), "alerts", "list", "--kind", "nope"])
     assert wrong.exit_code != 0
+
+
+def test_a_broken_rule_is_named_and_the_others_still_run(demo_wh):
+    def broken(wh, settings):
+        raise RuntimeError("bug")
+
+    demo_wh.con.execute("DELETE FROM orders WHERE date_trunc('month', ordered_at) = DATE '2011-11-01' "
+                        "AND hash(order_id) % 5 <> 0")
+    found, quiet = rules.evaluate(demo_wh, SETTINGS, {"broken": broken, "kpi_drop": rules.kpi_drop_alerts})
+    assert quiet == {"broken": "failed: RuntimeError: bug"} and {a.kind for a in found} == {"kpi_drop"}
+
+
+def test_weekly_kpis_cover_every_week_but_the_open_one(demo_wh):
+    weeks = rules.kpi_series(demo_wh, "week")
+    assert (weeks["period"].dt.dayofweek == 0).all() and (weeks["period"].diff().dropna() == pd.Timedelta(days=7)).all()
+    last_order = demo_wh.con.execute("SELECT max(ordered_at) FROM orders").fetchone()[0]
+    assert weeks["period"].iloc[-1] + pd.Timedelta(days=7) <= pd.Timestamp(last_order)  # the open week left out
+    purchases = demo_wh.con.execute(
+        "SELECT count(*) FROM (" + revenue_orders_sql() + ") m "
+        "WHERE kind = 'purchase' AND ordered_at < ?", [weeks["period"].iloc[-1] + pd.Timedelta(days=7)]).fetchone()[0]
+    assert weeks["orders"].sum() == purchases

@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -44,6 +45,8 @@ from shoplens.errors import InsufficientDataError, NotFoundError, UserInputError
 from shoplens.jsonsafe import dumps, json_safe
 from shoplens.metrics import revenue_orders_sql
 from shoplens.store.warehouse import Warehouse, utcnow
+
+log = logging.getLogger("shoplens.alerts")
 
 ALERTS_TABLE = "monitor_alerts"
 ALERTS_SQL = f"""CREATE TABLE IF NOT EXISTS {ALERTS_TABLE} (
@@ -249,7 +252,9 @@ RULES: dict[str, Rule] = {
 
 def evaluate(wh: Warehouse, settings: AlertSettings, rules: dict[str, Rule] | None = None
              ) -> tuple[list[Alert], dict[str, str]]:
-    """Run every rule: (the alerts found, rule -> why it could not look, for rules without their data)."""
+    """Run every rule: (the alerts found, rule -> why it could not look). A rule without its data says
+    so; a rule that breaks is logged and named, and the other rules still run (one broken rule must not
+    silence the rest at night)."""
     alerts: list[Alert] = []
     quiet: dict[str, str] = {}
     for name, rule in (RULES if rules is None else rules).items():
@@ -257,6 +262,9 @@ def evaluate(wh: Warehouse, settings: AlertSettings, rules: dict[str, Rule] | No
             alerts.extend(rule(wh, settings))
         except (InsufficientDataError, NotFoundError) as exc:  # the rule's data is not there yet
             quiet[name] = str(exc)
+        except Exception as exc:
+            log.exception("alert rule %s failed", name)
+            quiet[name] = f"failed: {type(exc).__name__}: {exc}"
     return alerts, quiet
 
 
