@@ -182,3 +182,25 @@ def test_schedule_show_while_another_process_holds_the_warehouse(demo_copy, tmp_
         holder.wait()
     assert shown.exit_code == 0, shown.output
     assert "in use" in shown.output and "refresh" in shown.output
+
+
+def test_serve_says_whether_the_schedule_is_on(demo_copy, monkeypatch):
+    """`shoplens serve` up to the point uvicorn would take over (its run replaced: no real server)."""
+    import uvicorn
+
+    settings, keys, _ = demo_copy()
+    keys.create("admin")
+    started = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(app.state.scheduler))
+    monkeypatch.setenv("SHOPLENS_SECRET", "test-secret-key-for-the-demo-suite-0123456789")
+    monkeypatch.setenv("SHOPLENS_ALLOW_WEAK_SECRET", "true")
+    runner = CliRunner()
+    off = runner.invoke(cli_app, ["-w", str(settings.warehouse), "serve"])
+    assert off.exit_code == 0, off.output
+    assert "Schedule: off" in off.output and started == [None]
+    monkeypatch.setenv("SHOPLENS_SCHEDULE__ENABLED", "true")
+    monkeypatch.setenv("SHOPLENS_SCHEDULE__REPORT", "")
+    on = runner.invoke(cli_app, ["-w", str(settings.warehouse), "serve"])
+    assert on.exit_code == 0, on.output
+    assert "Schedule: refresh '0 2 * * *', retrain '30 2 * * *', alerts '15 3 * * *' (UTC)" in " ".join(on.output.split())
+    assert isinstance(started[1], ShopScheduler) and not started[1].scheduler.running  # starts with the app

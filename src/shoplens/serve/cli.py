@@ -129,6 +129,13 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"the server will not start: {problems}") from None
         app_ = create_app(settings_from(ctx), serve)
         console.print(f"shoplens serving on http://{escape(host)}:{port}/  (API docs: /api/v1/docs)")
+        schedule = settings_from(ctx).schedule
+        jobs = schedule.jobs() if app_.state.scheduler else {}
+        if jobs:
+            listed = ", ".join(f"{name} '{cron}'" for name, cron in jobs.items())
+            console.print(escape(f"Schedule: {listed} ({schedule.timezone}); `shoplens schedule show` lists the next runs"))
+        else:
+            console.print(escape("Schedule: off (turn it on under [schedule] in shoplens.toml; docs/serving.md)"))
         # X-Forwarded-For is read by the app, and only from SHOPLENS_TRUSTED_PROXIES: uvicorn's own handling
         # would trust it from 127.0.0.1 by default
         uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False,
