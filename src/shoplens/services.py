@@ -12,6 +12,8 @@ interfaces (``cli``, ``serve``, ``demo``); no capability imports it.
   write (``privacy="off"`` is the logged opt-out); :func:`ingest_demo_shop` loads the bundled shop.
 * :func:`customer_profile`, :func:`customer_profiles` and :func:`recommend` answer with the
   shop's own customer ids, consent checked.
+* :func:`refresh_results`, :func:`write_report` and :func:`check_alerts` are the scheduled jobs of
+  ``shoplens serve`` (and ``shoplens alerts check``).
 * :func:`trainers` maps each retrainable model to its training function (references, not
   names); :func:`retrain_models` hands them to :func:`shoplens.monitor.retrain.retrain`.
 
@@ -219,3 +221,72 @@ def retrain_models(wh: Warehouse, *, if_stale: bool = False, max_age_days: int =
     return retrain(wh, trainers() if using is None else using, if_stale=if_stale, max_age_days=max_age_days,
                    console=console)
 
+
+
+def refresh_results(wh: Warehouse) -> list[dict[str, Any]]:
+    """Recompute the results that follow the data without retraining a model: the RFM scores, the
+    drift checks and, when it was built before, the customer profile (from the served models' results).
+    Returns what was refreshed, with when (the scheduler's ``refresh`` job).
+
+    >>> # refresh_results(wh) -> [{"result": "customer_rfm", "computed_at": ...}, ...]
+    """
+    from shoplens.customers.profile import build_profile
+    from shoplens.customers.rfm import compute_rfm
+    from shoplens.monitor.drift import DRIFT_TABLE, check_drift
+
+    if not wh.has_table("orders") or not wh.row_count("orders"):
+        return []
+    done = ["customer_rfm"]
+    compute_rfm(wh)
+    try:
+        check_drift(wh)
+        done.append(DRIFT_TABLE)
+    except Exception as exc:  # too little history for a reference window: the other results still refresh
+        from shoplens.errors import InsufficientDataError
+
+        if not isinstance(exc, InsufficientDataError):
+            raise
+    if wh.has_table("customer_profile"):
+        build_profile(wh)
+        done.append("customer_profile")
+    return [{"result": name, "computed_at": wh.computed_at(name)} for name in done]
+
+
+def write_report(settings: Settings, wh: Warehouse, *, lang: Literal["en", "zh"] = "en",
+                 path: str | Path | None = None) -> Path:
+    """Write the HTML report (``shoplens report``) to ``path``, the ``[schedule] report_path`` or
+    ``report.html`` beside the warehouse; ``wh`` open for writing (the file is recorded)."""
+    from shoplens.insights.shop_report import build_shop_report, write_shop_report
+
+    out = Path(path or settings.schedule.report_path or wh.home / "report.html")
+    return write_shop_report(wh, out, build_shop_report(wh, lang=lang))
+
+
+def check_alerts(settings: Settings, wh: Warehouse, *, deliver: bool = True,
+                 **delivery: Any) -> dict[str, Any]:
+    """Evaluate the alert rules now, store the new alerts and deliver every undelivered one to the
+    ``[alerts] webhook_url`` (``shoplens alerts check``, the scheduler's ``alerts`` job).
+
+    Returns ``{"new": [alert...], "quiet": {rule: why}, "delivered": n, "failed": n, "webhook": bool}``.
+    A failed delivery is recorded and tried again at the next check; it never raises.
+    ``delivery`` passes ``sleep``/``transport`` to :func:`shoplens.monitor.webhook.deliver` (tests).
+    """
+    from shoplens.monitor import alerts as rules
+    from shoplens.monitor.webhook import deliver as post
+
+    cfg = settings.alerts
+    found, quiet = rules.evaluate(wh, cfg)
+    new = rules.record(wh, found)
+    delivered = failed = 0
+    if deliver:
+        for alert in rules.undelivered(wh):
+            if cfg.webhook_url is None:
+                rules.mark_delivery(wh, alert["alert_id"], "no webhook")
+                continue
+            result = post(cfg.webhook_url, {"source": "shoplens", **alert}, timeout_seconds=cfg.timeout_seconds,
+                          retries=cfg.retries, backoff_seconds=cfg.backoff_seconds, **delivery)
+            rules.mark_delivery(wh, alert["alert_id"], "delivered" if result.ok else "failed",
+                                attempts=result.attempts, error=result.error)
+            delivered, failed = delivered + result.ok, failed + (not result.ok)
+    return {"new": [a.to_dict() for a in new], "quiet": quiet, "delivered": delivered, "failed": failed,
+            "webhook": cfg.webhook_url is not None}

@@ -1,4 +1,5 @@
-"""CLI: ``shoplens models list|promote|rollback``, ``shoplens drift``, ``shoplens retrain``."""
+"""CLI: ``shoplens models list|promote|rollback``, ``shoplens drift``, ``shoplens retrain``,
+``shoplens alerts list|check``."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
+from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table, settings_from
 
 
 def register(app: typer.Typer) -> None:
@@ -96,3 +97,49 @@ def register(app: typer.Typer) -> None:
             console.print(rows_table(rows, title="Retraining"))
         else:
             console.print("No retrainable models registered yet.")
+
+    alerts_app = typer.Typer(help="Alerts: emerging complaints, drift, KPI drops, campaign verdicts.",
+                             no_args_is_help=True)
+    app.add_typer(alerts_app, name="alerts")
+
+    @alerts_app.command("list")
+    def alerts_list(
+        ctx: typer.Context,
+        kind: Annotated[Optional[str], typer.Option(
+            help="only emerging_complaint, drift, kpi_drop or campaign_verdict", show_default=False)] = None,
+        json_out: Annotated[bool, typer.Option("--json", help="print a JSON list (with each alert's evidence)")] = False,
+    ) -> None:
+        """The stored alerts, newest first: what each found, when, and whether the webhook got it."""
+        from shoplens.monitor.alerts import list_alerts
+
+        with open_warehouse(ctx, read_only=True) as wh:
+            frame = list_alerts(wh, kind=kind)
+        if json_out:
+            print_json(frame.to_dict("records"))
+        elif frame.empty:
+            console.print("No alerts yet (`shoplens alerts check` evaluates the rules now).")
+        else:
+            console.print(frame_table(frame[["computed_at", "kind", "message", "delivery"]], title="Alerts"))
+
+    @alerts_app.command("check")
+    def alerts_check(
+        ctx: typer.Context,
+        json_out: Annotated[bool, typer.Option(
+            "--json", help='print {"new", "quiet", "delivered", "failed", "webhook"}')] = False,
+    ) -> None:
+        """Evaluate the alert rules now, store the new alerts and POST them to the [alerts] webhook_url."""
+        from shoplens.services import check_alerts
+
+        settings = settings_from(ctx)
+        with open_warehouse(ctx) as wh:
+            result = check_alerts(settings, wh)
+        if json_out:
+            print_json(result)
+            return
+        for alert in result["new"]:
+            console.print(f"[bold]{escape(alert['title'])}[/bold]: {escape(alert['message'])}")
+        for rule, why in result["quiet"].items():
+            console.print(f"{escape(rule)}: not checked ({escape(why)})")
+        sent = (f"; webhook: {result['delivered']} delivered, {result['failed']} failed (retried at the next check)"
+                if result["webhook"] else escape("; no webhook_url in [alerts]: stored only"))
+        console.print(f"{len(result['new'])} new alert(s){sent}.")

@@ -235,10 +235,11 @@ def _bind_shop_secret(warehouse: Warehouse, settings: Settings) -> bytes | None:
 
 
 def create_app(settings: Settings, serve: ServeSettings | None = None, *, check: bool = True,
-               clock: Callable[[], float] = time.monotonic) -> FastAPI:
+               clock: Callable[[], float] = time.monotonic, schedule: bool | None = None) -> FastAPI:
     """Build the app over ``settings.warehouse``; ``check`` refuses weak keys/secrets (ConfigError).
     ``clock`` (seconds) drives rate limits, the slowing of failed key attempts and the time budget of
-    text analysis (tests pass a fake one instead of sleeping)."""
+    text analysis (tests pass a fake one instead of sleeping). ``schedule`` runs the ``[schedule]``
+    jobs while the app runs (default: ``settings.schedule.enabled``); ``app.state.scheduler`` holds them."""
     serve = serve or ServeSettings()
     keys = KeyStore.for_warehouse(settings.warehouse)
     if check:
@@ -274,11 +275,19 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
         except Exception:  # they stay in the log; the background fold tries again
             log.exception("folding the event log at start failed; the events stay in the log")
         fold_worker.start()
-        yield
+        if app.state.scheduler is not None:
+            app.state.scheduler.start()
         try:
-            fold_worker.close()
+            yield
         finally:
-            warehouse.close()
+            try:
+                if app.state.scheduler is not None:
+                    app.state.scheduler.shutdown()
+            finally:
+                try:
+                    fold_worker.close()
+                finally:
+                    warehouse.close()
 
     app = FastAPI(
         title="shoplens API", version=__version__, lifespan=lifespan,
@@ -306,7 +315,7 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
 
     # the shop's policy for customers with unknown consent, from this server's settings (read once)
     app.state.consent_default = {p: consent_default(p, settings) for p in ("personalization", "marketing")}
-    app.state.ingest_lock = ingest_lock  # one writer at a time: uploads and the event fold
+    app.state.ingest_lock = ingest_lock  # one writer at a time: uploads, the event fold, erasure, jobs
     app.state.fold_worker = fold_worker
     app.state.fold_callbacks = fold_callbacks
     fold_callbacks.append(app.state.metrics.observe_fold)  # event-to-visible latency on /metrics
@@ -318,6 +327,12 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
             app.state.responses.clear()
 
     fold_callbacks.append(forget_cached_answers)
+    app.state.scheduler = None
+    if settings.schedule.enabled if schedule is None else schedule:
+        from shoplens.serve.scheduler import ShopScheduler
+
+        app.state.scheduler = ShopScheduler(settings, warehouse, write_lock=ingest_lock,
+                                            on_change=app.state.responses.clear)
     _install_error_handlers(app)
     from shoplens.serve.api import api_router
     from shoplens.serve.routes import dashboard, system

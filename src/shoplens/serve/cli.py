@@ -1,4 +1,4 @@
-"""CLI: ``shoplens serve`` and ``shoplens keys create|list|revoke``."""
+"""CLI: ``shoplens serve``, ``shoplens keys create|list|revoke`` and ``shoplens schedule show``."""
 
 from __future__ import annotations
 
@@ -66,6 +66,42 @@ def register(app: typer.Typer) -> None:
         KeyStore.for_warehouse(settings_from(ctx).warehouse).revoke(key_id)
         console.print(f"Revoked key {escape(key_id)}.")
 
+    schedule_app = typer.Typer(help="The jobs `shoplens serve` runs ([schedule] in shoplens.toml).",
+                               no_args_is_help=True)
+    app.add_typer(schedule_app, name="schedule")
+
+    @schedule_app.command("show")
+    def schedule_show(
+        ctx: typer.Context,
+        json_out: Annotated[bool, typer.Option("--json", help="print a JSON list of jobs")] = False,
+    ) -> None:
+        """The scheduled jobs: cron expression, next run, last run and how it went."""
+        from shoplens.serve.scheduler import ShopScheduler
+        from shoplens.services import open_warehouse
+
+        from shoplens.errors import ConfigError
+
+        settings = settings_from(ctx)
+        jobs, in_use = None, False
+        if settings.warehouse.exists():
+            try:
+                with open_warehouse(settings, read_only=True) as wh:
+                    jobs = ShopScheduler(settings, wh).jobs()
+            except ConfigError:  # a running server holds the file: the next runs are known, the last ones not here
+                in_use = True
+        if jobs is None:
+            jobs = ShopScheduler(settings).jobs()
+        if in_use and not json_out:
+            console.print("The warehouse is in use (by `shoplens serve`?): last runs are in /api/v1/status.")
+        if json_out:
+            print_json({"enabled": settings.schedule.enabled, "timezone": settings.schedule.timezone, "jobs": jobs})
+            return
+        if not settings.schedule.enabled:
+            console.print(escape("The schedule is off: `shoplens serve` runs no jobs. Turn it on with `enabled = true` "
+                                 "under [schedule] in shoplens.toml (docs/serving.md). The jobs it would run:"))
+        console.print(rows_table(jobs, title=f"Scheduled jobs ({settings.schedule.timezone})",
+                                 columns=["job", "cron", "next_run", "last_run", "last_status"]))
+
     @app.command("serve")
     def serve_cmd(
         ctx: typer.Context,
@@ -93,6 +129,13 @@ def register(app: typer.Typer) -> None:
             raise ConfigError(f"the server will not start: {problems}") from None
         app_ = create_app(settings_from(ctx), serve)
         console.print(f"shoplens serving on http://{escape(host)}:{port}/  (API docs: /api/v1/docs)")
+        schedule = settings_from(ctx).schedule
+        jobs = schedule.jobs() if app_.state.scheduler else {}
+        if jobs:
+            listed = ", ".join(f"{name} '{cron}'" for name, cron in jobs.items())
+            console.print(escape(f"Schedule: {listed} ({schedule.timezone}); `shoplens schedule show` lists the next runs"))
+        else:
+            console.print(escape("Schedule: off (turn it on under [schedule] in shoplens.toml; docs/serving.md)"))
         # X-Forwarded-For is read by the app, and only from SHOPLENS_TRUSTED_PROXIES: uvicorn's own handling
         # would trust it from 127.0.0.1 by default
         uvicorn.run(app_, host=host, port=port, log_level=log_level, server_header=False, access_log=False,

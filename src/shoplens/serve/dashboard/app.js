@@ -1,7 +1,7 @@
 // shoplens dashboard: a small single-page app over the REST API (no build step, no CDN).
 "use strict";
 (function () {
-  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "experiments", "quality"];
+  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "experiments", "quality", "alerts"];
   const I18N = window.SHOPLENS_I18N;
   let lang = localStorage.getItem("shoplens.lang") || (navigator.language || "en").slice(0, 2);
   if (!I18N[lang]) lang = "en";
@@ -268,6 +268,23 @@
           card(t("drift") + " · " + fmt(q.drift.computed_at), table(drift, ["feature", "kind", "psi", "status", "reference_n", "current_n"]))));
       } else page.append(el("p", { class: "notice" }, t("drift_none")));
       page.append(card(t("ingest_runs"), table(q.ingest_runs, null, t("no_ingest"))));
+    },
+    // Alerts (GET /alerts): each finding in words, when it was computed, and its evidence on demand.
+    async alerts(page) {
+      const res = await load("/alerts?limit=100");
+      if (failed(res)) { page.append(notice(res)); return; }
+      if (!res.data.length) { page.append(el("p", { class: "notice", id: "alerts-none" }, t("alerts_none"))); return; }
+      const when = (v) => String(v || "").slice(0, 16).replace("T", " ") + " UTC";
+      // evidence values as left-aligned text, numbers to 6 significant digits (a long history stays readable)
+      const round = (x) => (typeof x === "number" && !Number.isInteger(x) ? Number(x.toPrecision(6)) : x);
+      const evidence = (v) => (v !== null && typeof v === "object" ? JSON.stringify(v, (k, x) => round(x)) : fmt(round(v)));
+      page.append(el("div", { id: "alerts" }, ...res.data.map((a) => el("div", { class: "card alert alert-" + (a.severity || "info") },
+        el("h2", {}, a.title || a.kind),
+        el("p", {}, a.message || ""),
+        el("p", { class: "muted" }, t("alert_computed") + " " + when(a.computed_at) + " · " + t("alert_" + a.kind) + " · "
+          + t("alert_delivery") + ": " + (a.delivery || "")),
+        el("details", {}, el("summary", {}, t("alert_evidence")),
+          table(Object.entries(a.evidence || {}).map(([k, v]) => ({ field: k, value: evidence(v) })), ["field", "value"]))))));
     },
   };
 

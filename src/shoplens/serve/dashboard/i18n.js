@@ -61,3 +61,16 @@ window.SHOPLENS_I18N = {
     no_orders_customer: "尚无购买。", no_recs: "暂无该客户的推荐。",
   },
 };
+// The alerts page (kept together here so the page stays one self-contained addition).
+Object.assign(window.SHOPLENS_I18N.en, {
+  alerts: "Alerts", alerts_none: "No alerts yet: `shoplens alerts check` (or the scheduled alerts job) evaluates the rules.",
+  alert_computed: "found", alert_delivery: "webhook", alert_evidence: "Evidence",
+  alert_emerging_complaint: "emerging complaint", alert_drift: "drift", alert_kpi_drop: "KPI drop",
+  alert_campaign_verdict: "campaign verdict",
+});
+Object.assign(window.SHOPLENS_I18N.zh, {
+  alerts: "告警", alerts_none: "暂无告警：运行 `shoplens alerts check`（或定时告警任务）评估规则。",
+  alert_computed: "发现于", alert_delivery: "Webhook", alert_evidence: "证据",
+  alert_emerging_complaint: "新兴投诉", alert_drift: "数据漂移", alert_kpi_drop: "指标下降",
+  alert_campaign_verdict: "营销活动结论",
+});
