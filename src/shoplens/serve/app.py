@@ -281,6 +281,9 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.metrics = Metrics(lambda: warehouse_cursor(warehouse))
     app.state.cache = {}  # loaded models and derived lookups, keyed by version
     app.state.responses = ResponseCache(enabled=serve.response_cache)
+    # called with the ids (warehouse or shop ids) whose behaviour events were just folded into the
+    # warehouse (`notify_events_folded`): their cached answers go, so the next question sees the events
+    app.state.on_events_folded = [app.state.responses.invalidate_customers]
     from shoplens.privacy.consent import consent_default
 
     # the shop's policy for customers with unknown consent, from this server's settings (read once)
