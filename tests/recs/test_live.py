@@ -183,3 +183,28 @@ def test_blend_keeps_the_better_ranked_reason_and_drops_blocked_products():
     out = blend(h, l, k=5, blocked={"s"})
     assert out["product_id"].tolist() == ["q", "p", "r"]
     assert out["reason"].tolist() == ["live", "model", "live"] and out["rank"].tolist() == [1, 2, 3]
+
+
+def test_a_known_customers_live_list_leaves_out_what_they_bought_when_asked(shop):
+    add_events(shop, "17850", [("view", CAKESTAND)])
+    recs = live(shop, "17850", k=10, filters=RecFilters(exclude_purchased=True))
+    bought = set(shop.query("SELECT DISTINCT i.product_id FROM orders o JOIN order_items i USING (order_id) "
+                            "WHERE o.customer_id = ?", to_internal(shop, ["17850"]))["product_id"].astype(str))
+    assert bought and not bought & set(recs["product_id"])
+    assert recs["reason"].str.startswith("because you viewed REGENCY CAKESTAND").any()
+
+
+def test_models_without_neighbour_lists_use_their_co_purchase_similarity():
+    from shoplens.recs.models import Popularity
+    from tests.recs.conftest import tiny_frame
+
+    rows = tiny_frame([("a", "x", "2024-01-01", "purchase", 1.0), ("a", "y", "2024-01-01", "purchase", 1.0),
+                       ("b", "x", "2024-01-02", "purchase", 1.0), ("b", "y", "2024-01-02", "purchase", 1.0),
+                       ("c", "z", "2024-01-03", "purchase", 1.0)])
+    model = Popularity().fit(rows)
+    assert (item_neighbours(model) != model.explain_similarity).nnz == 0
+    signals = pd.DataFrame({"customer_id": ["v"], "product_id": ["y"], "kind": ["view"],
+                            "last_at": [pd.Timestamp("2024-02-01")]})
+    out = live_lists(model, signals, k=2)
+    assert out["product_id"].tolist() == ["x", "z"] and out["reason"].tolist() == ["because you viewed y", "popular now"]
+    assert live_lists(model, signals.assign(product_id="unknown"), k=2).empty  # no known product: no live list
