@@ -75,6 +75,9 @@ def test_a_basket_add_outweighs_an_older_view_and_a_removal_cancels_it(shop):
                at="2026-01-01 10:10")
     signals = recent_signals(shop, to_internal(shop, ["visitor-2"]))
     assert dict(zip(signals["product_id"], signals["kind"])) == {CAKESTAND: "view", HEART: "view"}
+    assert signals["product_id"].tolist() == [CAKESTAND, HEART]  # latest first
+    latest = recent_signals(shop, to_internal(shop, ["visitor-2", "visitor-3"]), options=LiveOptions(recent=1))
+    assert latest["product_id"].tolist() == [CAKESTAND] and str(latest["last_at"].iloc[0]) == "2026-01-01 10:10:02"
 
 
 def test_a_purchase_names_what_was_bought_and_is_not_offered_again(shop):

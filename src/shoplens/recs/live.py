@@ -55,7 +55,7 @@ from shoplens.store.warehouse import Warehouse
 
 #: event types that are live signals of interest in a product (``remove_cart`` cancels ``cart``)
 SIGNAL_EVENTS = ("view", "click", "favorite", "cart", "remove_cart", "purchase")
-_RANK_OF_KIND = {"purchase": 5, "cart": 4, "favorite": 3, "click": 2, "view": 1}
+_SIGNAL_LIST = ", ".join(f"'{t}'" for t in SIGNAL_EVENTS)
 
 
 @dataclass(frozen=True)
@@ -80,53 +80,59 @@ class LiveOptions:
             raise UserInputError("live recommendations: decay in (0, 1], live_share in [0, 1], horizon_days > 0")
 
 
-_SIGNALS_SQL = """
-WITH e AS (
-    SELECT customer_id, product_id, event_type, occurred_at FROM events
-    WHERE customer_id IN (SELECT unnest($ids::VARCHAR[])) AND product_id IS NOT NULL
-      AND event_type IN ({types}) AND (CAST($since AS TIMESTAMP) IS NULL OR occurred_at > CAST($since AS TIMESTAMP))
-),
-horizon AS (SELECT customer_id, max(occurred_at) - to_microseconds(CAST($horizon AS BIGINT)) AS start
-            FROM e GROUP BY customer_id),
-per_product AS (
-    SELECT e.customer_id, CAST(e.product_id AS VARCHAR) AS product_id, max(e.occurred_at) AS last_at,
-           bool_or(event_type = 'purchase') AS bought,
-           -- the latest basket event says whether it is still in the basket (a removal wins a tie)
-           arg_max(event_type, epoch_us(occurred_at) * 2 + CAST(event_type = 'remove_cart' AS BIGINT))
-               FILTER (WHERE event_type IN ('cart', 'remove_cart')) AS basket,
-           bool_or(event_type = 'favorite') AS saved, bool_or(event_type = 'click') AS clicked,
-           bool_or(event_type = 'view') AS viewed
-    FROM e JOIN horizon h ON e.customer_id = h.customer_id AND e.occurred_at >= h.start
-    GROUP BY e.customer_id, e.product_id
-),
-kinds AS (
-    SELECT customer_id, product_id, last_at,
-           CASE WHEN bought THEN 'purchase' WHEN basket = 'cart' THEN 'cart' WHEN saved THEN 'favorite'
-                WHEN clicked THEN 'click' WHEN viewed THEN 'view' END AS kind
-    FROM per_product
-)
-SELECT customer_id, product_id, kind, last_at FROM kinds WHERE kind IS NOT NULL
-QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY last_at DESC, product_id) <= $recent
-ORDER BY customer_id, last_at DESC, product_id
-"""
-
-
 def recent_signals(wh: Warehouse, customer_ids: Sequence[str], *, since: Any = None,
                    options: LiveOptions | None = None) -> pd.DataFrame:
     """The latest product signals of each customer (warehouse ids), latest first: customer_id,
     product_id, kind (purchase, cart, favorite, click, view), last_at. ``since``: only events after it.
+
+    One plain read of the ids' events, folded here: a window-function SQL doing the same took
+    40+ ms per request against under 10 for the read (measured on the Taobao head), and a
+    request holds a few dozen events.
 
     >>> recent_signals(demo_warehouse(), ["nobody"]).columns.tolist()
     ['customer_id', 'product_id', 'kind', 'last_at']
     """
     opts = options or LiveOptions()
     ids = sorted({str(c) for c in customer_ids if c is not None})
+    columns = ["customer_id", "product_id", "kind", "last_at"]
     if not ids:
-        return pd.DataFrame(columns=["customer_id", "product_id", "kind", "last_at"])
-    sql = _SIGNALS_SQL.format(types=", ".join(f"'{t}'" for t in SIGNAL_EVENTS))
-    since_ts = None if since is None else pd.Timestamp(since).to_pydatetime()
-    return wh.con.execute(sql, {"ids": ids, "since": since_ts, "horizon": int(opts.horizon_days * 86_400_000_000),
-                                "recent": opts.recent}).df()
+        return pd.DataFrame(columns=columns)
+    where = "customer_id = ?" if len(ids) == 1 else "customer_id IN (SELECT unnest(?::VARCHAR[]))"
+    params: list[Any] = [ids[0] if len(ids) == 1 else ids]
+    sql = (f"SELECT customer_id, CAST(product_id AS VARCHAR), event_type, occurred_at FROM events WHERE {where} "
+           f"AND product_id IS NOT NULL AND event_type IN ({_SIGNAL_LIST})")
+    if since is not None:
+        sql += " AND occurred_at > ?"
+        params.append(pd.Timestamp(since).to_pydatetime())
+    events: dict[str, list[tuple[Any, bool, str, str]]] = {}
+    for cid, product, kind, at in wh.con.execute(sql, params).fetchall():
+        events.setdefault(cid, []).append((at, kind == "remove_cart", kind, product))  # a removal sorts after an add
+    horizon = pd.Timedelta(days=opts.horizon_days).to_pytimedelta()
+    out: list[tuple[str, str, str, Any]] = []
+    for cid in sorted(events):
+        rows = sorted(events[cid])
+        start = rows[-1][0] - horizon
+        state: dict[str, dict[str, Any]] = {}
+        for at, _, kind, product in rows:
+            if at < start:
+                continue
+            seen = state.setdefault(product, {"last_at": at})
+            seen["last_at"] = at
+            if kind in ("cart", "remove_cart"):
+                seen["basket"] = kind  # the latest basket event says whether it is still in the basket
+            else:
+                seen[kind] = True
+        found = []
+        for product, seen in state.items():
+            kind = next((k for k in ("purchase", "cart", "favorite", "click", "view")
+                         if (seen.get("basket") == "cart" if k == "cart" else seen.get(k))), None)
+            if kind is not None:
+                found.append((seen["last_at"], product, kind))
+        found.sort(key=lambda f: (-f[0].timestamp(), f[1]))
+        out += [(cid, product, kind, at) for at, product, kind in found[: opts.recent]]
+    frame = pd.DataFrame(out, columns=columns)
+    frame["last_at"] = pd.to_datetime(frame["last_at"])
+    return frame
 
 
 def item_neighbours(model: Recommender) -> sp.csr_matrix:
