@@ -10,8 +10,8 @@ interfaces (``cli``, ``serve``, ``demo``); no capability imports it.
   built from :class:`~shoplens.config.Settings` (engine, memory limit, threads, Spark URLs).
 * :func:`ingest_files` loads files with the shop's privacy policy from those settings on every
   write (``privacy="off"`` is the logged opt-out); :func:`ingest_demo_shop` loads the bundled shop.
-* :func:`customer_profile`, :func:`customer_profiles` and :func:`recommend` answer with the
-  shop's own customer ids, consent checked.
+* :func:`customer_profile`, :func:`customer_profiles`, :func:`customer_360` and :func:`recommend`
+  answer with the shop's own customer ids, consent checked.
 * :func:`refresh_results`, :func:`write_report` and :func:`check_alerts` are the scheduled jobs of
   ``shoplens serve`` (and ``shoplens alerts check``).
 * :func:`trainers` maps each retrainable model to its training function (references, not
@@ -177,14 +177,33 @@ def customer_profile(wh: Warehouse, customer_id: str, *, as_of: str | None = Non
     return row.assign(customer_id=customer_id)
 
 
+def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Any = None) -> dict[str, Any]:
+    """The customer 360 the API shows (:func:`shoplens.customers.profile.customer_360`) with, when the
+    customer allows personalisation, their live behaviour counters under ``activity`` (events, views,
+    basket adds, last seen, recently viewed, in the basket now: :func:`shoplens.recs.live.activity`).
+
+    >>> # customer_360(wh, "17850")["activity"]  -> {'events': 2, 'views': 1, 'carts': 1, 'last_seen': ...}
+    """
+    from shoplens.customers.profile import customer_360 as profile_of
+    from shoplens.privacy.ids import to_internal
+    from shoplens.recs.live import activity
+
+    profile = profile_of(wh, customer_id, consent_default=consent_default)
+    if profile.get("personalization_allowed"):  # the same consent rule as the scores beside it
+        profile["activity"] = activity(wh, to_internal(wh, [customer_id])[0])
+    return profile
+
+
 def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filters: RecFilters | None = None,
-              model: Recommender | None = None, consent_default: Any = None) -> pd.DataFrame:
+              model: Recommender | None = None, consent_default: Any = None, live: bool = False) -> pd.DataFrame:
     """Top-``k`` products per customer with a reason each, from the promoted recommender unless
     ``model`` is given (shop ids in and out; customers without personalisation consent and
-    unknown ids get the popular list). See :func:`shoplens.recs.service.recommend`."""
+    unknown ids get the popular list); ``live`` also uses each one's latest behaviour events.
+    See :func:`shoplens.recs.service.recommend`."""
     from shoplens.recs.service import recommend as recommend_for
 
-    return recommend_for(wh, customer_ids, k=k, filters=filters, model=model, consent_default=consent_default)
+    return recommend_for(wh, customer_ids, k=k, filters=filters, model=model, consent_default=consent_default,
+                         live=live)
 
 
 def trainers() -> dict[str, Trainer]:

@@ -316,3 +316,25 @@ def test_evaluate_leaves_served_tables_and_models(wpath: Path) -> None:
     result = invoke(wpath, "evaluate", "--cutoff", "2011-11-01", "--models", "popularity,buy_again", "--k", "5", "--json")
     assert result.exit_code == 0, result.output
     assert served_state(wpath) == before
+
+
+def test_recommend_live_uses_the_latest_events_of_a_visitor(wpath: Path, tmp_path: Path) -> None:
+    from shoplens.privacy.ids import to_internal
+    from tests.serve.serve_helpers import copy_with_models
+
+    path = tmp_path / "live" / "warehouse.duckdb"
+    copy_with_models(wpath, path)
+    before = json.loads(invoke(path, "recommend", "visitor-9", "--k", "3", "--live", "--json").stdout)
+    assert before["personalised"] is False
+    with Warehouse(path) as wh:
+        wh.con.execute("INSERT INTO events (customer_id, session_id, event_type, product_id, occurred_at) "
+                       "VALUES (?, 's1', 'view', '85123A', TIMESTAMP '2030-01-01 10:00')",
+                       to_internal(wh, ["visitor-9"]))
+    result = invoke(path, "recommend", "visitor-9", "--k", "3", "--live", "--json")
+    assert result.exit_code == 0, result.output
+    out = json.loads(result.stdout)
+    assert out["customer"] == "visitor-9" and out["personalised"] is True
+    assert {r["reason"] for r in out["recommendations"]} == {
+        "because you viewed CREAM HANGING HEART T-LIGHT HOLDER (85123A)"}
+    batch = json.loads(invoke(path, "recommend", "visitor-9", "--k", "3", "--json").stdout)
+    assert batch["personalised"] is False  # without --live: the served model alone

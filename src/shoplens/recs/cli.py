@@ -78,6 +78,8 @@ def recommend_cmd(
                                                     show_default=False)] = None,
     max_per_category: Annotated[Optional[int], typer.Option("--max-per-category", help="diversity: at most N products of one category",
                                                             show_default=False)] = None,
+    live: Annotated[bool, typer.Option("--live", help="also use each one's latest behaviour events (views, baskets, "
+                                       "purchases) as the API does; default: the served model alone")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Top-K recommendations with a reason each: for one CUSTOMER (printed), or for the customers in a file (CSV).
@@ -116,14 +118,14 @@ def recommend_cmd(
         from shoplens.recs.service import with_names
 
         with open_warehouse(ctx, read_only=True) as wh:  # nothing is written
-            frame = with_names(wh, recommend(wh, ids, k=k, filters=filters), "product_id")
+            frame = with_names(wh, recommend(wh, ids, k=k, filters=filters, live=live), "product_id")
         _print_one(customer, frame, json_out)
         return
     assert output is not None
     if output.parent and not output.parent.exists():
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
     with open_warehouse(ctx) as wh:  # writable: the output file is recorded for erasure
-        frame = recommend(wh, ids, k=k, filters=filters)
+        frame = recommend(wh, ids, k=k, filters=filters, live=live)
         write_export(wh, output, frame, kind="recommendations", id_column="customer_id")
     # a list is personalised when the model ranked it from the customer's history (not consent alone)
     not_personal = int((~frame.groupby("customer_id", sort=False)["personalised"].any()).sum())

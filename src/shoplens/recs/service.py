@@ -36,6 +36,7 @@ from shoplens.recs.base import OUTPUT_COLUMNS, Recommender, RecFilters
 from shoplens.recs.evaluate import evaluate_models, leave_last_basket_out, temporal_split
 from shoplens.recs.hybrid import Hybrid
 from shoplens.recs.interactions import load_catalogue, load_interactions, load_segments, window
+from shoplens.recs.live import LiveOptions, recommend_live
 from shoplens.recs.models import ALS, BPR, EASE, BuyAgain, ContentBased, ItemKNN, Popularity
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse, first_row, utcnow
@@ -162,14 +163,17 @@ def load_model(wh: Warehouse) -> tuple[int, Recommender]:
 
 
 def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filters: RecFilters | None = None,
-              model: Recommender | None = None, consent_default: Default = None) -> pd.DataFrame:
+              model: Recommender | None = None, consent_default: Default = None, live: bool = False,
+              live_options: LiveOptions | None = None) -> pd.DataFrame:
     """Top-``k`` per customer (shop ids in and out): customer_id, rank, product_id, score, reason.
 
     Customers without personalisation consent, and ids that are not customers (cold
     start), get the non-personalised popular list with the reason ``NOT_PERSONALISED``.
     ``consent_default`` (the policy's answer for never-asked customers, a bool or one
     per purpose) is read from the settings when not given; a server passes the value
-    it resolved once at start-up.
+    it resolved once at start-up. ``live``: also use each allowed customer's or visitor's
+    latest behaviour events (:mod:`shoplens.recs.live`); a visitor known only from their
+    events is never-asked, so the consent default decides, as for any such customer.
     """
     if model is None:
         _, model = load_model(wh)
@@ -179,7 +183,8 @@ def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filter
     personal = [c for c in dict.fromkeys(internal) if c in consented]
     frames = []
     if personal:
-        frames.append(model.recommend(personal, k=k, filters=filters))
+        frames.append(recommend_live(wh, model, personal, k=k, filters=filters, options=live_options) if live
+                      else model.recommend(personal, k=k, filters=filters))
     refused = [c for c in dict.fromkeys(internal) if c not in consented]
     if refused:
         plain = RecFilters(**{**(filters or RecFilters()).__dict__, "exclude_purchased": False})

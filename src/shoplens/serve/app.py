@@ -34,7 +34,7 @@ from shoplens import __version__
 from shoplens.config import Settings
 from shoplens.errors import AuthError, InsufficientDataError, NotComputedError, NotFoundError, ShoplensError
 from shoplens.serve.audit import AuditLog
-from shoplens.serve.cache import ResponseCache
+from shoplens.serve.cache import ResponseCache, notify_events_folded
 from shoplens.serve.deps import warehouse_cursor
 from shoplens.serve.keys import AuthThrottle, KeyStore
 from shoplens.serve.metrics import Metrics
@@ -311,6 +311,9 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     app.state.metrics = Metrics(lambda: warehouse_cursor(warehouse))
     app.state.cache = {}  # loaded models and derived lookups, keyed by version
     app.state.responses = ResponseCache(enabled=serve.response_cache)
+    # called with the ids (warehouse or shop ids) whose behaviour events were just folded into the
+    # warehouse (`notify_events_folded`): their cached answers go, so the next question sees the events
+    app.state.on_events_folded = [app.state.responses.invalidate_customers]
     from shoplens.privacy.consent import consent_default
 
     # the shop's policy for customers with unknown consent, from this server's settings (read once)
@@ -321,10 +324,16 @@ def create_app(settings: Settings, serve: ServeSettings | None = None, *, check:
     fold_callbacks.append(app.state.metrics.observe_fold)  # event-to-visible latency on /metrics
 
     def forget_cached_answers(result: Any) -> None:
-        # a fold changes data as an ingest does (orders, events): no cached answer may be older than
-        # its data; a finer invalidation (per customer, result.customers) can replace this one
-        if result.changed:
+        # no cached answer may be older than its data: a fold that wrote orders, products, customers
+        # or identity links changes what many answers rest on, so every cached answer goes; a fold of
+        # behaviour events alone changes only its own customers' and visitors' answers
+        if not result.changed:
+            return
+        shared = (result.orders, result.order_items, result.products, result.customers_added)
+        if any(c.loaded or c.updated for c in shared) or result.identities or result.stitched_rows or result.refunds:
             app.state.responses.clear()
+        else:
+            notify_events_folded(app.state, result.customers)
 
     fold_callbacks.append(forget_cached_answers)
     app.state.scheduler = None

@@ -1,5 +1,5 @@
 """Customers: the customer 360 (masked profile, purchases and, with consent, segment, RFM, CLV,
-churn risk and reasons), over :func:`shoplens.customers.profile.customer_360`. Ids in and out
+churn risk and reasons, live behaviour counters), over :func:`shoplens.services.customer_360`. Ids in and out
 are the shop's own; every read is recorded in the access audit log."""
 
 from __future__ import annotations
@@ -18,8 +18,9 @@ CustomerId = Annotated[str, Path(min_length=1, max_length=200, description="the 
 
 @router.get("/{customer_id}", response_model=CustomerOut)
 def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep, key: Analyst) -> dict:
-    """Customer 360: masked profile, purchase summary, and (with consent) segment, CLV, churn risk and reasons."""
-    from shoplens.customers.profile import customer_360
+    """Customer 360: masked profile, purchase summary, and (with consent) segment, CLV, churn risk and reasons,
+    and live behaviour counters (recently viewed, in the basket, last seen)."""
+    from shoplens.services import customer_360
 
     audit_customers(request, [customer_id])
     return customer_360(wh, customer_id, consent_default=request.app.state.consent_default)

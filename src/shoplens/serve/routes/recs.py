@@ -1,7 +1,8 @@
 """Recommendations for a customer (with business filters), similar items and frequently bought
 together, served from the promoted recommender in the model registry (the response says which
 version). Customers without personalisation consent, and unknown ones, get the non-personalised
-(popular) list."""
+(popular) list. Answers use each customer's or visitor's latest behaviour events (``live``, see
+:mod:`shoplens.recs.live`); a cached answer is dropped when the collector folds in new events of that id."""
 
 from __future__ import annotations
 
@@ -64,21 +65,25 @@ async def recommend(customer_id: CustomerId, request: Request, key: Analyst,
     audit_customers(request, [customer_id])
     responses = request.app.state.responses
     question = (customer_id, query.n, query.exclude_purchased, query.in_stock_only, tuple(query.category or ()),
-                query.price_min, query.price_max, query.max_per_category)
+                query.price_min, query.price_max, query.max_per_category, query.live)
     # the storefront's hot path: a repeated question costs no warehouse access at all
     version = responses.get(("promoted", "recs"))
     if version is not None and (cached := responses.get(("recs", version, *question))) is not None:
         return cached  # answered on the event loop: no thread hop, no warehouse cursor
-    out = await run_in_threadpool(_answer, request, customer_id, query)
+    epoch = responses.epoch  # new events folded in while computing: the answer is not kept
+    out, internal = await run_in_threadpool(_answer, request, customer_id, query)
     responses.put(("promoted", "recs"), out["model_version"])
-    responses.put(("recs", out["model_version"], *question), out)
+    # tagged with both ids: new events of either (the collector names warehouse ids) drop it
+    responses.put(("recs", out["model_version"], *question), out, customers=(customer_id, internal), epoch=epoch)
     return out
 
 
-def _answer(request: Request, customer_id: str, query: RecsQuery) -> dict[str, Any]:
-    """A computed answer (blocking: DuckDB and the model), run in the thread pool."""
+def _answer(request: Request, customer_id: str, query: RecsQuery) -> tuple[dict[str, Any], str | None]:
+    """A computed answer and the customer's warehouse id (blocking: DuckDB and the model), in the thread pool."""
+    from shoplens.privacy.ids import to_internal
+
     with warehouse_cursor(request.app.state.warehouse) as wh:
-        return _recommend(request, wh, customer_id, query)
+        return _recommend(request, wh, customer_id, query), to_internal(wh, [customer_id])[0]
 
 
 def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQuery) -> dict[str, Any]:
@@ -90,7 +95,7 @@ def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQue
                          categories=tuple(query.category) if query.category else None, price_min=query.price_min,
                          price_max=query.price_max, max_per_category=query.max_per_category)
     frame = recommend_for(wh, [customer_id], k=query.n, filters=filters, model=model,
-                          consent_default=request.app.state.consent_default)
+                          consent_default=request.app.state.consent_default, live=query.live)
     # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists;
     # a list is personalised only when the model ranked it from the customer's history (unknown: popular)
     personalised = bool(frame["personalised"].any())

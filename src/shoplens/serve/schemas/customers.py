@@ -101,9 +101,26 @@ class ScoresComputedAt(ApiModel):
     customer_churn: Time | None = None
 
 
+class ProductSeen(Row):
+    product_id: str | None = None
+    name: str | None = None
+    at: Time | None = Field(None, description="the latest such event")
+
+
+class Activity(ApiModel):
+    """Behaviour counters from the ``events`` table, current as soon as events are folded in."""
+
+    events: int = Field(description="behaviour events of this customer")
+    views: int = Field(description="product views")
+    carts: int = Field(description="basket adds")
+    last_seen: Time | None = Field(None, description="the latest event")
+    recently_viewed: list[ProductSeen] = Field(description="latest viewed products, latest first")
+    in_cart: list[ProductSeen] = Field(description="in the basket now (added, not removed since)")
+
+
 class CustomerOut(ApiModel):
     """The customer 360. ``segment``, ``rfm``, ``clv``, ``churn`` and ``computed_at`` are present only
-    when the customer's consent allows personalisation (null: not computed); otherwise ``note``."""
+    when the customer's consent allows personalisation (null: not computed), as is ``activity``; otherwise ``note``."""
 
     customer_id: str = Field(description="the shop's own customer id, as given")
     profile: CustomerProfile  # type: ignore[valid-type]
@@ -115,6 +132,7 @@ class CustomerOut(ApiModel):
     clv: Clv | None = None
     churn: Churn | None = None
     computed_at: ScoresComputedAt | None = None
+    activity: Activity | None = Field(None, description="live behaviour counters (with consent)")
     note: str | None = Field(None, description="why scores are not shown")
 
 

@@ -23,6 +23,8 @@ class RecsQuery(BaseModel):
     price_min: float | None = Field(None, ge=0, le=1e9)
     price_max: float | None = Field(None, ge=0, le=1e9)
     max_per_category: int | None = Field(None, ge=1, le=100)
+    live: bool = Field(True, description="also use the customer's or visitor's latest behaviour events "
+                                         "(false: the served model's answer alone)")
 
 
 class ItemsQuery(BaseModel):
