@@ -152,3 +152,36 @@ def test_a_fold_that_changed_data_empties_the_response_cache(collecting):
     client.post("/api/v1/track", json=VIEW, headers=auth(keys["collector"]))
     client.app.state.fold_worker.fold_now()
     assert cache.get(("probe",)) is None
+
+
+def test_a_visitors_events_turn_a_cached_popular_answer_personal_at_the_next_fold(customers_warehouse_path, tmp_path):
+    """End to end: /track -> fold -> the same (cached) recommendation question answers from the view."""
+    from shoplens.config import Settings
+    from shoplens.serve.keys import KeyStore
+    from shoplens.serve.settings import ServeSettings
+    from tests.serve.conftest import DEMO_SECRET
+    from tests.serve.serve_helpers import copy_with_models
+
+    path = tmp_path / "c" / "warehouse.duckdb"
+    copy_with_models(customers_warehouse_path, path)  # a trained recommender
+    store = KeyStore.for_warehouse(path)
+    keys = {role: store.create(role) for role in ("analyst", "collector")}
+    serve = ServeSettings(rate_limit_per_minute=6000, rate_limit_burst=1000, allow_weak_secret=True,
+                          fold_interval_seconds=3600)  # the test folds
+    with TestClient(create_app(Settings(warehouse=path, secret=DEMO_SECRET), serve)) as client:
+        _visitor_turns_personal(client, keys)
+
+
+def _visitor_turns_personal(client: TestClient, keys: dict[str, str]) -> None:
+    analyst = auth(keys["analyst"])
+    url = "/api/v1/recommendations/anon:v-9?n=5"
+    first = client.get(url, headers=analyst).json()
+    assert first.get("personalised") is False, first
+    view = {**VIEW, "type": "track", "anonymousId": "v-9", "messageId": "m-9", "properties": {"product_id": "85123A"}}
+    assert client.post("/api/v1/track", json=view, headers=auth(keys["collector"])).json()["accepted"] == 1
+    assert client.get(url, headers=analyst).json() == first  # not folded yet: nothing changed
+    result = client.app.state.fold_worker.fold_now()
+    assert result.events.loaded == 1 and "anon:v-9" in result.customers
+    after = client.get(url, headers=analyst).json()
+    assert after["personalised"] is True and after["customer_id"] == "anon:v-9"
+    assert {i["reason"] for i in after["data"]} == {"because you viewed CREAM HANGING HEART T-LIGHT HOLDER (85123A)"}
