@@ -34,7 +34,7 @@ app = typer.Typer(
 )
 
 # packages adding commands through their cli.py (the demo first: it comes right after the data commands)
-CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "campaigns", "serve",
+CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "behaviour", "campaigns", "serve",
                        "monitor", "store"]
 
 
