@@ -64,7 +64,7 @@ def top_paths(
     require_events(wh, where.replace("e.occurred_at", "occurred_at"))
     anchor = resolve_event(wh, after).sql
     label = event_label_sql("s")
-    keep = "label IS DISTINCT FROM lag(label) OVER (PARTITION BY customer_id ORDER BY ord)" if collapse else "TRUE"
+    keep = "label IS DISTINCT FROM lag(label) OVER (PARTITION BY customer_id ORDER BY ord)"
     rows = wh.con.execute(f"""
         WITH s AS ({sessionized_sql(where, parse_duration(gap, '--gap'))}),
         named AS (SELECT s.*, {label} AS label, {anchor} AS is_anchor FROM s),
@@ -72,7 +72,7 @@ def top_paths(
                    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY ord) = 1),
         tail AS (SELECT n.customer_id, n.ord, n.label FROM named n JOIN anchor a
                  ON n.customer_id = a.customer_id AND n.session_key = a.session_key AND n.ord >= a.ord),
-        kept AS (SELECT * FROM tail QUALIFY {keep}),
+        kept AS (SELECT * FROM tail {"QUALIFY " + keep if collapse else ""}),
         numbered AS (SELECT *, row_number() OVER (PARTITION BY customer_id ORDER BY ord) - 1 AS position FROM kept)
         SELECT customer_id, list(label ORDER BY position) FILTER (WHERE position BETWEEN 1 AND {steps}) AS path
         FROM numbered GROUP BY customer_id""").fetchall()
