@@ -183,3 +183,24 @@ def test_bad_parameters_are_user_errors(events_wh, kwargs, message):
     steps = kwargs.pop("steps")
     with pytest.raises(UserInputError, match=message):
         funnel(wh, steps, **kwargs)
+
+
+def test_a_warehouse_made_before_event_names_reads_them_as_missing(events_wh):
+    """A warehouse created before the Segment columns existed, opened read-only: no migration needed."""
+    from shoplens.behaviour import live_counters, retention, sessions, top_paths
+    from shoplens.store.warehouse import Warehouse
+
+    wh = events_wh([("a", "view", "2024-05-01 10:00"), ("a", "cart", "2024-05-01 10:05")])
+    for column in ("event_name", "anonymous_id", "message_id", "received_at"):
+        wh.con.execute(f"ALTER TABLE events DROP COLUMN {column}")
+    wh.con.execute("CHECKPOINT")
+    path = wh.path
+    wh.close()
+    with Warehouse(path, read_only=True) as old:
+        assert users(funnel(old, "Product Viewed,Product Added")) == [1, 1]
+        assert retention(old).cohorts[0]["users"] == 1
+        assert top_paths(old, "view").paths[0]["path"] == ["cart", "(end)"]
+        assert sessions(old).summary["sessions"] == 1
+        assert live_counters(old, now="2024-05-01T10:05")["windows"][1]["events"] == 2
+        with pytest.raises(UnknownEventError):
+            funnel(old, "Newsletter Signup")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from shoplens.errors import InsufficientDataError, UnknownEventError, UserInputError
-from shoplens.schema import EVENT_TYPES, SPEC_EVENT_TYPES
+from shoplens.schema import EVENT_TYPES, SPEC_EVENT_TYPES, TABLES
 from shoplens.store.warehouse import Warehouse
 
 #: How to load events, quoted by every "no events" message.
@@ -49,10 +49,32 @@ class EventMatch:
     sql: str
 
 
+def events_source(wh: Warehouse) -> str:
+    """The ``events`` table as a FROM item with every column of the current schema: a warehouse
+    made before a column existed (``event_name``, ``received_at``...) reads it as null, so the
+    analyses work on it read-only, without a migration.
+
+    >>> import tempfile, pathlib
+    >>> wh = Warehouse(pathlib.Path(tempfile.mkdtemp()) / "w.duckdb")
+    >>> events_source(wh)
+    'events'
+    >>> _ = wh.con.execute("ALTER TABLE events DROP COLUMN received_at")
+    >>> "NULL::TIMESTAMP AS received_at" in events_source(wh)
+    True
+    >>> wh.close()
+    """
+    have = set(wh.columns("events"))
+    table = TABLES["events"]
+    if all(c.name in have for c in table.columns):
+        return "events"
+    cols = ", ".join(c.name if c.name in have else f"NULL::{c.type} AS {c.name}" for c in table.columns)
+    return f"(SELECT {cols} FROM events)"
+
+
 def custom_event_names(wh: Warehouse) -> list[str]:
     """Event names in the warehouse that are not spec names (sorted)."""
     rows = wh.con.execute(
-        "SELECT DISTINCT event_name FROM events WHERE coalesce(event_name, '') <> '' ORDER BY 1").fetchall()
+        f"SELECT DISTINCT event_name FROM {events_source(wh)} WHERE coalesce(event_name, '') <> '' ORDER BY 1").fetchall()
     return [r[0] for r in rows if r[0] not in SPEC_EVENT_TYPES]
 
 

@@ -35,7 +35,7 @@ from typing import Any
 import pandas as pd
 
 from shoplens.behaviour.events import (
-    breakdown_sql, parse_duration, parse_steps, parse_time, require_events, resolve_event, time_range_sql,
+    breakdown_sql, events_source, parse_duration, parse_steps, parse_time, require_events, resolve_event, time_range_sql,
 )
 from shoplens.errors import UserInputError
 from shoplens.store.warehouse import Warehouse
@@ -68,7 +68,8 @@ class FunnelResult:
         return pd.DataFrame(self.steps)
 
 
-def _attempts_sql(n_steps: int, conditions: list[str], window: timedelta, where: str, by_sql: str, by_join: str) -> str:
+def _attempts_sql(n_steps: int, conditions: list[str], window: timedelta, where: str, by_sql: str, by_join: str,
+                  source: str = "events") -> str:
     """One row per user: the counted attempt's depth, breakdown value and time to each step."""
     matches = " UNION ALL ".join(f"SELECT rid, {i + 1} AS step FROM ev WHERE {c}" for i, c in enumerate(conditions))
     seconds = window.total_seconds()
@@ -85,7 +86,7 @@ def _attempts_sql(n_steps: int, conditions: list[str], window: timedelta, where:
     times = ", ".join(f"epoch(t{k}) - epoch(t1) AS s{k}" for k in range(2, n_steps + 1))
     return f"""
         WITH ev AS (SELECT row_number() OVER () AS rid, e.*, {by_sql} AS breakdown
-                    FROM events e {by_join} WHERE {where}),
+                    FROM {source} e {by_join} WHERE {where}),
         hits AS ({matches}),
         firsts AS (SELECT rid, min(step) AS first_step FROM hits GROUP BY rid),
         ordered AS (
@@ -147,7 +148,7 @@ def funnel(
     require_events(wh, where.replace("e.occurred_at", "occurred_at"))
     conditions = [resolve_event(wh, name).sql for name in names]
     by_sql, by_join = breakdown_sql(wh, by)
-    users = wh.query(_attempts_sql(len(names), conditions, span, where, by_sql, by_join))
+    users = wh.query(_attempts_sql(len(names), conditions, span, where, by_sql, by_join, events_source(wh)))
     result = FunnelResult(_steps(users, names), span.total_seconds(), by=by, start=lo, end=hi)
     if by is not None:
         groups = users.groupby("breakdown", sort=False)

@@ -18,7 +18,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shoplens.behaviour.events import parse_duration, parse_time
+from shoplens.behaviour.events import events_source, parse_duration, parse_time
 from shoplens.store.warehouse import Warehouse, utcnow
 
 WINDOWS = ("5m", "1h", "1d")
@@ -33,12 +33,13 @@ def live_counters(wh: Warehouse, *, now: str | datetime | None = None,
     at = parse_time(now, "--now") or utcnow()
     spans = [(w, parse_duration(w, "window")) for w in windows]
     longest = max(s for _, s in spans)
-    frame = wh.query("""
-        SELECT coalesce(received_at, occurred_at) AS t, event_type, customer_id FROM events
+    source = events_source(wh)
+    frame = wh.query(f"""
+        SELECT coalesce(received_at, occurred_at) AS t, event_type, customer_id FROM {source}
         WHERE coalesce(received_at, occurred_at) > ? AND coalesce(received_at, occurred_at) <= ?""",
                      [at - longest, at])
     total, last = wh.con.execute(
-        "SELECT count(*), max(coalesce(received_at, occurred_at)) FROM events").fetchall()[0]
+        f"SELECT count(*), max(coalesce(received_at, occurred_at)) FROM {source}").fetchall()[0]
     out = []
     for name, span in spans:
         recent = frame[frame["t"] > at - span]

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from shoplens.behaviour.events import event_label_sql, parse_duration, parse_time, require_events, resolve_event, time_range_sql
+from shoplens.behaviour.events import event_label_sql, events_source, parse_duration, parse_time, require_events, resolve_event, time_range_sql
 from shoplens.behaviour.sessions import DEFAULT_GAP, sessionized_sql
 from shoplens.errors import UserInputError
 from shoplens.store.warehouse import Warehouse
@@ -66,7 +66,7 @@ def top_paths(
     label = event_label_sql("s")
     keep = "label IS DISTINCT FROM lag(label) OVER (PARTITION BY customer_id ORDER BY ord)"
     rows = wh.con.execute(f"""
-        WITH s AS ({sessionized_sql(where, parse_duration(gap, '--gap'))}),
+        WITH s AS ({sessionized_sql(where, parse_duration(gap, '--gap'), source=events_source(wh))}),
         named AS (SELECT s.*, {label} AS label, {anchor} AS is_anchor FROM s),
         anchor AS (SELECT customer_id, session_key, ord FROM named WHERE is_anchor
                    QUALIFY row_number() OVER (PARTITION BY customer_id ORDER BY ord) = 1),

@@ -27,7 +27,7 @@ from typing import Any
 
 import pandas as pd
 
-from shoplens.behaviour.events import parse_time, require_events, resolve_event, time_range_sql
+from shoplens.behaviour.events import events_source, parse_time, require_events, resolve_event, time_range_sql
 from shoplens.errors import UserInputError
 from shoplens.store.warehouse import Warehouse
 
@@ -75,7 +75,7 @@ def retention(
     first = "TRUE" if start_event == "any" else resolve_event(wh, start_event).sql
     back = "TRUE" if return_event == "any" else resolve_event(wh, return_event).sql
     rows = wh.query(f"""
-        WITH e AS (SELECT * FROM events WHERE {where}),
+        WITH e AS (SELECT * FROM {events_source(wh)} WHERE {where}),
         last AS (SELECT date_trunc('{period}', max(occurred_at)) AS last_period FROM e),
         firsts AS (SELECT customer_id, min(occurred_at) AS first_t FROM e WHERE {first} GROUP BY customer_id),
         cohorts AS (SELECT customer_id, first_t, date_trunc('{period}', first_t) AS cohort FROM firsts),

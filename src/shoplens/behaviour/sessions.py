@@ -28,7 +28,7 @@ from typing import Any
 
 import pandas as pd
 
-from shoplens.behaviour.events import breakdown_sql, parse_duration, parse_time, require_events, time_range_sql
+from shoplens.behaviour.events import breakdown_sql, events_source, parse_duration, parse_time, require_events, time_range_sql
 from shoplens.store.warehouse import Warehouse
 
 DEFAULT_GAP = timedelta(minutes=30)
@@ -39,7 +39,7 @@ LENGTH_BUCKETS = [(0, "0 s (one event or one instant)"), (60, "up to 1 min"), (3
 
 
 def sessionized_sql(where: str = "TRUE", gap: timedelta = DEFAULT_GAP, *, by_sql: str = "NULL",
-                    by_join: str = "") -> str:
+                    by_join: str = "", source: str = "events") -> str:
     """SQL: every event (``where`` on ``events e``) with ``session_key`` (unique per user) and ``ord``,
     the event's position in its user's history (time order), plus ``breakdown`` (``by_sql``)."""
     seconds = gap.total_seconds()
@@ -49,7 +49,7 @@ def sessionized_sql(where: str = "TRUE", gap: timedelta = DEFAULT_GAP, *, by_sql
                    e.product_id, {by_sql} AS breakdown,
                    row_number() OVER (PARTITION BY e.customer_id ORDER BY e.occurred_at, e.event_type, e.event_name,
                                       e.product_id, e.session_id) AS ord
-            FROM events e {by_join} WHERE {where}),
+            FROM {source} e {by_join} WHERE {where}),
         gaps AS (
             SELECT *, CASE WHEN sid IS NOT NULL THEN 0
                            WHEN lag(t) OVER w IS NULL OR epoch(t) - epoch(lag(t) OVER w) > {seconds} THEN 1 ELSE 0 END
@@ -90,7 +90,7 @@ def session_table(wh: Warehouse, *, gap: str | timedelta = DEFAULT_GAP, by: str 
     require_events(wh, where.replace("e.occurred_at", "occurred_at"))
     by_sql, by_join = breakdown_sql(wh, by)
     return wh.query(f"""
-        WITH s AS ({sessionized_sql(where, parse_duration(gap, '--gap'), by_sql=by_sql, by_join=by_join)})
+        WITH s AS ({sessionized_sql(where, parse_duration(gap, '--gap'), by_sql=by_sql, by_join=by_join, source=events_source(wh))})
         SELECT customer_id, session_key, min(t) AS started_at, max(t) AS ended_at, count(*) AS events,
                epoch(max(t)) - epoch(min(t)) AS seconds, count(*) = 1 AS bounce, arg_min(breakdown, ord) AS breakdown
         FROM s GROUP BY customer_id, session_key ORDER BY started_at, customer_id, session_key""")
