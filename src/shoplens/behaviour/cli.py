@@ -30,8 +30,8 @@ ByOpt = Annotated[Optional[str], typer.Option(
 GapOpt = Annotated[str, typer.Option("--gap", help="inactivity that ends a session (events without a session_id)")]
 ServerOpt = Annotated[Optional[str], typer.Option(
     "--server", envvar="SHOPLENS_SERVER",
-    help="ask a running `shoplens serve` at this URL (key in SHOPLENS_API_KEY) instead of opening the warehouse "
-         "[env SHOPLENS_SERVER]", show_default=False)]
+    help="ask a running `shoplens serve` at this URL (key in SHOPLENS_API_KEY) instead of opening the warehouse",
+    show_default=False)]
 
 
 def _ask_server(server: str, path: str, params: dict[str, Any]) -> dict[str, Any]:
