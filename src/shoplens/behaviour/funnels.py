@@ -6,8 +6,8 @@ A user counts at step k when they did steps 1..k in this order, every later step
 - **Order** is the events' ``occurred_at`` (the client's time), not the order they arrived in:
   a late event lands where it happened.
 - **Ties**: events of one user at the same instant are taken in the funnel's order (a cart and
-  a view at the same second count as view -> cart in a view -> cart funnel; Mixpanel does the
-  same), and one event never fills two steps.
+  a view at the same second count as view -> cart in a view -> cart funnel; Amplitude likewise
+  takes simultaneous events in either order), and one event never fills two steps.
 - **Repeats**: each of a user's step-1 events starts an attempt; each attempt follows the earliest
   next matching event (which reaches as far as any choice could), and the user is counted once, by
   the attempt that reaches furthest, the earliest such attempt when several do (as PostHog and
