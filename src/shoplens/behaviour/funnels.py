@@ -10,8 +10,8 @@ A user counts at step k when they did steps 1..k in this order, every later step
   takes simultaneous events in either order), and one event never fills two steps.
 - **Repeats**: each of a user's step-1 events starts an attempt; each attempt follows the earliest
   next matching event (which reaches as far as any choice could), and the user is counted once, by
-  the attempt that reaches furthest, the earliest such attempt when several do (as PostHog and
-  Amplitude). Time to convert is measured on that attempt.
+  the attempt that reaches furthest, the earliest such attempt when several do (a user converts
+  when any attempt does). Time to convert is measured on that attempt.
 - A user with only later steps (a purchase without a view) is not in the funnel.
 - **Breakdown** (``by``): the value on the counted attempt's step-1 event (an events column), or
   the user's current segment (``customer_segments``); groups add up to the total.
