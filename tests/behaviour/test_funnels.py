@@ -177,6 +177,8 @@ def test_breakdown_by_segment(events_wh):
     ({"steps": "view", "by": "price"}, "--by 'price'"),
     ({"steps": "view", "start": "yesterday"}, "--from 'yesterday'"),
     ({"steps": "view", "start": "2024-05-02", "end": "2024-05-01"}, "must be after"),
+    ({"steps": "view", "window": "99999999999w"}, "at most 3,660 days"),
+    ({"steps": "view", "end": "0001-01-01"}, "between 1900 and 2999"),
 ])
 def test_bad_parameters_are_user_errors(events_wh, kwargs, message):
     wh = events_wh([("a", "view", "2024-05-01 10:00")])

@@ -85,3 +85,13 @@ def test_no_events_is_409_with_the_way_to_load_them(served):
     assert answer.status_code == 409 and "shoplens ingest events" in answer.json()["detail"]
     live = client.get("/api/v1/events/live", headers=auth(keys["analyst"]))
     assert live.status_code == 200 and live.json()["total_events"] == 0
+
+
+def test_extreme_inputs_are_400_not_500(with_events):
+    """Found by fuzzing: a duration or a date out of range is the caller's mistake."""
+    client, keys = with_events
+    h = auth(keys["analyst"])
+    assert client.get("/api/v1/events/sessions", params={"gap": "99999999999w"}, headers=h).status_code == 400
+    assert client.get("/api/v1/events/live", params={"now": "0001-01-01"}, headers=h).status_code == 400
+    assert client.get("/api/v1/events/funnel", params={"steps": "view'; DROP TABLE events; --"}, headers=h).status_code == 400
+    assert client.get("/api/v1/events/live", headers=h).json()["total_events"] == 7

@@ -112,6 +112,7 @@ def parse_steps(steps: str | list[str]) -> list[str]:
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|m|h|d|w)\s*$")
+MAX_DURATION = timedelta(days=3660)  # ten years: longer windows are a typo, and would overflow dates
 _UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
 
 
@@ -123,9 +124,14 @@ def parse_duration(text: str | timedelta, what: str = "duration") -> timedelta:
         match = _DURATION.match(str(text).lower())
         if not match:
             raise UserInputError(f"{what} {text!r}: write a number and a unit s, m, h, d or w (e.g. 30m, 1d, 2w)")
-        value = timedelta(seconds=float(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+        seconds = float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+        if seconds > MAX_DURATION.total_seconds():
+            raise UserInputError(f"{what} {text!r}: at most {MAX_DURATION.days:,} days")
+        value = timedelta(seconds=seconds)
     if value <= timedelta(0):
         raise UserInputError(f"{what} {text!r} must be longer than zero")
+    if value > MAX_DURATION:
+        raise UserInputError(f"{what} {text!r}: at most {MAX_DURATION.days:,} days")
     return value
 
 
@@ -145,6 +151,8 @@ def parse_time(value: str | date | datetime | None, what: str) -> datetime | Non
         from datetime import timezone
 
         parsed = parsed.astimezone(timezone.utc).replace(tzinfo=None)
+    if not 1900 <= parsed.year <= 2999:
+        raise UserInputError(f"{what} {value!r}: a year between 1900 and 2999")
     return parsed
 
 
