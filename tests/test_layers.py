@@ -16,7 +16,7 @@ LAYERS: list[set[str]] = [
     {"errors", "config", "schema", "jsonsafe", "datasets", "formatting"},
     {"store", "files", "metrics", "base"},
     {"privacy", "ingest", "stream"},  # stream: the event collector, an ingest source
-    {"text", "customers", "recs", "decide", "demand"},  # the models: never import each other
+    {"text", "customers", "recs", "decide", "demand", "behaviour"},  # the models: never import each other
     {"insights", "monitor", "campaigns"},  # campaigns join customer insight and decisions
     {"services"},
     {"cli_common", "cli", "serve", "demo"},  # interfaces (and every package's cli.py)

@@ -34,8 +34,8 @@ app = typer.Typer(
 )
 
 # packages adding commands through their cli.py (the demo first: it comes right after the data commands)
-CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "campaigns", "serve",
-                       "monitor", "store", "stream"]
+CAPABILITY_PACKAGES = ["demo", "privacy", "text", "customers", "recs", "decide", "demand", "stream", "behaviour",
+                       "campaigns", "serve", "monitor", "store"]
 
 
 def _version(value: bool) -> None:

@@ -127,3 +127,8 @@ class MigrationError(ShoplensError, RuntimeError):
     """A copied table did not verify (row count or a column checksum differs); nothing was switched."""
 
     exit_code = 1
+
+
+class UnknownEventError(UserInputError, LookupError):
+    """An event name (funnel step, retention or path event) that is neither a spec name, a
+    canonical event type nor a custom event name found in the warehouse; the message lists them."""

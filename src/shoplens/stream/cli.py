@@ -13,7 +13,8 @@ from rich.markup import escape
 
 from shoplens.cli_common import console, print_json, rows_table, settings_from
 
-EVENTS_HELP = "Behaviour events (Segment / RudderStack calls): send a backfill."
+EVENTS_HELP = ("Behaviour events (Segment / RudderStack calls): send a backfill; funnels, retention, paths, "
+               "sessions and live counters.")
 
 
 def events_group(app: typer.Typer) -> typer.Typer:

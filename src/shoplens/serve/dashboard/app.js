@@ -1,7 +1,7 @@
 // shoplens dashboard: a small single-page app over the REST API (no build step, no CDN).
 "use strict";
 (function () {
-  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "experiments", "quality", "alerts"];
+  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "behaviour", "experiments", "quality", "alerts"];
   const I18N = window.SHOPLENS_I18N;
   let lang = localStorage.getItem("shoplens.lang") || (navigator.language || "en").slice(0, 2);
   if (!I18N[lang]) lang = "en";
@@ -238,6 +238,44 @@
       }
       form.addEventListener("submit", (e) => { e.preventDefault(); show(customerInput.value.trim(), productInput.value.trim()); });
       if (customerInput.value || productInput.value) await show(customerInput.value, productInput.value);
+    },
+    async behaviour(page) {
+      // the counters first: without events the other three would only answer 409
+      const live = await load("/events/live");
+      const liveCard = failed(live) ? notice(live) : card(t("live_title"), table(live.windows.map((w) => ({
+        [t("live_window")]: w.window, [t("live_events")]: w.events, [t("live_users")]: w.users,
+        [t("live_by_type")]: Object.entries(w.by_type).map(([k, v]) => k + " " + v.toLocaleString()).join(", ") }))));
+      if (!failed(live) && live.total_events === 0) {
+        page.append(el("p", { class: "notice", id: "no-events" }, t("no_events")), liveCard);
+        return;
+      }
+      const [fun, ret, ses] = await Promise.all([load("/events/funnel?steps=view,cart,purchase&window=1d"),
+        load("/events/retention?periods=8"), load("/events/sessions")]);
+      const charts = [];
+      if (failed(fun)) charts.push(notice(fun));
+      else {
+        const s = fun.steps;
+        charts.push(chart(t("funnel_title"), [{ type: "funnel", y: s.map((x) => x.event), x: s.map((x) => x.users),
+          textinfo: "value+percent initial", marker: { color: "#2f6fde" } }], { yaxis: { automargin: true } }));
+      }
+      if (failed(ret)) charts.push(notice(ret));
+      else {
+        const cohorts = ret.cohorts;
+        const weeks = Array.from({ length: ret.periods }, (_, i) => t("retention_week") + " " + i);
+        charts.push(chart(t("retention_title"), [{ type: "heatmap", x: weeks, y: cohorts.map((c) => c.cohort + " (" + c.users + ")"),
+          z: cohorts.map((c) => c.retention), zmin: 0, zmax: 1, colorscale: "Blues", reversescale: true, hoverongaps: false }],
+          { yaxis: { autorange: "reversed", automargin: true, type: "category", title: { text: t("retention_cohort") } } }));
+      }
+      page.append(el("div", { class: "grid" }, ...charts));
+      if (failed(ses)) page.append(notice(ses));
+      else {
+        const m = ses.summary, minutes = (v) => v == null ? "" : (v / 60).toFixed(1) + " min";
+        const items = [["sessions", fmt(m.sessions)], ["events_per_session", fmt(m.events_per_session)],
+          ["median_length", minutes(m.median_seconds)], ["bounce_rate", ((m.bounce_rate || 0) * 100).toFixed(1) + " %"]];
+        page.append(card(t("sessions_title"), el("div", { class: "kpis", id: "session-kpis" }, ...items.map(([l, v]) =>
+          el("div", { class: "kpi" }, el("div", { class: "label" }, t(l)), el("div", { class: "value" }, v))))));
+      }
+      page.append(liveCard);
     },
     async experiments(page) {
       const [exp, bandits] = await Promise.all([load("/experiments"), load("/bandits")]);

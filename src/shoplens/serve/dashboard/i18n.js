@@ -29,6 +29,13 @@ window.SHOPLENS_I18N = {
     band_low: "low risk", band_medium: "medium risk", band_high: "high risk", who: "Who", value: "Value",
     risk_why: "Churn risk and why", what_bought: "What they bought, by month", we_recommend: "What we recommend next",
     no_orders_customer: "No purchases yet.", no_recs: "No recommendations for this customer yet.",
+    behaviour: "Behaviour", funnel_title: "Funnel: view → cart → purchase (within 1 day)", funnel_users: "users",
+    retention_title: "Weekly retention (share of each cohort back in week n)", retention_week: "week",
+    retention_cohort: "cohort (week of first event)", sessions_title: "Sessions (30 minutes of inactivity end one)",
+    sessions: "sessions", events_per_session: "events per session", median_length: "median length",
+    bounce_rate: "bounce rate", live_title: "Live: events in the last 5 minutes, hour and day",
+    live_window: "last", live_events: "events", live_users: "users", live_by_type: "by type",
+    no_events: "No behaviour events yet. Load them with `shoplens ingest events FILE.csv`, or send your storefront's Segment / RudderStack events to this server; funnels, retention and sessions appear here then.",
   },
   zh: {
     overview: "概览", segments: "客户分群", customer: "客户 360", reviews: "评论洞察",
@@ -59,6 +66,13 @@ window.SHOPLENS_I18N = {
     band_low: "低风险", band_medium: "中风险", band_high: "高风险", who: "客户是谁", value: "价值",
     risk_why: "流失风险及原因", what_bought: "每月购买", we_recommend: "接下来推荐",
     no_orders_customer: "尚无购买。", no_recs: "暂无该客户的推荐。",
+    behaviour: "用户行为", funnel_title: "转化漏斗：浏览 → 加购 → 购买（1 天内）", funnel_users: "用户数",
+    retention_title: "周留存（各批次第 n 周回访比例）", retention_week: "第几周",
+    retention_cohort: "批次（首次事件所在周）", sessions_title: "会话（30 分钟无操作即结束）",
+    sessions: "会话数", events_per_session: "每次会话事件数", median_length: "会话时长中位数",
+    bounce_rate: "跳出率", live_title: "实时：最近 5 分钟、1 小时、1 天的事件",
+    live_window: "最近", live_events: "事件数", live_users: "用户数", live_by_type: "按类型",
+    no_events: "尚无行为事件。用 `shoplens ingest events FILE.csv` 导入，或把店铺的 Segment / RudderStack 事件发送到本服务；之后这里会显示漏斗、留存和会话。",
   },
 };
 // The alerts page (kept together here so the page stays one self-contained addition).

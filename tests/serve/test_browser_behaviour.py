@@ -1,0 +1,81 @@
+"""The dashboard's Behaviour page in a real browser: the empty state in words, then, with events,
+the funnel chart, the retention heatmap, the sessions summary and the live counters, in English
+and Chinese, without console errors."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from shoplens.config import Settings
+from shoplens.serve.app import create_app
+from shoplens.serve.keys import KeyStore
+from shoplens.serve.settings import ServeSettings
+
+from tests.serve.test_browser import DEMO_SECRET, browser, console_errors, pytestmark, wait_ready  # noqa: F401
+from tests.serve.test_behaviour import EVENTS
+
+
+@pytest.fixture()
+def served_page(demo_warehouse_path: Path, tmp_path: Path):
+    import uvicorn
+
+    path = tmp_path / "w" / "warehouse.duckdb"
+    path.parent.mkdir()
+    shutil.copy(demo_warehouse_path, path)
+    key = KeyStore.for_warehouse(path).create("analyst")
+    app = create_app(Settings(warehouse=path, secret=DEMO_SECRET), ServeSettings(allow_weak_secret=True))
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", key, app
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def marks(driver, selector: str) -> int:
+    return driver.execute_script(f"return document.querySelectorAll({selector!r}).length")
+
+
+def test_behaviour_page(served_page, browser, tmp_path):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+
+    base, key, app = served_page
+    driver = browser
+    driver.get(base + "/")
+    driver.execute_script("sessionStorage.setItem('shoplens.key', arguments[0]); localStorage.setItem('shoplens.lang', 'en')", key)
+    driver.get(base + "/#behaviour")
+    wait_ready(driver, "behaviour")
+    empty = driver.find_element(By.ID, "no-events").text
+    assert "No behaviour events yet" in empty and "shoplens ingest events" in empty
+    assert "5m" in driver.find_element(By.ID, "page").text  # the live counters, at zero
+
+    app.state.warehouse.con.execute(EVENTS)
+    driver.refresh()
+    wait_ready(driver, "behaviour")
+    time.sleep(0.5)  # let Plotly draw
+    assert not driver.find_elements(By.ID, "no-events")
+    assert marks(driver, ".funnellayer .trace path") >= 3      # one bar per step
+    assert marks(driver, ".heatmaplayer image") == 1
+    text = driver.find_element(By.ID, "page").text
+    assert "bounce rate" in text and "Funnel" in text and "Live" in text
+    assert len(driver.find_elements(By.CSS_SELECTOR, "#session-kpis .kpi")) == 4
+    driver.save_screenshot(str(tmp_path / "behaviour.png"))
+    assert console_errors(driver) == []
+
+    Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
+    time.sleep(0.5)
+    wait_ready(driver, "behaviour")
+    assert "跳出率" in driver.find_element(By.ID, "page").text and driver.find_element(By.ID, "nav-behaviour").text == "用户行为"
+    assert console_errors(driver) == []
