@@ -47,7 +47,7 @@ def marks(driver, selector: str) -> int:
     return driver.execute_script(f"return document.querySelectorAll({selector!r}).length")
 
 
-def test_behaviour_page(served_page, browser, tmp_path):
+def test_behaviour_page(served_page, browser, tmp_path):  # noqa: F811 (the imported fixture)
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
 

@@ -121,7 +121,6 @@ def test_migrate_to_spark_and_back_keeps_every_table_and_column(duck_demo: Path)
     with Warehouse(duck_demo) as wh:  # a DuckDB open still works: the file keeps a verified copy
         state = read_state(wh)
         assert state.canonical == "spark" and set(state.copy) == set(before)
-        root = spark_root(wh)
         _assert_same(before, _snapshot(wh.con, _parquet(wh, before)))  # every table, every column, on Spark's side
         assert _consent(wh.con, storage._read_parquet(spark_root(wh) / "customers")) == consent
         _assert_same(before, _snapshot(wh.con, _tables(wh)))

@@ -73,7 +73,7 @@ def _attempts_sql(n_steps: int, conditions: list[str], window: timedelta, where:
     """One row per user: the counted attempt's depth, breakdown value and time to each step."""
     matches = " UNION ALL ".join(f"SELECT rid, {i + 1} AS step FROM ev WHERE {c}" for i, c in enumerate(conditions))
     seconds = window.total_seconds()
-    joins, cols = [], ["a1.customer_id", "a1.breakdown", "a1.seq1", "a1.t1"]
+    joins: list[str] = []
     prev = "a1"
     for k in range(2, n_steps + 1):
         joins.append(f"""a{k} AS (
