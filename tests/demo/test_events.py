@@ -30,3 +30,20 @@ def test_demo_streams_real_events_with_a_retry_and_stitches_sign_ins(demo_wh) ->
     assert wh.con.execute("SELECT count(*) FROM events WHERE customer_id = ?", to_internal(wh, ["anon:tb-device-100"])).fetchall()[0][0] == 0
     text = console.export_text()
     assert "500 duplicates stored once" in text and "34 anonymous visitors signed in at checkout" in text
+    assert "funnel view -> cart -> order within a day" in " ".join(line for said in ctx.said.values() for line in said)
+
+
+def test_demo_shows_funnel_sessions_and_a_visitors_recommendations_turning_personal(demo_wh) -> None:
+    from shoplens.recs.service import train
+
+    train(demo_wh, model="item_knn")
+    console = Console(record=True, width=200)
+    report = Report("test")
+    ctx = DemoContext(settings=Settings(warehouse=demo_wh.path, secret=DEMO_SECRET), warehouse=demo_wh,
+                      console=console, report=report, data_dir=demo_data_dir())
+    demo.run(ctx)
+    text = console.export_text()
+    assert "Funnel within 1 day" in text and "Sessions (shoplens events sessions)" in text
+    lines = " ".join(line for said in ctx.said.values() for line in said)
+    assert "recommendations turned personal at the next fold (because you viewed" in lines
+    assert "not personalised" in text and "because you viewed" in text  # before, then after

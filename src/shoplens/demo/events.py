@@ -14,6 +14,7 @@ import time
 
 import pandas as pd
 
+from shoplens.behaviour import funnel, sessions
 from shoplens.cli_common import rows_table
 from shoplens.demo.context import DemoContext
 from shoplens.stream.collector import CollectResult, Collector, FoldResult
@@ -61,6 +62,8 @@ def run(ctx: DemoContext) -> None:
     ctx.say(f"{sent.accepted:,} real Taobao events streamed through the collector, "
             f"{sent.duplicates:,} re-sent duplicates stored once")
     ctx.say(f"{folded.identities} anonymous visitors stitched to their customer id at checkout")
+    steps, visits = _behaviour(ctx)
+    live = _live_change(ctx, collector_for=lambda: Collector(wh, ctx.settings))
     ctx.report.add_section(
         "Behaviour events", key="events",
         text=(f"{sent.accepted:,} real Taobao events streamed through the collector ({sent.duplicates:,} re-sent "
@@ -68,5 +71,57 @@ def run(ctx: DemoContext) -> None:
         tables=[("Events by name", behaviour),
                 ("Collector accounting", pd.DataFrame([{"accepted": sent.accepted, "duplicates": sent.duplicates,
                                                         "rejected": len(sent.rejected), "folds": len(lags),
-                                                        "identities stitched": folded.identities}]))])
+                                                        "identities stitched": folded.identities}])),
+                ("Funnel: Product Viewed -> Product Added -> Order Completed, within 1 day", steps),
+                ("Sessions (30 minutes of inactivity end one)", visits),
+                ("A new visitor's recommendations before and after two product views (illustrative visitor)", live)])
     ctx.results["events"] = {"sent": sent.to_dict(), "folded": folded.to_dict(), "seconds": seconds}
+
+
+def _behaviour(ctx: DemoContext) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The funnel and session figures of the streamed events (`shoplens events funnel|sessions`)."""
+    con = ctx.console
+    steps = funnel(ctx.warehouse, "Product Viewed,Product Added,Order Completed", window="1d").frame()
+    steps = steps[["event", "users", "conversion", "drop_off", "median_seconds_to_convert"]]
+    summary = sessions(ctx.warehouse).summary
+    visits = pd.DataFrame([{k: summary[k] for k in ("sessions", "users", "events_per_session", "median_seconds",
+                                                     "bounce_rate")}])
+    con.print(rows_table(steps.to_dict("records"), title="Funnel within 1 day (shoplens events funnel)"))
+    con.print(rows_table(visits.to_dict("records"), title="Sessions (shoplens events sessions)"))
+    last = steps.iloc[-1]
+    ctx.say(f"funnel view -> cart -> order within a day: {int(steps.iloc[0]['users'])} shoppers, "
+            f"{last['conversion']:.0%} ordered; {summary['sessions']:,} sessions, "
+            f"{summary['bounce_rate']:.0%} bounced")
+    return steps, visits
+
+
+def _live_change(ctx: DemoContext, collector_for) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+    """A new (illustrative) visitor views two of the shop's best sellers: their recommendations turn from
+    popular to personal at the next fold, with reasons naming what they viewed."""
+    from shoplens.errors import NotFoundError
+    from shoplens.services import recommend
+
+    wh, con = ctx.warehouse, ctx.console
+    best = wh.query("""SELECT i.product_id FROM order_items i JOIN products p USING (product_id)
+                       WHERE i.quantity > 0 GROUP BY 1 ORDER BY sum(i.quantity) DESC, 1 LIMIT 2""")["product_id"].tolist()
+    visitor = "anon:demo-visitor"
+    try:
+        before = recommend(wh, [visitor], k=3, live=True)
+    except NotFoundError as exc:  # no recommender trained in this demo run: nothing to show
+        con.print(f"live recommendations skipped: {exc}", markup=False)
+        return pd.DataFrame()
+    collector = collector_for()
+    try:
+        collector.collect([{"type": "track", "event": "Product Viewed", "anonymousId": "demo-visitor",
+                            "messageId": f"demo-visitor-{i}", "properties": {"product_id": p}}
+                           for i, p in enumerate(best)])
+        collector.fold(wh)
+    finally:
+        collector.close()
+    after = recommend(wh, [visitor], k=3, live=True)
+    table = pd.concat([before.assign(when="before the views"), after.assign(when="after the next fold")])
+    table = table[["when", "product_id", "reason"]]
+    con.print(rows_table(table.to_dict("records"), title="A new visitor's recommendations (illustrative visitor)"))
+    ctx.say(f"a new visitor viewed 2 products: recommendations turned personal at the next fold "
+            f"({after['reason'].iloc[0] if len(after) else 'no answer'})")
+    return table
