@@ -143,15 +143,22 @@ def test_metrics_show_how_long_events_waited_to_be_visible(collecting):
     assert "shoplens_events_folded_total 3.0" in text and "shoplens_event_visible_seconds_count 3.0" in text
 
 
-def test_a_fold_that_changed_data_empties_the_response_cache(collecting):
+def test_a_fold_drops_the_cached_answers_its_data_changes(collecting):
+    """Events alone drop only their visitor's answers; an order (shared data) empties the cache."""
     client, keys, _ = collecting
     cache = client.app.state.responses
     cache.put(("probe",), {"x": 1})
+    cache.put(("visitor",), {"y": 1}, customers=["anon:v-1"])
     client.app.state.fold_worker.fold_now()  # nothing to fold: the cache stays
-    assert cache.get(("probe",)) == {"x": 1}
+    assert cache.get(("probe",)) == {"x": 1} and cache.get(("visitor",)) == {"y": 1}
     client.post("/api/v1/track", json=VIEW, headers=auth(keys["collector"]))
     client.app.state.fold_worker.fold_now()
-    assert cache.get(("probe",)) is None
+    assert cache.get(("visitor",)) is None and cache.get(("probe",)) == {"x": 1}
+    order = {"type": "track", "event": "Order Completed", "userId": "12348", "messageId": "m-o1",
+             "properties": {"order_id": "EV-1", "products": [{"product_id": "22423", "price": 12.75}]}}
+    assert client.post("/api/v1/track", json=order, headers=auth(keys["collector"])).json()["accepted"] == 1
+    result = client.app.state.fold_worker.fold_now()
+    assert result.orders.loaded == 1 and cache.get(("probe",)) is None
 
 
 def test_a_visitors_events_turn_a_cached_popular_answer_personal_at_the_next_fold(customers_warehouse_path, tmp_path):
