@@ -138,11 +138,12 @@ TYPE_WORDS = {"DOUBLE": "a number", "INTEGER": "a whole number", "BIGINT": "a wh
 
 def checks(
     col: Column, text: str, val: str, max_future_days: int, generated: bool,
-    spec: ColumnSpec | None = None, source: SourceSpec | None = None,
+    spec: ColumnSpec | None = None, source: SourceSpec | None = None, zero_ok: str | None = None,
 ) -> list[tuple[str, str]]:
     """Ordered (condition, reason SQL) pairs for one column; the first true one wins.
 
-    ``text`` is the trimmed source text (NULL when empty), ``val`` the parsed value.
+    ``text`` is the trimmed source text (NULL when empty), ``val`` the parsed value;
+    ``zero_ok``: a condition under which 0 is allowed in a ``nonzero`` column.
     """
     shown = f"left(CAST({text} AS VARCHAR), 60)"
     out: list[tuple[str, str]] = []
@@ -166,7 +167,8 @@ def checks(
     if col.max is not None:
         out.append((f"{val} > {col.max!r}", f"'{col.name} ' || {shown} || ' is above the maximum {col.max:g}'"))
     if col.nonzero:
-        out.append((f"{val} = 0", lit(f"{col.name} is 0")))
+        states = f" and the row states no {' or '.join(col.zero_allowed_with)}" if col.zero_allowed_with else ""
+        out.append((f"{val} = 0" + (f" AND NOT ({zero_ok})" if zero_ok else ""), lit(f"{col.name} is 0{states}")))
     if col.allowed:
         allowed = ", ".join(lit(a) for a in col.allowed)
         out.append((f"{val} IS NOT NULL AND {val} NOT IN ({allowed})",
@@ -241,8 +243,11 @@ def plan_table(
         else:
             texts.append(f"{_text('r.' + quote(c))} AS {t}")
             parsed.append(f"{parse_sql(col, 't.' + t, specs.get(c), source)} AS {v}")
+        # a row of no units is kept when it states its amount or discount (schema: zero_allowed_with)
+        stated = [f"p.{quote(o + '__v')} IS NOT NULL" for o in col.zero_allowed_with if o in provided]
         conds += [(cond, c, reason) for cond, reason in
-                  checks(col, f"p.{t}", f"p.{v}", max_future_days, False, specs.get(c), source)]
+                  checks(col, f"p.{t}", f"p.{v}", max_future_days, False, specs.get(c), source,
+                         zero_ok=" OR ".join(stated) or None)]
     col_case = "CASE " + " ".join(f"WHEN {cond} THEN {lit(c)}" for cond, c, _ in conds) + " END" if conds else "NULL"
     reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, _, reason in conds) + " END" if conds else "NULL"
     out_cols = ", ".join(f"p.{quote(c + '__v')} AS {quote(c)}" for c in provided)

@@ -198,8 +198,21 @@ class Warehouse:
         return self.tmp_dir / "uploads" / self.path.stem
 
     def ensure_schema(self) -> None:
+        """Create missing tables, and add the columns a newer schema has to an older warehouse's tables."""
+        have: dict[str, set[str]] = {}
+        for t, c in self.con.execute(
+                "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+                "JOIN information_schema.tables t USING (table_schema, table_name) "
+                "WHERE c.table_schema = 'main' AND t.table_type = 'BASE TABLE'").fetchall():
+            have.setdefault(t, set()).add(c)
         for table in TABLES.values():
-            self.con.execute(create_table_sql(table))
+            if table.name not in have:
+                self.con.execute(create_table_sql(table))  # IF NOT EXISTS: a view of that name stays
+                continue
+            for col in table.columns:
+                if col.name not in have[table.name]:
+                    self.con.execute(f"ALTER TABLE {quote_identifier(table.name)} "
+                                     f"ADD COLUMN {quote_identifier(col.name)} {col.type}")
         for sql in META_TABLES_SQL:
             self.con.execute(sql)
 
