@@ -153,3 +153,18 @@ def test_cli_prints_the_money_table_and_json(tmp_path):
     money = json.loads(again.stdout)["money"]
     assert money["order_items"]["amount"] == {"read": 28.73, "loaded": 0.0, "updated": 0.0, "quarantined": 0.0,
                                               "duplicates": 28.73}
+
+
+def test_an_order_whose_every_line_was_quarantined_is_counted_in_the_derived_accounting(tmp_wh, tmp_path):
+    unreadable = [("9", "B9", "P1", "two", "5.5", "0.0", "0.0", "0.0", "2017-06-01T10:00:00Z"),
+                  ("1", "B1", "", "1.0", "2.5", "0.0", "0.0", "0.0", "2017-01-02T10:00:00Z")]  # B1 keeps others
+    result = ingest(tmp_wh, [receipts(tmp_path / "t.csv", [*LINES, *unreadable])], preset="completejourney-transactions")
+    orders, customers = result.derived["orders"], result.derived["customers"]
+    assert (orders.read, orders.loaded, orders.quarantined) == (6, 5, 1)
+    assert (customers.read, customers.loaded, customers.quarantined) == (5, 4, 1)
+    q = tmp_wh.query("SELECT table_name, line, reason FROM _quarantine WHERE table_name = 'orders'")
+    assert q.line.tolist() == [len(LINES) + 2]  # the file line of B9 (after the header)
+    assert q.reason[0] == "every row of this order was quarantined in order_items (see `shoplens quarantine order_items`)"
+    amount = result.money["order_items"]["amount"]
+    assert amount.quarantined == Decimal("8.0") and amount.loaded == FILE_SALES
+    assert tmp_wh.query("SELECT count(*) AS n FROM orders WHERE order_id = 'B9'").n[0] == 0

@@ -469,12 +469,42 @@ def _validate_all(
     # derived tables see only source rows that passed the primary's row checks
     ok = Relation("__src_ok", src.columns)
     engine.create_view(ok.name, source_ok_sql(src, out[primary].relation))
+    any_bad = m.derived and int(engine.first(
+        f"SELECT count(*) FROM {out[primary].relation} WHERE __reason IS NOT NULL")[0]) > 0
     for tname in m.derived:
-        out[tname] = materialise(plan_table(
+        staged = materialise(plan_table(
             TABLES[tname], m.tables[tname], columns, m.source, source_view=ok.name, files=files_label,
             grouped=True, max_future_days=max_future_days,
         ))
+        if any_bad:  # an order (customer, product) all of whose rows were quarantined is counted, not lost
+            every = Relation(f"__t_{tname}_all", staged.relation.columns)
+            engine.materialise(every.name, f"SELECT * FROM {staged.relation} UNION ALL "
+                                           f"{lost_keys_sql(staged.plan, src, ok, primary)}")
+            staged = StagedTable(staged.plan, every)
+        out[tname] = staged
     return out
+
+
+def lost_keys_sql(plan: Plan, src: Relation, ok: Relation, primary: str) -> str:
+    """Rows (in a validated table's columns) for the keys of a derived table that occur in the
+    source only on rows the primary table quarantined: each is quarantined with the reason, so
+    that read = loaded + updated + quarantined + duplicates holds for what the file holds."""
+    t = plan.table
+    keys = [k for k in t.key if k in plan.provided]
+    items = [plan.key_exprs[keys.index(c)] if c in keys else f"CAST(NULL AS {t.column(c).type})" for c in plan.provided]
+    reason = f"every row of this {t.name.rstrip('s')} was quarantined in {primary} (see `shoplens quarantine {primary}`)"
+    group = ", ".join(plan.key_exprs)
+    match = " AND ".join(f"g.__k{i} = o.__k{i}" for i in range(len(keys)))
+    keyed = ", ".join(f"{e} AS __k{i}" for i, e in enumerate(plan.key_exprs))
+    not_null = " AND ".join(f"{e} IS NOT NULL" for e in plan.key_exprs)
+    return (
+        f"SELECT {', '.join(f'g.{quote(c)}' for c in plan.provided)}, g.__file, g.__line, g.__seq, "
+        f"'{keys[0]}' AS __column, '{reason}' AS __reason FROM "
+        f"(SELECT {', '.join(f'{e} AS {quote(c)}' for e, c in zip(items, plan.provided))}, {keyed}, "
+        f"arg_min(__file, __seq) AS __file, min(__line) AS __line, min(__seq) AS __seq "
+        f"FROM {src} WHERE {not_null} GROUP BY {group}) g "
+        f"ANTI JOIN (SELECT DISTINCT {keyed} FROM {ok} WHERE {not_null}) o ON {match}"
+    )
 
 
 def bad_references_sql(staged: Relation, ref: Any, parent: Relation | None) -> str:

@@ -8,7 +8,7 @@ transpiled (see ``docs/spark.md``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shoplens.errors import MappingError
 from shoplens.ingest.mapping import ColumnSpec, SourceSpec, is_aggregate, normalise_name
@@ -44,6 +44,7 @@ class Plan:
     generated: list[str]  # required columns ingest fills itself (order line numbers)
     raw_select: str  # SELECT producing raw canonical values + __file/__line/__seq
     validated_sql: str  # SELECT raw + parsed values + __column/__reason
+    key_exprs: list[str] = field(default_factory=list)  # a grouped table's key, as SQL over the source rows
 
 
 def resolve_raw(
@@ -257,4 +258,5 @@ def plan_table(
         f"FROM (SELECT t.*, {', '.join(parsed)} FROM "
         f"(SELECT r.__file, r.__line, r.__seq, {', '.join(texts)} FROM ({raw_select}) r) t) p"
     )
-    return Plan(table=table, provided=provided, generated=generated, raw_select=raw_select, validated_sql=validated_sql)
+    return Plan(table=table, provided=provided, generated=generated, raw_select=raw_select, validated_sql=validated_sql,
+                key_exprs=key_exprs if grouped else [])
