@@ -167,3 +167,14 @@ def test_a_copied_warehouse_folder_reports_beside_itself(demo_wh, tmp_path):
     res = _cli("-w", str(dst / "warehouse.duckdb"), "report")
     assert res.returncode == 0, res.stderr
     assert (dst / "report.html").exists()
+
+
+def test_the_shops_own_currency_and_name_come_first(demo_wh):
+    from shoplens.store.shop import set_shop
+
+    set_shop(demo_wh, name="Corner <Grocer>", currency="eur")
+    r = build_shop_report(demo_wh)
+    html = r.to_html()
+    assert r.currency == "EUR"  # the orders say GBP; the shop says EUR
+    assert "EUR 2," in _visible(html, "overview") and "GBP" not in _visible(html, "overview")
+    assert "<title>shoplens report: Corner &lt;Grocer&gt;</title>" in html

@@ -28,6 +28,7 @@ import pandas as pd
 from shoplens.errors import ConfigError, UserInputError
 from shoplens.insights.report import Report, kpi_html
 from shoplens.store.files import write_export
+from shoplens.store.shop import read_shop
 from shoplens.store.warehouse import Warehouse
 
 Lang = Literal["en", "zh"]
@@ -158,10 +159,11 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     if lang not in LANGS:
         raise UserInputError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
     t = LABELS[lang]
-    currency = shop_currency(wh)
+    shop = read_shop(wh)  # the shop's own settings (shoplens shop set) come first
+    currency = shop.currency or shop_currency(wh)
     cur = currency or ""
     cur_label = currency or t["no_currency"]
-    report = Report(t["title"], t["subtitle"].format(path=wh.path.name))
+    report = Report(f"{t['title']}: {shop.name}" if shop.name else t["title"], t["subtitle"].format(path=wh.path.name))
     statuses: list[SectionStatus] = []
 
     def add(key: str, sources: list[str], tables: list[tuple[str, pd.DataFrame]], *, blocks: list[str] | None = None,
