@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 import threading
-from decimal import Decimal
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 

@@ -14,7 +14,7 @@ from shoplens.store.warehouse import Warehouse
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True)
+    return subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, check=False)
 
 
 def test_defaults_before_anything_is_set(tmp_wh):

@@ -149,7 +149,7 @@ def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bo
     ``customer_category_trends`` and ``customer_anomalies``."""
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     ts = datetime(end.year, end.month, end.day)
-    RETENTION, INTERVALS, WEEKDAY_HOUR, CATEGORY_TRENDS, ANOMALIES = in_shop_time(read_shop(wh).timezone)  # noqa: N806
+    RETENTION, INTERVALS, WEEKDAY_HOUR, CATEGORY_TRENDS, ANOMALIES = in_shop_time(read_shop(wh).timezone)
     retention = RETENTION.run(wh, as_of=ts)
     if retention.empty:
         raise InsufficientDataError(f"no purchases before {end}; cohorts need completed orders")
