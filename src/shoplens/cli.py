@@ -83,7 +83,7 @@ def ingest_cmd(
 
         shoplens ingest --preset online-retail online_retail.csv.gz
     """
-    from shoplens.cli_common import accounting_rows, accounting_title, ingest_with_progress
+    from shoplens.cli_common import accounting_rows, accounting_title, ingest_with_progress, money_rows
     from shoplens.ingest.mapping import Mapping
     from shoplens.schema import TABLES
     from shoplens.services import ingest_files
@@ -108,6 +108,8 @@ def ingest_cmd(
         results = ingest_with_progress(wh, settings, console, [(table, preset, [Path(f) for f in files])],
                                        transient=True, **options)
     console.print(rows_table(accounting_rows(results), title=accounting_title(results)))
+    if money := money_rows(results):
+        console.print(rows_table(money, title="Money: read (the file's total) = " + " + ".join(list(money[0])[2:])))
     for r in results:
         for note in r.notes:
             console.print(f"[dim]note: {escape(note)}[/dim]")

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -75,6 +76,8 @@ def fmt(v: Any) -> str:
     """
     if is_missing(v):
         return ""
+    if isinstance(v, Decimal):  # an exact sum of money
+        return money_text(v)
     if isinstance(v, float):
         if math.isinf(v):
             return str(v)
@@ -96,7 +99,7 @@ def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: l
     table = Table(title=Text(title, style="table.title") if title else None, title_justify="left",
                   header_style="bold cyan")
     for i, c in enumerate(cols):
-        numeric = bool(rows) and all(isinstance(r.get(c), (int, float)) or r.get(c) is None for r in rows)
+        numeric = bool(rows) and all(isinstance(r.get(c), (int, float, Decimal)) or r.get(c) is None for r in rows)
         # numbers are never cut: the header wraps instead; the first column names the row
         width = max((len(fmt(r.get(c))) for r in rows), default=0) if numeric or i == 0 else None
         table.add_column(Text(str(c)), justify="right" if numeric else "left", min_width=width)
@@ -174,6 +177,27 @@ def accounting_rows(results: list[IngestResult]) -> list[dict[str, Any]]:
             rows.append({"table": f" + {t}", "read": c.read, "loaded": c.loaded, "updated": c.updated,
                          "quarantined": c.quarantined, "duplicates": c.duplicates})
     return rows
+
+
+def money_text(d: Any) -> str:
+    """An exact sum of money as the ingest shows it: cents, or the 4 places it was summed to.
+
+    >>> from decimal import Decimal
+    >>> money_text(Decimal("233935.2400")), money_text(Decimal("-0.1250")), money_text(0.0)
+    ('233,935.24', '-0.1250', '0.00')
+    """
+    d = Decimal(str(d))
+    return f"{d:,.2f}" if d == round(d, 2) else f"{d:,.4f}"
+
+
+def money_rows(results: list[IngestResult]) -> list[dict[str, Any]]:
+    """One row per money column summed by the ingest: the file's total (read) beside what was
+    loaded, quarantined (and updated, duplicate, when any run has such money); read = the sum of
+    the others, to the cent."""
+    sums = [(f"{table}.{col}", m) for r in results for table, cols in r.money.items() for col, m in cols.items()]
+    parts = ["loaded", *(p for p in ("updated",) if any(m.updated for _, m in sums)), "quarantined",
+             *(p for p in ("duplicates",) if any(m.duplicates for _, m in sums))]
+    return [{"money": name, "read": m.read, **{p: getattr(m, p) for p in parts}} for name, m in sums]
 
 
 def accounting_title(results: list[IngestResult]) -> str:

@@ -5,8 +5,9 @@ Two views that show "net revenue" or "customers" read it from here, so they cann
 disagree. The definitions, in words (also in ``docs/data-model.md``, generated from
 :data:`METRICS` and kept in sync by a test):
 
-- an order's **value** is the sum of its lines (quantity x unit price, less the line
-  discount), or its ``total_amount`` when it has no lines;
+- a line's **value** is its ``amount`` when the source states it (the line total as written,
+  never rebuilt from a rounded unit price), else quantity x unit price less the line discount;
+- an order's **value** is the sum of its lines' values, or its ``total_amount`` when it has no lines;
 - each order is of one **kind**: ``purchase`` (status completed, paid, shipped,
   delivered or missing, value >= 0), ``return`` (value < 0: a credit note or return,
   like Online Retail's ``C`` invoices), ``reversed`` (status returned/refunded with
@@ -18,11 +19,12 @@ disagree. The definitions, in words (also in ``docs/data-model.md``, generated f
 >>> "purchase" in order_values_sql()
 True
 >>> [m.name for m in METRICS][:3]
-['order value', 'order kind', 'orders']
+['line value', 'order value', 'order kind']
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shoplens.store.transform import Transform
@@ -37,14 +39,26 @@ _LIST = lambda values: ", ".join(f"'{v}'" for v in values)  # noqa: E731
 
 
 
-def line_value_sql(alias: str = "") -> str:
+def line_value_sql(alias: str = "", columns: Sequence[str] | None = None) -> str:
     """The value of one order line: what the customer paid for it (negative on return lines).
 
+    The line total as the source states it (``amount``) when given: a total rebuilt from a
+    rounded unit price would not add up to the file's sum. A line of no units (a coupon line)
+    is worth its amount, or nothing; its discount counts in the order's discount.
+
+    ``columns``: the columns a relation has, when it lacks some of ``order_items``' (a staged file).
+
     >>> line_value_sql("i")
-    'i.quantity * i.unit_price - sign(i.quantity) * coalesce(i.discount, 0)'
+    'coalesce(i.amount, i.quantity * i.unit_price - sign(i.quantity) * coalesce(i.discount, 0))'
+    >>> line_value_sql(columns=["quantity", "unit_price"])
+    'quantity * unit_price'
     """
     a = f"{alias}." if alias else ""
-    return f"{a}quantity * {a}unit_price - sign({a}quantity) * coalesce({a}discount, 0)"
+    has = (lambda c: True) if columns is None else (lambda c: c in columns)  # noqa: E731
+    rebuilt = f"{a}quantity * {a}unit_price"
+    if has("discount"):
+        rebuilt += f" - sign({a}quantity) * coalesce({a}discount, 0)"
+    return f"coalesce({a}amount, {rebuilt})" if has("amount") else rebuilt
 
 
 # Kind of an order from its status and value (``v``: the order's value expression).
@@ -215,8 +229,10 @@ class Metric:
 
 
 METRICS: list[Metric] = [
-    Metric("order value", "sum of the order's lines (quantity x unit price - line discount); the order's "
-           "`total_amount` when it has no lines", "order_values_sql", "every metric below; drift's `order_value`"),
+    Metric("line value", "the line's `amount` as the source states it; else quantity x unit price - line discount",
+           "line_value_sql", "order value, revenue by category/product, demand revenue"),
+    Metric("order value", "sum of the order's line values; the order's `total_amount` when it has no lines",
+           "order_values_sql", "every metric below; drift's `order_value`"),
     Metric("order kind", "`purchase` (status completed/paid/shipped/delivered or missing, value >= 0), `return` "
            "(value < 0), `reversed` (status returned/refunded, value >= 0: nets to zero), `cancelled`, `adjustment`, "
            "`open` (pending)", "order_values_sql", "every metric below"),

@@ -35,6 +35,11 @@ class Column:
     allowed: tuple[str, ...] | None = None
     nonzero: bool = False
     pii: bool = False
+    # 0 is allowed on a row that states any of these columns (a receipt's coupon or void line
+    # has no units but states its amount or discount)
+    zero_allowed_with: tuple[str, ...] = ()
+    # an amount of money summed in the ingest's money accounting (file total = loaded + ...)
+    money: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,10 +158,10 @@ TABLES: dict[str, Table] = {
                 C("customer_id", "VARCHAR", description="null for guest checkouts"),
                 C("ordered_at", "TIMESTAMP", True, "order time, UTC"),
                 C("status", "VARCHAR", allowed=ORDER_STATUSES),
-                C("total_amount", "DOUBLE", description="negative for returns"),
+                C("total_amount", "DOUBLE", description="negative for returns", money=True),
                 C("currency", "VARCHAR"),
                 C("channel", "VARCHAR", description="web, app, store, marketplace..."),
-                C("discount_amount", "DOUBLE", min=0),
+                C("discount_amount", "DOUBLE", min=0, money=True),
             ),
             key=("order_id",),
             time_column="ordered_at",
@@ -169,9 +174,14 @@ TABLES: dict[str, Table] = {
                 C("order_id", "VARCHAR", True),
                 C("line_number", "INTEGER", True, "from the source, else the line's position within its order", min=0),
                 C("product_id", "VARCHAR", True),
-                C("quantity", "DOUBLE", True, "units; negative for returns", nonzero=True),
+                C("quantity", "DOUBLE", True, "units; negative for returns; 0 on a line of no units (a coupon, "
+                  "discount or void line) that states its amount or discount", nonzero=True,
+                  zero_allowed_with=("amount", "discount")),
                 C("unit_price", "DOUBLE", True, "price per unit", min=0),
-                C("discount", "DOUBLE", min=0, description="discount on the line"),
+                C("discount", "DOUBLE", min=0, description="discount on the line", money=True),
+                C("amount", "DOUBLE", description="the line's total as the source states it (after its discount; "
+                  "negative on returns); when given it is the line's value, never rebuilt from the unit price",
+                  money=True),
             ),
             key=("order_id", "line_number"),
             references=(Reference("order_id", "orders", "order_id"),),
@@ -299,7 +309,8 @@ def data_model_markdown() -> str:
             if c.max is not None:
                 cons.append(f"<= {c.max:g}")
             if c.nonzero:
-                cons.append("not 0")
+                cons.append("not 0" + (f" (unless the row states {' or '.join(c.zero_allowed_with)})"
+                                       if c.zero_allowed_with else ""))
             if c.allowed:
                 cons.append("one of " + ", ".join(c.allowed))
             if c.pii:

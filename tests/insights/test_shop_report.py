@@ -208,3 +208,14 @@ def test_rule_tables_show_product_names_with_ids(demo_wh):
     rules = pd.DataFrame({"antecedent": [pid], "consequent": ["no-such-product"], "lift": [2.0]})
     shown = _with_names(demo_wh, rules, ("antecedent", "consequent"))
     assert shown.iloc[0].tolist() == [f"{name} ({pid})", "no-such-product", 2.0]
+
+
+def test_the_shops_own_currency_and_name_come_first(demo_wh):
+    from shoplens.store.shop import set_shop
+
+    set_shop(demo_wh, name="Corner <Grocer>", currency="eur")
+    r = build_shop_report(demo_wh)
+    html = r.to_html()
+    assert r.currency == "EUR"  # the orders say GBP; the shop says EUR
+    assert "EUR 2," in _visible(html, "overview") and "GBP" not in _visible(html, "overview")
+    assert "<title>shoplens report: Corner &lt;Grocer&gt;</title>" in html

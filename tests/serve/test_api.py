@@ -74,6 +74,16 @@ def test_ingest_upload_returns_accounting(served, tmp_path):
     assert bad.status_code == 400 and "nonsense" in bad.json()["detail"]
 
 
+def test_ingest_upload_returns_the_money_accounting(served):
+    client, keys, _ = served
+    csv = b"order_id,ordered_at,total_amount\nNEW-1,2011-01-05,10.55\nNEW-2,not a date,3.20\n"
+    r = client.post("/api/v1/ingest", headers=auth(keys["admin"]), data={"table": "orders"},
+                    files={"file": ("more_orders.csv", csv, "text/csv")})
+    assert r.status_code == 200, r.text
+    assert r.json()["money"] == {"orders": {"total_amount": {"read": 13.75, "loaded": 10.55, "updated": 0.0,
+                                                             "quarantined": 3.2, "duplicates": 0.0}}}
+
+
 @pytest.mark.parametrize("name", ["..", ".", "../../orders.csv", "a/b.csv", "a\\b.csv", "x" * 300 + ".csv",
                                   "é" * 130 + ".csv"])
 def test_upload_names_are_validated(served, name):

@@ -110,7 +110,7 @@ def test_bad_rows_are_quarantined_alike_on_both_engines(spark, tmp_path):
     assert reasons[("orders", 5)] == ("order_id", "missing required value for order_id")
     assert reasons[("orders", 6)][1].startswith("'shipped?' is not a known status")
     assert reasons[("order_items", 3)] == ("order_id", "order_id 'O9' not found in orders")
-    assert reasons[("order_items", 4)] == ("quantity", "quantity is 0")
+    assert reasons[("order_items", 4)] == ("quantity", "quantity is 0 and the row states no amount or discount")
     assert reasons[("order_items", 6)] == ("quantity", "too few fields on this line (Number of Columns: 5 Found: 3)")
     assert reasons[("order_items", 7)] == (None, "too many fields on this line (Number of Columns: 5 Found: 6); "
                                                  "a delimiter inside an unquoted value?")

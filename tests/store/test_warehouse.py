@@ -98,3 +98,26 @@ def test_a_table_named_with_a_double_quote_is_written_counted_and_read(tmp_wh):
     assert tmp_wh.row_count('winback "vip"') == 2
     assert tmp_wh.table('winback "vip"')["customer_id"].tolist() == ["c1", "c2"]
     assert tmp_wh.engine.has_rows('winback "vip"')
+
+
+def test_an_older_warehouse_gains_new_columns_and_reads_the_same_read_only(tmp_path):
+    """A warehouse written before order_items had `amount`: a read-only open shows the column as
+    NULL (the metrics run unchanged); a writable open adds it for good."""
+    import duckdb
+
+    from shoplens.metrics import SHOP_KPIS
+
+    path = tmp_path / "old.duckdb"
+    with Warehouse(path) as wh:
+        wh.con.execute("ALTER TABLE order_items DROP COLUMN amount")
+        wh.con.execute("INSERT INTO orders (order_id, ordered_at) VALUES ('O1', TIMESTAMP '2024-01-05')")
+        wh.con.execute("INSERT INTO order_items (order_id, line_number, product_id, quantity, unit_price) "
+                       "VALUES ('O1', 1, 'P', 3, 2.5)")
+    with Warehouse(path, read_only=True) as wh:
+        assert wh.query(SHOP_KPIS.sql).revenue[0] == 7.5
+    con = duckdb.connect(str(path), read_only=True)
+    assert "amount" not in [r[0] for r in con.execute("DESCRIBE order_items").fetchall()]  # the file is unchanged
+    con.close()
+    with Warehouse(path) as wh:
+        assert "amount" in wh.columns("order_items")
+        assert wh.query(SHOP_KPIS.sql).revenue[0] == 7.5

@@ -18,7 +18,7 @@ weeks before it, flagged when |z| > 3.5 (Iglewicz & Hoaglin's cut-off).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 import pandas as pd
@@ -26,6 +26,7 @@ import pandas as pd
 from shoplens.customers.data import has_categories, last_order_date, parse_date, purchases_sql
 from shoplens.errors import InsufficientDataError
 from shoplens.metrics import category_sql, line_values_sql, revenue_orders_sql
+from shoplens.store.shop import in_local_time, read_shop
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
@@ -47,6 +48,7 @@ class CohortResult:
 
 _P = purchases_sql("{as_of}")
 _REVENUE_ORDERS = revenue_orders_sql("{as_of}")  # shop-wide, guests included
+_LINES = line_values_sql("{as_of}")
 
 RETENTION = Transform("cohort_retention", f"""
     WITH p AS ({_P}),
@@ -76,7 +78,7 @@ WEEKDAY_HOUR = Transform("customer_weekday_hour", f"""
 CATEGORY_TRENDS = Transform("customer_category_trends", f"""
     WITH m AS (
         SELECT {category_sql('p')} AS category, date_trunc('month', l.ordered_at)::DATE AS month, sum(l.amount) AS revenue
-        FROM ({line_values_sql('{as_of}')}) l LEFT JOIN products p USING (product_id) GROUP BY 1, 2),
+        FROM ({_LINES}) l LEFT JOIN products p USING (product_id) GROUP BY 1, 2),
     last AS (SELECT max(month) AS last_month FROM m),
     sums AS (
         SELECT category,
@@ -111,12 +113,43 @@ ANOMALIES = Transform("customer_anomalies", f"""
     FROM z ORDER BY week""", inputs=("orders", "order_items"))
 
 
+# the columns of the metric subqueries the transforms read (shoplens.metrics)
+_P_COLUMNS = ["customer_id", "order_id", "ordered_at", "amount", "channel", "discount"]
+_REVENUE_ORDERS_COLUMNS = ["order_id", "customer_id", "ordered_at", "status", "currency", "channel", "discount", "amount",
+                           "kind"]
+_LINES_COLUMNS = ["order_id", "customer_id", "ordered_at", "kind", "product_id", "quantity", "amount"]
+
+
+def in_shop_time(zone: str) -> tuple[Transform, ...]:
+    """The cohort transforms with months, weeks, days, weekdays and hours in the shop's time zone
+    (``shoplens shop set --timezone``): the metric subqueries they read give local order times.
+
+    >>> in_shop_time("UTC")[0] is RETENTION
+    True
+    >>> "AT TIME ZONE 'America/New_York'" in in_shop_time("America/New_York")[2].sql
+    True
+    """
+    base = (RETENTION, INTERVALS, WEEKDAY_HOUR, CATEGORY_TRENDS, ANOMALIES)
+    if zone == "UTC":
+        return base
+    subs = [(_P, _P_COLUMNS), (_REVENUE_ORDERS, _REVENUE_ORDERS_COLUMNS), (_LINES, _LINES_COLUMNS)]
+
+    def local(t: Transform) -> Transform:
+        sql = t.sql
+        for sub, cols in subs:
+            sql = sql.replace(f"({sub})", f"({in_local_time(sub, cols, zone)})")
+        return replace(t, sql=sql)
+
+    return tuple(local(t) for t in base)
+
+
 def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> CohortResult:
     """Every pattern as of a date, each a :class:`Transform` run on the warehouse's engine;
     writes ``cohort_retention``, ``customer_intervals``, ``customer_weekday_hour``,
     ``customer_category_trends`` and ``customer_anomalies``."""
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     ts = datetime(end.year, end.month, end.day)
+    RETENTION, INTERVALS, WEEKDAY_HOUR, CATEGORY_TRENDS, ANOMALIES = in_shop_time(read_shop(wh).timezone)
     retention = RETENTION.run(wh, as_of=ts)
     if retention.empty:
         raise InsufficientDataError(f"no purchases before {end}; cohorts need completed orders")

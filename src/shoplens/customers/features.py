@@ -158,7 +158,7 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
     cust_product AS (
         SELECT o.customer_id, i.product_id, sum(i.quantity) AS units, sum({line_value_sql('i')}) AS spend
         FROM (SELECT order_id, customer_id FROM p) o
-        JOIN (SELECT order_id, product_id, quantity, unit_price, discount FROM order_items WHERE quantity > 0) i USING (order_id)
+        JOIN (SELECT order_id, product_id, quantity, unit_price, discount, amount FROM order_items WHERE quantity > 0) i USING (order_id)
         GROUP BY o.customer_id, i.product_id
     ),
     items AS (

@@ -36,7 +36,7 @@ from typing import Literal
 import pandas as pd
 
 from shoplens.errors import InsufficientDataError, UserInputError
-from shoplens.metrics import DEMAND_LINE_SQL, category_sql
+from shoplens.metrics import DEMAND_LINE_SQL, category_sql, line_value_sql
 from shoplens.store.warehouse import Warehouse, first_row
 
 Freq = Literal["day", "week"]
@@ -96,7 +96,7 @@ WITH lines AS (
            CASE WHEN oi.quantity < 0 THEN -oi.quantity
                 WHEN coalesce(o.status, '') IN ('returned', 'refunded') THEN oi.quantity ELSE 0 END AS returned,
            CASE WHEN oi.quantity > 0 AND o.status = 'cancelled' THEN oi.quantity ELSE 0 END AS cancelled,
-           oi.unit_price, coalesce(oi.discount, 0) AS discount
+           oi.unit_price, coalesce(oi.discount, 0) AS discount, {value} AS line_value
     FROM order_items oi
     JOIN orders o USING (order_id)
     LEFT JOIN products p USING (product_id)
@@ -107,7 +107,7 @@ WITH lines AS (
 per_period AS (
     SELECT key, period_start,
            sum(sold) AS units,
-           sum(CASE WHEN sold > 0 THEN sold * unit_price - discount ELSE 0 END) AS revenue,
+           sum(CASE WHEN sold > 0 THEN line_value ELSE 0 END) AS revenue,
            sum(returned) AS returned_units,
            sum(cancelled) AS cancelled_units,
            sum(CASE WHEN sold > 0 THEN sold * unit_price END) / nullif(sum(sold), 0) AS avg_price,
@@ -162,7 +162,8 @@ def demand_series(
     begin = parse_date(start, "--start")
     step = timedelta(days=7 if freq == "week" else 1)
     last_period = period_floor(cutoff, freq) - step  # the period holding the cut-off is partial (or not begun)
-    sql = SERIES_SQL.format(key=LEVELS[level], trunc=freq, step=f"'{FREQS[freq]}'", demand=DEMAND_LINE_SQL)
+    sql = SERIES_SQL.format(key=LEVELS[level], trunc=freq, step=f"'{FREQS[freq]}'", demand=DEMAND_LINE_SQL,
+                            value=line_value_sql("oi"))
     params = {"until": datetime.combine(cutoff, datetime.min.time()),
               "start": datetime.combine(begin, datetime.min.time()) if begin else None,
               "last_period": last_period}

@@ -37,6 +37,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
+from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
 
@@ -46,6 +47,7 @@ from shoplens.errors import EngineMismatchError, MappingError, StrictModeError, 
 from shoplens.ingest.mapping import Mapping, normalise_name, quote, spreadsheet_text_sql
 from shoplens.ingest.sources import Source, StagedFile, StageOptions, open_source
 from shoplens.ingest.validate import Plan, plan_table
+from shoplens.metrics import line_value_sql
 from shoplens.schema import TABLES, Table, get_table
 from shoplens.store.engine import Engine
 from shoplens.store.files import private_dir
@@ -76,6 +78,32 @@ class Counts:
 
 
 @dataclass
+class Money:
+    """One money column's sum over the rows of a run, split like the rows are (exact
+    decimals, 4 places): read = loaded + updated + quarantined + duplicates.
+
+    ``read`` is the file's total (of the values that read as numbers).
+
+    >>> from decimal import Decimal
+    >>> Money(Decimal("10.5"), Decimal("7.25"), quarantined=Decimal("3.25")).adds_up()
+    True
+    """
+
+    read: Decimal = Decimal(0)
+    loaded: Decimal = Decimal(0)
+    updated: Decimal = Decimal(0)
+    quarantined: Decimal = Decimal(0)
+    duplicates: Decimal = Decimal(0)
+
+    def adds_up(self) -> bool:
+        return self.read == self.loaded + self.updated + self.quarantined + self.duplicates
+
+    def to_dict(self) -> dict[str, float]:
+        """As JSON numbers (each exact to the 4 places it was summed to)."""
+        return {k: float(v) for k, v in asdict(self).items()}
+
+
+@dataclass
 class IngestResult:
     """What one ingest run did. ``to_dict()`` is the ``--json`` output."""
 
@@ -90,6 +118,8 @@ class IngestResult:
     derived: dict[str, Counts] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     run_id: str = ""
+    # table -> money column (or ``value``: the lines' value as shoplens.metrics defines it) -> sums
+    money: dict[str, dict[str, Money]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         out = {k: getattr(self, k) for k in ("table", "files", "read", "loaded", "updated", "quarantined", "duplicates")}
@@ -97,6 +127,8 @@ class IngestResult:
         if self.derived:
             out["derived"] = {t: asdict(c) for t, c in self.derived.items()}
         out["run_id"] = self.run_id
+        if self.money:
+            out["money"] = {t: {c: m.to_dict() for c, m in cols.items()} for t, cols in self.money.items()}
         return out
 
 
@@ -337,8 +369,9 @@ def _run(
 
     step("writing", 0.8)
     counts: dict[str, Counts] = {}
+    money: dict[str, dict[str, Money]] = {}
     for tname in order:
-        counts[tname] = _upsert(engine, tables[tname])
+        counts[tname], money[tname] = _upsert(engine, tables[tname])
     rejects = sum(len(s.rejects) for s in staged)
     counts[primary].read += rejects
     counts[primary].quarantined += rejects
@@ -361,6 +394,9 @@ def _run(
         c = counts[tname]
         if not c.adds_up():  # an internal invariant, never a user error
             raise AssertionError(f"ingest accounting does not add up for {tname}: {c}")
+        for col, mo in money[tname].items():
+            if not mo.adds_up():
+                raise AssertionError(f"ingest money accounting does not add up for {tname}.{col}: {mo}")
         con.execute(
             "INSERT INTO _ingest_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, NULL)",
             [run_id, tname, files_label, now, utcnow(), c.read, c.loaded, c.updated, c.quarantined, c.duplicates],
@@ -389,6 +425,7 @@ def _run(
         table=primary, files=[s.label for s in staged], read=p.read, loaded=p.loaded, updated=p.updated,
         quarantined=p.quarantined, duplicates=p.duplicates, seconds=0.0,
         derived={t: counts[t] for t in m.derived}, notes=notes, run_id=run_id,
+        money={t: money[t] for t in order if money[t]},
     )
 
 
@@ -432,12 +469,42 @@ def _validate_all(
     # derived tables see only source rows that passed the primary's row checks
     ok = Relation("__src_ok", src.columns)
     engine.create_view(ok.name, source_ok_sql(src, out[primary].relation))
+    any_bad = m.derived and int(engine.first(
+        f"SELECT count(*) FROM {out[primary].relation} WHERE __reason IS NOT NULL")[0]) > 0
     for tname in m.derived:
-        out[tname] = materialise(plan_table(
+        staged = materialise(plan_table(
             TABLES[tname], m.tables[tname], columns, m.source, source_view=ok.name, files=files_label,
             grouped=True, max_future_days=max_future_days,
         ))
+        if any_bad:  # an order (customer, product) all of whose rows were quarantined is counted, not lost
+            every = Relation(f"__t_{tname}_all", staged.relation.columns)
+            engine.materialise(every.name, f"SELECT * FROM {staged.relation} UNION ALL "
+                                           f"{lost_keys_sql(staged.plan, src, ok, primary)}")
+            staged = StagedTable(staged.plan, every)
+        out[tname] = staged
     return out
+
+
+def lost_keys_sql(plan: Plan, src: Relation, ok: Relation, primary: str) -> str:
+    """Rows (in a validated table's columns) for the keys of a derived table that occur in the
+    source only on rows the primary table quarantined: each is quarantined with the reason, so
+    that read = loaded + updated + quarantined + duplicates holds for what the file holds."""
+    t = plan.table
+    keys = [k for k in t.key if k in plan.provided]
+    items = [plan.key_exprs[keys.index(c)] if c in keys else f"CAST(NULL AS {t.column(c).type})" for c in plan.provided]
+    reason = f"every row of this {t.name.rstrip('s')} was quarantined in {primary} (see `shoplens quarantine {primary}`)"
+    group = ", ".join(plan.key_exprs)
+    match = " AND ".join(f"g.__k{i} = o.__k{i}" for i in range(len(keys)))
+    keyed = ", ".join(f"{e} AS __k{i}" for i, e in enumerate(plan.key_exprs))
+    not_null = " AND ".join(f"{e} IS NOT NULL" for e in plan.key_exprs)
+    return (
+        f"SELECT {', '.join(f'g.{quote(c)}' for c in plan.provided)}, g.__file, g.__line, g.__seq, "
+        f"'{keys[0]}' AS __column, '{reason}' AS __reason FROM "
+        f"(SELECT {', '.join(f'{e} AS {quote(c)}' for e, c in zip(items, plan.provided))}, {keyed}, "
+        f"arg_min(__file, __seq) AS __file, min(__line) AS __line, min(__seq) AS __seq "
+        f"FROM {src} WHERE {not_null} GROUP BY {group}) g "
+        f"ANTI JOIN (SELECT DISTINCT {keyed} FROM {ok} WHERE {not_null}) o ON {match}"
+    )
 
 
 def bad_references_sql(staged: Relation, ref: Any, parent: Relation | None) -> str:
@@ -553,7 +620,27 @@ def with_missing_keys(t: Table, valid: Relation | str, cols: list[str]) -> tuple
     return f"(SELECT *, {nulls} FROM {valid})", cols + missing_keys
 
 
-def _upsert(engine: Engine, staged: StagedTable) -> Counts:
+def money_columns(t: Table, cols: Sequence[str]) -> dict[str, str]:
+    """The sums a run's money accounting reports for table ``t`` (given the columns it
+    provides): each money column, and for order lines their ``value`` as the metrics
+    define it (the line total as stated, else rebuilt from quantity and unit price).
+
+    >>> money_columns(TABLES["order_items"], ["order_id", "quantity", "unit_price"])
+    {'value': 'quantity * unit_price'}
+    """
+    out = {c.name: quote(c.name) for c in t.columns if c.money and c.name in cols}
+    if t.name == "order_items" and {"quantity", "unit_price"} <= set(cols):
+        out["value"] = line_value_sql(columns=list(cols))
+    return out
+
+
+def _sums(money: dict[str, str], where: str = "") -> str:
+    """Exact sums (DECIMAL, 4 places) of each money expression, optionally filtered."""
+    f = f" FILTER (WHERE {where})" if where else ""
+    return ", ".join(f"coalesce(sum(CAST({e} AS DECIMAL(38, 4))){f}, 0)" for e in money.values())
+
+
+def _upsert(engine: Engine, staged: StagedTable) -> tuple[Counts, dict[str, Money]]:
     """Classify each valid staged row (loaded / updated / duplicate) and write the last
     version of every changed key as the table's next version.
 
@@ -567,8 +654,16 @@ def _upsert(engine: Engine, staged: StagedTable) -> Counts:
     cols = list(plan.provided)
     keys = list(t.key)
     counts = Counts()
-    counts.read, counts.quarantined = (int(x) for x in engine.first(
-        f"SELECT count(*), count(*) FILTER (WHERE __reason IS NOT NULL) FROM {rel}"))
+    money_exprs = money_columns(t, cols)
+    money = {c: Money() for c in money_exprs}
+    extra = (", " + _sums(money_exprs)) if money else ""
+    first = engine.first(f"SELECT count(*), count(*) FILTER (WHERE __reason IS NOT NULL){extra} FROM {rel}")
+    counts.read, counts.quarantined = int(first[0]), int(first[1])
+    # quarantined rows are few: their money is summed over them alone (a cast per row costs)
+    bad = engine.first(f"SELECT {_sums(money_exprs)} FROM {rel} WHERE __reason IS NOT NULL") \
+        if money and counts.quarantined else None
+    for i, mo in enumerate(money.values()):
+        mo.read, mo.quarantined = Decimal(first[2 + i]), Decimal(bad[i]) if bad else Decimal(0)
     valid: Relation | str = f"(SELECT * FROM {rel} WHERE __reason IS NULL)"
     extra_dups = 0
     if plan.generated:
@@ -589,12 +684,23 @@ def _upsert(engine: Engine, staged: StagedTable) -> Counts:
         engine.write_first_version(t, f"SELECT {select} FROM {valid}")
         counts.loaded = counts.read - counts.quarantined - extra_dups
         counts.duplicates = extra_dups
-        return counts
+        if money:  # repeated lines dropped by numbering are duplicates; the rest is loaded
+            kept = engine.first(f"SELECT {_sums(money_exprs)} FROM {valid}") if extra_dups else None
+            for i, mo in enumerate(money.values()):
+                mo.loaded = Decimal(kept[i]) if kept else mo.read - mo.quarantined
+                mo.duplicates = mo.read - mo.quarantined - mo.loaded
+        return counts, money
     classified = Relation("__s")
     engine.materialise(classified.name, classify_sql(name, keys, cols, valid, target_empty, repeated))
     loaded, updated, dups = (int(x) for x in engine.first(status_counts_sql(classified)))
     counts.loaded, counts.updated, counts.duplicates = loaded, updated, dups + extra_dups
+    if money:
+        by_status = [_sums(money_exprs, f"__status = '{status}'") for status in ("loaded", "updated")]
+        got = engine.first(f"SELECT {', '.join(by_status)} FROM {classified}")
+        for i, mo in enumerate(money.values()):
+            mo.loaded, mo.updated = Decimal(got[i]), Decimal(got[len(money) + i])
+            mo.duplicates = mo.read - mo.quarantined - mo.loaded - mo.updated
     changed = Relation("__w", (*t.column_names, "__existed"))
     engine.materialise(changed.name, changed_rows_sql(t, cols, classified))
     engine.write_changes(t, changed)
-    return counts
+    return counts, money

@@ -8,7 +8,7 @@ transpiled (see ``docs/spark.md``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from shoplens.errors import MappingError
 from shoplens.ingest.mapping import ColumnSpec, SourceSpec, is_aggregate, normalise_name
@@ -44,6 +44,7 @@ class Plan:
     generated: list[str]  # required columns ingest fills itself (order line numbers)
     raw_select: str  # SELECT producing raw canonical values + __file/__line/__seq
     validated_sql: str  # SELECT raw + parsed values + __column/__reason
+    key_exprs: list[str] = field(default_factory=list)  # a grouped table's key, as SQL over the source rows
 
 
 def resolve_raw(
@@ -138,11 +139,12 @@ TYPE_WORDS = {"DOUBLE": "a number", "INTEGER": "a whole number", "BIGINT": "a wh
 
 def checks(
     col: Column, text: str, val: str, max_future_days: int, generated: bool,
-    spec: ColumnSpec | None = None, source: SourceSpec | None = None,
+    spec: ColumnSpec | None = None, source: SourceSpec | None = None, zero_ok: str | None = None,
 ) -> list[tuple[str, str]]:
     """Ordered (condition, reason SQL) pairs for one column; the first true one wins.
 
-    ``text`` is the trimmed source text (NULL when empty), ``val`` the parsed value.
+    ``text`` is the trimmed source text (NULL when empty), ``val`` the parsed value;
+    ``zero_ok``: a condition under which 0 is allowed in a ``nonzero`` column.
     """
     shown = f"left(CAST({text} AS VARCHAR), 60)"
     out: list[tuple[str, str]] = []
@@ -166,7 +168,8 @@ def checks(
     if col.max is not None:
         out.append((f"{val} > {col.max!r}", f"'{col.name} ' || {shown} || ' is above the maximum {col.max:g}'"))
     if col.nonzero:
-        out.append((f"{val} = 0", lit(f"{col.name} is 0")))
+        states = f" and the row states no {' or '.join(col.zero_allowed_with)}" if col.zero_allowed_with else ""
+        out.append((f"{val} = 0" + (f" AND NOT ({zero_ok})" if zero_ok else ""), lit(f"{col.name} is 0{states}")))
     if col.allowed:
         allowed = ", ".join(lit(a) for a in col.allowed)
         out.append((f"{val} IS NOT NULL AND {val} NOT IN ({allowed})",
@@ -241,8 +244,11 @@ def plan_table(
         else:
             texts.append(f"{_text('r.' + quote(c))} AS {t}")
             parsed.append(f"{parse_sql(col, 't.' + t, specs.get(c), source)} AS {v}")
+        # a row of no units is kept when it states its amount or discount (schema: zero_allowed_with)
+        stated = [f"p.{quote(o + '__v')} IS NOT NULL" for o in col.zero_allowed_with if o in provided]
         conds += [(cond, c, reason) for cond, reason in
-                  checks(col, f"p.{t}", f"p.{v}", max_future_days, False, specs.get(c), source)]
+                  checks(col, f"p.{t}", f"p.{v}", max_future_days, False, specs.get(c), source,
+                         zero_ok=" OR ".join(stated) or None)]
     col_case = "CASE " + " ".join(f"WHEN {cond} THEN {lit(c)}" for cond, c, _ in conds) + " END" if conds else "NULL"
     reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, _, reason in conds) + " END" if conds else "NULL"
     out_cols = ", ".join(f"p.{quote(c + '__v')} AS {quote(c)}" for c in provided)
@@ -252,4 +258,5 @@ def plan_table(
         f"FROM (SELECT t.*, {', '.join(parsed)} FROM "
         f"(SELECT r.__file, r.__line, r.__seq, {', '.join(texts)} FROM ({raw_select}) r) t) p"
     )
-    return Plan(table=table, provided=provided, generated=generated, raw_select=raw_select, validated_sql=validated_sql)
+    return Plan(table=table, provided=provided, generated=generated, raw_select=raw_select, validated_sql=validated_sql,
+                key_exprs=key_exprs if grouped else [])

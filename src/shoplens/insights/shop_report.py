@@ -28,6 +28,7 @@ from shoplens import formatting as fmt
 from shoplens.errors import ConfigError, UserInputError
 from shoplens.insights.report import Report, kpi_html
 from shoplens.store.files import write_export
+from shoplens.store.shop import read_shop
 from shoplens.store.warehouse import Warehouse
 
 Lang = Literal["en", "zh"]
@@ -164,9 +165,11 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     if lang not in LANGS:
         raise UserInputError(f"lang must be one of {', '.join(LANGS)}, not {lang!r}")
     t = LABELS[lang]
-    currency = shop_currency(wh)
+    shop = read_shop(wh)  # the shop's own settings (shoplens shop set) come first
+    currency = shop.currency or shop_currency(wh)
     cur_label = currency or t["no_currency"]
-    report = Report(t["title"], t["subtitle"].format(path=wh.path.name), lang=lang, currency=currency)
+    report = Report(f"{t['title']}: {shop.name}" if shop.name else t["title"], t["subtitle"].format(path=wh.path.name),
+                    lang=lang, currency=currency)
     statuses: list[SectionStatus] = []
 
     def add(key: str, sources: list[str], tables: list[tuple[str, pd.DataFrame]], *, blocks: list[str] | None = None,

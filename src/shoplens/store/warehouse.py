@@ -127,6 +127,8 @@ class Warehouse:
         self.con.execute("SET enable_progress_bar = false")
         if not read_only:
             self.ensure_schema()
+        else:
+            self._shim_missing_columns()
         if check_storage:
             from shoplens.store.storage import check_engine
 
@@ -198,17 +200,38 @@ class Warehouse:
         return self.tmp_dir / "uploads" / self.path.stem
 
     def ensure_schema(self) -> None:
-        """Create missing tables; a table made by an older shoplens gets the columns added since
-        (nullable, empty), so warehouses created before a schema change keep working."""
+        """Create missing tables, and add the columns a newer schema has to an older warehouse's tables."""
+        missing = self._missing_columns()
         for table in TABLES.values():
-            self.con.execute(create_table_sql(table))
-            have = set(self.columns(table.name))
-            for c in table.columns:
-                if c.name not in have:
-                    self.con.execute(f"ALTER TABLE {quote_identifier(table.name)} ADD COLUMN "
-                                     f"{quote_identifier(c.name)} {c.type}")
+            if table.name not in missing:
+                self.con.execute(create_table_sql(table))  # IF NOT EXISTS: a view of that name stays
+            for col in missing.get(table.name, []):
+                self.con.execute(f"ALTER TABLE {quote_identifier(table.name)} "
+                                 f"ADD COLUMN {quote_identifier(col.name)} {col.type}")
         for sql in META_TABLES_SQL:
             self.con.execute(sql)
+
+    def _missing_columns(self) -> dict[str, list[Any]]:
+        """Canonical table -> the schema's columns its stored table lacks (a warehouse from an older version)."""
+        have: dict[str, set[str]] = {}
+        for t, c in self.con.execute(
+                "SELECT c.table_name, c.column_name FROM information_schema.columns c "
+                "JOIN information_schema.tables t USING (table_schema, table_name) "
+                "WHERE c.table_schema = 'main' AND t.table_type = 'BASE TABLE'").fetchall():
+            have.setdefault(t, set()).add(c)
+        return {name: [c for c in table.columns if c.name not in have[name]]
+                for name, table in TABLES.items() if name in have}
+
+    def _shim_missing_columns(self) -> None:
+        """A warehouse opened read-only cannot gain columns: a temporary view of the same name
+        (temporary objects come first in DuckDB's search path) shows them as NULL, so queries
+        written for the current schema run on an older file unchanged."""
+        catalog = quote_identifier(self.con.execute("SELECT current_database()").fetchall()[0][0])
+        for name, missing in self._missing_columns().items():
+            if missing:
+                nulls = ", ".join(f"CAST(NULL AS {c.type}) AS {quote_identifier(c.name)}" for c in missing)
+                self.con.execute(f"CREATE TEMP VIEW {quote_identifier(name)} AS "
+                                 f"SELECT *, {nulls} FROM {catalog}.main.{quote_identifier(name)}")
 
     @contextmanager
     def transaction(self) -> Iterator[duckdb.DuckDBPyConnection]:

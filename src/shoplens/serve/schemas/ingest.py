@@ -30,6 +30,17 @@ class DerivedCounts(ApiModel):
     duplicates: int = 0
 
 
+class MoneySums(ApiModel):
+    """One money column summed over the file's rows (exact to 4 places): read = loaded + updated +
+    quarantined + duplicates."""
+
+    read: Number = Field(description="the file's total")
+    loaded: Number
+    updated: Number
+    quarantined: Number
+    duplicates: Number
+
+
 class Accounting(ApiModel):
     """read = loaded + updated + quarantined + duplicates."""
 
@@ -44,3 +55,6 @@ class Accounting(ApiModel):
     run_id: str | None = None
     derived: dict[str, DerivedCounts] | None = Field(
         None, description="tables loaded alongside (e.g. products from order lines), with their own accounting")
+    money: dict[str, dict[str, MoneySums]] | None = Field(
+        None, description="table -> money column (and `value`: the order lines' value) -> sums; "
+                          "absent when the file has no money columns")
