@@ -38,7 +38,7 @@ from shoplens.campaigns.campaign import (
 )
 from shoplens.decide.abtest import assign as hashed_arm
 from shoplens.errors import InputFileError, NotComputedError, UserInputError
-from shoplens.privacy.consent import _check_internal
+from shoplens.privacy.consent import Default, _check_internal
 from shoplens.privacy.ids import to_external, to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 
@@ -167,50 +167,73 @@ def _capped(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> 
     return {r[0] for r in rows}
 
 
-def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None) -> Assignment:
-    """Assign the audience of campaign ``name`` (as of ``as_of``, YYYY-MM-DD; default now) to arms.
+def _inactive_reason(campaign: Campaign, at: datetime) -> str | None:
+    """Why ``campaign`` assigns no one at ``at`` (None while it does)."""
+    name = campaign.name
+    if campaign.status != "active":
+        return (f"campaign {name!r} is {campaign.status}; it assigns no one (create a new version "
+                "with `campaign create --replace` to restart it)")
+    if campaign.start and at.date() < _date(campaign.start, "start"):
+        return f"campaign {name!r} starts on {campaign.start}; assign on or after that day (--as-of)"
+    if campaign.end and at.date() > _date(campaign.end, "end"):
+        return f"campaign {name!r} ended on {campaign.end}; it assigns no one after that day"
+    return None
 
-    Returns the current assignment of every audience member who may be contacted (shop ids),
-    with counts: ``audience``, ``assigned`` (rows returned), ``newly_assigned``,
-    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``.
-    """
+
+def _at(as_of: str | None) -> datetime:
+    return utcnow() if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
+
+
+def _record(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> pd.DataFrame:
+    """Assign ``ids`` (warehouse ids, eligible, not yet assigned) at ``at``: stored and logged with
+    their propensities in the decision log."""
     from shoplens.decide.log import DecisionLog
 
-    campaign = get_campaign(wh, name)
-    if campaign.status != "active":
-        raise UserInputError(f"campaign {name!r} is {campaign.status}; it assigns no one (create a new version "
-                             "with `campaign create --replace` to restart it)")
-    at = utcnow() if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
-    if campaign.start and at.date() < _date(campaign.start, "start"):
-        raise UserInputError(f"campaign {name!r} starts on {campaign.start}; assign on or after that day (--as-of)")
-    if campaign.end and at.date() > _date(campaign.end, "end"):
-        raise UserInputError(f"campaign {name!r} ended on {campaign.end}; it assigns no one after that day")
-    ensure_tables(wh)
-    members = list(dict.fromkeys(audience_members(wh, campaign.audience, at)))
-    existing = wh.query("SELECT customer_id, arm, propensity, assigned_at FROM campaign_assignments "
-                        "WHERE campaign = ?", [name])
-    done = set(existing["customer_id"])
-    # consent is asked for everyone in the audience: earlier assignees who withdrew are not handed over
-    check = _check_internal(wh, members, CONSENT_ACTION)
-    allowed = set(check.allowed)
-    fresh = [c for c in members if c not in done and c in allowed]
-    capped = _capped(wh, campaign, fresh, at)
-    fresh = [c for c in fresh if c not in capped]
     weights = campaign.weights()
-    new = pd.DataFrame({"customer_id": fresh, "arm": [arm_of(c, campaign) for c in fresh]})
+    new = pd.DataFrame({"customer_id": ids, "arm": [arm_of(c, campaign) for c in ids]})
     new["propensity"] = new["arm"].map(weights).astype(float)
     new["assigned_at"] = pd.Timestamp(at)
     if len(new):
         new["decision_id"] = [uuid.uuid4().hex for _ in range(len(new))]
-        new["campaign"], new["version"] = name, campaign.version
+        new["campaign"], new["version"] = campaign.name, campaign.version
         with wh.transaction() as con:
             con.register("_new", new)
             con.execute("INSERT INTO campaign_assignments BY NAME SELECT * FROM _new")
             con.unregister("_new")
         DecisionLog(wh).record_many(pd.DataFrame({
             "decision_id": new["decision_id"], "occurred_at": new["assigned_at"], "customer_id": new["customer_id"],
-            "action": new["arm"], "propensity": new["propensity"], "policy": policy_name(name),
+            "action": new["arm"], "propensity": new["propensity"], "policy": policy_name(campaign.name),
             "policy_version": str(campaign.version), "decision_type": DECISION_TYPE}))
+    return new
+
+
+def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
+                    consent_default: Default = None) -> Assignment:
+    """Assign the audience of campaign ``name`` (as of ``as_of``, YYYY-MM-DD; default now) to arms.
+
+    Returns the current assignment of every audience member who may be contacted (shop ids),
+    with counts: ``audience``, ``assigned`` (rows returned), ``newly_assigned``,
+    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``.
+    ``consent_default`` overrides the policy's answer for never-asked customers (the server passes
+    the one it read at start).
+    """
+    campaign = get_campaign(wh, name)
+    at = _at(as_of)
+    why = _inactive_reason(campaign, at)
+    if why:
+        raise UserInputError(why)
+    ensure_tables(wh)
+    members = list(dict.fromkeys(audience_members(wh, campaign.audience, at)))
+    existing = wh.query("SELECT customer_id, arm, propensity, assigned_at FROM campaign_assignments "
+                        "WHERE campaign = ?", [name])
+    done = set(existing["customer_id"])
+    # consent is asked for everyone in the audience: earlier assignees who withdrew are not handed over
+    check = _check_internal(wh, members, CONSENT_ACTION, consent_default)
+    allowed = set(check.allowed)
+    fresh = [c for c in members if c not in done and c in allowed]
+    capped = _capped(wh, campaign, fresh, at)
+    fresh = [c for c in fresh if c not in capped]
+    new = _record(wh, campaign, fresh, at)
     member_set = set(members)
     current = pd.concat([existing[existing["customer_id"].isin(member_set & allowed)],
                          new[["customer_id", "arm", "propensity", "assigned_at"]]], ignore_index=True)
@@ -237,3 +260,49 @@ def write_assignments(wh: Warehouse, result: Assignment, path: str | Path) -> Pa
     frame["assigned_at"] = pd.to_datetime(frame["assigned_at"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     result.path = write_export(wh, path, frame, kind="campaign_assignments", id_column="customer_id")
     return result.path
+
+
+def live_offer(wh: Warehouse, name: str, customer_id: str, *, as_of: str | None = None,
+               consent_default: Default = None) -> dict[str, Any]:
+    """The offer of campaign ``name`` for one customer (the shop's id), for the storefront.
+
+    A known customer who consents to marketing and is in the audience gets their sticky arm:
+    the one stored if already assigned (batch or live), otherwise the same hash the batch uses,
+    stored and logged now (``newly_assigned``), so the orders that follow are attributed.
+    ``arm`` is null, with a ``reason``, for a stopped (or not yet started, or ended) campaign, an
+    unknown id, a customer without marketing consent, one not in the audience or over the
+    frequency cap; an assigned customer in ``control`` gets ``arm`` ``control`` and ``offer`` null
+    (show nothing). ``customer_id`` comes back as given.
+
+    >>> # live_offer(wh, "winback", "12348")["arm"] -> 'free_shipping'
+    """
+    campaign = get_campaign(wh, name)
+    at = _at(as_of)
+    out: dict[str, Any] = {"campaign": name, "version": campaign.version, "customer_id": customer_id, "arm": None,
+                           "offer": None, "propensity": None, "assigned_at": None, "newly_assigned": False,
+                           "reason": None}
+    why = _inactive_reason(campaign, at)
+    if why:
+        return out | {"reason": why}
+    internal = to_internal(wh, [customer_id])[0]
+    check = _check_internal(wh, [internal], CONSENT_ACTION, consent_default)
+    if not check.allowed:
+        return out | {"reason": check.reason(internal or "") or "unknown customer"}
+    ensure_tables(wh)
+    if internal not in set(audience_members(wh, campaign.audience, at)):
+        return out | {"reason": f"not in the audience of campaign {name!r} ({campaign.audience})"}
+    stored = wh.query("SELECT arm, propensity, assigned_at FROM campaign_assignments WHERE campaign = ? "
+                      "AND customer_id = ? ORDER BY assigned_at LIMIT 1", [name, internal])
+    if stored.empty:
+        if internal in _capped(wh, campaign, [internal], at):
+            return out | {"reason": f"over the frequency cap: offers from {campaign.frequency_cap} other campaign(s) "
+                                    f"in the {campaign.cap_days} days before"}
+        stored = _record(wh, campaign, [internal], at)
+        out["newly_assigned"] = True
+    row = stored.iloc[0]
+    arm = str(row["arm"])
+    offer = next(({"name": a.name, "kind": a.kind, "value": a.value, "cost": a.cost}
+                  for a in campaign.arms if a.name == arm), None)
+    return out | {"arm": arm, "offer": offer, "propensity": float(row["propensity"]),
+                  "assigned_at": pd.Timestamp(row["assigned_at"]).to_pydatetime(),
+                  "reason": "control group: show no offer" if arm == CONTROL else None}

@@ -250,3 +250,19 @@ def versions(wh: Warehouse, name: str) -> list[dict[str, Any]]:
     rows = wh.con.execute("SELECT version, status, created_at FROM campaigns WHERE name = ? ORDER BY version",
                           [name]).fetchall()
     return [{"version": v, "status": s, "created_at": t} for v, s, t in rows]
+
+
+def campaign_runs(wh: Warehouse, name: str) -> pd.DataFrame:
+    """The assignment runs of campaign ``name``, oldest first (counts only, no customer ids)."""
+    get_campaign(wh, name)
+    ensure_tables(wh)
+    return wh.query("SELECT * EXCLUDE (campaign) FROM campaign_runs WHERE campaign = ? ORDER BY run_at", [name])
+
+
+def campaign_detail(wh: Warehouse, name: str) -> dict[str, Any]:
+    """A campaign's latest version with its version history and its assignment runs (what
+    ``campaign show --json`` and ``GET /api/v1/campaigns/{name}`` answer)."""
+    from shoplens.jsonsafe import records
+
+    campaign = get_campaign(wh, name)
+    return {**campaign.to_dict(), "versions": versions(wh, name), "runs": records(campaign_runs(wh, name))}

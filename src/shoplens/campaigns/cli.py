@@ -205,19 +205,15 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def show_cmd(ctx: typer.Context, name: Annotated[str, typer.Argument(help="campaign name")],
              json_out: JsonOpt = False) -> None:
     """A campaign's latest version, its version history and its assignment runs."""
-    from shoplens.campaigns.campaign import get_campaign, versions
-    from shoplens.customers.output import records
+    from shoplens.campaigns.campaign import campaign_detail
 
     with open_warehouse(ctx) as wh:
-        campaign = get_campaign(wh, name)
-        history = versions(wh, name)
-        runs = records(wh.query("SELECT * EXCLUDE (campaign) FROM campaign_runs WHERE campaign = ? ORDER BY run_at",
-                                [name]))
-    out = {**campaign.to_dict(), "versions": history, "runs": runs}
+        out = campaign_detail(wh, name)
     if json_out:
         print_json(out)
         return
-    console.print(rows_table([{"field": k, "value": str(v)} for k, v in campaign.to_dict().items()],
+    runs = out["runs"]
+    console.print(rows_table([{"field": k, "value": str(v)} for k, v in out.items() if k not in ("versions", "runs")],
                              title=f"Campaign {name}"))
     if runs:
         console.print(rows_table(runs, title="Assignment runs"))

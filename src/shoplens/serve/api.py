@@ -9,13 +9,24 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from shoplens.serve.routes import (customers, decisions, experiments, ingest, models, privacy, recs, segments, system,
-                                   text)
+from shoplens.serve.routes import (
+    campaigns,
+    customers,
+    decisions,
+    experiments,
+    ingest,
+    models,
+    privacy,
+    recs,
+    segments,
+    system,
+    text,
+)
 from shoplens.serve.settings import API_PREFIX
 
 __all__ = ["API_PREFIX", "api_router"]
 
 api_router = APIRouter()
 api_router.include_router(system.open_router)  # /health: the only route open without a key
-for resource in (system, ingest, customers, segments, text, recs, decisions, experiments, models, privacy):
+for resource in (system, ingest, customers, segments, campaigns, text, recs, decisions, experiments, models, privacy):
     api_router.include_router(resource.router)

@@ -1,5 +1,5 @@
 """The API's routes, one module per resource (``ingest``, ``customers``, ``segments``, ``recs``,
-``text``, ``decisions``, ``experiments``, ``models``, ``privacy``, ``system``), gathered by
+``campaigns``, ``text``, ``decisions``, ``experiments``, ``models``, ``privacy``, ``system``), gathered by
 :mod:`shoplens.serve.api` and mounted once under ``/api/v1``; ``dashboard`` serves the static page.
 
 A route checks the caller (``deps``), calls one capability function and answers with a response
