@@ -90,7 +90,7 @@ def _shop_files(folder: Path) -> None:
 
 def _example_folder(demo: doc_figures.DemoBuild, folder: Path) -> Path:
     shutil.copytree(demo.folder / ".shoplens", folder / ".shoplens", symlinks=True)
-    for name in ("bench", "scripts", "tests"):  # a clone of the repository: its scripts and test data
+    for name in ("bench", "scripts", "src", "tests"):  # a clone of the repository: its scripts and test data
         (folder / name).symlink_to(ROOT / name)
     _shop_files(folder)
     return _fake_venv(folder)

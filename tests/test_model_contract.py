@@ -320,6 +320,7 @@ REGISTRY: dict[type[Model], Spec] = {
                          lambda m, d: {"predict": lambda: m.predict(d["queries"]),
                                        "positive_proba": lambda: m.positive_proba(d["queries"]),
                                        "binary": lambda: m.binary(d["queries"]),
+                                       "clause_positive_proba": lambda: m.clause_positive_proba(d["queries"]),
                                        # re-weighted to the class balance of other texts (no labels)
                                        "adapt": lambda: m.adapt(d["texts"][::-3]).positive_proba(d["queries"])}),
     CharNgramVocabulary: Spec({"ngram_range": (1, 3), "min_df": 2}, "intents", lambda m, d: m.fit(d["texts"]),

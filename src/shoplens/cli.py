@@ -168,6 +168,35 @@ def status_cmd(
                                  title=f"Drift at {drift['computed_at'][:16]} (PSI > 0.1 moderate, > 0.25 significant)"))
 
 
+@app.command("report")
+def report_cmd(
+    ctx: typer.Context,
+    output: Annotated[Optional[Path], typer.Option("--output", help="HTML file to write [default: report.html beside the warehouse]",
+                                                   show_default=False)] = None,
+    lang: Annotated[str, typer.Option("--lang", help="language of titles and hints: en or zh")] = "en",
+    json_out: Annotated[bool, typer.Option("--json", help="print JSON {path, lang, currency, sections: [{key, title, present, fill, sources}]}")] = False,
+) -> None:
+    """Write an HTML report of what the warehouse holds; each empty section names the command that fills it.
+
+    Reads the warehouse read-only: the only thing written is the report file (recorded, so erasure finds it).
+    """
+    from shoplens.insights.shop_report import build_shop_report, write_shop_report
+
+    if lang not in ("en", "zh"):
+        raise UserInputError(f"--lang must be en or zh, not {lang!r}")
+    with open_warehouse(ctx, read_only=True) as wh:
+        built = build_shop_report(wh, lang=lang)  # type: ignore[arg-type]
+        out = output or (wh.home / "report.html")
+    with open_warehouse(ctx) as wh:  # only to record the file it writes
+        path = write_shop_report(wh, out, built)
+    if json_out:
+        print_json({"path": str(path), **built.summary()})
+        return
+    console.print(rows_table([{"section": s.title, "data": "yes" if s.present else f"run `{s.fill}`"}
+                              for s in built.sections], title="Report sections"))
+    console.print(f"Report: [bold]{escape(str(path.resolve()))}[/bold]")
+
+
 @app.command("presets")
 def presets_cmd() -> None:
     """List the mapping presets for known export formats."""

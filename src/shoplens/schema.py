@@ -77,7 +77,29 @@ class Table:
 
 C = Column
 
-EVENT_TYPES = ("view", "cart", "remove_cart", "purchase", "click", "search", "favorite", "ad_click", "ad_impression")
+EVENT_TYPES = ("view", "cart", "remove_cart", "purchase", "click", "search", "favorite", "ad_click", "ad_impression",
+               "list_view", "cart_view", "checkout", "refund", "promotion_view", "promotion_click", "coupon",
+               "page", "other")
+
+#: Segment / RudderStack e-commerce spec event names and the canonical ``event_type`` each maps to.
+#: Events with another name are stored as ``other`` with their name in ``event_name``.
+SPEC_EVENT_TYPES: dict[str, str] = {
+    "Products Searched": "search",
+    "Product List Viewed": "list_view",
+    "Product List Filtered": "list_view",
+    "Product Clicked": "click",
+    "Product Viewed": "view",
+    "Product Added": "cart",
+    "Product Removed": "remove_cart",
+    "Cart Viewed": "cart_view",
+    "Checkout Started": "checkout",
+    "Order Completed": "purchase",
+    "Order Refunded": "refund",
+    "Promotion Viewed": "promotion_view",
+    "Promotion Clicked": "promotion_click",
+    "Coupon Applied": "coupon",
+    "Product Added to Wishlist": "favorite",
+}
 ORDER_STATUSES = ("completed", "pending", "paid", "shipped", "delivered", "cancelled", "returned", "refunded", "adjustment")
 
 TABLES: dict[str, Table] = {
@@ -166,6 +188,10 @@ TABLES: dict[str, Table] = {
                 C("category", "VARCHAR"),
                 C("query", "VARCHAR", description="search text"),
                 C("channel", "VARCHAR"),
+                C("event_name", "VARCHAR", description="the event's name as sent (e.g. 'Product Viewed'); empty for file rows"),
+                C("anonymous_id", "VARCHAR", description="the visitor's anonymous id before identification"),
+                C("message_id", "VARCHAR", description="the sender's unique id of the event (duplicates are stored once)"),
+                C("received_at", "TIMESTAMP", description="when shoplens received the event (occurred_at is the client's time)"),
             ),
             key=("customer_id", "session_id", "event_type", "product_id", "occurred_at"),
             time_column="occurred_at",

@@ -117,6 +117,16 @@ def test_erase_and_verify_through_the_real_entry_point(demo_copy) -> None:
     assert audit.returncode == 0 and json.loads(audit.stdout)["count"] > 0
 
 
+def test_audit_before_any_erasure_says_so(demo_copy) -> None:
+    env = {"SHOPLENS_SECRET": DEMO_SECRET}
+    proc = run_cli("-w", str(demo_copy), "privacy", "audit", env=env)
+    assert proc.returncode == 0 and proc.stdout.strip() == "No erasures yet."
+    one = run_cli("-w", str(demo_copy), "privacy", "audit", "--customer", "[b]12348", env=env)
+    assert one.returncode == 0 and one.stdout.strip() == "No erasures recorded for customer [b]12348."
+    body = json.loads(run_cli("-w", str(demo_copy), "privacy", "audit", "--json", env=env).stdout)
+    assert body == {"data": [], "count": 0}
+
+
 @pytest.mark.parametrize("args, message", [
     (["erase"], "exactly one of"),
     (["erase", "--customer", "1", "--verify", "1"], "exactly one of"),

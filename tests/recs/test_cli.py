@@ -89,6 +89,29 @@ def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
     assert no_consent["score"].tolist() == unknown["score"].tolist() and no_consent["score"].iloc[0] < 1
 
 
+def test_recommend_one_customer_prints_the_same_list_as_the_file(wpath: Path, tmp_path: Path) -> None:
+    personal = shop_ids(wpath, True, 1)[0]
+    refused = shop_ids(wpath, False, 1)[0]
+    users = tmp_path / "users.txt"
+    users.write_text(personal + "\n")
+    out = tmp_path / "out.csv"
+    assert invoke(wpath, "recommend", "--users-file", str(users), "--k", "5", "--output", str(out)).exit_code == 0
+    from_file = pd.read_csv(out, dtype={"customer_id": str, "product_id": str})
+    one = invoke(wpath, "recommend", personal, "--k", "5", "--json")
+    assert one.exit_code == 0, one.output
+    body = json.loads(one.stdout)
+    assert body["customer"] == personal and body["personalised"] is True
+    assert [r["product_id"] for r in body["recommendations"]] == from_file["product_id"].tolist()
+    assert [r["rank"] for r in body["recommendations"]] == [1, 2, 3, 4, 5]
+    assert all(r["name"] for r in body["recommendations"])  # readable: the product's name beside its id
+    table = invoke(wpath, "recommend", refused, "--k", "3")
+    assert table.exit_code == 0 and f"Recommendations for customer {refused}" in table.stdout
+    assert "The popular list" in table.stdout
+    assert json.loads(invoke(wpath, "recommend", refused, "--k", "3", "--json").stdout)["personalised"] is False
+    odd = invoke(wpath, "recommend", "[b]new", "--k", "2")  # an id is text, never Rich markup
+    assert odd.exit_code == 0 and "Recommendations for customer [b]new" in odd.stdout
+
+
 def test_recommend_csv_cannot_run_spreadsheet_formulas(wpath: Path, tmp_path: Path) -> None:
     """Regression (#16 item 14): ids starting with =, +, -, @ were written as they came."""
     users = tmp_path / "users.txt"
@@ -174,6 +197,9 @@ def test_similar_and_rules(wpath: Path) -> None:
     (["train", "--until", "1999-01-01"], "no orders or events"),
     (["recommend", "--users-file", "/nonexistent/users.txt", "--output", "o.csv"], "file not found"),
     (["recommend", "--users-file", __file__, "--output", "o.csv", "--k", "0"], "--k"),
+    (["recommend"], "give one CUSTOMER id, or --users-file"),
+    (["recommend", "12348", "--users-file", __file__, "--output", "o.csv"], "give one CUSTOMER id, or --users-file"),
+    (["recommend", "--users-file", __file__], "--users-file needs --output"),
     (["evaluate", "--k", "10"], "--cutoff"),
     (["evaluate", "--cutoff", "2030-01-01"], "cutoff"),
     (["evaluate", "--cutoff", "2011-11-01", "--models", "nope"], "unknown model"),

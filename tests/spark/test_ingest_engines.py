@@ -133,3 +133,21 @@ def test_strict_and_mapping_errors_read_the_same_on_both_engines(spark, tmp_path
     assert strict.startswith("--strict: 4 bad row(s), nothing was loaded. First: o.csv, line 3, column ordered_at")
     assert mapped == "the mapping's expressions do not fit the file"
     assert runs == 0
+
+
+def test_taobao_reports_as_downloaded_give_the_same_rows_on_both_engines(spark, tmp_path):
+    """GB18030, CRLF, ="..." order numbers and '-prefixed mobiles (spreadsheet_text) on Spark too."""
+    from tests.ingest.test_platform_presets import taobao_reports
+
+    def run(wh, folder, settings):
+        orders, items = taobao_reports(folder)
+        ro = ingest(wh, [orders], preset="taobao-orders", settings=settings)
+        ri = ingest(wh, [items], preset="taobao-items", settings=settings)
+        rows = wh.query("SELECT order_id, status, round(total_amount, 2) AS t, CAST(ordered_at AS VARCHAR) AS at "
+                        "FROM orders ORDER BY order_id").values.tolist()
+        return (ro.read, ro.loaded, ri.read, ri.loaded, ri.quarantined), rows
+
+    out = _each_engine(tmp_path, run)
+    assert out["duckdb"] == out["spark"]
+    assert out["duckdb"][0] == (3, 3, 4, 3, 1)
+    assert out["duckdb"][1][0][:2] == ["3312345678901234567", "completed"]

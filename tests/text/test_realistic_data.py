@@ -32,7 +32,8 @@ def test_intent_test_sets_cover_every_intent_and_out_of_scope(lang: str) -> None
 @pytest.mark.parametrize("lang", ["en", "zh"])
 def test_training_messages_never_repeat_a_test_message(lang: str) -> None:
     test = set(read(f"{lang}_intents_test.tsv")["text"].str.lower().str.strip())
-    train = read(f"{lang}_intents_train.tsv")
+    more = [read("zh_intents_train_2.tsv"), read("zh_intents_train_3.tsv")] if lang == "zh" else []
+    train = pd.concat([read(f"{lang}_intents_train.tsv")] + more)
     assert set(train["intent"]) <= set(INTENTS) | {OTHER}
     assert not (set(train["text"].str.lower().str.strip()) & test)
     older = pd.concat([pd.read_csv(DATA / "zh_intents_train.csv", dtype=str), pd.read_csv(DATA / "en_other_intents.csv", dtype=str)])
@@ -45,6 +46,39 @@ def test_negation_contrast_sets(lang: str, rows: int) -> None:
     assert len(frame) >= rows and set(frame["label"]) == {"positive", "negative"}
     assert abs((frame["label"] == "positive").mean() - 0.5) < 0.1
     for spec in frame["aspects"]:
+        for part in filter(None, spec.split(";")):
+            aspect, polarity = part.split(":")
+            assert aspect in ASPECTS and polarity in {"positive", "negative", "neutral"}
+
+
+def _nearest_test_similarity(texts: list[str], test: list[str]) -> list[float]:
+    """Character-trigram TF-IDF cosine of each text with its nearest test text."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.metrics.pairwise import cosine_similarity
+
+    vec = TfidfVectorizer(analyzer="char", ngram_range=(3, 3)).fit(texts + test)
+    return cosine_similarity(vec.transform(texts), vec.transform(test)).max(axis=1).tolist()
+
+
+@pytest.mark.parametrize("name, least", [("zh_intents_train_2.tsv", 10), ("zh_intents_train_3.tsv", 6)])
+def test_later_zh_training_passes_cover_every_intent(name: str, least: int) -> None:
+    more = read(name)
+    counts = more["intent"].value_counts()
+    assert set(counts.index) == set(INTENTS) | {OTHER} and counts.min() >= least
+    assert not more["text"].duplicated().any()
+    # no near copy of a test message either (the first pass of this file had some: "可以货到付款不" / "...不？")
+    assert max(_nearest_test_similarity(more["text"].tolist(), read("zh_intents_test.tsv")["text"].tolist())) < 0.6
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_negation_development_sentences_are_apart_from_the_test_set(lang: str) -> None:
+    dev = pd.read_csv(DATA / "dev" / f"{lang}_negation_dev.tsv", sep="\t", quoting=csv.QUOTE_NONE, dtype=str,
+                      keep_default_na=False)
+    assert len(dev) >= 100 and set(dev["label"]) == {"positive", "negative"}
+    test = set(read(f"{lang}_negation_contrast.tsv")["text"].str.lower().str.strip())
+    assert not (set(dev["text"].str.lower().str.strip()) & test)
+    assert max(_nearest_test_similarity(dev["text"].tolist(), sorted(test))) < 0.6  # no paraphrase of a test row
+    for spec in dev["aspects"]:
         for part in filter(None, spec.split(";")):
             aspect, polarity = part.split(":")
             assert aspect in ASPECTS and polarity in {"positive", "negative", "neutral"}

@@ -32,6 +32,7 @@ typed (:class:`shoplens.store.staging.Relation`).
 from __future__ import annotations
 
 import re
+import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -42,7 +43,7 @@ from typing import Any, Literal
 import duckdb
 
 from shoplens.errors import EngineMismatchError, MappingError, StrictModeError, UserInputError
-from shoplens.ingest.mapping import Mapping, normalise_name, quote
+from shoplens.ingest.mapping import Mapping, normalise_name, quote, spreadsheet_text_sql
 from shoplens.ingest.sources import Source, StagedFile, StageOptions, open_source
 from shoplens.ingest.validate import Plan, plan_table
 from shoplens.schema import TABLES, Table, get_table
@@ -199,8 +200,11 @@ def ingest(
         raise
     finally:
         engine.end_run()
-        for p in warehouse.tmp_dir.glob("__stage_*"):
-            p.unlink(missing_ok=True)
+        for p in warehouse.tmp_dir.glob("__stage_*"):  # decoded copies may hold personal data
+            if p.is_dir():
+                shutil.rmtree(p, ignore_errors=True)
+            else:
+                p.unlink(missing_ok=True)
     if mirror and state.canonical == "spark":  # every canonical table, verified, in one DuckDB transaction
         step("copying to the DuckDB file", 0.95)
         keep_duckdb_copy(warehouse)
@@ -300,6 +304,13 @@ def _run(
     for s in staged:
         columns += [c for c in s.columns if c not in columns]
     files_label = ", ".join(s.label for s in staged)
+    if m.source.spreadsheet_text:  # ="0123" and '0123 read as the text inside (platform exports)
+        text = Relation("__src_text", src.columns)
+        types = engine.column_types(src)
+        texts = [c for c in columns if types.get(c) == "VARCHAR"]
+        others = tuple(quote(c) for c in columns if c not in texts)
+        engine.create_view(text.name, spreadsheet_text_sql(texts, src.name, keep=(*others, "__file", "__line", "__seq")))
+        src = text
     src_types = engine.column_types(src)
     by_norm = {normalise_name(c): c for c in columns}
     direct_types = {
@@ -369,6 +380,9 @@ def _run(
     notes = [n for s in staged for n in s.notes]
     used = " ".join(t.plan.raw_select for t in tables.values())
     unused = [c for c in columns if quote(c) not in used and not re.search(r"\b" + re.escape(c) + r"\b", used)]
+    if "customers" in tables and "consent_marketing" not in tables["customers"].plan.provided:
+        notes.append("no marketing consent column: customers from this source are not marketable "
+                     "(consent is opt-in; load consent_marketing to record it)")
     if unused:
         notes.append("columns not used: " + ", ".join(unused[:12]) + (" ..." if len(unused) > 12 else ""))
     return IngestResult(

@@ -7,6 +7,7 @@ A mapping is a TOML or YAML file (or a named preset shipped with shoplens)::
     date_formats = ["%d/%m/%Y %H:%M"]   # tried in order; ISO 8601 always works
     encoding = "gb18030"                # optional; detected when absent
     delimiter = ";"                     # optional; detected when absent
+    spreadsheet_text = true             # optional: read ="0123" and '0123 as the text 0123
 
     [tables.order_items]                # the first table gets one row per source row
     order_id = "InvoiceNo"              # a plain string renames a source column
@@ -38,7 +39,7 @@ from sqlglot import exp
 
 from shoplens.errors import MappingError
 from shoplens.schema import TABLES, get_table
-from shoplens.store.staging import quote  # noqa: F401  (the one definition, re-exported for ingest)
+from shoplens.store.staging import quote  # the one definition (also re-exported for ingest)
 
 
 class ColumnSpec(BaseModel):
@@ -75,6 +76,8 @@ class SourceSpec(BaseModel):
     encoding: str | None = None
     delimiter: str | None = None
     format: str | None = Field(None, description="csv, parquet or jsonl; from the file name when absent")
+    spreadsheet_text: bool = Field(
+        False, description="values written for spreadsheets as =\"...\" or with a leading ' are read as the text inside")
 
 
 class Mapping(BaseModel):
@@ -177,6 +180,27 @@ def list_presets() -> dict[str, str]:
         if p.name.endswith(".toml"):
             out[p.name[:-5]] = tomllib.loads(p.read_text(encoding="utf-8")).get("description", "")
     return out
+
+
+def spreadsheet_text_sql(columns: list[str], view: str, keep: tuple[str, ...] = ("__file", "__line", "__seq")) -> str:
+    """SELECT over ``view`` reading each of ``columns`` as the text a spreadsheet would show.
+
+    Platform exports (Taobao, Tmall, many ERPs) write long numbers as ``="3312345678901234567"``
+    and phone numbers as ``'13800138000`` so that spreadsheets keep them as text; the value is
+    the text inside. Written with LIKE and substr only, so that it runs on every engine.
+
+    >>> import duckdb
+    >>> con = duckdb.connect()
+    >>> _ = con.execute(\"\"\"CREATE TABLE t AS SELECT * FROM (VALUES ('="0012"', '''138'), ('plain', NULL)) v(a, b)\"\"\")
+    >>> con.execute(spreadsheet_text_sql(["a", "b"], "t", keep=())).fetchall()
+    [('0012', '138'), ('plain', None)]
+    """
+    items = []
+    for c in columns:
+        q = quote(c)
+        items.append(f"CASE WHEN {q} LIKE '=\"%\"' THEN substr({q}, 3, length({q}) - 3) "
+                     f"WHEN {q} LIKE '''%' THEN substr({q}, 2) ELSE {q} END AS {q}")
+    return f"SELECT {', '.join([*items, *keep])} FROM {view}"
 
 
 def _parse_expr(sql: str, where: str) -> exp.Expression:

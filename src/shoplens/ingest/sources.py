@@ -120,7 +120,7 @@ class FileSource(Source):
             enc = "utf-8"
         src, notes = self.path, []
         if enc != "utf-8":
-            src = transcode(self.path, enc, options.tmp_dir / f"__stage_{index}.utf8")
+            src = transcode(self.path, enc, stage_copy(options.tmp_dir, index, ".csv"))
             notes.append(f"decoded as {'UTF-8 with GB18030 lines' if enc == 'mixed' else enc}")
         try:
             read = engine.read_file(name, self._request(src, index, options))  # type: ignore[attr-defined]
@@ -186,7 +186,7 @@ class ParquetSource(FileSource):
     def _stage(self, engine: Engine, name: str, index: int, options: StageOptions, encoding: str | None) -> StagedFile:
         src = self.path
         if _is_gzip(self.path):
-            src = options.tmp_dir / f"__stage_{index}.parquet"
+            src = stage_copy(options.tmp_dir, index, ".parquet")
             with gzip.open(self.path, "rb") as fin, open(src, "wb") as fout:
                 try:
                     while chunk := fin.read(1 << 20):
@@ -225,6 +225,20 @@ def open_source(path: str | Path, *, fmt: str | None = None, encoding: str | Non
         head = _head(path, 64)
         by_name = [k for k in kinds if k.sniff(head)] or [CsvSource]
     return by_name[0](path, encoding=encoding, delimiter=delimiter)
+
+
+def stage_copy(tmp_dir: Path, index: int, suffix: str) -> Path:
+    """Where a run keeps its decoded or unpacked copy of source ``index``: a file in the
+    folder ``__stage_INDEX`` (removed after the run). The file's own name must not start
+    with ``_`` or ``.``: Spark silently skips such files, even when named explicitly.
+
+    >>> import tempfile
+    >>> stage_copy(Path(tempfile.mkdtemp()), 0, ".csv").relative_to(Path(tempfile.gettempdir())).parts[1:]
+    ('__stage_0', 'source.csv')
+    """
+    folder = tmp_dir / f"__stage_{index}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"source{suffix}"
 
 
 def _is_gzip(path: Path) -> bool:

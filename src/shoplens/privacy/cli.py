@@ -97,6 +97,8 @@ def audit_cmd(
         rows = audit_log(wh, customer)
     if as_json:
         print_json({"data": rows, "count": len(rows)})
+    elif not rows:
+        console.print("No erasures yet." if customer is None else f"No erasures recorded for customer {escape(customer)}.")
     else:
         console.print(rows_table(rows, title=f"erasure audit ({len(rows)} record(s))"))
 

@@ -7,13 +7,16 @@ Customer ids in and out are the shop's own.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 from rich.markup import escape
 
 from shoplens.cli_common import console, frame_table, open_warehouse, print_json, rows_table
 from shoplens.errors import UserInputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 recs_app = typer.Typer(help="Recommendations and cross-sell: train, recommend, evaluate, similar items, rules.",
                        no_args_is_help=True)
@@ -58,8 +61,12 @@ def train_cmd(
 @recs_app.command("recommend")
 def recommend_cmd(
     ctx: typer.Context,
-    users_file: Annotated[Path, typer.Option("--users-file", help="customer ids, one per line, or a CSV with a customer_id column")],
-    output: Annotated[Path, typer.Option("--output", help="CSV to write: customer_id, rank, product_id, score, reason, personalised")],
+    customer: Annotated[Optional[str], typer.Argument(help="one customer (the shop's id): print the list; "
+                                                      "or give --users-file and --output", show_default=False)] = None,
+    users_file: Annotated[Optional[Path], typer.Option("--users-file", help="customer ids, one per line, or a CSV with a customer_id column",
+                                                       show_default=False)] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="CSV to write: customer_id, rank, product_id, score, reason, personalised",
+                                                   show_default=False)] = None,
     k: Annotated[int, typer.Option("--k", help="recommendations per customer")] = 10,
     exclude_purchased: Annotated[bool, typer.Option("--exclude-purchased", help="never recommend a product the customer bought before "
                                                     "(default: repeats allowed when the model judges them likely)")] = False,
@@ -73,7 +80,7 @@ def recommend_cmd(
                                                             show_default=False)] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Write top-K recommendations with a reason each for the customers in a file.
+    """Top-K recommendations with a reason each: for one CUSTOMER (printed), or for the customers in a file (CSV).
 
     Columns: customer_id, rank, product_id, score (0-1), reason, personalised. Customers
     without personalisation consent, and ids that are not customers (cold start), get the
@@ -81,7 +88,8 @@ def recommend_cmd(
     The CSV is safe to open in a spreadsheet (cells that would run as formulas start with ').
 
     JSON: {output, customers, rows, not_personalised, k}; not_personalised counts the
-    customers whose list did not use their history (no consent, or unknown).
+    customers whose list did not use their history (no consent, or unknown). For one
+    CUSTOMER without --output: {customer, personalised, recommendations: [{rank, product_id, name, score, reason}]}.
     """
     from shoplens.errors import InputFileError
     from shoplens.recs.base import RecFilters
@@ -91,7 +99,11 @@ def recommend_cmd(
 
     if k < 1:
         raise UserInputError(f"--k must be at least 1 (got {k})")
-    ids = read_customer_ids(users_file)
+    if (customer is None) == (users_file is None):
+        raise UserInputError("give one CUSTOMER id, or --users-file FILE with --output CSV")
+    if users_file is not None and output is None:
+        raise UserInputError("--users-file needs --output CSV (where to write the lists)")
+    ids = [customer] if customer is not None else read_customer_ids(users_file)
     excluded: frozenset[str] = frozenset()
     if exclude is not None:
         if not exclude.is_file():
@@ -100,6 +112,14 @@ def recommend_cmd(
     filters = RecFilters(exclude_purchased=exclude_purchased, in_stock_only=in_stock,
                          categories=tuple(category) if category else None, price_min=price_min,
                          price_max=price_max, exclude_products=excluded, max_per_category=max_per_category)
+    if customer is not None and output is None:
+        from shoplens.recs.service import with_names
+
+        with open_warehouse(ctx, read_only=True) as wh:  # nothing is written
+            frame = with_names(wh, recommend(wh, ids, k=k, filters=filters), "product_id")
+        _print_one(customer, frame, json_out)
+        return
+    assert output is not None
     if output.parent and not output.parent.exists():
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
     with open_warehouse(ctx) as wh:  # writable: the output file is recorded for erasure
@@ -116,6 +136,21 @@ def recommend_cmd(
     if not_personal:
         console.print(f"{not_personal} customer(s) got the popular list (unknown to the model, or no "
                       "personalisation consent).")
+
+
+def _print_one(customer: str, frame: pd.DataFrame, json_out: bool) -> None:
+    """One customer's list on the terminal (or as JSON)."""
+    personal = bool(frame["personalised"].any()) if len(frame) else False
+    cols = [c for c in ("rank", "product_id", "product_id_name", "score", "reason") if c in frame.columns]
+    if json_out:
+        from shoplens.customers.output import records
+
+        rows = records(frame[cols].rename(columns={"product_id_name": "name"}))
+        print_json({"customer": customer, "personalised": personal, "recommendations": rows})
+        return
+    console.print(frame_table(frame[cols].rename(columns={"product_id_name": "name"}), title=f"Recommendations for customer {customer}"))
+    if not personal:
+        console.print("The popular list: the customer is unknown to the model or gave no personalisation consent.")
 
 
 @recs_app.command("evaluate")

@@ -84,7 +84,8 @@ def score_sentiment(texts: Sequence[object], lang: str = "auto", *,
 def sentiment_scorers(models: dict[str, Any] | None = None) -> dict[str, Callable[[list[str]], np.ndarray]]:
     """Clause scorers (P(positive)) per language, for aspect polarity."""
     get = lambda n: (models or {}).get(n) or load_model(n)  # noqa: E731
-    return {"zh": get("zh_sentiment").positive_proba, "en": get("en_sentiment").positive_proba}
+    scorer = lambda m: getattr(m, "clause_positive_proba", m.positive_proba)  # noqa: E731 (models before issue #20: text reading)
+    return {"zh": scorer(get("zh_sentiment")), "en": scorer(get("en_sentiment"))}
 
 
 def extract_aspects(texts: Sequence[object], lang: str = "auto", *, languages: Sequence[str] | None = None,
@@ -208,10 +209,16 @@ def _analyze_part(part: tuple[list[str], list[str | None]], *, lang: str, entiti
     for name in set(reviews) | {k for k, v in clauses.items() if v}:
         model = (models or {}).get(name) or load_model(name)
         idx = reviews.get(name, [])
-        labels, p = model.predict([texts[i] for i in idx] + list(clauses.get(name, {})))
+        evidence = list(clauses.get(name, {}))
+        if getattr(model, "clause_weight", 0.0) and evidence:  # aspect clauses read with the clause model too
+            labels, p = (model.predict([texts[i] for i in idx]) if idx
+                         else (np.empty(0, dtype=object), np.empty(0)))
+            clause_p[name] = model.clause_positive_proba(evidence)
+        else:
+            labels, p = model.predict([texts[i] for i in idx] + evidence)
+            clause_p[name] = p[len(idx):]
         sentiment[idx] = labels[:len(idx)]
         score[idx] = p[:len(idx)]
-        clause_p[name] = p[len(idx):]
     out = pd.DataFrame({"language": langs, "sentiment": sentiment, "sentiment_score": score})
     out["aspects"] = [ex.with_polarity(found, clauses[_model_for(l)], clause_p[_model_for(l)]) if found else []
                       for found, l in zip(mentions, langs)]

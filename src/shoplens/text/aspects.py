@@ -48,7 +48,9 @@ LEXICON: dict[str, dict[str, tuple[str, ...]]] = {
                       "transit", "tracking"),
         "quality": ("quality", "fabric", "material", "stitching", "well made", "poorly made", "durable", "tear",
                     "ripped", "pilling", "pilled", "seams", "flimsy", "sturdy", "cheaply made", "thin", "sheer",
-                    "see through", "see-through", "wash", "washed", "shrunk", "shrank"),
+                    "see through", "see-through", "wash", "washed", "shrunk", "shrank",
+                    # breakage and defects of the product itself (the guideline's quality, tests/data/text/README.md)
+                    "broken", "broke", "cracked", "defective", "faulty", "fell apart", "falling apart"),
         "price": ("price", "priced", "expensive", "cheap", "value", "worth", "deal", "sale", "money", "pricey",
                   "overpriced", "bargain", "cost"),
         "service": ("customer service", "service", "staff", "support", "seller", "rude", "helpful", "representative",

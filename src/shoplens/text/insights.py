@@ -62,7 +62,7 @@ def sentiment_trend(wh: Warehouse, by: str = "category", *, period: str = "month
                    avg(CASE WHEN r.sentiment = 'negative' THEN 1 ELSE 0 END) AS negative_share,
                    avg(r.sentiment_score) AS mean_score
             FROM {REVIEWS_TABLE} r LEFT JOIN products p USING (product_id)
-            {where} GROUP BY ALL HAVING period IS NOT NULL ORDER BY period, reviews DESC""", params)
+            {where} GROUP BY ALL HAVING period IS NOT NULL ORDER BY period, reviews DESC, key""", params)
 
 
 def top_negative_aspects(wh: Warehouse, *, product_id: str | None = None, limit: int = 10,
@@ -133,7 +133,7 @@ def intent_mix(wh: Warehouse, *, period: str = "month") -> pd.DataFrame:
                 SELECT date_trunc('{_period(period)}', created_at)::DATE AS period, intent, count(*) AS messages
                 FROM {MESSAGES_TABLE} WHERE created_at IS NOT NULL GROUP BY ALL)
             SELECT period, intent, messages, messages / sum(messages) OVER (PARTITION BY period) AS share
-            FROM counts ORDER BY period, messages DESC""")
+            FROM counts ORDER BY period, messages DESC, intent""")
 
 
 def top_entities(wh: Warehouse, *, type: str | None = None, source: str | None = None,
@@ -172,7 +172,7 @@ def review_topics(wh: Warehouse, *, language: str | None = None, quotes: int = 2
             SELECT t.language, t.topic, t.name, t.terms, coalesce(s.n, 0) AS reviews,
                    coalesce(s.n, 0) / tt.total AS share, s.negative_share, t.example_review_ids
             FROM {TOPICS_TABLE} t LEFT JOIN sizes s USING (language, topic) LEFT JOIN totals tt USING (language)
-            {where} ORDER BY t.language, reviews DESC""", params)
+            {where} ORDER BY t.language, reviews DESC, t.topic""", params)
     ids = sorted({i for xs in frame["example_review_ids"] for i in (xs if xs is not None else [])})
     texts = {}
     if ids:

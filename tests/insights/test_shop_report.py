@@ -1,0 +1,169 @@
+"""The report on any warehouse: what it shows, what it never changes, how it labels money and ids."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from shoplens.customers.cohorts import compute_cohorts
+from shoplens.customers.rfm import compute_rfm
+from shoplens.errors import ConfigError, UserInputError
+from shoplens.insights.shop_report import FILL, build_shop_report, write_shop_report
+from shoplens.privacy.ids import to_external
+from shoplens.store.files import written_files
+from shoplens.store.warehouse import Warehouse
+
+SECRET = "test-secret-key-for-the-demo-suite-0123456789"  # the demo fixture's key (conftest.py)
+
+
+def _visible(html: str, key: str) -> str:
+    """The text of one section, without scripts and tags."""
+    body = re.search(rf'<section id="{key}">(.*?)</section>', html, re.S).group(1)
+    body = re.sub(r"<script.*?</script>", "", body, flags=re.S)
+    return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body))
+
+
+def _tables_digest(path: Path) -> dict[str, str]:
+    """A hash of every table's rows (in a stable order), except the record of written files."""
+    import duckdb
+
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        out = {}
+        for (name,) in con.execute("SELECT table_name FROM duckdb_tables() ORDER BY 1").fetchall():
+            if name == "_written_files":
+                continue
+            rows = sorted(map(repr, con.execute(f'SELECT * FROM "{name}"').fetchall()))
+            out[name] = hashlib.sha256("\n".join(rows).encode()).hexdigest()
+        return out
+    finally:
+        con.close()
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "SHOPLENS_SECRET": SECRET}
+    return subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, env=env)
+
+
+def test_ingested_only_warehouse_names_the_command_for_each_missing_section(demo_wh):
+    r = build_shop_report(demo_wh)
+    present = {s.key for s in r.sections if s.present}
+    assert present == {"overview", "data"}
+    html = r.to_html()
+    for s in r.sections:
+        if not s.present:
+            assert s.fill == FILL[s.key]
+            assert f"run `{s.fill}`" in _visible(html, s.key)
+    assert "1,113" in _visible(html, "overview")  # customers with a purchase (shoplens.metrics)
+
+
+def test_sections_appear_once_their_analyses_ran(demo_wh):
+    compute_rfm(demo_wh)
+    compute_cohorts(demo_wh)
+    r = build_shop_report(demo_wh)
+    assert r.section("rfm").present and r.section("cohorts").present
+    assert not r.section("churn").present
+    html = r.to_html()
+    assert "Champions" in _visible(html, "rfm") and "run `" not in _visible(html, "rfm")
+    assert "run `shoplens customers churn`" in _visible(html, "churn")
+
+
+def test_report_never_changes_the_warehouse_and_records_its_file(demo_wh, tmp_path):
+    compute_rfm(demo_wh)
+    path = demo_wh.path
+    demo_wh.close()
+    before_bytes = _tables_digest(path)
+    out = tmp_path / "out" / "report.html"
+    res = _cli("-w", str(path), "report", "--output", str(out), "--json")
+    assert res.returncode == 0, res.stderr
+    assert out.exists() and (out.stat().st_mode & 0o077) == 0  # owner-only like every shoplens file
+    assert _tables_digest(path) == before_bytes
+    with Warehouse(path, read_only=True) as wh:
+        recorded = {f.path.resolve(): f for f in written_files(wh)}
+    assert recorded[out.resolve()].kind == "report" and recorded[out.resolve()].names_customers
+    assert '"key": "rfm", "title": "RFM segments", "present": true' in res.stdout
+
+
+def test_builds_on_a_read_only_warehouse(demo_wh):
+    path = demo_wh.path
+    demo_wh.close()
+    with Warehouse(path, read_only=True) as wh:
+        assert build_shop_report(wh).section("overview").present
+
+
+def test_chinese_labels(demo_wh):
+    r = build_shop_report(demo_wh, lang="zh")
+    html = r.to_html()
+    assert "shoplens 报告" in html and "RFM 分群" in html
+    assert "尚未计算：运行 `shoplens customers rfm` 以生成本节。" in _visible(html, "rfm")
+    assert "净收入" in _visible(html, "overview")
+
+
+def test_unknown_language_is_refused(demo_wh):
+    with pytest.raises(UserInputError, match="lang must be one of en, zh"):
+        build_shop_report(demo_wh, lang="fr")  # type: ignore[arg-type]
+    res = _cli("-w", str(demo_wh.path), "report", "--lang", "fr")
+    assert res.returncode == 2 and "--lang must be en or zh" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_money_is_labelled_in_the_orders_currency(demo_wh):
+    demo_wh.con.execute("UPDATE orders SET currency = 'USD'")
+    compute_cohorts(demo_wh)
+    r = build_shop_report(demo_wh)
+    html = r.to_html()
+    assert r.currency == "USD"
+    assert "USD 2," in _visible(html, "overview")
+    for key in ("overview", "cohorts"):
+        assert "GBP" not in _visible(html, key)
+
+
+def test_customers_appear_under_shop_ids_never_pseudonyms(demo_wh):
+    from shoplens.customers.clv import fit_clv
+
+    fit_clv(demo_wh)
+    internal = [r[0] for r in demo_wh.con.execute("SELECT customer_id FROM customer_clv").fetchall()]
+    assert internal and all(i not in set(to_external(demo_wh, internal)) for i in internal[:5])
+    text = _visible(build_shop_report(demo_wh).to_html(), "clv")
+    shown = re.findall(r"\b\d{5}\b", text)
+    assert shown and set(shown) <= set(to_external(demo_wh, internal))
+    assert not any(i in text for i in internal)
+
+
+def test_user_text_is_escaped(demo_wh):
+    top = demo_wh.con.execute("SELECT product_id FROM order_items GROUP BY 1 "
+                              "ORDER BY sum(quantity * unit_price) DESC LIMIT 1").fetchall()[0][0]
+    demo_wh.con.execute("UPDATE products SET name = '<script>alert(1)</script>' WHERE product_id = ?", [top])
+    html = build_shop_report(demo_wh).to_html()
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert "<script>alert(1)" not in html
+
+
+def test_refuses_to_overwrite_a_file_shoplens_did_not_write(demo_wh, tmp_path):
+    built = build_shop_report(demo_wh)
+    foreign = tmp_path / "mine.html"
+    foreign.write_text("the shop's own file")
+    with pytest.raises(ConfigError, match="did not write"):
+        write_shop_report(demo_wh, foreign, built)
+    assert foreign.read_text() == "the shop's own file"
+    ours = write_shop_report(demo_wh, tmp_path / "ours.html", built)
+    assert write_shop_report(demo_wh, ours, built) == ours  # its own, unchanged file may be replaced
+    demo_wh.close()
+    res = _cli("-w", str(demo_wh.path), "report", "--output", str(foreign))
+    assert res.returncode == 2 and "did not write" in res.stderr and foreign.read_text() == "the shop's own file"
+
+
+def test_a_copied_warehouse_folder_reports_beside_itself(demo_wh, tmp_path):
+    dst = tmp_path / "copy"
+    dst.mkdir()
+    demo_wh.close()
+    shutil.copy(demo_wh.path, dst / "warehouse.duckdb")
+    res = _cli("-w", str(dst / "warehouse.duckdb"), "report")
+    assert res.returncode == 0, res.stderr
+    assert (dst / "report.html").exists()
