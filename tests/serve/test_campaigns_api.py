@@ -237,7 +237,7 @@ def test_report_before_any_assignment_is_409(served):
     ({"name": "x", "audience": "file:/etc/passwd", "arms": ["a"]}, "body.audience"),
     ({"name": "x", "audience": "all", "arms": ["a"], "costs": {"b": 1}}, "body"),
     ({"name": "x", "audience": "all", "arms": ["a"], "costs": {"a": -1}}, "body.costs"),
-    ({"name": "x", "audience": "all", "arms": ["a"], "policy": "bandit"}, "body.policy"),
+    ({"name": "x", "audience": "all", "arms": ["a"], "policy": "greedy"}, "body.policy"),
     ({"name": "x", "audience": "all", "arms": ["a"], "start": "someday"}, "body.start"),
 ])
 def test_bad_campaign_is_422_naming_the_field(served, body, field):
@@ -261,3 +261,25 @@ def test_bad_input_elsewhere_is_422_or_400(served):
     assert r.status_code == 200  # the segment is checked when assigning
     r = client.post(f"{BASE}/z/assign", json={"as_of": AS_OF}, headers=auth(keys["admin"]))
     assert r.status_code == 400 and "RFM segment 'Nobody' not found" in r.json()["detail"]
+
+
+def test_a_bandit_campaign_with_a_budget_over_the_api(served):
+    from tests.serve.test_contract import undocumented
+
+    client, keys, _ = served
+    created = _create(client, keys, name="learn", policy="bandit", budget=150)
+    assert created["policy"] == "bandit" and created["budget"] == 150
+    counts = client.post(f"{BASE}/learn/assign", json={"as_of": AS_OF}, headers=auth(keys["admin"])).json()
+    assert counts["excluded_budget"] > 0 and counts["arms"].get("discount_10", 0) <= 50  # 3 per use, worst case
+    r = client.get(f"{BASE}/learn/report", headers=auth(keys["viewer"]))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["campaign"]["policy"] == "bandit" and set(body["srm"]["counts"]) == {"control", "offers"}
+    assert {a["arm"] for a in body["offers_vs_control"]} == {"control", "offers"}
+    schema = client.get("/api/v1/openapi.json").json()
+    documented = schema["paths"][f"{BASE}/{{name}}/report"]["get"]["responses"]["200"]["content"]["application/json"]
+    assert not undocumented(body, documented["schema"], schema["components"]["schemas"])
+    shown = client.get(f"{BASE}/learn", headers=auth(keys["viewer"])).json()
+    assert shown["runs"][0]["excluded_budget"] == counts["excluded_budget"]
+    assert not undocumented(shown, schema["paths"][f"{BASE}/{{name}}"]["get"]["responses"]["200"]["content"][
+        "application/json"]["schema"], schema["components"]["schemas"])

@@ -2,7 +2,8 @@
 
 Assignment is sticky and reproducible: the arm comes from the hash of campaign and
 customer (:func:`shoplens.decide.abtest.assign`, GrowthBook's scheme), so the same
-customer always lands in the same arm of a campaign, and a customer assigned once keeps
+customer always lands in the same arm of a campaign (under ``--policy bandit`` the control
+group is the same hash and the offer is learned: :mod:`shoplens.campaigns.bandit`), and a customer assigned once keeps
 their arm and ``assigned_at`` when the campaign is assigned again (later versions included).
 Every new assignment is logged in the decision log with its propensity (policy
 ``campaign:NAME``, decision type ``campaign``), so other policies can be evaluated on it.
@@ -11,7 +12,10 @@ Before randomisation, and so independent of the arm, customers are excluded and 
 
 - without marketing consent (consent action ``campaign``; fails closed) or unknown ids;
 - over the frequency cap: already given an offer (a non-control arm) by ``frequency_cap``
-  other campaigns in the ``cap_days`` before the assignment.
+  other campaigns in the ``cap_days`` before the assignment;
+- over the budget (after randomisation, but as a cut of the audience's order, whatever the later
+  customers' arms): once the expected cost of the offers given (cost per use x the expected use,
+  :func:`expected_use`) would pass ``budget``, no one new is assigned (:func:`budget_cut`).
 
 Customers assigned earlier who have since withdrawn consent stay in the analysis
 (intention to treat) but are left out of the file handed to the e-mail or ad tool.
@@ -44,6 +48,7 @@ from shoplens.store.warehouse import Warehouse, utcnow
 
 CONSENT_ACTION = "campaign"
 DECISION_TYPE = "campaign"
+MIN_CLOSED = 30  # closed windows of an arm before its observed use rate replaces the worst case
 
 
 def policy_name(campaign: str) -> str:
@@ -184,14 +189,60 @@ def _at(as_of: str | None) -> datetime:
     return utcnow() if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
 
 
-def _record(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> pd.DataFrame:
-    """Assign ``ids`` (warehouse ids, eligible, not yet assigned) at ``at``: stored and logged with
-    their propensities in the decision log."""
-    from shoplens.decide.log import DecisionLog
+def _plan(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> pd.DataFrame:
+    """The arm each of ``ids`` (warehouse ids, eligible, not yet assigned) would get at ``at``:
+    ``customer_id, arm, propensity, context`` (context: the bandit's, as JSON; None under the split)."""
+    if campaign.policy == "bandit":
+        from shoplens.campaigns.bandit import choose
 
+        return choose(wh, campaign, ids, at)
     weights = campaign.weights()
     new = pd.DataFrame({"customer_id": ids, "arm": [arm_of(c, campaign) for c in ids]})
     new["propensity"] = new["arm"].map(weights).astype(float)
+    new["context"] = None
+    return new
+
+
+def expected_use(wh: Warehouse, campaign: Campaign, at: datetime) -> dict[str, float]:
+    """The expected share of an arm's customers who use the offer (and so cost it): the arm's
+    conversion rate on this campaign's windows closed before ``at`` once at least
+    ``MIN_CLOSED`` have closed, otherwise 1 (every offer used: the worst case)."""
+    from shoplens.campaigns.report import attribute
+
+    out = {a.name: 1.0 for a in campaign.arms}
+    if wh.con.execute("SELECT count(*) FROM campaign_assignments WHERE campaign = ?", [campaign.name]).fetchall()[0][0]:
+        closed = attribute(wh, campaign, as_of=at)
+        closed = closed[closed["window_closed"]]
+        for arm, rows in closed.groupby("arm"):
+            if arm in out and len(rows) >= MIN_CLOSED:
+                out[str(arm)] = float(rows["conversion"].mean())
+    return out
+
+
+def budget_cut(wh: Warehouse, campaign: Campaign, planned: pd.DataFrame, at: datetime) -> tuple[pd.DataFrame, int]:
+    """``planned`` up to the first customer whose offer would take the expected cost of all the
+    campaign's offers over its budget, and how many were left out (that one and all after, whatever
+    their arm, so the customers assigned stay a random sample of the audience)."""
+    if campaign.budget is None or planned.empty:
+        return planned, 0
+    use = expected_use(wh, campaign, at)
+    unit = {a.name: a.cost * use[a.name] for a in campaign.arms}
+    assigned = wh.query("SELECT arm, count(*) AS n FROM campaign_assignments WHERE campaign = ? GROUP BY arm",
+                        [campaign.name])
+    committed = float(sum(unit.get(str(a), 0.0) * n for a, n in zip(assigned["arm"], assigned["n"])))
+    running = committed + planned["arm"].map(unit).fillna(0.0).cumsum().to_numpy()
+    over = running > campaign.budget + 1e-9
+    keep = int(over.argmax()) if over.any() else len(planned)
+    return planned.iloc[:keep].reset_index(drop=True), len(planned) - keep
+
+
+def _record(wh: Warehouse, campaign: Campaign, new: pd.DataFrame, at: datetime) -> pd.DataFrame:
+    """Store and log planned assignments (:func:`_plan`) at ``at`` with their propensities (and the
+    bandit's contexts) in the decision log."""
+    from shoplens.decide.log import DecisionLog
+
+    new = new.copy()
+    context = new.pop("context")
     new["assigned_at"] = pd.Timestamp(at)
     if len(new):
         new["decision_id"] = [uuid.uuid4().hex for _ in range(len(new))]
@@ -202,7 +253,8 @@ def _record(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> 
             con.unregister("_new")
         DecisionLog(wh).record_many(pd.DataFrame({
             "decision_id": new["decision_id"], "occurred_at": new["assigned_at"], "customer_id": new["customer_id"],
-            "action": new["arm"], "propensity": new["propensity"], "policy": policy_name(campaign.name),
+            "action": new["arm"], "propensity": new["propensity"], "context": context.astype(object),
+            "policy": policy_name(campaign.name),
             "policy_version": str(campaign.version), "decision_type": DECISION_TYPE}))
     return new
 
@@ -213,7 +265,8 @@ def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
 
     Returns the current assignment of every audience member who may be contacted (shop ids),
     with counts: ``audience``, ``assigned`` (rows returned), ``newly_assigned``,
-    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``.
+    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``,
+    ``excluded_budget`` (see :func:`budget_cut`).
     ``consent_default`` overrides the policy's answer for never-asked customers (the server passes
     the one it read at start).
     """
@@ -233,7 +286,8 @@ def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
     fresh = [c for c in members if c not in done and c in allowed]
     capped = _capped(wh, campaign, fresh, at)
     fresh = [c for c in fresh if c not in capped]
-    new = _record(wh, campaign, fresh, at)
+    planned, over_budget = budget_cut(wh, campaign, _plan(wh, campaign, fresh, at), at)
+    new = _record(wh, campaign, planned, at)
     member_set = set(members)
     current = pd.concat([existing[existing["customer_id"].isin(member_set & allowed)],
                          new[["customer_id", "arm", "propensity", "assigned_at"]]], ignore_index=True)
@@ -243,11 +297,13 @@ def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
     counts = {"audience": len(members), "assigned": len(current), "newly_assigned": len(new),
               "already_assigned": int(sum(c in done for c in members)),
               "excluded_no_consent": len(check.refused), "excluded_unknown": len(check.unknown),
-              "excluded_frequency_cap": len(capped)}
-    wh.con.execute("INSERT INTO campaign_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              "excluded_frequency_cap": len(capped), "excluded_budget": over_budget}
+    wh.con.execute("INSERT INTO campaign_runs BY NAME SELECT ? AS campaign, ? AS version, ? AS run_at, ? AS as_of, "
+                   "? AS audience, ? AS assigned, ? AS newly_assigned, ? AS excluded_no_consent, "
+                   "? AS excluded_unknown, ? AS excluded_frequency_cap, ? AS excluded_budget",
                    [name, campaign.version, utcnow(), at, counts["audience"], counts["assigned"],
                     counts["newly_assigned"], counts["excluded_no_consent"], counts["excluded_unknown"],
-                    counts["excluded_frequency_cap"]])
+                    counts["excluded_frequency_cap"], over_budget])
     return Assignment(name, campaign.version, current, counts)
 
 
@@ -297,7 +353,11 @@ def live_offer(wh: Warehouse, name: str, customer_id: str, *, as_of: str | None 
         if internal in _capped(wh, campaign, [internal], at):
             return out | {"reason": f"over the frequency cap: offers from {campaign.frequency_cap} other campaign(s) "
                                     f"in the {campaign.cap_days} days before"}
-        stored = _record(wh, campaign, [internal], at)
+        planned, over_budget = budget_cut(wh, campaign, _plan(wh, campaign, [internal], at), at)
+        if over_budget:
+            return out | {"reason": f"over the budget of campaign {name!r} ({campaign.budget:g}): it assigns no "
+                                    "one new"}
+        stored = _record(wh, campaign, planned, at)
         out["newly_assigned"] = True
     row = stored.iloc[0]
     arm = str(row["arm"])

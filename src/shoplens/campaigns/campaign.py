@@ -3,7 +3,8 @@
 A campaign names its audience, its arms (offers with a cost per use), the share held out
 as the control group (the arm named ``control``), the policy that splits the rest, the
 goal and the attribution window, and its guardrails (marketing consent always; an
-optional frequency cap across campaigns; optional start and end dates).
+optional frequency cap across campaigns; optional start and end dates; an optional budget for
+the offers' expected cost).
 
 Every change (create, replace, stop) appends a version to the ``campaigns`` table, so a
 report always says which version assigned whom (``campaign_assignments.version``).
@@ -41,7 +42,8 @@ ASSIGNMENTS_SQL = """CREATE TABLE IF NOT EXISTS campaign_assignments (
     assigned_at TIMESTAMP, decision_id VARCHAR)"""
 RUNS_SQL = """CREATE TABLE IF NOT EXISTS campaign_runs (
     campaign VARCHAR, version INTEGER, run_at TIMESTAMP, as_of TIMESTAMP, audience BIGINT, assigned BIGINT,
-    newly_assigned BIGINT, excluded_no_consent BIGINT, excluded_unknown BIGINT, excluded_frequency_cap BIGINT)"""
+    newly_assigned BIGINT, excluded_no_consent BIGINT, excluded_unknown BIGINT, excluded_frequency_cap BIGINT,
+    excluded_budget BIGINT)"""
 
 
 def ensure_tables(wh: Warehouse) -> None:
@@ -49,6 +51,10 @@ def ensure_tables(wh: Warehouse) -> None:
     through their ``customer_id`` column)."""
     for sql in (CAMPAIGNS_SQL, ASSIGNMENTS_SQL, RUNS_SQL):
         wh.con.execute(sql)
+    have = {r[0] for r in wh.con.execute("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_name = 'campaign_runs'").fetchall()}
+    if "excluded_budget" not in have:  # a warehouse from before budgets
+        wh.con.execute("ALTER TABLE campaign_runs ADD COLUMN excluded_budget BIGINT")
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Campaign:
     cap_days: int = 30
     start: str | None = None
     end: str | None = None
+    budget: float | None = None
     version: int = 1
     status: str = "active"
     created_at: datetime | None = field(default=None, compare=False)
@@ -114,6 +121,8 @@ class Campaign:
             raise UserInputError(f"--window is the attribution window in days, 1 to 366, not {self.window_days}")
         if self.frequency_cap is not None and self.frequency_cap < 1:
             raise UserInputError("--frequency-cap is the most campaigns a customer may get per period, at least 1")
+        if self.budget is not None and not self.budget >= 0:
+            raise UserInputError(f"--budget is the most the offers may cost, in the orders' currency, not {self.budget}")
         if self.cap_days < 1:
             raise UserInputError("--cap-days must be at least 1")
         for what, value in (("--start", self.start), ("--end", self.end)):

@@ -45,22 +45,23 @@ PRE_PERIOD_DAYS = 365
 
 
 def attribute(wh: Warehouse, campaign: Campaign, *, as_of: datetime | None = None) -> pd.DataFrame:
-    """One row per assigned customer (warehouse ids): arm, assigned_at, decision_id, orders, conversion,
+    """One row per assigned customer (warehouse ids): arm, propensity, assigned_at, decision_id, orders, conversion,
     revenue, margin, pre_revenue, window_closed. Orders from ``as_of`` on are ignored."""
     ensure_tables(wh)
     end = None if as_of is None else f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
     window = f"INTERVAL {int(campaign.window_days)} DAY"
     in_window = f"o.ordered_at >= a.assigned_at AND o.ordered_at < a.assigned_at + {window}"
     frame = wh.query(f"""
-        WITH a AS (SELECT customer_id, arm, assigned_at, decision_id FROM campaign_assignments WHERE campaign = ?),
+        WITH a AS (SELECT customer_id, arm, propensity, assigned_at, decision_id FROM campaign_assignments
+                   WHERE campaign = ?),
              o AS ({revenue_orders_sql(end)})
-        SELECT a.customer_id, a.arm, a.assigned_at, a.decision_id,
+        SELECT a.customer_id, a.arm, a.propensity, a.assigned_at, a.decision_id,
                count(o.order_id) FILTER (WHERE o.kind = 'purchase' AND {in_window}) AS orders,
                coalesce(sum(o.amount) FILTER (WHERE {in_window}), 0) AS revenue,
                coalesce(sum(o.amount) FILTER (WHERE o.ordered_at >= a.assigned_at - INTERVAL {PRE_PERIOD_DAYS} DAY
                                               AND o.ordered_at < a.assigned_at), 0) AS pre_revenue
         FROM a LEFT JOIN o ON o.customer_id = a.customer_id
-        GROUP BY a.customer_id, a.arm, a.assigned_at, a.decision_id
+        GROUP BY a.customer_id, a.arm, a.propensity, a.assigned_at, a.decision_id
         ORDER BY a.assigned_at, a.customer_id""", [campaign.name])
     frame["conversion"] = (frame["orders"] > 0).astype(float)
     frame["revenue"] = frame["revenue"].astype(float)
@@ -95,16 +96,19 @@ def _post_rewards(wh: Warehouse, frame: pd.DataFrame, goal: str) -> int:
 
 def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
     """Off-policy estimates (self-normalised IPW with bootstrap intervals, from the logged
-    propensities) of what giving everyone one arm would have earned per customer."""
+    propensities) of what giving everyone one arm would have earned per customer.
+
+    Under the bandit these, not the per-arm differences of means, are each offer's unbiased value:
+    the bandit gives an offer to the customers it expects it to suit."""
     from shoplens.decide.ope import LoggedFeedback, estimate_all
 
-    weights = campaign.weights()
     names = campaign.arm_names
     rows = frame[frame["arm"].isin(names)]
     if len(rows) < 2:
         return []
     codes = rows["arm"].map({n: i for i, n in enumerate(names)}).to_numpy()
-    logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["arm"].map(weights).to_numpy(float), len(names),
+    # the propensity logged with each assignment (the split's share, or the bandit's chance)
+    logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["propensity"].to_numpy(float), len(names),
                           action_names=names)
     out = [{"policy": "as run", "estimator": "mean", "value": float(rows[goal].mean()), "ci_low": None, "ci_high": None}]
     for i, name in enumerate(names):
@@ -113,6 +117,16 @@ def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list
         est = estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
         out.append({"policy": f"all-{name}", "estimator": "snipw", **est})
     return out
+
+
+def _bandit_checks(frame: pd.DataFrame, campaign: Campaign, metrics: list[str]) -> tuple[dict[str, Any], list[dict]]:
+    """Under the bandit only the control share is planned: the sample-ratio check compares control
+    with all offers, and the randomised effect is that of getting any offer (the policy as run)."""
+    offers = np.where(frame["arm"].to_numpy() == CONTROL, CONTROL, "offers")
+    pooled = analyze_arrays(offers, {m: frame[m].to_numpy(float) for m in metrics}, control=CONTROL,
+                            arms=[CONTROL, "offers"], pre_metric=frame["pre_revenue"].to_numpy(float),
+                            weights={CONTROL: campaign.control, "offers": 1 - campaign.control})
+    return pooled["srm"], pooled["arms"]
 
 
 def _fmt(metric: str, value: float, currency: str) -> str:
@@ -188,10 +202,12 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_
     result = analyze_arrays(frame["arm"].to_numpy(), {m: frame[m].to_numpy(float) for m in metrics},
                             control=CONTROL, arms=campaign.arm_names, pre_metric=frame["pre_revenue"].to_numpy(float),
                             weights=campaign.weights())
+    if campaign.policy == "bandit":
+        result["srm"], result["offers_vs_control"] = _bandit_checks(frame, campaign, metrics)
     currency = _currency(wh)
     until = cut or data_until(wh)
     result["campaign"] = {"name": campaign.name, "version": campaign.version, "status": campaign.status,
-                          "goal": campaign.goal, "audience": campaign.audience, "window_days": campaign.window_days,
+                          "goal": campaign.goal, "audience": campaign.audience, "policy": campaign.policy, "window_days": campaign.window_days,
                           "arms": campaign.to_dict()["arms"], "control_share": campaign.control}
     result["window"] = {"assigned_from": frame["assigned_at"].min(), "assigned_to": frame["assigned_at"].max(),
                         "data_until": until, "share_closed": float(frame["window_closed"].mean())}

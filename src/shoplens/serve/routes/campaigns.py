@@ -57,7 +57,7 @@ def create_campaign(body: CampaignIn, wh: WarehouseDep, key: Admin) -> dict:
     campaign = Campaign(body.name, body.audience, tuple(parse_arm(a, body.costs.get(a, 0.0)) for a in body.arms),
                         control=body.control, goal=body.goal, window_days=body.window_days, policy=body.policy,
                         frequency_cap=body.frequency_cap, cap_days=body.cap_days, start=_iso(body.start),
-                        end=_iso(body.end))
+                        end=_iso(body.end), budget=body.budget)
     with _lock:
         return clean(create(wh, campaign, replace=body.replace).to_dict())
 

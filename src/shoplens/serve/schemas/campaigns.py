@@ -34,11 +34,14 @@ class CampaignIn(BaseModel):
     control: float = Field(0.1, gt=0, lt=1, description="share of the audience held out as control")
     goal: Literal["conversion", "revenue", "margin"] = "conversion"
     window_days: int = Field(14, ge=1, le=366, description="attribution window in days after assignment")
-    policy: Literal["split"] = Field("split", description="a fixed random split (the bandit is not available yet)")
+    policy: Literal["split", "bandit"] = Field(
+        "split", description="split (a fixed random split) or bandit (learns the offer per customer, control random)")
     frequency_cap: int | None = Field(None, ge=1, le=1000)
     cap_days: int = Field(30, ge=1, le=3660)
     start: date | None = None
     end: date | None = None
+    budget: float | None = Field(None, ge=0, le=1e12, description="most the offers may cost (cost per use x "
+                                 "expected use); then no one new is assigned")
     replace: bool = Field(False, description="store a new version of an existing campaign")
 
     @field_validator("audience")
@@ -92,6 +95,7 @@ class CampaignOut(ApiModel):
     cap_days: int
     start: str | None = None
     end: str | None = None
+    budget: Number | None = None
     version: int
     status: str = Field(description="active or stopped")
     created_at: Time | None = None
@@ -114,6 +118,7 @@ class Run(Row):
     excluded_no_consent: int | None = None
     excluded_unknown: int | None = None
     excluded_frequency_cap: int | None = None
+    excluded_budget: int | None = None
 
 
 class CampaignDetailOut(CampaignOut):
@@ -142,6 +147,7 @@ class AssignOut(ApiModel):
     excluded_no_consent: int
     excluded_unknown: int
     excluded_frequency_cap: int
+    excluded_budget: int = Field(0, description="left out once the offers' expected cost reached the budget")
     arms: dict[str, int] = Field(description="customers per arm")
     output: str | None = Field(None, description="always null here: the file export is `shoplens campaign assign "
                                                  "--output` on the server")
@@ -201,6 +207,7 @@ class ReportCampaign(ApiModel):
     window_days: int
     arms: list[ArmOut]
     control_share: Number
+    policy: str = Field("split", description="split or bandit")
 
 
 class ReportWindow(ApiModel):
@@ -237,4 +244,6 @@ class ReportOut(ApiModel):
     policies: list[PolicyEstimate]
     rewards_posted: int = Field(description="rewards posted to the decision log by this report")
     conclusion: Conclusion
+    offers_vs_control: list[ArmResult] | None = Field(
+        None, description="bandit campaigns: the randomised effect of getting any offer against control")
 
