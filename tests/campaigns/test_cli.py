@@ -133,3 +133,15 @@ def test_create_with_a_bandit_and_a_budget_from_the_cli(shop):
     counts = json.loads(_run("assign", "learn", "--as-of", "2024-06-01", "--json", wh=wh).output)
     assert counts["excluded_budget"] > 0 and counts["arms"].get("discount_10", 0) <= 30
     _fails(_run("create", "x", "--audience", "all", "--arms", "a", "--budget", "-5", wh=wh), "--budget")
+
+
+def test_report_says_which_attribution_it_used(shop):
+    shop.close()
+    wh = shop.path
+    _run("create", "spring", "--audience", "all", "--arms", "a", "--control", "0.5", wh=wh)
+    _run("assign", "spring", "--as-of", "2024-06-01", wh=wh)
+    report = json.loads(_run("report", "spring", "--json", wh=wh).output)
+    assert report["attribution"]["method"] == "intention_to_treat"
+    _fails(_run("report", "spring", "--attribution", "last-click", wh=wh), "--attribution")
+    res = _run("report", "spring", "--attribution", "exposure", wh=wh)
+    assert "no exposure events" in str(res.exception)

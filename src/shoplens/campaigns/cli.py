@@ -257,6 +257,8 @@ def report_cmd(
     name: Annotated[str, typer.Argument(help="campaign name")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="count only orders before this date YYYY-MM-DD",
                                                  show_default=False)] = None,
+    attribution: Annotated[str, typer.Option("--attribution", help="itt (intention to treat) or exposure (adds the "
+                                                                   "effect on customers who saw the offer)")] = "itt",
     json_out: JsonOpt = False,
 ) -> None:
     """Attribute orders in the window after each assignment (intention to treat, net of returns, offer cost
@@ -265,7 +267,7 @@ def report_cmd(
     from shoplens.campaigns.report import campaign_report
 
     with open_warehouse(ctx) as wh:
-        result = campaign_report(wh, name, as_of=as_of)
+        result = campaign_report(wh, name, as_of=as_of, attribution=attribution)
     if json_out:
         print_json(result)
         return

@@ -27,6 +27,7 @@ from shoplens.serve.schemas.campaigns import (
     CampaignRow,
     OfferOut,
     ReportOut,
+    ReportQuery,
 )
 
 router = ResourceRouter(prefix="/campaigns", tags=["campaigns"])
@@ -105,11 +106,11 @@ def campaign_offer(name: Name, customer_id: CustomerId, request: Request, wh: Wa
 
 
 @router.get("/{name}/report", response_model=ReportOut)
-def campaign_report(name: Name, wh: WarehouseDep, key: Viewer, query: Annotated[AsOfQuery, Query()]) -> dict:
+def campaign_report(name: Name, wh: WarehouseDep, key: Viewer, query: Annotated[ReportQuery, Query()]) -> dict:
     """The report (the `campaign report --json` shape): lift per arm and metric against control with
     95 % intervals, chance to beat control, CUPED, the sample-ratio check, policy estimates and a
     conclusion in English and Chinese. Posts the goal as the reward of every closed window."""
     from shoplens.campaigns.report import campaign_report as report
 
     with _lock:
-        return clean(report(wh, name, as_of=_iso(query.as_of)))
+        return clean(report(wh, name, as_of=_iso(query.as_of), attribution=query.attribution))

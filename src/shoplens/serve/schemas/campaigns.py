@@ -72,6 +72,11 @@ class AsOfQuery(BaseModel):
     as_of: date | None = Field(None, description="YYYY-MM-DD [default: now]")
 
 
+class ReportQuery(AsOfQuery):
+    attribution: Literal["itt", "exposure"] = Field(
+        "itt", description="itt (intention to treat) or exposure (adds the effect on customers who saw the offer)")
+
+
 class AssignIn(BaseModel):
     as_of: date | None = Field(None, description="assignment date YYYY-MM-DD [default: now]")
 
@@ -184,6 +189,10 @@ class ArmResult(ApiModel):
     p_value_cuped: Number | None = None
     incremental_total: Number | None = Field(None, description="effect x customers in the arm")
     error: str | None = Field(None, description="why this arm could not be compared")
+    exposure_rate: Number | None = Field(None, description="exposure attribution: share of the arm who saw the offer")
+    effect_exposed: Number | None = Field(None, description="exposure attribution: effect / exposure_rate")
+    ci_low_exposed: Number | None = None
+    ci_high_exposed: Number | None = None
 
 
 class SrmOut(ApiModel):
@@ -230,6 +239,11 @@ class Conclusion(ApiModel):
     zh: str
 
 
+class Attribution(ApiModel):
+    method: Literal["intention_to_treat", "exposure"]
+    exposed: dict[str, int] | None = Field(None, description="exposure attribution: exposed customers per arm")
+
+
 class ReportOut(ApiModel):
     """The ``campaign report --json`` answer."""
 
@@ -244,6 +258,7 @@ class ReportOut(ApiModel):
     policies: list[PolicyEstimate]
     rewards_posted: int = Field(description="rewards posted to the decision log by this report")
     conclusion: Conclusion
+    attribution: Attribution = Field(description="which attribution the report used")
     offers_vs_control: list[ArmResult] | None = Field(
         None, description="bandit campaigns: the randomised effect of getting any offer against control")
 
