@@ -275,4 +275,5 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_
     result["policies"] = policy_estimates(frame, campaign, campaign.goal)
     result["rewards_posted"] = _post_rewards(wh, frame, campaign.goal) if post_rewards and not wh.read_only else 0
     result["conclusion"] = conclusion(result, campaign, currency)
+    result["simulated"] = False  # outcomes from the shop's orders (see shoplens.campaigns.simulate for the other kind)
     return result

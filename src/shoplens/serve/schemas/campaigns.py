@@ -259,6 +259,8 @@ class ReportOut(ApiModel):
     rewards_posted: int = Field(description="rewards posted to the decision log by this report")
     conclusion: Conclusion
     attribution: Attribution = Field(description="which attribution the report used")
+    simulated: bool = Field(False, description="false: outcomes from the shop's orders (simulated reports are the "
+                                               "demo's only)")
     offers_vs_control: list[ArmResult] | None = Field(
         None, description="bandit campaigns: the randomised effect of getting any offer against control")
 
