@@ -214,3 +214,28 @@ def test_the_budget_uses_the_observed_use_rate_once_windows_have_closed(shop, tm
 def test_a_negative_budget_is_refused():
     with pytest.raises(UserInputError, match="--budget"):
         Campaign("x", "all", (parse_arm("a"),), budget=-1.0)
+
+
+def test_an_uplift_audience_targets_the_customers_a_finished_campaign_moved(shop, tmp_path):
+    from shoplens.errors import InsufficientDataError
+
+    from .conftest import load_orders
+
+    load_orders(shop, tmp_path, [(f"Q{i}", shop_id(i), "2024-01-10 13:00:00", "completed", 50.0)
+                                 for i in range(1, 151)], name="second")  # S001..S150: two orders, the rest one
+    create_campaign(shop, Campaign("first", "all", (parse_arm("discount_10"),), control=0.5, window_days=7))
+    rows = assign_campaign(shop, "first", as_of="2024-06-01").rows.set_index("customer_id")
+    with pytest.raises(InsufficientDataError, match="whose window has closed"):
+        _make(shop, "next", audience="uplift:first:0.4")
+        assign_campaign(shop, "next", as_of="2024-06-03")
+    # the truth: the offer moves only two-order customers; nobody else buys
+    movers = [c for c in rows.index if rows.loc[c, "arm"] != "control" and int(c[1:]) <= 150]
+    load_orders(shop, tmp_path, [(f"M{c}", c, "2024-06-03 10:00:00", "completed", 30.0) for c in movers], name="m")
+    got = assign_campaign(shop, "next", as_of="2024-06-20")
+    assert got.counts["audience"] == 120  # 40 % of the 300 customers
+    targeted = {int(c[1:]) for c in got.rows["customer_id"]}
+    assert targeted and all(i <= 150 for i in targeted)
+    for i, bad in enumerate(("uplift:first", "uplift:first:1.5", "uplift::0.4")):
+        _make(shop, f"bad{i}", audience=bad)
+        with pytest.raises(UserInputError, match="uplift:CAMPAIGN:FRACTION"):
+            assign_campaign(shop, f"bad{i}", as_of="2024-06-20")

@@ -132,6 +132,8 @@ def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]
             raise UserInputError(f"audience condition {arg!r} does not run: {str(exc).splitlines()[0]} "
                                  f"(columns: {cols})") from None
         return [r[0] for r in rows]
+    if kind == "uplift":
+        return uplift_audience(wh, arg, as_of)
     from shoplens.files import read_user_csv
 
     frame = read_user_csv(arg, dtype=str)
@@ -139,6 +141,50 @@ def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]
         raise InputFileError(arg, "no customer_id column", hint="give one shop customer id per row under customer_id")
     given = [c for c in frame["customer_id"].dropna().astype(str)]
     return [i for i in dict.fromkeys(to_internal(wh, given)) if i]
+
+
+MIN_UPLIFT_CLOSED = 10  # closed windows per group (offers, control) before an uplift model is fitted
+
+
+def uplift_audience(wh: Warehouse, arg: str, as_of: datetime) -> list[str]:
+    """``CAMPAIGN:FRACTION``: the share FRACTION of the shop's customers with the highest uplift
+    predicted by a T-learner (:class:`~shoplens.campaigns.uplift.UpliftModel`) fitted on campaign
+    CAMPAIGN's closed windows (any offer against control, its goal metric) on the bandit's
+    context features (:data:`shoplens.campaigns.bandit.FEATURES`), each scored as of ``as_of``."""
+    import numpy as np
+
+    from shoplens.campaigns.bandit import FEATURES, contexts
+    from shoplens.campaigns.report import attribute
+    from shoplens.campaigns.uplift import UpliftModel
+    from shoplens.errors import InsufficientDataError
+
+    source_name, _, fraction_text = arg.rpartition(":")
+    try:
+        fraction = float(fraction_text)
+    except ValueError:
+        fraction = -1.0
+    if not source_name or not 0 < fraction <= 1:
+        raise UserInputError(f"audience uplift:{arg}: use uplift:CAMPAIGN:FRACTION, FRACTION in (0, 1] "
+                             "(e.g. uplift:winback:0.4)")
+    source = get_campaign(wh, source_name)
+    frame = attribute(wh, source, as_of=as_of)
+    frame = frame[frame["window_closed"]]
+    treated = (frame["arm"] != CONTROL).to_numpy()
+    if treated.sum() < MIN_UPLIFT_CLOSED or (~treated).sum() < MIN_UPLIFT_CLOSED:
+        raise InsufficientDataError(
+            f"campaign {source_name!r} has {int(treated.sum())} offer and {int((~treated).sum())} control customers "
+            f"whose window has closed by {as_of:%Y-%m-%d}; an uplift audience needs {MIN_UPLIFT_CLOSED} of each "
+            "(wait for the windows to close)")
+    X = np.vstack([contexts(wh, rows["customer_id"].tolist(), pd.Timestamp(at).to_pydatetime())[list(FEATURES)]
+                   .to_numpy(float) for at, rows in frame.groupby("assigned_at")])
+    order = np.concatenate([rows.index.to_numpy() for _, rows in frame.groupby("assigned_at")])
+    frame = frame.loc[order]
+    model = UpliftModel("t").fit(X, (frame["arm"] != CONTROL).to_numpy(), frame[source.goal].to_numpy(float))
+    candidates = _known_customers(wh)
+    scores = model.predict(contexts(wh, candidates, as_of)[list(FEATURES)].to_numpy(float))
+    keep = int(np.ceil(fraction * len(candidates)))
+    top = np.argsort(-scores, kind="stable")[:keep]
+    return sorted(candidates[i] for i in top)
 
 
 # -- assignment ---------------------------------------------------------------------------------------

@@ -32,7 +32,7 @@ CONTROL = "control"
 GOALS = ("conversion", "revenue", "margin")
 POLICIES = ("split", "bandit")
 STATUSES = ("active", "stopped")
-AUDIENCE_KINDS = ("all", "rfm", "segment", "rule", "sql", "file")
+AUDIENCE_KINDS = ("all", "rfm", "segment", "rule", "sql", "file", "uplift")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 CAMPAIGNS_SQL = """CREATE TABLE IF NOT EXISTS campaigns (
@@ -174,7 +174,7 @@ def _date(value: str | date, what: str) -> date:
 
 def audience_kind(audience: str) -> tuple[str, str]:
     """(kind, argument) of an audience: ``all``, ``rfm:SEGMENT``, ``segment:ID``, ``rule:ID``,
-    ``sql:CONDITION`` or ``file:PATH``.
+    ``sql:CONDITION``, ``file:PATH`` or ``uplift:CAMPAIGN:FRACTION``.
 
     >>> audience_kind("rfm:At Risk")
     ('rfm', 'At Risk')
@@ -184,8 +184,8 @@ def audience_kind(audience: str) -> tuple[str, str]:
     if kind == "all" and not arg:
         return "all", ""
     if kind not in AUDIENCE_KINDS or not arg.strip():
-        raise UserInputError(f"--audience {audience!r}: use all, rfm:SEGMENT, segment:ID, rule:ID, sql:CONDITION "
-                             "or file:PATH")
+        raise UserInputError(f"--audience {audience!r}: use all, rfm:SEGMENT, segment:ID, rule:ID, sql:CONDITION, "
+                             "file:PATH or uplift:CAMPAIGN:FRACTION")
     return kind, arg.strip()
 
 
