@@ -9,7 +9,12 @@ import pandas as pd
 
 from shoplens.campaigns.assign import assign_campaign, salt
 from shoplens.campaigns.bandit import EXPLORATION, learned_policy
-from shoplens.campaigns.campaign import Campaign, create_campaign, get_campaign, parse_arm
+from shoplens.campaigns.campaign import (
+    Campaign,
+    create_campaign,
+    get_campaign,
+    parse_arm,
+)
 from shoplens.campaigns.report import campaign_report
 from shoplens.decide.abtest import bucket
 from shoplens.privacy.ids import to_internal
@@ -40,7 +45,7 @@ def test_the_bandit_learns_the_better_offer_from_attributed_orders(shop, tmp_pat
     # the truth: only the strong offer brings orders (inside the 7-day window); nobody posts a reward
     load_orders(shop, tmp_path, [(f"W{c}", c, "2024-06-03 10:00:00", "completed", 40.0)
                                  for c in one.index[one["arm"] == "strong_offer"]], name="responses")
-    policy, seen = learned_policy(shop, get_campaign(shop, "learn"), pd.Timestamp("2024-06-20").to_pydatetime())
+    _, seen = learned_policy(shop, get_campaign(shop, "learn"), pd.Timestamp("2024-06-20").to_pydatetime())
     assert seen == int((one["arm"] != "control").sum())  # every closed offer window, control left out
     two = _wave(shop, tmp_path, second, "2024-06-20").rows.set_index("customer_id").loc[second]
     offers_two = two[two["arm"] != "control"]

@@ -8,7 +8,11 @@ import pytest
 from shoplens.campaigns.analysis import analyze_arrays
 from shoplens.campaigns.assign import assign_campaign
 from shoplens.campaigns.campaign import Campaign, create_campaign, parse_arm
-from shoplens.campaigns.simulate import ResponseModel, simulate_outcomes, simulated_report
+from shoplens.campaigns.simulate import (
+    ResponseModel,
+    simulate_outcomes,
+    simulated_report,
+)
 from shoplens.errors import InsufficientDataError, UserInputError
 
 
