@@ -474,6 +474,8 @@ def consent(shop: Shop, customer: str, tmp_path_factory: pytest.TempPathFactory)
     given = pd.read_csv(demo_data_dir() / "customers.csv", dtype=str)
     both = set(given.loc[(given["consent_marketing"] == "True") & (given["consent_personalization"] == "True"),
                          "customer_id"])
+    # the report's first churn customer is the consenting control: say so if the demo ever picks another one
+    assert customer in both, f"{customer} (first in the report's churn table) does not consent to both purposes"
     with Warehouse(shop.warehouse, read_only=True) as wh:
         members = exposable(wh, wh.query("SELECT customer_id FROM customer_segments"))
     pool = sorted((set(members["customer_id"]) & both) - {customer})

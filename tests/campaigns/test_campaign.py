@@ -176,3 +176,66 @@ def test_output_ids_are_shop_ids_on_a_pseudonymised_warehouse(demo_wh):
     rows = assign_campaign(demo_wh, "demo", as_of="2011-10-01").rows
     shop_ids = set(pd.read_csv(demo_data_dir() / "customers.csv", dtype=str)["customer_id"])
     assert len(rows) > 100 and set(rows["customer_id"]) <= shop_ids
+
+
+def test_the_budget_stops_new_assignments_at_the_offers_expected_cost(shop):
+    # 260 consenting customers, 80 % offered: a cost of 2 per use, used by everyone in the worst case
+    create_campaign(shop, Campaign("capped", "all", (parse_arm("discount_10", 2.0),), control=0.2, budget=100.0))
+    first = assign_campaign(shop, "capped", as_of="2024-06-01")
+    offered = (first.rows["arm"] == "discount_10").sum()
+    assert offered == 50 and first.counts["excluded_budget"] == CONSENTING - first.counts["newly_assigned"] > 0
+    # the cut is a prefix of the audience whatever the arms: the control keeps its planned share roughly
+    assert 0.05 < (first.rows["arm"] == "control").mean() < 0.4
+    runs = shop.query("SELECT excluded_budget FROM campaign_runs WHERE campaign = 'capped'")
+    assert runs["excluded_budget"].tolist() == [first.counts["excluded_budget"]]
+    again = assign_campaign(shop, "capped", as_of="2024-06-02")
+    assert again.counts["newly_assigned"] == 0 and again.counts["excluded_budget"] == first.counts["excluded_budget"]
+    free = create_campaign(shop, Campaign("free", "all", (parse_arm("free_shipping"),), control=0.2, budget=0.0))
+    assert assign_campaign(shop, free.name, as_of="2024-06-01").counts["excluded_budget"] == 0  # costs nothing
+
+
+def test_the_budget_uses_the_observed_use_rate_once_windows_have_closed(shop, tmp_path):
+    from shoplens.campaigns.assign import expected_use
+
+    from .conftest import load_orders
+
+    create_campaign(shop, Campaign("rate", "all", (parse_arm("discount_10", 2.0),), control=0.2, window_days=7))
+    rows = assign_campaign(shop, "rate", as_of="2024-06-01").rows.set_index("customer_id")
+    offered = rows.index[rows["arm"] == "discount_10"]
+    users = list(offered[: len(offered) // 4])
+    load_orders(shop, tmp_path, [(f"U{c}", c, "2024-06-02 10:00:00", "completed", 20.0) for c in users], name="use")
+    from datetime import datetime
+
+    campaign = get_campaign(shop, "rate")
+    assert expected_use(shop, campaign, datetime(2024, 6, 5)) == {"discount_10": 1.0}  # windows still open
+    assert expected_use(shop, campaign, datetime(2024, 6, 20)) == {"discount_10": pytest.approx(len(users) / len(offered))}
+
+
+def test_a_negative_budget_is_refused():
+    with pytest.raises(UserInputError, match="--budget"):
+        Campaign("x", "all", (parse_arm("a"),), budget=-1.0)
+
+
+def test_an_uplift_audience_targets_the_customers_a_finished_campaign_moved(shop, tmp_path):
+    from shoplens.errors import InsufficientDataError
+
+    from .conftest import load_orders
+
+    load_orders(shop, tmp_path, [(f"Q{i}", shop_id(i), "2024-01-10 13:00:00", "completed", 50.0)
+                                 for i in range(1, 151)], name="second")  # S001..S150: two orders, the rest one
+    create_campaign(shop, Campaign("first", "all", (parse_arm("discount_10"),), control=0.5, window_days=7))
+    rows = assign_campaign(shop, "first", as_of="2024-06-01").rows.set_index("customer_id")
+    with pytest.raises(InsufficientDataError, match="whose window has closed"):
+        _make(shop, "next", audience="uplift:first:0.4")
+        assign_campaign(shop, "next", as_of="2024-06-03")
+    # the truth: the offer moves only two-order customers; nobody else buys
+    movers = [c for c in rows.index if rows.loc[c, "arm"] != "control" and int(c[1:]) <= 150]
+    load_orders(shop, tmp_path, [(f"M{c}", c, "2024-06-03 10:00:00", "completed", 30.0) for c in movers], name="m")
+    got = assign_campaign(shop, "next", as_of="2024-06-20")
+    assert got.counts["audience"] == 120  # 40 % of the 300 customers
+    targeted = {int(c[1:]) for c in got.rows["customer_id"]}
+    assert targeted and all(i <= 150 for i in targeted)
+    for i, bad in enumerate(("uplift:first", "uplift:first:1.5", "uplift::0.4")):
+        _make(shop, f"bad{i}", audience=bad)
+        with pytest.raises(UserInputError, match="uplift:CAMPAIGN:FRACTION"):
+            assign_campaign(shop, f"bad{i}", as_of="2024-06-20")

@@ -105,7 +105,7 @@ def test_campaign_user_mistakes_exit_2(shop):
     wh = shop.path
     for args, message in [
         (("create", "x", "--audience", "all", "--arms", "a", "--control", "1.5"), "--control"),
-        (("create", "x", "--audience", "all", "--arms", "a", "--policy", "bandit"), "not available yet"),
+        (("create", "x", "--audience", "all", "--arms", "a", "--policy", "greedy"), "--policy must be one of"),
         (("create", "x", "--audience", "all", "--arms", "a", "--cost", "b=1"), "not in --arms"),
         (("create", "x", "--audience", "all", "--arms", "a", "--cost", "a"), "ARM=AMOUNT"),
         (("report", "nothing"), "no campaign 'nothing'"),
@@ -120,3 +120,28 @@ def test_the_console_command_turns_mistakes_into_one_line_and_exit_2(tmp_path):
         proc = subprocess.run([sys.executable, "-m", "shoplens.cli", *args], capture_output=True, text=True, check=False)
         assert proc.returncode == 2 and "Traceback" not in proc.stderr, proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1 and proc.stderr.startswith("error:")
+
+
+def test_create_with_a_bandit_and_a_budget_from_the_cli(shop):
+    shop.close()
+    wh = shop.path
+    res = _run("create", "learn", "--audience", "all", "--arms", "a,discount_10", "--cost", "discount_10=2",
+               "--policy", "bandit", "--budget", "60", "--json", wh=wh)
+    assert res.exit_code == 0, res.output
+    created = json.loads(res.output)
+    assert created["policy"] == "bandit" and created["budget"] == 60.0
+    counts = json.loads(_run("assign", "learn", "--as-of", "2024-06-01", "--json", wh=wh).output)
+    assert counts["excluded_budget"] > 0 and counts["arms"].get("discount_10", 0) <= 30
+    _fails(_run("create", "x", "--audience", "all", "--arms", "a", "--budget", "-5", wh=wh), "--budget")
+
+
+def test_report_says_which_attribution_it_used(shop):
+    shop.close()
+    wh = shop.path
+    _run("create", "spring", "--audience", "all", "--arms", "a", "--control", "0.5", wh=wh)
+    _run("assign", "spring", "--as-of", "2024-06-01", wh=wh)
+    report = json.loads(_run("report", "spring", "--json", wh=wh).output)
+    assert report["attribution"]["method"] == "intention_to_treat"
+    _fails(_run("report", "spring", "--attribution", "last-click", wh=wh), "--attribution")
+    res = _run("report", "spring", "--attribution", "exposure", wh=wh)
+    assert "no exposure events" in str(res.exception)

@@ -138,3 +138,35 @@ def test_report_as_of_ignores_later_orders(shop, tmp_path):
     early = campaign_report(shop, "spring", as_of="2024-06-03", post_rewards=False)
     assert all(a["mean"] == 0 for a in early["arms"] if a["metric"] == "conversion")
     assert isinstance(pd.Timestamp(early["window"]["data_until"]), pd.Timestamp)
+
+
+def test_exposure_attribution_scales_the_effect_to_the_customers_who_saw_the_offer(shop, tmp_path):
+    from shoplens.errors import UserInputError
+    from shoplens.ingest import ingest
+
+    rows = _campaign(shop, control=0.5)
+    _simulate(shop, tmp_path, rows, 0.1, 0.5, seed=3)
+    with pytest.raises(InsufficientDataError, match="no exposure events"):
+        campaign_report(shop, "spring", attribution="exposure")
+    offered = [c for c in rows.index if rows.loc[c, "arm"] == "discount_10"]
+    seen = offered[: len(offered) // 2]
+    lines = ["customer_id,event_type,occurred_at,event_name"]
+    lines += [f"{c},promotion_view,2024-06-02 09:00:00,spring:discount_10" for c in seen]
+    lines += [f"{c},promotion_view,2024-06-02 09:05:00,another-campaign" for c in offered]  # not this campaign
+    lines += [f"{c},promotion_view,2024-07-20 09:00:00,spring" for c in offered]  # after the window
+    (tmp_path / "events.csv").write_text("\n".join(lines) + "\n")
+    ingest(shop, [tmp_path / "events.csv"], table="events")
+    itt = campaign_report(shop, "spring")
+    assert itt["attribution"] == {"method": "intention_to_treat", "exposed": None}
+    assert "effect_exposed" not in itt["arms"][1]
+    r = campaign_report(shop, "spring", attribution="exposure")
+    assert r["attribution"]["method"] == "exposure" and r["attribution"]["exposed"]["discount_10"] == len(seen)
+    assert r["attribution"]["exposed"]["control"] == 0
+    conv = next(a for a in r["arms"] if a["arm"] == "discount_10" and a["metric"] == "conversion")
+    base = next(a for a in itt["arms"] if a["arm"] == "discount_10" and a["metric"] == "conversion")
+    assert conv["effect"] == base["effect"]  # the randomised comparison is unchanged
+    assert conv["exposure_rate"] == pytest.approx(len(seen) / len(offered))
+    assert conv["effect_exposed"] == pytest.approx(base["effect"] / conv["exposure_rate"])
+    assert conv["ci_low_exposed"] == pytest.approx(base["ci_low"] / conv["exposure_rate"])
+    with pytest.raises(UserInputError, match="--attribution"):
+        campaign_report(shop, "spring", attribution="last-click")

@@ -304,3 +304,24 @@ def test_clv_and_churn_tell_the_same_story_on_the_demo_shop(analysed_wh: Warehou
     assert auc > 0.7 and auc > churn.metrics["roc_auc"] - 0.03
     profile = build_profile(analysed_wh, write=False)
     assert profile["clv_reason"].dropna().str.contains("likely to buy within 90 days").all()
+
+
+def test_churn_does_not_depend_on_the_pseudonymisation_key(analysed_wh: Warehouse, tmp_path) -> None:
+    """The same shop under another random key (so other pseudonyms, in another order) gets the same risks."""
+    from shoplens.config import Settings
+    from shoplens.privacy.ids import to_external
+    from shoplens.services import ingest_demo_shop
+
+    path = tmp_path / "other-key.duckdb"
+    settings = Settings(warehouse=path, secret="another shop secret, another pseudonym order")
+    with Warehouse(path) as other:
+        ingest_demo_shop(settings, other)
+        theirs = fit_churn(other, write=False, register=False)
+        theirs_ids = to_external(other, theirs.scores["customer_id"].tolist())
+    ours = fit_churn(analysed_wh, write=False, register=False)
+    ours_ids = to_external(analysed_wh, ours.scores["customer_id"].tolist())
+    assert sorted(ours_ids) == sorted(theirs_ids) and ours_ids != theirs_ids  # really another order
+    a = pd.Series(ours.scores["churn_risk"].to_numpy(), index=ours_ids).sort_index()
+    b = pd.Series(theirs.scores["churn_risk"].to_numpy(), index=theirs_ids).sort_index()
+    np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-9)
+    assert ours.metrics == theirs.metrics

@@ -2,7 +2,8 @@
 
 Assignment is sticky and reproducible: the arm comes from the hash of campaign and
 customer (:func:`shoplens.decide.abtest.assign`, GrowthBook's scheme), so the same
-customer always lands in the same arm of a campaign, and a customer assigned once keeps
+customer always lands in the same arm of a campaign (under ``--policy bandit`` the control
+group is the same hash and the offer is learned: :mod:`shoplens.campaigns.bandit`), and a customer assigned once keeps
 their arm and ``assigned_at`` when the campaign is assigned again (later versions included).
 Every new assignment is logged in the decision log with its propensity (policy
 ``campaign:NAME``, decision type ``campaign``), so other policies can be evaluated on it.
@@ -11,7 +12,10 @@ Before randomisation, and so independent of the arm, customers are excluded and 
 
 - without marketing consent (consent action ``campaign``; fails closed) or unknown ids;
 - over the frequency cap: already given an offer (a non-control arm) by ``frequency_cap``
-  other campaigns in the ``cap_days`` before the assignment.
+  other campaigns in the ``cap_days`` before the assignment;
+- over the budget (after randomisation, but as a cut of the audience's order, whatever the later
+  customers' arms): once the expected cost of the offers given (cost per use x the expected use,
+  :func:`expected_use`) would pass ``budget``, no one new is assigned (:func:`budget_cut`).
 
 Customers assigned earlier who have since withdrawn consent stay in the analysis
 (intention to treat) but are left out of the file handed to the e-mail or ad tool.
@@ -38,12 +42,13 @@ from shoplens.campaigns.campaign import (
 )
 from shoplens.decide.abtest import assign as hashed_arm
 from shoplens.errors import InputFileError, NotComputedError, UserInputError
-from shoplens.privacy.consent import _check_internal
+from shoplens.privacy.consent import Default, _check_internal
 from shoplens.privacy.ids import to_external, to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 
 CONSENT_ACTION = "campaign"
 DECISION_TYPE = "campaign"
+MIN_CLOSED = 30  # closed windows of an arm before its observed use rate replaces the worst case
 
 
 def policy_name(campaign: str) -> str:
@@ -127,6 +132,8 @@ def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]
             raise UserInputError(f"audience condition {arg!r} does not run: {str(exc).splitlines()[0]} "
                                  f"(columns: {cols})") from None
         return [r[0] for r in rows]
+    if kind == "uplift":
+        return uplift_audience(wh, arg, as_of)
     from shoplens.files import read_user_csv
 
     frame = read_user_csv(arg, dtype=str)
@@ -134,6 +141,50 @@ def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]
         raise InputFileError(arg, "no customer_id column", hint="give one shop customer id per row under customer_id")
     given = [c for c in frame["customer_id"].dropna().astype(str)]
     return [i for i in dict.fromkeys(to_internal(wh, given)) if i]
+
+
+MIN_UPLIFT_CLOSED = 10  # closed windows per group (offers, control) before an uplift model is fitted
+
+
+def uplift_audience(wh: Warehouse, arg: str, as_of: datetime) -> list[str]:
+    """``CAMPAIGN:FRACTION``: the share FRACTION of the shop's customers with the highest uplift
+    predicted by a T-learner (:class:`~shoplens.campaigns.uplift.UpliftModel`) fitted on campaign
+    CAMPAIGN's closed windows (any offer against control, its goal metric) on the bandit's
+    context features (:data:`shoplens.campaigns.bandit.FEATURES`), each scored as of ``as_of``."""
+    import numpy as np
+
+    from shoplens.campaigns.bandit import FEATURES, contexts
+    from shoplens.campaigns.report import attribute
+    from shoplens.campaigns.uplift import UpliftModel
+    from shoplens.errors import InsufficientDataError
+
+    source_name, _, fraction_text = arg.rpartition(":")
+    try:
+        fraction = float(fraction_text)
+    except ValueError:
+        fraction = -1.0
+    if not source_name or not 0 < fraction <= 1:
+        raise UserInputError(f"audience uplift:{arg}: use uplift:CAMPAIGN:FRACTION, FRACTION in (0, 1] "
+                             "(e.g. uplift:winback:0.4)")
+    source = get_campaign(wh, source_name)
+    frame = attribute(wh, source, as_of=as_of)
+    frame = frame[frame["window_closed"]]
+    treated = (frame["arm"] != CONTROL).to_numpy()
+    if treated.sum() < MIN_UPLIFT_CLOSED or (~treated).sum() < MIN_UPLIFT_CLOSED:
+        raise InsufficientDataError(
+            f"campaign {source_name!r} has {int(treated.sum())} offer and {int((~treated).sum())} control customers "
+            f"whose window has closed by {as_of:%Y-%m-%d}; an uplift audience needs {MIN_UPLIFT_CLOSED} of each "
+            "(wait for the windows to close)")
+    X = np.vstack([contexts(wh, rows["customer_id"].tolist(), pd.Timestamp(at).to_pydatetime())[list(FEATURES)]
+                   .to_numpy(float) for at, rows in frame.groupby("assigned_at")])
+    order = np.concatenate([rows.index.to_numpy() for _, rows in frame.groupby("assigned_at")])
+    frame = frame.loc[order]
+    model = UpliftModel("t").fit(X, (frame["arm"] != CONTROL).to_numpy(), frame[source.goal].to_numpy(float))
+    candidates = _known_customers(wh)
+    scores = model.predict(contexts(wh, candidates, as_of)[list(FEATURES)].to_numpy(float))
+    keep = int(np.ceil(fraction * len(candidates)))
+    top = np.argsort(-scores, kind="stable")[:keep]
+    return sorted(candidates[i] for i in top)
 
 
 # -- assignment ---------------------------------------------------------------------------------------
@@ -167,50 +218,122 @@ def _capped(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> 
     return {r[0] for r in rows}
 
 
-def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None) -> Assignment:
-    """Assign the audience of campaign ``name`` (as of ``as_of``, YYYY-MM-DD; default now) to arms.
+def _inactive_reason(campaign: Campaign, at: datetime) -> str | None:
+    """Why ``campaign`` assigns no one at ``at`` (None while it does)."""
+    name = campaign.name
+    if campaign.status != "active":
+        return (f"campaign {name!r} is {campaign.status}; it assigns no one (create a new version "
+                "with `campaign create --replace` to restart it)")
+    if campaign.start and at.date() < _date(campaign.start, "start"):
+        return f"campaign {name!r} starts on {campaign.start}; assign on or after that day (--as-of)"
+    if campaign.end and at.date() > _date(campaign.end, "end"):
+        return f"campaign {name!r} ended on {campaign.end}; it assigns no one after that day"
+    return None
 
-    Returns the current assignment of every audience member who may be contacted (shop ids),
-    with counts: ``audience``, ``assigned`` (rows returned), ``newly_assigned``,
-    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``.
-    """
+
+def _at(as_of: str | None) -> datetime:
+    return utcnow() if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
+
+
+def _plan(wh: Warehouse, campaign: Campaign, ids: list[str], at: datetime) -> pd.DataFrame:
+    """The arm each of ``ids`` (warehouse ids, eligible, not yet assigned) would get at ``at``:
+    ``customer_id, arm, propensity, context`` (context: the bandit's, as JSON; None under the split)."""
+    if campaign.policy == "bandit":
+        from shoplens.campaigns.bandit import choose
+
+        return choose(wh, campaign, ids, at)
+    weights = campaign.weights()
+    new = pd.DataFrame({"customer_id": ids, "arm": [arm_of(c, campaign) for c in ids]})
+    new["propensity"] = new["arm"].map(weights).astype(float)
+    new["context"] = None
+    return new
+
+
+def expected_use(wh: Warehouse, campaign: Campaign, at: datetime) -> dict[str, float]:
+    """The expected share of an arm's customers who use the offer (and so cost it): the arm's
+    conversion rate on this campaign's windows closed before ``at`` once at least
+    ``MIN_CLOSED`` have closed, otherwise 1 (every offer used: the worst case)."""
+    from shoplens.campaigns.report import attribute
+
+    out = {a.name: 1.0 for a in campaign.arms}
+    if wh.con.execute("SELECT count(*) FROM campaign_assignments WHERE campaign = ?", [campaign.name]).fetchall()[0][0]:
+        closed = attribute(wh, campaign, as_of=at)
+        closed = closed[closed["window_closed"]]
+        for arm, rows in closed.groupby("arm"):
+            if arm in out and len(rows) >= MIN_CLOSED:
+                out[str(arm)] = float(rows["conversion"].mean())
+    return out
+
+
+def budget_cut(wh: Warehouse, campaign: Campaign, planned: pd.DataFrame, at: datetime) -> tuple[pd.DataFrame, int]:
+    """``planned`` up to the first customer whose offer would take the expected cost of all the
+    campaign's offers over its budget, and how many were left out (that one and all after, whatever
+    their arm, so the customers assigned stay a random sample of the audience)."""
+    if campaign.budget is None or planned.empty:
+        return planned, 0
+    use = expected_use(wh, campaign, at)
+    unit = {a.name: a.cost * use[a.name] for a in campaign.arms}
+    assigned = wh.query("SELECT arm, count(*) AS n FROM campaign_assignments WHERE campaign = ? GROUP BY arm",
+                        [campaign.name])
+    committed = float(sum(unit.get(str(a), 0.0) * n for a, n in zip(assigned["arm"], assigned["n"])))
+    running = committed + planned["arm"].map(unit).fillna(0.0).cumsum().to_numpy()
+    over = running > campaign.budget + 1e-9
+    keep = int(over.argmax()) if over.any() else len(planned)
+    return planned.iloc[:keep].reset_index(drop=True), len(planned) - keep
+
+
+def _record(wh: Warehouse, campaign: Campaign, new: pd.DataFrame, at: datetime) -> pd.DataFrame:
+    """Store and log planned assignments (:func:`_plan`) at ``at`` with their propensities (and the
+    bandit's contexts) in the decision log."""
     from shoplens.decide.log import DecisionLog
 
-    campaign = get_campaign(wh, name)
-    if campaign.status != "active":
-        raise UserInputError(f"campaign {name!r} is {campaign.status}; it assigns no one (create a new version "
-                             "with `campaign create --replace` to restart it)")
-    at = utcnow() if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
-    if campaign.start and at.date() < _date(campaign.start, "start"):
-        raise UserInputError(f"campaign {name!r} starts on {campaign.start}; assign on or after that day (--as-of)")
-    if campaign.end and at.date() > _date(campaign.end, "end"):
-        raise UserInputError(f"campaign {name!r} ended on {campaign.end}; it assigns no one after that day")
-    ensure_tables(wh)
-    members = list(dict.fromkeys(audience_members(wh, campaign.audience, at)))
-    existing = wh.query("SELECT customer_id, arm, propensity, assigned_at FROM campaign_assignments "
-                        "WHERE campaign = ?", [name])
-    done = set(existing["customer_id"])
-    # consent is asked for everyone in the audience: earlier assignees who withdrew are not handed over
-    check = _check_internal(wh, members, CONSENT_ACTION)
-    allowed = set(check.allowed)
-    fresh = [c for c in members if c not in done and c in allowed]
-    capped = _capped(wh, campaign, fresh, at)
-    fresh = [c for c in fresh if c not in capped]
-    weights = campaign.weights()
-    new = pd.DataFrame({"customer_id": fresh, "arm": [arm_of(c, campaign) for c in fresh]})
-    new["propensity"] = new["arm"].map(weights).astype(float)
+    new = new.copy()
+    context = new.pop("context")
     new["assigned_at"] = pd.Timestamp(at)
     if len(new):
         new["decision_id"] = [uuid.uuid4().hex for _ in range(len(new))]
-        new["campaign"], new["version"] = name, campaign.version
+        new["campaign"], new["version"] = campaign.name, campaign.version
         with wh.transaction() as con:
             con.register("_new", new)
             con.execute("INSERT INTO campaign_assignments BY NAME SELECT * FROM _new")
             con.unregister("_new")
         DecisionLog(wh).record_many(pd.DataFrame({
             "decision_id": new["decision_id"], "occurred_at": new["assigned_at"], "customer_id": new["customer_id"],
-            "action": new["arm"], "propensity": new["propensity"], "policy": policy_name(name),
+            "action": new["arm"], "propensity": new["propensity"], "context": context.astype(object),
+            "policy": policy_name(campaign.name),
             "policy_version": str(campaign.version), "decision_type": DECISION_TYPE}))
+    return new
+
+
+def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
+                    consent_default: Default = None) -> Assignment:
+    """Assign the audience of campaign ``name`` (as of ``as_of``, YYYY-MM-DD; default now) to arms.
+
+    Returns the current assignment of every audience member who may be contacted (shop ids),
+    with counts: ``audience``, ``assigned`` (rows returned), ``newly_assigned``,
+    ``already_assigned``, ``excluded_no_consent``, ``excluded_unknown``, ``excluded_frequency_cap``,
+    ``excluded_budget`` (see :func:`budget_cut`).
+    ``consent_default`` overrides the policy's answer for never-asked customers (the server passes
+    the one it read at start).
+    """
+    campaign = get_campaign(wh, name)
+    at = _at(as_of)
+    why = _inactive_reason(campaign, at)
+    if why:
+        raise UserInputError(why)
+    ensure_tables(wh)
+    members = list(dict.fromkeys(audience_members(wh, campaign.audience, at)))
+    existing = wh.query("SELECT customer_id, arm, propensity, assigned_at FROM campaign_assignments "
+                        "WHERE campaign = ?", [name])
+    done = set(existing["customer_id"])
+    # consent is asked for everyone in the audience: earlier assignees who withdrew are not handed over
+    check = _check_internal(wh, members, CONSENT_ACTION, consent_default)
+    allowed = set(check.allowed)
+    fresh = [c for c in members if c not in done and c in allowed]
+    capped = _capped(wh, campaign, fresh, at)
+    fresh = [c for c in fresh if c not in capped]
+    planned, over_budget = budget_cut(wh, campaign, _plan(wh, campaign, fresh, at), at)
+    new = _record(wh, campaign, planned, at)
     member_set = set(members)
     current = pd.concat([existing[existing["customer_id"].isin(member_set & allowed)],
                          new[["customer_id", "arm", "propensity", "assigned_at"]]], ignore_index=True)
@@ -220,11 +343,13 @@ def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None) -> As
     counts = {"audience": len(members), "assigned": len(current), "newly_assigned": len(new),
               "already_assigned": int(sum(c in done for c in members)),
               "excluded_no_consent": len(check.refused), "excluded_unknown": len(check.unknown),
-              "excluded_frequency_cap": len(capped)}
-    wh.con.execute("INSERT INTO campaign_runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+              "excluded_frequency_cap": len(capped), "excluded_budget": over_budget}
+    wh.con.execute("INSERT INTO campaign_runs BY NAME SELECT ? AS campaign, ? AS version, ? AS run_at, ? AS as_of, "
+                   "? AS audience, ? AS assigned, ? AS newly_assigned, ? AS excluded_no_consent, "
+                   "? AS excluded_unknown, ? AS excluded_frequency_cap, ? AS excluded_budget",
                    [name, campaign.version, utcnow(), at, counts["audience"], counts["assigned"],
                     counts["newly_assigned"], counts["excluded_no_consent"], counts["excluded_unknown"],
-                    counts["excluded_frequency_cap"]])
+                    counts["excluded_frequency_cap"], over_budget])
     return Assignment(name, campaign.version, current, counts)
 
 
@@ -237,3 +362,53 @@ def write_assignments(wh: Warehouse, result: Assignment, path: str | Path) -> Pa
     frame["assigned_at"] = pd.to_datetime(frame["assigned_at"]).dt.strftime("%Y-%m-%dT%H:%M:%S")
     result.path = write_export(wh, path, frame, kind="campaign_assignments", id_column="customer_id")
     return result.path
+
+
+def live_offer(wh: Warehouse, name: str, customer_id: str, *, as_of: str | None = None,
+               consent_default: Default = None) -> dict[str, Any]:
+    """The offer of campaign ``name`` for one customer (the shop's id), for the storefront.
+
+    A known customer who consents to marketing and is in the audience gets their sticky arm:
+    the one stored if already assigned (batch or live), otherwise the same hash the batch uses,
+    stored and logged now (``newly_assigned``), so the orders that follow are attributed.
+    ``arm`` is null, with a ``reason``, for a stopped (or not yet started, or ended) campaign, an
+    unknown id, a customer without marketing consent, one not in the audience or over the
+    frequency cap; an assigned customer in ``control`` gets ``arm`` ``control`` and ``offer`` null
+    (show nothing). ``customer_id`` comes back as given.
+
+    >>> # live_offer(wh, "winback", "12348")["arm"] -> 'free_shipping'
+    """
+    campaign = get_campaign(wh, name)
+    at = _at(as_of)
+    out: dict[str, Any] = {"campaign": name, "version": campaign.version, "customer_id": customer_id, "arm": None,
+                           "offer": None, "propensity": None, "assigned_at": None, "newly_assigned": False,
+                           "reason": None}
+    why = _inactive_reason(campaign, at)
+    if why:
+        return out | {"reason": why}
+    internal = to_internal(wh, [customer_id])[0]
+    check = _check_internal(wh, [internal], CONSENT_ACTION, consent_default)
+    if not check.allowed:
+        return out | {"reason": check.reason(internal or "") or "unknown customer"}
+    ensure_tables(wh)
+    if internal not in set(audience_members(wh, campaign.audience, at)):
+        return out | {"reason": f"not in the audience of campaign {name!r} ({campaign.audience})"}
+    stored = wh.query("SELECT arm, propensity, assigned_at FROM campaign_assignments WHERE campaign = ? "
+                      "AND customer_id = ? ORDER BY assigned_at LIMIT 1", [name, internal])
+    if stored.empty:
+        if internal in _capped(wh, campaign, [internal], at):
+            return out | {"reason": f"over the frequency cap: offers from {campaign.frequency_cap} other campaign(s) "
+                                    f"in the {campaign.cap_days} days before"}
+        planned, over_budget = budget_cut(wh, campaign, _plan(wh, campaign, [internal], at), at)
+        if over_budget:
+            return out | {"reason": f"over the budget of campaign {name!r} ({campaign.budget:g}): it assigns no "
+                                    "one new"}
+        stored = _record(wh, campaign, planned, at)
+        out["newly_assigned"] = True
+    row = stored.iloc[0]
+    arm = str(row["arm"])
+    offer = next(({"name": a.name, "kind": a.kind, "value": a.value, "cost": a.cost}
+                  for a in campaign.arms if a.name == arm), None)
+    return out | {"arm": arm, "offer": offer, "propensity": float(row["propensity"]),
+                  "assigned_at": pd.Timestamp(row["assigned_at"]).to_pydatetime(),
+                  "reason": "control group: show no offer" if arm == CONTROL else None}

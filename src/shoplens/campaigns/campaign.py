@@ -3,7 +3,8 @@
 A campaign names its audience, its arms (offers with a cost per use), the share held out
 as the control group (the arm named ``control``), the policy that splits the rest, the
 goal and the attribution window, and its guardrails (marketing consent always; an
-optional frequency cap across campaigns; optional start and end dates).
+optional frequency cap across campaigns; optional start and end dates; an optional budget for
+the offers' expected cost).
 
 Every change (create, replace, stop) appends a version to the ``campaigns`` table, so a
 report always says which version assigned whom (``campaign_assignments.version``).
@@ -31,7 +32,7 @@ CONTROL = "control"
 GOALS = ("conversion", "revenue", "margin")
 POLICIES = ("split", "bandit")
 STATUSES = ("active", "stopped")
-AUDIENCE_KINDS = ("all", "rfm", "segment", "rule", "sql", "file")
+AUDIENCE_KINDS = ("all", "rfm", "segment", "rule", "sql", "file", "uplift")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 
 CAMPAIGNS_SQL = """CREATE TABLE IF NOT EXISTS campaigns (
@@ -41,7 +42,8 @@ ASSIGNMENTS_SQL = """CREATE TABLE IF NOT EXISTS campaign_assignments (
     assigned_at TIMESTAMP, decision_id VARCHAR)"""
 RUNS_SQL = """CREATE TABLE IF NOT EXISTS campaign_runs (
     campaign VARCHAR, version INTEGER, run_at TIMESTAMP, as_of TIMESTAMP, audience BIGINT, assigned BIGINT,
-    newly_assigned BIGINT, excluded_no_consent BIGINT, excluded_unknown BIGINT, excluded_frequency_cap BIGINT)"""
+    newly_assigned BIGINT, excluded_no_consent BIGINT, excluded_unknown BIGINT, excluded_frequency_cap BIGINT,
+    excluded_budget BIGINT)"""
 
 
 def ensure_tables(wh: Warehouse) -> None:
@@ -49,6 +51,10 @@ def ensure_tables(wh: Warehouse) -> None:
     through their ``customer_id`` column)."""
     for sql in (CAMPAIGNS_SQL, ASSIGNMENTS_SQL, RUNS_SQL):
         wh.con.execute(sql)
+    have = {r[0] for r in wh.con.execute("SELECT column_name FROM information_schema.columns "
+                                         "WHERE table_name = 'campaign_runs'").fetchall()}
+    if "excluded_budget" not in have:  # a warehouse from before budgets
+        wh.con.execute("ALTER TABLE campaign_runs ADD COLUMN excluded_budget BIGINT")
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,7 @@ class Campaign:
     cap_days: int = 30
     start: str | None = None
     end: str | None = None
+    budget: float | None = None
     version: int = 1
     status: str = "active"
     created_at: datetime | None = field(default=None, compare=False)
@@ -114,6 +121,8 @@ class Campaign:
             raise UserInputError(f"--window is the attribution window in days, 1 to 366, not {self.window_days}")
         if self.frequency_cap is not None and self.frequency_cap < 1:
             raise UserInputError("--frequency-cap is the most campaigns a customer may get per period, at least 1")
+        if self.budget is not None and not self.budget >= 0:
+            raise UserInputError(f"--budget is the most the offers may cost, in the orders' currency, not {self.budget}")
         if self.cap_days < 1:
             raise UserInputError("--cap-days must be at least 1")
         for what, value in (("--start", self.start), ("--end", self.end)):
@@ -165,7 +174,7 @@ def _date(value: str | date, what: str) -> date:
 
 def audience_kind(audience: str) -> tuple[str, str]:
     """(kind, argument) of an audience: ``all``, ``rfm:SEGMENT``, ``segment:ID``, ``rule:ID``,
-    ``sql:CONDITION`` or ``file:PATH``.
+    ``sql:CONDITION``, ``file:PATH`` or ``uplift:CAMPAIGN:FRACTION``.
 
     >>> audience_kind("rfm:At Risk")
     ('rfm', 'At Risk')
@@ -175,8 +184,8 @@ def audience_kind(audience: str) -> tuple[str, str]:
     if kind == "all" and not arg:
         return "all", ""
     if kind not in AUDIENCE_KINDS or not arg.strip():
-        raise UserInputError(f"--audience {audience!r}: use all, rfm:SEGMENT, segment:ID, rule:ID, sql:CONDITION "
-                             "or file:PATH")
+        raise UserInputError(f"--audience {audience!r}: use all, rfm:SEGMENT, segment:ID, rule:ID, sql:CONDITION, "
+                             "file:PATH or uplift:CAMPAIGN:FRACTION")
     return kind, arg.strip()
 
 
@@ -250,3 +259,19 @@ def versions(wh: Warehouse, name: str) -> list[dict[str, Any]]:
     rows = wh.con.execute("SELECT version, status, created_at FROM campaigns WHERE name = ? ORDER BY version",
                           [name]).fetchall()
     return [{"version": v, "status": s, "created_at": t} for v, s, t in rows]
+
+
+def campaign_runs(wh: Warehouse, name: str) -> pd.DataFrame:
+    """The assignment runs of campaign ``name``, oldest first (counts only, no customer ids)."""
+    get_campaign(wh, name)
+    ensure_tables(wh)
+    return wh.query("SELECT * EXCLUDE (campaign) FROM campaign_runs WHERE campaign = ? ORDER BY run_at", [name])
+
+
+def campaign_detail(wh: Warehouse, name: str) -> dict[str, Any]:
+    """A campaign's latest version with its version history and its assignment runs (what
+    ``campaign show --json`` and ``GET /api/v1/campaigns/{name}`` answer)."""
+    from shoplens.jsonsafe import records
+
+    campaign = get_campaign(wh, name)
+    return {**campaign.to_dict(), "versions": versions(wh, name), "runs": records(campaign_runs(wh, name))}

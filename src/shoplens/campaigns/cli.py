@@ -144,7 +144,8 @@ def create_cmd(
     control: Annotated[float, typer.Option("--control", help="share of the audience held out as control")] = 0.1,
     goal: Annotated[str, typer.Option("--goal", help="conversion, revenue or margin")] = "conversion",
     window: Annotated[int, typer.Option("--window", help="attribution window in days after assignment")] = 14,
-    policy: Annotated[str, typer.Option("--policy", help="split (fixed random split); bandit is not available yet")] = "split",
+    policy: Annotated[str, typer.Option("--policy", help="split (fixed random split) or bandit (learns the offer "
+                                                         "per customer; the control stays random)")] = "split",
     cost: Annotated[list[str] | None, typer.Option("--cost", help="cost per use of an arm, ARM=AMOUNT (repeatable)",
                                                       show_default=False)] = None,
     frequency_cap: Annotated[int | None, typer.Option(
@@ -154,6 +155,9 @@ def create_cmd(
     start: Annotated[str | None, typer.Option("--start", help="first day of assignment YYYY-MM-DD",
                                                  show_default=False)] = None,
     end: Annotated[str | None, typer.Option("--end", help="last day of assignment YYYY-MM-DD", show_default=False)] = None,
+    budget: Annotated[float | None, typer.Option(
+        "--budget", help="most the offers may cost (cost per use x expected use); then no one new is assigned",
+        show_default=False)] = None,
     replace: Annotated[bool, typer.Option("--replace", help="store a new version of an existing campaign")] = False,
     json_out: JsonOpt = False,
 ) -> None:
@@ -164,8 +168,6 @@ def create_cmd(
     """
     from shoplens.campaigns.campaign import Campaign, create_campaign, parse_arm
 
-    if policy == "bandit":
-        raise UserInputError("--policy bandit is not available yet; use --policy split (a fixed random split)")
     costs = _costs(cost)
     arm_names = _split(arms)
     unknown = set(costs) - set(arm_names)
@@ -173,7 +175,7 @@ def create_cmd(
         raise UserInputError(f"--cost names arm(s) not in --arms: {', '.join(sorted(unknown))}")
     campaign = Campaign(name, audience, tuple(parse_arm(a, costs.get(a, 0.0)) for a in arm_names), control=control,
                         goal=goal, window_days=window, policy=policy, frequency_cap=frequency_cap, cap_days=cap_days,
-                        start=start, end=end)
+                        start=start, end=end, budget=budget)
     with open_warehouse(ctx) as wh:
         stored = create_campaign(wh, campaign, replace=replace)
     if json_out:
@@ -205,19 +207,15 @@ def list_cmd(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 def show_cmd(ctx: typer.Context, name: Annotated[str, typer.Argument(help="campaign name")],
              json_out: JsonOpt = False) -> None:
     """A campaign's latest version, its version history and its assignment runs."""
-    from shoplens.campaigns.campaign import get_campaign, versions
-    from shoplens.customers.output import records
+    from shoplens.campaigns.campaign import campaign_detail
 
     with open_warehouse(ctx) as wh:
-        campaign = get_campaign(wh, name)
-        history = versions(wh, name)
-        runs = records(wh.query("SELECT * EXCLUDE (campaign) FROM campaign_runs WHERE campaign = ? ORDER BY run_at",
-                                [name]))
-    out = {**campaign.to_dict(), "versions": history, "runs": runs}
+        out = campaign_detail(wh, name)
     if json_out:
         print_json(out)
         return
-    console.print(rows_table([{"field": k, "value": str(v)} for k, v in campaign.to_dict().items()],
+    runs = out["runs"]
+    console.print(rows_table([{"field": k, "value": str(v)} for k, v in out.items() if k not in ("versions", "runs")],
                              title=f"Campaign {name}"))
     if runs:
         console.print(rows_table(runs, title="Assignment runs"))
@@ -259,6 +257,8 @@ def report_cmd(
     name: Annotated[str, typer.Argument(help="campaign name")],
     as_of: Annotated[str | None, typer.Option("--as-of", help="count only orders before this date YYYY-MM-DD",
                                                  show_default=False)] = None,
+    attribution: Annotated[str, typer.Option("--attribution", help="itt (intention to treat) or exposure (adds the "
+                                                                   "effect on customers who saw the offer)")] = "itt",
     json_out: JsonOpt = False,
 ) -> None:
     """Attribute orders in the window after each assignment (intention to treat, net of returns, offer cost
@@ -267,7 +267,7 @@ def report_cmd(
     from shoplens.campaigns.report import campaign_report
 
     with open_warehouse(ctx) as wh:
-        result = campaign_report(wh, name, as_of=as_of)
+        result = campaign_report(wh, name, as_of=as_of, attribution=attribution)
     if json_out:
         print_json(result)
         return

@@ -16,6 +16,16 @@ in two campaigns at once has the order attributed to each (each campaign measure
 intention-to-treat effect against its own control group). The pre-period net revenue (the
 365 days before ``assigned_at``) is the CUPED covariate.
 
+Exposure-based (``attribution="exposure"``, when the warehouse holds exposure events): an
+exposure is an ``events`` row of the customer of type ``promotion_view`` or ``promotion_click``
+in the window whose ``event_name`` is the campaign's name or starts with ``NAME:`` (e.g.
+``winback:discount_10``). The orders are attributed as above (the comparison of the arms stays
+randomised), and each offer arm also gets the effect on the customers who saw the offer: the
+intention-to-treat effect divided by the arm's exposure rate (the Wald / Bloom estimator of
+the complier effect; valid because the control group sees no offer), its interval scaled the
+same way (the exposure rate taken as known). Comparing exposed customers with the control
+directly would compare self-selected customers and is not reported.
+
 Reporting also posts the goal metric as the reward of each assignment whose window has
 closed, in the decision log, so bandits and off-policy evaluation learn from it without
 manual reward posting.
@@ -37,7 +47,7 @@ from shoplens.campaigns.campaign import (
     ensure_tables,
     get_campaign,
 )
-from shoplens.errors import InsufficientDataError
+from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.metrics import revenue_orders_sql
 from shoplens.store.warehouse import Warehouse
 
@@ -45,22 +55,23 @@ PRE_PERIOD_DAYS = 365
 
 
 def attribute(wh: Warehouse, campaign: Campaign, *, as_of: datetime | None = None) -> pd.DataFrame:
-    """One row per assigned customer (warehouse ids): arm, assigned_at, decision_id, orders, conversion,
+    """One row per assigned customer (warehouse ids): arm, propensity, assigned_at, decision_id, orders, conversion,
     revenue, margin, pre_revenue, window_closed. Orders from ``as_of`` on are ignored."""
     ensure_tables(wh)
     end = None if as_of is None else f"TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
     window = f"INTERVAL {int(campaign.window_days)} DAY"
     in_window = f"o.ordered_at >= a.assigned_at AND o.ordered_at < a.assigned_at + {window}"
     frame = wh.query(f"""
-        WITH a AS (SELECT customer_id, arm, assigned_at, decision_id FROM campaign_assignments WHERE campaign = ?),
+        WITH a AS (SELECT customer_id, arm, propensity, assigned_at, decision_id FROM campaign_assignments
+                   WHERE campaign = ?),
              o AS ({revenue_orders_sql(end)})
-        SELECT a.customer_id, a.arm, a.assigned_at, a.decision_id,
+        SELECT a.customer_id, a.arm, a.propensity, a.assigned_at, a.decision_id,
                count(o.order_id) FILTER (WHERE o.kind = 'purchase' AND {in_window}) AS orders,
                coalesce(sum(o.amount) FILTER (WHERE {in_window}), 0) AS revenue,
                coalesce(sum(o.amount) FILTER (WHERE o.ordered_at >= a.assigned_at - INTERVAL {PRE_PERIOD_DAYS} DAY
                                               AND o.ordered_at < a.assigned_at), 0) AS pre_revenue
         FROM a LEFT JOIN o ON o.customer_id = a.customer_id
-        GROUP BY a.customer_id, a.arm, a.assigned_at, a.decision_id
+        GROUP BY a.customer_id, a.arm, a.propensity, a.assigned_at, a.decision_id
         ORDER BY a.assigned_at, a.customer_id""", [campaign.name])
     frame["conversion"] = (frame["orders"] > 0).astype(float)
     frame["revenue"] = frame["revenue"].astype(float)
@@ -70,6 +81,41 @@ def attribute(wh: Warehouse, campaign: Campaign, *, as_of: datetime | None = Non
     frame["window_closed"] = (frame["assigned_at"] + timedelta(days=campaign.window_days)) <= pd.Timestamp(until) \
         if until is not None else False
     return frame
+
+
+ATTRIBUTIONS = ("itt", "exposure")
+EXPOSURE_TYPES = ("promotion_view", "promotion_click")
+
+
+def exposed(wh: Warehouse, campaign: Campaign, frame: pd.DataFrame, *, as_of: datetime | None = None) -> pd.Series:
+    """Per row of :func:`attribute`'s ``frame``: True when the customer had an exposure event of the
+    campaign in the window (see the module doc)."""
+    if not wh.has_table("events") or frame.empty:
+        return pd.Series(False, index=frame.index)
+    end = "" if as_of is None else f"AND e.occurred_at < TIMESTAMP '{as_of:%Y-%m-%d %H:%M:%S}'"
+    rows = wh.query(f"""
+        SELECT DISTINCT a.customer_id FROM campaign_assignments a JOIN events e ON e.customer_id = a.customer_id
+        WHERE a.campaign = ? AND e.event_type IN ('promotion_view', 'promotion_click')
+          AND (e.event_name = ? OR starts_with(e.event_name, ? || ':'))
+          AND e.occurred_at >= a.assigned_at
+          AND e.occurred_at < a.assigned_at + INTERVAL {int(campaign.window_days)} DAY {end}""",
+                    [campaign.name, campaign.name, campaign.name])
+    return frame["customer_id"].isin(set(rows["customer_id"]))
+
+
+def _exposure_effects(result: dict[str, Any], frame: pd.DataFrame, seen: pd.Series) -> dict[str, Any]:
+    """Add the effect on the exposed to each offer row of ``result["arms"]``; the exposure counts."""
+    rate = seen.groupby(frame["arm"]).mean()
+    for row in result["arms"]:
+        if row["arm"] == CONTROL:
+            continue
+        r = float(rate.get(row["arm"], 0.0))
+        row["exposure_rate"] = r
+        ok = r > 0 and row.get("effect") is not None
+        row["effect_exposed"] = row["effect"] / r if ok else None
+        row["ci_low_exposed"] = row["ci_low"] / r if ok and row.get("ci_low") is not None else None
+        row["ci_high_exposed"] = row["ci_high"] / r if ok and row.get("ci_high") is not None else None
+    return {str(a): int(n) for a, n in seen.groupby(frame["arm"]).sum().items()}
 
 
 def data_until(wh: Warehouse) -> datetime | None:
@@ -95,16 +141,19 @@ def _post_rewards(wh: Warehouse, frame: pd.DataFrame, goal: str) -> int:
 
 def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
     """Off-policy estimates (self-normalised IPW with bootstrap intervals, from the logged
-    propensities) of what giving everyone one arm would have earned per customer."""
+    propensities) of what giving everyone one arm would have earned per customer.
+
+    Under the bandit these, not the per-arm differences of means, are each offer's unbiased value:
+    the bandit gives an offer to the customers it expects it to suit."""
     from shoplens.decide.ope import LoggedFeedback, estimate_all
 
-    weights = campaign.weights()
     names = campaign.arm_names
     rows = frame[frame["arm"].isin(names)]
     if len(rows) < 2:
         return []
     codes = rows["arm"].map({n: i for i, n in enumerate(names)}).to_numpy()
-    logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["arm"].map(weights).to_numpy(float), len(names),
+    # the propensity logged with each assignment (the split's share, or the bandit's chance)
+    logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["propensity"].to_numpy(float), len(names),
                           action_names=names)
     out = [{"policy": "as run", "estimator": "mean", "value": float(rows[goal].mean()), "ci_low": None, "ci_high": None}]
     for i, name in enumerate(names):
@@ -113,6 +162,16 @@ def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list
         est = estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
         out.append({"policy": f"all-{name}", "estimator": "snipw", **est})
     return out
+
+
+def _bandit_checks(frame: pd.DataFrame, campaign: Campaign, metrics: list[str]) -> tuple[dict[str, Any], list[dict]]:
+    """Under the bandit only the control share is planned: the sample-ratio check compares control
+    with all offers, and the randomised effect is that of getting any offer (the policy as run)."""
+    offers = np.where(frame["arm"].to_numpy() == CONTROL, CONTROL, "offers")
+    pooled = analyze_arrays(offers, {m: frame[m].to_numpy(float) for m in metrics}, control=CONTROL,
+                            arms=[CONTROL, "offers"], pre_metric=frame["pre_revenue"].to_numpy(float),
+                            weights={CONTROL: campaign.control, "offers": 1 - campaign.control})
+    return pooled["srm"], pooled["arms"]
 
 
 def _fmt(metric: str, value: float, currency: str) -> str:
@@ -176,9 +235,15 @@ def conclusion(result: dict[str, Any], campaign: Campaign, currency: str) -> dic
 _GOAL_ZH = {"conversion": "转化率", "revenue": "净收入", "margin": "净利润"}
 
 
-def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_rewards: bool = True) -> dict[str, Any]:
+def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_rewards: bool = True,
+                    attribution: str = "itt") -> dict[str, Any]:
     """The report of campaign ``name`` (the ``campaign analyze`` shape, outcomes attributed from the
-    warehouse) with the campaign, the window status, policy estimates and a conclusion in en and zh."""
+    warehouse) with the campaign, the window status, policy estimates and a conclusion in en and zh.
+
+    ``attribution``: ``itt`` (intention to treat, the default) or ``exposure`` (adds the effect on
+    the customers who saw the offer; needs exposure events); ``result["attribution"]`` says which."""
+    if attribution not in ATTRIBUTIONS:
+        raise UserInputError(f"--attribution must be itt (intention to treat) or exposure, not {attribution!r}")
     campaign = get_campaign(wh, name)
     cut = None if as_of is None else datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
     frame = attribute(wh, campaign, as_of=cut)
@@ -188,10 +253,21 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_
     result = analyze_arrays(frame["arm"].to_numpy(), {m: frame[m].to_numpy(float) for m in metrics},
                             control=CONTROL, arms=campaign.arm_names, pre_metric=frame["pre_revenue"].to_numpy(float),
                             weights=campaign.weights())
+    if campaign.policy == "bandit":
+        result["srm"], result["offers_vs_control"] = _bandit_checks(frame, campaign, metrics)
+    result["attribution"] = {"method": "intention_to_treat", "exposed": None}
+    if attribution == "exposure":
+        seen = exposed(wh, campaign, frame, as_of=cut)
+        if not seen.any():
+            raise InsufficientDataError(
+                f"no exposure events of campaign {name!r}: exposure attribution needs events of type promotion_view "
+                f"or promotion_click with event_name {name!r} (or '{name}:ARM') in the window; report without "
+                "--attribution exposure (intention to treat)")
+        result["attribution"] = {"method": "exposure", "exposed": _exposure_effects(result, frame, seen)}
     currency = _currency(wh)
     until = cut or data_until(wh)
     result["campaign"] = {"name": campaign.name, "version": campaign.version, "status": campaign.status,
-                          "goal": campaign.goal, "audience": campaign.audience, "window_days": campaign.window_days,
+                          "goal": campaign.goal, "audience": campaign.audience, "policy": campaign.policy, "window_days": campaign.window_days,
                           "arms": campaign.to_dict()["arms"], "control_share": campaign.control}
     result["window"] = {"assigned_from": frame["assigned_at"].min(), "assigned_to": frame["assigned_at"].max(),
                         "data_until": until, "share_closed": float(frame["window_closed"].mean())}
@@ -199,4 +275,5 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_
     result["policies"] = policy_estimates(frame, campaign, campaign.goal)
     result["rewards_posted"] = _post_rewards(wh, frame, campaign.goal) if post_rewards and not wh.read_only else 0
     result["conclusion"] = conclusion(result, campaign, currency)
+    result["simulated"] = False  # outcomes from the shop's orders (see shoplens.campaigns.simulate for the other kind)
     return result

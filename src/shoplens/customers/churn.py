@@ -214,6 +214,22 @@ class ChurnResult:
     importance: pd.DataFrame
 
 
+def _canonical(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+    """``frame`` in an order fixed by its values, not by the pseudonymised ids (a per-shop random key).
+
+    Warehouse rows come ordered by pseudonym, and the booster's early-stopping split and the
+    seeded samples pick rows by position: without this, the same shop gave a different model
+    (and different top-risk customers) under each key.
+
+    >>> f = pd.DataFrame({"customer_id": ["b", "a"], "x": [2.0, 1.0], "churned": [0, 1]})
+    >>> _canonical(f, ["x", "churned"])["customer_id"].tolist()
+    ['a', 'b']
+    """
+    values = frame[columns].to_numpy(float)
+    order = np.lexsort([np.nan_to_num(values[:, j], nan=np.inf) for j in reversed(range(values.shape[1]))])
+    return frame.iloc[order].reset_index(drop=True)
+
+
 def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
     """Row positions of a seeded random sample of at most ``limit`` rows (all rows when n <= limit)."""
     if n <= limit:
@@ -246,6 +262,8 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     features = [c for c in numeric_features(train) if c not in EXCLUDED and train[c].nunique(dropna=True) > 1]
     if len(train) < 50 or len(valid) < 50:
         raise InsufficientDataError(f"churn needs at least 50 customers per window (train {len(train)}, validation {len(valid)})")
+    train, valid = _canonical(train, [*features, "churned"]), _canonical(valid, [*features, "churned"])
+    y_train, y_valid = train["churned"].to_numpy(int), valid["churned"].to_numpy(int)
     train_idx, valid_idx = _sample(len(train), max_train_rows), _sample(len(valid), max_train_rows)
     model = ChurnModel().fit(train.iloc[train_idx][features], y_train[train_idx])
     p_valid = model.predict_proba(valid[features])
@@ -267,7 +285,8 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     risk = served.predict_proba(current[features])
     # Reasons come from the features that matter most overall (ranked on a sample), which keeps
     # scoring a million customers to a handful of predictions.
-    probe = current.iloc[_sample(len(current), 5000)][features]
+    ordered = _canonical(current, features)
+    probe = ordered.iloc[_sample(len(ordered), 5000)][features]
     ranked = served.contributions(probe).abs().mean().sort_values(ascending=False)
     contrib = served.contributions(current[features], features=list(ranked.index[:reason_features]))
     labels = feature_labels(current)

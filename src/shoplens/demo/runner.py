@@ -20,7 +20,7 @@ from rich.markup import escape
 
 from shoplens.config import Settings
 from shoplens.datasets import demo_data_dir
-from shoplens.demo import customers, decide, demand, events, monitor, privacy, recs, text
+from shoplens.demo import campaigns, customers, decide, demand, events, monitor, privacy, recs, text
 from shoplens.demo.context import DemoContext
 from shoplens.demo.shop import step_ingest, step_overview
 from shoplens.errors import ConfigError
@@ -33,7 +33,7 @@ Step = Callable[[DemoContext], None]
 # Capability steps, in the order the data flows.
 CAPABILITY_STEPS: list[tuple[str, Step]] = [
     ("privacy", privacy.run), ("text", text.run), ("customers", customers.run), ("recs", recs.run),
-    ("decide", decide.run), ("demand", demand.run), ("monitor", monitor.run),
+    ("decide", decide.run), ("demand", demand.run), ("monitor", monitor.run), ("campaigns", campaigns.run),
     # last: the streamed events add products and visitors, and no earlier figure should depend on them
     ("events", events.run),
 ]

@@ -1,5 +1,5 @@
-"""The API's routes, one module per resource (``ingest``, ``collect``, ``customers``, ``segments``, ``recs``,
-``text``, ``decisions``, ``experiments``, ``models``, ``privacy``, ``behaviour``, ``alerts``, ``system``), gathered by
+"""The API's routes, one module per resource (``ingest``, ``collect``, ``customers``, ``segments``, ``campaigns``,
+``recs``, ``text``, ``decisions``, ``experiments``, ``models``, ``privacy``, ``behaviour``, ``alerts``, ``system``), gathered by
 :mod:`shoplens.serve.api` and mounted once under ``/api/v1``; ``dashboard`` serves the static page.
 
 A route checks the caller (``deps``), calls one capability function and answers with a response
