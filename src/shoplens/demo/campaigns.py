@@ -54,6 +54,10 @@ def run(ctx: DemoContext) -> None:
     ctx.console.print(f"SIMULATED: the true conversion lift +{offer['true_effect']:.0%} is {verdict} the 95 % "
                       f"interval {offer['ci_low']:+.1%} to {offer['ci_high']:+.1%} (estimate {offer['effect']:+.1%}). "
                       f"Real reports: [bold]shoplens campaign report {NAME} --json[/bold] once orders arrive.")
+    ctx.say(f"campaign {NAME}: {counts['assigned']} at-risk customers assigned (30 % control), "
+            f"{counts['excluded_no_consent']} left out without marketing consent")
+    ctx.say(f"on SIMULATED responses the report finds {offer['effect']:+.1%} conversion "
+            f"(95 % CI {offer['ci_low']:+.1%} to {offer['ci_high']:+.1%}); the true lift is +{offer['true_effect']:.0%}")
     offers = rows[rows["arm"] != "control"]
     fig = go.Figure()
     fig.add_scatter(x=offers["metric"], y=offers["effect"], mode="markers", name="estimate (simulated)",

@@ -59,11 +59,12 @@ def run(ctx: DemoContext) -> None:
     con.print(f"{folded.identities} anonymous visitors signed in at checkout and were stitched to their customer id "
               f"({folded.stitched_rows:,} earlier events moved to them).", markup=False)
     con.print(rows_table(behaviour.to_dict("records"), title="Events by name"))
-    ctx.say(f"{sent.accepted:,} real Taobao events streamed through the collector, "
-            f"{sent.duplicates:,} re-sent duplicates stored once")
-    ctx.say(f"{folded.identities} anonymous visitors stitched to their customer id at checkout")
+    ctx.say(f"{sent.accepted:,} real Taobao events streamed through the collector ({sent.duplicates:,} re-sent "
+            f"duplicates stored once, {folded.identities} visitors stitched at checkout)")
     steps, visits = _behaviour(ctx)
     live = _live_change(ctx, collector_for=lambda: Collector(wh, ctx.settings))
+    if behaviour_line := "; ".join(ctx.results.pop(k) for k in ("events_funnel", "events_live") if k in ctx.results):
+        ctx.say(behaviour_line)
     ctx.report.add_section(
         "Behaviour events", key="events",
         text=(f"{sent.accepted:,} real Taobao events streamed through the collector ({sent.duplicates:,} re-sent "
@@ -89,9 +90,9 @@ def _behaviour(ctx: DemoContext) -> tuple[pd.DataFrame, pd.DataFrame]:
     con.print(rows_table(steps.to_dict("records"), title="Funnel within 1 day (shoplens events funnel)"))
     con.print(rows_table(visits.to_dict("records"), title="Sessions (shoplens events sessions)"))
     last = steps.iloc[-1]
-    ctx.say(f"funnel view -> cart -> order within a day: {int(steps.iloc[0]['users'])} shoppers, "
-            f"{last['conversion']:.0%} ordered; {summary['sessions']:,} sessions, "
-            f"{summary['bounce_rate']:.0%} bounced")
+    ctx.results["events_funnel"] = (f"funnel view -> cart -> order within a day: {int(steps.iloc[0]['users'])} "
+                                    f"shoppers, {last['conversion']:.0%} ordered; {summary['sessions']:,} sessions, "
+                                    f"{summary['bounce_rate']:.0%} bounced")
     return steps, visits
 
 
@@ -122,6 +123,6 @@ def _live_change(ctx: DemoContext, collector_for) -> pd.DataFrame:  # type: igno
     table = pd.concat([before.assign(when="before the views"), after.assign(when="after the next fold")])
     table = table[["when", "product_id", "reason"]]
     con.print(rows_table(table.to_dict("records"), title="A new visitor's recommendations (illustrative visitor)"))
-    ctx.say(f"a new visitor viewed 2 products: recommendations turned personal at the next fold "
-            f"({after['reason'].iloc[0] if len(after) else 'no answer'})")
+    ctx.results["events_live"] = ("a new visitor viewed 2 products: recommendations turned personal at the next "
+                                  f"fold ({after['reason'].iloc[0] if len(after) else 'no answer'})")
     return table
