@@ -1,7 +1,8 @@
 // shoplens dashboard: a small single-page app over the REST API (no build step, no CDN).
 "use strict";
 (function () {
-  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "behaviour", "experiments", "quality", "alerts"];
+  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "behaviour", "campaigns", "experiments", "quality",
+    "alerts"];
   const I18N = window.SHOPLENS_I18N;
   let lang = localStorage.getItem("shoplens.lang") || (navigator.language || "en").slice(0, 2);
   if (!I18N[lang]) lang = "en";
@@ -306,6 +307,42 @@
           card(t("drift") + " · " + fmt(q.drift.computed_at), table(drift, ["feature", "kind", "psi", "status", "reference_n", "current_n"]))));
       } else page.append(el("p", { class: "notice" }, t("drift_none")));
       page.append(card(t("ingest_runs"), table(q.ingest_runs, null, t("no_ingest"))));
+    },
+    // Campaigns (GET /campaigns, /campaigns/{name}/report): the list, then one campaign's report with
+    // its one-sentence verdict above the numbers, the effect of each offer with its 95 % interval, and
+    // the sample-ratio check. The report is the same as `shoplens campaign report NAME --json`.
+    async campaigns(page) {
+      const list = await load("/campaigns?limit=100");
+      if (failed(list)) { page.append(notice(list)); return; }
+      if (!list.data.length) { page.append(el("p", { class: "notice", id: "campaigns-none" }, t("campaigns_none"))); return; }
+      page.append(card(t("campaigns_list"), table(list.data, ["name", "status", "goal", "audience", "arms", "version"])));
+      const pick = el("select", { id: "campaign-pick" }, ...list.data.map((c) => el("option", { value: c.name }, c.name)));
+      const out = el("div", { id: "campaign-report" });
+      page.append(el("form", { class: "inline" }, el("label", {}, t("campaign_pick") + " "), pick), out);
+      async function show(name) {
+        out.replaceChildren(el("p", { class: "muted" }, t("loading")));
+        const r = await load("/campaigns/" + encodeURIComponent(name) + "/report");
+        if (failed(r)) { out.replaceChildren(notice(r)); return; }
+        if (r.currency) currency = r.currency;
+        const goal = r.campaign.goal;
+        const offers = r.arms.filter((a) => a.effect != null && a.metric === goal);
+        const parts = [el("p", { class: "verdict", id: "campaign-verdict" }, (lang === "zh" ? r.conclusion.zh : r.conclusion.en) || "")];
+        if (r.simulated) parts.push(el("p", { class: "notice" }, t("campaign_simulated")));
+        parts.push(el("p", { class: r.srm.alarm ? "error" : "muted", id: "campaign-srm" },
+          (r.srm.alarm ? t("campaign_srm_alarm") : t("campaign_srm_ok")) + " (p = " + fmt(r.srm.p_value, "p_value") + ")"));
+        parts.push(el("div", { class: "grid" },
+          chart(t("campaign_effects") + " · " + header(goal), [{
+            type: "scatter", mode: "markers", x: offers.map((a) => a.arm), y: offers.map((a) => a.effect),
+            error_y: { type: "data", symmetric: false, array: offers.map((a) => a.ci_high - a.effect),
+              arrayminus: offers.map((a) => a.effect - a.ci_low) }, marker: { size: 12 } }],
+            { shapes: [{ type: "line", xref: "paper", x0: 0, x1: 1, y0: 0, y1: 0, line: { dash: "dot", color: "#999" } }] },
+            t("campaign_no_offers")),
+          card(t("campaign_arms"), table(r.arms, ["arm", "metric", "n", "mean", "effect", "ci_low", "ci_high", "p_value",
+            "chance_to_win"]))));
+        out.replaceChildren(...parts);
+      }
+      pick.addEventListener("change", () => { show(pick.value); });
+      await show(pick.value);
     },
     // Alerts (GET /alerts): each finding in words, when it was computed, and its evidence on demand.
     async alerts(page) {

@@ -77,12 +77,24 @@ window.SHOPLENS_I18N = {
 };
 // The alerts page (kept together here so the page stays one self-contained addition).
 Object.assign(window.SHOPLENS_I18N.en, {
+  campaigns: "Campaigns", campaigns_list: "Campaigns", campaign_pick: "Report of",
+    campaigns_none: "No campaigns yet: `shoplens campaign create NAME --audience rfm:SEGMENT --arms discount_10` starts one.",
+    campaign_effects: "Effect of each offer against control, with its 95 % interval",
+    campaign_arms: "Every arm and metric", campaign_no_offers: "No offer arm has an effect to show yet.",
+    campaign_srm_ok: "The split matches the plan", campaign_srm_alarm: "Sample-ratio mismatch: the split does not match the plan; check the assignment before trusting the lift",
+    campaign_simulated: "SIMULATED responses: not the shop's orders.",
   alerts: "Alerts", alerts_none: "No alerts yet: `shoplens alerts check` (or the scheduled alerts job) evaluates the rules.",
   alert_computed: "found", alert_delivery: "webhook", alert_evidence: "Evidence",
   alert_emerging_complaint: "emerging complaint", alert_drift: "drift", alert_kpi_drop: "KPI drop",
   alert_campaign_verdict: "campaign verdict",
 });
 Object.assign(window.SHOPLENS_I18N.zh, {
+  campaigns: "营销活动", campaigns_list: "营销活动", campaign_pick: "查看报告：",
+    campaigns_none: "尚无营销活动：运行 `shoplens campaign create NAME --audience rfm:SEGMENT --arms discount_10` 创建。",
+    campaign_effects: "各优惠相对对照组的效果（95% 置信区间）",
+    campaign_arms: "各组与各指标", campaign_no_offers: "尚无可显示效果的优惠组。",
+    campaign_srm_ok: "分组比例与计划一致", campaign_srm_alarm: "样本比例不匹配：分组与计划不符，请先检查分配再看提升",
+    campaign_simulated: "模拟的响应：不是店铺的真实订单。",
   alerts: "告警", alerts_none: "暂无告警：运行 `shoplens alerts check`（或定时告警任务）评估规则。",
   alert_computed: "发现于", alert_delivery: "Webhook", alert_evidence: "证据",
   alert_emerging_complaint: "新兴投诉", alert_drift: "数据漂移", alert_kpi_drop: "指标下降",
