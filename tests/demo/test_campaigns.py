@@ -31,8 +31,11 @@ def test_demo_campaign_is_assigned_for_real_and_reported_on_labelled_simulated_r
     assert logged == counts["newly_assigned"]
     text = console.export_text()
     assert text.count("SIMULATED") >= 3  # the console labels every simulated figure
-    section = report.sections[-1]
+    section = next(s for s in report.sections if s.key == "campaigns")
     html = section.title + section.text + "".join(section.blocks)
     assert "simulated" in section.title.lower() and html.count("SIMULATED") >= 2
     said = [line for lines in ctx.said.values() for line in lines]  # the short story says it is simulated
     assert len(said) == 2 and "SIMULATED" in said[1] and "the true lift is +15%" in said[1]
+    hill = result["hillstrom"]  # the real past campaign, analysed as `campaign analyze` does
+    assert {a["arm"] for a in hill["arms"]} == {"No E-Mail", "Mens E-Mail", "Womens E-Mail"}
+    assert {a["metric"] for a in hill["arms"]} == {"visit", "conversion", "spend"} and "Hillstrom" in text
