@@ -217,5 +217,6 @@ def test_the_shops_own_currency_and_name_come_first(demo_wh):
     r = build_shop_report(demo_wh)
     html = r.to_html()
     assert r.currency == "EUR"  # the orders say GBP; the shop says EUR
-    assert "EUR 2," in _visible(html, "overview") and "GBP" not in _visible(html, "overview")
+    overview = _visible(html, "overview")
+    assert "€2," in overview and "£" not in overview and "GBP" not in overview
     assert "<title>shoplens report: Corner &lt;Grocer&gt;</title>" in html

@@ -18,7 +18,7 @@ propensities stay usable for off-policy estimates. The draw itself is a second h
 campaign and customer (reproducible for the same model); the propensity logged is
 ``(1 - control) * P(offer)``, stored with the context in the decision log.
 
->>> round(mix(np.array([1.0, 0.0])).min(), 3)
+>>> round(float(mix(np.array([1.0, 0.0])).min()), 3)
 0.05
 """
 
