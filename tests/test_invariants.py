@@ -412,8 +412,9 @@ def test_a_customers_numbers_agree_across_views(shop: Shop, worked: Worked) -> N
         assert cli_profiles[shop_id]["net_revenue"] == pytest.approx(p["net_revenue"])
         assert body["rfm"]["monetary"] == pytest.approx(r["monetary"])
         # the texts quote the same numbers
-        orders = f"{p['orders']} order" + ("" if p["orders"] == 1 else "s")
-        assert p["segment_reason"].endswith(f"last order {p['recency_days']} days ago, {orders}, "
+        orders = f"{p['orders']} order" + ("" if p["orders"] == 1 else "s")  # plurals as people write them
+        days = f"{p['recency_days']} day" + ("" if p["recency_days"] == 1 else "s")
+        assert p["segment_reason"].endswith(f"last order {days} ago, {orders}, "
                                             f"{p['net_revenue']:.0f} net spend")
         assert r["recency_days"] == p["recency_days"]
         days = re.search(r"(\d[\d,]*) days since the last order", p["churn_reasons"] or "")
