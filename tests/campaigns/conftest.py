@@ -27,8 +27,12 @@ def load_orders(wh, tmp_path: Path, rows: list[tuple], name: str = "orders") -> 
 
 
 @pytest.fixture()
-def shop(tmp_wh, tmp_path):
-    """300 customers with known consent, each with one purchase of 50 on 2024-01-10."""
+def shop(tmp_wh, tmp_path, monkeypatch):
+    """300 customers with known consent, each with one purchase of 50 on 2024-01-10.
+
+    The pseudonymisation secret is fixed: arms are hashed from pseudonyms, so a random key per
+    test would give a different split each run (and a sample-ratio alarm now and then)."""
+    monkeypatch.setenv("SHOPLENS_SECRET", "campaign-tests-fixed-secret-0123456789abcdef")
     path = tmp_path / "customers.csv"
     rows = ["customer_id,country,consent_marketing,consent_personalization"]
     for i in range(1, N_CUSTOMERS + 1):
