@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 import os
 import re
 import shutil
@@ -220,3 +221,26 @@ def test_the_shops_own_currency_and_name_come_first(demo_wh):
     overview = _visible(html, "overview")
     assert "€2," in overview and "£" not in overview and "GBP" not in overview
     assert "<title>shoplens report: Corner &lt;Grocer&gt;</title>" in html
+
+
+def test_campaigns_section_reports_each_campaigns_lift_read_only(demo_wh, tmp_path):
+    from datetime import timedelta
+
+    from shoplens.campaigns.assign import assign_campaign
+    from shoplens.campaigns.campaign import Campaign, create_campaign, parse_arm
+    from shoplens.campaigns.report import campaign_report, data_until
+    from shoplens.store.warehouse import Warehouse
+
+    empty = build_shop_report(demo_wh)
+    assert "shoplens campaign create" in _visible(empty.report.to_html(), "campaigns")
+    as_of = f"{data_until(demo_wh) - timedelta(days=60):%Y-%m-%d}"
+    create_campaign(demo_wh, Campaign("winback", "all", (parse_arm("discount_10", 2.0),), control=0.3,
+                                      goal="conversion", window_days=30))
+    assign_campaign(demo_wh, "winback", as_of=as_of)
+    expected = campaign_report(demo_wh, "winback", post_rewards=False)["conclusion"]["en"]
+    path = demo_wh.path
+    demo_wh.close()
+    with Warehouse(path, read_only=True) as wh:  # what `shoplens report` opens: a write would fail
+        built = build_shop_report(wh)
+    section = html.unescape(_visible(built.report.to_html(), "campaigns"))
+    assert "winback" in section and expected[:40] in section and "discount_10" in section

@@ -49,6 +49,8 @@ RUNS_SQL = """CREATE TABLE IF NOT EXISTS campaign_runs (
 def ensure_tables(wh: Warehouse) -> None:
     """Create the campaign tables when missing (they hold warehouse customer ids: erasure reaches them
     through their ``customer_id`` column)."""
+    if wh.read_only:  # reading (a report): nothing to create; a missing table reads as no campaign
+        return
     for sql in (CAMPAIGNS_SQL, ASSIGNMENTS_SQL, RUNS_SQL):
         wh.con.execute(sql)
     have = {r[0] for r in wh.con.execute("SELECT column_name FROM information_schema.columns "

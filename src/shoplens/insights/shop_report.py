@@ -41,7 +41,7 @@ LABELS: dict[str, dict[str, str]] = {
         "summary": "Summary: what changed, why, what to do", "overview": "Overview", "data": "Data", "rfm": "RFM segments", "segments": "Behavioural segments",
         "clv": "Customer lifetime value", "churn": "Churn risk", "cohorts": "Cohorts and trends",
         "rules": "Customer rules", "recs": "Recommendations", "demand": "Demand", "text": "Reviews and messages",
-        "decisions": "Decisions", "drift": "Drift",
+        "decisions": "Decisions", "drift": "Drift", "campaigns": "Campaigns",
         "customers": "customers", "orders": "orders", "revenue": "net revenue", "aov": "average order value",
         "repeat": "repeat-purchase rate", "cancellations": "cancellations / returns", "period": "period",
         "by_month": "Net revenue by month", "top_categories": "Top categories", "top_products": "Top products",
@@ -59,7 +59,7 @@ LABELS: dict[str, dict[str, str]] = {
         "summary": "摘要：变化、原因与建议行动", "overview": "概览", "data": "数据", "rfm": "RFM 分群", "segments": "行为分群",
         "clv": "客户终身价值", "churn": "流失风险", "cohorts": "同期群与趋势",
         "rules": "客户规则", "recs": "推荐", "demand": "需求", "text": "评论与消息",
-        "decisions": "决策", "drift": "数据漂移",
+        "decisions": "决策", "drift": "数据漂移", "campaigns": "营销活动",
         "customers": "客户数", "orders": "订单数", "revenue": "净收入", "aov": "平均订单金额",
         "repeat": "复购率", "cancellations": "取消 / 退货", "period": "时间范围",
         "by_month": "每月净收入", "top_categories": "热门品类", "top_products": "热门商品",
@@ -79,6 +79,7 @@ FILL: dict[str, str] = {
     "clv": "shoplens customers clv", "churn": "shoplens customers churn", "cohorts": "shoplens customers cohorts",
     "rules": "shoplens customers rules", "recs": "shoplens recs rules", "demand": "shoplens demand forecast",
     "text": "shoplens text analyze", "decisions": "shoplens decide choose", "drift": "shoplens monitor drift",
+    "campaigns": "shoplens campaign create",
 }
 
 
@@ -334,6 +335,23 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
                           "ORDER BY decisions DESC LIMIT 50")
             tables.append((t["by_policy"], by))
     add("decisions", ["decisions"], tables)
+
+    # Campaigns: each campaign's lift as `shoplens campaign report` computes it (nothing posted: read-only)
+    tables = []
+    if wh.has_table("campaigns") and wh.has_table("campaign_assignments"):
+        from shoplens.campaigns.report import campaign_report
+        from shoplens.errors import InsufficientDataError
+
+        for name in [r[0] for r in wh.con.execute("SELECT DISTINCT name FROM campaigns ORDER BY name").fetchall()]:
+            try:
+                result = campaign_report(wh, name, post_rewards=False)
+            except InsufficientDataError:  # created, nobody assigned yet
+                continue
+            goal = result["campaign"]["goal"]
+            rows = pd.DataFrame([{k: a.get(k) for k in ("arm", "metric", "n", "mean", "effect", "ci_low", "ci_high",
+                                                         "p_value")} for a in result["arms"] if a["metric"] == goal])
+            tables.append((f"{name}: {result['conclusion']['zh' if lang == 'zh' else 'en']}", rows))
+    add("campaigns", ["campaigns", "campaign_assignments", "orders"], tables)
 
     # Drift
     from shoplens.monitor.drift import DRIFT_TABLE
