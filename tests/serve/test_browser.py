@@ -7,6 +7,8 @@ import shutil
 import socket
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -36,7 +38,6 @@ FLAGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "-
 @pytest.fixture(scope="module")
 def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathFactory):
     """(base url, viewer key, a customer id) of a live server over the demo warehouse with results."""
-    import uvicorn
 
     from shoplens.decide.log import Decider
     from shoplens.decide.policies import make_policy
@@ -61,6 +62,15 @@ def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathF
         product = wh.con.execute("SELECT antecedent FROM association_rules ORDER BY lift DESC LIMIT 1").fetchone()[0]
     key = KeyStore.for_warehouse(path).create("analyst")
     app = create_app(Settings(warehouse=path, secret=DEMO_SECRET), ServeSettings(allow_weak_secret=True))
+    with serving(app) as base:
+        yield base, key, customer, product
+
+
+@contextmanager
+def serving(app) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """``app`` served by uvicorn on a free local port in a thread; yields its base URL."""
+    import uvicorn
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -69,9 +79,11 @@ def dashboard(customers_warehouse_path: Path, tmp_path_factory: pytest.TempPathF
     thread.start()
     while not server.started:
         time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, customer, product
-    server.should_exit = True
-    thread.join(timeout=10)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

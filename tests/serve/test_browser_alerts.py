@@ -3,9 +3,6 @@ message, when it was found and its evidence; English and Chinese; no console err
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from pathlib import Path
 
 import pytest
@@ -16,7 +13,7 @@ from shoplens.serve.keys import KeyStore
 from shoplens.serve.settings import ServeSettings
 from shoplens.services import check_alerts
 
-from tests.serve.test_browser import DEMO_SECRET, browser, console_errors, pytestmark, wait_ready  # noqa: F401
+from tests.serve.test_browser import DEMO_SECRET, browser, console_errors, pytestmark, serving, wait_ready  # noqa: F401
 
 
 @pytest.fixture()
@@ -24,7 +21,6 @@ def live(demo_warehouse_path: Path, tmp_path: Path):
     """(base url, viewer key, the app) of a live server over a copy of the demo warehouse."""
     import shutil
 
-    import uvicorn
 
     path = tmp_path / "w" / "warehouse.duckdb"
     path.parent.mkdir()
@@ -32,17 +28,8 @@ def live(demo_warehouse_path: Path, tmp_path: Path):
     key = KeyStore.for_warehouse(path).create("viewer")
     settings = Settings(warehouse=path, secret=DEMO_SECRET)
     app = create_app(settings, ServeSettings(allow_weak_secret=True))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, app, settings
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, key, app, settings
 
 
 def test_the_alerts_page(live, browser, tmp_path):  # noqa: F811

@@ -5,8 +5,6 @@ and Chinese, without console errors."""
 from __future__ import annotations
 
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -17,30 +15,20 @@ from shoplens.serve.app import create_app
 from shoplens.serve.keys import KeyStore
 from shoplens.serve.settings import ServeSettings
 
-from tests.serve.test_browser import DEMO_SECRET, browser, console_errors, pytestmark, wait_ready  # noqa: F401
+from tests.serve.test_browser import DEMO_SECRET, browser, console_errors, pytestmark, serving, wait_ready  # noqa: F401
 from tests.serve.test_behaviour import EVENTS
 
 
 @pytest.fixture()
 def served_page(demo_warehouse_path: Path, tmp_path: Path):
-    import uvicorn
 
     path = tmp_path / "w" / "warehouse.duckdb"
     path.parent.mkdir()
     shutil.copy(demo_warehouse_path, path)
     key = KeyStore.for_warehouse(path).create("analyst")
     app = create_app(Settings(warehouse=path, secret=DEMO_SECRET), ServeSettings(allow_weak_secret=True))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", key, app
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serving(app) as base:
+        yield base, key, app
 
 
 def marks(driver, selector: str) -> int:
