@@ -306,8 +306,9 @@ def test_clv_and_churn_tell_the_same_story_on_the_demo_shop(analysed_wh: Warehou
     assert profile["clv_reason"].dropna().str.contains("likely to buy within 90 days").all()
 
 
-def test_churn_does_not_depend_on_the_pseudonymisation_key(analysed_wh: Warehouse, tmp_path) -> None:
-    """The same shop under another random key (so other pseudonyms, in another order) gets the same risks."""
+def test_churn_and_segments_do_not_depend_on_the_pseudonymisation_key(analysed_wh: Warehouse, tmp_path) -> None:
+    """The same shop under another random key (so other pseudonyms, in another order) gets the same risks
+    and the same segments (k was chosen differently on CI, whose key differs from a laptop's)."""
     from shoplens.config import Settings
     from shoplens.privacy.ids import to_external
     from shoplens.services import ingest_demo_shop
@@ -325,3 +326,13 @@ def test_churn_does_not_depend_on_the_pseudonymisation_key(analysed_wh: Warehous
     b = pd.Series(theirs.scores["churn_risk"].to_numpy(), index=theirs_ids).sort_index()
     np.testing.assert_allclose(a.to_numpy(), b.to_numpy(), atol=1e-9)
     assert ours.metrics == theirs.metrics
+    with Warehouse(path) as other:
+        their_segments = build_segments(other, write=False, register=False)
+        their_ids = to_external(other, their_segments.assignments["customer_id"].tolist())
+    our_segments = build_segments(analysed_wh, write=False, register=False)
+    our_ids = to_external(analysed_wh, our_segments.assignments["customer_id"].tolist())
+    assert our_segments.model.n_segments_ == their_segments.model.n_segments_
+    pd.testing.assert_frame_equal(our_segments.model.selection_, their_segments.model.selection_)
+    a = pd.Series(our_segments.assignments["segment_name"].to_numpy(), index=our_ids).sort_index()
+    b = pd.Series(their_segments.assignments["segment_name"].to_numpy(), index=their_ids).sort_index()
+    pd.testing.assert_series_equal(a, b)
