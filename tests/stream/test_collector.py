@@ -70,6 +70,42 @@ def test_a_fold_interrupted_after_writing_is_repeated_without_double_counting(sh
     assert len(events(wh, "7")) == 3
 
 
+def test_a_fold_failing_after_writing_is_retried_in_the_same_process_without_double_counting(shop, monkeypatch):
+    from shoplens.stream import identity
+
+    wh, _, collector = shop
+    collector.collect([track("Product Viewed", user="7", mid=f"m{i}", product_id="p1", ts=f"2024-05-01T10:0{i}:00Z")
+                       for i in range(3)])
+    collector.fold(wh)  # a clean fold: the next one trusts the collector's own message-id check
+
+    def fail(con, ids):
+        raise RuntimeError("disk full")
+
+    collector.collect([track("Product Added", user="7", mid="m9", product_id="p1")])
+    monkeypatch.setattr(identity, "stitch", fail)  # the events are committed, then the fold fails
+    try:
+        collector.fold(wh)
+    except RuntimeError:
+        pass
+    monkeypatch.undo()
+    result = collector.fold(wh)  # the log still holds m9: the warehouse is asked, m9 is skipped
+    assert (result.folded, result.skipped) == (1, 1)
+    assert sorted(e[0] for e in events(wh, "7")) == ["Product Added"] + ["Product Viewed"] * 3
+
+
+def test_a_log_written_one_record_per_line_is_still_read(shop):
+    import json
+
+    wh, settings, collector = shop
+    collector.close()
+    record = {"k": "track", "m": "old-1", "u": "7", "n": "Product Viewed", "t": "view", "i": "p1",
+              "o": "2024-05-01T10:00:00", "r": "2024-05-01T10:00:01"}
+    (collector.log.folder / "segment-000000000099.jsonl").write_text(json.dumps(record) + "\n")
+    again = Collector(wh, settings)
+    assert again.pending == 1 and again.fold(wh).events.loaded == 1
+    again.close()
+
+
 def test_late_and_out_of_order_events_land_at_their_client_time(shop):
     wh, _, collector = shop
     collector.collect([track("Checkout Started", user="7", ts="2024-05-01T10:05:00Z")])

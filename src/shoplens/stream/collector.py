@@ -54,6 +54,9 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from shoplens.ingest.loader import Counts, IngestResult, ingest
 from shoplens.ingest.sources import ParquetSource
@@ -152,6 +155,7 @@ class Collector:
         self._policy_bound = False
         self._enriched: dict[str, dict[str, Any]] = {}  # product id -> the event fields last folded
         identity.ensure_links(wh.con)
+        self._verified = not self.log.segments()  # see _not_stored
         self._seen: set[str] = set(self._stored_message_ids(wh))
         for record in self.log.read(self.log.segments()):
             self._seen.add(record["m"])
@@ -205,56 +209,74 @@ class Collector:
             segments = self.log.rotate()
             if not segments:
                 return FoldResult()
-            result = self._fold(wh, list(self.log.read(segments)))
+            try:
+                result = self._fold(wh, list(self.log.read(segments)))
+            except BaseException:
+                self._verified = False  # part of it may be in the warehouse: the next fold checks ids
+                raise
             self.log.remove(segments)
+            self._verified = True
             return result
 
     def _fold(self, wh: Warehouse, records: list[dict[str, Any]]) -> FoldResult:
+        """The fold of ``records`` (log records, checked when accepted). Behaviour rows and product
+        fields are built from the records column by column; only identify / alias calls and orders
+        (a few) become :class:`~shoplens.stream.spec.Event` objects."""
         result = FoldResult(folded=len(records))
-        events = [Event.from_record(r) for r in records]  # checked when accepted
         if not self._policy_bound:  # the shop secret bound before ids are computed: links and rows agree
             from shoplens.privacy.ingest import write_policy
 
             write_policy(wh, self.settings)
             self._policy_bound = True
-        events = self._not_stored(wh, events)
-        result.skipped = len(records) - len(events)
-        if not events:
+        records = self._not_stored(wh, records)
+        result.skipped = result.folded - len(records)
+        if not records:
             return result
-        for e in events:
-            if e.kind == "alias":
-                result.customers |= {e.user_id, anonymous_customer(e.previous_id)}  # type: ignore[arg-type]
-            elif e.customer_id:
-                result.customers.add(e.customer_id)
-                if e.user_id and e.anonymous_id:
-                    result.customers.add(anonymous_customer(e.anonymous_id))
-        links = self._links(wh, events)
+        for r in records:
+            user, anon = r.get("u"), r.get("a")
+            if r["k"] == "alias":
+                result.customers |= {user, anonymous_customer(r["p"])}
+            elif user:
+                result.customers.add(user)
+                if anon:
+                    result.customers.add(anonymous_customer(anon))
+            elif anon:
+                result.customers.add(anonymous_customer(anon))
+        special = [Event.from_record(r) for r in records if "d" in r or r["k"] in ("identify", "alias")]
+        links = self._links(wh, special)
         result.identities = identity.add_links(wh.con, links)
-        self._products(wh, events, result)
-        self._customers(wh, events, result)
-        self._orders(wh, events, result)
-        behaviour = [e for e in events if e.event_type is not None]
+        self._products(wh, records, result)
+        self._customers(wh, special, result)
+        self._orders(wh, special, result)
+        behaviour = [r for r in records if "t" in r]
         if behaviour:
             result.events = self._ingest(wh, "events", self._events_frame(behaviour))
-        anonymous = {a for a, *_ in links if a} | set(to_internal(wh, sorted({anonymous_customer(e.anonymous_id)
-                                                                              for e in events if e.anonymous_id})))
+        anonymous = {a for a, *_ in links if a} | set(to_internal(wh, sorted({anonymous_customer(r["a"])
+                                                                              for r in records if r.get("a")})))
         with wh.transaction() as con:
             result.stitched_rows = identity.stitch(con, sorted(anonymous))
         done = utcnow()
-        result.visible_after = [(done - e.received_at).total_seconds() for e in events]
+        result.visible_after = [(done - datetime.fromisoformat(r["r"])).total_seconds() for r in records]
         return result
 
-    def _not_stored(self, wh: Warehouse, events: list[Event]) -> list[Event]:
-        """Events whose message id the warehouse does not hold yet (first of each id)."""
-        ids = list({e.message_id for e in events})
-        stored = {r[0] for r in wh.con.execute(
-            "SELECT message_id FROM events WHERE message_id IN (SELECT unnest(?)) UNION "
-            "SELECT message_id FROM _identity_links WHERE message_id IN (SELECT unnest(?))", [ids, ids]).fetchall()}
+    def _not_stored(self, wh: Warehouse, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records whose message id the warehouse does not hold yet (first of each id).
+
+        The warehouse is asked only while a fold may have been cut short (the first fold after a
+        start that found segments in the log, or the fold after one that failed): otherwise every
+        logged record passed :meth:`collect`'s check against the ids stored and collected."""
+        stored: set[str] = set()
+        if not self._verified:
+            ids = list({r["m"] for r in records})
+            stored = {r[0] for r in wh.con.execute(
+                "SELECT message_id FROM events WHERE message_id IN (SELECT unnest(?)) UNION "
+                "SELECT message_id FROM _identity_links WHERE message_id IN (SELECT unnest(?))", [ids, ids]).fetchall()}
         out, seen = [], set()
-        for e in events:
-            if e.message_id not in stored and e.message_id not in seen:
-                seen.add(e.message_id)
-                out.append(e)
+        for r in records:
+            mid = r["m"]
+            if mid not in stored and mid not in seen:
+                seen.add(mid)
+                out.append(r)
         return out
 
     @staticmethod
@@ -269,11 +291,14 @@ class Collector:
         return [(ai if a else None, u, e.kind, e.occurred_at, e.message_id)
                 for e, a, ai, u in zip(calls, anon, anon_internal, users)]
 
-    def _ingest(self, wh: Warehouse, table: str, frame: pd.DataFrame) -> Counts:
+    def _ingest(self, wh: Warehouse, table: str, frame: pd.DataFrame | pa.Table) -> Counts:
         """``frame`` through the one ingest path (privacy policy, validation, quarantine, upsert)."""
         path = Path(wh.tmp_dir) / f"__events_{table}_{uuid.uuid4().hex[:8]}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, index=False)
+        if isinstance(frame, pa.Table):
+            pq.write_table(frame, path)
+        else:
+            frame.to_parquet(path, index=False)
         try:
             source = ParquetSource(path)
             source.label = f"event log ({table})"
@@ -284,22 +309,31 @@ class Collector:
         return Counts(r.read, r.loaded, r.updated, r.quarantined, r.duplicates)
 
     @staticmethod
-    def _events_frame(events: list[Event]) -> pd.DataFrame:
-        rows = [[e.customer_id, e.session_id, e.event_type, e.product_id, e.occurred_at, e.category, e.query,
-                 e.channel, e.event_name, e.anonymous_id, e.message_id, e.received_at] for e in events]
-        frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
-        for c in ("occurred_at", "received_at"):
-            frame[c] = pd.to_datetime(frame[c])
-        return frame
+    def _events_frame(records: list[dict[str, Any]]) -> pa.Table:
+        """The ``events`` rows of behaviour records (see :meth:`Event.to_record` for the keys), built
+        as Arrow columns (no pandas objects: this runs for every event)."""
+        def col(key: str) -> pa.Array:
+            return pa.array([r.get(key) for r in records], pa.string())
 
-    def _products(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
+        def times(key: str) -> pa.Array:  # ISO 8601 without zone (naive UTC), as Event.to_record writes it
+            return pc.cast(col(key), pa.timestamp("us"))
+
+        customers = pa.array([r.get("u") or (anonymous_customer(r["a"]) if r.get("a") else None) for r in records],
+                             pa.string())
+        columns = {"customer_id": customers, "session_id": col("s"), "event_type": col("t"), "product_id": col("i"),
+                   "occurred_at": times("o"), "category": col("c"), "query": col("q"), "channel": col("h"),
+                   "event_name": col("n"), "anonymous_id": col("a"), "message_id": col("m"),
+                   "received_at": times("r")}
+        return pa.table([columns[c] for c in EVENT_COLUMNS], names=EVENT_COLUMNS)
+
+    def _products(self, wh: Warehouse, records: list[dict[str, Any]], result: FoldResult) -> None:
         """Products seen in events: new ones added, known ones only get the fields still empty."""
         seen: dict[str, dict[str, Any]] = {}
-        for e in events:
-            for line in ([e.product] if e.product else []) + e.lines:
-                row = seen.setdefault(line.product_id, {"product_id": line.product_id})
-                for col, value in (("name", line.name), ("category", line.category), ("brand", line.brand),
-                                   ("price", line.unit_price)):
+        for r in records:
+            lines = ([r["x"]] if "x" in r else []) + r.get("l", [])
+            for pid, _quantity, price, name, category, brand in lines:  # see spec._line_record
+                row = seen.setdefault(pid, {"product_id": pid})
+                for col, value in (("name", name), ("category", category), ("brand", brand), ("price", price)):
                     if value is not None:
                         row[col] = value  # the latest event's value
         # a product whose fields this collector already folded needs no look-up (most events repeat products)

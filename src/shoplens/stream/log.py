@@ -2,7 +2,8 @@
 
 An append-only folder of JSON-lines segments beside the warehouse
 (``<warehouse folder>/event-log/<warehouse name>/``, 0700, files 0600). :meth:`EventLog.append`
-writes a whole request's events and ``fsync``\\ s the segment (and, for a new segment, its
+writes a whole request's events as one line (a JSON list: one encode per request and one decode
+per request when folded, not one per event) and ``fsync``\\ s the segment (and, for a new segment, its
 folder) before returning, so an event acknowledged with 200 survives a ``kill -9`` of the
 server. The fold (:mod:`shoplens.stream.fold`) :meth:`~EventLog.rotate`\\ s to a new segment,
 writes the closed ones into the warehouse and only then :meth:`~EventLog.remove`\\ s them:
@@ -66,7 +67,7 @@ class EventLog:
         """Write ``records`` and fsync: when this returns they are on disk."""
         if not records:
             return
-        data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) + "\n" for r in records)
+        data = json.dumps(records, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
         with self._lock:
             if self._fh is None:
                 self._open_segment()
@@ -96,12 +97,17 @@ class EventLog:
             return self.segments()
 
     def read(self, segments: list[Path]) -> Iterator[dict[str, Any]]:
-        """The records of ``segments`` in order (a torn last line of a killed writer is skipped)."""
+        """The records of ``segments`` in order (a torn last line of a killed writer is skipped).
+        A line is one request's records (a JSON list) or, as older logs wrote it, one record."""
         for path in segments:
             with open(path, "rb") as fh:
                 for line in fh:
                     if line.endswith(b"\n"):
-                        yield json.loads(line)
+                        parsed = json.loads(line)
+                        if isinstance(parsed, list):
+                            yield from parsed
+                        else:
+                            yield parsed
 
     def remove(self, segments: list[Path]) -> None:
         """Delete folded segments."""

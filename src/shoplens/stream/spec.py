@@ -94,7 +94,8 @@ class Event:
         >>> Event.from_record(e.to_record()) == e
         True
         """
-        out = {k: getattr(self, f) for k, f in _RECORD.items() if getattr(self, f) is not None}
+        values = self.__dict__
+        out = {k: values[f] for k, f in _RECORD.items() if values[f] is not None}
         out["o"] = self.occurred_at.isoformat()
         out["r"] = self.received_at.isoformat()
         if self.lines:
@@ -147,7 +148,12 @@ def parse_time(value: Any, what: str) -> datetime:
 
 
 def _id(value: Any, what: str) -> str | None:
-    if value is None or value == "":
+    if type(value) is str:  # the usual case, first (this runs several times per event)
+        text = value.strip()
+        if len(text) > MAX_ID_CHARS:
+            raise ValueError(f"`{what}` is longer than {MAX_ID_CHARS} characters")
+        return text or None
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"`{what}` must be a string or a number, not {type(value).__name__}")
@@ -160,6 +166,8 @@ def _id(value: Any, what: str) -> str | None:
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value.strip()[:1000] or None
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()
