@@ -60,7 +60,7 @@ import pyarrow.parquet as pq
 
 from shoplens.ingest.loader import Counts, IngestResult, ingest
 from shoplens.ingest.sources import ParquetSource
-from shoplens.privacy.ids import to_internal
+from shoplens.privacy.ids import to_external, to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 from shoplens.stream import identity
 from shoplens.stream.log import EventLog, log_folder
@@ -107,6 +107,7 @@ class FoldResult:
     products: Counts = field(default_factory=Counts)
     customers_added: Counts = field(default_factory=Counts)  # new customers (identified or ordering)
     identities: int = 0  # anonymous ids newly linked to a customer
+    guests_merged: int = 0  # customers rows of guest checkouts dropped: the visitor was identified
     stitched_rows: int = 0
     refunds: int = 0
     customers: set[str] = field(default_factory=set)
@@ -120,7 +121,8 @@ class FoldResult:
         (False, True)
         """
         counts = (self.events, self.orders, self.order_items, self.products, self.customers_added)
-        return bool(any(c.loaded or c.updated for c in counts) or self.identities or self.stitched_rows or self.refunds)
+        return bool(any(c.loaded or c.updated for c in counts) or self.identities or self.stitched_rows or self.refunds
+                    or self.guests_merged)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("customers", "visible_after")}
@@ -129,7 +131,7 @@ class FoldResult:
 
     def add(self, other: FoldResult) -> None:
         """Add ``other``'s counts to these (several folds of one backfill)."""
-        for name in ("folded", "skipped", "identities", "stitched_rows", "refunds"):
+        for name in ("folded", "skipped", "identities", "guests_merged", "stitched_rows", "refunds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("events", "orders", "order_items", "products", "customers_added"):
             mine, theirs = getattr(self, name), getattr(other, name)
@@ -154,6 +156,7 @@ class Collector:
         self._fold_lock = threading.Lock()
         self._policy_bound = False
         self._enriched: dict[str, dict[str, Any]] = {}  # product id -> the event fields last folded
+        self._guest_of: dict[str, str] = {}  # anon:<id> -> the customer it is linked to (per fold)
         identity.ensure_links(wh.con)
         self._verified = not self.log.segments()  # see _not_stored
         self._seen: set[str] = set(self._stored_message_ids(wh))
@@ -246,6 +249,7 @@ class Collector:
         links = self._links(wh, special)
         result.identities = identity.add_links(wh.con, links)
         self._products(wh, records, result)
+        self._resolve_guests(wh, special)
         self._customers(wh, special, result)
         self._orders(wh, special, result)
         behaviour = [r for r in records if "t" in r]
@@ -255,6 +259,7 @@ class Collector:
                                                                               for r in records if r.get("a")})))
         with wh.transaction() as con:
             result.stitched_rows = identity.stitch(con, sorted(anonymous))
+            result.guests_merged = identity.drop_merged(con, sorted(anonymous))
         done = utcnow()
         result.visible_after = [(done - datetime.fromisoformat(r["r"])).total_seconds() for r in records]
         return result
@@ -365,12 +370,17 @@ class Collector:
 
     def _customers(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
         """Customers who identify or order and are not in ``customers`` yet get a row (id and first-seen
-        time only), so their orders meet the reference check; nothing is added while the shop keeps no
-        customers table (the check is off then), and a known customer's row is never touched."""
+        time only), so their orders meet the reference check: a guest checkout (an order of an
+        anonymous visitor never identified) gets the row ``anon:<anonymousId>``, dropped again when the
+        visitor is identified and the order moves to the customer (:func:`identity.drop_merged`).
+        Nothing is added while the shop keeps no customers table (the check is off then), and a known
+        customer's row is never touched."""
         first: dict[str, datetime] = {}
         for e in events:
-            if e.user_id and (e.kind == "identify" or e.order_id):
-                first[e.user_id] = min(first.get(e.user_id, e.occurred_at), e.occurred_at)
+            if e.kind == "identify" and e.user_id or e.order_id and e.customer_id:
+                who = e.user_id if e.kind == "identify" else self._orderer(e)
+                if who:
+                    first[who] = min(first.get(who, e.occurred_at), e.occurred_at)
         if not first or not wh.con.execute("SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1)").fetchall()[0][0]:
             return
         ids = list(first)
@@ -382,6 +392,27 @@ class Collector:
             frame = pd.DataFrame(new)
             frame["created_at"] = pd.to_datetime(frame["created_at"])
             result.customers_added = self._ingest(wh, "customers", frame)
+
+    def _resolve_guests(self, wh: Warehouse, events: list[Event]) -> None:
+        """The customer each anonymous orderer is already linked to (``self._guest_of``: ``anon:<id>`` ->
+        the shop's customer id), so an order of an identified visitor lands under the customer."""
+        guests = sorted({anonymous_customer(e.anonymous_id) for e in events
+                         if e.order_id and not e.user_id and e.anonymous_id})
+        self._guest_of = {}
+        if not guests:
+            return
+        internal = dict(zip(to_internal(wh, guests), guests))
+        rows = wh.con.execute("SELECT anonymous_id, arg_min(customer_id, linked_at) FROM _identity_links "
+                              "WHERE anonymous_id IN (SELECT unnest(?)) GROUP BY 1", [list(internal)]).fetchall()
+        if rows:
+            customers = to_external(wh, [r[1] for r in rows])
+            self._guest_of = {internal[r[0]]: c for r, c in zip(rows, customers)}
+
+    def _orderer(self, e: Event) -> str | None:
+        """Whose order ``e`` is: the shop's customer id, else the customer the visitor was identified as,
+        else the visitor (``anon:<anonymousId>``, a guest checkout)."""
+        who = e.customer_id
+        return self._guest_of.get(who, who) if who and not e.user_id else who
 
     def _orders(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
         orders = [e for e in events if e.order_id and e.event_type == "purchase"]
@@ -401,7 +432,7 @@ class Collector:
             total = e.order_total
             if total is None and e.lines and all(x.unit_price is not None for x in e.lines):
                 total = sum(x.quantity * (x.unit_price or 0.0) for x in e.lines)
-            head.append({"order_id": oid, "customer_id": e.customer_id, "ordered_at": e.occurred_at,
+            head.append({"order_id": oid, "customer_id": self._orderer(e), "ordered_at": e.occurred_at,
                          "status": "completed" if e.event_type == "purchase" else "refunded",
                          "total_amount": total, "currency": e.currency, "channel": e.channel or "web",
                          "discount_amount": e.discount})

@@ -60,6 +60,20 @@ def stitch(con: Any, anonymous_ids: Sequence[str] | None = None) -> int:
     return moved
 
 
+def drop_merged(con: Any, anonymous_ids: Sequence[str]) -> int:
+    """Drop the ``customers`` rows of linked anonymous identities in ``anonymous_ids`` (warehouse ids):
+    rows the collector added for a guest checkout, whose orders :func:`stitch` has moved to the
+    customer. Returns the rows dropped."""
+    if not anonymous_ids:
+        return 0
+    linked = ("SELECT DISTINCT anonymous_id FROM _identity_links WHERE anonymous_id IN (SELECT unnest(?)) "
+              "AND customer_id IS NOT NULL")
+    n = con.execute(f"SELECT count(*) FROM customers WHERE customer_id IN ({linked})", [list(anonymous_ids)]).fetchall()[0][0]
+    if n:
+        con.execute(f"DELETE FROM customers WHERE customer_id IN ({linked})", [list(anonymous_ids)])
+    return int(n)
+
+
 def linked_anonymous_ids(con: Any, customer_ids: Sequence[str]) -> list[str]:
     """The anonymous identities (warehouse ids) merged into ``customer_ids`` (warehouse ids)."""
     has = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_name = '_identity_links'").fetchall()[0][0]
