@@ -64,7 +64,7 @@ from shoplens.privacy.ids import to_external, to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 from shoplens.stream import identity
 from shoplens.stream.log import EventLog, log_folder
-from shoplens.stream.spec import Event, anonymous_customer, check
+from shoplens.stream.spec import Event, anonymous_customer, check, product_line
 
 EVENT_COLUMNS = ["customer_id", "session_id", "event_type", "product_id", "occurred_at", "category", "query",
                  "channel", "event_name", "anonymous_id", "message_id", "received_at"]
@@ -198,8 +198,8 @@ class Collector:
                     result.duplicates += 1
                     continue
                 batch_ids.add(event.message_id)
-                records.append(event.to_record())
-            self.log.append(records)  # on disk (fsync) before anyone is told "accepted"
+                records.append(event.to_record(received=False))
+            self.log.append(records, common={"r": now.isoformat()})  # on disk (fsync) before anyone is told "accepted"
             self._seen |= batch_ids
         result.accepted = len(records)
         return result
@@ -335,7 +335,8 @@ class Collector:
         """Products seen in events: new ones added, known ones only get the fields still empty."""
         seen: dict[str, dict[str, Any]] = {}
         for r in records:
-            lines = ([r["x"]] if "x" in r else []) + r.get("l", [])
+            product = product_line(r)
+            lines = ([product] if product else []) + r.get("l", [])
             for pid, _quantity, price, name, category, brand in lines:  # see spec._line_record
                 row = seen.setdefault(pid, {"product_id": pid})
                 for col, value in (("name", name), ("category", category), ("brand", brand), ("price", price)):
