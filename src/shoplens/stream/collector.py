@@ -12,8 +12,9 @@ re-sent ``messageId``\\ s as duplicates, writes the accepted ones to the durable
    catalogue left empty: the catalogue file's values are never overwritten);
 3. ``Order Completed`` with ``order_id`` -> ``orders`` + ``order_items`` (an order already in the
    warehouse, e.g. from a file export, is left as it is; a file export arriving later replaces
-   the event's row under the same ``order_id``: one order, one row); ``Order Refunded`` marks
-   the order ``refunded``;
+   the event's row under the same ``order_id``: one order, one row; a guest checkout, from an
+   anonymous visitor only, is an order of ``anon:<anonymousId>``, moved to the customer at step 5);
+   ``Order Refunded`` marks the order ``refunded``;
 4. ``track`` / ``page`` -> ``events`` (one row per event, ``occurred_at`` the client's time,
    ``received_at`` shoplens' time);
 5. stitching: anonymous history moves to the customer it was identified as.
