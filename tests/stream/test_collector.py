@@ -81,7 +81,7 @@ def test_a_fold_failing_after_writing_is_retried_in_the_same_process_without_dou
     def fail(con, ids):
         raise RuntimeError("disk full")
 
-    collector.collect([track("Product Added", user="7", mid="m9", product_id="p1")])
+    collector.collect([track("Product Added", user="7", anon="v-7", mid="m9", product_id="p1")])
     monkeypatch.setattr(identity, "stitch", fail)  # the events are committed, then the fold fails
     try:
         collector.fold(wh)

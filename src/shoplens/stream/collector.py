@@ -258,9 +258,10 @@ class Collector:
             result.events = self._ingest(wh, "events", self._events_frame(behaviour))
         anonymous = {a for a, *_ in links if a} | set(to_internal(wh, sorted({anonymous_customer(r["a"])
                                                                               for r in records if r.get("a")})))
-        with wh.transaction() as con:
-            result.stitched_rows = identity.stitch(con, sorted(anonymous))
-            result.guests_merged = identity.drop_merged(con, sorted(anonymous))
+        if anonymous:  # visitors in this fold: move the history of those linked to a customer
+            with wh.transaction() as con:
+                result.stitched_rows = identity.stitch(con, sorted(anonymous))
+                result.guests_merged = identity.drop_merged(con, sorted(anonymous))
         done = utcnow()
         result.visible_after = [(done - datetime.fromisoformat(r["r"])).total_seconds() for r in records]
         return result

@@ -50,6 +50,9 @@ def stitch(con: Any, anonymous_ids: Sequence[str] | None = None) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE __stitch AS SELECT anonymous_id, arg_min(customer_id, linked_at) AS customer_id "
                 f"FROM _identity_links WHERE anonymous_id IS NOT NULL {where} GROUP BY 1", params)
     moved = 0
+    if not con.execute("SELECT count(*) FROM __stitch").fetchall()[0][0]:  # none linked: no table scans
+        con.execute("DROP TABLE __stitch")
+        return 0
     for table in STITCHED_TABLES:
         n = con.execute(f"SELECT count(*) FROM {table} t JOIN __stitch s ON t.customer_id = s.anonymous_id").fetchall()[0][0]
         if n:
