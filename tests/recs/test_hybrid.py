@@ -162,3 +162,24 @@ def test_provenance_reasons_name_the_real_interaction(fitted: Hybrid) -> None:
     viewer = recs.loc[recs["customer_id"] == "only-viewed", "reason"]
     assert not viewer.str.startswith(("because you bought", "you bought")).any()
     assert viewer.str.startswith(("because you viewed", "because you put")).any()
+
+
+def test_the_hybrid_trains_and_serves_on_an_events_only_warehouse(tmp_path) -> None:
+    """The bundled Taobao slice through the collector: events only (no orders, no prices), so the
+    price and quantity features are missing for every candidate; the hybrid still learns and serves."""
+    from shoplens.config import Settings
+    from shoplens.datasets import demo_data_dir
+    from shoplens.recs.service import recommend, train
+    from shoplens.store.warehouse import Warehouse
+    from shoplens.stream.collector import Collector, send
+    from shoplens.stream.presets import read_calls
+
+    settings = Settings(warehouse=tmp_path / "w.duckdb", secret="k8Jq2vN4wX7pL0zR5tY9mB3cF6hD1sGa")
+    with Warehouse(settings.warehouse) as wh:
+        calls = read_calls(demo_data_dir() / "taobao_userbehavior_sample.csv.gz", "taobao-userbehavior")
+        send(Collector(wh, settings), wh, calls)
+        assert wh.con.execute("SELECT count(*) FROM orders").fetchall()[0][0] == 0
+        trained = train(wh, model="hybrid")
+        assert trained["model"] == "hybrid" and trained["note"] == ""
+        lists = recommend(wh, ["1"], k=5)
+        assert len(lists) == 5 and lists["reason"].str.len().gt(0).all()

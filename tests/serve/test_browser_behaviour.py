@@ -62,6 +62,26 @@ def test_behaviour_page(served_page, browser, tmp_path):  # noqa: F811 (the impo
     driver.save_screenshot(str(tmp_path / "behaviour.png"))
     assert console_errors(driver) == []
 
+    # the funnel broken down by channel: one bar per step and channel, and each group's counts
+    # (a's counted attempt starts on the web; b viewed in the app and carted two days later, outside the window)
+    Select(driver.find_element(By.ID, "funnel-by")).select_by_value("channel")
+    for _ in range(50):
+        if driver.find_elements(By.CSS_SELECTOR, "#funnel-breakdown table"):
+            break
+        time.sleep(0.1)
+    time.sleep(0.5)  # let Plotly draw
+    rows = [r.text for r in driver.find_elements(By.CSS_SELECTOR, "#funnel-breakdown tbody tr")]
+    assert rows == ["app 1 0 0 0.0 %", "web 1 1 1 100.0 %"]  # equal groups: by value
+    assert marks(driver, "#funnel-breakdown .barlayer .trace") == 2      # one trace per channel
+    Select(driver.find_element(By.ID, "funnel-by")).select_by_value("segment")  # not computed here: said so
+    for _ in range(50):
+        if "customers segments" in driver.find_element(By.ID, "funnel-breakdown").text:
+            break
+        time.sleep(0.1)
+    assert "shoplens customers segments" in driver.find_element(By.ID, "funnel-breakdown").text
+    Select(driver.find_element(By.ID, "funnel-by")).select_by_value("")
+    assert [e for e in console_errors(driver) if "by=segment" not in e] == []  # the browser logs the 409 itself
+
     Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
     time.sleep(0.5)
     wait_ready(driver, "behaviour")

@@ -70,6 +70,42 @@ def test_a_fold_interrupted_after_writing_is_repeated_without_double_counting(sh
     assert len(events(wh, "7")) == 3
 
 
+def test_a_fold_failing_after_writing_is_retried_in_the_same_process_without_double_counting(shop, monkeypatch):
+    from shoplens.stream import identity
+
+    wh, _, collector = shop
+    collector.collect([track("Product Viewed", user="7", mid=f"m{i}", product_id="p1", ts=f"2024-05-01T10:0{i}:00Z")
+                       for i in range(3)])
+    collector.fold(wh)  # a clean fold: the next one trusts the collector's own message-id check
+
+    def fail(con, ids):
+        raise RuntimeError("disk full")
+
+    collector.collect([track("Product Added", user="7", anon="v-7", mid="m9", product_id="p1")])
+    monkeypatch.setattr(identity, "stitch", fail)  # the events are committed, then the fold fails
+    try:
+        collector.fold(wh)
+    except RuntimeError:
+        pass
+    monkeypatch.undo()
+    result = collector.fold(wh)  # the log still holds m9: the warehouse is asked, m9 is skipped
+    assert (result.folded, result.skipped) == (1, 1)
+    assert sorted(e[0] for e in events(wh, "7")) == ["Product Added"] + ["Product Viewed"] * 3
+
+
+def test_a_log_written_one_record_per_line_is_still_read(shop):
+    import json
+
+    wh, settings, collector = shop
+    collector.close()
+    record = {"k": "track", "m": "old-1", "u": "7", "n": "Product Viewed", "t": "view", "i": "p1",
+              "o": "2024-05-01T10:00:00", "r": "2024-05-01T10:00:01"}
+    (collector.log.folder / "segment-000000000099.jsonl").write_text(json.dumps(record) + "\n")
+    again = Collector(wh, settings)
+    assert again.pending == 1 and again.fold(wh).events.loaded == 1
+    again.close()
+
+
 def test_late_and_out_of_order_events_land_at_their_client_time(shop):
     wh, _, collector = shop
     collector.collect([track("Checkout Started", user="7", ts="2024-05-01T10:05:00Z")])
@@ -219,3 +255,34 @@ def test_a_new_customer_ordering_online_gets_a_customer_row_so_the_order_lands(d
     collector.collect([{"type": "identify", "userId": to_external(wh, [known])[0], "anonymousId": "z"}])
     assert collector.fold(wh).customers_added.read == 0
     assert wh.con.execute("SELECT * FROM customers WHERE customer_id = ?", [known]).fetchall() == before
+
+
+def test_a_guest_checkout_is_an_order_of_the_visitor_until_they_are_identified(demo_shop):
+    wh, _, collector = demo_shop
+    customers = wh.con.execute("SELECT count(*) FROM customers").fetchall()[0][0]
+    collector.collect([track("Product Viewed", anon="g-1", mid="g1", product_id="22423", ts="2011-12-01T09:58:00Z"),
+                       track("Order Completed", anon="g-1", mid="g2", order_id="G-1", ts="2011-12-01T10:00:00Z",
+                             products=[{"product_id": "22423", "price": 12.75, "quantity": 2}])])
+    result = collector.fold(wh)
+    # landed, not quarantined, and the accounting adds up
+    for counts in (result.orders, result.order_items, result.customers_added):
+        assert counts.read == counts.loaded == 1 and counts.quarantined == 0
+    guest = to_internal(wh, ["anon:g-1"])[0]
+    assert wh.con.execute("SELECT customer_id, total_amount FROM orders WHERE order_id = 'G-1'").fetchall() == [(guest, 25.5)]
+    assert wh.con.execute("SELECT count(*) FROM customers").fetchall()[0][0] == customers + 1
+    # the visitor signs up: the order and the events move to the customer, the guest's row goes
+    collector.collect([{"type": "identify", "userId": "web-777", "anonymousId": "g-1", "messageId": "g3",
+                        "timestamp": "2011-12-01T10:05:00Z"}])
+    result = collector.fold(wh)
+    assert (result.customers_added.loaded, result.guests_merged) == (1, 1)
+    customer = to_internal(wh, ["web-777"])[0]
+    assert wh.con.execute("SELECT customer_id FROM orders WHERE order_id = 'G-1'").fetchall() == [(customer,)]
+    assert wh.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?", [guest]).fetchall()[0][0] == 0
+    assert wh.con.execute("SELECT count(*) FROM customers").fetchall()[0][0] == customers + 1
+    assert [e[0] for e in events(wh, "web-777")] == ["Product Viewed", "Order Completed"]
+    # a later order of the same visitor, sent anonymously, lands under the customer directly
+    collector.collect([track("Order Completed", anon="g-1", mid="g4", order_id="G-2", ts="2011-12-02T10:00:00Z",
+                             products=[{"product_id": "22423", "price": 12.75}])])
+    result = collector.fold(wh)
+    assert (result.orders.loaded, result.orders.quarantined, result.customers_added.read) == (1, 0, 0)
+    assert wh.con.execute("SELECT customer_id FROM orders WHERE order_id = 'G-2'").fetchall() == [(customer,)]

@@ -377,6 +377,9 @@ class Hybrid(Recommender):
         # Dropping a random share of negatives leaves the ranking order unchanged in
         # expectation (only the probability scale shifts) and makes fitting much cheaper.
         keep = y | (rng.random(len(y)) < self.negative_share)
+        # a feature no candidate has (prices and quantities on an events-only warehouse) is a
+        # constant for the ranker: never split on, and sklearn's binning fails on an all-missing column
+        x[:, np.isnan(x).all(axis=0)] = 0.0
         with threadpool_limits(limits=1, user_api="openmp"):  # no thread oversubscription on a shared box
             self.ranker_ = HistGradientBoostingClassifier(
                 learning_rate=self.learning_rate, max_iter=self.max_iter, max_leaf_nodes=31, min_samples_leaf=40,

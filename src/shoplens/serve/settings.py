@@ -41,8 +41,8 @@ class ServeSettings(BaseSettings):
     metrics_token: SecretStr | None = Field(None, description="bearer token for /metrics besides admin keys")
     allow_weak_secret: bool = Field(False, description="development only: accept a short shop secret")
     response_cache: bool = Field(True, description="cache recommendation answers until the data changes")
-    fold_interval_seconds: float = Field(0.5, gt=0, description="how often collected events are folded into the warehouse")
-    fold_batch_events: int = Field(5000, ge=1, description="fold earlier once this many collected events wait")
+    fold_interval_seconds: float = Field(0.1, gt=0, description="how long after the first collected event the fold starts (gathering what arrives meanwhile)")
+    fold_batch_events: int = Field(5000, ge=1, description="fold at once when this many collected events wait")
     trusted_proxies: list[str] = Field(
         default_factory=list, description="addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For "
         "names the client; empty = the header is ignored and the peer address is the client")

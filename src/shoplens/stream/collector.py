@@ -12,8 +12,9 @@ re-sent ``messageId``\\ s as duplicates, writes the accepted ones to the durable
    catalogue left empty: the catalogue file's values are never overwritten);
 3. ``Order Completed`` with ``order_id`` -> ``orders`` + ``order_items`` (an order already in the
    warehouse, e.g. from a file export, is left as it is; a file export arriving later replaces
-   the event's row under the same ``order_id``: one order, one row); ``Order Refunded`` marks
-   the order ``refunded``;
+   the event's row under the same ``order_id``: one order, one row; a guest checkout, from an
+   anonymous visitor only, is an order of ``anon:<anonymousId>``, moved to the customer at step 5);
+   ``Order Refunded`` marks the order ``refunded``;
 4. ``track`` / ``page`` -> ``events`` (one row per event, ``occurred_at`` the client's time,
    ``received_at`` shoplens' time);
 5. stitching: anonymous history moves to the customer it was identified as.
@@ -54,14 +55,17 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
 
 from shoplens.ingest.loader import Counts, IngestResult, ingest
 from shoplens.ingest.sources import ParquetSource
-from shoplens.privacy.ids import to_internal
+from shoplens.privacy.ids import to_external, to_internal
 from shoplens.store.warehouse import Warehouse, utcnow
 from shoplens.stream import identity
 from shoplens.stream.log import EventLog, log_folder
-from shoplens.stream.spec import Event, anonymous_customer, check
+from shoplens.stream.spec import Event, anonymous_customer, check, product_line
 
 EVENT_COLUMNS = ["customer_id", "session_id", "event_type", "product_id", "occurred_at", "category", "query",
                  "channel", "event_name", "anonymous_id", "message_id", "received_at"]
@@ -104,6 +108,7 @@ class FoldResult:
     products: Counts = field(default_factory=Counts)
     customers_added: Counts = field(default_factory=Counts)  # new customers (identified or ordering)
     identities: int = 0  # anonymous ids newly linked to a customer
+    guests_merged: int = 0  # customers rows of guest checkouts dropped: the visitor was identified
     stitched_rows: int = 0
     refunds: int = 0
     customers: set[str] = field(default_factory=set)
@@ -117,7 +122,8 @@ class FoldResult:
         (False, True)
         """
         counts = (self.events, self.orders, self.order_items, self.products, self.customers_added)
-        return bool(any(c.loaded or c.updated for c in counts) or self.identities or self.stitched_rows or self.refunds)
+        return bool(any(c.loaded or c.updated for c in counts) or self.identities or self.stitched_rows or self.refunds
+                    or self.guests_merged)
 
     def to_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in asdict(self).items() if k not in ("customers", "visible_after")}
@@ -126,7 +132,7 @@ class FoldResult:
 
     def add(self, other: FoldResult) -> None:
         """Add ``other``'s counts to these (several folds of one backfill)."""
-        for name in ("folded", "skipped", "identities", "stitched_rows", "refunds"):
+        for name in ("folded", "skipped", "identities", "guests_merged", "stitched_rows", "refunds"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("events", "orders", "order_items", "products", "customers_added"):
             mine, theirs = getattr(self, name), getattr(other, name)
@@ -151,7 +157,9 @@ class Collector:
         self._fold_lock = threading.Lock()
         self._policy_bound = False
         self._enriched: dict[str, dict[str, Any]] = {}  # product id -> the event fields last folded
+        self._guest_of: dict[str, str] = {}  # anon:<id> -> the customer it is linked to (per fold)
         identity.ensure_links(wh.con)
+        self._verified = not self.log.segments()  # see _not_stored
         self._seen: set[str] = set(self._stored_message_ids(wh))
         for record in self.log.read(self.log.segments()):
             self._seen.add(record["m"])
@@ -191,8 +199,8 @@ class Collector:
                     result.duplicates += 1
                     continue
                 batch_ids.add(event.message_id)
-                records.append(event.to_record())
-            self.log.append(records)  # on disk (fsync) before anyone is told "accepted"
+                records.append(event.to_record(received=False))
+            self.log.append(records, common={"r": now.isoformat()})  # on disk (fsync) before anyone is told "accepted"
             self._seen |= batch_ids
         result.accepted = len(records)
         return result
@@ -205,56 +213,77 @@ class Collector:
             segments = self.log.rotate()
             if not segments:
                 return FoldResult()
-            result = self._fold(wh, list(self.log.read(segments)))
+            try:
+                result = self._fold(wh, list(self.log.read(segments)))
+            except BaseException:
+                self._verified = False  # part of it may be in the warehouse: the next fold checks ids
+                raise
             self.log.remove(segments)
+            self._verified = True
             return result
 
     def _fold(self, wh: Warehouse, records: list[dict[str, Any]]) -> FoldResult:
+        """The fold of ``records`` (log records, checked when accepted). Behaviour rows and product
+        fields are built from the records column by column; only identify / alias calls and orders
+        (a few) become :class:`~shoplens.stream.spec.Event` objects."""
         result = FoldResult(folded=len(records))
-        events = [Event.from_record(r) for r in records]  # checked when accepted
         if not self._policy_bound:  # the shop secret bound before ids are computed: links and rows agree
             from shoplens.privacy.ingest import write_policy
 
             write_policy(wh, self.settings)
             self._policy_bound = True
-        events = self._not_stored(wh, events)
-        result.skipped = len(records) - len(events)
-        if not events:
+        records = self._not_stored(wh, records)
+        result.skipped = result.folded - len(records)
+        if not records:
             return result
-        for e in events:
-            if e.kind == "alias":
-                result.customers |= {e.user_id, anonymous_customer(e.previous_id)}  # type: ignore[arg-type]
-            elif e.customer_id:
-                result.customers.add(e.customer_id)
-                if e.user_id and e.anonymous_id:
-                    result.customers.add(anonymous_customer(e.anonymous_id))
-        links = self._links(wh, events)
+        for r in records:
+            user, anon = r.get("u"), r.get("a")
+            if r["k"] == "alias":
+                result.customers |= {user, anonymous_customer(r["p"])}
+            elif user:
+                result.customers.add(user)
+                if anon:
+                    result.customers.add(anonymous_customer(anon))
+            elif anon:
+                result.customers.add(anonymous_customer(anon))
+        special = [Event.from_record(r) for r in records if "d" in r or r["k"] in ("identify", "alias")]
+        links = self._links(wh, special)
         result.identities = identity.add_links(wh.con, links)
-        self._products(wh, events, result)
-        self._customers(wh, events, result)
-        self._orders(wh, events, result)
-        behaviour = [e for e in events if e.event_type is not None]
+        self._products(wh, records, result)
+        self._resolve_guests(wh, special)
+        self._customers(wh, special, result)
+        self._orders(wh, special, result)
+        behaviour = [r for r in records if "t" in r]
         if behaviour:
             result.events = self._ingest(wh, "events", self._events_frame(behaviour))
-        anonymous = {a for a, *_ in links if a} | set(to_internal(wh, sorted({anonymous_customer(e.anonymous_id)
-                                                                              for e in events if e.anonymous_id})))
-        with wh.transaction() as con:
-            result.stitched_rows = identity.stitch(con, sorted(anonymous))
+        anonymous = {a for a, *_ in links if a} | set(to_internal(wh, sorted({anonymous_customer(r["a"])
+                                                                              for r in records if r.get("a")})))
+        if anonymous:  # visitors in this fold: move the history of those linked to a customer
+            with wh.transaction() as con:
+                result.stitched_rows = identity.stitch(con, sorted(anonymous))
+                result.guests_merged = identity.drop_merged(con, sorted(anonymous))
         done = utcnow()
-        result.visible_after = [(done - e.received_at).total_seconds() for e in events]
+        result.visible_after = [(done - datetime.fromisoformat(r["r"])).total_seconds() for r in records]
         return result
 
-    def _not_stored(self, wh: Warehouse, events: list[Event]) -> list[Event]:
-        """Events whose message id the warehouse does not hold yet (first of each id)."""
-        ids = list({e.message_id for e in events})
-        stored = {r[0] for r in wh.con.execute(
-            "SELECT message_id FROM events WHERE message_id IN (SELECT unnest(?)) UNION "
-            "SELECT message_id FROM _identity_links WHERE message_id IN (SELECT unnest(?))", [ids, ids]).fetchall()}
+    def _not_stored(self, wh: Warehouse, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Records whose message id the warehouse does not hold yet (first of each id).
+
+        The warehouse is asked only while a fold may have been cut short (the first fold after a
+        start that found segments in the log, or the fold after one that failed): otherwise every
+        logged record passed :meth:`collect`'s check against the ids stored and collected."""
+        stored: set[str] = set()
+        if not self._verified:
+            ids = list({r["m"] for r in records})
+            stored = {r[0] for r in wh.con.execute(
+                "SELECT message_id FROM events WHERE message_id IN (SELECT unnest(?)) UNION "
+                "SELECT message_id FROM _identity_links WHERE message_id IN (SELECT unnest(?))", [ids, ids]).fetchall()}
         out, seen = [], set()
-        for e in events:
-            if e.message_id not in stored and e.message_id not in seen:
-                seen.add(e.message_id)
-                out.append(e)
+        for r in records:
+            mid = r["m"]
+            if mid not in stored and mid not in seen:
+                seen.add(mid)
+                out.append(r)
         return out
 
     @staticmethod
@@ -269,11 +298,14 @@ class Collector:
         return [(ai if a else None, u, e.kind, e.occurred_at, e.message_id)
                 for e, a, ai, u in zip(calls, anon, anon_internal, users)]
 
-    def _ingest(self, wh: Warehouse, table: str, frame: pd.DataFrame) -> Counts:
+    def _ingest(self, wh: Warehouse, table: str, frame: pd.DataFrame | pa.Table) -> Counts:
         """``frame`` through the one ingest path (privacy policy, validation, quarantine, upsert)."""
         path = Path(wh.tmp_dir) / f"__events_{table}_{uuid.uuid4().hex[:8]}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        frame.to_parquet(path, index=False)
+        if isinstance(frame, pa.Table):
+            pq.write_table(frame, path)
+        else:
+            frame.to_parquet(path, index=False)
         try:
             source = ParquetSource(path)
             source.label = f"event log ({table})"
@@ -284,22 +316,32 @@ class Collector:
         return Counts(r.read, r.loaded, r.updated, r.quarantined, r.duplicates)
 
     @staticmethod
-    def _events_frame(events: list[Event]) -> pd.DataFrame:
-        rows = [[e.customer_id, e.session_id, e.event_type, e.product_id, e.occurred_at, e.category, e.query,
-                 e.channel, e.event_name, e.anonymous_id, e.message_id, e.received_at] for e in events]
-        frame = pd.DataFrame(rows, columns=EVENT_COLUMNS)
-        for c in ("occurred_at", "received_at"):
-            frame[c] = pd.to_datetime(frame[c])
-        return frame
+    def _events_frame(records: list[dict[str, Any]]) -> pa.Table:
+        """The ``events`` rows of behaviour records (see :meth:`Event.to_record` for the keys), built
+        as Arrow columns (no pandas objects: this runs for every event)."""
+        def col(key: str) -> pa.Array:
+            return pa.array([r.get(key) for r in records], pa.string())
 
-    def _products(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
+        def times(key: str) -> pa.Array:  # ISO 8601 without zone (naive UTC), as Event.to_record writes it
+            return pc.cast(col(key), pa.timestamp("us"))
+
+        customers = pa.array([r.get("u") or (anonymous_customer(r["a"]) if r.get("a") else None) for r in records],
+                             pa.string())
+        columns = {"customer_id": customers, "session_id": col("s"), "event_type": col("t"), "product_id": col("i"),
+                   "occurred_at": times("o"), "category": col("c"), "query": col("q"), "channel": col("h"),
+                   "event_name": col("n"), "anonymous_id": col("a"), "message_id": col("m"),
+                   "received_at": times("r")}
+        return pa.table([columns[c] for c in EVENT_COLUMNS], names=EVENT_COLUMNS)
+
+    def _products(self, wh: Warehouse, records: list[dict[str, Any]], result: FoldResult) -> None:
         """Products seen in events: new ones added, known ones only get the fields still empty."""
         seen: dict[str, dict[str, Any]] = {}
-        for e in events:
-            for line in ([e.product] if e.product else []) + e.lines:
-                row = seen.setdefault(line.product_id, {"product_id": line.product_id})
-                for col, value in (("name", line.name), ("category", line.category), ("brand", line.brand),
-                                   ("price", line.unit_price)):
+        for r in records:
+            product = product_line(r)
+            lines = ([product] if product else []) + r.get("l", [])
+            for pid, _quantity, price, name, category, brand in lines:  # see spec._line_record
+                row = seen.setdefault(pid, {"product_id": pid})
+                for col, value in (("name", name), ("category", category), ("brand", brand), ("price", price)):
                     if value is not None:
                         row[col] = value  # the latest event's value
         # a product whose fields this collector already folded needs no look-up (most events repeat products)
@@ -331,12 +373,17 @@ class Collector:
 
     def _customers(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
         """Customers who identify or order and are not in ``customers`` yet get a row (id and first-seen
-        time only), so their orders meet the reference check; nothing is added while the shop keeps no
-        customers table (the check is off then), and a known customer's row is never touched."""
+        time only), so their orders meet the reference check: a guest checkout (an order of an
+        anonymous visitor never identified) gets the row ``anon:<anonymousId>``, dropped again when the
+        visitor is identified and the order moves to the customer (:func:`identity.drop_merged`).
+        Nothing is added while the shop keeps no customers table (the check is off then), and a known
+        customer's row is never touched."""
         first: dict[str, datetime] = {}
         for e in events:
-            if e.user_id and (e.kind == "identify" or e.order_id):
-                first[e.user_id] = min(first.get(e.user_id, e.occurred_at), e.occurred_at)
+            if e.kind == "identify" and e.user_id or e.order_id and e.customer_id:
+                who = e.user_id if e.kind == "identify" else self._orderer(e)
+                if who:
+                    first[who] = min(first.get(who, e.occurred_at), e.occurred_at)
         if not first or not wh.con.execute("SELECT count(*) FROM (SELECT 1 FROM customers LIMIT 1)").fetchall()[0][0]:
             return
         ids = list(first)
@@ -348,6 +395,27 @@ class Collector:
             frame = pd.DataFrame(new)
             frame["created_at"] = pd.to_datetime(frame["created_at"])
             result.customers_added = self._ingest(wh, "customers", frame)
+
+    def _resolve_guests(self, wh: Warehouse, events: list[Event]) -> None:
+        """The customer each anonymous orderer is already linked to (``self._guest_of``: ``anon:<id>`` ->
+        the shop's customer id), so an order of an identified visitor lands under the customer."""
+        guests = sorted({anonymous_customer(e.anonymous_id) for e in events
+                         if e.order_id and not e.user_id and e.anonymous_id})
+        self._guest_of = {}
+        if not guests:
+            return
+        internal = dict(zip(to_internal(wh, guests), guests))
+        rows = wh.con.execute("SELECT anonymous_id, arg_min(customer_id, linked_at) FROM _identity_links "
+                              "WHERE anonymous_id IN (SELECT unnest(?)) GROUP BY 1", [list(internal)]).fetchall()
+        if rows:
+            customers = to_external(wh, [r[1] for r in rows])
+            self._guest_of = {internal[r[0]]: c for r, c in zip(rows, customers)}
+
+    def _orderer(self, e: Event) -> str | None:
+        """Whose order ``e`` is: the shop's customer id, else the customer the visitor was identified as,
+        else the visitor (``anon:<anonymousId>``, a guest checkout)."""
+        who = e.customer_id
+        return self._guest_of.get(who, who) if who and not e.user_id else who
 
     def _orders(self, wh: Warehouse, events: list[Event], result: FoldResult) -> None:
         orders = [e for e in events if e.order_id and e.event_type == "purchase"]
@@ -367,7 +435,7 @@ class Collector:
             total = e.order_total
             if total is None and e.lines and all(x.unit_price is not None for x in e.lines):
                 total = sum(x.quantity * (x.unit_price or 0.0) for x in e.lines)
-            head.append({"order_id": oid, "customer_id": e.customer_id, "ordered_at": e.occurred_at,
+            head.append({"order_id": oid, "customer_id": self._orderer(e), "ordered_at": e.occurred_at,
                          "status": "completed" if e.event_type == "purchase" else "refunded",
                          "total_amount": total, "currency": e.currency, "channel": e.channel or "web",
                          "discount_amount": e.discount})

@@ -50,6 +50,9 @@ def stitch(con: Any, anonymous_ids: Sequence[str] | None = None) -> int:
     con.execute("CREATE OR REPLACE TEMP TABLE __stitch AS SELECT anonymous_id, arg_min(customer_id, linked_at) AS customer_id "
                 f"FROM _identity_links WHERE anonymous_id IS NOT NULL {where} GROUP BY 1", params)
     moved = 0
+    if not con.execute("SELECT count(*) FROM __stitch").fetchall()[0][0]:  # none linked: no table scans
+        con.execute("DROP TABLE __stitch")
+        return 0
     for table in STITCHED_TABLES:
         n = con.execute(f"SELECT count(*) FROM {table} t JOIN __stitch s ON t.customer_id = s.anonymous_id").fetchall()[0][0]
         if n:
@@ -58,6 +61,20 @@ def stitch(con: Any, anonymous_ids: Sequence[str] | None = None) -> int:
         moved += int(n)
     con.execute("DROP TABLE __stitch")
     return moved
+
+
+def drop_merged(con: Any, anonymous_ids: Sequence[str]) -> int:
+    """Drop the ``customers`` rows of linked anonymous identities in ``anonymous_ids`` (warehouse ids):
+    rows the collector added for a guest checkout, whose orders :func:`stitch` has moved to the
+    customer. Returns the rows dropped."""
+    if not anonymous_ids:
+        return 0
+    linked = ("SELECT DISTINCT anonymous_id FROM _identity_links WHERE anonymous_id IN (SELECT unnest(?)) "
+              "AND customer_id IS NOT NULL")
+    n = con.execute(f"SELECT count(*) FROM customers WHERE customer_id IN ({linked})", [list(anonymous_ids)]).fetchall()[0][0]
+    if n:
+        con.execute(f"DELETE FROM customers WHERE customer_id IN ({linked})", [list(anonymous_ids)])
+    return int(n)
 
 
 def linked_anonymous_ids(con: Any, customer_ids: Sequence[str]) -> list[str]:

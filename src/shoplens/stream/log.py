@@ -2,7 +2,8 @@
 
 An append-only folder of JSON-lines segments beside the warehouse
 (``<warehouse folder>/event-log/<warehouse name>/``, 0700, files 0600). :meth:`EventLog.append`
-writes a whole request's events and ``fsync``\\ s the segment (and, for a new segment, its
+writes a whole request's events as one line (a JSON list: one encode per request and one decode
+per request when folded, not one per event) and ``fsync``\\ s the segment (and, for a new segment, its
 folder) before returning, so an event acknowledged with 200 survives a ``kill -9`` of the
 server. The fold (:mod:`shoplens.stream.fold`) :meth:`~EventLog.rotate`\\ s to a new segment,
 writes the closed ones into the warehouse and only then :meth:`~EventLog.remove`\\ s them:
@@ -16,9 +17,10 @@ delete after the warehouse commit, a few lines over plain files, in one process.
 >>> import tempfile, pathlib
 >>> log = EventLog(pathlib.Path(tempfile.mkdtemp()) / "log")
 >>> log.append([{"k": "track", "p": {"event": "Product Viewed"}}])
+>>> log.append([{"k": "page"}, {"k": "track"}], common={"r": "2024-05-01T10:00:00"})
 >>> segments = log.rotate()
->>> [r["p"]["event"] for r in log.read(segments)]
-['Product Viewed']
+>>> [(r["k"], r.get("r")) for r in log.read(segments)]
+[('track', None), ('page', '2024-05-01T10:00:00'), ('track', '2024-05-01T10:00:00')]
 >>> log.remove(segments); log.rotate()
 []
 """
@@ -62,11 +64,13 @@ class EventLog:
         """Every segment on disk, oldest first."""
         return sorted(self.folder.glob(SEGMENT_GLOB), key=self._number)
 
-    def append(self, records: list[dict[str, Any]]) -> None:
-        """Write ``records`` and fsync: when this returns they are on disk."""
+    def append(self, records: list[dict[str, Any]], common: dict[str, Any] | None = None) -> None:
+        """Write ``records`` and fsync: when this returns they are on disk. ``common``: fields every
+        record of this call shares (the receive time), written once and given back to each by :meth:`read`."""
         if not records:
             return
-        data = "".join(json.dumps(r, ensure_ascii=False, separators=(",", ":"), default=str) + "\n" for r in records)
+        line: Any = {"common": common, "records": records} if common else records
+        data = json.dumps(line, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
         with self._lock:
             if self._fh is None:
                 self._open_segment()
@@ -96,12 +100,23 @@ class EventLog:
             return self.segments()
 
     def read(self, segments: list[Path]) -> Iterator[dict[str, Any]]:
-        """The records of ``segments`` in order (a torn last line of a killed writer is skipped)."""
+        """The records of ``segments`` in order (a torn last line of a killed writer is skipped).
+        A line is one request's records (a JSON list, or ``{"common": {...}, "records": [...]}``)
+        or, as older logs wrote it, one record."""
         for path in segments:
             with open(path, "rb") as fh:
                 for line in fh:
-                    if line.endswith(b"\n"):
-                        yield json.loads(line)
+                    if not line.endswith(b"\n"):
+                        continue
+                    parsed = json.loads(line)
+                    if isinstance(parsed, list):
+                        yield from parsed
+                    elif "records" in parsed and "common" in parsed:
+                        common = parsed["common"]
+                        for record in parsed["records"]:
+                            yield {**common, **record}
+                    else:
+                        yield parsed
 
     def remove(self, segments: list[Path]) -> None:
         """Delete folded segments."""

@@ -85,30 +85,40 @@ class Event:
     lines: list[OrderLine] = field(default_factory=list)
     product: OrderLine | None = None  # catalogue fields of a single-product event
 
-    def to_record(self) -> dict[str, Any]:
+    def to_record(self, *, received: bool = True) -> dict[str, Any]:
         """The event as the durable log keeps it: only what shoplens stores (never traits or context),
-        short keys, empty fields left out. :meth:`from_record` reads it back.
+        short keys, empty fields left out; the product of a single-product event only when it says
+        more than its id and category (quantity other than 1, price, name or brand). ``received``:
+        include the receive time (the log writes it once per request). :meth:`from_record` reads it back.
 
         >>> e, _ = check({"type": "page", "userId": "1", "timestamp": "2024-05-01T10:00:00Z", "messageId": "m"},
         ...              received_at=datetime(2024, 5, 1, 10, 0, 1))
         >>> Event.from_record(e.to_record()) == e
         True
+        >>> e, _ = check({"type": "track", "event": "Product Viewed", "userId": "1", "messageId": "m",
+        ...               "properties": {"product_id": "p1", "category": "toys"}})
+        >>> record = e.to_record()
+        >>> "x" in record, Event.from_record(record) == e
+        (False, True)
         """
-        out = {k: getattr(self, f) for k, f in _RECORD.items() if getattr(self, f) is not None}
+        values = self.__dict__
+        out = {k: values[f] for k, f in _RECORD.items() if values[f] is not None}
         out["o"] = self.occurred_at.isoformat()
-        out["r"] = self.received_at.isoformat()
+        if received:
+            out["r"] = self.received_at.isoformat()
         if self.lines:
             out["l"] = [_line_record(x) for x in self.lines]
-        if self.product is not None:
-            out["x"] = _line_record(self.product)
+        product = self.product
+        if product is not None and (product.quantity != 1.0 or product.unit_price is not None or product.name is not None
+                                    or product.brand is not None or product.category != self.category):
+            out["x"] = _line_record(product)
         return out
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Event:
         fields = {f: record[k] for k, f in _RECORD.items() if k in record}
         return cls(occurred_at=datetime.fromisoformat(record["o"]), received_at=datetime.fromisoformat(record["r"]),
-                   lines=[OrderLine(*x) for x in record.get("l", ())],
-                   product=OrderLine(*record["x"]) if "x" in record else None, **fields)
+                   lines=[OrderLine(*x) for x in record.get("l", ())], product=product_of(record), **fields)
 
     @property
     def customer_id(self) -> str | None:
@@ -122,6 +132,25 @@ class Event:
 _RECORD = {"k": "kind", "m": "message_id", "u": "user_id", "a": "anonymous_id", "p": "previous_id", "n": "event_name",
            "t": "event_type", "i": "product_id", "c": "category", "q": "query", "s": "session_id", "h": "channel",
            "d": "order_id", "T": "order_total", "C": "currency", "D": "discount"}
+
+
+def product_line(record: dict[str, Any]) -> list[Any] | None:
+    """The product of a single-product log record, as :func:`_line_record` writes it (``x``, or
+    from the record's product id and category when ``x`` was left out), or None.
+
+    >>> product_line({"i": "p1", "c": "toys"}), product_line({"k": "page"})
+    (['p1', 1.0, None, None, 'toys', None], None)
+    """
+    if "x" in record:
+        return record["x"]
+    if "i" in record:
+        return [record["i"], 1.0, None, None, record.get("c"), None]
+    return None
+
+
+def product_of(record: dict[str, Any]) -> OrderLine | None:
+    line = product_line(record)
+    return None if line is None else OrderLine(*line)
 
 
 def _line_record(line: OrderLine) -> list[Any]:
@@ -147,7 +176,12 @@ def parse_time(value: Any, what: str) -> datetime:
 
 
 def _id(value: Any, what: str) -> str | None:
-    if value is None or value == "":
+    if type(value) is str:  # the usual case, first (this runs several times per event)
+        text = value.strip()
+        if len(text) > MAX_ID_CHARS:
+            raise ValueError(f"`{what}` is longer than {MAX_ID_CHARS} characters")
+        return text or None
+    if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (str, int, float)):
         raise ValueError(f"`{what}` must be a string or a number, not {type(value).__name__}")
@@ -160,6 +194,8 @@ def _id(value: Any, what: str) -> str | None:
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str:
+        return value.strip()[:1000] or None
     if value is None or isinstance(value, (dict, list)):
         return None
     text = str(value).strip()

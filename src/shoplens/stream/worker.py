@@ -1,5 +1,8 @@
-"""The fold as a background task of a server: every ``interval`` seconds, or as soon as the log
-holds ``batch`` events, fold the log into the warehouse and run the registered callbacks.
+"""The fold as a background task of a server: fold the log into the warehouse and run the
+registered callbacks, ``interval`` seconds after the first event waits (at once when ``batch``
+events wait), and again as soon as a fold ends with events waiting. A quiet server does nothing;
+a busy one folds back to back, each fold taking everything that arrived during the last one (the
+batches grow with the load, so the fold's fixed cost is spread over more events).
 
 The server owns the warehouse (DuckDB allows one writing process), so the fold runs inside it.
 Callbacks get the :class:`~shoplens.stream.collector.FoldResult` (``result.customers``: the
@@ -39,7 +42,7 @@ class FoldWorker:
     (:meth:`start`), under ``lock`` (shared with other writers of the server) when given."""
 
     def __init__(self, collector: Collector, connect: Callable[[], AbstractContextManager[Warehouse]], *,
-                 callbacks: list[FoldCallback] | None = None, interval: float = 0.5, batch: int = 5000,
+                 callbacks: list[FoldCallback] | None = None, interval: float = 0.2, batch: int = 5000,
                  lock: Any = None) -> None:
         self.collector = collector
         self.connect = connect
@@ -50,6 +53,7 @@ class FoldWorker:
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._retry = False  # the last fold failed: its events are still in the log
         self.last: FoldResult | None = None
 
     def fold_now(self) -> FoldResult:
@@ -66,8 +70,8 @@ class FoldWorker:
         return result
 
     def notify(self) -> None:
-        """Called after each accepted request: wake the fold early once ``batch`` events wait."""
-        if self.collector.pending >= self.batch:
+        """Called after each accepted request: the fold starts ``interval`` s after the first waiting event."""
+        if self.collector.pending:
             self._wake.set()
 
     def start(self) -> None:
@@ -76,14 +80,21 @@ class FoldWorker:
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self._wake.wait(self.interval)
-            self._wake.clear()
+            self._wake.wait(max(self.interval, 1.0))  # woken by notify; the timeout only re-checks the log
             if self._stop.is_set():
                 break
+            if not (self.collector.pending or self._retry):
+                self._wake.clear()
+                continue
+            if self.collector.pending < self.batch:
+                self._stop.wait(self.interval)  # gather what arrives meanwhile (close() cuts it short)
+            self._wake.clear()  # a request accepted during the fold wakes the next one
             try:
                 self.fold_now()
-            except Exception:  # the log keeps the events; the next fold tries again
+                self._retry = False
+            except Exception:  # the log keeps the events; the next fold (within a second) tries again
                 log.exception("folding the event log failed; the events stay in the log")
+                self._retry = True
 
     def close(self) -> None:
         """Stop the thread, fold what is left, close the log."""

@@ -259,6 +259,26 @@
         charts.push(chart(t("funnel_title"), [{ type: "funnel", y: s.map((x) => x.event), x: s.map((x) => x.users),
           textinfo: "value+percent initial", marker: { color: "#2f6fde" } }], { yaxis: { automargin: true } }));
       }
+      // the same funnel broken down: each group's conversion from step 1 (groups add up to the total)
+      const byPick = el("select", { id: "funnel-by" }, ...["", "channel", "category", "event_name", "segment"].map((v) =>
+        el("option", { value: v }, v ? (v === "segment" ? t("by_segment") : v) : t("by_none"))));
+      byPick.value = sessionStorage.getItem("shoplens.funnel_by") || "";
+      const byOut = el("div", { id: "funnel-breakdown" });
+      async function breakdown(by) {
+        sessionStorage.setItem("shoplens.funnel_by", by);
+        if (!by) { byOut.replaceChildren(); return; }
+        byOut.replaceChildren(el("p", { class: "muted" }, t("loading")));
+        const r = await load("/events/funnel?steps=view,cart,purchase&window=1d&by=" + encodeURIComponent(by));
+        if (failed(r)) { byOut.replaceChildren(notice(r)); return; }
+        const groups = r.breakdown.slice(0, F.MAX_COLOURS);
+        byOut.replaceChildren(
+          chart(t("funnel_by_title") + " · " + by, groups.map((g) => ({ type: "bar", name: String(g.value),
+            x: g.steps.map((x) => x.event), y: g.steps.map((x) => x.conversion) })), { barmode: "group", yaxis: { tickformat: ".0%", range: [0, 1] } }),
+          table(r.breakdown.map((g) => Object.fromEntries([[by, g.value],
+            ...g.steps.map((x) => [x.event + " (" + t("funnel_users") + ")", x.users]),
+            [t("funnel_conversion"), g.steps[g.steps.length - 1].conversion == null ? "" : (g.steps[g.steps.length - 1].conversion * 100).toFixed(1) + " %"]]))));
+      }
+      byPick.addEventListener("change", () => { breakdown(byPick.value); });
       if (failed(ret)) charts.push(notice(ret));
       else {
         const cohorts = ret.cohorts;
@@ -268,6 +288,10 @@
           { yaxis: { autorange: "reversed", automargin: true, type: "category", title: { text: t("retention_cohort") } } }));
       }
       page.append(el("div", { class: "grid" }, ...charts));
+      if (!failed(fun)) {
+        page.append(card(t("funnel_by_title"), el("div", {}, el("form", { class: "inline", id: "funnel-by-form" }, el("label", {}, t("break_down_by")), byPick), byOut)));
+        if (byPick.value) await breakdown(byPick.value);
+      }
       if (failed(ses)) page.append(notice(ses));
       else {
         const m = ses.summary, minutes = (v) => v == null ? "" : (v / 60).toFixed(1) + " min";
