@@ -218,9 +218,12 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = 
         if column in base:
             base[column] = None if base[column] is None else mask_value(str(base[column]))
     base["customer_id"] = customer_id
-    by_month = wh.con.execute(
+    from shoplens.store.shop import in_local_time, read_shop
+
+    orders = in_local_time(revenue_orders_sql(customer="$customer"), ["ordered_at", "amount"], read_shop(wh).timezone)
+    by_month = wh.con.execute(  # months in the shop's time zone
         f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month, round(sum(amount), 2) AS revenue
-            FROM ({revenue_orders_sql(customer='$customer')}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
+            FROM ({orders}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
     from shoplens.customers.attributes import customer_attributes
 
     profile: dict = {"customer_id": customer_id, "profile": base, "attributes": customer_attributes(wh, internal),
