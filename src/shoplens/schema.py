@@ -105,6 +105,7 @@ SPEC_EVENT_TYPES: dict[str, str] = {
     "Coupon Applied": "coupon",
     "Product Added to Wishlist": "favorite",
 }
+ATTRIBUTE_TYPES = ("number", "boolean", "text")
 ORDER_STATUSES = ("completed", "pending", "paid", "shipped", "delivered", "cancelled", "returned", "refunded", "adjustment")
 
 TABLES: dict[str, Table] = {
@@ -131,6 +132,22 @@ TABLES: dict[str, Table] = {
             ),
             key=("customer_id",),
             time_column="created_at",
+        ),
+        Table(
+            "customer_attributes",
+            "What a customers file says about a customer beyond the canonical columns (demographics, tiers, "
+            "tags, loyalty level), one row per customer and attribute. Filled by ingest from the columns of a "
+            "customers source that no canonical column takes; personal data is refused.",
+            (
+                C("customer_id", "VARCHAR", True),
+                C("attribute", "VARCHAR", True, "the source column's name, normalised (`Loyalty Level` -> `loyalty_level`)"),
+                C("value", "VARCHAR", description="the value as the file states it (trimmed text)"),
+                C("type", "VARCHAR", allowed=ATTRIBUTE_TYPES,
+                  description="`number` when every value of the column reads as a number, `boolean` when every "
+                              "value is a yes/no word, else `text`"),
+            ),
+            key=("customer_id", "attribute"),
+            references=(Reference("customer_id", "customers", "customer_id"),),
         ),
         Table(
             "products",

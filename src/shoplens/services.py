@@ -155,7 +155,8 @@ def customer_profiles(wh: Warehouse, *, as_of: str | None = None, refresh: bool 
 
 def customer_profile(wh: Warehouse, customer_id: str, *, as_of: str | None = None,
                      refresh: bool = False) -> pd.DataFrame:
-    """One customer's customer-360 profile (one row) under the shop's id ``customer_id``.
+    """One customer's customer-360 profile (one row) under the shop's id ``customer_id``, with their
+    customer attributes (typed, by name) in the column ``attributes``.
 
     Raises :class:`~shoplens.errors.NotFoundError` for an id that is not a customer, and
     :class:`~shoplens.errors.UserInputError` (naming the reason) when the customer does not
@@ -174,7 +175,9 @@ def customer_profile(wh: Warehouse, customer_id: str, *, as_of: str | None = Non
     consent = _check_internal(wh, [internal], "profile")
     if internal not in consent:
         raise UserInputError(f"customer {customer_id!r}: {consent.reason(internal)}; no profile is shown")
-    return row.assign(customer_id=customer_id)
+    from shoplens.customers.attributes import customer_attributes
+
+    return row.assign(customer_id=customer_id, attributes=[customer_attributes(wh, internal)])
 
 
 def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Any = None) -> dict[str, Any]:

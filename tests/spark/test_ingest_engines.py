@@ -151,3 +151,24 @@ def test_taobao_reports_as_downloaded_give_the_same_rows_on_both_engines(spark, 
     assert out["duckdb"] == out["spark"]
     assert out["duckdb"][0] == (3, 3, 4, 3, 1)
     assert out["duckdb"][1][0][:2] == ["3312345678901234567", "completed"]
+
+
+def test_customer_attributes_are_the_same_on_both_engines(spark, tmp_path):
+    members = ("customer_id,tier,points,newsletter,Contact Email\n"
+               "C1,gold,120,yes,ann@example.com\nC2,silver,7.5,no,bo@example.com\nC3,,3,yes,\n")
+
+    def run(wh, folder, settings):
+        (folder / "m.csv").write_text(members)
+        r = ingest(wh, [folder / "m.csv"], table="customers", settings=settings)
+        again = ingest(wh, [folder / "m.csv"], table="customers", settings=settings)
+        rows = wh.engine.query("SELECT customer_id, attribute, value, type FROM customer_attributes")
+        return (r.to_dict()["derived"], r.notes, again.to_dict()["derived"],
+                sorted(map(tuple, rows.astype(str).values.tolist())))
+
+    out = _each_engine(tmp_path, run)
+    assert out["duckdb"] == out["spark"]
+    derived, notes, again, rows = out["spark"]
+    assert derived["customer_attributes"] == {"read": 8, "loaded": 8, "updated": 0, "quarantined": 0, "duplicates": 0}
+    assert again["customer_attributes"]["duplicates"] == 8
+    assert any("'Contact Email' not kept" in n for n in notes)
+    assert {r[1] for r in rows} == {"tier", "points", "newsletter"} and "ann@example.com" not in str(rows)

@@ -91,16 +91,19 @@ def _table_members(wh: Warehouse, table: str, column: str, value: str, command: 
     return [r[0] for r in rows]
 
 
-def profile_sql(end: datetime) -> str:
+def profile_sql(end: datetime, attributes: str | None = None) -> str:
     """The customer profile an audience ``sql:`` condition filters: the shop's value metrics
     (:func:`shoplens.metrics.customer_value_sql`) with ``days_since_last_order`` and the customer's
-    ``country`` and ``language``."""
+    ``country`` and ``language``; with ``attributes`` (:func:`shoplens.customers.attributes.wide_sql`)
+    also one typed column ``attr_<name>`` per customer attribute (NULL for a customer without it)."""
     from shoplens.metrics import customer_value_sql
 
     end_sql = f"TIMESTAMP '{end:%Y-%m-%d %H:%M:%S}'"
+    extra = ", a.* EXCLUDE (customer_id)" if attributes else ""
+    join = f" LEFT JOIN ({attributes}) a USING (customer_id)" if attributes else ""
     return f"""SELECT v.*, date_diff('day', v.last_order_at, {end_sql}) AS days_since_last_order,
-                      c.country, c.language
-               FROM ({customer_value_sql(end_sql)}) v LEFT JOIN customers c USING (customer_id)"""
+                      c.country, c.language{extra}
+               FROM ({customer_value_sql(end_sql)}) v LEFT JOIN customers c USING (customer_id){join}"""
 
 
 def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]:
@@ -125,10 +128,13 @@ def audience_members(wh: Warehouse, audience: str, as_of: datetime) -> list[str]
     if kind == "sql":
         if ";" in arg:
             raise UserInputError("an audience sql: condition is one WHERE condition, without ';'")
+        from shoplens.customers.attributes import wide_sql
+
+        profile = profile_sql(as_of, wide_sql(wh))
         try:
-            rows = wh.con.execute(f"SELECT customer_id FROM ({profile_sql(as_of)}) p WHERE ({arg}) ORDER BY 1").fetchall()
+            rows = wh.con.execute(f"SELECT customer_id FROM ({profile}) p WHERE ({arg}) ORDER BY 1").fetchall()
         except duckdb.Error as exc:  # a parser/binder error in the user's condition
-            cols = ", ".join(wh.con.execute(f"DESCRIBE {profile_sql(as_of)}").df()["column_name"])
+            cols = ", ".join(wh.con.execute(f"DESCRIBE {profile}").df()["column_name"])
             raise UserInputError(f"audience condition {arg!r} does not run: {str(exc).splitlines()[0]} "
                                  f"(columns: {cols})") from None
         return [r[0] for r in rows]

@@ -106,10 +106,14 @@ def segments_cmd(
     as_of: AsOfOpt = None,
     min_k: Annotated[int, typer.Option("--min-k", help="fewest segments to consider")] = 3,
     max_k: Annotated[int, typer.Option("--max-k", help="most segments to consider")] = 8,
+    attributes: Annotated[Optional[str], typer.Option(
+        "--attributes", help="customer attributes to segment on too, comma-separated (e.g. age,income); "
+                             "see `shoplens customers attributes`")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Behavioural segments on fused features; the number of segments is chosen automatically
     (best silhouette among bootstrap-stable partitions) and each is described in plain words.
+    With --attributes, the customer attributes named (demographics, tiers) are features too.
 
     JSON: {as_of, k, selection: [{k, silhouette, stability_ari, smallest_share}], segments: [{segment_id,
     segment_name, customers, share_of_customers, share_of_revenue, avg_<feature>..., description, traits}]};
@@ -121,7 +125,8 @@ def segments_cmd(
     if not 2 <= min_k <= max_k:
         raise UserInputError(f"--min-k {min_k} / --max-k {max_k}: need 2 <= min-k <= max-k")
     with open_warehouse(ctx) as wh:
-        res = build_segments(wh, as_of=as_of, k_range=(min_k, max_k))
+        names = [a.strip() for a in (attributes or "").split(",") if a.strip()]
+        res = build_segments(wh, as_of=as_of, k_range=(min_k, max_k), attributes=names)
     as_of_value = res.assignments["as_of"].iloc[0]
     if json_out:
         print_json({"as_of": as_of_value, "k": res.model.n_segments_, "selection": records(res.model.selection_),
@@ -186,6 +191,50 @@ def cohorts_cmd(ctx: typer.Context, as_of: AsOfOpt = None, json_out: JsonOpt = F
     console.print(frame_table(flagged, title="Anomalous weeks (robust z > 3.5)"))
 
 
+@customers_app.command("attributes")
+def attributes_cmd(
+    ctx: typer.Context,
+    customer_id: Annotated[Optional[str], typer.Argument(help="the shop's customer id; omit for every attribute")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Customer attributes a customers file brought (demographics, tiers, tags): each attribute with its
+    type, how many customers have it and its most common values; or one customer's attributes.
+
+    JSON: {data: [{attribute, type, customers, common_values}], count}; for CUSTOMER_ID {customer_id, attributes}.
+    """
+    from shoplens.customers.attributes import attribute_summary, customer_attributes
+    from shoplens.errors import NotFoundError, UserInputError
+    from shoplens.privacy.consent import _check_internal
+    from shoplens.privacy.ids import to_internal
+
+    with open_warehouse(ctx) as wh:
+        if customer_id is None:
+            summary = attribute_summary(wh)
+            if json_out:
+                print_json({"data": summary, "count": len(summary)})
+                return
+            if not summary:
+                console.print("No customer attributes yet: ingest a customers file with columns beyond the canonical "
+                              "ones (see docs/own-data.md#customer-attributes).")
+                return
+            console.print(rows_table([{**r, "common_values": ", ".join(map(str, r["common_values"]))} for r in summary],
+                                     title="Customer attributes"))
+            return
+        internal = to_internal(wh, [customer_id])[0]
+        if internal is None or not wh.con.execute("SELECT count(*) FROM customers WHERE customer_id = ?",
+                                                  [internal]).fetchone()[0]:
+            raise NotFoundError(f"no customer {customer_id!r} in the warehouse")
+        consent = _check_internal(wh, [internal], "profile")
+        if internal not in consent:
+            raise UserInputError(f"customer {customer_id!r}: {consent.reason(internal)}; no attributes are shown")
+        attributes = customer_attributes(wh, internal)
+    if json_out:
+        print_json({"customer_id": customer_id, "attributes": attributes})
+        return
+    console.print(rows_table([{"attribute": k, "value": v} for k, v in attributes.items()],
+                             title=f"Customer {customer_id}"))
+
+
 @customers_app.command("profile")
 def profile_cmd(
     ctx: typer.Context,
@@ -197,7 +246,8 @@ def profile_cmd(
 ) -> None:
     """The customer-360 profile: behaviour, signals, segment, CLV, churn risk and next best action, each with its reason.
 
-    JSON: one profile object for CUSTOMER_ID, else {data: [profiles by CLV], count}.
+    JSON: one profile object for CUSTOMER_ID (with ``attributes``: the customer attributes a customers
+    file brought, typed, by name), else {data: [profiles by CLV], count}.
     """
     from shoplens.customers.profile import profile_card
     from shoplens.services import customer_profile, customer_profiles
@@ -209,8 +259,9 @@ def profile_cmd(
                 print_json(records(row)[0])
                 return
             card = profile_card(row)
-            console.print(rows_table([{"field": k, "value": v} for k, v in records(card)[0].items()],
-                                     title=f"Customer {customer_id}"))
+            fields = [{"field": k, "value": v} for k, v in records(card)[0].items()]
+            fields += [{"field": f"attribute {k}", "value": v} for k, v in row["attributes"].iloc[0].items()]
+            console.print(rows_table(fields, title=f"Customer {customer_id}"))
             return
         shown = customer_profiles(wh, as_of=as_of, refresh=refresh)
     if json_out:

@@ -21,6 +21,7 @@ import pandas as pd
 
 from shoplens.customers.data import customer_value_sql, has_categories, has_table, purchases_sql
 from shoplens.metrics import category_sql, line_value_sql
+from shoplens.store.shop import local_time_sql, read_shop
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
 
@@ -116,8 +117,10 @@ SIGNALS: list[Signal] = [
 ]
 
 
-def behaviour_sql(lit: str, with_categories: bool) -> str:
-    """Purchase behaviour per customer before ``lit`` (one statement).
+def behaviour_sql(lit: str, with_categories: bool, zone: str = "UTC") -> str:
+    """Purchase behaviour per customer before ``lit`` (one statement); weekends and evenings are the
+    shop's local time in ``zone`` (``shoplens shop set --timezone``; an IANA name checked by
+    :func:`shoplens.store.shop.check_timezone`).
 
     Written without DISTINCT aggregates and holistic ``mode()``: per-group hash sets made
     the first version run out of memory at a million customers; pre-aggregating to
@@ -132,6 +135,7 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
                            max(spend) / nullif(sum(spend), 0) AS top_category_share FROM cat_rank GROUP BY customer_id),"""
                 if with_categories else
                 "cat_top AS (SELECT NULL::VARCHAR AS customer_id, NULL::VARCHAR AS top_category, NULL::DOUBLE AS top_category_share),")
+    local = local_time_sql("ordered_at", zone)
     return f"""
     WITH p AS NOT MATERIALIZED ({purchases_sql(lit)}),
     days AS (SELECT customer_id, ordered_at::DATE AS day FROM p GROUP BY 1, 2),
@@ -150,8 +154,8 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
                date_diff('day', min(ordered_at)::DATE, {lit}::DATE) AS tenure_days,
                count(*) FILTER (WHERE ordered_at >= {lit} - INTERVAL 90 DAY) AS orders_last_90d,
                avg(CASE WHEN discount > 0 THEN 1.0 ELSE 0.0 END) AS discount_share,
-               avg(CASE WHEN dayofweek(ordered_at) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
-               avg(CASE WHEN hour(ordered_at) >= 18 THEN 1.0 ELSE 0.0 END) AS evening_share
+               avg(CASE WHEN dayofweek({local}) IN (0, 6) THEN 1.0 ELSE 0.0 END) AS weekend_share,
+               avg(CASE WHEN hour({local}) >= 18 THEN 1.0 ELSE 0.0 END) AS evening_share
         FROM p GROUP BY customer_id
     ),
     product_price AS (SELECT product_id, median(unit_price) AS median_price FROM order_items WHERE quantity > 0 GROUP BY product_id),
@@ -189,7 +193,7 @@ def behaviour_sql(lit: str, with_categories: bool) -> str:
 
 def features_transform(wh: Warehouse, *, signals: bool = True) -> Transform:
     """The profile-features transform for what ``wh`` holds (categories, signal sources); parameter ``as_of``."""
-    sql = behaviour_sql("{as_of}", has_categories(wh))
+    sql = behaviour_sql("{as_of}", has_categories(wh), read_shop(wh).timezone)
     inputs = ["orders", "order_items", "products"]
     if signals:
         for s in SIGNALS:

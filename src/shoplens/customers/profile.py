@@ -193,7 +193,8 @@ def purchase_summary(wh: Warehouse, customer: str) -> dict:
 
 
 def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = None) -> dict:
-    """One customer (the shop's id) as the API shows them, JSON-ready: the masked profile, the purchase
+    """One customer (the shop's id) as the API shows them, JSON-ready: the masked profile, the customer's
+    attributes (typed, by name: :mod:`shoplens.customers.attributes`), the purchase
     summary (:func:`purchase_summary`), net revenue by month and, only when the customer's consent
     allows personalisation, the segment, RFM, CLV and churn rows with when each was computed
     (otherwise a ``note``). NotFoundError for an id the warehouse does not know.
@@ -217,11 +218,16 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = 
         if column in base:
             base[column] = None if base[column] is None else mask_value(str(base[column]))
     base["customer_id"] = customer_id
-    by_month = wh.con.execute(
+    from shoplens.store.shop import in_local_time, read_shop
+
+    orders = in_local_time(revenue_orders_sql(customer="$customer"), ["ordered_at", "amount"], read_shop(wh).timezone)
+    by_month = wh.con.execute(  # months in the shop's time zone
         f"""SELECT strftime(date_trunc('month', ordered_at), '%Y-%m') AS month, round(sum(amount), 2) AS revenue
-            FROM ({revenue_orders_sql(customer='$customer')}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
-    profile: dict = {"customer_id": customer_id, "profile": base, "purchases": purchase_summary(wh, internal),
-                     "orders_by_month": records(by_month)}
+            FROM ({orders}) m GROUP BY 1 ORDER BY 1""", {"customer": internal}).df()
+    from shoplens.customers.attributes import customer_attributes
+
+    profile: dict = {"customer_id": customer_id, "profile": base, "attributes": customer_attributes(wh, internal),
+                     "purchases": purchase_summary(wh, internal), "orders_by_month": records(by_month)}
     personalised = bool(_allowed_internal(wh, [internal], "profile", default=consent_default))
     profile["personalization_allowed"] = personalised
     if personalised:

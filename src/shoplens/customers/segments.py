@@ -13,6 +13,7 @@ with the average customer ("2.3x more orders", "48% buy mostly home decor").
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING
@@ -73,7 +74,7 @@ def _num(v: float, share: bool) -> str:
 
 
 def trait(feature: str, ratio: float, label: str | None = None, value: float | None = None,
-          average: float | None = None) -> str:
+          average: float | None = None, share: bool | None = None) -> str:
     """A phrase comparing a segment with the average customer: '2.3x more orders (9.8 vs 4.3)'.
 
     >>> trait("orders", 0.7, value=2.9, average=4.1)
@@ -82,7 +83,7 @@ def trait(feature: str, ratio: float, label: str | None = None, value: float | N
     'net spend close to average'
     """
     label = label or feature
-    share = feature in SHARE_FEATURES
+    share = feature in SHARE_FEATURES if share is None else share
     numbers = f" ({_num(value, share)} vs {_num(average, share)})" if value is not None and average is not None else ""
     if ratio >= STRONG_MORE:
         return f"{ratio:.1f}x more {label}{numbers}"
@@ -178,13 +179,13 @@ class SegmentModel(Model):
         return self.kmeans_.predict(self.scaler_.transform(np.asarray(X, dtype=float)))
 
 
-def _design(features: pd.DataFrame, columns: list[str]) -> np.ndarray:
+def _design(features: pd.DataFrame, columns: list[str], shares: frozenset[str] = frozenset()) -> np.ndarray:
     X = features[columns].astype(float).copy()
     X["avg_days_between_orders"] = X.get("avg_days_between_orders", pd.Series(index=X.index)).fillna(features["tenure_days"]) \
         if "avg_days_between_orders" in X else None
     X = X.fillna(X.median()).fillna(0.0)
     for c in columns:
-        if c in SHARE_FEATURES:
+        if c in SHARE_FEATURES or c in shares:
             continue
         X[c] = np.sign(X[c]) * np.log1p(np.abs(X[c]))  # heavy tails: spend and counts span orders of magnitude
     return X.to_numpy()
@@ -198,30 +199,71 @@ class SegmentResult:
     features: pd.DataFrame
 
 
+def with_attributes(wh: Warehouse, features: pd.DataFrame,
+                    names: Sequence[str]) -> tuple[pd.DataFrame, list[str], dict[str, str], frozenset[str]]:
+    """``features`` with the customer attributes ``names`` as segment features: a number attribute
+    as the column ``attr_NAME`` (missing: the median, as for other features); a text or boolean one as
+    one 0/1 column ``attr_NAME=VALUE`` per value (a share: the segment's average is the share of its
+    customers with that value; a customer without the attribute has 0 in each).
+
+    Returns (features, the columns added, their labels, the 0/1 columns)."""
+    from shoplens.customers.attributes import attribute_types, wide_sql
+
+    kinds = attribute_types(wh)
+    sql = wide_sql(wh, names)
+    wide = wh.query(sql) if sql else pd.DataFrame(columns=["customer_id"])
+    frame = features.merge(wide, on="customer_id", how="left")
+    added, labels, shares = [], {}, set()
+    for name in names:
+        col = "attr_" + name
+        if kinds[name] == "number":
+            frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("float64")
+            added.append(col)
+            labels[col] = name.replace("_", " ")
+            continue
+        values = frame[col].astype("string")
+        for value in sorted(values.dropna().unique()):
+            indicator = f"{col}={value}"
+            frame[indicator] = (values == value).fillna(False).astype("float64")
+            added.append(indicator)
+            labels[indicator] = f"{name.replace('_', ' ')} {value}"
+            shares.add(indicator)
+        frame = frame.drop(columns=[col])
+    return frame, [c for c in added if frame[c].nunique(dropna=True) > 1], labels, frozenset(shares)
+
+
 def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: tuple[int, int] = (3, 8),
                    seed: int = 0, write: bool = True, register: bool = True,
-                   cache: FeatureCache | None = None) -> SegmentResult:
+                   cache: FeatureCache | None = None, attributes: Sequence[str] = ()) -> SegmentResult:
     """Fit behavioural segments as of a date; writes ``customer_segments`` and ``customer_segment_profiles``.
 
     ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
+    ``attributes``: customer attributes (``customer_attributes``) clustered on too (see :func:`with_attributes`);
+    none by default, so a shop's segments stay behavioural unless it asks.
     """
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     features = customer_features(wh, end, cache=cache)
     numeric = set(numeric_features(features))
     columns = [c for c in CLUSTER_FEATURES if c in numeric and features[c].nunique(dropna=True) > 1]
+    extra_labels: dict[str, str] = {}
+    shares: frozenset[str] = frozenset()
+    attribute_columns: list[str] = []
+    if attributes:
+        features, attribute_columns, extra_labels, shares = with_attributes(wh, features, list(attributes))
+        columns += attribute_columns
     from threadpoolctl import threadpool_limits
 
     # k-means over small data is slower with many BLAS/OpenMP threads on a busy machine.
     with threadpool_limits(limits=1):
-        model = SegmentModel(k_range=k_range, seed=seed).fit(_design(features, columns))
-        labels = model.predict(_design(features, columns))
+        model = SegmentModel(k_range=k_range, seed=seed).fit(_design(features, columns, shares))
+        labels = model.predict(_design(features, columns, shares))
     features = features.assign(segment_id=labels)
-    profiles = describe_segments(features, columns)
+    profiles = describe_segments(features, columns, attribute_labels=extra_labels, shares=shares)
     names = dict(zip(profiles["segment_id"], profiles["segment_name"]))
     assignments = features[["customer_id", "segment_id"]].assign(segment_name=lambda d: d["segment_id"].map(names),
                                                                  as_of=pd.Timestamp(end))
     if write:
-        info = {"as_of": end, "k": model.n_segments_, "features": columns}
+        info = {"as_of": end, "k": model.n_segments_, "features": columns, "attributes": list(attributes)}
         wh.write_table("customer_segments", assignments, kind="customer", info=info)
         wh.write_table("customer_segment_profiles", profiles, kind="insight", info=info)
     if register:
@@ -234,7 +276,8 @@ def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: t
     return SegmentResult(model, assignments, profiles, features)
 
 
-def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
+def describe_segments(features: pd.DataFrame, columns: list[str], *, attribute_labels: dict[str, str] | None = None,
+                      shares: frozenset[str] = frozenset()) -> pd.DataFrame:
     """Size, revenue share, the averages its words are built from, and a plain-language name and
     description per segment.
 
@@ -246,11 +289,20 @@ def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFram
 
     Averages are of values capped at the 1st and 99th percentiles of all customers, in the text
     and in the ``avg_`` columns alike: one wholesaler must not make a segment's average.
+
+    ``attribute_labels``: customer-attribute columns clustered on (see :func:`with_attributes`) and
+    their words; the two that differ most (strongly) are described too. ``shares``: the 0/1 ones.
     """
-    labels = feature_labels(features)
+    attribute_labels = attribute_labels or {}
+    labels = {**feature_labels(features), **attribute_labels}
+
+    def is_share(c: str) -> bool:
+        return c in SHARE_FEATURES or c in shares
     # float first: nullable integer columns (pd.NA) cannot be clipped or compared
     raw = features[columns].astype("float64")
     values = raw.clip(raw.quantile(0.01), raw.quantile(0.99), axis=1)
+    for c in shares.intersection(columns):  # 0/1 columns: a rare value must not be capped away
+        values[c] = raw[c]
     overall = values.mean()
     spread = values.std()
     total_rev = features["net_revenue"].clip(lower=0).sum() or 1.0
@@ -261,16 +313,20 @@ def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFram
         ratios = {}
         for c in columns:
             if np.isfinite(overall[c]) and overall[c] > 0 and np.isfinite(means[c]):
-                if c in SHARE_FEATURES and abs(means[c] - overall[c]) < 0.05:
+                if is_share(c) and abs(means[c] - overall[c]) < 0.05:
                     continue  # "2.3x more (1% vs 0.4%)" is noise to a marketer: shares must differ by 5 points
                 ratios[c] = max(means[c], 0) / overall[c]
         ranked = sorted(ratios.items(), key=lambda kv: -abs(np.log(max(kv[1], 1e-3))))
         # Purchase behaviour first (what a marketer segments on), then the strongest review/support signal.
         behaviour = [(c, r) for c, r in ranked if c in BEHAVIOUR_LABELS][:3]
-        signal = [(c, r) for c, r in ranked if c not in BEHAVIOUR_LABELS and is_strong(r)][:1]
-        shown = behaviour + signal
+        signal = [(c, r) for c, r in ranked
+                  if c not in BEHAVIOUR_LABELS and c not in attribute_labels and is_strong(r)][:1]
+        # attributes: what sets the segment apart (more often this income band), not what it lacks
+        described = [(c, r) for c, r in ranked if c in attribute_labels and r >= STRONG_MORE][:2]
+        shown = behaviour + signal + described
         quoted.update(c for c, _ in shown)
-        traits = [trait(c, r, labels.get(c, c), means[c], overall[c]) for c, r in shown]
+        traits = [f"{means[c]:.0%} with {labels[c]} (vs {overall[c]:.0%} of all customers)" if c in shares
+                  else trait(c, r, labels.get(c, c), means[c], overall[c], share=is_share(c)) for c, r in shown]
         if "top_category" in g and g["top_category"].notna().any():
             top = g["top_category"].value_counts(normalize=True)
             traits.append(f"{top.iloc[0]:.0%} buy mostly {top.index[0]}")
@@ -294,7 +350,9 @@ def describe_segments(features: pd.DataFrame, columns: list[str]) -> pd.DataFram
         if c not in row["shown"]:  # the name's numbers must be in the description too
             value = means_by_segment[segment_id][c]
             ratio = max(value, 0) / overall[c] if overall[c] > 0 else 1.0
-            row["traits"] = row["traits"] + [trait(c, ratio, labels.get(c, c), value, overall[c])]
+            row["traits"] = row["traits"] + [
+                f"{value:.0%} with {labels[c]} (vs {overall[c]:.0%} of all customers)" if c in shares
+                else trait(c, ratio, labels.get(c, c), value, overall[c], share=is_share(c))]
             row["shown"].add(c)
     out = []
     for row in rows:

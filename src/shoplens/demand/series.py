@@ -37,6 +37,7 @@ import pandas as pd
 
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.metrics import DEMAND_LINE_SQL, category_sql, line_value_sql
+from shoplens.store.shop import local_time_sql, read_shop
 from shoplens.store.warehouse import Warehouse, first_row
 
 Freq = Literal["day", "week"]
@@ -80,9 +81,18 @@ def period_ceil(day: date, freq: str) -> date:
     return start if start == day else start + timedelta(days=7)
 
 
+def local_orders_sql(wh: Warehouse) -> str:
+    """The orders with ``ordered_at`` in the shop's local time (``shoplens shop set --timezone``), so
+    that days, weeks and months are the shop's; plain ``orders`` when the zone is UTC (or unset)."""
+    zone = read_shop(wh).timezone
+    if zone == "UTC":
+        return "orders"
+    return f"(SELECT * REPLACE ({local_time_sql('ordered_at', zone)} AS ordered_at) FROM orders)"
+
+
 def data_end(wh: Warehouse) -> date:
-    """The day after the last order: the default cut-off."""
-    row = first_row(wh.con.execute("SELECT max(ordered_at) FROM orders"))
+    """The day after the last order (in the shop's local time): the default cut-off."""
+    row = first_row(wh.con.execute(f"SELECT max(ordered_at) FROM {local_orders_sql(wh)}"))
     if row is None or row[0] is None:
         raise InsufficientDataError("the warehouse holds no orders; load some with `shoplens ingest` first")
     return row[0].date() + timedelta(days=1)
@@ -98,7 +108,7 @@ WITH lines AS (
            CASE WHEN oi.quantity > 0 AND o.status = 'cancelled' THEN oi.quantity ELSE 0 END AS cancelled,
            oi.unit_price, coalesce(oi.discount, 0) AS discount, {value} AS line_value
     FROM order_items oi
-    JOIN orders o USING (order_id)
+    JOIN {orders} o USING (order_id)
     LEFT JOIN products p USING (product_id)
     WHERE o.ordered_at < $until
       AND ($start IS NULL OR o.ordered_at >= $start)
@@ -163,7 +173,7 @@ def demand_series(
     step = timedelta(days=7 if freq == "week" else 1)
     last_period = period_floor(cutoff, freq) - step  # the period holding the cut-off is partial (or not begun)
     sql = SERIES_SQL.format(key=LEVELS[level], trunc=freq, step=f"'{FREQS[freq]}'", demand=DEMAND_LINE_SQL,
-                            value=line_value_sql("oi"))
+                            value=line_value_sql("oi"), orders=local_orders_sql(wh))
     params = {"until": datetime.combine(cutoff, datetime.min.time()),
               "start": datetime.combine(begin, datetime.min.time()) if begin else None,
               "last_period": last_period}
@@ -175,7 +185,7 @@ def demand_series(
 def keys_with_sales(wh: Warehouse, *, level: Level | str, until: date) -> list[str]:
     """Every key with at least one sold unit before ``until`` (the forecast contract's series set)."""
     sql = f"""SELECT DISTINCT {LEVELS[level]} AS key
-              FROM order_items oi JOIN orders o USING (order_id) LEFT JOIN products p USING (product_id)
+              FROM order_items oi JOIN {local_orders_sql(wh)} o USING (order_id) LEFT JOIN products p USING (product_id)
               WHERE o.ordered_at < $until AND {DEMAND_LINE_SQL} ORDER BY 1"""
     rows = wh.con.execute(sql, {"until": datetime.combine(until, datetime.min.time())}).fetchall()
     return [r[0] for r in rows]

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
-from shoplens.demand.series import LEVELS, check_freq_level, data_end, parse_date, period_floor
+from shoplens.demand.series import LEVELS, check_freq_level, data_end, local_orders_sql, parse_date, period_floor
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.metrics import DEMAND_LINE_SQL
 from shoplens.store.warehouse import Warehouse
@@ -42,7 +42,7 @@ from shoplens.store.warehouse import Warehouse
 WEEKLY_SHARE_SQL = """
 WITH lines AS (
     SELECT {key} AS key, date_trunc('week', o.ordered_at)::DATE AS week, oi.quantity AS units
-    FROM order_items oi JOIN orders o USING (order_id) LEFT JOIN products p USING (product_id)
+    FROM order_items oi JOIN {orders} o USING (order_id) LEFT JOIN products p USING (product_id)
     WHERE o.ordered_at >= $start AND o.ordered_at < $end AND {demand}
 ),
 weeks AS (SELECT unnest(generate_series($start::TIMESTAMP, $last_week::TIMESTAMP, INTERVAL 7 DAY))::DATE AS week),
@@ -86,7 +86,7 @@ FROM levels l JOIN stats st USING (key) LEFT JOIN ties t USING (key)
 
 FIRST_SALE_SQL = """
 SELECT {key} AS key, min(o.ordered_at)::DATE AS first_sale
-FROM order_items oi JOIN orders o USING (order_id) LEFT JOIN products p USING (product_id)
+FROM order_items oi JOIN {orders} o USING (order_id) LEFT JOIN products p USING (product_id)
 WHERE o.ordered_at < $end AND {demand}
 GROUP BY ALL
 """
@@ -139,12 +139,13 @@ def market_trends(
     if not 0 < alpha < 0.5:
         raise UserInputError(f"--alpha {alpha}: give a significance level such as 0.05")
     cutoff = parse_date(until) or data_end(wh)
+    orders = local_orders_sql(wh)  # weeks in the shop's time zone
     end_week = period_floor(cutoff, "week")  # the week holding the cut-off is partial: left out
     start = end_week - timedelta(weeks=weeks)
     last_week = end_week - timedelta(weeks=1)
     as_dt = lambda d: datetime.combine(d, datetime.min.time())  # noqa: E731
     params = {"start": as_dt(start), "end": as_dt(end_week), "last_week": last_week, "min_units": min_units}
-    weekly = wh.con.execute(WEEKLY_SHARE_SQL.format(key=LEVELS[level], demand=DEMAND_LINE_SQL), params).df()
+    weekly = wh.con.execute(WEEKLY_SHARE_SQL.format(key=LEVELS[level], demand=DEMAND_LINE_SQL, orders=orders), params).df()
     if weekly.empty:
         raise InsufficientDataError(
             f"no {level} sold at least {min_units:g} units in the {weeks} weeks before {end_week}; "
@@ -157,7 +158,7 @@ def market_trends(
     z = (stats["s"] - np.sign(stats["s"])) / np.sqrt(stats["var_s"].where(stats["var_s"] > 0))
     stats["p_value"] = 2 * (1 - norm.cdf(z.abs()))
     stats["slope_pct_per_week"] = 100 * stats["slope"] / stats["mean_share"].where(stats["mean_share"] > 0)
-    first = wh.con.execute(FIRST_SALE_SQL.format(key=LEVELS[level], demand=DEMAND_LINE_SQL), {"end": as_dt(end_week)}).df()
+    first = wh.con.execute(FIRST_SALE_SQL.format(key=LEVELS[level], demand=DEMAND_LINE_SQL, orders=orders), {"end": as_dt(end_week)}).df()
     stats = stats.merge(first, on="key", how="left")
     stats["first_sale"] = pd.to_datetime(stats["first_sale"])
     is_new = stats["first_sale"] >= pd.Timestamp(start)

@@ -44,9 +44,11 @@ from typing import Any, Literal
 import duckdb
 
 from shoplens.errors import EngineMismatchError, MappingError, StrictModeError, UserInputError
+from shoplens.ingest.attributes import TABLE as ATTRIBUTES
+from shoplens.ingest.attributes import AttributePlan, candidate_columns, long_rows_sql, plan_attributes
 from shoplens.ingest.mapping import Mapping, normalise_name, quote, spreadsheet_text_sql
 from shoplens.ingest.sources import Source, StagedFile, StageOptions, open_source
-from shoplens.ingest.validate import Plan, plan_table
+from shoplens.ingest.validate import Plan, plan_table, resolve_raw
 from shoplens.metrics import line_value_sql
 from shoplens.schema import TABLES, Table, get_table
 from shoplens.store.engine import Engine
@@ -225,7 +227,7 @@ def ingest(
             state = claim(con, warehouse, engine.name, keep_copy=mirror)
             if not mirror and state.copy is not None:
                 drop_duckdb_copy(con)  # a copy of Spark's tables would be stale: it must not read as data
-            for tname in [*m.derived, m.primary]:  # on Spark, swapping each next version in is a rename
+            for tname in [*result.derived, m.primary]:  # on Spark, swapping each next version in is a rename
                 engine.publish(tname)
     except BaseException:
         engine.discard_staged()
@@ -356,8 +358,10 @@ def _run(
     engine.set_time_zone(m.source.timezone)
     tables = _validate_all(engine, m, src, columns, files_label, max_future_days, direct_types)
     engine.set_time_zone("UTC")
+    attributes = _stage_attributes(engine, m, columns, tables, files_label, max_future_days)
 
-    order = m.derived + [primary]
+    derived = [t for t in tables if t != primary]  # the mapping's further tables, then customer attributes
+    order = derived + [primary]
     # hooks (privacy) run before reference checks: pseudonymised ids must meet pseudonymised parents
     if before_write:
         for tname in order:
@@ -414,8 +418,8 @@ def _run(
         )
     p = counts[primary]
     notes = [n for s in staged for n in s.notes]
-    used = " ".join(t.plan.raw_select for t in tables.values())
-    unused = [c for c in columns if quote(c) not in used and not re.search(r"\b" + re.escape(c) + r"\b", used)]
+    unused = [c for c in _unused_columns(columns, tables) if c not in attributes.columns and c not in attributes.refused]
+    notes += attributes.notes()
     if "customers" in tables and "consent_marketing" not in tables["customers"].plan.provided:
         notes.append("no marketing consent column: customers from this source are not marketable "
                      "(consent is opt-in; load consent_marketing to record it)")
@@ -424,9 +428,39 @@ def _run(
     return IngestResult(
         table=primary, files=[s.label for s in staged], read=p.read, loaded=p.loaded, updated=p.updated,
         quarantined=p.quarantined, duplicates=p.duplicates, seconds=0.0,
-        derived={t: counts[t] for t in m.derived}, notes=notes, run_id=run_id,
+        derived={t: counts[t] for t in derived}, notes=notes, run_id=run_id,
         money={t: money[t] for t in order if money[t]},
     )
+
+
+def _unused_columns(columns: list[str], tables: dict[str, StagedTable]) -> list[str]:
+    """Source columns no table's SQL reads."""
+    used = " ".join(t.plan.raw_select for t in tables.values())
+    return [c for c in columns if quote(c) not in used and not re.search(r"\b" + re.escape(c) + r"\b", used)]
+
+
+def _stage_attributes(engine: Engine, m: Mapping, columns: list[str], tables: dict[str, StagedTable],
+                      files_label: str, max_future_days: int) -> AttributePlan:
+    """For a customers source: stage the columns no canonical column takes as ``customer_attributes``
+    (one validated row per customer and non-empty value, see :mod:`shoplens.ingest.attributes`), from
+    the source rows that passed the customers table's checks. Returns what was kept and refused."""
+    if m.primary != "customers" or m.attributes is False:
+        return AttributePlan()
+    ok = "__src_ok"  # made by _validate_all
+    wanted = candidate_columns(m.attributes, _unused_columns(columns, tables), columns, files_label)
+    plan = plan_attributes(engine, ok, wanted, files_label)
+    if not plan.columns:
+        return plan
+    customer = resolve_raw(TABLES["customers"], m.tables["customers"], columns, files_label)["customer_id"]
+    long = Relation("__src_attributes", ("customer_id", "attribute", "value", "type", "__file", "__line", "__seq"))
+    engine.materialise(long.name, long_rows_sql(plan, ok, customer))
+    table = TABLES[ATTRIBUTES]
+    validated = plan_table(table, {}, list(long.columns[:4]), m.source, source_view=long.name, files=files_label,
+                           grouped=False, max_future_days=max_future_days)
+    rel = Relation(f"__t_{ATTRIBUTES}", (*validated.provided, *CHECK_COLUMNS))
+    engine.materialise(rel.name, validated.validated_sql)
+    tables[ATTRIBUTES] = StagedTable(validated, rel)
+    return plan
 
 
 def source_ok_sql(src: Relation, primary: Relation) -> str:

@@ -104,6 +104,9 @@ class Mapping(BaseModel):
     description: str = ""
     source: SourceSpec = Field(default_factory=SourceSpec)
     tables: dict[str, dict[str, ColumnSpec]]
+    attributes: bool | list[str] = Field(
+        True, description="for a customers source: keep the columns no canonical column takes as customer "
+                          "attributes (true), only the source columns listed, or none (false)")
 
     @model_validator(mode="before")
     @classmethod
@@ -184,7 +187,7 @@ class Mapping(BaseModel):
     @property
     def derived(self) -> list[str]:
         """Further tables, written parents first."""
-        order = ["customers", "products", "orders", "order_items", "events", "reviews", "support_messages", "decisions"]
+        order = ["customers", "customer_attributes", "products", "orders", "order_items", "events", "reviews", "support_messages", "decisions"]
         return sorted((t for t in self.tables if t != self.primary), key=order.index)
 
 

@@ -19,16 +19,20 @@ once), so the overview runs on DuckDB or, with ``--engine spark``, on Spark.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import pandas as pd
 
-from shoplens.metrics import NET_REVENUE_BY_MONTH, SHOP_KPIS, category_sql, line_values_sql
+from shoplens.metrics import NET_REVENUE_BY_MONTH, SHOP_KPIS, category_sql, line_values_sql, revenue_orders_sql
+from shoplens.store.shop import in_local_time, read_shop
 from shoplens.store.transform import Transform, first_row
 from shoplens.store.warehouse import Warehouse
 
 KPIS = SHOP_KPIS
 REVENUE_BY_MONTH = NET_REVENUE_BY_MONTH
+# what revenue by month reads of revenue_orders_sql() (the rest is not carried through local time)
+REVENUE_ORDER_COLUMNS = ("order_id", "customer_id", "ordered_at", "amount", "kind")
 
 TOP_CATEGORIES = Transform(
     "top_categories",
@@ -57,7 +61,27 @@ def kpis(wh: Warehouse) -> dict[str, Any]:
 
 
 def revenue_by_month(wh: Warehouse) -> pd.DataFrame:
-    return REVENUE_BY_MONTH.run(wh)
+    """Net revenue, orders and customers per month (:data:`shoplens.metrics.NET_REVENUE_BY_MONTH`),
+    months in the shop's time zone (``shoplens shop set --timezone``; UTC when unset)."""
+    return in_shop_time(REVENUE_BY_MONTH, read_shop(wh).timezone).run(wh)
+
+
+def in_shop_time(transform: Transform, zone: str) -> Transform:
+    """``transform`` reading order times in the shop's local time: its subquery of the orders' values
+    (:func:`shoplens.metrics.revenue_orders_sql`) gives local ``ordered_at``.
+
+    >>> "AT TIME ZONE 'Asia/Shanghai'" in in_shop_time(REVENUE_BY_MONTH, "Asia/Shanghai").sql
+    True
+    >>> in_shop_time(REVENUE_BY_MONTH, "UTC") is REVENUE_BY_MONTH
+    True
+    """
+    if zone == "UTC":
+        return transform
+    sub = revenue_orders_sql()
+    if f"({sub})" not in transform.sql:
+        raise ValueError(f"{transform.name} does not read revenue_orders_sql()")
+    local = in_local_time(sub, list(REVENUE_ORDER_COLUMNS), zone)
+    return replace(transform, sql=transform.sql.replace(f"({sub})", f"({local})"))
 
 
 def top_categories(wh: Warehouse, n: int = 10) -> pd.DataFrame:

@@ -353,3 +353,40 @@ def scan_text(text: str | None, threshold: float = 0.5) -> list[Finding]:
     ['PHONE', 'EMAIL']
     """
     return PiiScanner(threshold=threshold).scan(text)
+
+
+# Words in a column's name that say it holds personal data (matched as whole words of the
+# normalised name, or anywhere for the Chinese ones).
+_PERSONAL_WORDS = frozenset({
+    "name", "firstname", "lastname", "fullname", "surname", "nickname", "email", "e_mail",
+    "phone", "mobile", "tel", "telephone", "fax", "address", "addr", "street", "postcode", "zip", "zipcode",
+    "postal", "ssn", "passport", "iban", "ip", "birthday", "dob", "contact", "consignee", "wechat", "qq"})
+_PERSONAL_HAN = re.compile(r"(姓名|名字|电话|手机|地址|收件人|收货人|邮箱|身份证|微信|生日|联系)")
+_VALUE_TYPES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "IP_ADDRESS")
+
+
+def personal_data_reason(column: str, values: Sequence[str], share: float = 0.1) -> str | None:
+    """Why a column looks like personal data, or None: by its name (``Email``, ``first name``,
+    ``收货人姓名``), or because at least ``share`` of ``values`` (a sample) hold an e-mail, phone,
+    ID, card, passport number or IP address. Ingest refuses such a column as a customer attribute.
+
+    >>> personal_data_reason("Loyalty Level", ["gold", "silver"]) is None
+    True
+    >>> personal_data_reason("customer_email", ["x"])
+    "its name says it holds personal data ('email')"
+    >>> personal_data_reason("note", ["call 13800138000", "ok", "fine"])
+    '1 of 3 values sampled hold personal data (PHONE)'
+    """
+    words = re.split(r"[^0-9a-z]+", re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", column).lower())
+    hit = next((w for w in words if w in _PERSONAL_WORDS), None) or next(iter(_PERSONAL_HAN.findall(column)), None)
+    if hit:
+        return f"its name says it holds personal data ({hit!r})"
+    if not values:
+        return None
+    scanner = PiiScanner(types=_VALUE_TYPES)
+    found = [{f.type for f in scanner.scan(v)} for v in values]
+    n = sum(1 for f in found if f)
+    if n and n >= share * len(values):
+        kinds = ", ".join(sorted(set().union(*found)))
+        return f"{n} of {len(values)} values sampled hold personal data ({kinds})"
+    return None

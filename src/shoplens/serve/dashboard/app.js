@@ -112,6 +112,8 @@
       .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
     const whoPairs = [[t("customer_id"), prof.customer_id]];
     for (const [k, v] of Object.entries(p)) if (k !== "customer_id" && v != null && typeof v !== "object") whoPairs.push([header(k), fmt(v, k)]);
+    // the shop's own customer attributes (demographics, tiers...), named as its file named them
+    for (const [k, v] of Object.entries(prof.attributes || {})) if (v != null) whoPairs.push([k.replace(/_/g, " "), String(v)]);
     whoPairs.push([t("consent"), prof.personalization_allowed ? t("consent_yes") : t("consent_no")]);
     const seg = prof.segment || {}, rfm = prof.rfm || {}, clv = prof.clv || {}, churn = prof.churn || {};
     const value = facts([[header("orders"), F.count(buy.orders, lang)], [header("net_revenue"), F.money(buy.net_revenue, currency, lang)],

@@ -124,6 +124,9 @@ class CustomerOut(ApiModel):
 
     customer_id: str = Field(description="the shop's own customer id, as given")
     profile: CustomerProfile  # type: ignore[valid-type]
+    attributes: dict[str, str | float | int | bool | None] = Field(
+        default_factory=dict, description="what the shop's customers file says beyond the canonical columns "
+                                          "(customer_attributes), typed, by name")
     purchases: Purchases
     orders_by_month: list[MonthRevenue]
     personalization_allowed: bool
