@@ -144,5 +144,5 @@ def review_insights(wh: WarehouseDep, key: Viewer, query: Annotated[InsightsQuer
     except InsufficientDataError:  # too little history to compare two periods
         emerging = []
     return clean({"computed_at": wh.computed_at(REVIEWS_TABLE), "sentiment_by_month": trend, "aspects": aspects,
-                  "complaints": complaints.drop(columns=["product_id"]),
+                  "complaints": complaints,
                   "emerging": emerging})

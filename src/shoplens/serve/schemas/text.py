@@ -76,6 +76,7 @@ class AspectCount(Row):
 
 class Complaint(Row):
     aspect: str | None = None
+    product_id: str | None = Field(None, description="the product's id (its page: GET /products/{product_id})")
     product: str | None = None
     negative: int | None = None
     mentions: int | None = None
