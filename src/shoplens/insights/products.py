@@ -9,6 +9,8 @@ Both are computed on request, so each answer says when (``computed_at``).
 (['product_id', 'name', 'category'], True)
 >>> product_detail(wh, str(top["data"]["product_id"].iloc[0]))["sales"]["revenue"] > 0
 True
+>>> demo_review_links(wh)  # the demo's review links are assigned by its build script
+True
 """
 
 from __future__ import annotations
@@ -74,11 +76,20 @@ def product_detail(wh: Warehouse, product_id: str, quotes: int = 5) -> dict[str,
     return out
 
 
+def demo_review_links(wh: Warehouse) -> bool:
+    """Whether reviews were loaded from the bundled demo shop, whose reviews are real texts linked to the
+    shop's customers and products by its build script (``datasets/demo/SOURCE.md``): screens say so."""
+    if not wh.has_table("_ingest_runs"):
+        return False
+    return bool(wh.con.execute("""SELECT count(*) FROM _ingest_runs WHERE table_name = 'reviews'
+                                  AND replace(files, '\\', '/') LIKE '%shoplens/datasets/demo/reviews.csv.gz%'""").fetchone()[0])
+
+
 def _reviews(wh: Warehouse, product_id: str, quotes: int) -> dict[str, Any]:
     """Counts by sentiment (when analysed) and the latest review texts of one product (texts unmasked:
     the caller masks them)."""
     if not wh.has_table("reviews"):
-        return {"reviews": 0, "quotes": pd.DataFrame(columns=["created_at", "rating", "sentiment", "text"])}
+        return {"reviews": 0, "demo_links": False, "quotes": pd.DataFrame(columns=["created_at", "rating", "sentiment", "text"])}
     analysed = wh.has_table("text_reviews")
     sentiment = "t.sentiment" if analysed else "NULL::VARCHAR"
     join = "LEFT JOIN text_reviews t USING (review_id)" if analysed else ""
@@ -88,7 +99,7 @@ def _reviews(wh: Warehouse, product_id: str, quotes: int) -> dict[str, Any]:
                         ORDER BY (sentiment = 'negative') DESC NULLS LAST, r.created_at DESC, r.review_id""",
                     [product_id])
     counts = rows["sentiment"].value_counts()
-    return {"reviews": int(len(rows)),
+    return {"reviews": int(len(rows)), "demo_links": demo_review_links(wh),
             "negative": int(counts.get("negative", 0)), "neutral": int(counts.get("neutral", 0)),
             "positive": int(counts.get("positive", 0)), "analysed": bool(analysed),
             "average_rating": None if rows["rating"].isna().all() else float(rows["rating"].mean()),

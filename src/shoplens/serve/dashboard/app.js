@@ -200,7 +200,7 @@
       el("p", {}, t("product_reviews_counts").replace("{n}", F.count(r.reviews, lang)).replace("{neg}", F.count(r.negative || 0, lang))
         .replace("{pos}", F.count(r.positive || 0, lang)) + (r.average_rating == null ? "" : " · " + t("average_rating") + " " + F.number(r.average_rating, lang, 1))),
       ...r.quotes.map((q) => el("blockquote", { class: q.sentiment === "negative" ? "negative" : "" }, q.text)),
-      el("p", { class: "muted" }, t("review_links_note")))
+      r.demo_links ? el("p", { class: "muted demo-links" }, t("review_links_note")) : "")
       : el("p", { class: "muted empty" }, t("product_no_reviews"));
     page.append(el("div", { class: "grid" },
       chart(t("revenue_by_month") + moneyUnit(), [{ type: "bar", x: months.map((m) => m.month), y: months.map((m) => m.revenue) }], {}, t("no_orders"), { metric: "revenue" }),
@@ -311,6 +311,7 @@
         " · ", c.product_id != null ? link("product", c.product_id, fmt(c.product ?? c.product_id)) : fmt(c.product ?? ""), " ", el("span", { class: "muted" }, fmt(c.negative ?? "") + " / " + fmt(c.mentions ?? "")),
         ...(c.quotes || [c.quote]).filter(Boolean).slice(0, 3).map((q) => el("blockquote", {}, q))));
       page.append(card(t("complaints"), quotes.length ? el("div", {}, ...quotes) : el("p", { class: "muted empty" }, t("no_complaints"))));
+      if (ins.demo_links) page.append(el("p", { class: "notice demo-links" }, t("review_links_note")));
     },
     async recs(page) {
       const customerInput = el("input", { id: "recs-customer", value: sessionStorage.getItem("shoplens.recs") || "" });
@@ -449,7 +450,7 @@
     },
     // Alerts (GET /alerts): each finding in words, when it was computed, and its evidence on demand.
     async alerts(page) {
-      const res = await load("/alerts?limit=100");
+      const res = await load("/alerts?limit=100&lang=" + lang);
       if (failed(res)) { page.append(notice(res)); return; }
       if (!res.data.length) { page.append(el("p", { class: "notice", id: "alerts-none" }, t("alerts_none"))); return; }
       const when = (v) => String(v || "").slice(0, 16).replace("T", " ") + " UTC";
@@ -460,7 +461,7 @@
         el("h2", {}, a.title || a.kind),
         el("p", {}, a.message || ""),
         el("p", { class: "muted" }, t("alert_computed") + " " + when(a.computed_at) + " · " + t("alert_" + a.kind) + " · "
-          + t("alert_delivery") + ": " + (a.delivery || "")),
+          + t("alert_delivery") + ": " + ((lang === "zh" && a.delivery_zh) || a.delivery || "")),
         el("details", {}, el("summary", {}, t("alert_evidence")),
           table(Object.entries(a.evidence || {}).map(([k, v]) => ({ field: k, value: evidence(v) })), ["field", "value"]))))));
     },

@@ -110,7 +110,7 @@ Object.assign(window.SHOPLENS_I18N.en, {
   segment_no_members: "No customer of this segment consents to personalisation.",
   product_reviews: "What reviewers said", product_no_reviews: "No reviews of this product.",
   product_reviews_counts: "{n} reviews: {neg} negative, {pos} positive", average_rating: "average rating",
-  review_links_note: "Demo shop: the review texts are real, their link to this shop's customers is assigned (see the demo's SOURCE.md).",
+  review_links_note: "Demo shop: the review texts are real; the customer and the product each one is linked to were assigned by the demo's build script (see its SOURCE.md), so a review may not fit its product.",
   category_products: "{n} products sold",
 });
 Object.assign(window.SHOPLENS_I18N.zh, {
@@ -122,6 +122,6 @@ Object.assign(window.SHOPLENS_I18N.zh, {
   segment_no_members: "该分群没有同意个性化的客户。",
   product_reviews: "评论说了什么", product_no_reviews: "该商品暂无评论。",
   product_reviews_counts: "{n} 条评论：负面 {neg} 条，正面 {pos} 条", average_rating: "平均评分",
-  review_links_note: "演示店铺：评论文本是真实的，它们与本店客户的关联是分配的（见演示数据的 SOURCE.md）。",
+  review_links_note: "演示店铺：评论文本是真实的；每条评论关联的客户和商品由演示数据的构建脚本分配（见其 SOURCE.md），因此评论可能与商品不符。",
   category_products: "售出 {n} 个商品",
 });

@@ -35,6 +35,8 @@ class ReviewQuote(Row):
 
 class ProductReviews(ApiModel):
     reviews: int = Field(description="reviews of this product")
+    demo_links: bool | None = Field(None, description="true: the bundled demo's reviews, real texts whose links to "
+                                    "customers and products were assigned by its build script (see its SOURCE.md)")
     negative: int | None = None
     neutral: int | None = None
     positive: int | None = None
