@@ -249,6 +249,7 @@
       const kpi = ([l, v]) => el("div", Object.assign({ class: "kpi" }, tip(l) ? { title: tip(l), "data-metric": l } : {}),
         el("div", { class: tip(l) ? "label has-tip" : "label" }, t(l)), el("div", { class: "value" }, v));
       page.append(el("div", { class: "kpis", id: "kpis" }, ...items.map(kpi)));
+      if (ov.computed_at) page.append(el("p", { class: "muted hint", id: "overview-computed" }, t("computed_at") + " " + F.when(ov.computed_at) + " UTC"));
       const rbm = ov.revenue_by_month, cats = ov.top_categories;
       page.append(el("div", { class: "grid" },
         chart(t("revenue_by_month") + moneyUnit(), [{ type: "bar", x: rbm.map((r) => r.month), y: rbm.map((r) => r.revenue), marker: { color: "#2f6fde" } }], {}, t("no_orders"), { metric: "revenue" }),

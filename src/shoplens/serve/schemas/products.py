@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shoplens.serve.schemas import ApiModel, Number, Row, Time
+from shoplens.serve.schemas import COMPUTED_ON_REQUEST, ApiModel, Number, Row, Time
 from shoplens.serve.schemas.system import ProductRevenue
 
 
@@ -53,7 +53,7 @@ class ProductOut(ApiModel):
     sales: ProductSales
     revenue_by_month: list[ProductMonth]
     reviews: ProductReviews
-    computed_at: Time = Field(description="computed on request, at this time (UTC)")
+    computed_at: Time = Field(description=COMPUTED_ON_REQUEST)
 
 
 class CategoryProduct(ProductRevenue):
@@ -65,4 +65,4 @@ class CategoryProductsOut(ApiModel):
     products: int = Field(description="products of this category that sold")
     data: list[CategoryProduct] = Field(description="the category's products, most net revenue first")
     currency: str | None = None
-    computed_at: Time = Field(description="computed on request, at this time (UTC)")
+    computed_at: Time = Field(description=COMPUTED_ON_REQUEST)
