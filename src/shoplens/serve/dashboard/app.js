@@ -126,7 +126,10 @@
     const whyChart = chart(s.headings.why + moneyUnit(), [{ type: "bar", orientation: "h", y: moves.map((x) => x.name), x: moves.map((x) => x.change),
       marker: { color: moves.map((x) => (x.change >= 0 ? "#2e7d32" : "#c62828")) } }], { height: 220, yaxis: { autorange: "reversed", automargin: true }, margin: { l: 10, r: 10, t: 10, b: 40 } }, t("no_why"),
       { metric: "revenue", drill: (pt) => whyHref(moves[pt.pointIndex]) });
-    const todo = s.actions.length ? el("ol", {}, ...s.actions.map((a) => el("li", {}, a.text, a.command ? el("code", { title: t("run_it") }, " " + a.command) : "")))
+    // an action about one product (reorder advice) leads to its page
+    const todo = s.actions.length ? el("ol", {}, ...s.actions.map((a) => el("li", {},
+      a.kind === "reorder" && a.key ? el("a", { href: href("product", a.key), class: "drill" }, a.text) : a.text,
+      a.command ? el("code", { title: t("run_it") }, " " + a.command) : "")))
       : el("p", { class: "muted empty" }, t("no_actions"));
     box.append(el("div", { class: "grid three" },
       card(s.headings.what, el("div", {}, changed, changeChart)),
