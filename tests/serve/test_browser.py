@@ -356,6 +356,9 @@ def test_drill_downs_and_metric_tooltips(dashboard, browser, tmp_path):
     wait_ready(driver, "customer")
     WebDriverWait(driver, HANG).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#customer-out .card"))
     assert member_id in driver.find_element(By.ID, "customer-out").text
+    profile_tips = {e.get_attribute("data-metric"): e.get_attribute("title")
+                    for e in driver.find_elements(By.CSS_SELECTOR, "#customer-out [data-metric]")}
+    assert profile_tips and all(profile_tips[k] == en[k] for k in profile_tips) and "clv" in profile_tips
     assert console_errors(driver) == []
 
     # Chinese: the same definitions in Chinese, the drill-down pages in Chinese words

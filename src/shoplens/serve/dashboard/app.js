@@ -143,20 +143,21 @@
   async function profileView(prof) {
     const p = prof.profile || {}, buy = prof.purchases || {};
     currency = buy.currency || currency;
+    // [label, value, metric?]: a metric's label explains it on hover
     const facts = (pairs) => el("dl", { class: "facts" }, ...pairs.filter(([, v]) => v !== "" && v != null)
-      .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+      .flatMap(([k, v, m]) => [el("dt", tip(m) ? { title: tip(m), class: "has-tip", "data-metric": m } : {}, k), el("dd", {}, v)]));
     const whoPairs = [[t("customer_id"), prof.customer_id]];
     for (const [k, v] of Object.entries(p)) if (k !== "customer_id" && v != null && typeof v !== "object") whoPairs.push([header(k), fmt(v, k)]);
     whoPairs.push([t("consent"), prof.personalization_allowed ? t("consent_yes") : t("consent_no")]);
     const seg = prof.segment || {}, rfm = prof.rfm || {}, clv = prof.clv || {}, churn = prof.churn || {};
-    const value = facts([[header("orders"), F.count(buy.orders, lang)], [header("net_revenue"), F.money(buy.net_revenue, currency, lang)],
+    const value = facts([[header("orders"), F.count(buy.orders, lang), "orders"], [header("net_revenue"), F.money(buy.net_revenue, currency, lang), "net_revenue"],
       [header("first_order_at"), F.when(buy.first_order_at)], [header("last_order_at"), F.when(buy.last_order_at)],
       [t("days_since_last"), rfm.recency_days == null ? "" : F.count(rfm.recency_days, lang) + " " + t("days_unit")],
       [header("segment"), seg.segment_name || ""], [t("rfm_segment"), (lang === "zh" ? rfm.segment_zh : rfm.segment) || rfm.segment || ""],
-      [header("clv"), clv.clv == null ? "" : F.money(clv.clv, currency, lang)],
-      [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang)]]);
+      [header("clv"), clv.clv == null ? "" : F.money(clv.clv, currency, lang), "clv"],
+      [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang), "p_alive"]]);
     const risk = churn.churn_risk == null ? el("p", { class: "muted empty" }, prof.note || t("no_risk"))
-      : el("div", {}, el("p", {}, el("strong", {}, F.percent(churn.churn_risk, lang)), " · " + (t("band_" + churn.risk_band) || churn.risk_band || "")),
+      : el("div", {}, el("p", {}, el("strong", { title: tip("churn_risk"), class: "has-tip", "data-metric": "churn_risk" }, F.percent(churn.churn_risk, lang)), " · " + (t("band_" + churn.risk_band) || churn.risk_band || "")),
         el("ul", {}, ...String(churn.reasons || "").split(";").filter((r) => r.trim()).map((r) => el("li", {}, r.trim()))));
     const months = prof.orders_by_month || [];
     const parts = [card(t("who"), facts(whoPairs)), card(t("value"), value), card(t("risk_why"), risk),
