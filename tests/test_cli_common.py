@@ -27,3 +27,27 @@ def test_product_named_like_markup_prints_as_itself():
 
 def test_consoles_leave_emoji_codes_alone():
     assert not console._emoji and not err_console._emoji  # ":smile:" in a product name stays text
+
+
+def _at(renderable, width: int) -> str:
+    out = io.StringIO()
+    Console(file=out, width=width, emoji=False, color_system=None).print(renderable)
+    return out.getvalue()
+
+
+def test_a_wide_table_fits_80_columns_by_leaving_out_the_last_columns_and_saying_so():
+    """At 80 columns no cell is cut: text wraps, numbers stay whole, and columns that cannot fit are
+    left out (the right-most: the lower-priority ones), named under the table."""
+    rows = [{"customer_id": "17841", "segment": "Recently active, high-spend customers", "net_revenue": 40_991.48 + i,
+             "orders": 124 + i, "clv": 12_345.67, "churn_risk": 0.12, "reasons": "many orders; recent purchases",
+             "first_order_at": "2010-12-01 08:00", "last_order_at": "2011-12-08 18:00", "country": "United Kingdom"}
+            for i in range(3)]
+    text = _at(rows_table(rows, width=80), 80)
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "…" not in text  # nothing truncated
+    for r in rows:  # every number shown in full
+        assert f"{r['net_revenue']:,.2f}" in text and f"{r['orders']:,}" in text
+    assert "Left out to fit 80 columns:" in text and "country" in text.split("Left out")[1]
+    assert "customer_id" in text.split("Left out")[0]  # the first column is never left out
+    wide = _at(rows_table(rows, width=250), 250)
+    assert "Left out" not in wide and "United Kingdom" in wide  # a wide terminal shows every column

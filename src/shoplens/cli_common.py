@@ -91,18 +91,54 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: list[str] | None = None) -> Table:
+# Narrowest a text column gets before a column is left out: narrower, words break into unreadable pieces.
+MIN_TEXT_WIDTH = 10
+
+
+def fit_columns(rows: list[Mapping[str, Any]], cols: list[str], width: int) -> tuple[list[str], list[str]]:
+    """(columns kept, columns left out) so that a table of ``rows`` fits ``width`` terminal columns:
+    numbers and the first column keep their full width, text columns may wrap down to
+    :data:`MIN_TEXT_WIDTH`; when even that does not fit, the right-most columns (the lower-priority
+    ones: commands list the important columns first) are left out, never the first two.
+
+    >>> rows = [{"name": "a" * 20, "revenue": 1234.5, "note": "x" * 40, "units": 10 ** 9}]
+    >>> fit_columns(rows, list(rows[0]), 80)
+    (['name', 'revenue', 'note', 'units'], [])
+    >>> fit_columns(rows, list(rows[0]), 40)
+    (['name', 'revenue'], ['note', 'units'])
+    """
+    def need(i: int, c: str) -> int:
+        cells = [len(fmt(r.get(c))) for r in rows]
+        natural = max([len(w) for w in str(c).split()] + cells + [1])  # a header wraps at its spaces
+        numeric = bool(rows) and all(isinstance(r.get(c), (int, float, Decimal)) or r.get(c) is None for r in rows)
+        return natural if numeric or i == 0 else min(natural, MIN_TEXT_WIDTH)
+
+    needs = [need(i, c) for i, c in enumerate(cols)]
+    kept = len(cols)
+    # a Rich table with the default box: one border and two spaces of padding per column, one closing border
+    while kept > 2 and sum(needs[:kept]) + 3 * kept + 1 > width:
+        kept -= 1
+    return cols[:kept], cols[kept:]
+
+
+def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: list[str] | None = None,
+               width: int | None = None) -> Table:
     """A Rich table from dict rows (numbers right-aligned and formatted); every title, header and
-    cell is plain text, never read as Rich markup."""
+    cell is plain text, never read as Rich markup. It fits ``width`` (default: the terminal's):
+    text columns wrap, and the columns that would not fit even so are left out, named in the caption
+    (:func:`fit_columns`)."""
     rows = list(rows)
     cols = columns or (list(rows[0].keys()) if rows else [])
+    cols, left_out = fit_columns(rows, cols, width or console.width)
+    caption = Text(f"Left out to fit {width or console.width} columns: {', '.join(left_out)} "
+                   "(a wider terminal shows them)", style="dim") if left_out else None
     table = Table(title=Text(title, style="table.title") if title else None, title_justify="left",
-                  header_style="bold cyan")
+                  header_style="bold cyan", caption=caption, caption_justify="left")
     for i, c in enumerate(cols):
         numeric = bool(rows) and all(isinstance(r.get(c), (int, float, Decimal)) or r.get(c) is None for r in rows)
         # numbers are never cut: the header wraps instead; the first column names the row
-        width = max((len(fmt(r.get(c))) for r in rows), default=0) if numeric or i == 0 else None
-        table.add_column(Text(str(c)), justify="right" if numeric else "left", min_width=width)
+        width_ = max((len(fmt(r.get(c))) for r in rows), default=0) if numeric or i == 0 else None
+        table.add_column(Text(str(c)), justify="right" if numeric else "left", min_width=width_)
     for r in rows:
         table.add_row(*(Text(fmt(r.get(c))) for c in cols))
     return table

@@ -226,42 +226,95 @@ class Metric:
     definition: str
     sql: str
     used_by: str
+    zh: str = ""  # the definition in Chinese (the dashboard's tooltip in zh)
+    keys: tuple[str, ...] = ()  # the fields and KPIs that show this metric (the dashboard's tooltips)
 
 
 METRICS: list[Metric] = [
     Metric("line value", "the line's `amount` as the source states it; else quantity x unit price - line discount",
-           "line_value_sql", "order value, revenue by category/product, demand revenue"),
+           "line_value_sql", "order value, revenue by category/product, demand revenue",
+           zh="订单行的价值：数据源给出的行金额（amount）；没有时为数量 × 单价 - 行折扣", keys=()),
     Metric("order value", "sum of the order's line values; the order's `total_amount` when it has no lines",
-           "order_values_sql", "every metric below; drift's `order_value`"),
+           "order_values_sql", "every metric below; drift's `order_value`",
+           zh="订单各行价值之和；没有订单行时为订单的总金额（total_amount）", keys=("order_value",)),
     Metric("order kind", "`purchase` (status completed/paid/shipped/delivered or missing, value >= 0), `return` "
            "(value < 0), `reversed` (status returned/refunded, value >= 0: nets to zero), `cancelled`, `adjustment`, "
-           "`open` (pending)", "order_values_sql", "every metric below"),
+           "`open` (pending)", "order_values_sql", "every metric below",
+           zh="订单类型：购买（已完成/已付款/已发货/已送达或无状态，价值 ≥ 0）、退货（价值 < 0）、冲销（已退回/已退款，价值 ≥ 0，合计为零）、取消、调整、未完成", keys=()),
     Metric("orders", "number of purchases (guest checkouts included in shop totals)", "SHOP_KPIS, customer_value_sql",
            "overview KPIs, revenue by month, weekday/hour and weekly patterns, RFM frequency, customer features and "
-           "profile, REST customer summary"),
+           "profile, REST customer summary",
+           zh="购买订单数（店铺合计含游客下单）", keys=("orders",)),
     Metric("customers", "customers with at least one purchase", "SHOP_KPIS, customer_value_sql",
-           "overview KPIs, RFM, segments, cohorts, dashboard, report"),
+           "overview KPIs, RFM, segments, cohorts, dashboard, report",
+           zh="至少有一笔购买的客户数", keys=("customers", "size", "n_customers")),
     Metric("gross revenue", "value of purchases", "SHOP_KPIS, customer_value_sql",
-           "overview (`gross_revenue`), RFM `gross_value`, features `gross_revenue`"),
+           "overview (`gross_revenue`), RFM `gross_value`, features `gross_revenue`",
+           zh="购买订单的价值之和", keys=("gross_revenue", "gross_value")),
     Metric("returns", "value of returns, as a positive amount (`returned_value`)", "SHOP_KPIS, returns_sql",
-           "overview, RFM `returned_value`, features `return_rate`, CLV"),
+           "overview, RFM `returned_value`, features `return_rate`, CLV",
+           zh="退货订单的价值（以正数计）", keys=("returned_value",)),
     Metric("net revenue", "gross revenue - returns; for a group of lines (category, product, month) the sum of the "
            "signed values of lines of purchases and returns", "SHOP_KPIS, customer_value_sql, line_values_sql",
            "overview KPI `revenue`, revenue by month/category/product, category trends, weekly anomalies, "
            "RFM `monetary`, features and profile `net_revenue`, segment `avg_net_revenue` and revenue share, "
            "REST customer summary and orders by month, dashboard, report, the demo's A/A test, `shoplens summary` "
-           "(`period_kpis_sql`, `period_lines_sql`)"),
+           "(`period_kpis_sql`, `period_lines_sql`)",
+           zh="总收入减去退货；一组订单行（品类、商品、月份）的净收入是其购买和退货订单行的带符号价值之和", keys=("revenue", "net_revenue", "monetary", "avg_net_revenue")),
     Metric("average order value", "net revenue / orders", "SHOP_KPIS, customer_value_sql",
-           "overview KPI, customer features `aov`"),
-    Metric("repeat-purchase rate", "share of customers with two or more purchases", "SHOP_KPIS", "overview KPI"),
+           "overview KPI, customer features `aov`",
+           zh="净收入 ÷ 订单数", keys=("average_order_value", "aov")),
+    Metric("repeat-purchase rate", "share of customers with two or more purchases", "SHOP_KPIS", "overview KPI",
+           zh="有两笔及以上购买的客户占比", keys=("repeat_purchase_rate",)),
     Metric("cancellations / returns", "number of orders of kind return, reversed or cancelled", "SHOP_KPIS",
-           "overview KPI `cancellations`"),
+           "overview KPI `cancellations`",
+           zh="类型为退货、冲销或取消的订单数", keys=("cancellations",)),
     Metric("complaints", "reviews scored negative plus support messages with intent `complaint` or a negative "
-           "sentiment", "complaints_sql", "`shoplens summary`, the report's and the dashboard's summary"),
+           "sentiment", "complaints_sql", "`shoplens summary`, the report's and the dashboard's summary",
+           zh="负面评论加上意图为投诉或情感为负面的客服消息", keys=("complaints",)),
     Metric("units demanded", "units on lines with a positive quantity of orders that are not cancelled or adjustments "
            "(returned orders count: the customer did buy)", "DEMAND_LINE_SQL",
-           "demand series and forecasts, market trends"),
+           "demand series and forecasts, market trends",
+           zh="未取消、非调整订单中数量为正的订单行件数（退货订单也计入：客户确实购买过）", keys=("units_demanded",)),
 ]
+
+# Scores that models compute (not SQL over the orders): the screens explain them as well, one
+# definition each (``sql`` names the module that computes it).
+SCORES: list[Metric] = [
+    Metric("churn risk", "the chance that the customer makes no purchase in the next 90 days, from the churn model",
+           "shoplens.customers.churn", "Customer 360, segment members",
+           zh="客户在未来 90 天内不再购买的概率（流失模型）", keys=("churn_risk",)),
+    Metric("12-month CLV", "the customer's expected value over the next 12 months, discounted (BG/NBD purchases x "
+           "Gamma-Gamma spend)", "shoplens.customers.clv", "Customer 360, segments `avg_clv`, segment members",
+           zh="客户未来 12 个月的预期价值（折现；BG/NBD 购买次数 × Gamma-Gamma 消费额）", keys=("clv", "avg_clv")),
+    Metric("chance still active", "the chance that the customer still buys from the shop (BG/NBD)",
+           "shoplens.customers.clv", "Customer 360", zh="客户仍在本店购买的概率（BG/NBD）", keys=("p_alive",)),
+    Metric("share of customers", "the segment's customers / all customers with a purchase",
+           "shoplens.customers.segments", "segments", zh="该分群客户数 ÷ 有购买的客户总数", keys=("share_of_customers",)),
+    Metric("share of revenue", "the segment's net revenue / the shop's net revenue", "shoplens.customers.segments",
+           "segments", zh="该分群净收入 ÷ 店铺净收入", keys=("share_of_revenue",)),
+    Metric("PSI", "population stability index: how far a feature's recent distribution moved from its reference "
+           "(> 0.1 moderate, > 0.25 significant)", "shoplens.monitor.drift", "data quality, drift alerts",
+           zh="群体稳定性指数：特征近期分布偏离参考期的程度（> 0.1 中等，> 0.25 显著）", keys=("psi",)),
+]
+
+
+def metric_tooltips(lang: str = "en") -> dict[str, str]:
+    """One sentence per field or KPI that shows a metric (``revenue``, ``churn_risk``...): the metric's
+    definition of :data:`METRICS` or :data:`SCORES` in ``lang`` (``en`` or ``zh``), for the dashboard.
+
+    >>> metric_tooltips()["average_order_value"]
+    'Average order value: net revenue / orders.'
+    >>> metric_tooltips("zh")["repeat_purchase_rate"]
+    '有两笔及以上购买的客户占比。'
+    """
+    out: dict[str, str] = {}
+    for m in [*METRICS, *SCORES]:
+        text = (m.zh + "。") if lang == "zh" else f"{m.name[0].upper()}{m.name[1:]}: {m.definition.replace('`', '')}."
+        for k in m.keys:
+            out.setdefault(k, text)
+    return out
+
 
 # Order lines that are demand (aliases ``oi`` for order_items, ``o`` for orders).
 DEMAND_LINE_SQL = "oi.quantity > 0 AND coalesce(o.status, '') NOT IN ('cancelled', 'adjustment')"

@@ -200,6 +200,33 @@ def test_alerts_check_and_list_from_the_cli(demo_wh, monkeypatch):
     assert text.exit_code == 0 and "kpi_drop" in text.output
     wrong = runner.invoke(app, ["-w", str(path), "alerts", "list", "--kind", "nope"])
     assert wrong.exit_code != 0
+    zh = runner.invoke(app, ["-w", str(path), "alerts", "list", "--lang", "zh"])
+    assert zh.exit_code == 0 and "指标下降" in zh.output and "kpi_drop" not in zh.output and "fell" not in zh.output
+    zh_json = json.loads(runner.invoke(app, ["-w", str(path), "alerts", "list", "--lang", "zh", "--json"]).output)
+    assert [a["key"] for a in zh_json] == [a["key"] for a in listed]  # the same alerts, in other words
+    assert all(a["kind_zh"] == "指标下降" and "下降" in a["title"] and "（" in a["message"] for a in zh_json)
+    bad = runner.invoke(app, ["-w", str(path), "alerts", "list", "--lang", "fr"])
+    assert bad.exit_code != 0 and "--lang must be en or zh" in f"{bad.output}{bad.exception}"
+
+
+def test_every_rule_has_its_chinese_words():
+    """Each rule's alert reads in Chinese from its evidence, with the figures of the English one."""
+    kpi = rules.text_zh("kpi_drop", "kpi_drop:revenue:month:2011-11-01", {
+        "kpi": "revenue", "period": "2011-11-01T00:00:00", "value": 1000.0, "previous_value": 1500.0, "change": -1 / 3,
+        "usual_range": [-0.12, 0.25], "percentiles": [5, 95], "history": {"a": 0.1, "b": -0.05, "c": 0.2}})
+    assert kpi == ("净收入下降超出正常范围", "净收入在 2011-11 下降 33.3%（1,500.00 → 1,000.00）；其通常的环比变化为 -12.0% 至 "
+                   "+25.0%（最近 3 个月的第 5 至第 95 百分位）。")
+    complaint = rules.text_zh("emerging_complaint", "emerging_complaint:price:2011-11-01", {
+        "aspect": "price", "period": "2011-11-01", "mentions": 40, "negative_share": 0.5, "mentions_previous": 30,
+        "negative_share_previous": 0.2, "p_value": 0.004})
+    assert complaint[0] == "关于价格的投诉正在增加" and "40 次提及价格中有 50%" in complaint[1] and "p = 0.004" in complaint[1]
+    drift = rules.text_zh("drift", "drift:order_value:2011-12-09", {"thresholds": {"significant": 0.25}, "checks": [
+        {"feature": "order_value", "psi": 0.31, "current_start": "2011-11-09", "current_end": "2011-12-09"}]})
+    assert "order_value（PSI 0.31）" in drift[1] and "0.25" in drift[1]
+    verdict = rules.text_zh("campaign_verdict", "campaign_verdict:x:v1:roll out",
+                            {"campaign": "x", "verdict": "roll out", "conclusion_zh": "推广 10off。"})
+    assert verdict == ("营销活动 x：全面推广", "推广 10off。")
+    assert rules.text_zh("kpi_drop", "kpi_drop:revenue:month:x", {"kpi": "revenue"}) is None  # old evidence: English stays
 
 
 def test_a_broken_rule_is_named_and_the_others_still_run(demo_wh):

@@ -276,3 +276,108 @@ def test_api_docs_render_offline(dashboard, browser, tmp_path):
     sources = driver.execute_script("return [...document.scripts].map(s => s.src)")
     assert sources and all(s.startswith(base + "/assets/") for s in sources)  # no CDN, no inline script
     assert console_errors(driver) == []
+
+
+def test_drill_downs_and_metric_tooltips(dashboard, browser, tmp_path):
+    """A click on a category bar opens its products, a product its page (sales, reviews), a segment bar its
+    customers and a customer id the profile; every KPI and chart metric explains itself in its tooltip
+    (the definition of shoplens.metrics), in English and Chinese."""
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select, WebDriverWait
+
+    from shoplens.metrics import metric_tooltips
+
+    base, key, customer, product = dashboard
+    driver = browser
+    shots = tmp_path / "screenshots"
+    shots.mkdir()
+    driver.get(base + "/")
+    driver.execute_script("sessionStorage.setItem('shoplens.key', arguments[0]); localStorage.setItem('shoplens.lang', 'en');", key)
+    driver.get(base + "/#overview")
+    driver.refresh()
+    wait_ready(driver, "overview")
+    driver.get_log("browser")
+    en = metric_tooltips("en")
+    kpis = {k.get_attribute("data-metric"): k.get_attribute("title") for k in driver.find_elements(By.CSS_SELECTOR, "#kpis .kpi[data-metric]")}
+    assert kpis == {k: en[k] for k in ("customers", "orders", "revenue", "average_order_value", "repeat_purchase_rate", "cancellations")}
+    titles = [h.get_attribute("title") for h in driver.find_elements(By.CSS_SELECTOR, "#page .card[data-metric='revenue'] h2")]
+    assert len(titles) >= 3 and set(titles) == {en["revenue"]}  # why, by month, by category
+    assert driver.find_element(By.CSS_SELECTOR, "#summary strong[data-metric='complaints']").get_attribute("title") == en["complaints"]
+
+    # overview -> a category (click its bar) -> a product (click its name)
+    time.sleep(0.5)
+    bars = driver.find_elements(By.CSS_SELECTOR, "#page .chart.drillable .bars path")
+    category_chart = [b for b in bars if b.find_element(By.XPATH, "ancestor::div[contains(@class,'card')]").find_element(
+        By.TAG_NAME, "h2").text.startswith("Revenue by category")]
+    ActionChains(driver).move_to_element(category_chart[0]).click().perform()
+    wait_ready(driver, "category")
+    top_category = driver.execute_script("return decodeURIComponent(location.hash.split('/')[1])")
+    assert driver.find_element(By.ID, "category-name").text == top_category
+    assert rendered_charts(driver) == 1 and raw_headers(driver) == []
+    driver.save_screenshot(str(shots / "category.png"))
+    first = driver.find_element(By.CSS_SELECTOR, "#page table a.drill")
+    name = first.text
+    first.click()
+    wait_ready(driver, "product")
+    assert driver.find_element(By.ID, "product-name").text == name
+    assert driver.find_element(By.LINK_TEXT, top_category).get_attribute("href").endswith("#category/" + driver.execute_script(
+        "return encodeURIComponent(arguments[0])", top_category))
+    assert {k.get_attribute("data-metric") for k in driver.find_elements(By.CSS_SELECTOR, "#product-kpis .kpi[data-metric]")} \
+        >= {"revenue", "orders", "customers"}
+    driver.save_screenshot(str(shots / "product.png"))
+
+    # reviews -> the product a complaint is about -> its reviews
+    driver.get(base + "/#reviews")
+    wait_ready(driver, "reviews")
+    complaint = driver.find_element(By.CSS_SELECTOR, "#page .complaint a.drill")
+    complained = complaint.text
+    complaint.click()
+    wait_ready(driver, "product")
+    assert driver.find_element(By.ID, "product-name").text.strip() == complained.strip()
+    assert driver.find_elements(By.CSS_SELECTOR, "#product-reviews blockquote")  # the reviews of that product
+    assert "SOURCE.md" in driver.find_element(By.ID, "product-reviews").text  # the demo's links are said to be assigned
+
+    # segments -> a segment's customers (click its bar) -> one customer's profile
+    driver.get(base + "/#segments")
+    wait_ready(driver, "segments")
+    time.sleep(0.5)
+    assert driver.find_element(By.CSS_SELECTOR, "#page .card[data-metric='customers'] h2").get_attribute("title") == en["customers"]
+    bar = driver.find_element(By.CSS_SELECTOR, "#page .card[data-metric='customers'] .bars path")
+    ActionChains(driver).move_to_element(bar).click().perform()
+    WebDriverWait(driver, HANG).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#segment-members table a.drill"))
+    assert driver.execute_script("return location.hash").startswith("#segments/")
+    headers = [th.text for th in driver.find_elements(By.CSS_SELECTOR, "#segment-members th")]
+    assert headers[0] == "Customer" and ("Churn risk" in headers or "12-month CLV" in headers)
+    driver.save_screenshot(str(shots / "segment-members.png"))
+    member = driver.find_element(By.CSS_SELECTOR, "#segment-members table a.drill")
+    member_id = member.text
+    member.click()
+    wait_ready(driver, "customer")
+    WebDriverWait(driver, HANG).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#customer-out .card"))
+    assert member_id in driver.find_element(By.ID, "customer-out").text
+    profile_tips = {e.get_attribute("data-metric"): e.get_attribute("title")
+                    for e in driver.find_elements(By.CSS_SELECTOR, "#customer-out [data-metric]")}
+    assert profile_tips and all(profile_tips[k] == en[k] for k in profile_tips) and "clv" in profile_tips
+    assert console_errors(driver) == []
+
+    # Chinese: the same definitions in Chinese, the drill-down pages in Chinese words
+    zh = metric_tooltips("zh")
+    driver.get(base + "/#overview")
+    wait_ready(driver, "overview")
+    Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
+    time.sleep(0.5)
+    wait_ready(driver, "overview")
+    assert driver.find_element(By.CSS_SELECTOR, "#kpis .kpi[data-metric='revenue']").get_attribute("title") == zh["revenue"]
+    driver.get(base + "/#segments/0")
+    driver.refresh()
+    wait_ready(driver, "segments")
+    WebDriverWait(driver, HANG).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#segment-members table"))
+    assert "该分群的客户" in driver.find_element(By.ID, "segment-members").text and latin_share(driver) < 0.1, chrome_text(driver)
+    driver.get(base + f"/#product/{product}")
+    driver.refresh()
+    wait_ready(driver, "product")
+    assert driver.find_element(By.CSS_SELECTOR, "#product-kpis .kpi[data-metric='revenue']").get_attribute("title") == zh["revenue"]
+    assert "评论" in driver.find_element(By.ID, "product-reviews").text
+    driver.save_screenshot(str(shots / "product-zh.png"))
+    assert console_errors(driver) == []

@@ -66,6 +66,8 @@ def test_the_alerts_page(live, browser, tmp_path):  # noqa: F811
     Select(driver.find_element(By.ID, "lang")).select_by_value("zh")
     wait_ready(driver, "alerts")
     assert driver.find_element(By.ID, "nav-alerts").text == "告警" and "指标下降" in driver.find_element(By.ID, "alerts").text
+    zh = driver.find_element(By.ID, "alerts").text  # the alerts' own words in Chinese, not only the page's
+    assert "净收入下降超出正常范围" in zh and "Net revenue fell" not in zh and "beyond its usual range" not in zh
     driver.save_screenshot(str(shots / "alerts-zh.png"))
     assert console_errors(driver) == []
     assert len(list(shots.glob("*.png"))) == 3

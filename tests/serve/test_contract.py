@@ -167,6 +167,8 @@ def test_the_checker_finds_an_undocumented_field():
     ("viewer", "GET", "/api/v1/reviews/insights", None),
     ("analyst", "GET", "/api/v1/recommendations/{yes}", None),
     ("viewer", "GET", "/api/v1/products/{product}/similar", None),
+    ("viewer", "GET", "/api/v1/products/{product}", None),
+    ("viewer", "GET", "/api/v1/categories/bags/products", None),
     ("viewer", "GET", "/api/v1/products/{rule}/bought-together", None),
     ("viewer", "POST", "/api/v1/experiments/analyze",
      {"variants": [{"name": "a", "n": 100, "sum": 10}, {"name": "b", "n": 100, "sum": 14}], "method": "bayesian"}),

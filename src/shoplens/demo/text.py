@@ -36,6 +36,8 @@ def run(ctx: DemoContext) -> None:
                               product=complaints["product"].fillna("").str.slice(0, 28))
     shown = shown[["product_id", "product", "aspect", "negative", "mentions", "quotes"]]
     ctx.console.print(frame_table(shown, title="Top complaints (negative aspects per product, with quotes)"))
+    ctx.console.print("[dim]The demo's reviews are real texts; the product each is linked to was assigned by the demo's "
+                      "build script (datasets/demo/SOURCE.md), so a quote may not fit its product.[/dim]")
 
     try:
         emerging = emerging_complaints(wh, period="quarter")

@@ -306,8 +306,69 @@ def mark_delivery(wh: Warehouse, alert_id: str, delivery: str, *, attempts: int 
                    [delivery, attempts, error, delivery, utcnow(), alert_id])
 
 
-def list_alerts(wh: Warehouse, *, kind: str | None = None) -> pd.DataFrame:
-    """Stored alerts, newest first (evidence as a dict); empty when none were ever raised."""
+# ---------------------------------------------------------------- Chinese
+
+KINDS_ZH = {"emerging_complaint": "新兴投诉", "drift": "数据漂移", "kpi_drop": "指标下降", "campaign_verdict": "营销活动结论"}
+SEVERITIES_ZH = {"info": "信息", "warning": "警告", "critical": "严重"}
+DELIVERIES_ZH = {"pending": "待发送", "delivered": "已送达", "failed": "发送失败（下次检查时重试）", "no webhook": "未配置 webhook"}
+KPIS_ZH = {"revenue": "净收入", "orders": "订单数", "customers": "客户数", "average_order_value": "平均订单金额"}
+# the aspects of shoplens.text.aspects
+ASPECTS_ZH = {"appearance": "外观", "function": "功能", "logistics": "物流", "packaging": "包装", "price": "价格",
+              "quality": "质量", "service": "服务", "size_fit": "尺码与合身"}
+VERDICTS_ZH = {"roll out": "全面推广", "do not roll out": "不推广"}
+
+
+def _pct(x: Any, digits: int = 0, sign: bool = False) -> str:
+    return f"{float(x) * 100:{'+' if sign else ''}.{digits}f}%"
+
+
+def text_zh(kind: str, key: str, evidence: dict[str, Any]) -> tuple[str, str] | None:
+    """An alert's title and message in Chinese, written from its stored evidence (the rule wrote the
+    English ones); None when the evidence lacks what the sentence needs (the English text is shown).
+
+    >>> text_zh("kpi_drop", "kpi_drop:orders:month:2011-11-01", {"kpi": "orders", "period": "2011-11-01T00:00:00",
+    ...         "value": 500, "previous_value": 700, "change": -0.2857, "usual_range": [-0.1, 0.3],
+    ...         "percentiles": [5, 95], "history": {"a": 0.1, "b": 0.2}})[0]
+    '订单数下降超出正常范围'
+    """
+    try:
+        if kind == "emerging_complaint":
+            aspect = ASPECTS_ZH.get(evidence["aspect"], evidence["aspect"])
+            return (f"关于{aspect}的投诉正在增加",
+                    f"{str(evidence['period'])[:7]} 起的一个月中，{int(evidence['mentions'])} 次提及{aspect}中有 "
+                    f"{_pct(evidence['negative_share'])} 为负面，前一个月为 {int(evidence['mentions_previous'])} 次中的 "
+                    f"{_pct(evidence['negative_share_previous'])}（p = {float(evidence['p_value']):.2g}）。")
+        if kind == "drift":
+            checks = sorted(evidence["checks"], key=lambda c: c["feature"])
+            window = f"{str(checks[0]['current_start'])[:10]} 至 {str(checks[0]['current_end'])[:10]}"
+            return ("自模型训练以来数据已发生漂移",
+                    f"{window}期间有 {len(checks)} 个输入的 PSI 超过 {evidence['thresholds']['significant']}："
+                    + "、".join(f"{c['feature']}（PSI {float(c['psi']):.2f}）" for c in checks)
+                    + "。此前训练的模型将由 `shoplens retrain --if-stale` 重新训练。")
+        if kind == "kpi_drop":
+            kpi, unit = evidence["kpi"], key.split(":")[2]
+            name = KPIS_ZH.get(kpi, kpi)
+            number = (lambda v: f"{float(v):,.0f}") if kpi in ("orders", "customers") else (lambda v: f"{float(v):,.2f}")
+            period = str(evidence["period"])
+            label = period[:7] if unit == "month" else f"{period[:10]} 当周"
+            low, high = evidence["usual_range"]
+            p_low, p_high = evidence["percentiles"]
+            unit_zh = "月" if unit == "month" else "周"
+            return (f"{name}下降超出正常范围",
+                    f"{name}在 {label} 下降 {_pct(-float(evidence['change']), 1)}（{number(evidence['previous_value'])} → "
+                    f"{number(evidence['value'])}）；其通常的环比变化为 {_pct(low, 1, True)} 至 {_pct(high, 1, True)}"
+                    f"（最近 {len(evidence['history'])} 个{unit_zh}的第 {p_low:g} 至第 {p_high:g} 百分位）。")
+        if kind == "campaign_verdict":
+            return (f"营销活动 {evidence['campaign']}：{VERDICTS_ZH.get(evidence['verdict'], evidence['verdict'])}",
+                    str(evidence.get("conclusion_zh") or ""))
+    except (KeyError, TypeError, ValueError, IndexError):
+        return None
+    return None
+
+
+def list_alerts(wh: Warehouse, *, kind: str | None = None, lang: str = "en") -> pd.DataFrame:
+    """Stored alerts, newest first (evidence as a dict); empty when none were ever raised. ``lang="zh"``:
+    titles and messages in Chinese (:func:`text_zh`), with ``kind_zh``, ``severity_zh`` and ``delivery_zh``."""
     if kind is not None and kind not in KINDS:
         raise UserInputError(f"unknown alert kind {kind!r}; choose one of: {', '.join(KINDS)}")
     columns = ["alert_id", "kind", "key", "severity", "title", "message", "evidence", "computed_at", "delivery",
@@ -318,4 +379,11 @@ def list_alerts(wh: Warehouse, *, kind: str | None = None) -> pd.DataFrame:
     frame = wh.query(f"SELECT {', '.join(columns)} FROM {ALERTS_TABLE} {where} ORDER BY computed_at DESC, key",
                      params)
     frame["evidence"] = [json.loads(e) for e in frame["evidence"]]
+    if lang == "zh" and not frame.empty:
+        zh = [text_zh(k, key, e) for k, key, e in zip(frame["kind"], frame["key"], frame["evidence"])]
+        frame["title"] = [z[0] if z else t for z, t in zip(zh, frame["title"])]
+        frame["message"] = [z[1] if z else m for z, m in zip(zh, frame["message"])]
+        frame["kind_zh"] = frame["kind"].map(KINDS_ZH)
+        frame["severity_zh"] = frame["severity"].map(SEVERITIES_ZH)
+        frame["delivery_zh"] = frame["delivery"].map(lambda d: DELIVERIES_ZH.get(d, d))
     return frame

@@ -108,16 +108,25 @@ def register(app: typer.Typer) -> None:
         kind: Annotated[Optional[str], typer.Option(
             help="only emerging_complaint, drift, kpi_drop or campaign_verdict", show_default=False)] = None,
         json_out: Annotated[bool, typer.Option("--json", help="print a JSON list (with each alert's evidence)")] = False,
+        lang: Annotated[str, typer.Option("--lang", help="en or zh: the alerts' words in English or Chinese")] = "en",
     ) -> None:
         """The stored alerts, newest first: what each found, when, and whether the webhook got it."""
+        from shoplens.errors import UserInputError
         from shoplens.monitor.alerts import list_alerts
 
+        if lang not in ("en", "zh"):
+            raise UserInputError(f"--lang must be en or zh, not {lang!r}")
         with open_warehouse(ctx, read_only=True) as wh:
-            frame = list_alerts(wh, kind=kind)
+            frame = list_alerts(wh, kind=kind, lang=lang)
         if json_out:
             print_json(frame.to_dict("records"))
         elif frame.empty:
-            console.print("No alerts yet (`shoplens alerts check` evaluates the rules now).")
+            console.print("暂无告警（运行 `shoplens alerts check` 立即评估规则）。" if lang == "zh"
+                          else "No alerts yet (`shoplens alerts check` evaluates the rules now).")
+        elif lang == "zh":
+            shown = frame.assign(**{"时间": frame["computed_at"], "类型": frame["kind_zh"], "内容": frame["message"],
+                                    "Webhook": frame["delivery_zh"]})
+            console.print(frame_table(shown[["时间", "类型", "内容", "Webhook"]], title="告警"))
         else:
             console.print(frame_table(frame[["computed_at", "kind", "message", "delivery"]], title="Alerts"))
 

@@ -3,6 +3,7 @@
 (function () {
   const PAGES = ["overview", "segments", "customer", "reviews", "recs", "behaviour", "campaigns", "experiments", "quality",
     "alerts"];
+  const DETAIL_PAGES = ["product", "category"];  // reached by drill-down (#product/ID, #category/NAME), not in the menu
   const I18N = window.SHOPLENS_I18N;
   let lang = localStorage.getItem("shoplens.lang") || (navigator.language || "en").slice(0, 2);
   if (!I18N[lang]) lang = "en";
@@ -39,6 +40,21 @@
     return F.cell(v, column || "", lang, currency);
   }
   const header = (c) => F.header(c, lang);
+  // a metric's definition in one sentence (shoplens.metrics, served in /assets/labels.js): the tooltip
+  const tip = (k) => ((window.SHOPLENS_METRICS || {})[lang] || {})[k] || "";
+  // links of the drill-downs: #page/argument
+  const href = (page, arg) => "#" + page + (arg == null || arg === "" ? "" : "/" + encodeURIComponent(String(arg)));
+  const link = (page, arg, text) => el("a", { href: href(page, arg), class: "drill" }, text);
+  // cells that lead to their detail: a product's name, a category, a customer id
+  const DRILL = {
+    name: (r) => (r.product_id != null ? href("product", r.product_id) : null),
+    product_id: (r) => href("product", r.product_id),
+    category: (r) => (r.category ? href("category", r.category) : null),
+    customer_id: (r) => href("customer", r.customer_id),
+    segment_name: (r) => (r.segment_id != null ? href("segments", r.segment_id) : null),
+    antecedent_name: (r) => (r.antecedent ? href("product", r.antecedent) : null),
+    consequent_name: (r) => (r.consequent ? href("product", r.consequent) : null),
+  };
 
   // A table with human headers; a product id column beside a name becomes the name's hover text.
   function table(rows, columns, empty) {
@@ -46,28 +62,39 @@
     let cols = columns || Object.keys(rows[0]);
     const hoverId = cols.includes("name") && cols.includes("product_id") && !columns;
     if (hoverId) cols = cols.filter((c) => c !== "product_id");
-    const head = el("tr", {}, ...cols.map((c) => el("th", { title: c }, header(c))));
+    // a metric's header explains it (its definition), other headers show the field's name on hover
+    const head = el("tr", {}, ...cols.map((c) => el("th", tip(c) ? { title: tip(c), class: "has-tip", "data-metric": c } : { title: c }, header(c))));
     const value = (r, c) => (c === "value" && r.field ? fmt(r[c], r.field) : fmt(r[c], c));
+    const cell = (r, c) => {
+      const to = DRILL[c] && r[c] != null && r[c] !== "" ? DRILL[c](r) : null;
+      return to ? el("a", { href: to, class: "drill" }, value(r, c)) : value(r, c);
+    };
     const body = rows.map((r) => el("tr", {}, ...cols.map((c) => el("td", Object.assign(
       { class: typeof r[c] === "number" ? "num" : "" }, hoverId && c === "name" ? { title: "id " + r.product_id } : {}),
-      value(r, c)))));
+      cell(r, c)))));
     return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
   }
 
   function card(title, content, hint) {
-    return el("div", { class: "card" }, el("h2", hint ? { title: hint } : {}, title), content);
+    return el("div", { class: "card" }, el("h2", hint ? { title: hint, class: "has-tip" } : {}, title), content);
   }
 
   // A chart; with no data, a sentence instead of bare axes. At most 8 colours: callers group the rest
   // as "other" (F.topWithOther). No floating toolbar over bars and legends.
-  function chart(title, traces, layout, empty) {
+  // `opts.metric`: the field the chart shows (its definition is the title's tooltip); `opts.drill(point)`:
+  // where a click on a bar leads (a hash), the bars then show a pointer.
+  function chart(title, traces, layout, empty, opts) {
+    const o = opts || {};
     const hasData = traces.some((tr) => (tr.x || tr.y || tr.values || []).length > 0);
-    if (!hasData) return card(title, el("p", { class: "muted empty" }, empty || t("no_rows")));
-    const div = el("div", { class: "chart" });
-    const c = card(title, div);
+    if (!hasData) return card(title, el("p", { class: "muted empty" }, empty || t("no_rows")), tip(o.metric));
+    const div = el("div", { class: o.drill ? "chart drillable" : "chart" });
+    const c = card(title, div, tip(o.metric));
+    if (o.metric) c.dataset.metric = o.metric;
     requestAnimationFrame(() => Plotly.newPlot(div, traces, Object.assign({ margin: { l: 60, r: 20, t: 10, b: 80 }, height: 320,
       separators: lang === "zh" ? ".," : ".,", xaxis: { automargin: true }, yaxis: { automargin: true } }, layout || {}),
-      { displaylogo: false, responsive: true, displayModeBar: false }));
+      { displaylogo: false, responsive: true, displayModeBar: false }).then(() => {
+      if (o.drill) div.on("plotly_click", (ev) => { const to = ev.points && ev.points.length && o.drill(ev.points[0]); if (to) location.hash = to; });
+    }));
     return c;
   }
 
@@ -86,15 +113,23 @@
     // green for good news: more revenue, customers, orders; fewer complaints
     const good = (c) => (c.metric === "complaints" ? -1 : 1) * (c.change || 0);
     const changed = el("ul", {}, ...s.changes.map((c) => el("li", { class: good(c) > 0 ? "up" : good(c) < 0 ? "down" : "" },
-      el("strong", {}, c.label), " ", c.text)));
+      el("strong", tip(c.metric) ? { title: tip(c.metric), class: "has-tip", "data-metric": c.metric } : {}, c.label), " ", c.text)));
     const changeChart = chart(s.headings.what + " (%)", [{ type: "bar", x: s.changes.map((c) => c.label),
       y: s.changes.map((c) => (c.change == null ? 0 : Math.round(c.change * 1000) / 10)),
       marker: { color: s.changes.map((c) => (good(c) >= 0 ? "#2e7d32" : "#c62828")) } }], { height: 220, margin: { l: 50, r: 10, t: 10, b: 40 } });
     const moves = s.why.filter((x) => x.kind !== "aspect");
-    const why = el("ul", {}, ...(s.why.length ? s.why.map((x) => el("li", { title: x.key }, x.text)) : [el("li", {}, t("no_why"))]));
+    // a product, category or segment that moved revenue leads to its detail
+    const whyHref = (x) => (x.kind === "product" ? href("product", x.key) : x.kind === "category" ? href("category", x.key)
+      : x.kind === "segment" ? href("segments", x.key) : null);
+    const why = el("ul", {}, ...(s.why.length ? s.why.map((x) => el("li", { title: x.key },
+      whyHref(x) ? el("a", { href: whyHref(x), class: "drill" }, x.text) : x.text)) : [el("li", {}, t("no_why"))]));
     const whyChart = chart(s.headings.why + moneyUnit(), [{ type: "bar", orientation: "h", y: moves.map((x) => x.name), x: moves.map((x) => x.change),
-      marker: { color: moves.map((x) => (x.change >= 0 ? "#2e7d32" : "#c62828")) } }], { height: 220, yaxis: { autorange: "reversed", automargin: true }, margin: { l: 10, r: 10, t: 10, b: 40 } }, t("no_why"));
-    const todo = s.actions.length ? el("ol", {}, ...s.actions.map((a) => el("li", {}, a.text, a.command ? el("code", { title: t("run_it") }, " " + a.command) : "")))
+      marker: { color: moves.map((x) => (x.change >= 0 ? "#2e7d32" : "#c62828")) } }], { height: 220, yaxis: { autorange: "reversed", automargin: true }, margin: { l: 10, r: 10, t: 10, b: 40 } }, t("no_why"),
+      { metric: "revenue", drill: (pt) => whyHref(moves[pt.pointIndex]) });
+    // an action about one product (reorder advice) leads to its page
+    const todo = s.actions.length ? el("ol", {}, ...s.actions.map((a) => el("li", {},
+      a.kind === "reorder" && a.key ? el("a", { href: href("product", a.key), class: "drill" }, a.text) : a.text,
+      a.command ? el("code", { title: t("run_it") }, " " + a.command) : "")))
       : el("p", { class: "muted empty" }, t("no_actions"));
     box.append(el("div", { class: "grid three" },
       card(s.headings.what, el("div", {}, changed, changeChart)),
@@ -108,22 +143,23 @@
   async function profileView(prof) {
     const p = prof.profile || {}, buy = prof.purchases || {};
     currency = buy.currency || currency;
+    // [label, value, metric?]: a metric's label explains it on hover
     const facts = (pairs) => el("dl", { class: "facts" }, ...pairs.filter(([, v]) => v !== "" && v != null)
-      .flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
+      .flatMap(([k, v, m]) => [el("dt", tip(m) ? { title: tip(m), class: "has-tip", "data-metric": m } : {}, k), el("dd", {}, v)]));
     const whoPairs = [[t("customer_id"), prof.customer_id]];
     for (const [k, v] of Object.entries(p)) if (k !== "customer_id" && v != null && typeof v !== "object") whoPairs.push([header(k), fmt(v, k)]);
     // the shop's own customer attributes (demographics, tiers...), named as its file named them
     for (const [k, v] of Object.entries(prof.attributes || {})) if (v != null) whoPairs.push([k.replace(/_/g, " "), String(v)]);
     whoPairs.push([t("consent"), prof.personalization_allowed ? t("consent_yes") : t("consent_no")]);
     const seg = prof.segment || {}, rfm = prof.rfm || {}, clv = prof.clv || {}, churn = prof.churn || {};
-    const value = facts([[header("orders"), F.count(buy.orders, lang)], [header("net_revenue"), F.money(buy.net_revenue, currency, lang)],
+    const value = facts([[header("orders"), F.count(buy.orders, lang), "orders"], [header("net_revenue"), F.money(buy.net_revenue, currency, lang), "net_revenue"],
       [header("first_order_at"), F.when(buy.first_order_at)], [header("last_order_at"), F.when(buy.last_order_at)],
       [t("days_since_last"), rfm.recency_days == null ? "" : F.count(rfm.recency_days, lang) + " " + t("days_unit")],
       [header("segment"), seg.segment_name || ""], [t("rfm_segment"), (lang === "zh" ? rfm.segment_zh : rfm.segment) || rfm.segment || ""],
-      [header("clv"), clv.clv == null ? "" : F.money(clv.clv, currency, lang)],
-      [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang)]]);
+      [header("clv"), clv.clv == null ? "" : F.money(clv.clv, currency, lang), "clv"],
+      [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang), "p_alive"]]);
     const risk = churn.churn_risk == null ? el("p", { class: "muted empty" }, prof.note || t("no_risk"))
-      : el("div", {}, el("p", {}, el("strong", {}, F.percent(churn.churn_risk, lang)), " · " + (t("band_" + churn.risk_band) || churn.risk_band || "")),
+      : el("div", {}, el("p", {}, el("strong", { title: tip("churn_risk"), class: "has-tip", "data-metric": "churn_risk" }, F.percent(churn.churn_risk, lang)), " · " + (t("band_" + churn.risk_band) || churn.risk_band || "")),
         el("ul", {}, ...String(churn.reasons || "").split(";").filter((r) => r.trim()).map((r) => el("li", {}, r.trim()))));
     const months = prof.orders_by_month || [];
     const parts = [card(t("who"), facts(whoPairs)), card(t("value"), value), card(t("risk_why"), risk),
@@ -136,6 +172,64 @@
     return el("div", { class: "grid profile" }, ...parts);
   }
 
+  // One segment's members (GET /segments/{id}/members: analysts; customers who consent to personalisation),
+  // each id leading to the customer's profile.
+  async function segmentMembers(seg, name) {
+    const res = await load("/segments/" + encodeURIComponent(seg.segment_id) + "/members?limit=50");
+    const title = t("segment_members");  // the name (the shop's data, in one language) below the title
+    if (failed(res)) return el("div", { id: "segment-members" }, card(title, el("div", {}, el("p", { class: "segment-name" }, name), notice(res))));
+    const rows = res.data.map((m) => Object.assign({ customer_id: m.customer_id }, m));
+    const more = res.count > rows.length ? el("p", { class: "muted" }, t("segment_members_more")
+      .replace("{shown}", F.count(rows.length, lang)).replace("{count}", F.count(res.count, lang))) : "";
+    return el("div", { id: "segment-members" }, card(title, el("div", {}, el("p", { class: "segment-name" }, name),
+      table(rows, null, t("segment_no_members")), more)));
+  }
+
+  // A product's page: its sales by the shop's metrics, revenue by month, its reviews, similar items.
+  async function productPage(page, id) {
+    const [p, sim, fbt] = await Promise.all([load("/products/" + encodeURIComponent(id)),
+      load("/products/" + encodeURIComponent(id) + "/similar?n=5"), load("/products/" + encodeURIComponent(id) + "/bought-together?n=5")]);
+    if (failed(p)) { page.append(notice(p)); return; }
+    currency = p.currency || currency;
+    const s = p.sales;
+    page.append(el("h2", { id: "product-name", title: "id " + p.product_id }, p.name || p.product_id),
+      el("p", { class: "muted" }, header("category") + ": ", p.category ? link("category", p.category, p.category) : "",
+        " · " + header("product_id") + " " + p.product_id + " · " + t("computed_at") + " " + F.when(p.computed_at)));
+    const items = [["revenue", F.money(s.revenue, currency, lang)], ["units", F.count(s.units, lang)],
+      ["orders", F.count(s.orders, lang)], ["customers", F.count(s.customers, lang)]];
+    page.append(el("div", { class: "kpis", id: "product-kpis" }, ...items.map(([l, v]) => el("div",
+      Object.assign({ class: "kpi" }, tip(l) ? { title: tip(l), "data-metric": l } : {}),
+      el("div", { class: tip(l) ? "label has-tip" : "label" }, header(l)), el("div", { class: "value" }, v)))));
+    const months = p.revenue_by_month || [];
+    const r = p.reviews;
+    const said = r.reviews ? el("div", {},
+      el("p", {}, t("product_reviews_counts").replace("{n}", F.count(r.reviews, lang)).replace("{neg}", F.count(r.negative || 0, lang))
+        .replace("{pos}", F.count(r.positive || 0, lang)) + (r.average_rating == null ? "" : " · " + t("average_rating") + " " + F.number(r.average_rating, lang, 1))),
+      ...r.quotes.map((q) => el("blockquote", { class: q.sentiment === "negative" ? "negative" : "" }, q.text)),
+      r.demo_links ? el("p", { class: "muted demo-links" }, t("review_links_note")) : "")
+      : el("p", { class: "muted empty" }, t("product_no_reviews"));
+    page.append(el("div", { class: "grid" },
+      chart(t("revenue_by_month") + moneyUnit(), [{ type: "bar", x: months.map((m) => m.month), y: months.map((m) => m.revenue) }], {}, t("no_orders"), { metric: "revenue" }),
+      el("div", { id: "product-reviews" }, card(t("product_reviews"), said))));
+    const items2 = (x) => (x.data || []).map((i) => ({ name: i.name || i.product_id, product_id: i.product_id }));
+    page.append(el("div", { class: "grid" },
+      card(t("similar_items"), failed(sim) ? notice(sim) : table(items2(sim), null, t("no_rows"))),
+      card(t("bought_together"), failed(fbt) ? notice(fbt) : table(items2(fbt), null, t("no_rows")))));
+  }
+
+  // A category's products, most net revenue first; each leads to its page.
+  async function categoryPage(page, name) {
+    const c = await load("/categories/" + encodeURIComponent(name) + "/products?n=20");
+    if (failed(c)) { page.append(notice(c)); return; }
+    currency = c.currency || currency;
+    const rows = c.data, top = rows.slice(0, 10);  // the chart: the ten largest, readable labels
+    page.append(el("h2", { id: "category-name" }, c.category),
+      el("p", { class: "muted" }, t("category_products").replace("{n}", F.count(c.products, lang)) + " · " + t("computed_at") + " " + F.when(c.computed_at)),
+      chart(t("top_products") + moneyUnit(), [{ type: "bar", orientation: "h", y: top.map((r) => r.name || r.product_id), x: top.map((r) => r.revenue) }],
+        { yaxis: { autorange: "reversed", automargin: true } }, t("no_orders"), { metric: "revenue", drill: (pt) => href("product", top[pt.pointIndex].product_id) }),
+      card(t("top_products"), table(rows, ["name", "revenue", "units", "orders", "customers"])));
+  }
+
   function notice(err) {
     const text = err.status === 409 || err.status === 404 ? t("not_computed") + ": " + err.message : err.message;
     return el("p", { class: err.status === 409 || err.status === 404 ? "notice" : "error" }, text);
@@ -146,6 +240,8 @@
   const failed = (x) => x instanceof ApiError;
 
   const render = {
+    product: productPage,
+    category: categoryPage,
     async overview(page) {
       const [ov, status, summary] = await Promise.all([api("/overview"), api("/status"), load("/summary?lang=" + lang)]);
       const k = ov.kpis;
@@ -156,27 +252,39 @@
         ["average_order_value", F.money(k.average_order_value || 0, currency, lang)],
         ["repeat_purchase_rate", F.percent(k.repeat_purchase_rate || 0, lang)], ["cancellations", F.count(k.cancellations, lang)],
         ["period", String(k.first_order || "").slice(0, 10) + " … " + String(k.last_order || "").slice(0, 10)]];
-      page.append(el("div", { class: "kpis", id: "kpis" }, ...items.map(([l, v]) => el("div", { class: "kpi" }, el("div", { class: "label" }, t(l)), el("div", { class: "value" }, v)))));
+      const kpi = ([l, v]) => el("div", Object.assign({ class: "kpi" }, tip(l) ? { title: tip(l), "data-metric": l } : {}),
+        el("div", { class: tip(l) ? "label has-tip" : "label" }, t(l)), el("div", { class: "value" }, v));
+      page.append(el("div", { class: "kpis", id: "kpis" }, ...items.map(kpi)));
+      if (ov.computed_at) page.append(el("p", { class: "muted hint", id: "overview-computed" }, t("computed_at") + " " + F.when(ov.computed_at) + " UTC"));
       const rbm = ov.revenue_by_month, cats = ov.top_categories;
       page.append(el("div", { class: "grid" },
-        chart(t("revenue_by_month") + moneyUnit(), [{ type: "bar", x: rbm.map((r) => r.month), y: rbm.map((r) => r.revenue), marker: { color: "#2f6fde" } }], {}, t("no_orders")),
-        chart(t("top_categories") + moneyUnit(), [{ type: "bar", orientation: "h", y: cats.map((r) => r.category), x: cats.map((r) => r.revenue) }], { yaxis: { autorange: "reversed", automargin: true } }, t("no_orders"))));
+        chart(t("revenue_by_month") + moneyUnit(), [{ type: "bar", x: rbm.map((r) => r.month), y: rbm.map((r) => r.revenue), marker: { color: "#2f6fde" } }], {}, t("no_orders"), { metric: "revenue" }),
+        chart(t("top_categories") + moneyUnit(), [{ type: "bar", orientation: "h", y: cats.map((r) => r.category), x: cats.map((r) => r.revenue) }], { yaxis: { autorange: "reversed", automargin: true } }, t("no_orders"),
+          { metric: "revenue", drill: (pt) => href("category", cats[pt.pointIndex].category) })));
+      page.append(el("p", { class: "muted hint" }, t("drill_hint")));
       page.append(card(t("top_products"), table(ov.top_products, null, t("no_orders"))));
       page.append(el("div", { class: "grid" }, card(t("freshness"), table(status.computed)), card(t("models"), table(status.models))));
     },
-    async segments(page) {
+    // Segments; a click on a segment (bar or name) opens its members (#segments/ID), each linked to its profile.
+    async segments(page, arg) {
       const seg = await load("/segments?limit=100");
       if (failed(seg)) { page.append(notice(seg)); return; }
       const rows = seg.data;
       const name = (r) => String(r.segment_name ?? r.segment ?? r.name ?? r.segment_id);
       const size = (r) => r.customers ?? r.size ?? r.n_customers;
       const value = Object.keys(rows[0] || {}).find((c) => /clv|value/i.test(c) && typeof rows[0][c] === "number");
-      const charts = [chart(t("segment_sizes"), [{ type: "bar", x: rows.map(name), y: rows.map(size) }])];
-      if (value) charts.push(chart(t("segment_value") + " · " + header(value), [{ type: "bar", x: rows.map(name), y: rows.map((r) => r[value]), marker: { color: "#16a085" } }]));
-      page.append(el("div", { class: "grid" }, ...charts), card(t("segment_table"), table(rows)));
+      const drill = { drill: (pt) => href("segments", rows[pt.pointIndex].segment_id) };
+      const charts = [chart(t("segment_sizes"), [{ type: "bar", x: rows.map(name), y: rows.map(size) }], {}, null, Object.assign({ metric: "customers" }, drill))];
+      if (value) charts.push(chart(t("segment_value") + " · " + header(value), [{ type: "bar", x: rows.map(name), y: rows.map((r) => r[value]), marker: { color: "#16a085" } }], {}, null, Object.assign({ metric: value }, drill)));
+      const segTable = table(rows);  // a segment's name leads to its members (DRILL.segment_name)
+      page.append(el("div", { class: "grid" }, ...charts), el("p", { class: "muted hint" }, t("segment_drill_hint")));
+      const chosen = arg == null || arg === "" ? null : rows.find((r) => String(r.segment_id) === arg || name(r) === arg);
+      if (chosen) page.append(await segmentMembers(chosen, name(chosen)));
+      else if (arg) page.append(el("p", { class: "notice" }, t("segment_unknown") + ": " + arg));
+      page.append(card(t("segment_table"), segTable));
     },
-    async customer(page) {
-      const input = el("input", { id: "customer-id", required: "", value: sessionStorage.getItem("shoplens.customer") || "" });
+    async customer(page, arg) {
+      const input = el("input", { id: "customer-id", required: "", value: arg || sessionStorage.getItem("shoplens.customer") || "" });
       const form = el("form", { class: "inline", id: "customer-form" }, el("label", {}, t("customer_id")), input, el("button", { type: "submit" }, t("look_up")));
       const out = el("div", { id: "customer-out" });
       page.append(form, el("p", { class: "muted" }, t("masked_note")), out);
@@ -188,7 +296,7 @@
         out.replaceChildren(await profileView(prof));
       }
       form.addEventListener("submit", (e) => { e.preventDefault(); show(input.value.trim()); });
-      if (input.value) await show(input.value);
+      if (input.value) await show(input.value.trim());
     },
     async reviews(page) {
       const ins = await load("/reviews/insights");
@@ -207,9 +315,10 @@
       if (!charts.length) charts.push(card(t("sentiment_trend"), el("p", { class: "muted empty" }, t("no_reviews"))));
       page.append(el("div", { class: "grid" }, ...charts));
       const quotes = (ins.complaints || []).map((c) => el("div", { class: "complaint" }, el("strong", {}, fmt(c.aspect ?? c.label ?? "")),
-        " · ", fmt(c.product ?? ""), " ", el("span", { class: "muted" }, fmt(c.negative ?? "") + " / " + fmt(c.mentions ?? "")),
+        " · ", c.product_id != null ? link("product", c.product_id, fmt(c.product ?? c.product_id)) : fmt(c.product ?? ""), " ", el("span", { class: "muted" }, fmt(c.negative ?? "") + " / " + fmt(c.mentions ?? "")),
         ...(c.quotes || [c.quote]).filter(Boolean).slice(0, 3).map((q) => el("blockquote", {}, q))));
       page.append(card(t("complaints"), quotes.length ? el("div", {}, ...quotes) : el("p", { class: "muted empty" }, t("no_complaints"))));
+      if (ins.demo_links) page.append(el("p", { class: "notice demo-links" }, t("review_links_note")));
     },
     async recs(page) {
       const customerInput = el("input", { id: "recs-customer", value: sessionStorage.getItem("shoplens.recs") || "" });
@@ -329,7 +438,7 @@
         const colors = drift.map((d) => d.status === "significant" ? "#c62828" : d.status === "moderate" ? "#f9a825" : "#2e7d32");
         page.append(el("div", { class: "grid" },
           chart(t("drift"), [{ type: "bar", x: drift.map((d) => d.feature), y: drift.map((d) => d.psi), marker: { color: colors } }],
-            { shapes: [0.1, 0.25].map((y) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dot", color: "#999" } })) }),
+            { shapes: [0.1, 0.25].map((y) => ({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dot", color: "#999" } })) }, null, { metric: "psi" }),
           card(t("drift") + " · " + fmt(q.drift.computed_at), table(drift, ["feature", "kind", "psi", "status", "reference_n", "current_n"]))));
       } else page.append(el("p", { class: "notice" }, t("drift_none")));
       page.append(card(t("ingest_runs"), table(q.ingest_runs, null, t("no_ingest"))));
@@ -372,7 +481,7 @@
     },
     // Alerts (GET /alerts): each finding in words, when it was computed, and its evidence on demand.
     async alerts(page) {
-      const res = await load("/alerts?limit=100");
+      const res = await load("/alerts?limit=100&lang=" + lang);
       if (failed(res)) { page.append(notice(res)); return; }
       if (!res.data.length) { page.append(el("p", { class: "notice", id: "alerts-none" }, t("alerts_none"))); return; }
       const when = (v) => String(v || "").slice(0, 16).replace("T", " ") + " UTC";
@@ -383,7 +492,7 @@
         el("h2", {}, a.title || a.kind),
         el("p", {}, a.message || ""),
         el("p", { class: "muted" }, t("alert_computed") + " " + when(a.computed_at) + " · " + t("alert_" + a.kind) + " · "
-          + t("alert_delivery") + ": " + (a.delivery || "")),
+          + t("alert_delivery") + ": " + ((lang === "zh" && a.delivery_zh) || a.delivery || "")),
         el("details", {}, el("summary", {}, t("alert_evidence")),
           table(Object.entries(a.evidence || {}).map(([k, v]) => ({ field: k, value: evidence(v) })), ["field", "value"]))))));
     },
@@ -398,8 +507,10 @@
   function logout() { sessionStorage.removeItem("shoplens.key"); route(); }
 
   async function route() {
-    const name = (location.hash || "#overview").slice(1);
-    const current = PAGES.includes(name) ? name : "overview";
+    // #page or #page/argument (a drill-down: #segments/3, #product/85123A, #customer/12346)
+    const [name, ...rest] = (location.hash || "#overview").slice(1).split("/");
+    const arg = rest.length ? decodeURIComponent(rest.join("/")) : null;
+    const current = PAGES.includes(name) || DETAIL_PAGES.includes(name) ? name : "overview";
     document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", a.id === "nav-" + current));
     const loggedIn = !!key();
     $("#login").hidden = loggedIn; $("#page").hidden = !loggedIn; $("#logout").hidden = !loggedIn;
@@ -409,7 +520,7 @@
     page.dataset.state = "loading";
     try {
       const body = el("div", {});
-      await render[current](body);
+      await render[current](body, arg);
       page.replaceChildren(el("h1", {}, t(current)), body);
     } catch (e) {
       page.replaceChildren(el("h1", {}, t(current)), e instanceof ApiError ? notice(e) : el("p", { class: "error" }, String(e)));

@@ -104,3 +104,28 @@ Object.assign(window.SHOPLENS_I18N.zh, {
   alert_emerging_complaint: "新兴投诉", alert_drift: "数据漂移", alert_kpi_drop: "指标下降",
   alert_campaign_verdict: "营销活动结论",
 });
+// Drill-downs (a segment's members, a category's products, a product's page) and metric tooltips.
+Object.assign(window.SHOPLENS_I18N.en, {
+  product: "Product", category: "Category", computed_at: "computed",
+  drill_hint: "Click a category, a product or a reason to see its detail; hover a figure's name for its definition.",
+  segment_drill_hint: "Click a segment (bar or name) to see its customers.",
+  segment_unknown: "No such segment", segment_members: "Customers of this segment",
+  segment_members_more: "The first {shown} of {count} customers who consent to personalisation.",
+  segment_no_members: "No customer of this segment consents to personalisation.",
+  product_reviews: "What reviewers said", product_no_reviews: "No reviews of this product.",
+  product_reviews_counts: "{n} reviews: {neg} negative, {pos} positive", average_rating: "average rating",
+  review_links_note: "Demo shop: the review texts are real; the customer and the product each one is linked to were assigned by the demo's build script (see its SOURCE.md), so a review may not fit its product.",
+  category_products: "{n} products sold",
+});
+Object.assign(window.SHOPLENS_I18N.zh, {
+  product: "商品", category: "品类", computed_at: "计算于",
+  drill_hint: "点击品类、商品或原因查看详情；将鼠标悬停在指标名称上可查看其定义。",
+  segment_drill_hint: "点击分群（柱或名称）查看其客户。",
+  segment_unknown: "没有该分群", segment_members: "该分群的客户",
+  segment_members_more: "同意个性化的 {count} 位客户中的前 {shown} 位。",
+  segment_no_members: "该分群没有同意个性化的客户。",
+  product_reviews: "评论说了什么", product_no_reviews: "该商品暂无评论。",
+  product_reviews_counts: "{n} 条评论：负面 {neg} 条，正面 {pos} 条", average_rating: "平均评分",
+  review_links_note: "演示店铺：评论文本是真实的；每条评论关联的客户和商品由演示数据的构建脚本分配（见其 SOURCE.md），因此评论可能与商品不符。",
+  category_products: "售出 {n} 个商品",
+});

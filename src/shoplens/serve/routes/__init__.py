@@ -19,6 +19,18 @@ from fastapi import APIRouter
 from shoplens.serve.schemas import error_responses
 
 
+def computed_now(answer: dict[str, Any]) -> dict[str, Any]:
+    """``answer`` with ``computed_at``: the time (UTC, to the second) an answer computed on request was
+    computed; answers read from a stored result carry that result's own time instead.
+
+    >>> sorted(computed_now({"n": 1}))
+    ['computed_at', 'n']
+    """
+    from datetime import UTC, datetime
+
+    return answer | {"computed_at": datetime.now(UTC).replace(tzinfo=None).isoformat(timespec="seconds")}
+
+
 class ResourceRouter(APIRouter):
     """The router of one resource: every 4xx documented as ``ErrorOut`` (``responses``), and every
     route answers exactly the fields its capability returned: a field left unset (a column the shop

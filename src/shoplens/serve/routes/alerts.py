@@ -17,7 +17,8 @@ router = ResourceRouter(prefix="/alerts", tags=["alerts"])
 
 @router.get("", response_model=Page[AlertOut])
 def list_alerts(wh: WarehouseDep, key: Viewer, query: Annotated[AlertsQuery, Query()]) -> Page:
-    """Stored alerts, newest first (`shoplens alerts check` or the scheduled `alerts` job raises them)."""
+    """Stored alerts, newest first (`shoplens alerts check` or the scheduled `alerts` job raises them);
+    `lang=zh`: titles and messages in Chinese, with the kind, severity and delivery in Chinese."""
     from shoplens.monitor.alerts import list_alerts as stored
 
-    return page(stored(wh, kind=query.kind), query.limit, query.offset)
+    return page(stored(wh, kind=query.kind, lang=query.lang), query.limit, query.offset)

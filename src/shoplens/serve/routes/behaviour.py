@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Query
 
 from shoplens.serve.deps import Analyst, WarehouseDep
-from shoplens.serve.routes import ResourceRouter
+from shoplens.serve.routes import ResourceRouter, computed_now
 from shoplens.serve.schemas import clean
 from shoplens.serve.schemas.behaviour import FunnelOut, LiveOut, PathsOut, RetentionOut, SessionsOut
 
@@ -30,7 +30,7 @@ def events_funnel(wh: WarehouseDep, key: Analyst,
     """Ordered funnel: users at each step within the window of step 1, conversion, drop-off, optional breakdown."""
     from shoplens.behaviour.funnels import funnel
 
-    return clean(funnel(wh, steps, window=window, by=by, start=start, end=end).to_dict())
+    return computed_now(clean(funnel(wh, steps, window=window, by=by, start=start, end=end).to_dict()))
 
 
 @router.get("/retention", response_model=RetentionOut)
@@ -40,8 +40,8 @@ def events_retention(wh: WarehouseDep, key: Analyst, start_event: Text = "any", 
     """Cohort retention: users by the week of their first start event, and the share back in each later week."""
     from shoplens.behaviour.retention import retention
 
-    return clean(retention(wh, start_event=start_event or "any", return_event=return_event or "any", period=period,
-                           periods=periods, start=start, end=end).to_dict())
+    return computed_now(clean(retention(wh, start_event=start_event or "any", return_event=return_event or "any",
+                                        period=period, periods=periods, start=start, end=end).to_dict()))
 
 
 @router.get("/paths", response_model=PathsOut)
@@ -51,7 +51,8 @@ def events_paths(wh: WarehouseDep, key: Analyst, after: Annotated[str, Query(min
     """Top paths: the most common next events in the same session after each user's first ``after`` event."""
     from shoplens.behaviour.paths import top_paths
 
-    return clean(top_paths(wh, after, steps=steps, limit=limit, collapse=collapse, gap=gap, start=start, end=end).to_dict())
+    return computed_now(clean(top_paths(wh, after, steps=steps, limit=limit, collapse=collapse, gap=gap, start=start,
+                                        end=end).to_dict()))
 
 
 @router.get("/sessions", response_model=SessionsOut)
@@ -60,7 +61,7 @@ def events_sessions(wh: WarehouseDep, key: Analyst, gap: Gap = "30m", by: By = N
     """Sessions (30 minutes of inactivity end one): count, length, events per session, bounce rate."""
     from shoplens.behaviour.sessions import sessions
 
-    return clean(sessions(wh, gap=gap, by=by, start=start, end=end).to_dict())
+    return computed_now(clean(sessions(wh, gap=gap, by=by, start=start, end=end).to_dict()))
 
 
 @router.get("/live", response_model=LiveOut)
@@ -70,4 +71,4 @@ def events_live(wh: WarehouseDep, key: Analyst,
     """Events and active users in the last 5 minutes, hour and day, by event type (zeros without events)."""
     from shoplens.behaviour.live import live_counters
 
-    return clean(live_counters(wh, now=now))
+    return computed_now(clean(live_counters(wh, now=now)))

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import Path, Query, Request
 
 from shoplens.serve.deps import Admin, Analyst, Viewer, WarehouseDep, audit_customers
-from shoplens.serve.routes import ResourceRouter
+from shoplens.serve.routes import ResourceRouter, computed_now
 from shoplens.serve.schemas import Page, PageQuery, clean, page
 from shoplens.serve.schemas.campaigns import (
     AsOfQuery,
@@ -113,4 +113,4 @@ def campaign_report(name: Name, wh: WarehouseDep, key: Viewer, query: Annotated[
     from shoplens.campaigns.report import campaign_report as report
 
     with _lock:
-        return clean(report(wh, name, as_of=_iso(query.as_of), attribution=query.attribution))
+        return computed_now(clean(report(wh, name, as_of=_iso(query.as_of), attribution=query.attribution)))

@@ -27,10 +27,14 @@ SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript", "swagger-ui.css": "
 def _asset(name: str) -> bytes:
     if name == "plotly.min.js":
         return Path(str(resources.files("plotly") / "package_data" / "plotly.min.js")).read_bytes()
-    if name == "labels.js":  # the column headers of shoplens.formatting, shared with the report
-        from shoplens.formatting import dashboard_labels_js
+    if name == "labels.js":  # the column headers of shoplens.formatting, shared with the report, and the
+        import json  # metric definitions of shoplens.metrics (the tooltips)
 
-        return dashboard_labels_js().encode()
+        from shoplens.formatting import LANGS, dashboard_labels_js
+        from shoplens.metrics import metric_tooltips
+
+        tips = json.dumps({lang: metric_tooltips(lang) for lang in LANGS}, ensure_ascii=False)
+        return (dashboard_labels_js() + f"window.SHOPLENS_METRICS = {tips};\n").encode()
     if name in SWAGGER_ASSETS:
         return (resources.files("swagger_ui") / "static" / name).read_bytes()
     return (resources.files("shoplens.serve") / "dashboard" / name).read_bytes()

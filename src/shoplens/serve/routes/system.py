@@ -13,7 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from shoplens import __version__
 from shoplens.serve.deps import Admin, Viewer, WarehouseDep, authenticate, bearer
 from shoplens.serve.keys import role_at_least
-from shoplens.serve.routes import ResourceRouter
+from shoplens.serve.routes import ResourceRouter, computed_now
 from shoplens.serve.schemas import Page, clean, error_responses, page, records
 from shoplens.serve.schemas.system import AuditEntry, AuditQuery, Health, OverviewOut, QualityOut, StatusOut, SummaryOut
 
@@ -48,7 +48,7 @@ def overview(wh: WarehouseDep, key: Viewer) -> dict:
     """Shop KPIs, revenue by month, top categories and products."""
     from shoplens.insights.overview import overview as shop_overview
 
-    return clean(shop_overview(wh))
+    return computed_now(clean(shop_overview(wh)))
 
 
 @router.get("/summary", response_model=SummaryOut, tags=["insights"])
@@ -58,7 +58,7 @@ def summary(wh: WarehouseDep, key: Viewer, lang: Annotated[str, Query(pattern="^
     (the dashboard's home page; ``shoplens summary`` prints the same)."""
     from shoplens.insights.summary import shop_summary
 
-    return clean(shop_summary(wh, days=days, lang=lang).to_dict())
+    return computed_now(clean(shop_summary(wh, days=days, lang=lang).to_dict()))
 
 
 @router.get("/quality", response_model=QualityOut, tags=["insights"])
@@ -67,8 +67,8 @@ def quality(wh: WarehouseDep, key: Viewer) -> dict:
     from shoplens.insights.quality import ingest_runs, quarantine_by_table, quarantine_reasons
     from shoplens.monitor.drift import latest_drift
 
-    return clean({"quarantine_by_table": quarantine_by_table(wh), "quarantine_reasons": quarantine_reasons(wh),
-                  "ingest_runs": ingest_runs(wh), "drift": latest_drift(wh)})
+    return computed_now(clean({"quarantine_by_table": quarantine_by_table(wh), "quarantine_reasons": quarantine_reasons(wh),
+                               "ingest_runs": ingest_runs(wh), "drift": latest_drift(wh)}))
 
 
 @router.get("/audit", response_model=Page[AuditEntry])

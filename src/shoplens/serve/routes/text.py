@@ -143,6 +143,9 @@ def review_insights(wh: WarehouseDep, key: Viewer, query: Annotated[InsightsQuer
         emerging: Any = found[found["significant"]]
     except InsufficientDataError:  # too little history to compare two periods
         emerging = []
-    return clean({"computed_at": wh.computed_at(REVIEWS_TABLE), "sentiment_by_month": trend, "aspects": aspects,
-                  "complaints": complaints.drop(columns=["product_id"]),
+    from shoplens.insights.products import demo_review_links
+
+    return clean({"computed_at": wh.computed_at(REVIEWS_TABLE), "demo_links": demo_review_links(wh),
+                  "sentiment_by_month": trend, "aspects": aspects,
+                  "complaints": complaints,
                   "emerging": emerging})

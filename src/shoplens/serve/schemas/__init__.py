@@ -31,6 +31,8 @@ Number = Annotated[float | int, WithJsonSchema({"type": "number"})]
 # Times are ISO 8601 text as the capability wrote them (UTC, no offset); kept as text so that the
 # answer is exactly what the capability wrote, never re-formatted.
 Time = Annotated[str, Field(description="ISO 8601 time (UTC)")]
+# the time an answer computed on request was computed (shoplens.serve.routes.computed_now)
+COMPUTED_ON_REQUEST = "computed on request, at this time (UTC)"
 
 
 class ApiModel(BaseModel):

@@ -29,8 +29,12 @@ class AlertOut(Row):
     attempts: int | None = Field(None, description="webhook POSTs made")
     delivered_at: Time | None = None
     error: str | None = Field(None, description="the last delivery error")
+    kind_zh: str | None = Field(None, description="the kind in Chinese (`lang=zh`)")
+    severity_zh: str | None = Field(None, description="the severity in Chinese (`lang=zh`)")
+    delivery_zh: str | None = Field(None, description="the delivery state in Chinese (`lang=zh`)")
 
 
 class AlertsQuery(PageQuery):
     kind: Literal["emerging_complaint", "drift", "kpi_drop", "campaign_verdict"] | None = Field(
         None, description="only alerts of this rule")
+    lang: Literal["en", "zh"] = Field("en", description="language of titles and messages")

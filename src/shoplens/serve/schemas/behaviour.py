@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pydantic import ConfigDict, Field
 
-from shoplens.serve.schemas import ApiModel, Number, Time
+from shoplens.serve.schemas import COMPUTED_ON_REQUEST, ApiModel, Number, Time
 
 
 class _Ranged(ApiModel):
@@ -39,6 +39,7 @@ class FunnelOut(_Ranged):
     to: Time | None = Field(None, description="only events before this time")
     by: str | None = Field(None, description="the breakdown asked for (with breakdown)")
     breakdown: list[FunnelGroup] | None = Field(None, description="the funnel per value of `by`, most users first")
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 
 
 class Cohort(ApiModel):
@@ -54,6 +55,7 @@ class RetentionOut(ApiModel):
     period: str = Field(description="week or day")
     periods: int = Field(description="length of each cohort's lists")
     cohorts: list[Cohort]
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 
 
 class PathOut(ApiModel):
@@ -67,6 +69,7 @@ class PathsOut(ApiModel):
     steps: int
     users: int = Field(description="users with the anchor event")
     paths: list[PathOut]
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 
 
 class SessionSummary(ApiModel):
@@ -97,6 +100,7 @@ class SessionsOut(ApiModel):
     lengths: list[SessionLength]
     by: str | None = None
     breakdown: list[SessionGroup] | None = None
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 
 
 class LiveWindow(ApiModel):
@@ -113,3 +117,4 @@ class LiveOut(ApiModel):
     total_events: int
     last_event_at: Time | None = None
     windows: list[LiveWindow]
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)

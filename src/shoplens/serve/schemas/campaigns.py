@@ -16,7 +16,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from shoplens.serve.schemas import ApiModel, Number, Row, Time
+from shoplens.serve.schemas import COMPUTED_ON_REQUEST, ApiModel, Number, Row, Time
 
 CampaignName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 ArmName = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
@@ -263,4 +263,5 @@ class ReportOut(ApiModel):
                                                "demo's only)")
     offers_vs_control: list[ArmResult] | None = Field(
         None, description="bandit campaigns: the randomised effect of getting any offer against control")
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 

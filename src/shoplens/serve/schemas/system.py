@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shoplens.serve.schemas import ApiModel, Number, PageQuery, Row, Time
+from shoplens.serve.schemas import COMPUTED_ON_REQUEST, ApiModel, Number, PageQuery, Row, Time
 
 class Health(ApiModel):
     status: str = Field(description="always `ok` while the server answers")
@@ -111,6 +111,7 @@ class OverviewOut(ApiModel):
     revenue_by_month: list[MonthRevenue]
     top_categories: list[CategoryRevenue]
     top_products: list[ProductRevenue]
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 
 class QuarantineCount(Row):
     table: str | None = None
@@ -137,6 +138,7 @@ class QualityOut(ApiModel):
     quarantine_reasons: list[QuarantineReason]
     ingest_runs: list[IngestRun] = Field(description="the last 50 ingest runs, newest first")
     drift: Drift
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)
 
 class AuditEntry(Row):
     at: Time | None = None
@@ -198,3 +200,4 @@ class SummaryOut(ApiModel):
     why: list[SummaryCause]
     actions: list[SummaryAction]
     lines: list[str] = Field(description="the summary as `shoplens summary` prints it")
+    computed_at: Time | None = Field(None, description=COMPUTED_ON_REQUEST)

@@ -76,6 +76,7 @@ class AspectCount(Row):
 
 class Complaint(Row):
     aspect: str | None = None
+    product_id: str | None = Field(None, description="the product's id (its page: GET /products/{product_id})")
     product: str | None = None
     negative: int | None = None
     mentions: int | None = None
@@ -101,6 +102,8 @@ class Emerging(Row):
 
 class ReviewInsightsOut(ApiModel):
     computed_at: Time | None = Field(None, description="when the reviews were analysed")
+    demo_links: bool | None = Field(None, description="true: the bundled demo's reviews, real texts whose links to "
+                                    "customers and products were assigned by its build script (see its SOURCE.md)")
     sentiment_by_month: list[MonthSentiment]
     aspects: list[AspectCount]
     complaints: list[Complaint]
