@@ -440,6 +440,54 @@ def hu_liu_tuning_sentences(data: Path) -> tuple[list[str], list[str]]:
     return x, y
 
 
+# en (issue #20, part 3): negation scope marked (SentimentModel.negation_scope), and next to the clothing reviews
+# two kinds of short labelled text: the Hu & Liu tuning-half sentences and the VADER lexicon's words. Chosen in
+# scratch runs on the clothing validation split, the development sentences (tests/data/text/dev) and a by-product
+# split of the Hu & Liu tuning half (docs/text-models.md, Negation scope); never on the test sets.
+EN_NEGATION_SCOPE = True
+LEXICON_MIN_VALENCE = 1.0  # VADER words with |mean valence| >= this
+
+
+def vader_lexicon_texts(min_valence: float = LEXICON_MIN_VALENCE) -> tuple[list[str], list[str]]:
+    """Each word of the VADER lexicon (MIT licence, vaderSentiment package; C.J. Hutto 2014) with
+    |valence| >= ``min_valence`` as a one-word text with its sign, and "not <word>" with the opposite
+    sign, so the model knows opinion words that the clothing reviews rarely use ("junk", "letdown")."""
+    try:
+        import vaderSentiment
+    except ImportError:
+        sys.exit("the en sentiment model needs the VADER lexicon: pip install 'shoplens[bench]' (vaderSentiment)")
+    x: list[str] = []
+    y: list[str] = []
+    path = Path(vaderSentiment.__file__).parent / "vader_lexicon.txt"
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word, valence = line.split("\t")[:2]
+        v = float(valence)
+        if abs(v) >= min_valence and word.isalpha() and word.islower():
+            x += [word, f"not {word}"]
+            y += ["positive", "negative"] if v > 0 else ["negative", "positive"]
+    return x, y
+
+
+def en_sentiment_model() -> SentimentModel:
+    """The shipped en recipe: word 1-3 grams, contrast view, negation scope marked."""
+    return SentimentModel(en_classifier(), language="en", contrast_weight=CONTRAST_WEIGHT["en"],
+                          negation_scope=EN_NEGATION_SCOPE)
+
+
+def en_sentiment_training(data: Path) -> tuple[list[str], list[str], str]:
+    """(texts, labels, description) of the shipped en model: clothing train split (1-2 / 3 / 4-5 stars), the Hu &
+    Liu tuning-half sentences and the VADER lexicon texts."""
+    en_train, _ = load_en_clothing(data)
+    x, y = en_train["text"].tolist(), labels_from_ratings(en_train["Rating"].tolist())
+    if not EN_NEGATION_SCOPE:
+        return x, y, "en_womens_clothing_reviews train split (80 %, seed 42), 1-2/3/4-5 stars"
+    hx, hy = hu_liu_tuning_sentences(data)
+    lx, ly = vader_lexicon_texts()
+    return (x + hx + lx, y + hy + ly,
+            "en_womens_clothing_reviews train split (80 %, seed 42), 1-2/3/4-5 stars; Hu & Liu tuning-half sentences "
+            f"({len(hx)}); VADER lexicon words and their negations ({len(lx)})")
+
+
 def shift_sentiment_model(lang: str, kind: tuple[bool, bool, bool], weights: tuple) -> SentimentModel:
     """The sentiment model of ``lang`` with polarity shifters of clause-model ``kind`` (dual, Hu & Liu, small)."""
     dual, _, small = kind
@@ -521,13 +569,11 @@ def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
         print(f"category trained in {seconds['category']:.1f}s", flush=True)
 
     if "en_sentiment" in want:
-        en_train, _ = load_en_clothing(data)
+        en_x, en_y, en_data = en_sentiment_training(data)
         t = time.perf_counter()
-        clause_x, clause_y = hu_liu_tuning_sentences(data) if SHIFT_WEIGHTS["en"] and SHIFT_KIND["en"][1] else ([], [])
-        en = shift_sentiment_model("en", SHIFT_KIND["en"], SHIFT_WEIGHTS["en"]).fit(
-            en_train["text"].tolist(), labels_from_ratings(en_train["Rating"].tolist()), clause_x, clause_y)
+        en = en_sentiment_model().fit(en_x, en_y)
         seconds["en_sentiment"] = time.perf_counter() - t
-        en.save(OUT / MODEL_FILES["en_sentiment"], data="en_womens_clothing_reviews train split (80 %, seed 42), 1-2/3/4-5 stars")
+        en.save(OUT / MODEL_FILES["en_sentiment"], data=en_data)
         print(f"en sentiment trained in {seconds['en_sentiment']:.1f}s", flush=True)
 
     if "intent" in want:

@@ -205,3 +205,35 @@ def test_analyze_reads_aspect_clauses_with_the_clause_model_when_clause_weight_i
     assert off["sentiment"] == on["sentiment"] == "positive"  # the review's own reading is unchanged
     assert [a["aspect"] for a in on["aspects"]] == ["quality"]
     assert off["aspects"][0]["polarity"] != "negative" and on["aspects"][0]["polarity"] == "negative"
+
+
+from shoplens.text.sentiment import negation_scope  # noqa: E402
+
+
+@pytest.mark.parametrize("text, marked", [
+    ("The stitching isn't bad at all, it feels solid.", "the stitching isn't negbad negat negall, it feels solid."),
+    ("Not cheap, but worth every penny", "not negcheap, but worth every penny"),
+    ("No regrets and I love it", "no negregrets and i love it"),
+    ("It doesn’t feel flimsy", "it doesn't negfeel negflimsy"),
+    ("Shipping was fast", "shipping was fast"),
+])
+def test_negation_scope_marks_words_up_to_punctuation_or_a_conjunction(text: str, marked: str) -> None:
+    assert negation_scope(text) == marked
+
+
+def test_negation_scope_lets_the_model_learn_negated_words_apart() -> None:
+    texts = ["good", "great quality", "bad", "awful fit", "not good", "not great", "not bad", "not awful"] * 3
+    labels = [1, 1, 0, 0, 0, 0, 1, 1] * 3
+    clf = NgramClassifier(ngram_range=None, word_ngrams=(1, 1), min_df=1, C=10.0)
+    on = SentimentModel(clf, language="en", negation_scope=True).fit(texts, labels)
+    off = SentimentModel(clf, language="en").fit(texts, labels)
+    assert on.binary(["it is not bad", "it is bad", "good"]).tolist() == [1, 0, 1]
+    assert off.binary(["it is not bad"])[0] == 0  # without the scope "not" is a word of both classes and "bad" wins
+
+
+def test_shipped_en_model_reads_negated_opinions() -> None:
+    m = load_model("en_sentiment")
+    assert m.negation_scope
+    # written for this test, not in any evaluation set
+    assert m.binary(["Not disappointed in the least", "Never had a problem with it", "It's junk",
+                     "Not worth the money"]).tolist() == [1, 1, 0, 0]
