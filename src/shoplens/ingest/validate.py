@@ -99,6 +99,19 @@ def _text(x: str) -> str:
     return f"NULLIF(TRIM(CAST({x} AS VARCHAR)), '')"
 
 
+def _column_text(c: str) -> str:
+    """:func:`_text` of a column: trimmed only when it starts or ends with a space (TRIM
+    removes spaces only, on DuckDB and Spark alike), which most values do not; the test
+    costs half of TRIM on every value.
+
+    >>> import duckdb
+    >>> duckdb.sql(f"SELECT {_column_text('x')} FROM (VALUES (' a '), ('b'), ('  '), ('c ')) v(x)").fetchall()
+    [('a',), ('b',), (None,), ('c',)]
+    """
+    v = f"CAST({c} AS VARCHAR)"
+    return f"NULLIF(CASE WHEN {v} LIKE ' %' OR {v} LIKE '% ' THEN TRIM({v}) ELSE {v} END, '')"
+
+
 def parse_sql(col: Column, s: str, spec: ColumnSpec | None, source: SourceSpec) -> str:
     """SQL turning trimmed text ``s`` (NULL when empty) into the canonical type (NULL when unreadable)."""
     if col.type == "VARCHAR":
@@ -242,7 +255,7 @@ def plan_table(
             parsed.append(f"CAST(t.{t} AS {col.type}) AS {v}" if col.type == "DOUBLE" else
                           f"CAST(CASE WHEN t.{t} = round(t.{t}) THEN t.{t} END AS {col.type}) AS {v}")
         else:
-            texts.append(f"{_text('r.' + quote(c))} AS {t}")
+            texts.append(f"{_column_text('r.' + quote(c))} AS {t}")
             parsed.append(f"{parse_sql(col, 't.' + t, specs.get(c), source)} AS {v}")
         # a row of no units is kept when it states its amount or discount (schema: zero_allowed_with)
         stated = [f"p.{quote(o + '__v')} IS NOT NULL" for o in col.zero_allowed_with if o in provided]
