@@ -22,11 +22,19 @@ One orchestrator, written once against the engine protocol
 same SQL validates, checks references and classifies, so every message and check is the
 same on both. What differs per engine is a method of the engine: read a file
 (``read_file``), combine and materialise relations (``combine``, ``materialise``,
-``set_reasons``), run the DuckDB-written privacy stage on staged rows (``on_duckdb``),
-write a table's next version (``write_first_version`` / ``write_changes``, swapped in by
-``publish``) and write the quarantine (``write_quarantine``). Sources are pluggable
+``set_reasons``), find the run's repeated keys (``repeated_keys``), run the
+DuckDB-written privacy stage on staged rows (``on_duckdb``), write a table's next version
+(``write_first_version`` / ``write_changes``, swapped in by ``publish``) and write the
+quarantine (``write_quarantine``). Sources are pluggable
 (:class:`shoplens.ingest.sources.Source`); the relations passed between the steps are
 typed (:class:`shoplens.store.staging.Relation`).
+
+One pass: when the mapping produces one table, a CSV file is read by the statement that
+validates it (on DuckDB the staged file is a view over the reader, numbered in the
+reader's row order), so the rows are parsed, checked and staged in one scan with no raw
+copy; references, repeated keys and the accounting then read the one staged table. A file
+whose reading was not clean (a line the reader rejected) is staged again whole and
+validated again, which reports each problem as before.
 """
 
 from __future__ import annotations

@@ -265,11 +265,13 @@ def plan_table(
     col_case = "CASE " + " ".join(f"WHEN {cond} THEN {lit(c)}" for cond, c, _ in conds) + " END" if conds else "NULL"
     reason_case = "CASE " + " ".join(f"WHEN {cond} THEN {reason}" for cond, _, reason in conds) + " END" if conds else "NULL"
     out_cols = ", ".join(f"p.{quote(c + '__v')} AS {quote(c)}" for c in provided)
+    # the reason is worded only for rows that have one (most rows: one pass over the checks)
     validated_sql = (
-        f"SELECT {out_cols}, p.__file, p.__line, p.__seq, "
-        f"CAST({col_case} AS VARCHAR) AS __column, CAST({reason_case} AS VARCHAR) AS __reason "
-        f"FROM (SELECT t.*, {', '.join(parsed)} FROM "
-        f"(SELECT r.__file, r.__line, r.__seq, {', '.join(texts)} FROM ({raw_select}) r) t) p"
+        f"SELECT {out_cols}, p.__file, p.__line, p.__seq, p.__column, "
+        f"CAST(CASE WHEN p.__column IS NOT NULL THEN {reason_case} END AS VARCHAR) AS __reason "
+        f"FROM (SELECT p.*, CAST({col_case} AS VARCHAR) AS __column FROM "
+        f"(SELECT t.*, {', '.join(parsed)} FROM "
+        f"(SELECT r.__file, r.__line, r.__seq, {', '.join(texts)} FROM ({raw_select}) r) t) p) p"
     )
     return Plan(table=table, provided=provided, generated=generated, raw_select=raw_select, validated_sql=validated_sql,
                 key_exprs=key_exprs if grouped else [])

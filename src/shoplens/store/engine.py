@@ -272,12 +272,13 @@ class DuckDBEngine:
         label = "'" + req.label.replace("'", "''") + "'"
         base, first = seq_base(req.index), req.first_line
         n = "__line_in_file"
+        # the label as a one-value ENUM: one byte a row wherever rows are staged, not a copy of the path
         self.con.execute(
-            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * EXCLUDE ({n}), {label} AS __file, "
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * EXCLUDE ({n}), CAST({label} AS ENUM({label})) AS __file, "
             f"{n} + {first - 1} AS __line, {n} + {first - 1 + base} AS __seq "
             f"FROM (SELECT *, row_number() OVER () AS {n} FROM read_csv({path}, {opts}))")
         self._types[name] = {**{c: "DOUBLE" if c in typed else "VARCHAR" for c in header},
-                             "__file": "VARCHAR", "__line": "BIGINT", "__seq": "BIGINT"}
+                             "__file": f"ENUM({label})", "__line": "BIGINT", "__seq": "BIGINT"}
         self._one_pass[name] = f"{raw}_rej"
         return FileRows(Relation(name, (*header, *ROW_COLUMNS)), None, header, [])
 
