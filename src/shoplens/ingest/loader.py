@@ -22,11 +22,19 @@ One orchestrator, written once against the engine protocol
 same SQL validates, checks references and classifies, so every message and check is the
 same on both. What differs per engine is a method of the engine: read a file
 (``read_file``), combine and materialise relations (``combine``, ``materialise``,
-``set_reasons``), run the DuckDB-written privacy stage on staged rows (``on_duckdb``),
-write a table's next version (``write_first_version`` / ``write_changes``, swapped in by
-``publish``) and write the quarantine (``write_quarantine``). Sources are pluggable
+``set_reasons``), find the run's repeated keys (``repeated_keys``), run the
+DuckDB-written privacy stage on staged rows (``on_duckdb``), write a table's next version
+(``write_first_version`` / ``write_changes``, swapped in by ``publish``) and write the
+quarantine (``write_quarantine``). Sources are pluggable
 (:class:`shoplens.ingest.sources.Source`); the relations passed between the steps are
 typed (:class:`shoplens.store.staging.Relation`).
+
+One pass: when the mapping produces one table, a CSV file is read by the statement that
+validates it (on DuckDB the staged file is a view over the reader, numbered in the
+reader's row order), so the rows are parsed, checked and staged in one scan with no raw
+copy; references, repeated keys and the accounting then read the one staged table. A file
+whose reading was not clean (a line the reader rejected) is staged again whole and
+validated again, which reports each problem as before.
 """
 
 from __future__ import annotations
@@ -36,7 +44,7 @@ import shutil
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, Literal
@@ -210,20 +218,18 @@ def ingest(
     started = time.perf_counter()
     private_dir(warehouse.tmp_dir)
     run_id = uuid.uuid4().hex[:12]
+    # one pass (a mapping of one table): each CSV file is read by the statement that
+    # validates it; derived tables read the source again, so theirs is staged first
     options = StageOptions(tmp_dir=warehouse.tmp_dir, encoding=encoding or m.source.encoding,
-                           delimiter=m.source.delimiter, numeric_columns=lambda header: _numeric_columns(m, header))
+                           delimiter=m.source.delimiter, numeric_columns=lambda header: _numeric_columns(m, header),
+                           one_pass=not m.derived)
     try:
-        # Staging creates temporary relations only, outside the transaction (on DuckDB
-        # their row ids, the source line numbers, then start at 0).
-        staged: list[StagedFile] = []
-        for i, item in enumerate(files):
-            source = item if isinstance(item, Source) else open_source(item, fmt=m.source.format)
-            step(f"reading {source.name}", i / max(len(files), 1) * 0.5)
-            staged.append(source.stage(engine, f"__src_{i}", i, options))
+        # Staging and validation create temporary relations only, outside the transaction
+        # (on DuckDB the row ids of a staged file, its line numbers, then start at 0).
+        staged, src, validated = _stage_and_validate(engine, m, files, options, max_future_days, step)
         hooks = privacy_stage(warehouse, settings, privacy, before_write)  # once the files could be read
-        src = engine.combine("__src", [s.relation for s in staged])
         with warehouse.transaction() as con:
-            result = _run(engine, con, m, src, staged, run_id, strict, max_future_days, step, hooks)
+            result = _run(engine, con, m, validated, staged, run_id, strict, step, hooks)
             state = claim(con, warehouse, engine.name, keep_copy=mirror)
             if not mirror and state.copy is not None:
                 drop_duckdb_copy(con)  # a copy of Spark's tables would be stale: it must not read as data
@@ -318,21 +324,53 @@ class StagedTable:
         return self.plan.table.name
 
 
-def _run(
-    engine: Engine,
-    con: duckdb.DuckDBPyConnection,
-    m: Mapping,
-    src: Relation,
-    staged: list[StagedFile],
-    run_id: str,
-    strict: bool,
-    max_future_days: int,
-    step: Progress,
-    before_write: Sequence[BeforeWrite] = (),
-) -> IngestResult:
-    """Validate, protect, check, classify and write one run's staged rows (inside the
-    caller's DuckDB transaction; on Spark the tables' next versions are staged here and
-    swapped in by the caller)."""
+@dataclass
+class Validated:
+    """A run's validated rows: ``tables`` per canonical table, over the source ``src``
+    (the relation the quarantine takes raw rows from) with its ``columns``."""
+
+    src: Relation
+    columns: list[str]
+    tables: dict[str, StagedTable]
+    attributes: AttributePlan
+
+
+def _stage_sources(engine: Engine, m: Mapping, files: Sequence[str | Path | Source], options: StageOptions,
+                   step: Progress) -> tuple[list[StagedFile], Relation]:
+    staged: list[StagedFile] = []
+    for i, item in enumerate(files):
+        source = item if isinstance(item, Source) else open_source(item, fmt=m.source.format)
+        step(f"reading {source.name}", i / max(len(files), 1) * 0.5)
+        staged.append(source.stage(engine, f"__src_{i}", i, options))
+    return staged, engine.combine("__src", [s.relation for s in staged])
+
+
+def _stage_and_validate(engine: Engine, m: Mapping, files: Sequence[str | Path | Source], options: StageOptions,
+                        max_future_days: int, step: Progress) -> tuple[list[StagedFile], Relation, Validated]:
+    """Stage the sources and validate their rows.
+
+    With ``options.one_pass`` the engine may read a file in the statement that validates
+    it. When that read was not clean (a line the reader rejected, which shifts the line
+    numbers after it, or an error while reading), the files are staged again whole and
+    validated again: that path finds and reports every problem of the file as before.
+    """
+    staged, src = _stage_sources(engine, m, files, options, step)
+    if any(s.rows is None for s in staged):  # some file is read by the validation itself
+        try:
+            validated = _validate(engine, m, src, staged, max_future_days, step)
+            if engine.reads_complete():
+                return staged, src, validated
+        except (duckdb.Error, MappingError):
+            engine.reads_complete()  # forget the reads; staging again says what went wrong
+        engine.set_time_zone("UTC")
+        options = replace(options, one_pass=False)
+        staged, src = _stage_sources(engine, m, files, options, step)
+    return staged, src, _validate(engine, m, src, staged, max_future_days, step)
+
+
+def _validate(engine: Engine, m: Mapping, src: Relation, staged: list[StagedFile], max_future_days: int,
+              step: Progress) -> Validated:
+    """The validated rows of every table the mapping produces."""
     step("validating", 0.55)
     columns: list[str] = []
     for s in staged:
@@ -352,14 +390,32 @@ def _run(
         for c in TABLES[m.primary].columns
         if c.name not in m.tables[m.primary] and c.name in by_norm
     }
-    primary = m.primary
     # naive source timestamps are read in the source's zone (Spark resolves the zone when
     # a query is analysed, so each validated table is materialised before resetting)
     engine.set_time_zone(m.source.timezone)
     tables = _validate_all(engine, m, src, columns, files_label, max_future_days, direct_types)
     engine.set_time_zone("UTC")
-    attributes = _stage_attributes(engine, m, columns, tables, files_label, max_future_days)
+    attributes = _stage_attributes(engine, m, src, columns, tables, files_label, max_future_days)
+    return Validated(src, columns, tables, attributes)
 
+
+def _run(
+    engine: Engine,
+    con: duckdb.DuckDBPyConnection,
+    m: Mapping,
+    validated: Validated,
+    staged: list[StagedFile],
+    run_id: str,
+    strict: bool,
+    step: Progress,
+    before_write: Sequence[BeforeWrite] = (),
+) -> IngestResult:
+    """Protect, check, classify and write one run's validated rows (inside the caller's
+    DuckDB transaction; on Spark the tables' next versions are staged here and swapped in
+    by the caller)."""
+    src, columns, tables, attributes = validated.src, validated.columns, validated.tables, validated.attributes
+    files_label = ", ".join(s.label for s in staged)
+    primary = m.primary
     derived = [t for t in tables if t != primary]  # the mapping's further tables, then customer attributes
     order = derived + [primary]
     # hooks (privacy) run before reference checks: pseudonymised ids must meet pseudonymised parents
@@ -439,14 +495,15 @@ def _unused_columns(columns: list[str], tables: dict[str, StagedTable]) -> list[
     return [c for c in columns if quote(c) not in used and not re.search(r"\b" + re.escape(c) + r"\b", used)]
 
 
-def _stage_attributes(engine: Engine, m: Mapping, columns: list[str], tables: dict[str, StagedTable],
+def _stage_attributes(engine: Engine, m: Mapping, src: Relation, columns: list[str], tables: dict[str, StagedTable],
                       files_label: str, max_future_days: int) -> AttributePlan:
     """For a customers source: stage the columns no canonical column takes as ``customer_attributes``
     (one validated row per customer and non-empty value, see :mod:`shoplens.ingest.attributes`), from
     the source rows that passed the customers table's checks. Returns what was kept and refused."""
     if m.primary != "customers" or m.attributes is False:
         return AttributePlan()
-    ok = "__src_ok"  # made by _validate_all
+    ok = "__src_ok"  # the source rows that passed the customers table's checks
+    engine.create_view(ok, source_ok_sql(src, tables[m.primary].relation))
     wanted = candidate_columns(m.attributes, _unused_columns(columns, tables), columns, files_label)
     plan = plan_attributes(engine, ok, wanted, files_label)
     if not plan.columns:
@@ -500,6 +557,8 @@ def _validate_all(
         TABLES[primary], m.tables[primary], columns, m.source, source_view=src.name, files=files_label,
         grouped=False, max_future_days=max_future_days, source_types=source_types,
     ))}
+    if not m.derived:
+        return out
     # derived tables see only source rows that passed the primary's row checks
     ok = Relation("__src_ok", src.columns)
     engine.create_view(ok.name, source_ok_sql(src, out[primary].relation))
@@ -592,12 +651,6 @@ def line_numbers_sql(cols: Sequence[str], valid: Relation | str) -> str:
         f"SELECT {keep}, row_number() OVER (PARTITION BY order_id ORDER BY __seq) AS line_number FROM "
         f"(SELECT *, row_number() OVER (PARTITION BY {part} ORDER BY __seq) AS __n FROM {valid}) WHERE __n = 1"
     )
-
-
-def repeated_keys_sql(keys: Sequence[str], valid: Relation | str) -> str:
-    """Keys that occur more than once among this run's valid rows."""
-    qkeys = ", ".join(quote(k) for k in keys)
-    return f"SELECT {qkeys} FROM {valid} GROUP BY {qkeys} HAVING count(*) > 1"
 
 
 def classify_sql(name: str, keys: Sequence[str], cols: Sequence[str], valid: Relation | str, target_empty: bool,
@@ -707,8 +760,7 @@ def _upsert(engine: Engine, staged: StagedTable) -> tuple[Counts, dict[str, Mone
         cols = cols + plan.generated
         valid = numbered
     valid, cols = with_missing_keys(t, valid, cols)
-    repeated = Relation("__dk", tuple(keys))
-    engine.materialise(repeated.name, repeated_keys_sql(keys, valid))
+    repeated = engine.repeated_keys("__dk", keys, valid)
     n_repeated = engine.count(f"SELECT * FROM {repeated}")
     target_empty = not engine.has_rows(name)
     if target_empty and not n_repeated:

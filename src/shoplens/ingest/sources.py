@@ -43,12 +43,13 @@ SNIFF_BYTES = 1 << 20
 class StagedFile:
     """One source staged on the run's engine: ``relation`` holds all its columns plus
     ``__file``, ``__line`` and ``__seq``; ``rows`` counts every data line (rejects
-    included); ``rejects``: lines the reader could not split; ``label``: the source as
-    recorded in ``__file``, the quarantine and the run log."""
+    included; None: not counted, the file is read in one pass with its validation);
+    ``rejects``: lines the reader could not split; ``label``: the source as recorded in
+    ``__file``, the quarantine and the run log."""
 
     label: str
     relation: Relation
-    rows: int
+    rows: int | None
     columns: list[str]
     rejects: list[Reject] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -58,12 +59,15 @@ class StagedFile:
 class StageOptions:
     """How a run stages its sources: ``encoding`` (None: detect), ``delimiter`` (None:
     detect), where transcoded copies go (``tmp_dir``), and ``numeric_columns``: CSV header
-    -> the columns that feed a numeric canonical column directly (read as numbers)."""
+    -> the columns that feed a numeric canonical column directly (read as numbers);
+    ``one_pass``: CSV files may be read by the statement that validates them (see
+    :class:`~shoplens.store.staging.FileRead`)."""
 
     tmp_dir: Path
     encoding: str | None = None
     delimiter: str | None = None
     numeric_columns: Callable[[list[str]], list[str]] | None = None
+    one_pass: bool = False
 
 
 class Source(ABC):
@@ -155,7 +159,8 @@ class CsvSource(FileSource):
         delimiter = self.delimiter or options.delimiter
         if not delimiter and self.path.name.lower().removesuffix(".gz").endswith((".tsv", ".tab")):
             delimiter = "\t"
-        return FileRead(src, self.label, "csv", index, delimiter=delimiter, typed=options.numeric_columns)
+        return FileRead(src, self.label, "csv", index, delimiter=delimiter, typed=options.numeric_columns,
+                        one_pass=options.one_pass)
 
 
 class JsonLinesSource(FileSource):

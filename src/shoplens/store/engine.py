@@ -40,7 +40,7 @@ from shoplens.errors import ConfigError, SparkUnavailableError, UnknownTableErro
 from shoplens.schema import TABLES, Table, quote_identifier
 from shoplens.store.staging import (
     ROW_COLUMNS, UNQUOTED, UNSPLITTABLE, FileRead, FileRows, ReadError, Reject, Relation, first_line, key_match,
-    not_a_number, quote, seq_base, too_few_fields, too_many_fields,
+    not_a_number, quote, repeated_keys_sql, seq_base, too_few_fields, too_many_fields,
 )
 
 if TYPE_CHECKING:  # pyspark is an optional extra, imported lazily
@@ -95,11 +95,19 @@ class Engine(Protocol):
     def combine(self, name: str, parts: list[Relation]) -> Relation:
         """One relation over several staged files (columns matched by name)."""
 
+    def reads_complete(self) -> bool:
+        """After the first statement that scanned the files read in one pass
+        (``FileRead.one_pass``): whether each was read whole (no line rejected). False: the
+        caller stages them again without ``one_pass``, which reports what went wrong."""
+
     def on_duckdb(self, rel: Relation) -> Any:
         """Context manager: (DuckDB connection, relation) for steps written against DuckDB."""
 
     def set_reasons(self, rel: Relation, bad_sql: str, column: str) -> Relation:
         """Mark the rows ``bad_sql`` names as quarantined; returns the relation to read next."""
+
+    def repeated_keys(self, name: str, keys: list[str], valid: Relation | str) -> Relation:
+        """Keep as ``name`` the keys that occur more than once among the rows of ``valid``."""
 
     def write_first_version(self, table: Table, rows_sql: str) -> None:
         """Write the rows of ``rows_sql`` as the next version of the empty ``table``."""
@@ -127,6 +135,10 @@ class DuckDBEngine:
 
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
+        # column types of the run's relations that are views over a reader (a DESCRIBE
+        # would bind the reader again, which sniffs the file) and the rejects table of each
+        self._types: dict[str, dict[str, str]] = {}
+        self._one_pass: dict[str, str] = {}
 
     @property
     def con(self) -> Any:
@@ -139,9 +151,11 @@ class DuckDBEngine:
         self.con.execute(sql)
 
     def materialise(self, name: str, sql: str) -> None:
+        self._types.pop(name, None)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {name} AS {sql}")
 
     def create_view(self, name: str, sql: str) -> None:
+        self._types.pop(name, None)
         self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {sql}")
 
     def count(self, sql: str) -> int:
@@ -165,6 +179,8 @@ class DuckDBEngine:
 
     def column_types(self, rel: Relation | str) -> dict[str, str]:
         """Column -> DuckDB type of a relation."""
+        if str(rel) in self._types:
+            return dict(self._types[str(rel)])
         return {name: typ for name, typ, *_ in self.con.execute(f"DESCRIBE {rel}").fetchall()}
 
     # -- ingest steps (one orchestrator, shoplens.ingest.loader, drives them on either engine)
@@ -179,6 +195,14 @@ class DuckDBEngine:
         raw = f"{name}_read"
         path = "'" + str(req.path).replace("'", "''") + "'"
         rejects: list[Reject] = []
+        self._types.pop(name, None)
+        self._one_pass.pop(name, None)
+        self._drop_temp(name)  # staged again after a one-pass read: a view then, a table now
+        if req.one_pass and req.fmt == "csv":
+            try:
+                return self._view_csv(name, path, req)
+            except duckdb.Error as exc:
+                raise _read_error(exc) from None
         try:
             if req.fmt == "parquet":
                 self.con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_parquet({path})")
@@ -216,16 +240,62 @@ class DuckDBEngine:
                 f"rowid + {first} AS __line, rowid + {first} + {base} AS __seq FROM {raw}")
         return FileRows(Relation(name, (*columns, *ROW_COLUMNS)), rows + len(rejects), columns, rejects)
 
-    def _read_csv(self, raw: str, path: str, req: FileRead) -> list[Reject]:
+    def _drop_temp(self, name: str) -> None:
+        for (kind,) in self.con.execute(
+            "SELECT table_type FROM information_schema.tables WHERE table_catalog = 'temp' AND table_name = ?", [name]
+        ).fetchall():
+            self.con.execute(f"DROP {'VIEW' if kind == 'VIEW' else 'TABLE'} IF EXISTS temp.{quote(name)}")
+
+    def _csv_options(self, raw: str, path: str, req: FileRead) -> tuple[str, list[str], list[str]]:
+        """read_csv options for ``req`` (rejects kept in ``{raw}_rej``), the header and the
+        columns read as numbers (the header is read only when those are asked for)."""
         opts = f"all_varchar=true, header=true, store_rejects=true, rejects_table='{raw}_rej', rejects_scan='{raw}_scan'"
         delim = ", delim='" + req.delimiter.replace("'", "''") + "'" if req.delimiter else ""
         opts += delim
-        if req.typed is not None:
+        header: list[str] = []
+        typed: list[str] = []
+        if req.typed is not None or req.one_pass:
             header = [r[0] for r in self.con.execute(
                 f"DESCRIBE SELECT * FROM read_csv({path}, all_varchar=true, header=true{delim})").fetchall()]
-            typed = req.typed(header)
+            typed = req.typed(header) if req.typed is not None else []
             if typed:
                 opts += ", types={" + ", ".join("'" + c.replace("'", "''") + "': 'DOUBLE'" for c in typed) + "}"
+        return opts, header, typed
+
+    def _view_csv(self, name: str, path: str, req: FileRead) -> FileRows:
+        """One-pass read: ``name`` is a view over the reader that numbers the lines as it
+        reads them (a streaming ``row_number() OVER ()`` follows the file's order), so the
+        first statement that uses it reads the file; nothing is materialised here. The rows
+        and the rejects are known after that statement (:meth:`reads_complete`)."""
+        raw = f"{name}_read"
+        opts, header, typed = self._csv_options(raw, path, req)
+        label = "'" + req.label.replace("'", "''") + "'"
+        base, first = seq_base(req.index), req.first_line
+        n = "__line_in_file"
+        # the label as a one-value ENUM: one byte a row wherever rows are staged, not a copy of the path
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW {name} AS SELECT * EXCLUDE ({n}), CAST({label} AS ENUM({label})) AS __file, "
+            f"{n} + {first - 1} AS __line, {n} + {first - 1 + base} AS __seq "
+            f"FROM (SELECT *, row_number() OVER () AS {n} FROM read_csv({path}, {opts}))")
+        self._types[name] = {**{c: "DOUBLE" if c in typed else "VARCHAR" for c in header},
+                             "__file": f"ENUM({label})", "__line": "BIGINT", "__seq": "BIGINT"}
+        self._one_pass[name] = f"{raw}_rej"
+        return FileRows(Relation(name, (*header, *ROW_COLUMNS)), None, header, [])
+
+    def reads_complete(self) -> bool:
+        """Whether every file read in one pass since the last call was read whole: no line
+        rejected (a rejected line shifts the numbers of the lines after it)."""
+        pending, self._one_pass = self._one_pass, {}
+        for rej in pending.values():
+            try:
+                if self.con.execute(f"SELECT count(*) FROM {rej}").fetchall()[0][0]:
+                    return False
+            except duckdb.CatalogException:  # never scanned
+                return False
+        return True
+
+    def _read_csv(self, raw: str, path: str, req: FileRead) -> list[Reject]:
+        opts, _, _ = self._csv_options(raw, path, req)
         self.con.execute(f"CREATE OR REPLACE TEMP TABLE {raw} AS SELECT * FROM read_csv({path}, {opts})")
         found = self.con.execute(
             f"SELECT line, column_name, error_type, error_message FROM {raw}_rej ORDER BY line").fetchall()
@@ -243,9 +313,11 @@ class DuckDBEngine:
         return rejects
 
     def combine(self, name: str, parts: list[Relation]) -> Relation:
-        """One relation over the staged files of a run (columns matched by name)."""
-        self.con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS "
-                         + " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts))
+        """One relation over the staged files of a run (columns matched by name); one file
+        is its own relation."""
+        if len(parts) == 1:
+            return Relation(parts[0].name, tuple(self.column_types(parts[0])))
+        self.create_view(name, " UNION ALL BY NAME ".join(f"SELECT * FROM {p}" for p in parts))
         return Relation(name, tuple(self.column_types(name)))
 
     @contextmanager
@@ -261,6 +333,33 @@ class DuckDBEngine:
         self.con.execute(f"UPDATE {rel} SET __reason = b.reason, __column = '{column}' "
                          f"FROM __bad b WHERE {rel}.__seq = b.__seq")
         return rel
+
+    def repeated_keys(self, name: str, keys: list[str], valid: Relation | str) -> Relation:
+        """Keep as ``name`` the keys that occur more than once among the rows of ``valid``.
+
+        Most keys occur once, and grouping millions of distinct keys is the costly part: the
+        keys' 64-bit hashes are sorted instead (NumPy, 8 bytes a row), and only rows whose
+        hash repeats (a repeated key, or the rare collision) are grouped by their keys.
+        """
+        import numpy as np
+        import pyarrow as pa
+
+        qkeys = ", ".join(quote(k) for k in keys)
+        hashes = self.con.execute(f"SELECT hash({qkeys}) AS h FROM {valid}").fetchnumpy()["h"]
+        hashes = np.asarray(hashes, dtype=np.uint64)
+        hashes.sort()
+        again = np.unique(hashes[1:][hashes[1:] == hashes[:-1]])
+        del hashes
+        if not len(again):
+            self.materialise(name, f"SELECT {qkeys} FROM {valid} WHERE FALSE")
+            return Relation(name, tuple(keys))
+        self.con.register(f"{name}_hashes", pa.table({"h": again}))
+        try:
+            self.materialise(name, repeated_keys_sql(
+                keys, f"(SELECT {qkeys} FROM {valid} WHERE hash({qkeys}) IN (SELECT h FROM {name}_hashes))"))
+        finally:
+            self.con.unregister(f"{name}_hashes")
+        return Relation(name, tuple(keys))
 
     def write_first_version(self, table: Table, rows_sql: str) -> None:
         """Write the rows of ``rows_sql`` into the empty table ``table`` (in the caller's transaction)."""
@@ -293,6 +392,8 @@ class DuckDBEngine:
 
     def end_run(self) -> None:
         """Drop the run's temporary relations; timestamps read in UTC again."""
+        self._types.clear()
+        self._one_pass.clear()
         try:
             self.con.execute("SET TimeZone = 'UTC'")
             for (name, kind) in self.con.execute(
@@ -777,6 +878,10 @@ class SparkEngine:
         rows = frame.count() + len(rejects)
         return FileRows(Relation(name, (*columns, *ROW_COLUMNS)), rows, columns, rejects)
 
+    def reads_complete(self) -> bool:
+        """Always True: Spark reads every file whole when it is staged (``one_pass`` is ignored)."""
+        return True
+
     def combine(self, name: str, parts: list[Relation]) -> Relation:
         """One relation over the staged files of a run (columns matched by name),
         materialised as Parquet so that later steps never read the files again."""
@@ -818,6 +923,11 @@ class SparkEngine:
             f"COALESCE(b.reason, t.__reason) AS __reason FROM {rel} t LEFT JOIN __bad b ON t.__seq = b.__seq")
         self.spark.table(checked).createOrReplaceTempView(rel.name)
         return rel
+
+    def repeated_keys(self, name: str, keys: list[str], valid: Relation | str) -> Relation:
+        """Keep as ``name`` the keys that occur more than once among the rows of ``valid``."""
+        self.materialise(name, repeated_keys_sql(keys, valid))
+        return Relation(name, tuple(keys))
 
     def write_first_version(self, table: Table, rows_sql: str) -> None:
         """Stage ``rows_sql`` as the next version of the empty table ``table`` (:meth:`publish` swaps it in)."""

@@ -38,6 +38,16 @@ def key_match(a: str, b: str, keys: tuple[str, ...] | list[str]) -> str:
     return " AND ".join(f"{a}.{quote(k)} IS NOT DISTINCT FROM {b}.{quote(k)}" for k in keys)
 
 
+def repeated_keys_sql(keys: tuple[str, ...] | list[str], valid: object) -> str:
+    """SQL: the keys that occur more than once among the rows of ``valid``.
+
+    >>> repeated_keys_sql(["order_id"], "__v")
+    'SELECT "order_id" FROM __v GROUP BY "order_id" HAVING count(*) > 1'
+    """
+    qkeys = ", ".join(quote(k) for k in keys)
+    return f"SELECT {qkeys} FROM {valid} GROUP BY {qkeys} HAVING count(*) > 1"
+
+
 @dataclass(frozen=True)
 class Relation:
     """A temporary relation of one ingest run: its name on the engine and its columns.
@@ -77,7 +87,10 @@ class FileRead:
     ``path``: what to read (UTF-8 text, or an uncompressed Parquet file); ``label``: the
     file as the user named it (kept in ``__file``); ``fmt``: ``csv``, ``jsonl`` or
     ``parquet``; ``typed``: CSV header -> columns to read as numbers (a line whose value
-    is not a number is rejected, naming the column).
+    is not a number is rejected, naming the column); ``one_pass``: the engine may leave
+    the file unread until the first statement that uses the relation (DuckDB: a view over
+    its CSV reader, so reading and validating are one scan); the rows and rejects are then
+    known only after it (see ``Engine.reads_complete``).
     """
 
     path: Path
@@ -86,6 +99,7 @@ class FileRead:
     index: int
     delimiter: str | None = None
     typed: Callable[[list[str]], list[str]] | None = None
+    one_pass: bool = False
 
     @property
     def first_line(self) -> int:
@@ -105,10 +119,11 @@ class Reject:
 @dataclass
 class FileRows:
     """What an engine read from one file: ``relation`` holds the source columns plus
-    ``__file``, ``__line`` and ``__seq``; ``rows`` counts every data line, rejects included."""
+    ``__file``, ``__line`` and ``__seq``; ``rows`` counts every data line, rejects included
+    (None: not counted yet, the file is read in one pass with its validation)."""
 
     relation: Relation
-    rows: int
+    rows: int | None
     columns: list[str]
     rejects: list[Reject] = field(default_factory=list)
 
