@@ -1,11 +1,13 @@
-"""API load benchmark: requests/s and p50/p99 latency of the recommendation and text endpoints
+"""API load benchmark: requests/s and p50/p99 latency of the recommendation, customer 360 and text endpoints
 under 50 concurrent clients on loopback, against the server's own health endpoint (same HTTP stack,
 no key check, no work) as the baseline measured in the same run.
 
     python bench/api.py --warehouse /tmp/bench/w.duckdb --clients 50 --requests 3000 --repeats 3
 
-Without ``--warehouse`` a fresh demo warehouse is built in a temporary folder (ingest + an
-item-kNN recommender; ``--model hybrid`` trains what the demo serves). The server runs in its
+Without ``--warehouse`` a fresh demo warehouse is built in a temporary folder (ingest, an
+item-kNN recommender (``--model hybrid`` trains what the demo serves) and the customer results
+the customer 360 shows). Endpoints: recommendations, the customer 360, text analysis
+(``--skip-text`` leaves it out) and the health baseline. The server runs in its
 own process (``shoplens serve``, one uvicorn worker: DuckDB allows one writing process), the
 clients in this one (httpx, asyncio). Every request is counted; a run stops after
 ``--requests`` requests or ``--max-seconds``. Prints a table and one JSON line.
@@ -46,9 +48,12 @@ def build_warehouse(folder: Path, model: str) -> Path:
 
     path = folder / "warehouse.duckdb"
     settings = Settings(warehouse=path, secret=SECRET)
+    from shoplens.customers.profile import write_profile
+
     with Warehouse(path) as wh:
         ingest_demo_shop(settings, wh)
         train(wh, model=model)
+        write_profile(wh)  # the segments, RFM, CLV and churn the customer 360 shows
         try:  # the text endpoint needs the text package's results when it scores the warehouse
             from shoplens.text.analyze import analyze_warehouse  # type: ignore[import-not-found]
 
@@ -184,6 +189,7 @@ def main() -> None:
     parser.add_argument("--customers", type=int, default=200,
                         help="distinct customers asked for (the storefront's active ones); each is asked once "
                              "before timing when the cache is on, so the timed run measures warm answers")
+    parser.add_argument("--skip-text", action="store_true", help="leave out POST /text/analyze (bound by the text models)")
     parser.add_argument("--driver", choices=("httpx", "wrk"), default="httpx",
                         help="load generator: httpx (Python, in this process) or wrk (C; needs `wrk` on PATH)")
     args = parser.parse_args()
@@ -219,18 +225,22 @@ def main() -> None:
     endpoints = {
         "health (baseline)": lambda: ("GET", "/api/v1/health", None),
         "recommendations": lambda: ("GET", f"/api/v1/recommendations/{rng.choice(customers)}?n=10", None),
+        "customer 360": lambda: ("GET", f"/api/v1/customers/{rng.choice(customers)}", None),
         "text/analyze": lambda: ("POST", "/api/v1/text/analyze", {"text": rng.choice(reviews)}),
     }
+    if args.skip_text:
+        endpoints.pop("text/analyze")
     results: dict[str, list[dict]] = {name: [] for name in endpoints}
     try:
-        probe = httpx.post(f"{base}/api/v1/text/analyze", json={"text": "great"},
-                           headers={"Authorization": f"Bearer {key}"}, timeout=300)  # first call loads the models
-        if probe.status_code != 200:
+        probe = None if args.skip_text else httpx.post(f"{base}/api/v1/text/analyze", json={"text": "great"},
+                                                       headers={"Authorization": f"Bearer {key}"}, timeout=300)
+        if probe is not None and probe.status_code != 200:  # the first call loads the models
             print(f"text/analyze skipped: {probe.status_code} {probe.json().get('detail')}", file=sys.stderr)
             endpoints.pop("text/analyze")
             results.pop("text/analyze")
         if not args.no_cache:  # warm: every customer answered once
-            warm = [("GET", f"/api/v1/recommendations/{c}?n=10", None) for c in customers]
+            warm = [("GET", f"/api/v1/{path}", None) for c in customers
+                    for path in (f"recommendations/{c}?n=10", f"customers/{c}")]
             asyncio.run(load(base, warm, key, min(args.clients, 8), 600, server.pid))
         for _ in range(args.repeats):
             for name, make in endpoints.items():
@@ -255,7 +265,7 @@ def main() -> None:
     print(f"{'endpoint':<20} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'cpu ms/req':>10} {'errors':>7} {'vs health':>10}")
     for name, s in summary.items():
         print(f"{name:<20} {s['rps']:>9.0f} {s['p50_ms']:>8.1f} {s['p99_ms']:>8.1f} {s['server_cpu_ms']:>10.2f} "
-              f"{s['errors']:>7.0f} {s['rps'] / base_rps:>10.2f}")
+              f"{s['errors']:>7.0f} {s['rps'] / base_rps if base_rps else float('nan'):>10.2f}")
     print(json.dumps({"driver": args.driver, "cache": not args.no_cache, "clients": args.clients, "requests": args.requests, "repeats": args.repeats,
                       "cpus": os.cpu_count(), "load_average": os.getloadavg()[0], "results": summary}))
 

@@ -180,10 +180,13 @@ def customer_profile(wh: Warehouse, customer_id: str, *, as_of: str | None = Non
     return row.assign(customer_id=customer_id, attributes=[customer_attributes(wh, internal)])
 
 
-def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Any = None) -> dict[str, Any]:
+def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Any = None,
+                 privacy_state: dict[str, str] | None = None) -> dict[str, Any]:
     """The customer 360 the API shows (:func:`shoplens.customers.profile.customer_360`) with, when the
     customer allows personalisation, their live behaviour counters under ``activity`` (events, views,
     basket adds, last seen, recently viewed, in the basket now: :func:`shoplens.recs.live.activity`).
+
+    ``privacy_state``: the warehouse's privacy state when the caller holds it (a server reads it once).
 
     >>> # customer_360(wh, "17850")["activity"]  -> {'events': 2, 'views': 1, 'carts': 1, 'last_seen': ...}
     """
@@ -191,9 +194,10 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Any = None
     from shoplens.privacy.ids import to_internal
     from shoplens.recs.live import activity
 
-    profile = profile_of(wh, customer_id, consent_default=consent_default)
+    internal = to_internal(wh, [customer_id], state=privacy_state)[0]  # once: this runs on API requests
+    profile = profile_of(wh, customer_id, consent_default=consent_default, internal_id=internal)
     if profile.get("personalization_allowed"):  # the same consent rule as the scores beside it
-        profile["activity"] = activity(wh, to_internal(wh, [customer_id])[0])
+        profile["activity"] = activity(wh, internal)
     return profile
 
 
@@ -252,7 +256,7 @@ def refresh_results(wh: Warehouse) -> list[dict[str, Any]]:
 
     >>> # refresh_results(wh) -> [{"result": "customer_rfm", "computed_at": ...}, ...]
     """
-    from shoplens.customers.profile import build_profile
+    from shoplens.customers.profile import write_profile
     from shoplens.customers.rfm import compute_rfm
     from shoplens.monitor.drift import DRIFT_TABLE, check_drift
 
@@ -269,7 +273,7 @@ def refresh_results(wh: Warehouse) -> list[dict[str, Any]]:
         if not isinstance(exc, InsufficientDataError):
             raise
     if wh.has_table("customer_profile"):
-        build_profile(wh)
+        write_profile(wh)  # nothing is shown here: the table is what the job refreshes
         done.append("customer_profile")
     return [{"result": name, "computed_at": wh.computed_at(name)} for name in done]
 

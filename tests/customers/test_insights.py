@@ -205,8 +205,15 @@ def test_category_trends_show_the_overview_revenue(analysed_wh: Warehouse) -> No
 
 
 def test_profile_and_rules(analysed_wh: Warehouse, tmp_path) -> None:
+    from shoplens.customers.profile import write_profile
+
     profile = build_profile(analysed_wh)
     assert profile["customer_id"].is_unique
+    # written without the read-back (the scheduled refresh, the 1M bench): the same table, its size returned
+    analysed_wh.con.execute("DROP TABLE customer_profile")
+    assert write_profile(analysed_wh) == len(profile)
+    pd.testing.assert_frame_equal(analysed_wh.query("SELECT * FROM customer_profile ORDER BY customer_id"), profile)
+    assert analysed_wh.computed_at("customer_profile") is not None
     n_customers = analysed_wh.query("SELECT count(*) FROM (SELECT customer_id FROM customers UNION "
                                     "SELECT customer_id FROM orders WHERE customer_id IS NOT NULL)").iloc[0, 0]
     assert len(profile) == n_customers

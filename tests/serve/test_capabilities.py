@@ -361,3 +361,29 @@ def test_text_analysis_stops_when_the_role_time_budget_is_used(demo_copy):
         assert r.status_code == 413 and "after 5 s" in r.json()["detail"] and "2 of 5 texts done" in r.json()["detail"]
         small = client.post("/api/v1/text/analyze-batch", json={"texts": ["fine"] * 3}, headers=auth(keys["viewer"]))
         assert small.status_code == 200 and small.json()["count"] == 3
+
+
+def test_a_computed_recommendation_answers_what_the_service_computes(served_customers):
+    """The server builds its rows without a DataFrame round trip: the same ranks, products, scores (as
+    records() writes them), reasons, flags and names as recs.service.recommend, for a consenting, an
+    unknown and a refusing customer; and the customer 360 reads its scores' times in one query."""
+    from shoplens.jsonsafe import records
+    from shoplens.recs.base import RecFilters
+    from shoplens.recs.service import load_model, recommend
+
+    client, keys, _ = served_customers
+    client.app.state.responses.enabled = False  # every answer computed
+    analyst = auth(keys["analyst"])
+    wh = client.app.state.warehouse
+    _, model = load_model(wh)
+    names = dict(zip(model.catalogue_["product_id"].astype(str), model.catalogue_["name"]))
+    for customer in (consenting_customer(client), "never-a-customer", no_consent_customer(client)):
+        body = client.get(f"/api/v1/recommendations/{customer}?n=7&exclude_purchased=true", headers=analyst).json()
+        frame = recommend(wh, [customer], k=7, filters=RecFilters(exclude_purchased=True), model=model,
+                          consent_default=client.app.state.consent_default, live=True)
+        expected = records(frame.drop(columns=["customer_id"]).assign(name=frame["product_id"].map(names)))
+        assert body["data"] == expected and body["count"] == len(expected) == 7
+        assert body["personalised"] is bool(frame["personalised"].any())
+    profile = client.get(f"/api/v1/customers/{consenting_customer(client)}", headers=analyst).json()
+    at = {t: wh.computed_at(t) for t in ("customer_segments", "customer_rfm", "customer_clv", "customer_churn")}
+    assert profile["computed_at"] == {t: v.isoformat() if v else None for t, v in at.items()} and any(at.values())

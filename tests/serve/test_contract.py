@@ -189,3 +189,11 @@ def test_every_field_of_an_answer_is_documented(served_customers, role, method, 
     assert answer.status_code == 200, answer.text
     documented = schema["paths"][template][method.lower()]["responses"]["200"]["content"]["application/json"]["schema"]
     assert not undocumented(answer.json(), documented, schema["components"]["schemas"])
+
+
+def test_every_segment_feature_average_is_documented() -> None:
+    """Which averages a segment row carries depends on which features vary in the shop's data."""
+    from shoplens.customers.segments import CLUSTER_FEATURES
+    from shoplens.serve.schemas.customers import SegmentProfile
+
+    assert {f"avg_{f}" for f in CLUSTER_FEATURES} <= set(SegmentProfile.model_fields)

@@ -121,3 +121,27 @@ def test_an_older_warehouse_gains_new_columns_and_reads_the_same_read_only(tmp_p
     with Warehouse(path) as wh:
         assert "amount" in wh.columns("order_items")
         assert wh.query(SHOP_KPIS.sql).revenue[0] == 7.5
+
+
+def test_tables_lists_what_information_schema_lists_under_main(tmp_wh):
+    tmp_wh.con.execute("CREATE TEMP TABLE scratch AS SELECT 1 AS x")
+    tmp_wh.con.execute("CREATE TEMP VIEW scratch_view AS SELECT 1 AS x")
+    tmp_wh.con.execute("CREATE VIEW kept_view AS SELECT 1 AS x")
+    listed = [r[0] for r in tmp_wh.con.execute(
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1").fetchall()]
+    assert tmp_wh.tables() == listed and {"orders", "scratch", "scratch_view", "kept_view"} <= set(listed)
+    assert all(tmp_wh.has_table(t) for t in listed) and not tmp_wh.has_table("no_such_table")
+
+
+def test_every_cursor_starts_in_utc_whatever_the_machine_zone(tmp_path, monkeypatch):
+    import time
+
+    monkeypatch.setenv("TZ", "Asia/Tokyo")  # DuckDB's default would be the machine's zone
+    time.tzset()
+    try:
+        with Warehouse(tmp_path / "w.duckdb") as wh:
+            cursor = wh.con.cursor()  # as the server opens one per request
+            assert cursor.execute("SELECT current_setting('TimeZone')").fetchall()[0][0] == "UTC"
+    finally:
+        monkeypatch.undo()
+        time.tzset()

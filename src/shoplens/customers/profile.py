@@ -82,13 +82,10 @@ def _ensure(wh: Warehouse, as_of: date | None, cache: FeatureCache) -> None:
         fit_churn(wh, as_of=as_of, cache=cache)
 
 
-def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bool = False,
-                  write: bool = True, cache: FeatureCache | None = None) -> pd.DataFrame:
-    """One row per customer with every score and its reason; writes ``customer_profile``.
-
-    ``refresh`` recomputes RFM, segments, CLV and churn first; otherwise existing results are reused.
-    ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
-    """
+def _profile_query(wh: Warehouse, as_of: str | date | None, refresh: bool,
+                   cache: FeatureCache | None) -> tuple[str, date, pd.DataFrame]:
+    """(SQL of the profile over the ``_features`` frame, as-of date, the features frame to register as ``_features``),
+    after computing the result tables it joins when they are missing."""
     end = parse_date(as_of, "--as-of") or last_order_date(wh)
     if refresh:
         for t in ("customer_rfm", "customer_segments", "customer_clv", "customer_churn"):
@@ -138,19 +135,44 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
                 CASE {reasons} END AS action_reason,
                 TIMESTAMP '{end.isoformat()}' AS as_of
             FROM _profile ORDER BY customer_id"""
+    return sql, end, features
+
+
+def write_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bool = False,
+                  cache: FeatureCache | None = None) -> int:
+    """Compute the profile (as :func:`build_profile`) into ``customer_profile`` without reading it back;
+    returns its number of rows. For callers that show a few rows (the demo, the scheduled refresh): a
+    million profiles with their text reasons in pandas cost about 1 GB."""
+    sql, end, features = _profile_query(wh, as_of, refresh, cache)
     wh.con.register("_features", features)
     try:
-        if not write:
-            return wh.query(sql)
         # written by DuckDB straight from the query (a pandas copy of a million rows of text
-        # reasons would be handed back to DuckDB otherwise), then read back for the caller
+        # reasons would be handed back to DuckDB otherwise)
         with wh.transaction() as con:
             con.execute(f'CREATE OR REPLACE TABLE customer_profile AS {sql}')
-            rows = con.execute("SELECT count(*) FROM customer_profile").fetchall()[0][0]
+            rows = int(con.execute("SELECT count(*) FROM customer_profile").fetchall()[0][0])
             wh.mark_computed("customer_profile", "customer", rows, {"as_of": end})
     finally:
         wh.con.unregister("_features")
-    return wh.query("SELECT * FROM customer_profile ORDER BY customer_id")
+    return rows
+
+
+def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bool = False,
+                  write: bool = True, cache: FeatureCache | None = None) -> pd.DataFrame:
+    """One row per customer with every score and its reason; writes ``customer_profile``.
+
+    ``refresh`` recomputes RFM, segments, CLV and churn first; otherwise existing results are reused.
+    ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
+    """
+    if write:
+        write_profile(wh, as_of=as_of, refresh=refresh, cache=cache)
+        return wh.query("SELECT * FROM customer_profile ORDER BY customer_id")
+    sql, _, features = _profile_query(wh, as_of, refresh, cache)
+    wh.con.register("_features", features)
+    try:
+        return wh.query(sql)
+    finally:
+        wh.con.unregister("_features")
 
 
 PROFILE_CARD = ["customer_id", "country", "tenure_days", "orders", "aov", "net_revenue", "top_category", "price_sensitivity",
@@ -167,10 +189,11 @@ def profile_card(profile: pd.DataFrame) -> pd.DataFrame:
 SCORE_TABLES = ("customer_segments", "customer_rfm", "customer_clv", "customer_churn")
 
 
-def _score_row(wh: Warehouse, table: str, customer: str) -> dict | None:
+def _score_row(wh: Warehouse, table: str, customer: str, tables: set[str] | None = None) -> dict | None:
+    """The customer's row of ``table``, None without one; ``tables``: the warehouse's tables, when known."""
     from shoplens.jsonsafe import records
 
-    if not wh.has_table(table):
+    if not (table in tables if tables is not None else wh.has_table(table)):
         return None
     rows = records(wh.query(f'SELECT * EXCLUDE (customer_id) FROM "{table}" WHERE customer_id = ? LIMIT 1',
                             [customer]))
@@ -192,12 +215,14 @@ def purchase_summary(wh: Warehouse, customer: str) -> dict:
     return clean({**summary, "currency": currency[0] if currency else None})
 
 
-def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = None) -> dict:
+def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = None,
+                 internal_id: str | None = None) -> dict:
     """One customer (the shop's id) as the API shows them, JSON-ready: the masked profile, the customer's
     attributes (typed, by name: :mod:`shoplens.customers.attributes`), the purchase
     summary (:func:`purchase_summary`), net revenue by month and, only when the customer's consent
     allows personalisation, the segment, RFM, CLV and churn rows with when each was computed
-    (otherwise a ``note``). NotFoundError for an id the warehouse does not know.
+    (otherwise a ``note``). NotFoundError for an id the warehouse does not know. ``internal_id``: the
+    customer's warehouse id when the caller has mapped it already.
 
     >>> # customer_360(wh, "12348")["purchases"]  -> {'orders': 4, 'net_revenue': 1437.24, ...}
     """
@@ -209,7 +234,7 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = 
     from shoplens.privacy.operators import mask_value
     from shoplens.schema import TABLES
 
-    internal = to_internal(wh, [customer_id])[0]
+    internal = to_internal(wh, [customer_id])[0] if internal_id is None else internal_id
     found = wh.query("SELECT * FROM customers WHERE customer_id = ?", [internal])
     if found.empty:
         raise NotFoundError(f"no customer {customer_id!r} in the warehouse")
@@ -231,11 +256,14 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = 
     personalised = bool(_allowed_internal(wh, [internal], "profile", default=consent_default))
     profile["personalization_allowed"] = personalised
     if personalised:
-        profile["segment"] = _score_row(wh, "customer_segments", internal)
-        profile["rfm"] = _score_row(wh, "customer_rfm", internal)
-        profile["clv"] = _score_row(wh, "customer_clv", internal)
-        profile["churn"] = _score_row(wh, "customer_churn", internal)
-        at = {t: wh.computed_at(t) for t in SCORE_TABLES}
+        tables = set(wh.tables())  # one catalogue read and one of _computed, not one per score table
+        profile["segment"] = _score_row(wh, "customer_segments", internal, tables)
+        profile["rfm"] = _score_row(wh, "customer_rfm", internal, tables)
+        profile["clv"] = _score_row(wh, "customer_clv", internal, tables)
+        profile["churn"] = _score_row(wh, "customer_churn", internal, tables)
+        computed = dict(wh.con.execute("SELECT name, max(computed_at) FROM _computed WHERE name IN (SELECT unnest(?)) "
+                                       "GROUP BY name", [list(SCORE_TABLES)]).fetchall()) if "_computed" in tables else {}
+        at = {t: computed.get(t) for t in SCORE_TABLES}
         profile["computed_at"] = {t: v.isoformat() if v else None for t, v in at.items()}
     else:
         profile["note"] = "this customer has not consented to personalisation: scores are not shown"

@@ -47,10 +47,11 @@ def pseudonymised(wh: Any) -> bool:
     return _pseudonymised(_state(wh))
 
 
-def to_internal(wh: Any, customer_ids: Sequence[str]) -> list[str]:
-    """Shop ids -> warehouse ids (identity while pseudonymisation is off)."""
+def to_internal(wh: Any, customer_ids: Sequence[str], *, state: dict[str, str] | None = None) -> list[str]:
+    """Shop ids -> warehouse ids (identity while pseudonymisation is off). ``state``: the warehouse's
+    privacy state (:func:`shoplens.privacy.keys.warehouse_state`) when the caller holds it already."""
     ids = [None if _missing(c) else _clean(c) for c in customer_ids]
-    state = _state(wh)  # read once: this runs on every API request
+    state = _state(wh) if state is None else state  # read once: this runs on every API request
     if not _pseudonymised(state):
         return ids  # type: ignore[return-value]
     from shoplens.privacy.operators import pseudonym

@@ -94,8 +94,9 @@ def resolve_secret(settings: Any, home: Path, *, create: bool = True, announce: 
 
 
 def warehouse_state(con: Any) -> dict[str, str]:
-    # looked up first (a failing query would abort an open transaction, e.g. ingest's)
-    exists = con.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main' "
+    # looked up first (a failing query would abort an open transaction, e.g. ingest's); duckdb_tables()
+    # rather than information_schema, which costs about three times as much (this runs on every API request)
+    exists = con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' "
                          "AND table_name = '_privacy_state'").fetchall()[0][0]
     if not exists:  # a warehouse never touched by privacy
         return {}

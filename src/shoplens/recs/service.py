@@ -164,7 +164,8 @@ def load_model(wh: Warehouse) -> tuple[int, Recommender]:
 
 def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filters: RecFilters | None = None,
               model: Recommender | None = None, consent_default: Default = None, live: bool = False,
-              live_options: LiveOptions | None = None) -> pd.DataFrame:
+              live_options: LiveOptions | None = None, internal_ids: Sequence[str | None] | None = None
+              ) -> pd.DataFrame:
     """Top-``k`` per customer (shop ids in and out): customer_id, rank, product_id, score, reason.
 
     Customers without personalisation consent, and ids that are not customers (cold
@@ -174,11 +175,15 @@ def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filter
     it resolved once at start-up. ``live``: also use each allowed customer's or visitor's
     latest behaviour events (:mod:`shoplens.recs.live`); a visitor known only from their
     events is never-asked, so the consent default decides, as for any such customer.
+    ``internal_ids``: :func:`~shoplens.privacy.ids.to_internal` of ``customer_ids`` when the caller
+    has mapped them already (the server does, once per request).
     """
     if model is None:
         _, model = load_model(wh)
     shop_ids = [str(c) for c in customer_ids]
-    internal = to_internal(wh, shop_ids)
+    internal = to_internal(wh, shop_ids) if internal_ids is None else list(internal_ids)
+    if len(internal) != len(shop_ids):
+        raise ValueError("internal_ids must map customer_ids one to one")
     consented = set(_allowed_internal(wh, internal, "recommendation", default=consent_default))
     personal = [c for c in dict.fromkeys(internal) if c in consented]
     frames = []
@@ -194,6 +199,9 @@ def recommend(wh: Warehouse, customer_ids: Sequence[str], *, k: int = 10, filter
             frames.append(anon.assign(customer_id=cid))
     if not frames:
         return pd.DataFrame(columns=OUTPUT_COLUMNS)
+    if len(set(internal)) == 1:  # one customer (an API request): no merge, no sort across customers
+        one = frames[0] if frames[0]["rank"].is_monotonic_increasing else frames[0].sort_values("rank", kind="stable")
+        return one.assign(customer_id=shop_ids[-1])[OUTPUT_COLUMNS].reset_index(drop=True)
     out = pd.concat(frames, ignore_index=True)
     back = dict(zip(internal, shop_ids))  # answer with the ids as given (pseudonyms need not reverse)
     order = {c: i for i, c in enumerate(dict.fromkeys(internal))}

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import copy
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -19,14 +19,15 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from shoplens.serve.keys import ApiKey, role_at_least
 from shoplens.store.warehouse import Warehouse
 
+T = TypeVar("T")
 bearer = HTTPBearer(auto_error=False, description="an API key from `shoplens keys create`")
 
 
 def request_warehouse(base: Warehouse) -> Warehouse:
-    """A view of the server's warehouse on its own DuckDB cursor (one per request, thread-safe)."""
+    """A view of the server's warehouse on its own DuckDB cursor (one per request, thread-safe); the cursor
+    starts in UTC, the time zone :class:`Warehouse` sets for the whole database when it opens it."""
     wh = copy.copy(base)
     wh.con = base.con.cursor()
-    wh.con.execute("SET TimeZone = 'UTC'")
     return wh
 
 
@@ -38,6 +39,32 @@ def warehouse_cursor(base: Warehouse) -> Iterator[Warehouse]:
         yield wh
     finally:
         wh.con.close()
+
+
+def until_data_changes(request: Request, key: Hashable, compute: Callable[[], T]) -> T:
+    """``compute()``, kept until the server next changes data.
+
+    The server holds the warehouse's only writable connection, and every write it makes (ingest,
+    erasure, promotion, rollback, event folds, scheduled jobs) moves the response cache's ``epoch``
+    on; a value read at one epoch is therefore current until the epoch moves. The hot path asks the
+    warehouse only what can have changed (consent, events), not the privacy state or the promoted
+    model version on every request. The epoch is read before ``compute`` runs: a write during it
+    leaves the value to the next request.
+    """
+    epoch = request.app.state.responses.epoch
+    memo = request.app.state.cache.get(("until-data-changes", key))
+    if memo is not None and memo[0] == epoch:
+        return memo[1]
+    value = compute()
+    request.app.state.cache[("until-data-changes", key)] = (epoch, value)
+    return value
+
+
+def privacy_state(request: Request, wh: Warehouse) -> dict[str, str]:
+    """The warehouse's privacy state (pseudonymisation, key fingerprint), read once per data change."""
+    from shoplens.privacy.keys import warehouse_state
+
+    return until_data_changes(request, "privacy-state", lambda: warehouse_state(wh.con))
 
 
 def get_warehouse(request: Request) -> Iterator[Warehouse]:

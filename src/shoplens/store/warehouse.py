@@ -122,7 +122,8 @@ class Warehouse:
             from shoplens.store.files import restrict
 
             restrict(self.path)  # DuckDB creates it with the process umask (often 0644)
-        self.con.execute("SET TimeZone = 'UTC'")
+        # GLOBAL: every cursor of this connection (one per API request) starts in UTC without a query of its own
+        self.con.execute("SET GLOBAL TimeZone = 'UTC'")
         self.con.execute(f"SET temp_directory = '{self.tmp_dir.as_posix()}'")
         self.con.execute("SET enable_progress_bar = false")
         if not read_only:
@@ -250,14 +251,17 @@ class Warehouse:
             self.con.execute("COMMIT")
 
     # -- reading -------------------------------------------------------------------
+    # what information_schema.tables lists under schema main (tables and views of every attached
+    # database), read from DuckDB's own catalogue functions: about a third of the cost, and
+    # has_table runs on API requests
+    _TABLES_SQL = ("SELECT table_name AS name FROM duckdb_tables() WHERE schema_name = 'main' UNION ALL "
+                   "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main' AND NOT internal")
+
     def tables(self) -> list[str]:
-        rows = self.con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' ORDER BY 1"
-        ).fetchall()
-        return [r[0] for r in rows]
+        return [r[0] for r in self.con.execute(f"SELECT name FROM ({self._TABLES_SQL}) ORDER BY 1").fetchall()]
 
     def has_table(self, name: str) -> bool:
-        return name in self.tables()
+        return bool(self.con.execute(f"SELECT count(*) FROM ({self._TABLES_SQL}) WHERE name = ?", [name]).fetchall()[0][0])
 
     def columns(self, name: str) -> list[str]:
         rows = self.con.execute(

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from fastapi import Path, Request
 
-from shoplens.serve.deps import Analyst, WarehouseDep, audit_customers
+from shoplens.serve.deps import Analyst, WarehouseDep, audit_customers, privacy_state
 from shoplens.serve.routes import ResourceRouter
 from shoplens.serve.schemas.customers import CustomerOut
 
@@ -23,4 +23,5 @@ def customer_profile(customer_id: CustomerId, request: Request, wh: WarehouseDep
     from shoplens.services import customer_360
 
     audit_customers(request, [customer_id])
-    return customer_360(wh, customer_id, consent_default=request.app.state.consent_default)
+    return customer_360(wh, customer_id, consent_default=request.app.state.consent_default,
+                        privacy_state=privacy_state(request, wh))

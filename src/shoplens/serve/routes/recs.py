@@ -6,6 +6,7 @@ version). Customers without personalisation consent, and unknown ones, get the n
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Annotated, Any
 
@@ -13,7 +14,8 @@ from fastapi import Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from shoplens.errors import NotComputedError
-from shoplens.serve.deps import Analyst, Viewer, WarehouseDep, audit_customers, warehouse_cursor
+from shoplens.serve.deps import (Analyst, Viewer, WarehouseDep, audit_customers, privacy_state, until_data_changes,
+                                 warehouse_cursor)
 from shoplens.serve.routes import ResourceRouter
 from shoplens.serve.schemas import records
 from shoplens.serve.schemas.recs import BoughtTogetherOut, ItemsQuery, RecommendationsOut, RecsQuery, SimilarOut
@@ -31,7 +33,8 @@ def served_recommender(request: Request, wh: Warehouse) -> tuple[str, int, Any]:
     from shoplens.recs import service
 
     name = service.MODEL_NAME
-    version = promoted_version(wh, name)  # one query on the hot path
+    # no query on the hot path: promotion and rollback go through this server, which moves the epoch on
+    version = until_data_changes(request, ("promoted", name), lambda: promoted_version(wh, name))
     if version is None:
         raise NotComputedError("no recommender is trained yet: run `shoplens recs train` (or `shoplens demo`)")
     cache = request.app.state.cache
@@ -83,10 +86,18 @@ def _answer(request: Request, customer_id: str, query: RecsQuery) -> tuple[dict[
     from shoplens.privacy.ids import to_internal
 
     with warehouse_cursor(request.app.state.warehouse) as wh:
-        return _recommend(request, wh, customer_id, query), to_internal(wh, [customer_id])[0]
+        internal = to_internal(wh, [customer_id], state=privacy_state(request, wh))[0]  # once per request
+        return _recommend(request, wh, customer_id, query, internal), internal
 
 
-def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQuery) -> dict[str, Any]:
+def _number(value: Any) -> float | None:
+    """A score as :func:`records` writes it (10 decimals, NaN and infinities as null), without a DataFrame."""
+    value = float(value)
+    return round(value, 10) if math.isfinite(value) else None
+
+
+def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQuery,
+               internal: str | None) -> dict[str, Any]:
     from shoplens.recs.base import RecFilters
     from shoplens.recs.service import recommend as recommend_for
 
@@ -94,15 +105,20 @@ def _recommend(request: Request, wh: Warehouse, customer_id: str, query: RecsQue
     filters = RecFilters(exclude_purchased=query.exclude_purchased, in_stock_only=query.in_stock_only,
                          categories=tuple(query.category) if query.category else None, price_min=query.price_min,
                          price_max=query.price_max, max_per_category=query.max_per_category)
-    frame = recommend_for(wh, [customer_id], k=query.n, filters=filters, model=model,
+    frame = recommend_for(wh, [customer_id], k=query.n, filters=filters, model=model, internal_ids=[internal],
                           consent_default=request.app.state.consent_default, live=query.live)
     # the consent check was made once, inside recommend: customers without consent get NOT_PERSONALISED lists;
     # a list is personalised only when the model ranked it from the customer's history (unknown: popular)
-    personalised = bool(frame["personalised"].any())
     names = _product_names(request, version, model)
-    frame = frame.drop(columns=["customer_id"]).assign(name=lambda f: f["product_id"].astype(str).map(names))
-    return {"customer_id": customer_id, "model": name, "model_version": version, "personalised": personalised,
-            "data": records(frame), "count": int(len(frame))}
+    # the rows straight from the columns: ten of them do not need records()' JSON round trip
+    data = [{"rank": int(rank), "product_id": str(product), "score": _number(score),
+             "reason": reason if isinstance(reason, str) else None,
+             "personalised": None if own is None or own != own else bool(own), "name": names.get(str(product))}
+            for rank, product, score, reason, own in zip(frame["rank"].tolist(), frame["product_id"].tolist(),
+                                                         frame["score"].tolist(), frame["reason"].tolist(),
+                                                         frame["personalised"].tolist())]
+    return {"customer_id": customer_id, "model": name, "model_version": version,
+            "personalised": any(row["personalised"] is True for row in data), "data": data, "count": len(data)}
 
 
 @router.get("/products/{product_id}/similar", response_model=SimilarOut)

@@ -156,6 +156,17 @@ class SegmentProfile(Row):
     avg_reviews: Number | None = None
     avg_negative_review_share: Number | None = None
     avg_support_contacts: Number | None = None
+    avg_tenure_days: Number | None = None
+    avg_avg_days_between_orders: Number | None = None
+    avg_price_index: Number | None = None
+    avg_return_rate: Number | None = None
+    avg_top_category_share: Number | None = None
+    avg_discount_share: Number | None = None
+    avg_weekend_share: Number | None = None
+    avg_evening_share: Number | None = None
+    avg_review_sentiment_score: Number | None = None
+    avg_negative_message_share: Number | None = None
+    # one avg_<feature> per clustering feature that varies (shoplens.customers.segments.CLUSTER_FEATURES)
 
 
 class SegmentRow(SegmentProfile):
