@@ -27,3 +27,23 @@ def test_product_named_like_markup_prints_as_itself():
 
 def test_consoles_leave_emoji_codes_alone():
     assert not console._emoji and not err_console._emoji  # ":smile:" in a product name stays text
+
+
+def test_wide_tables_fit_80_columns_and_name_what_they_leave_out():
+    from rich.console import Console
+
+    from shoplens.cli_common import rows_table
+
+    rows = [{"antecedent": "jewellery & accessories", "consequent": "garden & outdoor", "support": 0.04,
+             "confidence": 0.61, "lift": 1.69, "baskets": 1234, "units_change_pct": -12.5}]
+    console = Console(width=80, record=True)
+    console.print(rows_table(rows, width_of=80))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = " ".join(lines)
+    assert "0.61" in text and "1.69" in text  # the columns shown hold their numbers whole
+    assert "not shown: baskets, units_change_pct" in " ".join(text.split())
+    wide = Console(width=200, record=True)
+    wide.print(rows_table(rows, width_of=200))
+    out = wide.export_text()
+    assert "not shown" not in out and "1,234" in out

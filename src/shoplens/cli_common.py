@@ -91,21 +91,57 @@ def fmt(v: Any) -> str:
     return str(v)
 
 
-def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: list[str] | None = None) -> Table:
+def rows_table(rows: Iterable[Mapping[str, Any]], *, title: str = "", columns: list[str] | None = None,
+               width_of: int | None = None) -> Table:
     """A Rich table from dict rows (numbers right-aligned and formatted); every title, header and
-    cell is plain text, never read as Rich markup."""
+    cell is plain text, never read as Rich markup. Columns that would not fit the terminal
+    (``width_of``, default the console's width: 80 when not a terminal) are left out and named
+    in a caption, never cropped."""
     rows = list(rows)
     cols = columns or (list(rows[0].keys()) if rows else [])
-    table = Table(title=Text(title, style="table.title") if title else None, title_justify="left",
-                  header_style="bold cyan")
+    specs = []
     for i, c in enumerate(cols):
         numeric = bool(rows) and all(isinstance(r.get(c), (int, float, Decimal)) or r.get(c) is None for r in rows)
         # numbers are never cut: the header wraps instead; the first column names the row
         width = max((len(fmt(r.get(c))) for r in rows), default=0) if numeric or i == 0 else None
+        specs.append((c, numeric, width))
+    shown = fitting_columns(specs, rows, console.width if width_of is None else width_of)
+    hidden = [c for c, _, _ in specs[len(shown):]]
+    caption = (Text(f"{len(hidden)} more column(s) not shown: {', '.join(hidden)} (a wider terminal or --json "
+                    "shows every column)", style="dim") if hidden else None)
+    table = Table(title=Text(title, style="table.title") if title else None, title_justify="left",
+                  header_style="bold cyan", caption=caption, caption_justify="left")
+    for c, numeric, width in shown:
         table.add_column(Text(str(c)), justify="right" if numeric else "left", min_width=width)
     for r in rows:
-        table.add_row(*(Text(fmt(r.get(c))) for c in cols))
+        table.add_row(*(Text(fmt(r.get(c))) for c, _, _ in shown))
     return table
+
+
+def fitting_columns(specs: list[tuple[str, bool, int | None]], rows: list[Mapping[str, Any]],
+                    available: int) -> list[tuple[str, bool, int | None]]:
+    """The leading columns that fit in ``available`` terminal columns (at least two). Rich wraps a
+    header or a text cell at spaces but never cuts a word or a number, so a column needs its
+    longest word; a table too wide for the terminal loses its last columns rather than being
+    cropped at the edge.
+
+    >>> specs = [("key", False, 8), ("a", True, 10), ("b", True, 10), ("c", True, 10)]
+    >>> [c for c, _, _ in fitting_columns(specs, [], 35)]
+    ['key', 'a']
+    """
+    def longest_word(text: str) -> int:
+        return max((len(w) for w in text.split()), default=1)
+
+    def need(c: str, width: int | None) -> int:
+        cells = width if width is not None else max((longest_word(fmt(r.get(c))) for r in rows), default=1)
+        return max(cells, longest_word(str(c)))
+
+    shown = list(specs)
+    # each column costs its width plus 3 (padding and border); the table one more border
+    # (a table exactly as wide as the terminal was still cropped by Rich: keep one column spare)
+    while len(shown) > 2 and sum(need(c, w) for c, _, w in shown) + 3 * len(shown) + 1 >= available:
+        shown.pop()
+    return shown
 
 
 def frame_table(frame: Any, *, title: str = "", max_rows: int = 30) -> Table:
