@@ -202,7 +202,7 @@ def verdict(summary: pd.DataFrame) -> list[str]:
     >>> table = pd.DataFrame({"subset": ["all series"], "model": ["auto"], "series": [40], "coverage80": [0.81],
     ...                       "zero_share": [0.3], "mase_vs_seasonal_naive": [1.01]})
     >>> verdict(table)
-    ['all series (40): the automatic model choice does not beat seasonal naive (MASE ratio 1.010); its 80 % intervals covered 81.0 % (30.0 % of periods had no demand)']
+    ['all series (40): the automatic model choice does not beat seasonal naive (MASE ratio 1.010); its 80 % intervals covered 81.0% (30.0% of periods had no demand)']
     """
     lines = []
     for _, row in summary[summary["model"] == "auto"].iterrows():

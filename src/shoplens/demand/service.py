@@ -194,7 +194,7 @@ def coverage_sentence(coverage: dict[str, Any] | None) -> str:
     'Safety stocks rest on 80 % intervals whose coverage was not '
     >>> coverage_sentence({"until": "2017-12-18", "horizon": 4, "origins": 3, "coverage80_all": 0.87,
     ...                    "coverage80_head": 0.81})
-    'Safety stocks rest on 80 % intervals that covered 81.0 % of held-out weeks of the products making 80 % of revenue (87.0 % over all products) in the last backtest (orders before 2017-12-18, 3 origin(s) x 4).'
+    'Safety stocks rest on 80 % intervals that covered 81.0% of held-out weeks of the products making 80 % of revenue (87.0% over all products) in the last backtest (orders before 2017-12-18, 3 origin(s) x 4).'
     """
     if not coverage or coverage.get("coverage80_all") is None:
         return ("Safety stocks rest on 80 % intervals whose coverage was not measured on this shop yet: "

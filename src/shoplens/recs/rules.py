@@ -61,7 +61,7 @@ def no_rule_reason(baskets: pd.DataFrame, *, min_support: float = 0.01, min_bask
 
     >>> b = pd.DataFrame({"basket_id": ["1", "1", "2", "2", "3"], "product_id": ["a", "b", "a", "b", "c"]})
     >>> no_rule_reason(b, min_support=0.5, min_baskets=3)
-    'no pair of products is in 3 orders together (--min-baskets 3, --min-support 0.5 of 3 orders); the most frequent pair, a + b, is in 2'
+    'no product is in 3 orders (--min-baskets 3, --min-support 0.5 of 3 orders); the most frequent, a, is in 2'
     """
     n = int(baskets["basket_id"].nunique())
     if n < 2:
