@@ -51,3 +51,23 @@ def test_a_wide_table_fits_80_columns_by_leaving_out_the_last_columns_and_saying
     assert "customer_id" in text.split("Left out")[0]  # the first column is never left out
     wide = _at(rows_table(rows, width=250), 250)
     assert "Left out" not in wide and "United Kingdom" in wide  # a wide terminal shows every column
+
+
+def test_wide_tables_fit_80_columns_and_name_what_they_leave_out():
+    from rich.console import Console
+
+    from shoplens.cli_common import rows_table
+
+    rows = [{"antecedent": "jewellery & accessories", "consequent": "garden & outdoor", "support": 0.04,
+             "confidence": 0.61, "lift": 1.69, "baskets": 1234, "units_change_pct": -12.5}]
+    console = Console(width=80, record=True)
+    console.print(rows_table(rows, width=80))
+    lines = console.export_text().splitlines()
+    assert max(len(line) for line in lines) <= 80
+    text = " ".join(lines)
+    assert "0.61" in text and "1.69" in text  # the columns shown hold their numbers whole
+    assert "Left out to fit 80 columns:" in text and "units_change_pct" in text.split("Left out")[1]
+    wide = Console(width=200, record=True)
+    wide.print(rows_table(rows, width=200))
+    out = wide.export_text()
+    assert "Left out" not in out and "1,234" in out

@@ -14,7 +14,7 @@ ROOT = Path(shoplens.__file__).parent
 # lowest first; see docs/architecture.md
 LAYERS: list[set[str]] = [
     {"errors", "config", "schema", "jsonsafe", "datasets", "formatting"},
-    {"store", "files", "metrics", "base"},
+    {"store", "files", "metrics", "base", "trend"},
     {"privacy", "ingest", "stream"},  # stream: the event collector, an ingest source
     {"text", "customers", "recs", "decide", "demand", "behaviour"},  # the models: never import each other
     {"insights", "monitor", "campaigns"},  # campaigns join customer insight and decisions

@@ -77,7 +77,7 @@ HEADERS: dict[str, tuple[str, str]] = {
     "experiment": ("Experiment", "实验"), "variant": ("Variant", "版本"), "conversion": ("Conversion", "转化率"),
     "lift_pct": ("Lift (%)", "提升（%）"), "p_value": ("p-value", "p 值"), "verdict": ("Verdict", "结论"),
     "line": ("Line", "行号"), "file": ("File", "文件"), "traits": ("Traits", "特征"), "avg_net_revenue": ("Average net revenue", "平均净收入"),
-    "avg_aov": ("Average order value", "平均订单金额"), "avg_items_per_order": ("Items per order", "每单件数"),
+    "avg_aov": ("Average order value", "平均订单金额"), "avg_items_per_order": ("Products per order", "每单商品种数"),
     "avg_distinct_products": ("Different products", "不同商品数"), "avg_reviews": ("Reviews per customer", "人均评论数"),
     "avg_support_contacts": ("Support contacts", "客服联系次数"), "avg_negative_message_share": ("Negative messages", "负面消息占比"),
     "segment_id": ("Segment id", "分群编号"), "risk_band": ("Risk", "风险等级"), "intent": ("Intent", "意图"),

@@ -78,10 +78,23 @@ def test_reorder_trends_evaluate_json(shop_path, tmp_path):
     assert r.exit_code == 0, r.output
     trends = {t["key"]: t["trend"] for t in json.loads(r.stdout)["trends"]}
     assert trends["P2"] == "rising" and trends["P5"] == "falling"
+    # before any product backtest the advice says its coverage was not measured
+    assert json.loads(run(shop_path, "reorder", "--until", "2024-09-02", "--json").stdout)["interval_coverage"] is None
     r = run(shop_path, "evaluate", "--level", "category", "--horizon", "2", "--origins", "2", "--json")
     assert r.exit_code == 0, r.output
-    models = {row["model"] for row in json.loads(r.stdout)["results"]}
+    body = json.loads(r.stdout)
+    models = {row["model"] for row in body["results"]}
     assert {"auto", "SeasonalNaive"} <= models
+    assert all("seasonal naive" in line and "80 % intervals covered" in line for line in body["verdict"])
+    r = run(shop_path, "evaluate", "--until", "2024-09-02", "--level", "product", "--horizon", "2", "--origins", "2",
+            "--json")
+    auto_all = next(row for row in json.loads(r.stdout)["results"]
+                    if row["model"] == "auto" and row["subset"] == "all series")
+    # the reorder advice now states the coverage that backtest measured
+    reorder = json.loads(run(shop_path, "reorder", "--until", "2024-09-02", "--json").stdout)
+    assert reorder["interval_coverage"]["coverage80_all"] == pytest.approx(auto_all["coverage80"])
+    assert f"{auto_all['coverage80']:.1%}" in reorder["rests_on"]
+    assert reorder["advice"][0]["interval_coverage_backtest"] == pytest.approx(auto_all["coverage80"])
 
 
 def test_user_mistakes_are_clear_errors(shop_path, tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shoplens.demand.evaluate import backtest, head_keys, summarise
+from shoplens.demand.evaluate import backtest, head_keys, summarise, verdict
 from shoplens.errors import InsufficientDataError
 
 
@@ -28,6 +28,10 @@ def test_summarise_computes_mase_smape_and_coverage():
     assert naive["smape"] == pytest.approx(100 * (2 / 22 + 2 / 18))
     auto = s.loc[("all series", "auto")]
     assert auto["mase"] == 0 and auto["coverage80"] == 1.0 and auto["mase_vs_seasonal_naive"] == 0
+    assert auto["zero_share"] == 0.0
+    lines = verdict(summarise(points))
+    assert lines[0].startswith("head (80 % of revenue) (1): the automatic model choice beats seasonal naive")
+    assert "covered 100.0%" in lines[1]
 
 
 def test_backtest_runs_every_model_and_scores_held_out_periods():
@@ -36,7 +40,8 @@ def test_backtest_runs_every_model_and_scores_held_out_periods():
     frames = [pd.DataFrame({"key": f"K{i}", "period_start": weeks, "units": rng.poisson(10 + i, 40).astype(float),
                             "revenue": 1.0}) for i in range(5)]
     summary, points = backtest(pd.concat(frames), freq="week", horizon=2, origins=2, n_jobs=1)
-    assert {"auto", "SeasonalNaive", "AutoETS", "ADIDA", "IMAPA", "TSB", "CrostonSBA"} <= set(summary["model"])
+    assert {"auto", "SeasonalNaive", "AutoETS", "ADIDA", "IMAPA", "TSB", "CrostonSBA", "CrostonOptimized"} <= set(
+        summary["model"])
     assert points["cutoff"].nunique() == 2
     assert (points["ds"] >= points["cutoff"]).all()  # only periods after the origin are scored
     assert summary["mase"].notna().all()

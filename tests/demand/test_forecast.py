@@ -100,3 +100,29 @@ def test_errors():
         DemandForecaster().fit(pd.DataFrame({"key": ["x"], "units": [1.0]}))
     with pytest.raises(InsufficientDataError):
         DemandForecaster().fit(weekly("x", []))
+
+
+def test_intermittent_series_get_statsforecasts_conformal_intervals():
+    """Regression: the upper bound of most positive intermittent forecasts equalled the forecast.
+    The interval is statsforecast's conformal interval for the chosen model, as statsforecast gives it."""
+    from statsforecast import StatsForecast
+    from statsforecast.models import ADIDA
+    from statsforecast.utils import ConformalIntervals
+
+    rng = np.random.default_rng(5)
+    sparse = pd.concat([weekly(f"I{i}", rng.poisson(0.5, 52) * rng.integers(1, 4, 52)) for i in range(8)],
+                       ignore_index=True)
+    f = DemandForecaster(freq="week", horizon=4, n_jobs=1, models=("ADIDA",)).fit(sparse)
+    out = f.predict()
+    positive = out[out["forecast"] > 0]
+    assert len(positive) and (positive["hi80"] > positive["forecast"]).all()
+    direct = StatsForecast(models=[ADIDA()], freq="W-MON").forecast(
+        df=f.history_, h=4, level=[80], prediction_intervals=ConformalIntervals(h=1, n_windows=20))
+    assert out["hi80"].to_numpy() == pytest.approx(direct["ADIDA-hi-80"].to_numpy())
+    assert out["lo80"].to_numpy() == pytest.approx(direct["ADIDA-lo-80"].clip(lower=0).to_numpy())
+
+
+def test_a_series_too_short_to_calibrate_gets_zero_to_its_largest_period():
+    f = DemandForecaster(freq="week", horizon=2, n_jobs=1).fit(weekly("TWO", [0.0, 6.0]))
+    out = f.predict()
+    assert (out["lo80"] == 0).all() and (out["hi80"] == np.maximum(out["forecast"], 6.0)).all()

@@ -72,7 +72,10 @@ def test_recommend_writes_the_contract_csv(wpath: Path, tmp_path: Path) -> None:
     # the refusing customer and the unknown one got lists that did not use their history
     assert summary["rows"] == 25 and summary["not_personalised"] == 2
     frame = pd.read_csv(out, dtype={"customer_id": str, "product_id": str})
-    assert list(frame.columns) == ["customer_id", "rank", "product_id", "score", "reason", "personalised"]
+    assert list(frame.columns) == ["customer_id", "rank", "product_id", "name", "score", "reason", "personalised"]
+    with Warehouse(wpath, read_only=True) as wh:  # the product's own name beside its id
+        names = wh.query("SELECT product_id, name FROM products").set_index("product_id")["name"]
+    assert frame["name"].tolist() == frame["product_id"].map(names).tolist() and frame["name"].notna().all()
     assert frame["score"].between(0, 1).all()  # one scale: probabilities and shares, never popularity counts
     assert frame.groupby("customer_id")["personalised"].all().to_dict() == {
         **{c: True for c in personal}, refused[0]: False, "never-seen": False}
@@ -179,6 +182,9 @@ def test_similar_and_rules(wpath: Path) -> None:
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
     assert len(out["similar"]) == 4 and out["bought_together"]
+    positional = invoke(wpath, "similar", "22423", "--k", "4", "--json")  # like `customers profile ID`
+    assert positional.exit_code == 0 and json.loads(positional.stdout) == out
+    assert "give one PRODUCT" in str(invoke(wpath, "similar").exception)
     assert out["bought_together"][0]["confidence"] > 0
     rules = invoke(wpath, "rules", "--min-support", "0.01", "--min-baskets", "10", "--limit", "5", "--json")
     assert rules.exit_code == 0, rules.output
@@ -189,6 +195,26 @@ def test_similar_and_rules(wpath: Path) -> None:
         assert wh.row_count("association_rules") == data["count"]
     one = invoke(wpath, "rules", "--min-baskets", "10", "--product", data["rules"][0]["antecedent"], "--json")
     assert all(data["rules"][0]["antecedent"] in r["antecedent"] for r in json.loads(one.stdout)["rules"])
+
+
+def test_category_rules_and_why_none_pass(wpath: Path) -> None:
+    rules = invoke(wpath, "rules", "--level", "category", "--json")
+    assert rules.exit_code == 0, rules.output
+    data = json.loads(rules.stdout)
+    with Warehouse(wpath, read_only=True) as wh:
+        categories = set(wh.query("SELECT DISTINCT coalesce(category, 'uncategorised') AS c FROM products")["c"])
+        assert wh.row_count("association_rules_category") == data["count"] > 0
+        served = wh.row_count("association_rules") if wh.has_table("association_rules") else None
+    assert data["level"] == "category" and data["reason"] is None
+    assert {r["antecedent"] for r in data["rules"]} | {r["consequent"] for r in data["rules"]} <= categories
+    none = invoke(wpath, "rules", "--level", "category", "--min-lift", "50", "--json")
+    assert json.loads(none.stdout)["count"] == 0
+    assert "below --min-lift 50" in json.loads(none.stdout)["reason"]
+    table = invoke(wpath, "rules", "--level", "category", "--min-baskets", "100000")
+    assert "No rule passes the thresholds: no category is in 100,000 orders" in " ".join(table.stdout.split())
+    with Warehouse(wpath, read_only=True) as wh:  # the served product rules are left as they were
+        assert wh.row_count("association_rules_category") == 0
+        assert (wh.row_count("association_rules") if wh.has_table("association_rules") else None) == served
 
 
 @pytest.mark.parametrize("args, message", [

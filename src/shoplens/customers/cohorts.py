@@ -9,6 +9,12 @@ Anomalies use a robust z-score:
 each week's revenue (and order count) against the median and MAD of the eight
 weeks before it, flagged when |z| > 3.5 (Iglewicz & Hoaglin's cut-off).
 
+Only complete periods count: the month (or week) holding the cut-off, and a first
+one the data starts inside, are left out of retention, category growth and
+anomalies, so data ending a few hours into a month never reads as a collapse. A
+category's ``direction`` is the shop's one trend test (:mod:`shoplens.trend`), the
+one ``demand trends`` reports, so the two never disagree.
+
 >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
 >>> retention = compute_cohorts(wh).retention
 >>> december = retention[retention["cohort"] == "2010-12-01"]
@@ -29,6 +35,7 @@ from shoplens.metrics import category_sql, line_values_sql, revenue_orders_sql
 from shoplens.store.shop import in_local_time, read_shop
 from shoplens.store.transform import Transform
 from shoplens.store.warehouse import Warehouse
+from shoplens.trend import share_trends
 
 DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
 
@@ -53,7 +60,8 @@ _LINES = line_values_sql("{as_of}")
 RETENTION = Transform("cohort_retention", f"""
     WITH p AS ({_P}),
     firsts AS (SELECT customer_id, date_trunc('month', min(ordered_at))::DATE AS cohort FROM p GROUP BY customer_id),
-    active AS (SELECT DISTINCT customer_id, date_trunc('month', ordered_at)::DATE AS month FROM p),
+    active AS (SELECT DISTINCT customer_id, date_trunc('month', ordered_at)::DATE AS month FROM p
+               WHERE ordered_at < date_trunc('month', {{as_of}})),
     sizes AS (SELECT cohort, count(*) AS cohort_customers FROM firsts GROUP BY cohort)
     SELECT f.cohort, date_diff('month', f.cohort, a.month) AS months_since, s.cohort_customers,
            count(DISTINCT a.customer_id) AS active_customers,
@@ -79,11 +87,16 @@ CATEGORY_TRENDS = Transform("customer_category_trends", f"""
     WITH m AS (
         SELECT {category_sql('p')} AS category, date_trunc('month', l.ordered_at)::DATE AS month, sum(l.amount) AS revenue
         FROM ({_LINES}) l LEFT JOIN products p USING (product_id) GROUP BY 1, 2),
-    last AS (SELECT max(month) AS last_month FROM m),
+    last AS (SELECT date_trunc('month', {{as_of}})::DATE - INTERVAL 1 MONTH AS last_month,
+                    (SELECT CASE WHEN min(ordered_at)::DATE = date_trunc('month', min(ordered_at))::DATE
+                                 THEN date_trunc('month', min(ordered_at)) ELSE date_trunc('month', min(ordered_at))
+                                 + INTERVAL 1 MONTH END FROM ({_LINES})) AS first_month),
     sums AS (
         SELECT category,
-               sum(revenue) FILTER (WHERE month > last_month - INTERVAL 3 MONTH) AS revenue_last_3m,
-               sum(revenue) FILTER (WHERE month <= last_month - INTERVAL 3 MONTH AND month > last_month - INTERVAL 6 MONTH) AS revenue_prev_3m,
+               sum(revenue) FILTER (WHERE month > last_month - INTERVAL 3 MONTH AND month <= last_month
+                                          AND month >= first_month) AS revenue_last_3m,
+               sum(revenue) FILTER (WHERE month <= last_month - INTERVAL 3 MONTH AND month > last_month - INTERVAL 6 MONTH
+                                          AND month >= first_month) AS revenue_prev_3m,
                sum(revenue) AS revenue_total
         FROM m, last GROUP BY category)
     SELECT category, revenue_last_3m, revenue_prev_3m, revenue_last_3m / nullif(revenue_prev_3m, 0) - 1 AS growth,
@@ -93,7 +106,9 @@ CATEGORY_TRENDS = Transform("customer_category_trends", f"""
 ANOMALIES = Transform("customer_anomalies", f"""
     WITH w AS (SELECT date_trunc('week', ordered_at)::DATE AS week, sum(amount) AS revenue,
                       count(*) FILTER (WHERE kind = 'purchase') AS orders
-               FROM ({_REVENUE_ORDERS}) GROUP BY 1),
+               FROM ({_REVENUE_ORDERS}) GROUP BY 1
+               HAVING date_trunc('week', ordered_at)::DATE + INTERVAL 7 DAY <= {{as_of}}
+                  AND date_trunc('week', ordered_at)::DATE >= (SELECT min(ordered_at)::DATE FROM ({_REVENUE_ORDERS}))),
     ranked AS (SELECT *, row_number() OVER (ORDER BY week) AS n FROM w),
     base AS (
         SELECT a.week, a.revenue, a.orders,
@@ -143,6 +158,20 @@ def in_shop_time(zone: str) -> tuple[Transform, ...]:
     return tuple(local(t) for t in base)
 
 
+def with_direction(wh: Warehouse, trends: pd.DataFrame, cutoff: date, weeks: int = 26) -> pd.DataFrame:
+    """Each category's ``direction`` (rising / falling / flat / new) and its ``direction_p_value``:
+    the shop's one trend test (:func:`shoplens.trend.share_trends`, what ``demand trends`` reports)
+    over the ``weeks`` complete weeks before ``cutoff``; empty for a category selling too little
+    (fewer than 20 units in the window) or when the data is too short for a trend."""
+    try:
+        stats, _ = share_trends(wh, key_sql=category_sql("p"), cutoff=cutoff, weeks=weeks)
+    except InsufficientDataError:
+        return trends.assign(direction=None, direction_p_value=float("nan"))
+    found = stats.set_index("key")
+    return trends.assign(direction=trends["category"].map(found["trend"]),
+                         direction_p_value=trends["category"].map(found["p_value"]))
+
+
 def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> CohortResult:
     """Every pattern as of a date, each a :class:`Transform` run on the warehouse's engine;
     writes ``cohort_retention``, ``customer_intervals``, ``customer_weekday_hour``,
@@ -160,9 +189,10 @@ def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bo
     weekday_hour = WEEKDAY_HOUR.run(wh, as_of=ts)
     weekday_hour["day"] = weekday_hour["weekday"].map(lambda d: DAY_NAMES[int(d)])
     if has_categories(wh):
-        category_trends = CATEGORY_TRENDS.run(wh, as_of=ts)
+        category_trends = with_direction(wh, CATEGORY_TRENDS.run(wh, as_of=ts), end)
     else:
-        category_trends = pd.DataFrame(columns=["category", "revenue_last_3m", "revenue_prev_3m", "growth", "revenue_total"])
+        category_trends = pd.DataFrame(columns=["category", "revenue_last_3m", "revenue_prev_3m", "growth", "revenue_total",
+                                                "direction", "direction_p_value"])
     anomalies = ANOMALIES.run(wh, as_of=ts)
     result = CohortResult(retention, intervals, weekday_hour, category_trends, anomalies)
     if write:

@@ -34,7 +34,7 @@ BEHAVIOUR_LABELS: dict[str, str] = {
     "tenure_days": "days since the first order",
     "orders_last_90d": "orders in the last 90 days",
     "avg_days_between_orders": "days between orders",
-    "items_per_order": "items per order",
+    "items_per_order": "different products per order",
     "distinct_products": "different products bought",
     "price_index": "price level paid (1 = typical price of the product)",
     "return_rate": "share of spend returned",
@@ -170,6 +170,12 @@ def behaviour_sql(lit: str, with_categories: bool, zone: str = "UTC") -> str:
                sum(cp.spend) / nullif(sum(cp.units * pp.median_price), 0) AS price_index
         FROM cust_product cp JOIN product_price pp USING (product_id) GROUP BY cp.customer_id
     ),
+    basket AS (
+        SELECT o.customer_id, count(*) / count(DISTINCT o.order_id) AS items_per_order
+        FROM (SELECT order_id, customer_id FROM p) o
+        JOIN (SELECT DISTINCT order_id, product_id FROM order_items WHERE quantity > 0) i USING (order_id)
+        GROUP BY o.customer_id
+    ),
     cancelled AS (
         SELECT customer_id, count(*) AS cancelled_orders
         FROM orders WHERE status = 'cancelled' AND customer_id IS NOT NULL AND ordered_at < {lit} GROUP BY customer_id
@@ -181,11 +187,11 @@ def behaviour_sql(lit: str, with_categories: bool, zone: str = "UTC") -> str:
                ds.avg_days_between_orders, tc.top_channel, cust_value.net_revenue, cust_value.average_order_value AS aov,
                cust_value.returned_value / nullif(cust_value.gross_revenue, 0) AS return_rate,
                coalesce(cancelled.cancelled_orders, 0) AS cancelled_orders,
-               items.units / cust_value.orders AS items_per_order, items.distinct_products, items.price_index,
+               basket.items_per_order, items.distinct_products, items.price_index,
                cat_top.top_category, cat_top.top_category_share
         FROM ord JOIN cust_value USING (customer_id) LEFT JOIN day_stats ds USING (customer_id)
         LEFT JOIN top_channel tc USING (customer_id) LEFT JOIN items USING (customer_id)
-        LEFT JOIN cancelled USING (customer_id) LEFT JOIN cat_top USING (customer_id)
+        LEFT JOIN cancelled USING (customer_id) LEFT JOIN cat_top USING (customer_id) LEFT JOIN basket USING (customer_id)
     )
     SELECT * FROM joined
     """

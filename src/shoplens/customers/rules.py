@@ -49,7 +49,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "tenure_days": ("days since the first order", "首单至今天数"),
     "avg_days_between_orders": ("days between orders", "平均下单间隔天数"),
     "distinct_products": ("different products bought", "购买商品种类数"),
-    "items_per_order": ("items per order", "每单件数"),
+    "items_per_order": ("different products per order", "每单商品种数"),
     "return_rate": ("share of spend returned", "退货金额占比"),
     "cancelled_orders": ("cancelled orders", "取消订单数"),
     "price_index": ("price level paid", "支付价格水平"),

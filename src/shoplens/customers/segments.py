@@ -45,7 +45,7 @@ CLUSTER_FEATURES = ["orders", "net_revenue", "aov", "recency_days", "tenure_days
 TRAIT_WORDS: dict[str, tuple[str | None, str | None]] = {
     "orders": ("frequent", "infrequent"), "net_revenue": ("high-spend", "low-spend"),
     "aov": ("big-basket", "small-basket"), "recency_days": ("lapsed", "recently active"),
-    "tenure_days": ("long-standing", "newer"), "items_per_order": ("bulk", "few-item"),
+    "tenure_days": ("long-standing", "newer"), "items_per_order": ("many-item", "few-item"),
     "distinct_products": ("broad-range", "narrow-range"), "price_index": ("premium-price", "bargain"),
     "return_rate": ("high-return", "low-return"), "reviews": ("reviewing", "rarely reviewing"),
     "negative_review_share": ("unhappy", None), "support_contacts": ("support-heavy", "self-sufficient"),

@@ -110,11 +110,15 @@ def evaluate_cmd(
     with open_warehouse(ctx) as wh, _progress(not json_out) as progress:
         summary = evaluate_demand(wh, until=until, horizon=horizon, freq=freq, level=level, origins=origins,
                                   progress=progress)
+    from shoplens.demand.evaluate import verdict
+
     if json_out:
         print_json({"freq": freq, "level": level, "horizon": horizon, "origins": origins,
-                    "results": summary.to_dict("records")})
+                    "verdict": verdict(summary), "results": summary.to_dict("records")})
         return
     console.print(frame_table(summary, title=f"Backtest: {origins} origin(s) x {horizon} {freq}(s), {level} level"))
+    for line in verdict(summary):
+        console.print(escape(line))
 
 
 def _read_stock(path: Path):  # -> pd.DataFrame
@@ -155,7 +159,7 @@ def reorder_cmd(
 
     Built on a fresh product forecast; written to the warehouse table `demand_reorder`.
     """
-    from shoplens.demand.service import reorder_demand
+    from shoplens.demand.service import coverage_sentence, measured_coverage, reorder_demand
 
     stock_frame = _read_stock(stock) if stock is not None else None
     if freq not in ("day", "week"):
@@ -164,8 +168,10 @@ def reorder_cmd(
         advice = reorder_demand(wh, until=until, freq=freq, lead_time_days=lead_time_days,
                                 service_level=service_level, cover_days=cover_days, order_cost=order_cost,
                                 holding_rate=holding_rate, stock=stock_frame, progress=progress)
+        coverage = measured_coverage(wh, freq)
     if json_out:
         print_json({"lead_time_days": lead_time_days, "service_level": service_level, "products": len(advice),
+                    "interval_coverage": coverage, "rests_on": coverage_sentence(coverage),
                     "advice": advice.to_dict("records")})
         return
     cols = ["product_id", "name", "lead_time_demand", "safety_stock", "reorder_point", "order_quantity",
@@ -174,6 +180,7 @@ def reorder_cmd(
         cols += ["on_hand", "order_now"]
     console.print(frame_table(advice[cols], title=f"Reorder advice ({lead_time_days:g}-day lead time, "
                               f"{service_level:.0%} service level)", max_rows=limit))
+    console.print(escape(coverage_sentence(coverage)))
 
 
 @demand_app.command("trends")

@@ -37,7 +37,7 @@ import pandas as pd
 
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.metrics import DEMAND_LINE_SQL, category_sql, line_value_sql
-from shoplens.store.shop import local_time_sql, read_shop
+from shoplens.store.shop import local_orders_sql
 from shoplens.store.warehouse import Warehouse, first_row
 
 Freq = Literal["day", "week"]
@@ -79,15 +79,6 @@ def period_ceil(day: date, freq: str) -> date:
     """First period start on or after ``day``."""
     start = period_floor(day, freq)
     return start if start == day else start + timedelta(days=7)
-
-
-def local_orders_sql(wh: Warehouse) -> str:
-    """The orders with ``ordered_at`` in the shop's local time (``shoplens shop set --timezone``), so
-    that days, weeks and months are the shop's; plain ``orders`` when the zone is UTC (or unset)."""
-    zone = read_shop(wh).timezone
-    if zone == "UTC":
-        return "orders"
-    return f"(SELECT * REPLACE ({local_time_sql('ordered_at', zone)} AS ordered_at) FROM orders)"
 
 
 def data_end(wh: Warehouse) -> date:

@@ -56,6 +56,7 @@ from shoplens.ingest.attributes import TABLE as ATTRIBUTES
 from shoplens.ingest.attributes import AttributePlan, candidate_columns, long_rows_sql, plan_attributes
 from shoplens.ingest.mapping import Mapping, normalise_name, quote, spreadsheet_text_sql
 from shoplens.ingest.sources import Source, StagedFile, StageOptions, open_source
+from shoplens.ingest.units import unit_concentration_note
 from shoplens.ingest.validate import Plan, plan_table, resolve_raw
 from shoplens.metrics import line_value_sql
 from shoplens.schema import TABLES, Table, get_table
@@ -139,6 +140,8 @@ class IngestResult:
         out["run_id"] = self.run_id
         if self.money:
             out["money"] = {t: {c: m.to_dict() for c, m in cols.items()} for t, cols in self.money.items()}
+        if self.notes:
+            out["notes"] = list(self.notes)
         return out
 
 
@@ -248,6 +251,10 @@ def ingest(
     if mirror and state.canonical == "spark":  # every canonical table, verified, in one DuckDB transaction
         step("copying to the DuckDB file", 0.95)
         keep_duckdb_copy(warehouse)
+    if "order_items" in (m.primary, *m.derived) and (engine.name == "duckdb" or mirror):
+        note = unit_concentration_note(warehouse.con)  # over every line the warehouse holds now
+        if note:
+            result.notes.append(note)
     step("done", 1.0)
     result.seconds = time.perf_counter() - started
     warehouse.con.execute("UPDATE _ingest_runs SET seconds = ? WHERE run_id = ?", [result.seconds, run_id])

@@ -84,7 +84,7 @@ def recommend_cmd(
 ) -> None:
     """Top-K recommendations with a reason each: for one CUSTOMER (printed), or for the customers in a file (CSV).
 
-    Columns: customer_id, rank, product_id, score (0-1), reason, personalised. Customers
+    Columns: customer_id, rank, product_id, name, score (0-1), reason, personalised. Customers
     without personalisation consent, and ids that are not customers (cold start), get the
     non-personalised popular list (reason "popular now (not personalised)").
     The CSV is safe to open in a spreadsheet (cells that would run as formulas start with ').
@@ -124,8 +124,14 @@ def recommend_cmd(
     assert output is not None
     if output.parent and not output.parent.exists():
         raise InputFileError(str(output), "the output folder does not exist", hint="create it or choose another path")
+    from shoplens.recs.service import with_names
+
     with open_warehouse(ctx) as wh:  # writable: the output file is recorded for erasure
         frame = recommend(wh, ids, k=k, filters=filters, live=live)
+        # the product's name next to its id, so the file reads without the catalogue
+        named = with_names(wh, frame, "product_id").rename(columns={"product_id_name": "name"})
+        order = list(frame.columns)
+        frame = named[order[:order.index("product_id") + 1] + ["name"] + order[order.index("product_id") + 1:]]
         write_export(wh, output, frame, kind="recommendations", id_column="customer_id")
     # a list is personalised when the model ranked it from the customer's history (not consent alone)
     not_personal = int((~frame.groupby("customer_id", sort=False)["personalised"].any()).sum())
@@ -195,16 +201,23 @@ def evaluate_cmd(
 @recs_app.command("similar")
 def similar_cmd(
     ctx: typer.Context,
-    product: Annotated[str, typer.Option("--product", help="product id")],
+    product_id: Annotated[Optional[str], typer.Argument(metavar="PRODUCT", help="product id", show_default=False)] = None,
+    product_opt: Annotated[Optional[str], typer.Option("--product", help="product id (the same as PRODUCT)",
+                                                       show_default=False)] = None,
     k: Annotated[int, typer.Option("--k", help="how many similar products")] = 10,
     json_out: JsonOpt = False,
 ) -> None:
-    """Products most similar to one product (from the served recommender), and those bought with it.
+    """Products most similar to PRODUCT (from the served recommender), and those bought with it.
 
     JSON: {product_id, similar: [{rank, similar_product_id, name, score}], bought_together: [...]}.
     """
     from shoplens.recs.service import load_model
 
+    if product_id is not None and product_opt is not None and product_id != product_opt:
+        raise UserInputError(f"two products given ({product_id} and --product {product_opt}); give one")
+    product = product_id if product_id is not None else product_opt
+    if product is None:
+        raise UserInputError("give one PRODUCT id, e.g. `shoplens recs similar 22423`")
     if k < 1:
         raise UserInputError(f"--k must be at least 1 (got {k})")
     with open_warehouse(ctx, read_only=True) as wh:
@@ -235,30 +248,39 @@ def rules_cmd(
                                                    show_default=False)] = None,
     since: Annotated[Optional[str], typer.Option("--since", help="only orders from this date (YYYY-MM-DD)", show_default=False)] = None,
     limit: Annotated[int, typer.Option("--limit", help="rules to print / include in JSON")] = 20,
+    level: Annotated[str, typer.Option("--level", help="items of a rule: product, or category (which categories "
+                                                     "are bought together)")] = "product",
     json_out: JsonOpt = False,
 ) -> None:
     """Association rules (FP-growth) over completed orders with support, confidence and lift.
 
-    Written to the `association_rules` table. JSON: {rules: [{antecedent, consequent, support, confidence, lift, baskets}], count}.
+    Written to the `association_rules` table (`association_rules_category` with --level category).
+    JSON: {level, rules: [{antecedent, consequent, support, confidence, lift, baskets}], count, reason};
+    `reason` says why no rule passes, when none does.
     """
     from shoplens.recs.service import mine_rules, with_names
 
     with open_warehouse(ctx) as wh:
         with console.status("mining rules…"):
             rules = mine_rules(wh, min_support=min_support, min_baskets=min_baskets, min_confidence=min_confidence,
-                               min_lift=min_lift, max_len=max_len, since=since)
+                               min_lift=min_lift, max_len=max_len, since=since, level=level)
+        reason = rules.attrs.get("reason")
         if product is not None:
             rules = rules[rules["antecedent"].str.split(" + ", regex=False).map(lambda items: product in items)]
+            if rules.empty and reason is None:
+                reason = f"no rule passing the thresholds has {product} in its antecedent"
         shown = rules.head(limit)
         named = with_names(wh, shown.rename(columns={"antecedent": "product_id"}), "product_id") \
-            .rename(columns={"product_id": "antecedent", "product_id_name": "antecedent_name"}) if len(shown) else shown
+            .rename(columns={"product_id": "antecedent", "product_id_name": "antecedent_name"}) \
+            if len(shown) and level == "product" else shown
     if json_out:
-        print_json({"rules": named.to_dict("records"), "count": int(len(rules))})
+        print_json({"level": level, "rules": named.to_dict("records"), "count": int(len(rules)), "reason": reason})
         return
     if rules.empty:
-        console.print("No rule passes the thresholds; try a lower --min-support / --min-baskets / --min-confidence.")
+        console.print(f"No rule passes the thresholds: {escape(str(reason))}.")
         return
-    console.print(frame_table(named, title=f"Association rules ({len(rules):,}; strongest lift first)", max_rows=limit))
+    console.print(frame_table(named, title=f"Association rules per {level} ({len(rules):,}; strongest lift first)",
+                              max_rows=limit))
 
 
 @recs_app.command("score")

@@ -1,6 +1,7 @@
 """Cross-sell: association rules with FP-growth (mlxtend) and "frequently bought together".
 
-Baskets are the completed orders (one row per order and product, set-based SQL);
+Baskets are the completed orders (one row per order and product, set-based SQL; or,
+at category level, per order and category);
 FP-growth finds product sets bought together in at least ``min_support`` of
 baskets and ``min_baskets`` baskets (rules resting on a handful of orders are not
 trusted); rules keep their support, confidence and lift.
@@ -35,11 +36,65 @@ WHERE oi.quantity > 0 AND coalesce(o.status, 'completed') NOT IN ('cancelled', '
 """, inputs=("order_items", "orders", "products"), params={"since": None, "until": None})
 
 
-def load_baskets(wh: Warehouse, since: Any = None, until: Any = None) -> pd.DataFrame:
-    """(basket_id, product_id) of completed orders, fees and postage left out; runs on the warehouse's engine."""
+# the same baskets with each product replaced by its category (the item of a category-level rule)
+CATEGORY_BASKETS = Transform("category_baskets", """
+SELECT DISTINCT b.basket_id, coalesce(p.category, 'uncategorised') AS product_id
+FROM (""" + BASKETS.sql + """) b LEFT JOIN products p USING (product_id)
+""", inputs=("order_items", "orders", "products"), params={"since": None, "until": None})
+LEVELS = ("product", "category")
+
+
+def load_baskets(wh: Warehouse, since: Any = None, until: Any = None, level: str = "product") -> pd.DataFrame:
+    """(basket_id, product_id) of completed orders, fees and postage left out; runs on the warehouse's engine.
+    At ``level="category"`` the item (still in column ``product_id``) is the product's category."""
+    if level not in LEVELS:
+        raise UserInputError(f"--level {level!r}: choose product or category")
     s = pd.Timestamp(since).to_pydatetime() if since is not None else None
     u = pd.Timestamp(until).to_pydatetime() if until is not None else None
-    return BASKETS.run(wh, since=s, until=u).astype({"basket_id": str, "product_id": str})
+    transform = BASKETS if level == "product" else CATEGORY_BASKETS
+    return transform.run(wh, since=s, until=u).astype({"basket_id": str, "product_id": str})
+
+
+def no_rule_reason(baskets: pd.DataFrame, *, min_support: float = 0.01, min_baskets: int = 20,
+                   min_confidence: float = 0.2, min_lift: float = 1.0, item: str = "product") -> str:
+    """Why no pair passes the thresholds, in words: the first threshold the best pair fails.
+
+    >>> b = pd.DataFrame({"basket_id": ["1", "1", "2", "2", "3"], "product_id": ["a", "b", "a", "b", "c"]})
+    >>> no_rule_reason(b, min_support=0.5, min_baskets=3)
+    'no product is in 3 orders (--min-baskets 3, --min-support 0.5 of 3 orders); the most frequent, a, is in 2'
+    """
+    n = int(baskets["basket_id"].nunique())
+    if n < 2:
+        return f"only {n} order(s) with {item}s: rules need at least 2"
+    needed = int(np.ceil(max(min_support * n, min_baskets)))
+    where = f"(--min-baskets {min_baskets}, --min-support {min_support:g} of {n:,} orders)"
+    counts = baskets.groupby("product_id")["basket_id"].nunique().sort_values(ascending=False, kind="stable")
+    frequent = counts[counts >= needed]
+    if frequent.empty:
+        return (f"no {item} is in {needed:,} orders {where}; the most frequent, {counts.index[0]}, "
+                f"is in {int(counts.iloc[0]):,}")
+    kept = baskets[baskets["product_id"].isin(frequent.index)].drop_duplicates()
+    pairs = kept.merge(kept, on="basket_id")
+    pairs = pairs[pairs["product_id_x"] < pairs["product_id_y"]]
+    if pairs.empty:
+        return f"no two {item}s that are each in {needed:,} orders {where} are ever bought together"
+    together = pairs.groupby(["product_id_x", "product_id_y"]).size().sort_values(ascending=False, kind="stable")
+    (a, b), top = together.index[0], int(together.iloc[0])
+    if top < needed:
+        return f"no pair of {item}s is in {needed:,} orders together {where}; the most frequent pair, {a} + {b}, is in {top:,}"
+    ok = together[together >= needed].reset_index(name="both")
+    rows = pd.concat([ok.assign(ante=ok["product_id_x"], cons=ok["product_id_y"]),
+                      ok.assign(ante=ok["product_id_y"], cons=ok["product_id_x"])], ignore_index=True)
+    rows["confidence"] = rows["both"] / rows["ante"].map(counts)
+    rows["lift"] = rows["confidence"] / (rows["cons"].map(counts) / n)
+    best = rows.sort_values(["confidence", "ante", "cons"], ascending=[False, True, True]).iloc[0]
+    if best["confidence"] < min_confidence:
+        return (f"the pairs in {needed:,} orders are too weak: the highest confidence is {best['confidence']:.3f} "
+                f"({best['ante']} -> {best['cons']}), below --min-confidence {min_confidence:g}")
+    strong = rows[rows["confidence"] >= min_confidence]
+    top_lift = strong.sort_values(["lift", "ante", "cons"], ascending=[False, True, True]).iloc[0]
+    return (f"no pair is bought together more than chance allows: the highest lift among pairs passing support and "
+            f"confidence is {top_lift['lift']:.3f} ({top_lift['ante']} -> {top_lift['cons']}), below --min-lift {min_lift:g}")
 
 
 def association_rules_from_baskets(

@@ -304,12 +304,26 @@ def evaluate(wh: Warehouse, *, cutoff: str | None, k: int = 10, models: Sequence
 
 
 def mine_rules(wh: Warehouse, *, min_support: float = 0.01, min_baskets: int = 20, min_confidence: float = 0.2,
-               min_lift: float = 1.0, max_len: int = 2, since: str | None = None) -> pd.DataFrame:
-    """FP-growth association rules over completed orders, written to ``association_rules``."""
-    from shoplens.recs.rules import association_rules_from_baskets, load_baskets
+               min_lift: float = 1.0, max_len: int = 2, since: str | None = None, level: str = "product") -> pd.DataFrame:
+    """FP-growth association rules over completed orders, written to ``association_rules`` (products, the
+    rules recommendations serve) or ``association_rules_category`` (``level="category"``: which categories
+    are bought together). An empty result has ``attrs["reason"]``: why no rule passes."""
+    from shoplens.recs.rules import LEVELS, association_rules_from_baskets, load_baskets, no_rule_reason
 
     if max_len < 2:
         raise UserInputError("--max-len must be at least 2 (a rule needs two products)")
+    if level not in LEVELS:
+        raise UserInputError(f"--level {level!r}: choose product or category")
+    thresholds = {"min_support": min_support, "min_baskets": min_baskets, "min_confidence": min_confidence,
+                  "min_lift": min_lift}
+    if level == "category":
+        baskets = load_baskets(wh, since=parse_date(since, "--since"), level="category")
+        rules = association_rules_from_baskets(baskets, max_len=max_len, **thresholds)
+        if rules.empty:
+            rules.attrs["reason"] = no_rule_reason(baskets, item="category", **thresholds)
+        if not wh.read_only:
+            wh.write_table("association_rules_category", rules, kind="rules", info=dict(thresholds))
+        return rules
     if getattr(wh, "engine_name", "duckdb") == "spark":  # MLlib FP-growth over the baskets on Spark
         from shoplens.recs.spark import fpgrowth_rules
 
@@ -320,6 +334,8 @@ def mine_rules(wh: Warehouse, *, min_support: float = 0.01, min_baskets: int = 2
         baskets = load_baskets(wh, since=parse_date(since, "--since"))
         rules = association_rules_from_baskets(baskets, min_support=min_support, min_baskets=min_baskets,
                                                min_confidence=min_confidence, min_lift=min_lift, max_len=max_len)
+        if rules.empty:
+            rules.attrs["reason"] = no_rule_reason(baskets, **thresholds)
     if not wh.read_only:
         wh.write_table("association_rules", rules, kind="rules",
                        info={"min_support": min_support, "min_baskets": min_baskets, "min_confidence": min_confidence})

@@ -131,3 +131,12 @@ def in_local_time(sql: str, columns: list[str], zone: str, time_column: str = "o
         return sql
     items = [f"{local_time_sql('lt.' + c, zone)} AS {c}" if c == time_column else f"lt.{c}" for c in columns]
     return f"SELECT {', '.join(items)} FROM ({sql}) lt"
+
+
+def local_orders_sql(wh: Any) -> str:
+    """The orders with ``ordered_at`` in the shop's local time (``shoplens shop set --timezone``), so
+    that days, weeks and months are the shop's; plain ``orders`` when the zone is UTC (or unset)."""
+    zone = read_shop(wh).timezone
+    if zone == "UTC":
+        return "orders"
+    return f"(SELECT * REPLACE ({local_time_sql('ordered_at', zone)} AS ordered_at) FROM orders)"
