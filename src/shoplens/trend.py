@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -25,14 +26,21 @@ from scipy.stats import norm
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.metrics import DEMAND_LINE_SQL, line_value_sql
 from shoplens.store.shop import local_orders_sql
+from shoplens.store.transform import sql_literal
 from shoplens.store.warehouse import Warehouse
 
+# What the warehouse's engine computes (DuckDB or Spark): demand per key and week; the grid of
+# weeks, the shares and the trend test then run on that small frame in a local DuckDB.
+LINES_SQL = """
+SELECT {key} AS key, CAST(date_trunc('week', o.ordered_at) AS DATE) AS week,
+       sum(oi.quantity) AS units, sum({value}) AS value
+FROM order_items oi JOIN {orders} o USING (order_id) LEFT JOIN products p USING (product_id)
+WHERE o.ordered_at >= {start} AND o.ordered_at < {end} AND {demand}
+GROUP BY 1, 2
+"""
+
 WEEKLY_SHARE_SQL = """
-WITH lines AS (
-    SELECT {key} AS key, date_trunc('week', o.ordered_at)::DATE AS week, oi.quantity AS units, {value} AS value
-    FROM order_items oi JOIN {orders} o USING (order_id) LEFT JOIN products p USING (product_id)
-    WHERE o.ordered_at >= $start AND o.ordered_at < $end AND {demand}
-),
+WITH lines AS (SELECT * FROM _lines),
 weeks AS (SELECT unnest(generate_series($start::TIMESTAMP, $last_week::TIMESTAMP, INTERVAL 7 DAY))::DATE AS week),
 keys AS (SELECT key FROM lines GROUP BY key HAVING sum(units) >= $min_units),
 totals AS (SELECT week, sum(value) AS total FROM lines GROUP BY week),
@@ -76,10 +84,10 @@ FROM levels l JOIN stats st USING (key) LEFT JOIN ties t USING (key)
 """
 
 FIRST_SALE_SQL = """
-SELECT {key} AS key, min(o.ordered_at)::DATE AS first_sale
+SELECT {key} AS key, CAST(min(o.ordered_at) AS DATE) AS first_sale
 FROM order_items oi JOIN {orders} o USING (order_id) LEFT JOIN products p USING (product_id)
-WHERE o.ordered_at < $end AND {demand}
-GROUP BY ALL
+WHERE o.ordered_at < {end} AND {demand}
+GROUP BY 1
 """
 
 
@@ -111,23 +119,28 @@ def share_trends(wh: Warehouse, *, key_sql: str, cutoff: date, weeks: int = 26, 
     as_dt = lambda d: datetime.combine(d, datetime.min.time())  # noqa: E731
     params = {"start": as_dt(start), "end": as_dt(end_week), "last_week": end_week - timedelta(weeks=1),
               "min_units": min_units}
-    sql = WEEKLY_SHARE_SQL.format(key=key_sql, demand=DEMAND_LINE_SQL, value=line_value_sql("oi"),
-                                 orders=local_orders_sql(wh))  # weeks in the shop's time zone
-    weekly = wh.con.execute(sql, params).df()
-    if weekly.empty:
-        raise InsufficientDataError(
-            f"nothing sold at least {min_units:g} units in the {weeks} complete weeks before {end_week}; "
-            "choose another --until or a lower --min-units")
-    wh.con.register("_weekly", weekly)
+    orders = local_orders_sql(wh)  # weeks in the shop's time zone
+    lines = wh.engine.query(LINES_SQL.format(key=key_sql, demand=DEMAND_LINE_SQL, value=line_value_sql("oi"),
+                                             orders=orders, start=sql_literal(params["start"]),
+                                             end=sql_literal(params["end"])))
+    lines["week"] = pd.to_datetime(lines["week"]).dt.date
+    local = duckdb.connect()
     try:
-        stats = wh.con.execute(MANN_KENDALL_SQL, {"half": weeks // 2}).df()
+        local.register("_lines", lines)
+        weekly = local.execute(WEEKLY_SHARE_SQL, {k: v for k, v in params.items() if k != "end"}).df()
+        if weekly.empty:
+            raise InsufficientDataError(
+                f"nothing sold at least {min_units:g} units in the {weeks} complete weeks before {end_week}; "
+                "choose another --until or a lower --min-units")
+        local.register("_weekly", weekly)
+        stats = local.execute(MANN_KENDALL_SQL, {"half": weeks // 2}).df()
     finally:
-        wh.con.unregister("_weekly")
+        local.close()
     z = (stats["s"] - np.sign(stats["s"])) / np.sqrt(stats["var_s"].where(stats["var_s"] > 0))
     stats["p_value"] = 2 * (1 - norm.cdf(z.abs()))
     stats["slope_pct_per_week"] = 100 * stats["slope"] / stats["mean_share"].where(stats["mean_share"] > 0)
-    first = wh.con.execute(FIRST_SALE_SQL.format(key=key_sql, demand=DEMAND_LINE_SQL, orders=local_orders_sql(wh)),
-                           {"end": as_dt(end_week)}).df()
+    first = wh.engine.query(FIRST_SALE_SQL.format(key=key_sql, demand=DEMAND_LINE_SQL, orders=orders,
+                                                  end=sql_literal(params["end"])))
     stats = stats.merge(first, on="key", how="left")
     stats["first_sale"] = pd.to_datetime(stats["first_sale"])
     is_new = stats["first_sale"] >= pd.Timestamp(start)

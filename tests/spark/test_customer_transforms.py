@@ -131,6 +131,9 @@ def test_features_sql_with_every_signal_has_unique_cte_names(monkeypatch):
     from shoplens.store.engine import to_spark_sql
 
     monkeypatch.setattr(features, "has_categories", lambda wh: True)
+    from shoplens.store.shop import ShopSettings
+
+    monkeypatch.setattr(features, "read_shop", lambda wh: ShopSettings(timezone="Europe/London"))  # local time too
     signals = [features.Signal(s.name, lambda wh: True, s.sql, s.labels, s.inputs) for s in features.SIGNALS]
     monkeypatch.setattr(features, "SIGNALS", signals)
     sql = to_spark_sql(features.features_transform(object()).render(as_of=pd.Timestamp("2011-12-01").to_pydatetime()))
