@@ -49,3 +49,15 @@ def test_at_most_eight_colours():
 def test_dashboard_gets_the_same_headers():
     js = f.dashboard_labels_js()
     assert js.startswith("window.SHOPLENS_HEADERS = ") and '"share_of_revenue": "收入占比"' in js
+
+
+def test_every_segment_average_has_a_chinese_header() -> None:
+    """A segment table shows avg_<feature> for each clustering feature that varies: none may fall back to English."""
+    import re
+
+    from shoplens.customers.segments import CLUSTER_FEATURES
+    from shoplens.formatting import header
+
+    for f in CLUSTER_FEATURES:
+        zh = header(f"avg_{f}", "zh")
+        assert not re.search(r"[A-Za-z]{3,}", zh.replace("CLV", "")), (f, zh)
