@@ -58,6 +58,6 @@ def test_every_segment_average_has_a_chinese_header() -> None:
     from shoplens.customers.segments import CLUSTER_FEATURES
     from shoplens.formatting import header
 
-    for f in CLUSTER_FEATURES:
-        zh = header(f"avg_{f}", "zh")
-        assert not re.search(r"[A-Za-z]{3,}", zh.replace("CLV", "")), (f, zh)
+    for feature in CLUSTER_FEATURES:
+        zh = header(f"avg_{feature}", "zh")
+        assert not re.search(r"[A-Za-z]{3,}", zh.replace("CLV", "")), (feature, zh)
