@@ -227,7 +227,7 @@ def run_pipeline(path: str) -> dict:
             times[name] = time.perf_counter() - t0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
             print(f"{name}: {times[name]:.1f} s, peak RSS so far {rss:,.0f} MB", file=sys.stderr, flush=True)
-        del cache
+        cache = None  # the features are freed before reading orders back
         times["pipeline_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
         t0 = time.perf_counter()
         orders = wh.query("SELECT customer_id, order_id, ordered_at, total_amount FROM orders "
