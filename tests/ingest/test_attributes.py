@@ -85,6 +85,18 @@ def test_personal_data_columns_are_refused_and_never_stored(wh, tmp_path):
         assert raw not in stored
 
 
+def test_one_personal_value_among_many_refuses_the_column(wh, tmp_path):
+    """A free-text column where one customer in 300 wrote an e-mail address: stored, it would keep it raw."""
+    path = tmp_path / "crm.csv"
+    notes = [f"prefers parcel locker {i}" for i in range(300)]
+    notes[217] = "write to zoe.w@example.com"
+    path.write_text("customer_id,tier,note\n" + "".join(f"c{i},gold,{n}\n" for i, n in enumerate(notes)))
+    r = ingest(wh, [path], table="customers", settings=_settings(wh))
+    assert r.derived["customer_attributes"].loaded == 300  # tier only
+    assert any("'note'" in n and "EMAIL" in n for n in r.notes if "not kept" in n)
+    assert wh.query("SELECT count(*) FROM customer_attributes WHERE value LIKE '%example.com%'").iloc[0, 0] == 0
+
+
 def test_a_mapping_chooses_the_attributes(wh, tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("id,tier,segment_code\nc1,gold,A\n")

@@ -35,7 +35,7 @@ from shoplens.schema import quote_identifier as quote
 from shoplens.store.engine import Engine
 
 TABLE = "customer_attributes"
-SAMPLE = 200  # distinct values per column the PII screen reads
+SAMPLE = 2000  # distinct values per column the PII screen reads (a demographic band has a handful)
 
 
 def attribute_name(column: str) -> str:
@@ -105,8 +105,9 @@ def plan_attributes(engine: Engine, source: str, columns: Sequence[str], files: 
         stats += [f"count({v})", f"count(TRY_CAST({v} AS DOUBLE))", f"count(CASE WHEN lower({v}) IN ({bools}) THEN 1 END)"]
     got = engine.first(f"SELECT {', '.join(stats)} FROM {source}")
     for i, c in enumerate(columns):
-        values = engine.query(f"SELECT DISTINCT {_text(c)} AS v FROM {source} WHERE {_text(c)} IS NOT NULL "
-                              f"ORDER BY 1 LIMIT {SAMPLE}")["v"].astype(str).tolist()
+        # a sample spread over the values (by hash), not the first ones in sort order
+        values = engine.query(f"SELECT v FROM (SELECT DISTINCT {_text(c)} AS v FROM {source} WHERE {_text(c)} IS NOT NULL) d "
+                              f"ORDER BY hash(v), v LIMIT {SAMPLE}")["v"].astype(str).tolist()
         why = personal_data_reason(c, values)
         if why:
             plan.refused[c] = why

@@ -365,10 +365,11 @@ _PERSONAL_HAN = re.compile(r"(姓名|名字|电话|手机|地址|收件人|收�
 _VALUE_TYPES = ("EMAIL", "PHONE", "CN_ID", "BANK_CARD", "PASSPORT", "IP_ADDRESS")
 
 
-def personal_data_reason(column: str, values: Sequence[str], share: float = 0.1) -> str | None:
+def personal_data_reason(column: str, values: Sequence[str]) -> str | None:
     """Why a column looks like personal data, or None: by its name (``Email``, ``first name``,
-    ``收货人姓名``), or because at least ``share`` of ``values`` (a sample) hold an e-mail, phone,
-    ID, card, passport number or IP address. Ingest refuses such a column as a customer attribute.
+    ``收货人姓名``), or because any of ``values`` (a sample) holds an e-mail, phone, ID, card,
+    passport number or IP address: one such value would otherwise be stored raw. Ingest refuses
+    such a column as a customer attribute.
 
     >>> personal_data_reason("Loyalty Level", ["gold", "silver"]) is None
     True
@@ -386,7 +387,7 @@ def personal_data_reason(column: str, values: Sequence[str], share: float = 0.1)
     scanner = PiiScanner(types=_VALUE_TYPES)
     found = [{f.type for f in scanner.scan(v)} for v in values]
     n = sum(1 for f in found if f)
-    if n and n >= share * len(values):
+    if n:
         kinds = ", ".join(sorted(set().union(*found)))
         return f"{n} of {len(values)} values sampled hold personal data ({kinds})"
     return None
