@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from shoplens.errors import ConfigError, ShoplensError
+from shoplens.store.files import private_dir
 from shoplens.store.warehouse import Warehouse, utcnow
 from shoplens.stream.collector import Collector, FoldResult, Rejected
 from shoplens.stream.source import EventSource, records_of
@@ -110,7 +111,7 @@ def run_stream(wh: Warehouse, settings: Any, source: EventSource, *, checkpoint:
             raise
 
     folder = Path(checkpoint) if checkpoint is not None else default_checkpoint(wh, source)
-    folder.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(folder.parent)  # owner-only, like every folder shoplens makes beside the warehouse
     writer = (source.read_stream(spark).writeStream.queryName(f"shoplens-events-{wh.path.stem}")
               .foreachBatch(fold_batch).option("checkpointLocation", str(folder.absolute())))
     writer = writer.trigger(processingTime=f"{interval} seconds") if follow else writer.trigger(availableNow=True)
