@@ -251,6 +251,7 @@ def test_every_cli_command_has_usage_and_a_running_example() -> None:
     not_runnable = {"serve": "starts a server (tested in tests/serve)",
                     "demo": "the session's demo build runs it (README's install line)",
                     "keys revoke": "needs the id of a key created in the same session",
+                    "events stream": "starts a Spark job (tests/spark/test_stream_spark.py runs it from the CLI)",
                     "text train sentiment": "needs a labelled data set (docs/text-models.md)"}
     missing_usage = sorted(commands - with_usage)
     missing_example = sorted(commands - with_example - set(not_runnable))

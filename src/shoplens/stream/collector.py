@@ -149,20 +149,23 @@ class Collector:
     ``max_future_days``). One collector per warehouse and process; thread-safe.
     """
 
-    def __init__(self, wh: Warehouse, settings: Any, *, log: EventLog | None = None) -> None:
+    def __init__(self, wh: Warehouse, settings: Any, *, log: EventLog | None = None, fold_only: bool = False) -> None:
         self.settings = settings
         self.max_future_days = int(getattr(settings, "max_future_days", 1))
-        self.log = log or EventLog(log_folder(wh.path))
         self._lock = threading.Lock()
         self._fold_lock = threading.Lock()
         self._policy_bound = False
         self._enriched: dict[str, dict[str, Any]] = {}  # product id -> the event fields last folded
         self._guest_of: dict[str, str] = {}  # anon:<id> -> the customer it is linked to (per fold)
         identity.ensure_links(wh.con)
-        self._verified = not self.log.segments()  # see _not_stored
-        self._seen: set[str] = set(self._stored_message_ids(wh))
-        for record in self.log.read(self.log.segments()):
-            self._seen.add(record["m"])
+        self._seen: set[str] = set()
+        # fold_only: records come from another reader (fold_records); no log, no ids kept in memory
+        self.log: EventLog | None = None if fold_only else (log or EventLog(log_folder(wh.path)))
+        self._verified = self.log is not None and not self.log.segments()  # see _not_stored
+        if self.log is not None:
+            self._seen |= set(self._stored_message_ids(wh))
+            for record in self.log.read(self.log.segments()):
+                self._seen.add(record["m"])
 
     @staticmethod
     def _stored_message_ids(wh: Warehouse) -> Iterable[str]:
@@ -174,33 +177,48 @@ class Collector:
     @property
     def pending(self) -> int:
         """Events in the log not yet folded."""
-        return self.log.pending
+        return self.log.pending if self.log is not None else 0
+
+    def _require_log(self) -> EventLog:
+        if self.log is None:
+            raise RuntimeError("this collector only folds records another reader delivers (fold_only=True)")
+        return self.log
+
+    def check_call(self, payload: Any, *, kind: str | None = None,
+                   received_at: datetime | None = None) -> tuple[Event | None, str | None]:
+        """(the event, None) when ``payload`` would be accepted (spec checks, a ``timestamp`` at most
+        ``max_future_days`` ahead of ``received_at``), else (None, the reason). Duplicates are not
+        judged here: :meth:`collect` counts them against the ids it holds, a fold skips ids stored."""
+        now = received_at or utcnow()
+        event, why = check(payload, kind=kind, received_at=now)
+        if event is None:
+            return None, why or "invalid event"
+        if event.occurred_at > now + timedelta(days=self.max_future_days):
+            return None, (f"`timestamp` {event.occurred_at.isoformat()} is more than "
+                          f"{self.max_future_days} day(s) in the future")
+        return event, None
 
     def collect(self, payloads: Sequence[Any], *, kind: str | None = None,
                 received_at: datetime | None = None) -> CollectResult:
         """Check ``payloads``, drop re-sent message ids, write the rest to the log (fsynced) and
         say what happened to each. ``kind``: the call the endpoint implies (``/track``: ``track``)."""
+        log = self._require_log()
         now = received_at or utcnow()
-        latest = now + timedelta(days=self.max_future_days)
         result = CollectResult()
         records = []
         with self._lock:
             batch_ids: set[str] = set()
             for i, payload in enumerate(payloads):
-                event, why = check(payload, kind=kind, received_at=now)
+                event, why = self.check_call(payload, kind=kind, received_at=now)
                 if event is None:
                     result.rejected.append(Rejected(i, why or "invalid event"))
-                    continue
-                if event.occurred_at > latest:
-                    result.rejected.append(Rejected(i, f"`timestamp` {event.occurred_at.isoformat()} is more than "
-                                                       f"{self.max_future_days} day(s) in the future"))
                     continue
                 if event.message_id in self._seen or event.message_id in batch_ids:
                     result.duplicates += 1
                     continue
                 batch_ids.add(event.message_id)
                 records.append(event.to_record(received=False))
-            self.log.append(records, common={"r": now.isoformat()})  # on disk (fsync) before anyone is told "accepted"
+            log.append(records, common={"r": now.isoformat()})  # on disk (fsync) before anyone is told "accepted"
             self._seen |= batch_ids
         result.accepted = len(records)
         return result
@@ -209,18 +227,28 @@ class Collector:
     def fold(self, wh: Warehouse) -> FoldResult:
         """Write every logged event into ``wh`` (see the module doc); returns what changed.
         One fold at a time; the segments folded are removed only once the warehouse has them."""
+        log = self._require_log()
         with self._fold_lock:
-            segments = self.log.rotate()
+            segments = log.rotate()
             if not segments:
                 return FoldResult()
             try:
-                result = self._fold(wh, list(self.log.read(segments)))
+                result = self._fold(wh, list(log.read(segments)))
             except BaseException:
                 self._verified = False  # part of it may be in the warehouse: the next fold checks ids
                 raise
-            self.log.remove(segments)
+            log.remove(segments)
             self._verified = True
             return result
+
+    def fold_records(self, wh: Warehouse, records: list[dict[str, Any]]) -> FoldResult:
+        """Fold log records another reader delivered (:meth:`Event.to_record` layout with the receive
+        time ``r``): the same steps as :meth:`fold`. The warehouse is always asked which message ids
+        it holds, so a batch delivered twice (a stream replaying a batch it had not committed) is
+        written once. Used by the Spark job (:mod:`shoplens.stream.spark_job`)."""
+        with self._fold_lock:
+            self._verified = False
+            return self._fold(wh, records)
 
     def _fold(self, wh: Warehouse, records: list[dict[str, Any]]) -> FoldResult:
         """The fold of ``records`` (log records, checked when accepted). Behaviour rows and product
@@ -300,12 +328,11 @@ class Collector:
 
     def _ingest(self, wh: Warehouse, table: str, frame: pd.DataFrame | pa.Table) -> Counts:
         """``frame`` through the one ingest path (privacy policy, validation, quarantine, upsert)."""
-        path = Path(wh.tmp_dir) / f"__events_{table}_{uuid.uuid4().hex[:8]}.parquet"
+        # no leading "_" or ".": Spark skips such files (a fold on a Spark warehouse reads it through Spark)
+        path = Path(wh.tmp_dir) / f"event-log-{table}-{uuid.uuid4().hex[:8]}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(frame, pa.Table):
-            pq.write_table(frame, path)
-        else:
-            frame.to_parquet(path, index=False)
+        table_ = frame if isinstance(frame, pa.Table) else pa.Table.from_pandas(frame, preserve_index=False)
+        pq.write_table(table_, path, coerce_timestamps="us")  # microseconds: what Spark reads (not pandas' nanoseconds)
         try:
             source = ParquetSource(path)
             source.label = f"event log ({table})"
@@ -457,7 +484,8 @@ class Collector:
         result.refunds += len(refunded_new)
 
     def close(self) -> None:
-        self.log.close()
+        if self.log is not None:
+            self.log.close()
 
 
 
@@ -495,10 +523,11 @@ def collect_body(collector: Collector, body: bytes, kind: str) -> CollectResult:
 
 
 def send(collector: Collector, wh: Warehouse, calls: Iterable[Any], *, chunk: int = 2000,
-         fold_every: int = 50_000) -> tuple[CollectResult, FoldResult]:
+         fold_every: int = 50_000, hand_over: Path | None = None) -> tuple[CollectResult, FoldResult]:
     """A backfill (``shoplens events send``): ``calls`` through ``collector`` in chunks, folded into
     ``wh`` every ``fold_every`` accepted events and at the end. An entry ``{"__invalid__": reason}``
-    (a line a reader could not parse) is rejected with that reason.
+    (a line a reader could not parse) is rejected with that reason. ``hand_over``: a folder; the
+    log is moved there (:meth:`EventLog.hand_over`) for the Spark job instead of folded here.
 
     >>> import pathlib, tempfile
     >>> from shoplens.config import Settings
@@ -510,6 +539,14 @@ def send(collector: Collector, wh: Warehouse, calls: Iterable[Any], *, chunk: in
     """
     total, folded = CollectResult(), FoldResult()
     buffer: list[Any] = []
+    log = collector._require_log()
+
+    def fold() -> None:
+        if hand_over is not None:
+            log.hand_over(hand_over)
+        else:
+            folded.add(collector.fold(wh))
+
     since_fold, index = 0, 0
 
     def flush() -> None:
@@ -532,10 +569,10 @@ def send(collector: Collector, wh: Warehouse, calls: Iterable[Any], *, chunk: in
             if len(buffer) >= chunk:
                 flush()
                 if since_fold >= fold_every:
-                    folded.add(collector.fold(wh))
+                    fold()
                     since_fold = 0
         flush()
-        folded.add(collector.fold(wh))
+        fold()
     finally:
         collector.close()
     total.rejected.sort(key=lambda r: r.index)

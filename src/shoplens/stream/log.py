@@ -27,9 +27,13 @@ delete after the warehouse commit, a few lines over plain files, in one process.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import threading
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,22 @@ SEGMENT_GLOB = "segment-*.jsonl"
 def log_folder(warehouse_path: Path) -> Path:
     """Where the event log of the warehouse file ``warehouse_path`` lives (one log per warehouse file)."""
     return warehouse_path.parent / "event-log" / warehouse_path.stem
+
+
+def records_of_line(line: bytes | str) -> list[dict[str, Any]]:
+    """The records of one log line (see :meth:`EventLog.read`); also what a reader of the log
+    files other than this class uses (the Spark job, :mod:`shoplens.stream.spark_job`).
+
+    >>> records_of_line('{"common": {"r": "2024-05-01T10:00:00"}, "records": [{"k": "page"}]}')
+    [{'r': '2024-05-01T10:00:00', 'k': 'page'}]
+    """
+    parsed = json.loads(line)
+    if isinstance(parsed, list):
+        return parsed
+    if "records" in parsed and "common" in parsed:
+        common = parsed["common"]
+        return [{**common, **record} for record in parsed["records"]]
+    return [parsed]
 
 
 class EventLog:
@@ -108,15 +128,45 @@ class EventLog:
                 for line in fh:
                     if not line.endswith(b"\n"):
                         continue
-                    parsed = json.loads(line)
-                    if isinstance(parsed, list):
-                        yield from parsed
-                    elif "records" in parsed and "common" in parsed:
-                        common = parsed["common"]
-                        for record in parsed["records"]:
-                            yield {**common, **record}
-                    else:
-                        yield parsed
+                    yield from records_of_line(line)
+
+    def hand_over(self, folder: str | Path) -> list[Path]:
+        """Close the segment being written and move every closed segment into ``folder``, for a
+        reader that watches a folder (the Spark job, :mod:`shoplens.stream.spark_job`), instead of
+        folding it here. Each file appears there whole, under a name never used before
+        (``events-<ns>-<random>.jsonl``: a file source remembers the names it has read), by a rename
+        on the same file system or a copy to a hidden name renamed when complete; returns the new paths.
+
+        >>> import tempfile, pathlib
+        >>> root = pathlib.Path(tempfile.mkdtemp())
+        >>> log = EventLog(root / "log")
+        >>> log.append([{"k": "page", "m": "m1"}])
+        >>> moved = log.hand_over(root / "spool")
+        >>> [list(log.read(moved)), log.segments()]
+        [[{'k': 'page', 'm': 'm1'}], []]
+        """
+        target = private_dir(folder)
+        moved = []
+        for path in self.rotate():
+            name = f"events-{time.time_ns():020d}-{uuid.uuid4().hex[:8]}.jsonl"
+            try:
+                os.replace(path, target / name)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                hidden = target / f".{name}.part"  # readers of a folder skip names starting with "."
+                shutil.copyfile(path, hidden)
+                with open(hidden, "rb+") as fh:
+                    os.fsync(fh.fileno())
+                os.replace(hidden, target / name)
+                path.unlink()
+            moved.append(target / name)
+        dir_fd = os.open(target, os.O_RDONLY)  # the new names are durable before the log forgets them
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+        return moved
 
     def remove(self, segments: list[Path]) -> None:
         """Delete folded segments."""
