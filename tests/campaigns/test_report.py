@@ -13,7 +13,7 @@ from shoplens.campaigns.campaign import (
     get_campaign,
     parse_arm,
 )
-from shoplens.campaigns.report import attribute, campaign_report
+from shoplens.campaigns.report import attribute, campaign_report, post_rewards
 from shoplens.errors import InsufficientDataError
 from shoplens.privacy.ids import to_external
 
@@ -91,7 +91,7 @@ def test_the_report_recovers_a_known_lift_and_says_so(shop, tmp_path):
     assert not r["srm"]["alarm"] and r["currency"] == "GBP"
     assert r["conclusion"]["en"].startswith("Roll out discount_10 to all")
     assert "推广 discount_10" in r["conclusion"]["zh"]
-    assert r["window"]["share_closed"] == 0.0 and r["rewards_posted"] == 0
+    assert r["window"]["share_closed"] == 0.0 and r["rewards_logged"] == 0
     policies = {p["policy"]: p for p in r["policies"]}
     assert policies["all-discount_10"]["value"] > policies["all-control"]["value"]
 
@@ -106,14 +106,51 @@ def test_no_effect_reads_as_no_clear_winner(shop, tmp_path):
 
 
 def test_rewards_reach_the_decision_log_once_the_window_closes(shop, tmp_path):
+    from .snapshot import warehouse_snapshot
+
     rows = _campaign(shop)
     _simulate(shop, tmp_path, rows, 0.2, 0.4, seed=2)
     load_orders(shop, tmp_path, [("LATE", shop_id(1), "2024-07-01 00:00:00", "completed", 5.0)], name="late")
+    before = warehouse_snapshot(shop)
     r = campaign_report(shop, "spring")
-    assert r["window"]["share_closed"] == 1.0 and r["rewards_posted"] == len(rows)
+    again = campaign_report(shop, "spring")
+    # a report only reads: every window has closed, yet nothing is written, however often it is read
+    assert r["window"]["share_closed"] == 1.0 and r["rewards_logged"] == again["rewards_logged"] == 0
+    assert warehouse_snapshot(shop) == before
+    posted = post_rewards(shop, "spring")
+    assert posted == {"campaign": "spring", "closed": len(rows), "posted": len(rows)}
     log = shop.query("SELECT a.customer_id, d.reward FROM decisions d JOIN campaign_assignments a USING (decision_id)")
     margins = attribute(shop, get_campaign(shop, "spring")).set_index("customer_id")["margin"]
     assert np.allclose(log.set_index("customer_id")["reward"].sort_index(), margins.sort_index())
+    assert campaign_report(shop, "spring")["rewards_logged"] == len(rows)
+    written = warehouse_snapshot(shop)
+    assert post_rewards(shop, "spring")["posted"] == 0 and warehouse_snapshot(shop) == written  # idempotent
+    # a return of an attributed order arrives late: only that reward is written again
+    converted = shop.query("SELECT a.customer_id FROM campaign_assignments a JOIN decisions d USING (decision_id) "
+                           "WHERE d.reward > 0 ORDER BY a.customer_id LIMIT 1")["customer_id"].tolist()
+    shop_customer = to_external(shop, converted)[0]
+    load_orders(shop, tmp_path, [("RET", shop_customer, "2024-06-06 12:00:00", "completed", -30.0)], name="ret")
+    assert post_rewards(shop, "spring")["posted"] == 1
+
+
+def test_assignment_runs_and_the_refresh_job_post_the_rewards_of_closed_windows(shop, tmp_path):
+    from shoplens.services import refresh_results
+
+    rows = _campaign(shop)
+    _simulate(shop, tmp_path, rows, 0.2, 0.4, seed=3)
+    # assigning again before the 14-day window closes posts nothing; after, every reward
+    assert assign_campaign(shop, "spring", as_of="2024-06-10").to_dict()["rewards_posted"] == 0
+    assert assign_campaign(shop, "spring", as_of="2024-06-20").to_dict()["rewards_posted"] == len(rows)
+    shop.con.execute("UPDATE decisions SET reward = NULL, rewarded_at = NULL")
+    _campaign(shop, "later")  # a second campaign: the refresh job posts for every campaign
+    # the refresh reads the windows closed by the last order in the warehouse
+    assert {r["result"] for r in refresh_results(shop)} >= {"campaign_rewards"}
+    assert shop.query("SELECT count(reward) AS n FROM decisions")["n"][0] == 0
+    load_orders(shop, tmp_path, [("LATE", shop_id(1), "2024-07-01 00:00:00", "completed", 5.0)], name="late")
+    done = {r["result"] for r in refresh_results(shop)}
+    assert "campaign_rewards" in done
+    rewarded = shop.query("SELECT policy, count(reward) AS n FROM decisions GROUP BY policy ORDER BY policy")
+    assert rewarded.set_index("policy")["n"].to_dict() == {"campaign:later": len(rows), "campaign:spring": len(rows)}
 
 
 def test_an_unplanned_split_raises_the_alarm_in_the_report(shop, tmp_path):
@@ -135,7 +172,7 @@ def test_reporting_before_assigning_is_a_clear_error(shop):
 def test_report_as_of_ignores_later_orders(shop, tmp_path):
     rows = _campaign(shop)
     _simulate(shop, tmp_path, rows, 0.0, 1.0, seed=3)
-    early = campaign_report(shop, "spring", as_of="2024-06-03", post_rewards=False)
+    early = campaign_report(shop, "spring", as_of="2024-06-03")
     assert all(a["mean"] == 0 for a in early["arms"] if a["metric"] == "conversion")
     assert isinstance(pd.Timestamp(early["window"]["data_until"]), pd.Timestamp)
 

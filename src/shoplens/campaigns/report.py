@@ -26,9 +26,13 @@ the complier effect; valid because the control group sees no offer), its interva
 same way (the exposure rate taken as known). Comparing exposed customers with the control
 directly would compare self-selected customers and is not reported.
 
-Reporting also posts the goal metric as the reward of each assignment whose window has
-closed, in the decision log, so bandits and off-policy evaluation learn from it without
-manual reward posting.
+The report only reads. The goal metric reaches the decision log as the reward of each
+assignment whose window has closed through :func:`post_rewards`, which every assignment run
+(:func:`shoplens.campaigns.assign.assign_campaign`), the scheduler's refresh job
+(:func:`shoplens.services.refresh_results`), ``shoplens campaign rewards NAME`` and
+``POST /api/v1/campaigns/{name}/rewards`` call, so bandits and off-policy evaluation learn
+from it without manual reward posting. Posting is idempotent: a reward already logged with
+the same value is not written again.
 """
 
 from __future__ import annotations
@@ -129,14 +133,41 @@ def _currency(wh: Warehouse) -> str:
     return str(rows[0][0]) if rows and rows[0][0] else ""
 
 
-def _post_rewards(wh: Warehouse, frame: pd.DataFrame, goal: str) -> int:
-    """The goal metric as the reward of every assignment whose window has closed."""
+def post_rewards(wh: Warehouse, name: str, *, as_of: datetime | str | None = None) -> dict[str, Any]:
+    """Log campaign ``name``'s goal metric as the reward of every assignment whose window has closed
+    (by ``as_of``, else by the last order in the warehouse) in the decision log.
+
+    Idempotent: only a reward not logged yet, or logged with another value (an order or return that
+    arrived late), is written, so running it again writes nothing. Returns ``{"campaign", "closed",
+    "posted"}``: the closed windows and the rewards written now."""
     from shoplens.decide.log import DecisionLog
 
+    campaign = get_campaign(wh, name)
+    if isinstance(as_of, str):
+        as_of = datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
+    frame = attribute(wh, campaign, as_of=as_of)
     closed = frame[frame["window_closed"] & frame["decision_id"].notna()]
-    if closed.empty:
+    out = {"campaign": name, "closed": len(closed), "posted": 0}
+    if closed.empty or not wh.has_table("decisions"):
+        return out
+    logged = wh.query("SELECT decision_id, reward FROM decisions WHERE decision_id IN (SELECT unnest(?::VARCHAR[]))",
+                      [closed["decision_id"].tolist()]).set_index("decision_id")["reward"]
+    old = closed["decision_id"].map(logged).astype(float).to_numpy()
+    new = closed[campaign.goal].to_numpy(float)
+    changed = np.isnan(old) | ~np.isclose(old, new, rtol=0.0, atol=1e-9)
+    if changed.any():
+        out["posted"] = DecisionLog(wh).log_rewards(pd.DataFrame({"decision_id": closed["decision_id"][changed],
+                                                                  "reward": new[changed]}))
+    return out
+
+
+def rewards_logged(wh: Warehouse, name: str) -> int:
+    """How many of campaign ``name``'s assignments have a reward in the decision log (read only)."""
+    if not wh.has_table("decisions") or not wh.has_table("campaign_assignments"):
         return 0
-    return DecisionLog(wh).log_rewards(pd.DataFrame({"decision_id": closed["decision_id"], "reward": closed[goal]}))
+    return int(wh.con.execute(
+        "SELECT count(*) FROM campaign_assignments a JOIN decisions d USING (decision_id) "
+        "WHERE a.campaign = ? AND d.reward IS NOT NULL", [name]).fetchall()[0][0])
 
 
 def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
@@ -235,10 +266,11 @@ def conclusion(result: dict[str, Any], campaign: Campaign, currency: str) -> dic
 _GOAL_ZH = {"conversion": "转化率", "revenue": "净收入", "margin": "净利润"}
 
 
-def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_rewards: bool = True,
+def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None,
                     attribution: str = "itt") -> dict[str, Any]:
     """The report of campaign ``name`` (the ``campaign analyze`` shape, outcomes attributed from the
     warehouse) with the campaign, the window status, policy estimates and a conclusion in en and zh.
+    It only reads (rewards are posted by :func:`post_rewards`).
 
     ``attribution``: ``itt`` (intention to treat, the default) or ``exposure`` (adds the effect on
     the customers who saw the offer; needs exposure events); ``result["attribution"]`` says which."""
@@ -273,7 +305,7 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_
                         "data_until": until, "share_closed": float(frame["window_closed"].mean())}
     result["currency"] = currency
     result["policies"] = policy_estimates(frame, campaign, campaign.goal)
-    result["rewards_posted"] = _post_rewards(wh, frame, campaign.goal) if post_rewards and not wh.read_only else 0
+    result["rewards_logged"] = rewards_logged(wh, name)
     result["conclusion"] = conclusion(result, campaign, currency)
     result["simulated"] = False  # outcomes from the shop's orders (see shoplens.campaigns.simulate for the other kind)
     return result

@@ -81,6 +81,13 @@ class AssignIn(BaseModel):
     as_of: date | None = Field(None, description="assignment date YYYY-MM-DD [default: now]")
 
 
+class RewardsOut(ApiModel):
+    campaign: str
+    closed: int = Field(description="assignments whose window has closed")
+    posted: int = Field(description="rewards written now (not logged before, or changed by a late order or return); "
+                                    "0 when run again")
+
+
 class ArmOut(ApiModel):
     name: str
     kind: str
@@ -154,6 +161,8 @@ class AssignOut(ApiModel):
     excluded_frequency_cap: int
     excluded_budget: int = Field(0, description="left out once the offers' expected cost reached the budget")
     arms: dict[str, int] = Field(description="customers per arm")
+    rewards_posted: int = Field(0, description="rewards of windows closed by the assignment date written to the "
+                                               "decision log by this run (as POST .../rewards does)")
     output: str | None = Field(None, description="always null here: the file export is `shoplens campaign assign "
                                                  "--output` on the server")
 
@@ -256,7 +265,8 @@ class ReportOut(ApiModel):
     window: ReportWindow
     currency: str
     policies: list[PolicyEstimate]
-    rewards_posted: int = Field(description="rewards posted to the decision log by this report")
+    rewards_logged: int = Field(description="assignments with a reward in the decision log (posted by assignment "
+                                            "runs, the scheduler's refresh or POST .../rewards; the report only reads)")
     conclusion: Conclusion
     attribution: Attribution = Field(description="which attribution the report used")
     simulated: bool = Field(False, description="false: outcomes from the shop's orders (simulated reports are the "
