@@ -170,9 +170,58 @@ def rewards_logged(wh: Warehouse, name: str) -> int:
         "WHERE a.campaign = ? AND d.reward IS NOT NULL", [name]).fetchall()[0][0])
 
 
-def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
+MIN_LEARN_ROWS = 5  # customers per arm in each training half before a learned policy is estimated
+
+
+def learned_actions(wh: Warehouse, frame: pd.DataFrame, campaign: Campaign, goal: str) -> np.ndarray | None:
+    """The arm a policy learned from the campaign itself would give each row of ``frame``, cross-fitted:
+    the customers are split in two halves by a hash of their shop id (not of the pseudonym, so the
+    halves do not depend on the secret key); on each half a ridge regression per arm of ``goal`` on the
+    bandit's context features at assignment time (:data:`shoplens.campaigns.bandit.FEATURES`) is fitted,
+    and the other half gets the arm with the highest predicted ``goal`` (ties: the earlier arm, control
+    first). So no customer's own outcome chose their arm, and the estimate is honest. None when an arm
+    has fewer than ``MIN_LEARN_ROWS`` customers in a half."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shoplens.campaigns.bandit import FEATURES, contexts
+    from shoplens.decide.abtest import bucket
+    from shoplens.privacy.ids import to_external
+
+    names = campaign.arm_names
+    X = np.zeros((len(frame), len(FEATURES)))
+    for at, rows in frame.groupby("assigned_at"):
+        pos = frame.index.get_indexer(rows.index)
+        X[pos] = contexts(wh, rows["customer_id"].tolist(), pd.Timestamp(at).to_pydatetime())[list(FEATURES)] \
+            .to_numpy(float)
+    shop_ids = to_external(wh, frame["customer_id"].tolist())
+    half = np.array([bucket(str(c if c is not None else i), f"campaign-ope:{campaign.name}") < 0.5
+                     for i, c in zip(frame["customer_id"], shop_ids)])
+    arms = frame["arm"].to_numpy().astype(str)
+    y = frame[goal].to_numpy(float)
+    out = np.zeros(len(frame), dtype=int)
+    for train in (half, ~half):
+        test = ~train
+        if not test.any():
+            continue
+        predicted = np.full((int(test.sum()), len(names)), -np.inf)
+        for k, arm in enumerate(names):
+            rows = train & (arms == arm)
+            if rows.sum() < MIN_LEARN_ROWS:
+                return None
+            model = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X[rows], y[rows])
+            predicted[:, k] = model.predict(X[test])
+        out[test] = predicted.argmax(axis=1)  # argmax takes the first of equal values
+    return out
+
+
+def policy_estimates(wh: Warehouse, frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
     """Off-policy estimates (self-normalised IPW with bootstrap intervals, from the logged
-    propensities) of what giving everyone one arm would have earned per customer.
+    propensities) of what other policies would have earned per customer: ``all-ARM`` (everyone gets
+    one arm, ``all-control`` included), ``best-arm`` (the best of those single arms, named in ``arm``;
+    chosen on the same data, so slightly optimistic) and ``learned`` (the cross-fitted policy of
+    :func:`learned_actions`, when each arm has enough customers), next to ``as run`` (the mean).
 
     Under the bandit these, not the per-arm differences of means, are each offer's unbiased value:
     the bandit gives an offer to the customers it expects it to suit."""
@@ -186,12 +235,27 @@ def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list
     # the propensity logged with each assignment (the split's share, or the bandit's chance)
     logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["propensity"].to_numpy(float), len(names),
                           action_names=names)
+
+    def snipw(dist: np.ndarray) -> dict[str, Any]:
+        return estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
+
     out = [{"policy": "as run", "estimator": "mean", "value": float(rows[goal].mean()), "ci_low": None, "ci_high": None}]
+    singles = []
     for i, name in enumerate(names):
         dist = np.zeros((len(rows), len(names)))
         dist[:, i] = 1.0
-        est = estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
-        out.append({"policy": f"all-{name}", "estimator": "snipw", **est})
+        singles.append({"policy": f"all-{name}", "estimator": "snipw", **snipw(dist)})
+    out += singles
+    valued = [(e["value"], -i) for i, e in enumerate(singles) if np.isfinite(e["value"])]
+    if valued:
+        best = -max(valued)[1]
+        out.append(singles[best] | {"policy": "best-arm", "arm": names[best]})
+    learned = learned_actions(wh, rows, campaign, goal)
+    if learned is not None:
+        dist = np.zeros((len(rows), len(names)))
+        dist[np.arange(len(rows)), learned] = 1.0
+        share = {names[k]: float((learned == k).mean()) for k in range(len(names))}
+        out.append({"policy": "learned", "estimator": "snipw", **snipw(dist), "arm_shares": share})
     return out
 
 
@@ -304,7 +368,7 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None,
     result["window"] = {"assigned_from": frame["assigned_at"].min(), "assigned_to": frame["assigned_at"].max(),
                         "data_until": until, "share_closed": float(frame["window_closed"].mean())}
     result["currency"] = currency
-    result["policies"] = policy_estimates(frame, campaign, campaign.goal)
+    result["policies"] = policy_estimates(wh, frame, campaign, campaign.goal)
     result["rewards_logged"] = rewards_logged(wh, name)
     result["conclusion"] = conclusion(result, campaign, currency)
     result["simulated"] = False  # outcomes from the shop's orders (see shoplens.campaigns.simulate for the other kind)

@@ -236,11 +236,14 @@ class ReportWindow(ApiModel):
 
 
 class PolicyEstimate(ApiModel):
-    policy: str = Field(description="as run, all-control, all-ARM")
+    policy: str = Field(description="as run, all-control, all-ARM, best-arm (the best single arm), learned (a "
+                                    "cross-fitted policy learned from the campaign)")
     estimator: str
     value: Number | None = None
     ci_low: Number | None = None
     ci_high: Number | None = None
+    arm: str | None = Field(None, description="best-arm: which arm")
+    arm_shares: dict[str, Number] | None = Field(None, description="learned: the share of customers it gives each arm")
 
 
 class Conclusion(ApiModel):
