@@ -177,7 +177,7 @@ def learned_actions(wh: Warehouse, frame: pd.DataFrame, campaign: Campaign, goal
     """The arm a policy learned from the campaign itself would give each row of ``frame``, cross-fitted:
     the customers are split in two halves by a hash of their shop id (not of the pseudonym, so the
     halves do not depend on the secret key); on each half a ridge regression per arm of ``goal`` on the
-    bandit's context features at assignment time (:data:`shoplens.campaigns.bandit.FEATURES`) is fitted,
+    bandit's context features as of the day of assignment (:data:`shoplens.campaigns.bandit.FEATURES`) is fitted,
     and the other half gets the arm with the highest predicted ``goal`` (ties: the earlier arm, control
     first). So no customer's own outcome chose their arm, and the estimate is honest. None when an arm
     has fewer than ``MIN_LEARN_ROWS`` customers in a half."""
@@ -191,7 +191,8 @@ def learned_actions(wh: Warehouse, frame: pd.DataFrame, campaign: Campaign, goal
 
     names = campaign.arm_names
     X = np.zeros((len(frame), len(FEATURES)))
-    for at, rows in frame.groupby("assigned_at"):
+    # one query per day of assignment (live offers each have their own time): the context as of that day's start
+    for at, rows in frame.groupby(pd.to_datetime(frame["assigned_at"]).dt.floor("D")):
         pos = frame.index.get_indexer(rows.index)
         X[pos] = contexts(wh, rows["customer_id"].tolist(), pd.Timestamp(at).to_pydatetime())[list(FEATURES)] \
             .to_numpy(float)
