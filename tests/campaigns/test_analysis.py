@@ -37,6 +37,7 @@ def test_contract_shape_one_row_per_arm_and_metric_control_first():
     assert offer["effect"] == pytest.approx(means["offer"] - means["control"])
     assert offer["relative_effect"] == pytest.approx(offer["effect"] / means["control"])
     assert offer["ci_low"] < offer["effect"] < offer["ci_high"]
+    assert offer["total"] == f.loc[f["arm"] == "offer", "bought"].sum()  # the conversions of the arm
 
 
 def test_zero_effect_interval_covers_zero_at_the_nominal_rate():

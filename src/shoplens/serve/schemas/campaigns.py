@@ -184,6 +184,7 @@ class ArmResult(ApiModel):
     metric: str
     n: int
     mean: Number | None = None
+    total: Number | None = Field(None, description="the metric summed over the arm (conversions, or money)")
     effect: Number | None = Field(None, description="difference of means against control (null for control)")
     relative_effect: Number | None = None
     ci_low: Number | None = Field(None, description="95 % Welch interval of effect")
