@@ -251,7 +251,8 @@ def retrain_models(wh: Warehouse, *, if_stale: bool = False, max_age_days: int =
 
 def refresh_results(wh: Warehouse) -> list[dict[str, Any]]:
     """Recompute the results that follow the data without retraining a model: the RFM scores, the
-    drift checks and, when it was built before, the customer profile (from the served models' results).
+    drift checks, when it was built before, the customer profile (from the served models' results), and
+    the rewards of campaign windows closed since (:func:`shoplens.campaigns.report.post_rewards`).
     Returns what was refreshed, with when (the scheduler's ``refresh`` job).
 
     >>> # refresh_results(wh) -> [{"result": "customer_rfm", "computed_at": ...}, ...]
@@ -275,6 +276,13 @@ def refresh_results(wh: Warehouse) -> list[dict[str, Any]]:
     if wh.has_table("customer_profile"):
         write_profile(wh)  # nothing is shown here: the table is what the job refreshes
         done.append("customer_profile")
+    if wh.has_table("campaigns"):  # campaign windows closed since: their rewards into the decision log
+        from shoplens.campaigns.campaign import list_campaigns
+        from shoplens.campaigns.report import post_rewards
+
+        posted = sum(post_rewards(wh, str(name))["posted"] for name in list_campaigns(wh)["name"])
+        wh.mark_computed("campaign_rewards", "table", rows=posted)
+        done.append("campaign_rewards")
     return [{"result": name, "computed_at": wh.computed_at(name)} for name in done]
 
 

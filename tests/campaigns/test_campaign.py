@@ -162,6 +162,31 @@ def test_audiences_from_a_file_a_condition_and_rfm(shop, tmp_path):
         assign_campaign(shop, "badrfm", as_of="2024-06-01")
 
 
+def test_audiences_from_a_behavioural_segment_and_a_rule(shop):
+    """segment:ID (or the segment's name) and rule:ID read the tables `customers segments` and
+    `customers rules --apply` write; consent still applies (S261.. refused or never asked)."""
+    members = [shop_id(i) for i in (1, 2, 3, 265)]
+    ids = to_internal(shop, members)
+    shop.con.execute("CREATE TABLE customer_segments (customer_id VARCHAR, segment_id INTEGER, segment_name VARCHAR)")
+    shop.con.executemany("INSERT INTO customer_segments VALUES (?, ?, ?)",
+                         [[i, 2, "Loyal big spenders"] for i in ids]
+                         + [[to_internal(shop, [shop_id(9)])[0], 5, "Others"]])
+    shop.con.execute("CREATE TABLE customer_rule_tags (customer_id VARCHAR, rule_id VARCHAR, action VARCHAR)")
+    shop.con.executemany("INSERT INTO customer_rule_tags VALUES (?, ?, ?)",
+                         [[ids[0], "R01", "reactivation email"], [ids[3], "R01", "reactivation email"],
+                          [ids[1], "R02", "vip"]])
+    for name, audience, expected in (("by-id", "segment:2", members[:3]), ("by-name", "segment:Loyal big spenders",
+                                                                           members[:3]),
+                                     ("tagged", "rule:R01", [members[0]])):
+        _make(shop, name, audience=audience)
+        r = assign_campaign(shop, name, as_of="2024-06-01")
+        assert sorted(r.rows["customer_id"]) == expected, audience
+        assert r.counts["audience"] == len(expected) + 1 and r.counts["excluded_no_consent"] == 1
+    _make(shop, "nosuch", audience="rule:R99")
+    with pytest.raises(UserInputError, match="rule_id 'R99' not found"):
+        assign_campaign(shop, "nosuch", as_of="2024-06-01")
+
+
 def test_start_and_end_dates_bound_the_assignment(shop):
     _make(shop, start="2024-06-01", end="2024-06-30")
     with pytest.raises(UserInputError, match="starts on"):

@@ -92,6 +92,22 @@ def test_create_assign_report_list_show_stop(shop, tmp_path):
     assert {a["metric"] for a in report["arms"]} == {"conversion", "revenue", "margin"}
     assert report["conclusion"]["en"] and report["conclusion"]["zh"]
     assert _run("report", "spring", wh=wh).exit_code == 0
+    # the report only reads (it opens the warehouse read-only); rewards are an explicit, idempotent step
+    from shoplens.store.warehouse import Warehouse
+
+    from .snapshot import warehouse_snapshot
+
+    def snap():
+        with Warehouse(wh, read_only=True) as w:
+            return warehouse_snapshot(w)
+
+    before = snap()
+    assert _run("report", "spring", "--as-of", "2024-07-01", "--json", wh=wh).exit_code == 0
+    assert snap() == before
+    posted = json.loads(_run("rewards", "spring", "--as-of", "2024-07-01", "--json", wh=wh).output)
+    assert posted == {"campaign": "spring", "closed": CONSENTING, "posted": CONSENTING}
+    assert json.loads(_run("rewards", "spring", "--as-of", "2024-07-01", "--json", wh=wh).output)["posted"] == 0
+    assert "0 reward(s) written" in _run("rewards", "spring", "--as-of", "2024-07-01", wh=wh).output
     listed = json.loads(_run("list", "--json", wh=wh).output)
     assert listed["count"] == 1 and listed["data"][0]["assigned"] == CONSENTING
     shown = json.loads(_run("show", "spring", "--json", wh=wh).output)

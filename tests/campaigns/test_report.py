@@ -13,7 +13,7 @@ from shoplens.campaigns.campaign import (
     get_campaign,
     parse_arm,
 )
-from shoplens.campaigns.report import attribute, campaign_report
+from shoplens.campaigns.report import attribute, campaign_report, post_rewards
 from shoplens.errors import InsufficientDataError
 from shoplens.privacy.ids import to_external
 
@@ -91,7 +91,7 @@ def test_the_report_recovers_a_known_lift_and_says_so(shop, tmp_path):
     assert not r["srm"]["alarm"] and r["currency"] == "GBP"
     assert r["conclusion"]["en"].startswith("Roll out discount_10 to all")
     assert "推广 discount_10" in r["conclusion"]["zh"]
-    assert r["window"]["share_closed"] == 0.0 and r["rewards_posted"] == 0
+    assert r["window"]["share_closed"] == 0.0 and r["rewards_logged"] == 0
     policies = {p["policy"]: p for p in r["policies"]}
     assert policies["all-discount_10"]["value"] > policies["all-control"]["value"]
 
@@ -106,14 +106,51 @@ def test_no_effect_reads_as_no_clear_winner(shop, tmp_path):
 
 
 def test_rewards_reach_the_decision_log_once_the_window_closes(shop, tmp_path):
+    from .snapshot import warehouse_snapshot
+
     rows = _campaign(shop)
     _simulate(shop, tmp_path, rows, 0.2, 0.4, seed=2)
     load_orders(shop, tmp_path, [("LATE", shop_id(1), "2024-07-01 00:00:00", "completed", 5.0)], name="late")
+    before = warehouse_snapshot(shop)
     r = campaign_report(shop, "spring")
-    assert r["window"]["share_closed"] == 1.0 and r["rewards_posted"] == len(rows)
+    again = campaign_report(shop, "spring")
+    # a report only reads: every window has closed, yet nothing is written, however often it is read
+    assert r["window"]["share_closed"] == 1.0 and r["rewards_logged"] == again["rewards_logged"] == 0
+    assert warehouse_snapshot(shop) == before
+    posted = post_rewards(shop, "spring")
+    assert posted == {"campaign": "spring", "closed": len(rows), "posted": len(rows)}
     log = shop.query("SELECT a.customer_id, d.reward FROM decisions d JOIN campaign_assignments a USING (decision_id)")
     margins = attribute(shop, get_campaign(shop, "spring")).set_index("customer_id")["margin"]
     assert np.allclose(log.set_index("customer_id")["reward"].sort_index(), margins.sort_index())
+    assert campaign_report(shop, "spring")["rewards_logged"] == len(rows)
+    written = warehouse_snapshot(shop)
+    assert post_rewards(shop, "spring")["posted"] == 0 and warehouse_snapshot(shop) == written  # idempotent
+    # a return of an attributed order arrives late: only that reward is written again
+    converted = shop.query("SELECT a.customer_id FROM campaign_assignments a JOIN decisions d USING (decision_id) "
+                           "WHERE d.reward > 0 ORDER BY a.customer_id LIMIT 1")["customer_id"].tolist()
+    shop_customer = to_external(shop, converted)[0]
+    load_orders(shop, tmp_path, [("RET", shop_customer, "2024-06-06 12:00:00", "completed", -30.0)], name="ret")
+    assert post_rewards(shop, "spring")["posted"] == 1
+
+
+def test_assignment_runs_and_the_refresh_job_post_the_rewards_of_closed_windows(shop, tmp_path):
+    from shoplens.services import refresh_results
+
+    rows = _campaign(shop)
+    _simulate(shop, tmp_path, rows, 0.2, 0.4, seed=3)
+    # assigning again before the 14-day window closes posts nothing; after, every reward
+    assert assign_campaign(shop, "spring", as_of="2024-06-10").to_dict()["rewards_posted"] == 0
+    assert assign_campaign(shop, "spring", as_of="2024-06-20").to_dict()["rewards_posted"] == len(rows)
+    shop.con.execute("UPDATE decisions SET reward = NULL, rewarded_at = NULL")
+    _campaign(shop, "later")  # a second campaign: the refresh job posts for every campaign
+    # the refresh reads the windows closed by the last order in the warehouse
+    assert {r["result"] for r in refresh_results(shop)} >= {"campaign_rewards"}
+    assert shop.query("SELECT count(reward) AS n FROM decisions")["n"][0] == 0
+    load_orders(shop, tmp_path, [("LATE", shop_id(1), "2024-07-01 00:00:00", "completed", 5.0)], name="late")
+    done = {r["result"] for r in refresh_results(shop)}
+    assert "campaign_rewards" in done
+    rewarded = shop.query("SELECT policy, count(reward) AS n FROM decisions GROUP BY policy ORDER BY policy")
+    assert rewarded.set_index("policy")["n"].to_dict() == {"campaign:later": len(rows), "campaign:spring": len(rows)}
 
 
 def test_an_unplanned_split_raises_the_alarm_in_the_report(shop, tmp_path):
@@ -135,7 +172,7 @@ def test_reporting_before_assigning_is_a_clear_error(shop):
 def test_report_as_of_ignores_later_orders(shop, tmp_path):
     rows = _campaign(shop)
     _simulate(shop, tmp_path, rows, 0.0, 1.0, seed=3)
-    early = campaign_report(shop, "spring", as_of="2024-06-03", post_rewards=False)
+    early = campaign_report(shop, "spring", as_of="2024-06-03")
     assert all(a["mean"] == 0 for a in early["arms"] if a["metric"] == "conversion")
     assert isinstance(pd.Timestamp(early["window"]["data_until"]), pd.Timestamp)
 
@@ -170,3 +207,39 @@ def test_exposure_attribution_scales_the_effect_to_the_customers_who_saw_the_off
     assert conv["ci_low_exposed"] == pytest.approx(base["ci_low"] / conv["exposure_rate"])
     with pytest.raises(UserInputError, match="--attribution"):
         campaign_report(shop, "spring", attribution="last-click")
+
+
+def test_policy_estimates_include_the_best_single_arm_and_a_cross_fitted_learned_policy(shop, tmp_path):
+    """The offer moves only frequent buyers (three more past orders): giving it to them alone (what a
+    policy learned on the context should find) earns more than giving everyone one arm."""
+    frequent = {shop_id(i) for i in range(1, 301, 2)}
+    load_orders(shop, tmp_path, [(f"F{c}{k}", c, f"2024-0{k + 2}-10 12:00:00", "completed", 20.0)
+                                 for c in sorted(frequent) for k in range(3)], name="frequent")
+    create_campaign(shop, Campaign("target", "all", (parse_arm("discount_10"),), control=0.5, goal="conversion",
+                                   window_days=14))
+    rows = assign_campaign(shop, "target", as_of="2024-06-01").rows.set_index("customer_id")
+    rng = np.random.default_rng(7)
+    orders = []
+    for cid, row in rows.iterrows():
+        p = 0.3 if row["arm"] == "control" else (0.9 if cid in frequent else 0.0)
+        if rng.random() < p:
+            orders.append((f"T{cid}", cid, "2024-06-05 12:00:00", "completed", 30.0))
+    load_orders(shop, tmp_path, orders, name="target")
+    policies = {p["policy"]: p for p in campaign_report(shop, "target")["policies"]}
+    singles = [policies["all-control"]["value"], policies["all-discount_10"]["value"]]
+    assert policies["best-arm"]["value"] == max(singles) and policies["best-arm"]["arm"] == "discount_10"
+    learned = policies["learned"]
+    assert learned["estimator"] == "snipw" and learned["ci_low"] <= learned["value"] <= learned["ci_high"]
+    assert learned["value"] > max(singles) + 0.1  # the truth: 0.6 against 0.45 and 0.3
+    assert 0.3 < learned["arm_shares"]["discount_10"] < 0.7  # about the frequent half
+    # a campaign too small to learn from (an arm with fewer than 5 customers in a half) has no learned entry
+    create_campaign(shop, Campaign("tiny", "file:" + str(_ids(tmp_path, 12)), (parse_arm("discount_10"),),
+                                   control=0.5))
+    assign_campaign(shop, "tiny", as_of="2024-06-01")
+    assert "learned" not in {p["policy"] for p in campaign_report(shop, "tiny")["policies"]}
+
+
+def _ids(tmp_path, n):
+    path = tmp_path / "few.csv"
+    path.write_text("customer_id\n" + "\n".join(shop_id(i) for i in range(1, n + 1)) + "\n")
+    return path

@@ -35,7 +35,7 @@ def test_demo_campaign_is_assigned_for_real_and_reported_on_labelled_simulated_r
     html = section.title + section.text + "".join(section.blocks)
     assert "simulated" in section.title.lower() and html.count("SIMULATED") >= 2
     said = [line for lines in ctx.said.values() for line in lines]  # the short story says it is simulated
-    assert len(said) == 2 and "SIMULATED" in said[1] and "the true lift is +15%" in said[1]
+    assert len(said) == 2 and "SIMULATED" in said[1] and "the true lift is +15 points" in said[1]
     hill = result["hillstrom"]  # the real past campaign, analysed as `campaign analyze` does
     assert {a["arm"] for a in hill["arms"]} == {"No E-Mail", "Mens E-Mail", "Womens E-Mail"}
     assert {a["metric"] for a in hill["arms"]} == {"visit", "conversion", "spend"} and "Hillstrom" in text

@@ -237,7 +237,7 @@ def test_campaigns_section_reports_each_campaigns_lift_read_only(demo_wh, tmp_pa
     create_campaign(demo_wh, Campaign("winback", "all", (parse_arm("discount_10", 2.0),), control=0.3,
                                       goal="conversion", window_days=30))
     assign_campaign(demo_wh, "winback", as_of=as_of)
-    expected = campaign_report(demo_wh, "winback", post_rewards=False)["conclusion"]["en"]
+    expected = campaign_report(demo_wh, "winback")["conclusion"]["en"]
     path = demo_wh.path
     demo_wh.close()
     with Warehouse(path, read_only=True) as wh:  # what `shoplens report` opens: a write would fail

@@ -146,7 +146,7 @@ def test_a_campaign_without_a_clear_winner_stays_quiet(fixed_key, shop, tmp_path
         for cid in sorted(group.index)[: len(group) // 2]:
             orders.append((f"R{cid}", cid, "2024-06-05 12:00:00", "completed", 30.0))
     load_orders(shop, tmp_path, orders, name="responses")
-    report = campaign_report(shop, "spring", post_rewards=False)
+    report = campaign_report(shop, "spring")
     assert report["conclusion"]["en"].startswith("No clear winner")
     assert rules.campaign_verdict_alerts(shop, SETTINGS) == []
 

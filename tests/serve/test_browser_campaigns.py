@@ -35,7 +35,7 @@ def test_the_campaigns_page(live, browser, tmp_path):  # noqa: F811
         create_campaign(wh, Campaign("winback", "all", (parse_arm("discount_10", 2.0),), control=0.3,
                                      goal="conversion", window_days=30))
         assign_campaign(wh, "winback", as_of=as_of)
-        expected = campaign_report(wh, "winback", post_rewards=False)
+        expected = campaign_report(wh, "winback")
     driver.refresh()
     wait_ready(driver, "campaigns")
     driver.find_element(By.ID, "campaign-verdict")  # the report is drawn after the list

@@ -189,7 +189,7 @@ def test_report_has_the_cli_shape_and_every_field_documented(served):
     r = client.get(f"{BASE}/winback/report", headers=auth(keys["viewer"]))
     assert r.status_code == 200, r.text
     body = r.json()
-    expected = json_safe(campaign_report(client.app.state.warehouse, "winback", post_rewards=False))
+    expected = json_safe(campaign_report(client.app.state.warehouse, "winback"))
     assert set(body) == set(expected) | {"computed_at"} and body["computed_at"]  # computed on request, says when
     assert [(a["arm"], a["metric"]) for a in body["arms"]] == [(a["arm"], a["metric"]) for a in expected["arms"]]
     # the same figures; floats to 1e-9 (DuckDB's parallel sums may add in another order, last bits differ)
@@ -202,7 +202,7 @@ def test_report_has_the_cli_shape_and_every_field_documented(served):
     for key in ("arm", "metric", "n", "mean", "effect", "relative_effect", "ci_low", "ci_high", "p_value",
                 "chance_to_win"):
         assert all(key in a for a in body["arms"])
-    assert body["conclusion"]["en"] and body["conclusion"]["zh"] and body["rewards_posted"] > 0
+    assert body["conclusion"]["en"] and body["conclusion"]["zh"] and body["rewards_logged"] == 0
     schema = client.get("/api/v1/openapi.json").json()
     components = schema["components"]["schemas"]
     for path, answer in ((f"{BASE}/{{name}}/report", body),
@@ -212,6 +212,35 @@ def test_report_has_the_cli_shape_and_every_field_documented(served):
         assert not undocumented(answer, documented, components), path
     early = client.get(f"{BASE}/winback/report?as_of=2011-09-02", headers=auth(keys["viewer"])).json()
     assert early["window"]["share_closed"] == 0
+
+
+def test_reading_the_report_twice_leaves_the_warehouse_unchanged(served):
+    """A read never writes: the report posts no rewards (windows closed or not); the rewards reach
+    the decision log by the explicit POST .../rewards (and assignment runs, the scheduler's refresh)."""
+    from tests.campaigns.snapshot import warehouse_snapshot
+
+    client, keys, _ = served
+    _create(client, keys)
+    client.post(f"{BASE}/winback/assign", json={"as_of": AS_OF}, headers=auth(keys["admin"]))
+    wh = client.app.state.warehouse
+    before = warehouse_snapshot(wh)
+    first = client.get(f"{BASE}/winback/report", headers=auth(keys["viewer"]))
+    second = client.get(f"{BASE}/winback/report", headers=auth(keys["viewer"]))
+    assert first.status_code == second.status_code == 200, first.text
+    assert first.json()["window"]["share_closed"] == 1.0  # every window closed: rewards due, yet none written
+    assert warehouse_snapshot(wh) == before
+    assert first.json()["rewards_logged"] == second.json()["rewards_logged"] == 0
+    for role in ("viewer", "analyst"):
+        assert client.post(f"{BASE}/winback/rewards", json={}, headers=auth(keys[role])).status_code == 403
+    posted = client.post(f"{BASE}/winback/rewards", json={}, headers=auth(keys["admin"]))
+    assert posted.status_code == 200, posted.text
+    assert posted.json()["posted"] == posted.json()["closed"] == sum(first.json()["srm"]["counts"].values()) > 0
+    after = warehouse_snapshot(wh)
+    assert after != before
+    again = client.post(f"{BASE}/winback/rewards", json={}, headers=auth(keys["admin"])).json()
+    assert again["posted"] == 0 and warehouse_snapshot(wh) == after  # idempotent: nothing rewritten
+    assert client.get(f"{BASE}/winback/report", headers=auth(keys["viewer"])).json()["rewards_logged"] == \
+        posted.json()["closed"]
 
 
 def test_unknown_campaign_is_404(served):

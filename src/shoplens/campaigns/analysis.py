@@ -9,6 +9,9 @@ attributed from the warehouse) and ``campaign analyze`` (a campaign run elsewher
     {"arms": [{"arm", "metric", "n", "mean", "effect", "relative_effect", "ci_low", "ci_high",
                "p_value", "chance_to_win", ...}], "srm": {"p_value", "alarm", ...}}
 
+``total`` is the metric summed over the arm's customers (the conversions of a 0/1 metric, the
+money of revenue or margin) and ``mean`` its rate or amount per customer.
+
 ``effect`` is the plain difference of means against control (intention to treat) and
 ``ci_low``/``ci_high`` its 95 % Welch interval; the control's own row has ``effect`` None.
 
@@ -113,7 +116,8 @@ def analyze_arrays(groups: np.ndarray, outcomes: dict[str, np.ndarray], *, contr
         for arm in order:
             mask = groups == arm
             stats = VariantStats.from_values(arm, y[mask])
-            row: dict[str, Any] = {"arm": arm, "metric": metric, "n": stats.n, "mean": stats.mean if stats.n else None}
+            row: dict[str, Any] = {"arm": arm, "metric": metric, "n": stats.n, "mean": stats.mean if stats.n else None,
+                                   "total": float(y[mask].sum())}  # conversions, or money, over the arm
             if arm == control:
                 row |= {"effect": None, "relative_effect": None, "ci_low": None, "ci_high": None, "p_value": None,
                         "chance_to_win": None, "ci_low_sequential": None, "ci_high_sequential": None}

@@ -6,7 +6,9 @@ customer always lands in the same arm of a campaign (under ``--policy bandit`` t
 group is the same hash and the offer is learned: :mod:`shoplens.campaigns.bandit`), and a customer assigned once keeps
 their arm and ``assigned_at`` when the campaign is assigned again (later versions included).
 Every new assignment is logged in the decision log with its propensity (policy
-``campaign:NAME``, decision type ``campaign``), so other policies can be evaluated on it.
+``campaign:NAME``, decision type ``campaign``), so other policies can be evaluated on it; every
+run first posts the goal metric of the windows closed by then as their rewards
+(:func:`shoplens.campaigns.report.post_rewards`, idempotent).
 
 Before randomisation, and so independent of the arm, customers are excluded and counted:
 
@@ -203,11 +205,14 @@ class Assignment:
     rows: pd.DataFrame  # customer_id (shop id), arm, propensity, assigned_at
     counts: dict[str, int] = field(default_factory=dict)
     path: Path | None = None
+    rewards_posted: int = 0  # rewards of closed windows written to the decision log by this run
+
 
     def to_dict(self) -> dict[str, Any]:
         by_arm = self.rows["arm"].value_counts().to_dict() if len(self.rows) else {}
         return {"campaign": self.campaign, "version": self.version, **self.counts,
                 "arms": {str(k): int(v) for k, v in sorted(by_arm.items())},
+                "rewards_posted": self.rewards_posted,
                 "output": None if self.path is None else str(self.path)}
 
 
@@ -328,6 +333,9 @@ def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
     if why:
         raise UserInputError(why)
     ensure_tables(wh)
+    from shoplens.campaigns.report import post_rewards
+
+    rewards = post_rewards(wh, name, as_of=at)  # the windows closed by now: rewards into the decision log
     members = list(dict.fromkeys(audience_members(wh, campaign.audience, at)))
     existing = wh.query("SELECT customer_id, arm, propensity, assigned_at FROM campaign_assignments "
                         "WHERE campaign = ?", [name])
@@ -356,7 +364,7 @@ def assign_campaign(wh: Warehouse, name: str, *, as_of: str | None = None,
                    [name, campaign.version, utcnow(), at, counts["audience"], counts["assigned"],
                     counts["newly_assigned"], counts["excluded_no_consent"], counts["excluded_unknown"],
                     counts["excluded_frequency_cap"], over_budget])
-    return Assignment(name, campaign.version, current, counts)
+    return Assignment(name, campaign.version, current, counts, rewards_posted=rewards["posted"])
 
 
 def write_assignments(wh: Warehouse, result: Assignment, path: str | Path) -> Path:

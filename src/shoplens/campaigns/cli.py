@@ -266,12 +266,34 @@ def report_cmd(
     with pre-period spend, the sample-ratio check, policy estimates and a conclusion in English and Chinese."""
     from shoplens.campaigns.report import campaign_report
 
-    with open_warehouse(ctx) as wh:
+    with open_warehouse(ctx, read_only=True) as wh:  # a report only reads
         result = campaign_report(wh, name, as_of=as_of, attribution=attribution)
     if json_out:
         print_json(result)
         return
     _print_report(result, f"Campaign {name}: lift against control ({result['currency'] or 'money'} per customer)")
+
+
+@campaign_app.command("rewards")
+def rewards_cmd(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="campaign name")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="windows closed by this date YYYY-MM-DD "
+                                                                 "[default: by the last order]", show_default=False)] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Post the goal metric of every assignment whose window has closed as its reward in the decision log
+    (for bandits and off-policy evaluation). Idempotent; `campaign assign` and the scheduler's refresh
+    do it too, `campaign report` never writes."""
+    from shoplens.campaigns.report import post_rewards
+
+    with open_warehouse(ctx) as wh:
+        out = post_rewards(wh, name, as_of=as_of)
+    if json_out:
+        print_json(out)
+        return
+    console.print(f"Campaign {escape(name)}: {out['closed']} window(s) closed, {out['posted']} reward(s) written "
+                  "to the decision log.")
 
 
 @campaign_app.command("stop")

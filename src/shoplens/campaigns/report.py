@@ -26,9 +26,13 @@ the complier effect; valid because the control group sees no offer), its interva
 same way (the exposure rate taken as known). Comparing exposed customers with the control
 directly would compare self-selected customers and is not reported.
 
-Reporting also posts the goal metric as the reward of each assignment whose window has
-closed, in the decision log, so bandits and off-policy evaluation learn from it without
-manual reward posting.
+The report only reads. The goal metric reaches the decision log as the reward of each
+assignment whose window has closed through :func:`post_rewards`, which every assignment run
+(:func:`shoplens.campaigns.assign.assign_campaign`), the scheduler's refresh job
+(:func:`shoplens.services.refresh_results`), ``shoplens campaign rewards NAME`` and
+``POST /api/v1/campaigns/{name}/rewards`` call, so bandits and off-policy evaluation learn
+from it without manual reward posting. Posting is idempotent: a reward already logged with
+the same value is not written again.
 """
 
 from __future__ import annotations
@@ -129,19 +133,96 @@ def _currency(wh: Warehouse) -> str:
     return str(rows[0][0]) if rows and rows[0][0] else ""
 
 
-def _post_rewards(wh: Warehouse, frame: pd.DataFrame, goal: str) -> int:
-    """The goal metric as the reward of every assignment whose window has closed."""
+def post_rewards(wh: Warehouse, name: str, *, as_of: datetime | str | None = None) -> dict[str, Any]:
+    """Log campaign ``name``'s goal metric as the reward of every assignment whose window has closed
+    (by ``as_of``, else by the last order in the warehouse) in the decision log.
+
+    Idempotent: only a reward not logged yet, or logged with another value (an order or return that
+    arrived late), is written, so running it again writes nothing. Returns ``{"campaign", "closed",
+    "posted"}``: the closed windows and the rewards written now."""
     from shoplens.decide.log import DecisionLog
 
+    campaign = get_campaign(wh, name)
+    if isinstance(as_of, str):
+        as_of = datetime.combine(_date(as_of, "--as-of"), datetime.min.time())
+    frame = attribute(wh, campaign, as_of=as_of)
     closed = frame[frame["window_closed"] & frame["decision_id"].notna()]
-    if closed.empty:
+    out = {"campaign": name, "closed": len(closed), "posted": 0}
+    if closed.empty or not wh.has_table("decisions"):
+        return out
+    logged = wh.query("SELECT decision_id, reward FROM decisions WHERE decision_id IN (SELECT unnest(?::VARCHAR[]))",
+                      [closed["decision_id"].tolist()]).set_index("decision_id")["reward"]
+    old = closed["decision_id"].map(logged).astype(float).to_numpy()
+    new = closed[campaign.goal].to_numpy(float)
+    changed = np.isnan(old) | ~np.isclose(old, new, rtol=0.0, atol=1e-9)
+    if changed.any():
+        out["posted"] = DecisionLog(wh).log_rewards(pd.DataFrame({"decision_id": closed["decision_id"][changed],
+                                                                  "reward": new[changed]}))
+    return out
+
+
+def rewards_logged(wh: Warehouse, name: str) -> int:
+    """How many of campaign ``name``'s assignments have a reward in the decision log (read only)."""
+    if not wh.has_table("decisions") or not wh.has_table("campaign_assignments"):
         return 0
-    return DecisionLog(wh).log_rewards(pd.DataFrame({"decision_id": closed["decision_id"], "reward": closed[goal]}))
+    return int(wh.con.execute(
+        "SELECT count(*) FROM campaign_assignments a JOIN decisions d USING (decision_id) "
+        "WHERE a.campaign = ? AND d.reward IS NOT NULL", [name]).fetchall()[0][0])
 
 
-def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
+MIN_LEARN_ROWS = 5  # customers per arm in each training half before a learned policy is estimated
+
+
+def learned_actions(wh: Warehouse, frame: pd.DataFrame, campaign: Campaign, goal: str) -> np.ndarray | None:
+    """The arm a policy learned from the campaign itself would give each row of ``frame``, cross-fitted:
+    the customers are split in two halves by a hash of their shop id (not of the pseudonym, so the
+    halves do not depend on the secret key); on each half a ridge regression per arm of ``goal`` on the
+    bandit's context features as of the day of assignment (:data:`shoplens.campaigns.bandit.FEATURES`) is fitted,
+    and the other half gets the arm with the highest predicted ``goal`` (ties: the earlier arm, control
+    first). So no customer's own outcome chose their arm, and the estimate is honest. None when an arm
+    has fewer than ``MIN_LEARN_ROWS`` customers in a half."""
+    from sklearn.linear_model import Ridge
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from shoplens.campaigns.bandit import FEATURES, contexts
+    from shoplens.decide.abtest import bucket
+    from shoplens.privacy.ids import to_external
+
+    names = campaign.arm_names
+    X = np.zeros((len(frame), len(FEATURES)))
+    # one query per day of assignment (live offers each have their own time): the context as of that day's start
+    for at, rows in frame.groupby(pd.to_datetime(frame["assigned_at"]).dt.floor("D")):
+        pos = frame.index.get_indexer(rows.index)
+        X[pos] = contexts(wh, rows["customer_id"].tolist(), pd.Timestamp(at).to_pydatetime())[list(FEATURES)] \
+            .to_numpy(float)
+    shop_ids = to_external(wh, frame["customer_id"].tolist())
+    half = np.array([bucket(str(c if c is not None else i), f"campaign-ope:{campaign.name}") < 0.5
+                     for i, c in zip(frame["customer_id"], shop_ids)])
+    arms = frame["arm"].to_numpy().astype(str)
+    y = frame[goal].to_numpy(float)
+    out = np.zeros(len(frame), dtype=int)
+    for train in (half, ~half):
+        test = ~train
+        if not test.any():
+            continue
+        predicted = np.full((int(test.sum()), len(names)), -np.inf)
+        for k, arm in enumerate(names):
+            rows = train & (arms == arm)
+            if rows.sum() < MIN_LEARN_ROWS:
+                return None
+            model = make_pipeline(StandardScaler(), Ridge(alpha=1.0)).fit(X[rows], y[rows])
+            predicted[:, k] = model.predict(X[test])
+        out[test] = predicted.argmax(axis=1)  # argmax takes the first of equal values
+    return out
+
+
+def policy_estimates(wh: Warehouse, frame: pd.DataFrame, campaign: Campaign, goal: str) -> list[dict[str, Any]]:
     """Off-policy estimates (self-normalised IPW with bootstrap intervals, from the logged
-    propensities) of what giving everyone one arm would have earned per customer.
+    propensities) of what other policies would have earned per customer: ``all-ARM`` (everyone gets
+    one arm, ``all-control`` included), ``best-arm`` (the best of those single arms, named in ``arm``;
+    chosen on the same data, so slightly optimistic) and ``learned`` (the cross-fitted policy of
+    :func:`learned_actions`, when each arm has enough customers), next to ``as run`` (the mean).
 
     Under the bandit these, not the per-arm differences of means, are each offer's unbiased value:
     the bandit gives an offer to the customers it expects it to suit."""
@@ -155,12 +236,27 @@ def policy_estimates(frame: pd.DataFrame, campaign: Campaign, goal: str) -> list
     # the propensity logged with each assignment (the split's share, or the bandit's chance)
     logs = LoggedFeedback(codes, rows[goal].to_numpy(float), rows["propensity"].to_numpy(float), len(names),
                           action_names=names)
+
+    def snipw(dist: np.ndarray) -> dict[str, Any]:
+        return estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
+
     out = [{"policy": "as run", "estimator": "mean", "value": float(rows[goal].mean()), "ci_low": None, "ci_high": None}]
+    singles = []
     for i, name in enumerate(names):
         dist = np.zeros((len(rows), len(names)))
         dist[:, i] = 1.0
-        est = estimate_all(logs, dist, reward_model=False, n_bootstrap=200, seed=0)["snipw"]
-        out.append({"policy": f"all-{name}", "estimator": "snipw", **est})
+        singles.append({"policy": f"all-{name}", "estimator": "snipw", **snipw(dist)})
+    out += singles
+    valued = [(e["value"], -i) for i, e in enumerate(singles) if np.isfinite(e["value"])]
+    if valued:
+        best = -max(valued)[1]
+        out.append(singles[best] | {"policy": "best-arm", "arm": names[best]})
+    learned = learned_actions(wh, rows, campaign, goal)
+    if learned is not None:
+        dist = np.zeros((len(rows), len(names)))
+        dist[np.arange(len(rows)), learned] = 1.0
+        share = {names[k]: float((learned == k).mean()) for k in range(len(names))}
+        out.append({"policy": "learned", "estimator": "snipw", **snipw(dist), "arm_shares": share})
     return out
 
 
@@ -235,10 +331,11 @@ def conclusion(result: dict[str, Any], campaign: Campaign, currency: str) -> dic
 _GOAL_ZH = {"conversion": "转化率", "revenue": "净收入", "margin": "净利润"}
 
 
-def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_rewards: bool = True,
+def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None,
                     attribution: str = "itt") -> dict[str, Any]:
     """The report of campaign ``name`` (the ``campaign analyze`` shape, outcomes attributed from the
     warehouse) with the campaign, the window status, policy estimates and a conclusion in en and zh.
+    It only reads (rewards are posted by :func:`post_rewards`).
 
     ``attribution``: ``itt`` (intention to treat, the default) or ``exposure`` (adds the effect on
     the customers who saw the offer; needs exposure events); ``result["attribution"]`` says which."""
@@ -272,8 +369,8 @@ def campaign_report(wh: Warehouse, name: str, *, as_of: str | None = None, post_
     result["window"] = {"assigned_from": frame["assigned_at"].min(), "assigned_to": frame["assigned_at"].max(),
                         "data_until": until, "share_closed": float(frame["window_closed"].mean())}
     result["currency"] = currency
-    result["policies"] = policy_estimates(frame, campaign, campaign.goal)
-    result["rewards_posted"] = _post_rewards(wh, frame, campaign.goal) if post_rewards and not wh.read_only else 0
+    result["policies"] = policy_estimates(wh, frame, campaign, campaign.goal)
+    result["rewards_logged"] = rewards_logged(wh, name)
     result["conclusion"] = conclusion(result, campaign, currency)
     result["simulated"] = False  # outcomes from the shop's orders (see shoplens.campaigns.simulate for the other kind)
     return result

@@ -27,6 +27,15 @@ COST = 2.0
 LABEL = "SIMULATED responses (no real ones exist for the demo shop)"
 
 
+def _points(share: float, digits: int = 1) -> str:
+    """A difference of two rates in percentage points (a conversion lift is absolute, not relative).
+
+    >>> _points(0.15, 0), _points(-0.0891)
+    ('+15 points', '-8.9 points')
+    """
+    return f"{share * 100:+.{digits}f} points"
+
+
 def run(ctx: DemoContext) -> None:
     import pandas as pd
 
@@ -55,13 +64,15 @@ def run(ctx: DemoContext) -> None:
                                                        "and the true effect built into the simulation"))
     offer = rows[(rows["arm"] == "discount_10") & (rows["metric"] == "conversion")].iloc[0]
     verdict = ("inside" if offer["covered"] else "outside")
-    ctx.console.print(f"SIMULATED: the true conversion lift +{offer['true_effect']:.0%} is {verdict} the 95 % "
-                      f"interval {offer['ci_low']:+.1%} to {offer['ci_high']:+.1%} (estimate {offer['effect']:+.1%}). "
+    ctx.console.print(f"SIMULATED: the true conversion lift {_points(offer['true_effect'], 0)} is {verdict} the "
+                      f"95 % interval {_points(offer['ci_low'])} to {_points(offer['ci_high'])} "
+                      f"(estimate {_points(offer['effect'])}). "
                       f"Real reports: [bold]shoplens campaign report {NAME} --json[/bold] once orders arrive.")
     ctx.say(f"campaign {NAME}: {counts['assigned']} at-risk customers assigned (30 % control), "
             f"{counts['excluded_no_consent']} left out without marketing consent")
-    ctx.say(f"on SIMULATED responses the report finds {offer['effect']:+.1%} conversion "
-            f"(95 % CI {offer['ci_low']:+.1%} to {offer['ci_high']:+.1%}); the true lift is +{offer['true_effect']:.0%}")
+    ctx.say(f"on SIMULATED responses the report finds {_points(offer['effect'])} of conversion "
+            f"(95 % CI {_points(offer['ci_low'])} to {_points(offer['ci_high'])}); the true lift is "
+            f"{_points(offer['true_effect'], 0)}")
     offers = rows[rows["arm"] != "control"]
     fig = go.Figure()
     fig.add_scatter(x=offers["metric"], y=offers["effect"], mode="markers", name="estimate (simulated)",

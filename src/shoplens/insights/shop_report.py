@@ -344,7 +344,7 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
 
         for name in [r[0] for r in wh.con.execute("SELECT DISTINCT name FROM campaigns ORDER BY name").fetchall()]:
             try:
-                result = campaign_report(wh, name, post_rewards=False)
+                result = campaign_report(wh, name)
             except InsufficientDataError:  # created, nobody assigned yet
                 continue
             goal = result["campaign"]["goal"]

@@ -224,7 +224,7 @@ def campaign_verdict_alerts(wh: Warehouse, settings: AlertSettings) -> list[Aler
     out = []
     for row in campaigns[campaigns["assigned"] > 0].to_dict("records"):
         try:
-            report = campaign_report(wh, row["name"], post_rewards=False)
+            report = campaign_report(wh, row["name"])
         except (InsufficientDataError, UserInputError, NotFoundError):
             continue
         verdict = campaign_verdict(report)

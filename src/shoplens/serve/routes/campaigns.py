@@ -1,9 +1,9 @@
 """Campaigns: create, list, show, assign (counts; the file export stays on the CLI), stop, the
 live offer for the storefront and the report, over :mod:`shoplens.campaigns`.
 
-Roles: viewers read campaigns and reports (aggregates); analysts ask for a customer's offer
-(per-customer, logged as a decision, recorded in the access audit log); admins create, assign
-and stop. Ids in and out are the shop's own; marketing consent is asked for every offer and
+Roles: viewers read campaigns and reports (aggregates; a report never writes); analysts ask for a
+customer's offer (per-customer, logged as a decision, recorded in the access audit log); admins
+create, assign, post the rewards of closed windows and stop. Ids in and out are the shop's own; marketing consent is asked for every offer and
 assignment (fails closed), with the server's policy default for never-asked customers.
 """
 
@@ -28,6 +28,7 @@ from shoplens.serve.schemas.campaigns import (
     OfferOut,
     ReportOut,
     ReportQuery,
+    RewardsOut,
 )
 
 router = ResourceRouter(prefix="/campaigns", tags=["campaigns"])
@@ -91,6 +92,17 @@ def stop_campaign(name: Name, wh: WarehouseDep, key: Admin) -> dict:
         return clean(stop(wh, name).to_dict())
 
 
+@router.post("/{name}/rewards", response_model=RewardsOut)
+def post_campaign_rewards(name: Name, body: AssignIn, wh: WarehouseDep, key: Admin) -> dict:
+    """Post the goal metric of every assignment whose window has closed (by ``as_of``, default the last
+    order) as its reward in the decision log, where bandits and off-policy evaluation read it.
+    Idempotent: run again, it writes nothing. (Assignment runs and the scheduler's refresh do the same.)"""
+    from shoplens.campaigns.report import post_rewards
+
+    with _lock:
+        return clean(post_rewards(wh, name, as_of=_iso(body.as_of)))
+
+
 @router.get("/{name}/offer/{customer_id}", response_model=OfferOut)
 def campaign_offer(name: Name, customer_id: CustomerId, request: Request, wh: WarehouseDep, key: Analyst,
                    query: Annotated[AsOfQuery, Query()]) -> dict:
@@ -109,8 +121,7 @@ def campaign_offer(name: Name, customer_id: CustomerId, request: Request, wh: Wa
 def campaign_report(name: Name, wh: WarehouseDep, key: Viewer, query: Annotated[ReportQuery, Query()]) -> dict:
     """The report (the `campaign report --json` shape): lift per arm and metric against control with
     95 % intervals, chance to beat control, CUPED, the sample-ratio check, policy estimates and a
-    conclusion in English and Chinese. Posts the goal as the reward of every closed window."""
+    conclusion in English and Chinese. Only reads: rewards are posted by POST .../rewards."""
     from shoplens.campaigns.report import campaign_report as report
 
-    with _lock:
-        return computed_now(clean(report(wh, name, as_of=_iso(query.as_of), attribution=query.attribution)))
+    return computed_now(clean(report(wh, name, as_of=_iso(query.as_of), attribution=query.attribution)))

@@ -81,6 +81,13 @@ class AssignIn(BaseModel):
     as_of: date | None = Field(None, description="assignment date YYYY-MM-DD [default: now]")
 
 
+class RewardsOut(ApiModel):
+    campaign: str
+    closed: int = Field(description="assignments whose window has closed")
+    posted: int = Field(description="rewards written now (not logged before, or changed by a late order or return); "
+                                    "0 when run again")
+
+
 class ArmOut(ApiModel):
     name: str
     kind: str
@@ -154,6 +161,8 @@ class AssignOut(ApiModel):
     excluded_frequency_cap: int
     excluded_budget: int = Field(0, description="left out once the offers' expected cost reached the budget")
     arms: dict[str, int] = Field(description="customers per arm")
+    rewards_posted: int = Field(0, description="rewards of windows closed by the assignment date written to the "
+                                               "decision log by this run (as POST .../rewards does)")
     output: str | None = Field(None, description="always null here: the file export is `shoplens campaign assign "
                                                  "--output` on the server")
 
@@ -175,6 +184,7 @@ class ArmResult(ApiModel):
     metric: str
     n: int
     mean: Number | None = None
+    total: Number | None = Field(None, description="the metric summed over the arm (conversions, or money)")
     effect: Number | None = Field(None, description="difference of means against control (null for control)")
     relative_effect: Number | None = None
     ci_low: Number | None = Field(None, description="95 % Welch interval of effect")
@@ -227,11 +237,14 @@ class ReportWindow(ApiModel):
 
 
 class PolicyEstimate(ApiModel):
-    policy: str = Field(description="as run, all-control, all-ARM")
+    policy: str = Field(description="as run, all-control, all-ARM, best-arm (the best single arm), learned (a "
+                                    "cross-fitted policy learned from the campaign)")
     estimator: str
     value: Number | None = None
     ci_low: Number | None = None
     ci_high: Number | None = None
+    arm: str | None = Field(None, description="best-arm: which arm")
+    arm_shares: dict[str, Number] | None = Field(None, description="learned: the share of customers it gives each arm")
 
 
 class Conclusion(ApiModel):
@@ -256,7 +269,8 @@ class ReportOut(ApiModel):
     window: ReportWindow
     currency: str
     policies: list[PolicyEstimate]
-    rewards_posted: int = Field(description="rewards posted to the decision log by this report")
+    rewards_logged: int = Field(description="assignments with a reward in the decision log (posted by assignment "
+                                            "runs, the scheduler's refresh or POST .../rewards; the report only reads)")
     conclusion: Conclusion
     attribution: Attribution = Field(description="which attribution the report used")
     simulated: bool = Field(False, description="false: outcomes from the shop's orders (simulated reports are the "
