@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from shoplens.errors import UserInputError
@@ -80,3 +81,14 @@ def test_cli_summary(demo_warehouse_path, tmp_path):
     assert data["lang"] == "zh" and [c["metric"] for c in data["changes"]][:3] == ["revenue", "customers", "orders"]
     bad = run_cli("--warehouse", str(path), "summary", "--lang", "fr")
     assert bad.returncode == 2 and "--lang must be en or zh" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_churn_action_names_its_reason_in_words_in_both_languages(demo_wh):
+    """The most common reason of high churn risk reads as words (the rules' words), in Chinese too."""
+    demo_wh.write_table("customer_churn", pd.DataFrame({
+        "customer_id": ["a", "b", "c"], "churn_risk": [0.9, 0.8, 0.1], "risk_band": ["high", "high", "low"],
+        "reasons": ["", "", ""], "top_reason_feature": ["items_per_order", "items_per_order", "orders"]}), kind="insight")
+    en = [a["text"] for a in shop_summary(demo_wh).actions if a["kind"] == "churn"]
+    zh = [a["text"] for a in shop_summary(demo_wh, lang="zh").actions if a["kind"] == "churn"]
+    assert en == ["2 customers at high churn risk; most often because of different products per order"]
+    assert zh == ["2 位客户流失风险高；最常见原因：每单商品种数"]
