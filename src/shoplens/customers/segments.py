@@ -429,7 +429,7 @@ def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: p
 
 def segment_profiles(wh: Warehouse) -> pd.DataFrame:
     """Every segment's profile (``customer_segment_profiles``), largest first, with the members'
-    average CLV (``avg_clv``) when CLV is computed. NotComputedError before ``shoplens segments``."""
+    average CLV (``avg_clv``) when CLV is computed. NotComputedError before ``shoplens customers segments``."""
     from shoplens.customers.output import require_result
 
     require_result(wh, "customer_segment_profiles")
