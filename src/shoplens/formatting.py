@@ -107,6 +107,10 @@ HEADERS: dict[str, tuple[str, str]] = {
     "avg_review_sentiment_score": ("Review sentiment", "评论情感得分"), "avg_monetary": ("Average net revenue", "平均净收入"),
     "policy_version": ("Policy version", "策略版本"), "started": ("Started", "开始"), "last_decision": ("Last decision", "最近决策"),
     "first_decision": ("First decision", "首次决策"), "reward_rate": ("Reward rate", "奖励率"), "actions": ("Actions", "动作"),
+    "rule_id": ("Rule", "规则编号"), "condition": ("Condition", "条件"), "baskets": ("Baskets", "购物篮数"),
+    "goal": ("Goal", "目标"), "audience": ("Audience", "受众"), "arms": ("Arms", "分组"), "effect": ("Effect", "效果"),
+    "ci_low": ("95% interval, low", "95% 区间下限"), "ci_high": ("95% interval, high", "95% 区间上限"),
+    "chance_to_win": ("Chance to beat control", "胜过对照组的概率"),
 }
 
 _ID_LIKE = ("_id", "year", "version", "code")
