@@ -92,3 +92,13 @@ def test_the_churn_action_names_its_reason_in_words_in_both_languages(demo_wh):
     zh = [a["text"] for a in shop_summary(demo_wh, lang="zh").actions if a["kind"] == "churn"]
     assert en == ["2 customers at high churn risk; most often because of different products per order"]
     assert zh == ["2 位客户流失风险高；最常见原因：每单商品种数"]
+
+
+def test_a_segment_that_explains_the_change_is_named_in_chinese(demo_wh):
+    demo_wh.write_table("customer_segments", demo_wh.query(
+        "SELECT DISTINCT customer_id, 0 AS segment_id, 'Lapsed customers' AS segment_name FROM orders "
+        "WHERE customer_id IS NOT NULL"), kind="customer")
+    en = [x for x in shop_summary(demo_wh).why if x["kind"] == "segment"]
+    zh = [x for x in shop_summary(demo_wh, lang="zh").why if x["kind"] == "segment"]
+    assert [x["name"] for x in en] == ["Lapsed customers"] and [x["name"] for x in zh] == ["久未购买的客户"]
+    assert "久未购买的客户" in zh[0]["text"] and zh[0]["key"] == "Lapsed customers"  # the key stays the stored name

@@ -216,7 +216,10 @@ def shop_summary(wh: Warehouse, *, days: int = 30, lang: str = "en") -> ShopSumm
         candidates += [("category", str(r.key), str(r.key), r.current - r.previous) for r in cats.head(2).itertuples()]
     if wh.has_table("customer_segments"):
         segs = _revenue_by(wh, "s.segment_name", "JOIN customer_segments s USING (customer_id)", start, mid, end)
-        candidates += [("segment", str(r.key), str(r.key), r.current - r.previous) for r in segs.head(2).itertuples()]
+        from shoplens.customers.segments import segment_name_zh
+
+        candidates += [("segment", str(r.key), segment_name_zh(str(r.key)) if lang == "zh" else str(r.key),
+                        r.current - r.previous) for r in segs.head(2).itertuples()]
     candidates.sort(key=lambda c: -abs(c[3]))
     for kind, key, name, delta in candidates[:5]:
         share = delta / total if total else None
