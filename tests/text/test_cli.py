@@ -157,3 +157,15 @@ def test_train_sentiment_adapt_to_a_file_a_table_and_errors(monkeypatch, capsys,
         assert code == 2 and message in err and "Traceback" not in err
     code, _, err = run(monkeypatch, capsys, "-w", str(wh), *train, "--adapt-to", "reviews", "--adapt-column", "nope")
     assert code == 2 and "no column 'nope'" in err
+
+
+def test_analyze_on_a_warehouse_without_texts_says_what_to_load(monkeypatch, capsys, tmp_path):
+    from shoplens.store.warehouse import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path):
+        pass
+    code, out, err = run(monkeypatch, capsys, "-w", str(path), "text", "analyze")
+    assert code == 0, err
+    assert "no reviews or support messages loaded yet" in out and "shoplens ingest reviews" in out
+    assert "nothing new to score" not in out

@@ -198,8 +198,12 @@ def register(app: typer.Typer) -> None:
                 progress.update(tasks[what], completed=done)
 
             added = analyze_warehouse(wh, progress=step)
+            texts = sum(wh.row_count(t) for t in ("reviews", "support_messages") if wh.has_table(t))
         if json_out:
             print_json(added)
+        elif not any(added.values()) and not texts:
+            console.print("Text analysis: no reviews or support messages loaded yet; load them with "
+                          "shoplens ingest reviews FILE or shoplens ingest support_messages FILE.")
         elif not any(added.values()):
             console.print("Text analysis: nothing new to score (every review and message is already scored).")
         else:
