@@ -209,6 +209,10 @@ def register(app: typer.Typer) -> None:
         else:
             console.print(rows_table([{"table": k, "rows added": v} for k, v in added.items()], title="Text analysis"))
 
+    # under quotes shown with their products, when the reviews are the bundled demo's (their links are assigned)
+    DEMO_LINKS_NOTE = ("Demo shop: the review texts are real; the product and customer each one is linked to were "
+                       "assigned by the demo's build script (datasets/demo/SOURCE.md), so a quote may not fit its product.")
+
     def _show(frame, title: str, json_out: bool) -> None:  # type: ignore[no-untyped-def]
         if json_out:
             print_json(frame.to_dict("records"))
@@ -239,8 +243,12 @@ def register(app: typer.Typer) -> None:
         """Top negative aspects per product with example quotes."""
         from shoplens.text.insights import top_negative_aspects
 
+        from shoplens.insights.products import demo_review_links
+
         with open_warehouse(ctx, read_only=True) as wh:
             _show(top_negative_aspects(wh, product_id=product, limit=limit), "Top complaints", json_out)
+            if not json_out and demo_review_links(wh):
+                console.print(DEMO_LINKS_NOTE, style="dim")
 
     @text.command("emerging")
     def emerging_cmd(
