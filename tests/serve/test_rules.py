@@ -30,6 +30,7 @@ def test_customer_rules_in_both_languages_with_their_customers(served):
     _mined(client)
     wh = client.app.state.warehouse
     en = client.get("/api/v1/rules", headers=auth(keys["viewer"])).json()
+    assert en["currency"] == "GBP"
     zh = client.get("/api/v1/rules?lang=zh", headers=auth(keys["viewer"])).json()
     stored = wh.table("customer_rules")
     assert en["count"] == zh["count"] == len(stored) > 0 and en["computed_at"]
@@ -76,6 +77,12 @@ def test_cross_sell_rules_carry_product_names_strongest_first(served):
     assert answer["count"] == len(answer["data"]) == 10 and answer["computed_at"]
     lifts = [r["lift"] for r in answer["data"]]
     assert lifts == sorted(lifts, reverse=True)
+    pairs = [frozenset((r["antecedent"], r["consequent"])) for r in answer["data"]]
+    assert len(set(pairs)) == len(pairs)  # A -> B and B -> A: one of them
+    stored = wh.table("association_rules").set_index(["antecedent", "consequent"])
+    for r in answer["data"]:  # the direction kept is the more confident one
+        if (r["consequent"], r["antecedent"]) in stored.index:
+            assert r["confidence"] >= stored.loc[(r["consequent"], r["antecedent"]), "confidence"]
     for r in answer["data"]:
         assert r["antecedent_name"] == " + ".join(names[p] for p in r["antecedent"].split(" + "))
         assert r["consequent_name"] == " + ".join(names[p] for p in r["consequent"].split(" + "))
@@ -90,8 +97,8 @@ def test_a_side_of_several_products_is_named_product_by_product(tmp_path):
     with Warehouse(tmp_path / "w.duckdb") as wh:
         wh.con.execute("INSERT INTO products (product_id, name) VALUES ('1', 'MUG'), ('2', 'TEAPOT'), ('3', 'SAUCER')")
         wh.write_table("association_rules", pd.DataFrame({
-            "antecedent": ["1 + 2", "3", "9"], "consequent": ["3", "1", "1"], "support": [0.1, 0.1, 0.1],
-            "confidence": [0.5, 0.6, 0.6], "lift": [2.0, 3.0, 3.0], "baskets": [5, 5, 5]}), kind="model")
+            "antecedent": ["1 + 2", "3", "9", "1"], "consequent": ["3", "1", "1", "3"], "support": [0.1] * 4,
+            "confidence": [0.5, 0.6, 0.6, 0.4], "lift": [2.0, 3.0, 3.0, 3.0], "baskets": [5] * 4}), kind="model")
         rules = strongest_rules(wh, 10)
     assert rules[["antecedent", "antecedent_name", "consequent_name"]].values.tolist() == [
         ["3", "SAUCER", "MUG"], ["9", "9", "MUG"], ["1 + 2", "MUG + TEAPOT", "SAUCER"]]

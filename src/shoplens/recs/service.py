@@ -352,8 +352,9 @@ def with_names(wh: Warehouse, frame: pd.DataFrame, column: str) -> pd.DataFrame:
 
 
 def strongest_rules(wh: Warehouse, n: int = 20) -> pd.DataFrame:
-    """The ``n`` strongest cross-sell rules (highest lift, then confidence; ties by the product ids)
-    with each side's product names (a side of several products: their names joined by " + "):
+    """The ``n`` strongest cross-sell rules (highest lift, then confidence; ties by the product ids),
+    one per pair of sides (of A -> B and B -> A, the one with the higher confidence), with each side's
+    product names (a side of several products: their names joined by " + "):
     antecedent, antecedent_name, consequent, consequent_name, support, confidence, lift, baskets.
     NotComputedError before ``shoplens recs rules``."""
     from shoplens.errors import NotComputedError
@@ -361,8 +362,10 @@ def strongest_rules(wh: Warehouse, n: int = 20) -> pd.DataFrame:
     if not wh.has_table("association_rules"):
         raise NotComputedError("association rules are not computed yet: run `shoplens recs rules` (or `shoplens demo`)")
     rules = wh.table("association_rules")
-    rules = rules.sort_values(["lift", "confidence", "antecedent", "consequent"],
-                              ascending=[False, False, True, True]).head(n).reset_index(drop=True)
+    rules = rules.sort_values(["lift", "confidence", "antecedent", "consequent"], ascending=[False, False, True, True])
+    # A -> B and B -> A have the same lift: one bar per pair, the direction with the higher confidence
+    pair = [" & ".join(sorted((a, c))) for a, c in zip(rules["antecedent"].astype(str), rules["consequent"].astype(str))]
+    rules = rules[~pd.Series(pair, index=rules.index).duplicated()].head(n).reset_index(drop=True)
     ids = sorted({p for side in (*rules["antecedent"], *rules["consequent"]) for p in str(side).split(" + ")})
     names = dict(wh.con.execute("SELECT CAST(product_id AS VARCHAR), name FROM products "
                                 "WHERE CAST(product_id AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()) \

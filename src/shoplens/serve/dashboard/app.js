@@ -255,6 +255,7 @@
     if (failed(cr)) parts.push(cr.status === 409 ? el("p", { class: "notice" }, t("rules_customer_none")) : notice(cr));
     else {
       const rules = cr.data;
+      currency = cr.currency || currency;  // the members' CLV is money
       parts.push(chart(t("rules_customer_chart"), [{ type: "bar", orientation: "h",
         y: rules.map((r) => r.rule_id + " · " + r.condition), x: rules.map((r) => r.lift_later),
         hovertext: rules.map((r) => r.rule), hoverinfo: "text+x",

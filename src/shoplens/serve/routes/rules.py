@@ -28,9 +28,11 @@ def list_rules(wh: WarehouseDep, key: Viewer, lang: Annotated[str, Query(pattern
     """The generated customer rules, validated and strongest first, in English or Chinese (`lang=zh`),
     each with how many customers it tags today."""
     from shoplens.customers.rules import rules_for_people
+    from shoplens.insights.products import shop_currency
 
     rules = rules_for_people(wh, lang)
-    return {"computed_at": _at(wh, "customer_rules"), "lang": lang, "data": records(rules), "count": len(rules)}
+    return {"computed_at": _at(wh, "customer_rules"), "lang": lang, "currency": shop_currency(wh),
+            "data": records(rules), "count": len(rules)}
 
 
 @router.get("/cross-sell", response_model=CrossSellOut)

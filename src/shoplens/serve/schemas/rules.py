@@ -25,6 +25,7 @@ class CustomerRule(Row):
 class RulesOut(ApiModel):
     computed_at: Time | None = Field(None, description="when the rules were mined")
     lang: str
+    currency: str | None = Field(None, description="the shop's currency (of the members' CLV)")
     data: list[CustomerRule]
     count: int
 
