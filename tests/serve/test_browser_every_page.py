@@ -113,6 +113,20 @@ def most_colours(driver) -> int:
         "[...p.querySelectorAll('.scatterlayer .js-line')].map(e => e.style.stroke))).size))")
 
 
+def settled(driver, element):  # type: ignore[no-untyped-def]
+    """``element`` once its place stops moving (Plotly's automargin redraws a chart after its labels are
+    measured; a click before that lands on another bar)."""
+    last = None
+    for _ in range(100):
+        rect = driver.execute_script("const r = arguments[0].getBoundingClientRect(); return [r.x, r.y, r.width, r.height]",
+                                     element)
+        if rect == last:
+            return element
+        last = rect
+        time.sleep(0.3)
+    return element
+
+
 def visit(driver, base: str, page: str, lang: str, shots: Path) -> str:
     """Open ``#page`` in ``lang``; the page's own words."""
     driver.execute_script("localStorage.setItem('shoplens.lang', arguments[0])", lang)
@@ -214,7 +228,7 @@ def test_rules_page_names_products_and_drills_into_a_rule(full, browser, tmp_pat
         if lang == "zh":
             assert any("订单" in label for label in labels), labels  # the conditions in Chinese
         # a customer rule's bar -> its customers -> a profile
-        bar = rules.find_element(By.CSS_SELECTOR, ".bars path")
+        bar = settled(driver, rules.find_element(By.CSS_SELECTOR, ".bars path"))
         ActionChains(driver).move_to_element(bar).click().perform()
         WebDriverWait(driver, 600).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#rule-members table a.drill"))
         assert driver.execute_script("return location.hash").startswith("#rules/R")
@@ -230,8 +244,11 @@ def test_rules_page_names_products_and_drills_into_a_rule(full, browser, tmp_pat
         # a cross-sell bar -> the first product's page
         visit(driver, base, "rules", lang, shots)
         cross = next(c for c in driver.find_elements(By.CSS_SELECTOR, "#page .card") if c.get_attribute("data-metric") == "lift")
-        first = cross.find_elements(By.CSS_SELECTOR, ".ytick text")[0].text.split(" → ")[0]
-        ActionChains(driver).move_to_element(cross.find_element(By.CSS_SELECTOR, ".bars path")).click().perform()
+        ticks = cross.find_elements(By.CSS_SELECTOR, ".ytick text")  # the top bar's label: the strongest rule
+        first = min(ticks, key=lambda e: e.rect["y"]).text.split(" → ")[0]
+        bar = settled(driver, cross.find_element(By.CSS_SELECTOR, ".bars path"))
+        driver.execute_script("arguments[0].scrollIntoView({block: 'center'})", bar)
+        ActionChains(driver).move_to_element(settled(driver, bar)).click().perform()
         wait_ready(driver, "product")
         assert driver.find_element(By.ID, "product-name").text == first
         assert console_errors(driver) == []
