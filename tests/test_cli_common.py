@@ -71,3 +71,18 @@ def test_wide_tables_fit_80_columns_and_name_what_they_leave_out():
     wide.print(rows_table(rows, width=200))
     out = wide.export_text()
     assert "Left out" not in out and "1,234" in out
+
+
+def test_every_terminal_table_goes_through_the_one_fitting_rule():
+    """Only cli_common builds Rich tables (rows_table/frame_table, which fit the terminal with
+    fit_columns): a table built elsewhere would overflow 80 columns."""
+    import re
+    from pathlib import Path
+
+    import shoplens
+
+    src = Path(shoplens.__file__).parent
+    direct = [str(p.relative_to(src)) for p in sorted(src.rglob("*.py"))
+              if p.name != "cli_common.py" and re.search(r"from rich\.table import|rich\.table\.Table|\bTable\.grid\(",
+                                                          p.read_text(encoding="utf-8"))]
+    assert direct == [], direct

@@ -73,7 +73,11 @@ def fmt(v: Any) -> str:
     >>> import pandas as pd
     >>> [fmt(v) for v in (None, float("nan"), pd.NaT, 1234.5, pd.Timestamp("2011-12-09 10:30"))]
     ['', '', '', '1,234.50', '2011-12-09 10:30']
+    >>> fmt(["too tight", "thin fabric"])  # a list of quotes or terms: its items, not Python's brackets
+    'too tight | thin fabric'
     """
+    if isinstance(v, (list, tuple)) or type(v).__name__ == "ndarray":
+        return " | ".join(fmt(x) for x in v)
     if is_missing(v):
         return ""
     if isinstance(v, Decimal):  # an exact sum of money

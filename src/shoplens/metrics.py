@@ -296,6 +296,14 @@ SCORES: list[Metric] = [
     Metric("PSI", "population stability index: how far a feature's recent distribution moved from its reference "
            "(> 0.1 moderate, > 0.25 significant)", "shoplens.monitor.drift", "data quality, drift alerts",
            zh="群体稳定性指数：特征近期分布偏离参考期的程度（> 0.1 中等，> 0.25 显著）", keys=("psi",)),
+    Metric("lift", "how many times more often the outcome (a customer rule's churn or repeat purchase, or a cross-sell "
+           "rule's second product) occurs where the rule's condition holds than across all customers or baskets",
+           "shoplens.customers.rules, shoplens.recs.rules", "rules",
+           zh="规则条件成立时，结果（客户规则的流失或复购、交叉销售规则的第二件商品）出现的频率是全体客户或购物篮的多少倍",
+           keys=("lift", "lift_later", "lift_mining")),
+    Metric("confidence", "the share of baskets holding the rule's first product(s) that also hold the second",
+           "shoplens.recs.rules", "rules, bought together", zh="含规则第一件商品的购物篮中同时含第二件商品的占比",
+           keys=("confidence",)),
 ]
 
 

@@ -347,3 +347,18 @@ def test_churn_and_segments_do_not_depend_on_the_pseudonymisation_key(analysed_w
     a = pd.Series(our_segments.assignments["segment_name"].to_numpy(), index=our_ids).sort_index()
     b = pd.Series(their_segments.assignments["segment_name"].to_numpy(), index=their_ids).sort_index()
     pd.testing.assert_series_equal(a, b)
+
+
+def test_churn_reasons_say_1_pt_and_match_the_single_phrase() -> None:
+    """Plural forms in churn reasons: 'by 1 pt', 'by 5 pts'; the vectorised phrases equal reason_phrase's."""
+    from shoplens.customers.churn import reasons_in_words
+
+    values = np.array([[12.0, 1.0], [3.0, 40.0]])
+    contributions = np.array([[-0.012, 0.05], [0.3, -0.004]])
+    order = np.array([[0, 1], [0, 1]])
+    features, labels = ["orders", "distinct_products"], {"orders": "orders", "distinct_products": "different products bought"}
+    typical = {"orders": 4.0, "distinct_products": 29.0}
+    got = reasons_in_words(values, contributions, order, features, typical, labels)
+    assert got[0] == "12 orders (typical 4) lowers risk by 1 pt; 1 different product bought (typical 29) raises risk by 5 pts"
+    assert got[0].split("; ")[0] == reason_phrase("orders", 12.0, 4.0, -0.012, "orders")
+    assert got[1] == "3 orders (typical 4) raises risk by 30 pts"  # a contribution under half a point is left out

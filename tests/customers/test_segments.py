@@ -155,3 +155,27 @@ def test_tiny_segments_are_not_eligible() -> None:
     model = SegmentModel(k_range=(2, 5), seed=0).fit(X)  # 3 of 303 customers are not a segment
     assert model.n_segments_ == 3
     assert model.selection_.set_index("k").loc[4, "smallest_share"] < 0.02
+
+
+def test_every_name_word_has_its_chinese_name() -> None:
+    """A segment's name in Chinese uses only Chinese words: every word names may use has one."""
+    from shoplens.customers.segments import NAME_WORDS_ZH, SIZE_WORDS, SIZE_WORDS_ZH
+
+    words = {w for pair in TRAIT_WORDS.values() for w in pair if w} | {w for w, _ in NAME_GUARDS.values()}
+    assert words <= set(NAME_WORDS_ZH), sorted(words - set(NAME_WORDS_ZH))
+    assert len(SIZE_WORDS_ZH) == len(SIZE_WORDS)
+
+
+def test_generated_names_read_in_chinese() -> None:
+    """The names describe_segments makes (namesakes told apart, sizes) come out in Chinese words only."""
+    from shoplens.customers.segments import segment_name_zh
+
+    names = describe_segments(_shop(), COLUMNS)["segment_name"].tolist()
+    one = pd.DataFrame({"orders": [2.0, 3.0] * 10, "net_revenue": [100.0, 200.0] * 10, "recency_days": [10.0, 20.0] * 10})
+    twins = pd.concat([one.assign(segment_id=0), one.head(10).assign(segment_id=1)], ignore_index=True)
+    twins.insert(0, "customer_id", [f"c{i}" for i in range(len(twins))])
+    names += describe_segments(twins, ["orders", "net_revenue", "recency_days"])["segment_name"].tolist()
+    zh = [segment_name_zh(n) for n in names]
+    assert all(not re.search(r"[A-Za-z]", z) for z in zh), list(zip(names, zh))
+    assert len(set(zh)) == len(set(names))  # names told apart stay apart
+    assert "低消费、低频的客户（首单至今天数更少）" in zh

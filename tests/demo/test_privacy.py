@@ -23,6 +23,8 @@ def test_demo_step_proves_no_leaks_and_a_clean_erasure(demo_wh) -> None:
     assert verify(demo_wh, result["erased_customer"]).clean
     text = console.export_text()
     assert "found outside the vault" in text and "0 references left" in text
+    examples = text.split("Examples: texts as stored")[1].split("found outside the vault")[0]
+    assert "<PERSON>" in examples and not demo.RUDE.search(examples)  # masked examples, none rude (Bitext has some)
     section = report.sections[-1]
     html = section.text + "".join(section.blocks)
     assert result["erased_customer"] not in html  # the report file must not name the erased customer

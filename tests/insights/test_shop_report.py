@@ -244,3 +244,19 @@ def test_campaigns_section_reports_each_campaigns_lift_read_only(demo_wh, tmp_pa
         built = build_shop_report(wh)
     section = html.unescape(_visible(built.report.to_html(), "campaigns"))
     assert "winback" in section and expected[:40] in section and "discount_10" in section
+
+
+def test_every_column_header_of_the_chinese_report_is_chinese(demo_wh):
+    """The zh report names every column in Chinese (units and acronyms aside), also the tables of
+    cohorts, trends, anomalies and drift, whose columns had English fallbacks."""
+    from shoplens.monitor.drift import check_drift
+
+    compute_rfm(demo_wh)
+    compute_cohorts(demo_wh)
+    check_drift(demo_wh)
+    page = build_shop_report(demo_wh, lang="zh").to_html()
+    page = re.sub(r"<script.*?</script>|<style.*?</style>", " ", page, flags=re.S)
+    headers = [html.unescape(re.sub(r"<[^>]+>", "", h)).strip() for h in re.findall(r"<th[^>]*>(.*?)</th>", page, re.S)]
+    assert len(headers) > 20
+    english = [h for h in headers if re.search(r"[A-Za-z]{3,}", re.sub(r"\b(PSI|CLV|RFM|[A-Z]{3})\b", "", h))]
+    assert english == [], english

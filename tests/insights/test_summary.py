@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 
+import pandas as pd
 import pytest
 
 from shoplens.errors import UserInputError
@@ -80,3 +81,24 @@ def test_cli_summary(demo_warehouse_path, tmp_path):
     assert data["lang"] == "zh" and [c["metric"] for c in data["changes"]][:3] == ["revenue", "customers", "orders"]
     bad = run_cli("--warehouse", str(path), "summary", "--lang", "fr")
     assert bad.returncode == 2 and "--lang must be en or zh" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_churn_action_names_its_reason_in_words_in_both_languages(demo_wh):
+    """The most common reason of high churn risk reads as words (the rules' words), in Chinese too."""
+    demo_wh.write_table("customer_churn", pd.DataFrame({
+        "customer_id": ["a", "b", "c"], "churn_risk": [0.9, 0.8, 0.1], "risk_band": ["high", "high", "low"],
+        "reasons": ["", "", ""], "top_reason_feature": ["items_per_order", "items_per_order", "orders"]}), kind="insight")
+    en = [a["text"] for a in shop_summary(demo_wh).actions if a["kind"] == "churn"]
+    zh = [a["text"] for a in shop_summary(demo_wh, lang="zh").actions if a["kind"] == "churn"]
+    assert en == ["2 customers at high churn risk; most often because of different products per order"]
+    assert zh == ["2 位客户流失风险高；最常见原因：每单商品种数"]
+
+
+def test_a_segment_that_explains_the_change_is_named_in_chinese(demo_wh):
+    demo_wh.write_table("customer_segments", demo_wh.query(
+        "SELECT DISTINCT customer_id, 0 AS segment_id, 'Lapsed customers' AS segment_name FROM orders "
+        "WHERE customer_id IS NOT NULL"), kind="customer")
+    en = [x for x in shop_summary(demo_wh).why if x["kind"] == "segment"]
+    zh = [x for x in shop_summary(demo_wh, lang="zh").why if x["kind"] == "segment"]
+    assert [x["name"] for x in en] == ["Lapsed customers"] and [x["name"] for x in zh] == ["久未购买的客户"]
+    assert "久未购买的客户" in zh[0]["text"] and zh[0]["key"] == "Lapsed customers"  # the key stays the stored name

@@ -4,6 +4,7 @@ consent is respected, PII is masked, and missing results give a clear 409."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
@@ -101,6 +102,7 @@ def test_customer_profile_is_masked_audited_and_uses_shop_ids(served_customers):
     stored = wh.con.execute("SELECT email FROM customers WHERE email IS NOT NULL LIMIT 50").fetchall()
     assert all(body["profile"]["email"] != e for (e,) in stored)
     assert body["personalization_allowed"] and body["segment"]["segment_name"] and body["clv"]["clv"] >= 0
+    assert body["segment"]["segment_name_zh"] and not re.search(r"[A-Za-z]{3}", body["segment"]["segment_name_zh"])
     assert body["purchases"]["orders"] >= 1
     reads = client.get(f"/api/v1/audit?customer={customer}", headers=auth(keys["admin"])).json()
     assert reads["count"] == 1 and reads["data"][0]["path"] == "/api/v1/customers/{customer_id}"
@@ -118,8 +120,12 @@ def test_segments_list_describe_members_export(served_customers):
     client, keys, settings = served_customers
     segs = client.get("/api/v1/segments", headers=auth(keys["viewer"])).json()
     assert segs["count"] >= 3 and all("avg_clv" in s and s["description"] for s in segs["data"])
+    from shoplens.customers.segments import segment_name_zh
+
+    assert all(s["segment_name_zh"] == segment_name_zh(s["segment_name"]) != s["segment_name"] for s in segs["data"])
     seg = segs["data"][0]["segment_id"]
-    assert client.get(f"/api/v1/segments/{seg}", headers=auth(keys["viewer"])).json()["segment_id"] == seg
+    one = client.get(f"/api/v1/segments/{seg}", headers=auth(keys["viewer"])).json()
+    assert one["segment_id"] == seg and one["segment_name_zh"] == segs["data"][0]["segment_name_zh"]
     assert client.get("/api/v1/segments/999", headers=auth(keys["viewer"])).status_code == 404
     members = client.get(f"/api/v1/segments/{seg}/members?limit=5", headers=auth(keys["analyst"])).json()
     assert len(members["data"]) == 5 and members["count"] <= segs["data"][0]["customers"]

@@ -157,3 +157,26 @@ def test_train_sentiment_adapt_to_a_file_a_table_and_errors(monkeypatch, capsys,
         assert code == 2 and message in err and "Traceback" not in err
     code, _, err = run(monkeypatch, capsys, "-w", str(wh), *train, "--adapt-to", "reviews", "--adapt-column", "nope")
     assert code == 2 and "no column 'nope'" in err
+
+
+def test_analyze_on_a_warehouse_without_texts_says_what_to_load(monkeypatch, capsys, tmp_path):
+    from shoplens.store.warehouse import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    with Warehouse(path):
+        pass
+    code, out, err = run(monkeypatch, capsys, "-w", str(path), "text", "analyze")
+    assert code == 0, err
+    assert "no reviews or support messages loaded yet" in out and "shoplens ingest reviews" in out
+    assert "nothing new to score" not in out
+
+
+def test_complaints_of_the_demo_say_their_product_links_are_assigned(monkeypatch, capsys, analyzed_path):
+    """Quotes shown beside products: the demo's links are said to be assigned; quotes print as text."""
+    monkeypatch.setenv("COLUMNS", "200")
+    code, out, err = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "complaints", "--limit", "3")
+    assert code == 0, err
+    assert "Demo shop: the review texts are real" in out and "SOURCE.md" in out
+    assert "['" not in out and " | " in out  # a cell of several quotes, not a Python list
+    code, out, _ = run(monkeypatch, capsys, "-w", str(analyzed_path), "text", "complaints", "--limit", "3", "--json")
+    assert code == 0 and "Demo shop" not in out and json.loads(out)

@@ -49,14 +49,22 @@ def _threads(rows: int) -> int:
     return 1 if rows < 100_000 else min(2, os.cpu_count() or 1)
 
 
+# nouns a reason's label may count: "1 different product bought", not "1 different products bought"
+SINGULAR = "product|order|day|review|message|conversation|item|contact"
+
+
 def reason_phrase(feature: str, value: float, typical: float, delta: float, label: str | None = None) -> str:
     """One reason in words, the noun in the right number.
 
     >>> reason_phrase("distinct_products", 1.0, 29.0, 0.05, "different products bought")
     '1 different product bought (typical 29) raises risk by 5 pts'
+    >>> reason_phrase("orders", 12.0, 4.0, -0.01, "orders")
+    '12 orders (typical 4) lowers risk by 1 pt'
     """
     label = label or feature
     direction = "raises" if delta > 0 else "lowers"
+    points = f"{abs(delta) * 100:.0f}"
+    points += " pt" if points == "1" else " pts"  # "by 1 pt", "by 5 pts"
 
     def fmt(v: float) -> str:
         if np.isnan(v):
@@ -64,12 +72,12 @@ def reason_phrase(feature: str, value: float, typical: float, delta: float, labe
         return f"{v:.0%}" if "share" in feature or feature.endswith("_rate") else (f"{v:,.0f}" if abs(v) >= 10 else f"{v:.2g}")
 
     if np.isnan(value) and feature == "avg_days_between_orders":
-        return f"a single order so far {direction} risk by {abs(delta) * 100:.0f} pts"
+        return f"a single order so far {direction} risk by {points}"
     if np.isnan(value):
-        return f"no {label} yet (typical {fmt(typical)}) {direction} risk by {abs(delta) * 100:.0f} pts"
+        return f"no {label} yet (typical {fmt(typical)}) {direction} risk by {points}"
     if fmt(value) == "1":  # "1 different product bought", not "1 different products bought"
-        label = re.sub(r"\b(product|order|day|review|message|conversation|item|contact)s\b", r"\1", label, count=1)
-    return f"{fmt(value)} {label} (typical {fmt(typical)}) {direction} risk by {abs(delta) * 100:.0f} pts"
+        label = re.sub(rf"\b({SINGULAR})s\b", r"\1", label, count=1)
+    return f"{fmt(value)} {label} (typical {fmt(typical)}) {direction} risk by {points}"
 
 
 def reasons_in_words(values: np.ndarray, contributions: np.ndarray, order: np.ndarray, features: list[str],
@@ -95,13 +103,15 @@ def reasons_in_words(values: np.ndarray, contributions: np.ndarray, order: np.nd
         out = con.execute(f"""
             WITH p AS (
                 SELECT row, rank, (CASE WHEN delta > 0 THEN 'raises' ELSE 'lowers' END) || ' risk by '
-                       || format('{{:.0f}}', abs(delta) * 100) || ' pts' AS effect, *
+                       || format('{{:.0f}}', abs(delta) * 100)
+                       || (CASE WHEN format('{{:.0f}}', abs(delta) * 100) = '1' THEN ' pt' ELSE ' pts' END) AS effect, *
                 FROM reasons WHERE abs(delta) >= 0.005),
             phrases AS (
                 SELECT row, rank, CASE
                     WHEN isnan(value) AND feature = 'avg_days_between_orders' THEN 'a single order so far ' || effect
                     WHEN isnan(value) THEN 'no ' || label || ' yet (typical ' || {num.format(v="typical")} || ') ' || effect
-                    ELSE {num.format(v="value")} || ' ' || label || ' (typical ' || {num.format(v="typical")} || ') ' || effect
+                    ELSE {num.format(v="value")} || ' ' || (CASE WHEN {num.format(v="value")} = '1' THEN
+                        regexp_replace(label, '\\b({SINGULAR})s\\b', '\\1') ELSE label END) || ' (typical ' || {num.format(v="typical")} || ') ' || effect
                     END AS phrase FROM p)
             SELECT r.row, coalesce(string_agg(phrase, '; ' ORDER BY rank), 'close to the typical customer') AS reasons
             FROM range({n}) r(row) LEFT JOIN phrases USING (row) GROUP BY r.row ORDER BY r.row""").fetchnumpy()

@@ -35,11 +35,13 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 HOW = {
-    "customer_segments": "shoplens segments (or shoplens demo)",
-    "customer_segment_profiles": "shoplens segments (or shoplens demo)",
-    "customer_clv": "shoplens clv",
-    "customer_churn": "shoplens churn",
-    "customer_rfm": "shoplens rfm",
+    "customer_segments": "shoplens customers segments (or shoplens demo)",
+    "customer_segment_profiles": "shoplens customers segments (or shoplens demo)",
+    "customer_clv": "shoplens customers clv",
+    "customer_churn": "shoplens customers churn",
+    "customer_rfm": "shoplens customers rfm",
+    "customer_rules": "shoplens customers rules --apply",
+    "customer_rule_tags": "shoplens customers rules --apply",
 }
 
 

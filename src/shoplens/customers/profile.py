@@ -258,6 +258,10 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = 
     if personalised:
         tables = set(wh.tables())  # one catalogue read and one of _computed, not one per score table
         profile["segment"] = _score_row(wh, "customer_segments", internal, tables)
+        if profile["segment"] and profile["segment"].get("segment_name"):
+            from shoplens.customers.segments import segment_name_zh
+
+            profile["segment"]["segment_name_zh"] = segment_name_zh(profile["segment"]["segment_name"])
         profile["rfm"] = _score_row(wh, "customer_rfm", internal, tables)
         profile["clv"] = _score_row(wh, "customer_clv", internal, tables)
         profile["churn"] = _score_row(wh, "customer_churn", internal, tables)

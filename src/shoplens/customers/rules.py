@@ -354,3 +354,84 @@ def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: Featur
     tags["as_of"] = pd.Timestamp(end)
     wh.write_table("customer_rule_tags", tags, kind="customer", info={"as_of": end, "rules": len(rules)})
     return tags
+
+
+def rule_condition(rule: str) -> str:
+    """The condition of a rule's text: ``IF orders <= 1 THEN ...`` -> ``orders <= 1``,
+    ``如果订单数≤1，则...`` -> ``订单数≤1``.
+
+    >>> rule_condition("IF orders <= 1 THEN reactivation email"), rule_condition("如果订单数≤1，则热销商品唤醒邮件")
+    ('orders <= 1', '订单数≤1')
+    """
+    import re
+
+    m = re.match(r"\s*(?:IF|如果)\s*(.*?)\s*(?:THEN|，则|,\s*then)", rule)
+    return m.group(1) if m else rule
+
+
+def rules_for_people(wh: Warehouse, lang: str = "en") -> pd.DataFrame:
+    """The stored rules for a screen, in ``lang`` (``en`` or ``zh``): rule_id, kind, condition, rule,
+    action, explanation, support (customers when mined), lift_mining, lift_later, validated and
+    ``customers`` (how many are tagged with it today; null before ``customers rules --apply``).
+    Validated rules first, then the strongest (later lift x support), ties by rule id.
+    NotComputedError before ``shoplens customers rules``."""
+    from shoplens.customers.output import require_result
+
+    require_result(wh, "customer_rules")
+    rules = wh.table("customer_rules")
+    zh = lang == "zh" and "rule_zh" in rules.columns
+    out = pd.DataFrame({
+        "rule_id": rules["rule_id"], "kind": rules["kind"],
+        "rule": rules["rule_zh" if zh else "rule"], "action": rules["action_zh" if zh else "action"],
+        "explanation": rules["explanation_zh" if zh else "explanation"],
+        "support": rules["support"], "lift_mining": rules["lift_mining"], "lift_later": rules["lift_later"],
+        "validated": rules["validated"].astype(bool),
+    })
+    out.insert(2, "condition", out["rule"].map(rule_condition))
+    if wh.has_table("customer_rule_tags"):
+        tagged = wh.table("customer_rule_tags").groupby("rule_id").size()
+        out["customers"] = out["rule_id"].map(tagged).fillna(0).astype(int)
+    else:
+        out["customers"] = None
+    strength = out["lift_later"].fillna(0) * out["support"]
+    return (out.assign(_s=strength).sort_values(["validated", "_s", "rule_id"], ascending=[False, False, True])
+            .drop(columns="_s").reset_index(drop=True))
+
+
+def rule_members(wh: Warehouse, rule_id: str, *, limit: int, offset: int,
+                 consent_default: Any = None) -> tuple[list[dict], int]:
+    """One page of the customers a rule tags today who (still) consent to personalisation, as the
+    shop's ids in warehouse-id order, with CLV and churn risk when computed, and how many there are.
+    NotFoundError for a rule that does not exist; NotComputedError before the rules are applied."""
+    from shoplens.customers.output import require_result
+    from shoplens.errors import NotFoundError
+    from shoplens.jsonsafe import records
+    from shoplens.privacy.consent import consent_filter_sql
+    from shoplens.privacy.ids import to_external
+
+    require_result(wh, "customer_rules")
+    if not wh.con.execute("SELECT 1 FROM customer_rules WHERE rule_id = ?", [rule_id]).fetchone():
+        raise NotFoundError(f"no rule {rule_id!r} (see GET /api/v1/rules)")
+    if not wh.has_table("customer_rule_tags"):
+        from shoplens.errors import NotComputedError
+
+        raise NotComputedError("the rules are not applied yet: run `shoplens customers rules --apply`")
+    internal = [r[0] for r in wh.con.execute(
+        f"SELECT customer_id FROM customer_rule_tags WHERE rule_id = ? AND "
+        f"{consent_filter_sql('profile', default=consent_default)}", [rule_id]).fetchall()]
+    # in the shop's id order (never the pseudonyms': that order would depend on the secret key);
+    # a member whose shop id cannot be revealed (erased) never leaves
+    members = sorted((e, i) for e, i in zip(to_external(wh, internal), internal) if e is not None)
+    chunk = members[offset: offset + limit]
+    rows: list[dict] = []
+    clv, churn = wh.has_table("customer_clv"), wh.has_table("customer_churn")
+    if chunk:
+        frame = wh.query(
+            f"""SELECT s.customer_id, s.n {', c.clv' if clv else ''} {', h.churn_risk, h.risk_band' if churn else ''}
+                FROM (SELECT unnest(?::VARCHAR[]) AS customer_id, unnest(?::INTEGER[]) AS n) s
+                {'LEFT JOIN customer_clv c USING (customer_id)' if clv else ''}
+                {'LEFT JOIN customer_churn h USING (customer_id)' if churn else ''}
+                ORDER BY s.n""", [[i for _, i in chunk], list(range(len(chunk)))])
+        frame["customer_id"] = [e for e, _ in chunk]
+        rows = records(frame.drop(columns="n"))
+    return rows, len(members)

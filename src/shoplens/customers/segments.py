@@ -425,11 +425,72 @@ def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: p
     return added
 
 
+# The words of segment names in Chinese (TRAIT_WORDS, NAME_GUARDS, SIZE_WORDS): the names are made of
+# these words only, so each has its Chinese name (segment_name_zh).
+NAME_WORDS_ZH: dict[str, str] = {
+    "frequent": "高频", "infrequent": "低频", "high-spend": "高消费", "low-spend": "低消费", "big-basket": "大单",
+    "small-basket": "小单", "lapsed": "久未购买", "recently active": "近期活跃", "long-standing": "老",
+    "newer": "较新", "many-item": "多品", "few-item": "少品", "broad-range": "品类广", "narrow-range": "品类窄",
+    "premium-price": "高价位", "bargain": "低价位", "high-return": "高退货", "low-return": "低退货",
+    "reviewing": "常评价", "rarely reviewing": "少评价", "unhappy": "不满意", "support-heavy": "常找客服",
+    "self-sufficient": "少找客服", "slow-cycle": "购买周期长", "fast-cycle": "购买周期短", "weekend": "周末购物",
+    "weekday": "工作日购物", "evening": "晚间购物", "daytime": "白天购物", "discount-driven": "偏好折扣",
+    "full-price": "原价购买", "focused": "品类集中", "varied": "品类多样", "frustrated": "有负面情绪",
+    "one-off": "一次性", "new": "新", "no-return": "无退货", "silent": "不评价", "satisfied": "满意",
+}
+SIZE_WORDS_ZH = ["最大群组", "第二大群组", "第三大群组", "第四大群组", "第五大群组", "第六大群组", "第七大群组", "第八大群组"]
+COMPARE_ZH = {"more": "更多", "fewer": "更少", "a higher": "更高", "a lower": "更低"}
+
+
+def segment_name_zh(name: str) -> str:
+    """A segment's name in Chinese, from the words names are made of; a name with a word of the
+    shop's own (a customer attribute's label) keeps that word in English.
+
+    >>> segment_name_zh("Recently active, high-spend customers")
+    '近期活跃、高消费的客户'
+    >>> segment_name_zh("Low-spend, infrequent customers with more orders and with a lower share of spend returned")
+    '低消费、低频的客户（订单数更多，退货金额占比更低）'
+    >>> segment_name_zh("Typical customers (second-largest group)"), segment_name_zh("Lapsed customers (group of 1,234)")
+    ('普通客户（第二大群组）', '久未购买的客户（1,234 人的群组）')
+    """
+    import re
+
+    from shoplens.customers.rules import WORDS
+
+    labels_zh = {en: WORDS[f][1] for f, en in BEHAVIOUR_LABELS.items() if f in WORDS}
+    labels_zh.update({en: zh for en, zh in WORDS.values()})
+    rest, suffix = name, ""
+    m = re.search(r" \((?:(\w[\w-]* group)|group of ([\d,]+))\)$", rest)
+    if m:
+        size = (SIZE_WORDS_ZH[SIZE_WORDS.index(m.group(1))] if m.group(1) in SIZE_WORDS else None) if m.group(1) \
+            else f"{m.group(2)} 人的群组"
+        if size is None:
+            return name
+        rest, suffix = rest[:m.start()], f"（{size}）"
+    base, _, phrases = rest.partition(" with ")
+    if base == "Typical customers":
+        words = "普通客户"
+    else:
+        adjectives = (base[:1].lower() + base[1:]).removesuffix(" customers").split(", ")
+        if not all(a in NAME_WORDS_ZH for a in adjectives):
+            return name
+        words = "、".join(NAME_WORDS_ZH[a] for a in adjectives) + "的客户"
+    said = []
+    for phrase in ("with " + phrases).split(" and with ") if phrases else []:
+        phrase = phrase.removeprefix("with ")
+        compare = next((c for c in COMPARE_ZH if phrase.startswith(c + " ")), None)
+        if compare is None:
+            return name
+        label = phrase[len(compare) + 1:]
+        said.append(labels_zh.get(label, label) + COMPARE_ZH[compare])
+    return words + (f"（{'，'.join(said)}）" if said else "") + suffix
+
+
 # --- reading the segments (the API, the dashboard) ---------------------------------------------
 
 def segment_profiles(wh: Warehouse) -> pd.DataFrame:
-    """Every segment's profile (``customer_segment_profiles``), largest first, with the members'
-    average CLV (``avg_clv``) when CLV is computed. NotComputedError before ``shoplens segments``."""
+    """Every segment's profile (``customer_segment_profiles``), largest first, its name in Chinese
+    (``segment_name_zh``) beside its name, with the members' average CLV (``avg_clv``) when CLV is computed. NotComputedError before ``shoplens customers segments``."""
     from shoplens.customers.output import require_result
 
     require_result(wh, "customer_segment_profiles")
@@ -437,7 +498,9 @@ def segment_profiles(wh: Warehouse) -> pd.DataFrame:
     if wh.has_table("customer_clv"):
         clv = """, (SELECT round(avg(c.clv), 2) FROM customer_segments s JOIN customer_clv c USING (customer_id)
                     WHERE s.segment_id = p.segment_id) AS avg_clv"""
-    return wh.query(f"SELECT p.* {clv} FROM customer_segment_profiles p ORDER BY p.customers DESC")
+    frame = wh.query(f"SELECT p.* {clv} FROM customer_segment_profiles p ORDER BY p.customers DESC")
+    frame.insert(2, "segment_name_zh", frame["segment_name"].map(segment_name_zh))
+    return frame
 
 
 def segment_profile(wh: Warehouse, segment_id: int) -> dict:
@@ -451,7 +514,8 @@ def segment_profile(wh: Warehouse, segment_id: int) -> dict:
     if not rows:
         raise NotFoundError(f"no segment {segment_id} (see GET /api/v1/segments)")
     at = wh.computed_at("customer_segment_profiles")
-    return {**rows[0], "computed_at": at.isoformat() if at else None}
+    return {**rows[0], "segment_name_zh": segment_name_zh(rows[0]["segment_name"]),
+            "computed_at": at.isoformat() if at else None}
 
 
 def segment_members(wh: Warehouse, segment_id: int, *, limit: int, offset: int,

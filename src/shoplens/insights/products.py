@@ -36,8 +36,12 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-def _currency(wh: Warehouse) -> str | None:
+def shop_currency(wh: Warehouse) -> str | None:
+    """The currency the shop's orders state (None without orders): money on a screen is labelled with it."""
     return wh.con.execute("SELECT min(currency) FROM orders").fetchone()[0] if wh.has_table("orders") else None
+
+
+_currency = shop_currency
 
 
 def category_products(wh: Warehouse, category: str, n: int = 20) -> dict[str, Any]:

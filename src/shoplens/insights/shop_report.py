@@ -248,6 +248,10 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
 
     # Behavioural segments
     prof = _result(wh, "customer_segment_profiles")
+    if prof is not None and lang == "zh" and "segment_name" in prof.columns:
+        from shoplens.customers.segments import segment_name_zh
+
+        prof = prof.assign(segment_name=prof["segment_name"].map(segment_name_zh))
     add("segments", ["customer_segment_profiles"],
         [] if prof is None else [(t["segments"], _cols(prof, ["segment_name", "customers", "share_of_customers",
                                                                  "share_of_revenue", "description"]))])

@@ -130,6 +130,16 @@ class ShopSummary:
         return out
 
 
+def _reason(feature: str, lang: str) -> str:
+    """A churn reason's feature in words (the rules' words: ``items_per_order`` -> "different products
+    per order" / "每单商品种数"), else its header."""
+    from shoplens.customers.rules import WORDS
+
+    if feature in WORDS:
+        return WORDS[feature][1 if lang == "zh" else 0]
+    return fmt.header(feature, lang).lower() if lang == "en" else fmt.header(feature, lang)
+
+
 def _condition(rule: str) -> str:
     """The condition of a rule (``IF orders <= 1 THEN ...`` -> ``orders <= 1``; ``如果订单数≤1，则...`` -> ``订单数≤1``)."""
     m = re.match(r"\s*(?:IF|如果)\s*(.*?)\s*(?:THEN|，则|,\s*then)", rule)
@@ -206,7 +216,10 @@ def shop_summary(wh: Warehouse, *, days: int = 30, lang: str = "en") -> ShopSumm
         candidates += [("category", str(r.key), str(r.key), r.current - r.previous) for r in cats.head(2).itertuples()]
     if wh.has_table("customer_segments"):
         segs = _revenue_by(wh, "s.segment_name", "JOIN customer_segments s USING (customer_id)", start, mid, end)
-        candidates += [("segment", str(r.key), str(r.key), r.current - r.previous) for r in segs.head(2).itertuples()]
+        from shoplens.customers.segments import segment_name_zh
+
+        candidates += [("segment", str(r.key), segment_name_zh(str(r.key)) if lang == "zh" else str(r.key),
+                        r.current - r.previous) for r in segs.head(2).itertuples()]
     candidates.sort(key=lambda c: -abs(c[3]))
     for kind, key, name, delta in candidates[:5]:
         share = delta / total if total else None
@@ -245,8 +258,7 @@ def shop_summary(wh: Warehouse, *, days: int = 30, lang: str = "en") -> ShopSumm
         if high["n"]:
             summary.actions.append({"kind": "churn", "key": "high", "command": "shoplens customers churn",
                                     "text": w["churn"].format(n=fmt.counted(high["n"], "customer", lang),
-                                                              reason=fmt.header(str(high["reason"]), lang).lower()
-                                                              if lang == "en" else fmt.header(str(high["reason"]), lang))})
+                                                              reason=_reason(str(high["reason"]), lang))})
     if wh.has_table("demand_reorder") and wh.row_count("demand_reorder"):
         top = wh.query("""SELECT count(*) OVER () AS n, name, product_id, order_quantity, reorder_point
                           FROM demand_reorder ORDER BY stock_value_at_risk DESC NULLS LAST, product_id LIMIT 1""").iloc[0]

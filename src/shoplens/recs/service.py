@@ -349,3 +349,31 @@ def with_names(wh: Warehouse, frame: pd.DataFrame, column: str) -> pd.DataFrame:
     names = wh.query("SELECT product_id, name FROM products")
     names = names.astype({"product_id": str}).rename(columns={"product_id": column, "name": f"{column}_name"})
     return frame.drop(columns=[c for c in ("name",) if c in frame]).merge(names, on=column, how="left")
+
+
+def strongest_rules(wh: Warehouse, n: int = 20) -> pd.DataFrame:
+    """The ``n`` strongest cross-sell rules (highest lift, then confidence; ties by the product ids),
+    one per pair of sides (of A -> B and B -> A, the one with the higher confidence), with each side's
+    product names (a side of several products: their names joined by " + "):
+    antecedent, antecedent_name, consequent, consequent_name, support, confidence, lift, baskets.
+    NotComputedError before ``shoplens recs rules``."""
+    from shoplens.errors import NotComputedError
+
+    if not wh.has_table("association_rules"):
+        raise NotComputedError("association rules are not computed yet: run `shoplens recs rules` (or `shoplens demo`)")
+    rules = wh.table("association_rules")
+    rules = rules.sort_values(["lift", "confidence", "antecedent", "consequent"], ascending=[False, False, True, True])
+    # A -> B and B -> A have the same lift: one bar per pair, the direction with the higher confidence
+    pair = [" & ".join(sorted((a, c))) for a, c in zip(rules["antecedent"].astype(str), rules["consequent"].astype(str))]
+    rules = rules[~pd.Series(pair, index=rules.index).duplicated()].head(n).reset_index(drop=True)
+    ids = sorted({p for side in (*rules["antecedent"], *rules["consequent"]) for p in str(side).split(" + ")})
+    names = dict(wh.con.execute("SELECT CAST(product_id AS VARCHAR), name FROM products "
+                                "WHERE CAST(product_id AS VARCHAR) IN (SELECT unnest(?::VARCHAR[]))", [ids]).fetchall()) \
+        if ids and wh.has_table("products") else {}
+
+    def named(side: str) -> str:
+        return " + ".join(str(names.get(p) or p) for p in str(side).split(" + "))
+
+    rules.insert(rules.columns.get_loc("antecedent") + 1, "antecedent_name", rules["antecedent"].map(named))
+    rules.insert(rules.columns.get_loc("consequent") + 1, "consequent_name", rules["consequent"].map(named))
+    return rules

@@ -198,12 +198,20 @@ def register(app: typer.Typer) -> None:
                 progress.update(tasks[what], completed=done)
 
             added = analyze_warehouse(wh, progress=step)
+            texts = sum(wh.row_count(t) for t in ("reviews", "support_messages") if wh.has_table(t))
         if json_out:
             print_json(added)
+        elif not any(added.values()) and not texts:
+            console.print("Text analysis: no reviews or support messages loaded yet; load them with "
+                          "shoplens ingest reviews FILE or shoplens ingest support_messages FILE.")
         elif not any(added.values()):
             console.print("Text analysis: nothing new to score (every review and message is already scored).")
         else:
             console.print(rows_table([{"table": k, "rows added": v} for k, v in added.items()], title="Text analysis"))
+
+    # under quotes shown with their products, when the reviews are the bundled demo's (their links are assigned)
+    DEMO_LINKS_NOTE = ("Demo shop: the review texts are real; the product and customer each one is linked to were "
+                       "assigned by the demo's build script (datasets/demo/SOURCE.md), so a quote may not fit its product.")
 
     def _show(frame, title: str, json_out: bool) -> None:  # type: ignore[no-untyped-def]
         if json_out:
@@ -235,8 +243,12 @@ def register(app: typer.Typer) -> None:
         """Top negative aspects per product with example quotes."""
         from shoplens.text.insights import top_negative_aspects
 
+        from shoplens.insights.products import demo_review_links
+
         with open_warehouse(ctx, read_only=True) as wh:
             _show(top_negative_aspects(wh, product_id=product, limit=limit), "Top complaints", json_out)
+            if not json_out and demo_review_links(wh):
+                console.print(DEMO_LINKS_NOTE, style="dim")
 
     @text.command("emerging")
     def emerging_cmd(

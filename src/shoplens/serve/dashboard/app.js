@@ -1,7 +1,7 @@
 // shoplens dashboard: a small single-page app over the REST API (no build step, no CDN).
 "use strict";
 (function () {
-  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "behaviour", "campaigns", "experiments", "quality",
+  const PAGES = ["overview", "segments", "customer", "reviews", "recs", "rules", "behaviour", "campaigns", "experiments", "quality",
     "alerts"];
   const DETAIL_PAGES = ["product", "category"];  // reached by drill-down (#product/ID, #category/NAME), not in the menu
   const I18N = window.SHOPLENS_I18N;
@@ -52,8 +52,10 @@
     category: (r) => (r.category ? href("category", r.category) : null),
     customer_id: (r) => href("customer", r.customer_id),
     segment_name: (r) => (r.segment_id != null ? href("segments", r.segment_id) : null),
-    antecedent_name: (r) => (r.antecedent ? href("product", r.antecedent) : null),
-    consequent_name: (r) => (r.consequent ? href("product", r.consequent) : null),
+    // a side of several products ("A + B") leads to the first one's page
+    antecedent_name: (r) => (r.antecedent ? href("product", String(r.antecedent).split(" + ")[0]) : null),
+    consequent_name: (r) => (r.consequent ? href("product", String(r.consequent).split(" + ")[0]) : null),
+    rule_id: (r) => (r.rule_id ? href("rules", r.rule_id) : null),
   };
 
   // A table with human headers; a product id column beside a name becomes the name's hover text.
@@ -69,9 +71,11 @@
       const to = DRILL[c] && r[c] != null && r[c] !== "" ? DRILL[c](r) : null;
       return to ? el("a", { href: to, class: "drill" }, value(r, c)) : value(r, c);
     };
+    // a name's id on hover: a product's, or each side's of a cross-sell rule
+    const hover = (r, c) => (hoverId && c === "name" ? { title: "id " + r.product_id }
+      : c === "antecedent_name" || c === "consequent_name" ? { title: "id " + r[c.replace("_name", "")] } : {});
     const body = rows.map((r) => el("tr", {}, ...cols.map((c) => el("td", Object.assign(
-      { class: typeof r[c] === "number" ? "num" : "" }, hoverId && c === "name" ? { title: "id " + r.product_id } : {}),
-      cell(r, c)))));
+      { class: typeof r[c] === "number" ? "num" : "" }, hover(r, c)), cell(r, c)))));
     return el("table", {}, el("thead", {}, head), el("tbody", {}, ...body));
   }
 
@@ -155,7 +159,7 @@
     const value = facts([[header("orders"), F.count(buy.orders, lang), "orders"], [header("net_revenue"), F.money(buy.net_revenue, currency, lang), "net_revenue"],
       [header("first_order_at"), F.when(buy.first_order_at)], [header("last_order_at"), F.when(buy.last_order_at)],
       [t("days_since_last"), rfm.recency_days == null ? "" : F.count(rfm.recency_days, lang) + " " + t("days_unit")],
-      [header("segment"), seg.segment_name || ""], [t("rfm_segment"), (lang === "zh" ? rfm.segment_zh : rfm.segment) || rfm.segment || ""],
+      [header("segment"), (lang === "zh" && seg.segment_name_zh) || seg.segment_name || ""], [t("rfm_segment"), (lang === "zh" ? rfm.segment_zh : rfm.segment) || rfm.segment || ""],
       [header("clv"), clv.clv == null ? "" : F.money(clv.clv, currency, lang), "clv"],
       [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang), "p_alive"]]);
     const risk = churn.churn_risk == null ? el("p", { class: "muted empty" }, prof.note || t("no_risk"))
@@ -230,9 +234,63 @@
       card(t("top_products"), table(rows, ["name", "revenue", "units", "orders", "customers"])));
   }
 
+  // The customers a rule tags today (GET /rules/{id}/members: analysts; customers who consent to
+  // personalisation), each id leading to the profile; the rule and its evidence in words above them.
+  async function ruleMembers(rule) {
+    const res = await load("/rules/" + encodeURIComponent(rule.rule_id) + "/members?limit=50");
+    const head = [el("p", { class: "rule-text" }, el("strong", {}, rule.rule_id + " · " + rule.rule)), el("p", {}, rule.explanation || "")];
+    if (failed(res)) return el("div", { id: "rule-members" }, card(t("rule_members"), el("div", {}, ...head, notice(res))));
+    const more = res.count > res.data.length ? el("p", { class: "muted" }, t("rule_members_more")
+      .replace("{shown}", F.count(res.data.length, lang)).replace("{count}", F.count(res.count, lang))) : "";
+    return el("div", { id: "rule-members" }, card(t("rule_members"), el("div", {}, ...head,
+      table(res.data, null, t("rule_no_members")), more)));
+  }
+
+  // Rules: the generated customer rules (a bar per rule, its lift on the later window; a click opens the
+  // customers it tags: #rules/R01) and the strongest cross-sell rules (bars named by the products, ids on
+  // hover; a click opens the first product's page).
+  async function rulesPage(page, arg) {
+    const [cr, xs] = await Promise.all([load("/rules?lang=" + lang), load("/rules/cross-sell?n=15")]);
+    const parts = [];
+    if (failed(cr)) parts.push(cr.status === 409 ? el("p", { class: "notice" }, t("rules_customer_none")) : notice(cr));
+    else {
+      const rules = cr.data;
+      currency = cr.currency || currency;  // the members' CLV is money
+      parts.push(chart(t("rules_customer_chart"), [{ type: "bar", orientation: "h",
+        y: rules.map((r) => r.rule_id + " · " + r.condition), x: rules.map((r) => r.lift_later),
+        hovertext: rules.map((r) => r.rule), hoverinfo: "text+x",
+        marker: { color: rules.map((r) => (r.validated ? "#2e7d32" : "#9e9e9e")) } }],
+        { yaxis: { autorange: "reversed", automargin: true }, height: Math.max(240, 28 * rules.length + 80) },
+        t("rules_customer_none"), { metric: "lift_later", drill: (pt) => href("rules", rules[pt.pointIndex].rule_id) }));
+      const chosen = arg ? rules.find((r) => r.rule_id === arg) : null;
+      if (chosen) parts.push(await ruleMembers(chosen));
+      else if (arg) parts.push(el("p", { class: "notice" }, t("rule_unknown") + ": " + arg));
+      parts.push(card(t("rules_customer") + " · " + t("computed_at") + " " + F.when(cr.computed_at),
+        table(rules, ["rule_id", "condition", "action", "customers", "lift_mining", "lift_later", "validated"], t("rules_customer_none"))));
+    }
+    if (failed(xs)) parts.push(xs.status === 409 ? el("p", { class: "notice" }, t("rules_cross_none")) : notice(xs));
+    else {
+      const pairs = xs.data;
+      parts.push(chart(t("rules_cross_chart"), [{ type: "bar", orientation: "h", marker: { color: "#2f6fde" },
+        y: pairs.map((p) => p.antecedent_name + " → " + p.consequent_name), x: pairs.map((p) => p.lift),
+        hovertext: pairs.map((p) => "id " + p.antecedent + " → " + p.consequent), hoverinfo: "text+x" }],
+        { yaxis: { autorange: "reversed", automargin: true }, height: Math.max(240, 24 * pairs.length + 80) },
+        t("rules_cross_none"), { metric: "lift", drill: (pt) => href("product", String(pairs[pt.pointIndex].antecedent).split(" + ")[0]) }));
+      parts.push(card(t("rules_cross") + " · " + t("computed_at") + " " + F.when(xs.computed_at),
+        table(pairs, ["antecedent_name", "consequent_name", "confidence", "lift", "baskets"], t("rules_cross_none"))));
+    }
+    page.append(el("p", { class: "muted hint" }, t("rules_drill_hint")), ...parts);
+  }
+
+  // A result not computed (409) or not found (404) is a notice; in Chinese it says so in Chinese with the
+  // command that computes it (the API's English words stay on hover); anything else is an error.
   function notice(err) {
-    const text = err.status === 409 || err.status === 404 ? t("not_computed") + ": " + err.message : err.message;
-    return el("p", { class: err.status === 409 || err.status === 404 ? "notice" : "error" }, text);
+    const known = err.status === 409 || err.status === 404;
+    if (!known) return el("p", { class: "error" }, err.message);
+    if (lang === "en") return el("p", { class: "notice" }, t("not_computed") + ": " + err.message);
+    const cmd = (String(err.message).match(/`[^`]+`/) || [])[0];
+    return el("p", { class: "notice", title: err.message },
+      (err.status === 404 ? t("not_found") : t("not_computed")) + (cmd ? t("run_cmd").replace("{cmd}", cmd) : ""));
   }
 
   // Fetch several endpoints; a failing one becomes a notice instead of breaking the page.
@@ -242,6 +300,7 @@
   const render = {
     product: productPage,
     category: categoryPage,
+    rules: rulesPage,
     async overview(page) {
       const [ov, status, summary] = await Promise.all([api("/overview"), api("/status"), load("/summary?lang=" + lang)]);
       const k = ov.kpis;
@@ -269,16 +328,17 @@
     async segments(page, arg) {
       const seg = await load("/segments?limit=100");
       if (failed(seg)) { page.append(notice(seg)); return; }
-      const rows = seg.data;
+      // the segment's name in the chosen language (segment_name_zh in Chinese), one name column
+      const rows = seg.data.map(({ segment_name_zh: zh, ...r }) => (lang === "zh" && zh ? Object.assign(r, { segment_name: zh, segment_name_en: r.segment_name }) : r));
       const name = (r) => String(r.segment_name ?? r.segment ?? r.name ?? r.segment_id);
       const size = (r) => r.customers ?? r.size ?? r.n_customers;
       const value = Object.keys(rows[0] || {}).find((c) => /clv|value/i.test(c) && typeof rows[0][c] === "number");
       const drill = { drill: (pt) => href("segments", rows[pt.pointIndex].segment_id) };
       const charts = [chart(t("segment_sizes"), [{ type: "bar", x: rows.map(name), y: rows.map(size) }], {}, null, Object.assign({ metric: "customers" }, drill))];
       if (value) charts.push(chart(t("segment_value") + " · " + header(value), [{ type: "bar", x: rows.map(name), y: rows.map((r) => r[value]), marker: { color: "#16a085" } }], {}, null, Object.assign({ metric: value }, drill)));
-      const segTable = table(rows);  // a segment's name leads to its members (DRILL.segment_name)
+      const segTable = table(rows.map(({ segment_name_en: _, ...r }) => r));  // a segment's name leads to its members (DRILL.segment_name)
       page.append(el("div", { class: "grid" }, ...charts), el("p", { class: "muted hint" }, t("segment_drill_hint")));
-      const chosen = arg == null || arg === "" ? null : rows.find((r) => String(r.segment_id) === arg || name(r) === arg);
+      const chosen = arg == null || arg === "" ? null : rows.find((r) => String(r.segment_id) === arg || name(r) === arg || r.segment_name_en === arg);
       if (chosen) page.append(await segmentMembers(chosen, name(chosen)));
       else if (arg) page.append(el("p", { class: "notice" }, t("segment_unknown") + ": " + arg));
       page.append(card(t("segment_table"), segTable));
@@ -372,7 +432,7 @@
       }
       // the same funnel broken down: each group's conversion from step 1 (groups add up to the total)
       const byPick = el("select", { id: "funnel-by" }, ...["", "channel", "category", "event_name", "segment"].map((v) =>
-        el("option", { value: v }, v ? (v === "segment" ? t("by_segment") : v) : t("by_none"))));
+        el("option", { value: v }, v ? t("by_" + v) : t("by_none"))));
       byPick.value = sessionStorage.getItem("shoplens.funnel_by") || "";
       const byOut = el("div", { id: "funnel-breakdown" });
       async function breakdown(by) {
@@ -383,9 +443,9 @@
         if (failed(r)) { byOut.replaceChildren(notice(r)); return; }
         const groups = r.breakdown.slice(0, F.MAX_COLOURS);
         byOut.replaceChildren(
-          chart(t("funnel_by_title") + " · " + by, groups.map((g) => ({ type: "bar", name: String(g.value),
+          chart(t("funnel_by_title") + " · " + t("by_" + by), groups.map((g) => ({ type: "bar", name: String(g.value),
             x: g.steps.map((x) => x.event), y: g.steps.map((x) => x.conversion) })), { barmode: "group", yaxis: { tickformat: ".0%", range: [0, 1] } }),
-          table(r.breakdown.map((g) => Object.fromEntries([[by, g.value],
+          table(r.breakdown.map((g) => Object.fromEntries([[t("by_" + by), g.value],
             ...g.steps.map((x) => [x.event + " (" + t("funnel_users") + ")", x.users]),
             [t("funnel_conversion"), g.steps[g.steps.length - 1].conversion == null ? "" : (g.steps[g.steps.length - 1].conversion * 100).toFixed(1) + " %"]]))));
       }
@@ -405,7 +465,7 @@
       }
       if (failed(ses)) page.append(notice(ses));
       else {
-        const m = ses.summary, minutes = (v) => v == null ? "" : (v / 60).toFixed(1) + " min";
+        const m = ses.summary, minutes = (v) => v == null ? "" : F.number(v / 60, lang, 1) + " " + t("minutes_unit");
         const items = [["sessions", fmt(m.sessions)], ["events_per_session", fmt(m.events_per_session)],
           ["median_length", minutes(m.median_seconds)], ["bounce_rate", ((m.bounce_rate || 0) * 100).toFixed(1) + " %"]];
         page.append(card(t("sessions_title"), el("div", { class: "kpis", id: "session-kpis" }, ...items.map(([l, v]) =>

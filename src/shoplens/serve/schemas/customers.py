@@ -49,6 +49,7 @@ class MonthRevenue(Row):
 class SegmentOfCustomer(Row):
     segment_id: int | None = None
     segment_name: str | None = None
+    segment_name_zh: str | None = Field(None, description="the segment's name in Chinese")
     as_of: Time | None = None
 
 
@@ -142,6 +143,7 @@ class CustomerOut(ApiModel):
 class SegmentProfile(Row):
     segment_id: int | None = None
     segment_name: str | None = None
+    segment_name_zh: str | None = Field(None, description="the segment's name in Chinese")
     description: str | None = Field(None, description="the segment in plain words")
     traits: str | None = None
     customers: int | None = None
