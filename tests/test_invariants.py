@@ -13,7 +13,8 @@ report:
     profile, segment member list or next best action. Consent is changed as a shop changes it: by
     ingesting its customers file;
 (e) evaluation runs (CLV calibration/holdout, `recs evaluate`, `demand evaluate`, off-policy
-    learning) leave every served table and promoted model unchanged;
+    learning, and runs dated in the past: `--as-of`, `--until`) leave every served table and
+    promoted model unchanged;
 (f) `erase` changes exactly what its own report and audit record list, nothing else.
 
 The demo is built once for the module (a few minutes); the main commands then run on one copy
@@ -727,7 +728,11 @@ def evaluated(shop: Shop, tmp_path_factory: pytest.TempPathFactory) -> Evaluated
             "recs_last_basket": ["recs", "evaluate", "--protocol", "last-basket", "--models", "popularity,buy_again"],
             "demand": ["demand", "evaluate", "--origins", "2"],
             "demand_category": ["demand", "evaluate", "--level", "category", "--origins", "2"],
-            "learn": ["decide", "learn", "--from-log", "uniform-logger", "--out", "learned.pkl"]}
+            "learn": ["decide", "learn", "--from-log", "uniform-logger", "--out", "learned.pkl"],
+            # runs dated before the last order look back: backtests too
+            "rfm_past": ["customers", "rfm", "--as-of", "2011-09-01"],
+            "churn_past": ["customers", "churn", "--as-of", "2011-10-01"],
+            "forecast_past": ["demand", "forecast", "--until", "2011-11-01", "--horizon", "2", "--level", "category"]}
     for name, args in runs.items():
         out.json[name] = json.loads(cli(folder, *args, "--json").stdout)
     # the same through Python
@@ -757,7 +762,9 @@ def test_evaluation_runs_write_their_own_reports(evaluated: Evaluated) -> None:
         tables = set(wh.tables())
         status = dict(wh.con.execute("SELECT version, status FROM _models WHERE name = 'opl-uniform-logger'").fetchall())
         clv = wh.query(f"SELECT * FROM {EVALUATION_PREFIX}customer_clv")
-    assert {f"{EVALUATION_PREFIX}customer_clv", f"{EVALUATION_PREFIX}demand_backtest"} <= tables
+    assert {f"{EVALUATION_PREFIX}customer_clv", f"{EVALUATION_PREFIX}demand_backtest", f"{EVALUATION_PREFIX}customer_rfm",
+            f"{EVALUATION_PREFIX}customer_churn", f"{EVALUATION_PREFIX}demand_forecast"} <= tables
+    assert evaluated.json["rfm_past"]["evaluation"] and evaluated.json["forecast_past"]["evaluation"]
     assert set(status.values()) == {"candidate"}
     assert clv["calibration_end"].max() == pd.Timestamp("2011-09-30")  # the last evaluation's report
 

@@ -86,3 +86,30 @@ def test_profile_errors(wpath: Path) -> None:
     assert result.exit_code != 0 and "consent" in str(result.exception)
     result = runner.invoke(app, ["-w", str(wpath), "customers", "segments", "--min-k", "5", "--max-k", "3"])
     assert result.exit_code != 0 and "min-k" in str(result.exception)
+
+
+def test_analyses_as_of_an_earlier_date_leave_what_is_served(demo_warehouse_path: Path, tmp_path: Path) -> None:
+    """`rfm|segments|churn|cohorts --as-of` before the last purchase look back: their rows go to eval_* reports;
+    the served tables (read by the profile, the API and the report) and the promoted models stay as they were."""
+    from tests.served_state import served_state
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(demo_warehouse_path, path)
+    for command in ("rfm", "segments", "churn", "cohorts"):
+        run_json(path, command)  # what is served: as of the latest data
+    run_json(path, "rules", "--apply")
+    before = served_state(path)
+    assert {"customer_rfm", "customer_segments", "customer_churn", "cohort_retention", "customer_rules",
+            "customer_rule_tags", "model:churn", "model:customer_segments"} <= set(before)
+    rfm = run_json(path, "rfm", "--as-of", "2011-09-01")
+    assert rfm["as_of"].startswith("2011-09-01") and rfm["evaluation"] and rfm["table"] == "eval_customer_rfm"
+    for command in ("segments", "churn", "cohorts"):
+        run_json(path, command, "--as-of", "2011-09-01")
+    run_json(path, "rules", "--as-of", "2011-09-01", "--apply")  # tags are campaign audiences: never a past one
+    assert served_state(path) == before
+    with Warehouse(path, read_only=True) as wh:
+        for table in ("customer_rfm", "customer_segments", "customer_churn", "cohort_retention", "customer_rules",
+                      "customer_rule_tags"):
+            assert str(wh.table(f"eval_{table}")["as_of"].max().date()) == "2011-09-01" if "as_of" in \
+                wh.columns(f"eval_{table}") else wh.row_count(f"eval_{table}") > 0, table
+    assert not run_json(path, "rfm")["evaluation"]  # the default is the served run

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -209,17 +210,27 @@ def test_fit_on_sufficient_statistics_equals_per_customer_fit(cdnow_warehouse_pa
         BetaGeoModel().fit(sx, st, sT, weights=-sw)
 
 
-def test_profile_as_of_an_earlier_date_serves_clv_as_of_that_date(cdnow_warehouse_path: Path, tmp_path: Path) -> None:
-    """`profile --as-of` needs the served customer_clv as of that date: scored without a holdout."""
+def test_profile_as_of_an_earlier_date_is_a_look_back_that_serves_nothing(cdnow_warehouse_path: Path,
+                                                                          tmp_path: Path) -> None:
+    """`profile --as-of` an earlier date scores CLV (and RFM, segments, churn) as of that date, without
+    a holdout, into eval_* reports it joins: the served tables and promoted models stay as they were."""
     from shoplens.customers.profile import build_profile
+    from tests.served_state import served_state
 
     path = tmp_path / "w.duckdb"
     shutil.copy(cdnow_warehouse_path, path)
     with Warehouse(path) as wh:
+        build_profile(wh)  # what is served: as of the latest data
+    before = served_state(path)
+    with Warehouse(path) as wh:
         profile = build_profile(wh, as_of="1998-01-01")
-        clv = wh.table("customer_clv")
+        clv = wh.table("eval_customer_clv")
         assert str(clv["calibration_end"].iloc[0].date()) == "1997-12-31" and "holdout_actual" not in clv
-        assert profile["clv"].notna().any()
+        assert profile["clv"].notna().any() and (profile["as_of"] == pd.Timestamp("1998-01-01")).all()
+        assert (wh.table("eval_customer_rfm")["as_of"] == pd.Timestamp("1998-01-01")).all()
+        assert wh.has_table("eval_customer_profile") and wh.has_table("eval_customer_churn")
+    assert served_state(path) == before
+    with Warehouse(path, read_only=True) as wh:
         assert ModelRegistry(wh).promoted_version("clv_bgnbd") == 1
     with pytest.raises(UserInputError, match="holdout"):
         with Warehouse(path, read_only=True) as wh:

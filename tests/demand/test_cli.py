@@ -52,10 +52,38 @@ def test_forecast_json_day_category_and_warehouse_table(shop_path):
     assert summary["series"] == 2 and summary["rows"] == 10 and summary["first_period"] == "2024-06-01"
     from shoplens.store.warehouse import Warehouse
 
+    # a cut-off before the last order forecasts weeks already sold: a backtest, in its own report
+    assert summary["evaluation"] and summary["table"] == "eval_demand_forecast"
     with Warehouse(shop_path, read_only=True) as wh:
-        assert wh.row_count("demand_forecast") == 10
-        assert set(wh.table("demand_forecast")["key"]) == {"A", "B"}
-        assert wh.has_table("_models")
+        assert wh.row_count("eval_demand_forecast") == 10
+        assert set(wh.table("eval_demand_forecast")["key"]) == {"A", "B"}
+        assert not wh.has_table("demand_forecast")
+
+
+def test_forecast_dated_in_the_past_leaves_what_is_served(shop_path):
+    """`forecast --until` (and `reorder`/`trends --until`) before the last order is a backtest: the served
+    forecast, its model choice, reorder advice, trends and the promoted model stay as they were."""
+    from tests.served_state import served_state
+
+    summary = json.loads(run(shop_path, "forecast", "--horizon", "2", "--level", "category", "--json").stdout)
+    assert not summary["evaluation"] and summary["table"] == "demand_forecast" and summary["model_version"] == 1
+    assert run(shop_path, "reorder", "--json").exit_code == 0
+    assert run(shop_path, "trends", "--level", "product", "--min-units", "5", "--json").exit_code == 0
+    before = served_state(shop_path)
+    assert {"demand_forecast", "demand_model_choice", "demand_reorder", "demand_trends",
+            "model:demand_category_week"} <= set(before)
+    for args in (["forecast", "--until", "2024-09-02", "--horizon", "2", "--level", "category", "--json"],
+                 ["reorder", "--until", "2024-09-02", "--json"],
+                 ["trends", "--level", "product", "--until", "2024-09-16", "--min-units", "5", "--json"]):
+        r = run(shop_path, *args)
+        assert r.exit_code == 0, r.output
+    assert served_state(shop_path) == before
+    with Warehouse(shop_path, read_only=True) as wh:
+        for table in ("eval_demand_forecast", "eval_demand_model_choice", "eval_demand_reorder", "eval_demand_trends"):
+            assert wh.row_count(table) > 0, table
+        assert str(wh.table("eval_demand_forecast")["until"].max().date()) == "2024-09-02"
+        versions = dict(wh.con.execute("SELECT name, count(*) FROM _models WHERE name LIKE 'demand_%' GROUP BY 1").fetchall())
+    assert versions == {"demand_category_week": 1, "demand_product_week": 1}  # the backtests registered no model
 
 
 def test_forecast_excludes_orders_on_and_after_until(shop_path, tmp_path):
@@ -139,7 +167,7 @@ def test_evaluate_leaves_the_served_forecast_and_model(shop_path):
     """A backtest writes its own report (eval_demand_backtest), never the forecast or a model."""
     from tests.served_state import served_state
 
-    assert run(shop_path, "forecast", "--until", "2024-09-02", "--horizon", "2", "--json").exit_code == 0
+    assert run(shop_path, "forecast", "--horizon", "2", "--json").exit_code == 0
     before = served_state(shop_path)
     assert "demand_forecast" in before and any(k.startswith("model:demand_") for k in before)
     r = run(shop_path, "evaluate", "--horizon", "2", "--origins", "2", "--json")

@@ -36,7 +36,7 @@ from shoplens.base import Model
 from shoplens.customers.data import last_order_date, parse_date, purchases_sql
 from shoplens.customers.features import FeatureCache, customer_features, feature_labels, numeric_features
 from shoplens.errors import InsufficientDataError
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, serves
 
 EXCLUDED = {"gross_revenue"}  # duplicates net_revenue
 
@@ -255,8 +255,12 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     Training uses a seeded sample of at most ``max_train_rows`` customers per window (more adds little
     to a 20-feature booster); validation metrics use every customer of the later window.
     ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
+    An ``as_of`` before the default is a look back: written to ``eval_customer_churn`` and
+    ``eval_customer_churn_calibration``, no model registered (:func:`~shoplens.store.warehouse.serves`).
     """
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
+    current_run = serves(end, latest)
     if horizon_days < 7:
         raise InsufficientDataError("--horizon-days must be at least 7")
     first = wh.con.execute("SELECT min(ordered_at) FROM orders").fetchall()[0][0]
@@ -313,9 +317,13 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     importance = pd.DataFrame({"feature": ranked.index, "label": [labels.get(f, f) for f in ranked.index],
                                "mean_abs_contribution": ranked.to_numpy()})
     if write:
-        wh.write_table("customer_churn", scores, kind="customer", info=metrics)
-        wh.write_table("customer_churn_calibration", calibration, kind="insight", info=metrics)
-    if register:
+        if current_run:
+            wh.write_table("customer_churn", scores, kind="customer", info=metrics)
+            wh.write_table("customer_churn_calibration", calibration, kind="insight", info=metrics)
+        else:
+            wh.write_evaluation("customer_churn", scores, info=metrics)
+            wh.write_evaluation("customer_churn_calibration", calibration, info=metrics)
+    if register and current_run:
         from shoplens.store.registry import ModelRegistry
 
         ModelRegistry(wh).register("churn", served, kind="HistGradientBoosting", metrics=metrics,

@@ -29,19 +29,25 @@ LimitOpt = Annotated[int, typer.Option("--limit", help="per-customer rows to pri
 def rfm_cmd(ctx: typer.Context, as_of: AsOfOpt = None, limit: LimitOpt = 20, json_out: JsonOpt = False) -> None:
     """Recency, frequency, monetary value, 1-5 scores and named segments (English and Chinese).
 
-    JSON: {as_of, segments: [{segment, segment_zh, customers, share_of_revenue, ...}], customers: [...], count}.
+    JSON: {as_of, segments: [{segment, segment_zh, customers, share_of_revenue, ...}], customers: [...], count,
+    evaluation, table}. An --as-of before the day after the last purchase is a look back: written to
+    `eval_customer_rfm`, never over the served `customer_rfm`.
     """
+    from shoplens.customers.data import last_order_date
     from shoplens.customers.rfm import compute_rfm, segment_summary
+    from shoplens.store.warehouse import serves
 
     with open_warehouse(ctx) as wh:
         rfm = compute_rfm(wh, as_of=as_of)
+        evaluation = not serves(rfm["as_of"].iloc[0], last_order_date(wh))
         summary = segment_summary(rfm)
         cols = ["customer_id", "recency_days", "frequency", "monetary", "r_score", "f_score", "m_score", "rfm_code",
                 "segment", "segment_zh"]
         shown = exposable(wh, rfm[cols].sort_values("monetary", ascending=False))
     if json_out:
         print_json({"as_of": rfm["as_of"].iloc[0], "segments": records(summary),
-                    "customers": records(shown.head(limit)), "count": len(shown)})
+                    "customers": records(shown.head(limit)), "count": len(shown), "evaluation": evaluation,
+                    "table": ("eval_" if evaluation else "") + "customer_rfm"})
         return
     console.print(frame_table(summary[["segment", "segment_zh", "customers", "share_of_customers", "share_of_revenue",
                                        "avg_recency_days", "avg_orders", "avg_monetary", "action"]],

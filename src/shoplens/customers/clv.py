@@ -131,11 +131,13 @@ class CLVResult:
     time_unit: str
     holdout: dict[str, Any] = field(default_factory=dict)
     table: str | None = None  # where the per-customer rows were written (None: not written)
+    past_dated: bool = False  # calibrated before the last purchase day, even without a holdout
 
     @property
     def evaluation(self) -> bool:
-        """True for a calibration/holdout run: an evaluation, which never replaces what is served."""
-        return self.holdout_end is not None
+        """True for a calibration/holdout run or one calibrated before the last purchase day (a look
+        back): an evaluation, which never replaces what is served."""
+        return self.holdout_end is not None or self.past_dated
 
     def summary(self, digits: int | None = None) -> dict[str, Any]:
         """The CLI's JSON shape: parameters of each model, the holdout totals and the dropout test."""
@@ -199,8 +201,8 @@ def fit_clv(
     end before the last purchase date (the holdout then runs to the last purchase date
     unless ``holdout_end`` says otherwise) is an *evaluation run*: its rows go to
     ``eval_customer_clv`` and no model is registered, so the served table and models stay.
-    ``holdout=False`` scores as of ``calibration_end`` without a holdout (the served run of
-    ``customers profile --as-of``).
+    ``holdout=False`` scores as of ``calibration_end`` without a holdout (``customers profile
+    --as-of``): before the last purchase date that is a look back, written to ``eval_customer_clv`` too.
     """
     last = last_order_date(wh) - pd.Timedelta(days=1)
     cal = parse_date(calibration_end, "--calibration-end") or last
@@ -267,7 +269,7 @@ def fit_clv(
         }
         out["holdout_predicted"] = pred_bg
         out["holdout_actual"] = actual
-    result = CLVResult(bg, pnbd, gg, out, cal, hold, time_unit, holdout)
+    result = CLVResult(bg, pnbd, gg, out, cal, hold, time_unit, holdout, past_dated=cal < last)
     if write:
         info = {"calibration_end": cal, "holdout_end": hold, "time_unit": time_unit, **result.summary()}
         if result.evaluation:

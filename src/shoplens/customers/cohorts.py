@@ -34,7 +34,7 @@ from shoplens.errors import InsufficientDataError
 from shoplens.metrics import category_sql, line_values_sql, revenue_orders_sql
 from shoplens.store.shop import in_local_time, read_shop
 from shoplens.store.transform import Transform
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, serves
 from shoplens.trend import share_trends
 
 DAY_NAMES = ["Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"]
@@ -175,8 +175,10 @@ def with_direction(wh: Warehouse, trends: pd.DataFrame, cutoff: date, weeks: int
 def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bool = True) -> CohortResult:
     """Every pattern as of a date, each a :class:`Transform` run on the warehouse's engine;
     writes ``cohort_retention``, ``customer_intervals``, ``customer_weekday_hour``,
-    ``customer_category_trends`` and ``customer_anomalies``."""
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    ``customer_category_trends`` and ``customer_anomalies`` (each as ``eval_<table>`` when ``as_of`` is
+    before the default: a look back is never served, see :func:`~shoplens.store.warehouse.serves`)."""
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
     ts = datetime(end.year, end.month, end.day)
     RETENTION, INTERVALS, WEEKDAY_HOUR, CATEGORY_TRENDS, ANOMALIES = in_shop_time(read_shop(wh).timezone)
     retention = RETENTION.run(wh, as_of=ts)
@@ -197,9 +199,11 @@ def compute_cohorts(wh: Warehouse, *, as_of: str | date | None = None, write: bo
     result = CohortResult(retention, intervals, weekday_hour, category_trends, anomalies)
     if write:
         info = {"as_of": end}
-        wh.write_result("cohort_retention", retention, kind="insight", info=info)
-        wh.write_result("customer_intervals", intervals, kind="insight", info=info)
-        wh.write_result("customer_weekday_hour", weekday_hour, kind="insight", info=info)
-        wh.write_result("customer_category_trends", category_trends, kind="insight", info=info)
-        wh.write_result("customer_anomalies", anomalies, kind="insight", info=info)
+        tables = {"cohort_retention": retention, "customer_intervals": intervals, "customer_weekday_hour": weekday_hour,
+                  "customer_category_trends": category_trends, "customer_anomalies": anomalies}
+        for name, frame in tables.items():
+            if serves(end, latest):
+                wh.write_result(name, frame, kind="insight", info=info)
+            else:
+                wh.write_evaluation(name, frame, info=info)
     return result

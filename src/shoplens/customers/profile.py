@@ -27,7 +27,7 @@ from shoplens.customers.clv import ACTIVITY_DAYS, P_ALIVE_FALLBACK, P_ALIVE_MODE
 from shoplens.customers.data import has_table, last_order_date, parse_date
 from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.privacy.consent import Default, consent_filter_sql
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import EVALUATION_PREFIX, Warehouse, serves
 
 # (action, condition, reason template); first match wins. Conditions are SQL over the joined profile.
 # Actions in MARKETING_ACTIONS contact the customer with an offer or a campaign.
@@ -65,20 +65,22 @@ OPTIONAL_COLUMNS = {"last_review_sentiment": "VARCHAR", "top_category": "VARCHAR
                     "support_contacts": "DOUBLE", "price_index": "DOUBLE"}
 
 
-def _ensure(wh: Warehouse, as_of: date | None, cache: FeatureCache) -> None:
-    """Compute the result tables the profile joins when they are missing."""
+def _ensure(wh: Warehouse, as_of: date | None, cache: FeatureCache, *, past: bool = False) -> None:
+    """Compute the result tables the profile joins when they are missing; for a ``past`` profile
+    (as of a date before the latest data) always, as of that date: they go to the ``eval_*``
+    reports the past profile joins, and what is served stays."""
     from shoplens.customers.churn import fit_churn
     from shoplens.customers.clv import fit_clv
     from shoplens.customers.rfm import compute_rfm
     from shoplens.customers.segments import build_segments
 
-    if not has_table(wh, "customer_rfm"):
+    if past or not has_table(wh, "customer_rfm"):
         compute_rfm(wh, as_of=as_of)
-    if not has_table(wh, "customer_segments"):
+    if past or not has_table(wh, "customer_segments"):
         build_segments(wh, as_of=as_of, cache=cache)
-    if not has_table(wh, "customer_clv"):
+    if past or not has_table(wh, "customer_clv"):
         fit_clv(wh, calibration_end=(as_of - pd.Timedelta(days=1)) if as_of else None, holdout=False)
-    if not has_table(wh, "customer_churn"):
+    if past or not has_table(wh, "customer_churn"):
         fit_churn(wh, as_of=as_of, cache=cache)
 
 
@@ -86,12 +88,15 @@ def _profile_query(wh: Warehouse, as_of: str | date | None, refresh: bool,
                    cache: FeatureCache | None) -> tuple[str, date, pd.DataFrame]:
     """(SQL of the profile over the ``_features`` frame, as-of date, the features frame to register as ``_features``),
     after computing the result tables it joins when they are missing."""
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
-    if refresh:
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
+    past = not serves(end, latest)
+    if refresh and not past:
         for t in ("customer_rfm", "customer_segments", "customer_clv", "customer_churn"):
             wh.con.execute(f'DROP TABLE IF EXISTS "{t}"')
     cache = cache if cache is not None else FeatureCache()  # this call's steps share one set of features
-    _ensure(wh, end, cache)
+    _ensure(wh, end, cache, past=past)
+    prefix = EVALUATION_PREFIX if past else ""  # a past profile joins the results as of its own date
     features = customer_features(wh, end, cache=cache)
     # Signals a shop may lack (no reviews, no categories): NULL columns keep the action rules valid.
     missing = ", ".join(f"CAST(NULL AS {OPTIONAL_COLUMNS[c]}) AS {c}" for c in OPTIONAL_COLUMNS if c not in features)
@@ -99,7 +104,7 @@ def _profile_query(wh: Warehouse, as_of: str | date | None, refresh: bool,
     reasons = " ".join(f"WHEN {_action_condition(a, cond)} THEN {reason}" for a, cond, reason in NEXT_BEST_ACTIONS)
     marketing = consent_filter_sql("campaign", column="ids.customer_id")
     # customer_clv written before p_alive could fall back (see clv.fit_clv) has no basis column
-    basis = "v.p_alive_basis" if "p_alive_basis" in wh.columns("customer_clv") else f"'{P_ALIVE_MODEL}'"
+    basis = "v.p_alive_basis" if "p_alive_basis" in wh.columns(f"{prefix}customer_clv") else f"'{P_ALIVE_MODEL}'"
     # One statement from the joined results to the profile: a million customers' rows (with their
     # text reasons) reach pandas once, not once per step.
     sql = f"""
@@ -113,8 +118,8 @@ def _profile_query(wh: Warehouse, as_of: str | date | None, refresh: bool,
                        ch.churn_risk, ch.risk_band, ch.reasons AS churn_reasons,
                        {marketing} AS marketing_allowed
                 FROM ids LEFT JOIN customers c USING (customer_id) LEFT JOIN _features f USING (customer_id)
-                LEFT JOIN customer_rfm r USING (customer_id) LEFT JOIN customer_segments s USING (customer_id)
-                LEFT JOIN customer_clv v USING (customer_id) LEFT JOIN customer_churn ch USING (customer_id)),
+                LEFT JOIN {prefix}customer_rfm r USING (customer_id) LEFT JOIN {prefix}customer_segments s USING (customer_id)
+                LEFT JOIN {prefix}customer_clv v USING (customer_id) LEFT JOIN {prefix}customer_churn ch USING (customer_id)),
             _profile AS (SELECT *{", " + missing if missing else ""} FROM joined)
             SELECT *,
                 CASE WHEN orders IS NULL THEN 'no purchase yet'
@@ -138,20 +143,29 @@ def _profile_query(wh: Warehouse, as_of: str | date | None, refresh: bool,
     return sql, end, features
 
 
+def profile_table(wh: Warehouse, as_of: str | date | None) -> str:
+    """The table a profile as of ``as_of`` goes to: ``customer_profile`` (served) as of the latest data,
+    ``eval_customer_profile`` as of an earlier date (a look back is never served)."""
+    latest = last_order_date(wh)
+    return "customer_profile" if serves(parse_date(as_of, "--as-of") or latest, latest) \
+        else EVALUATION_PREFIX + "customer_profile"
+
+
 def write_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bool = False,
                   cache: FeatureCache | None = None) -> int:
-    """Compute the profile (as :func:`build_profile`) into ``customer_profile`` without reading it back;
-    returns its number of rows. For callers that show a few rows (the demo, the scheduled refresh): a
-    million profiles with their text reasons in pandas cost about 1 GB."""
+    """Compute the profile (as :func:`build_profile`) into ``customer_profile`` (see :func:`profile_table`)
+    without reading it back; returns its number of rows. For callers that show a few rows (the demo, the
+    scheduled refresh): a million profiles with their text reasons in pandas cost about 1 GB."""
+    table = profile_table(wh, as_of)
     sql, end, features = _profile_query(wh, as_of, refresh, cache)
     wh.con.register("_features", features)
     try:
         # written by DuckDB straight from the query (a pandas copy of a million rows of text
         # reasons would be handed back to DuckDB otherwise)
         with wh.transaction() as con:
-            con.execute(f'CREATE OR REPLACE TABLE customer_profile AS {sql}')
-            rows = int(con.execute("SELECT count(*) FROM customer_profile").fetchall()[0][0])
-            wh.mark_computed("customer_profile", "customer", rows, {"as_of": end})
+            con.execute(f'CREATE OR REPLACE TABLE {table} AS {sql}')
+            rows = int(con.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0])
+            wh.mark_computed(table, "customer" if table == "customer_profile" else "evaluation", rows, {"as_of": end})
     finally:
         wh.con.unregister("_features")
     return rows
@@ -166,7 +180,7 @@ def build_profile(wh: Warehouse, *, as_of: str | date | None = None, refresh: bo
     """
     if write:
         write_profile(wh, as_of=as_of, refresh=refresh, cache=cache)
-        return wh.query("SELECT * FROM customer_profile ORDER BY customer_id")
+        return wh.query(f"SELECT * FROM {profile_table(wh, as_of)} ORDER BY customer_id")
     sql, _, features = _profile_query(wh, as_of, refresh, cache)
     wh.con.register("_features", features)
     try:

@@ -19,7 +19,7 @@ import pandas as pd
 from shoplens.customers.data import customer_value_sql, last_order_date, parse_date
 from shoplens.errors import InsufficientDataError
 from shoplens.store.transform import Transform
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, serves
 
 # name -> Chinese label, what it means, what to do (English, Chinese)
 SEGMENTS: dict[str, dict[str, str]] = {
@@ -96,15 +96,19 @@ def compute_rfm(wh: Warehouse, *, as_of: str | date | None = None, write: bool =
     """RFM values, 1-5 scores and segment (English + Chinese) per customer as of a date.
 
     ``as_of`` (exclusive) defaults to the day after the last purchase. Runs :data:`RFM` on
-    the warehouse's engine; writes ``customer_rfm``.
+    the warehouse's engine; writes ``customer_rfm`` (``eval_customer_rfm`` when ``as_of`` is before
+    the default: a look back is never served, see :func:`~shoplens.store.warehouse.serves`).
     """
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
     out = RFM.run(wh, as_of=datetime(end.year, end.month, end.day))
     if out.empty:
         raise InsufficientDataError(f"no purchases before {end}; RFM needs completed orders")
     out["segment_zh"] = out["segment"].map(lambda s: SEGMENTS[s]["zh"])
-    if write:
+    if write and serves(end, latest):
         wh.write_result("customer_rfm", out, kind="customer", info={"as_of": end})
+    elif write:
+        wh.write_evaluation("customer_rfm", out, info={"as_of": end})
     return out
 
 

@@ -38,7 +38,7 @@ from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.customers.rfm import SEGMENTS, compute_rfm
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.store.files import write_private
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import EVALUATION_PREFIX, Warehouse, serves
 
 # feature -> (English words, Chinese words, unit)
 WORDS: dict[str, tuple[str, str]] = {
@@ -204,11 +204,13 @@ class RuleSet:
 def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: int = 90, min_support: float = 0.03,
                    min_lift: float = 1.3, max_rules: int = 12, write: bool = True,
                    cache: FeatureCache | None = None) -> RuleSet:
-    """Mine rules on one window, measure them on the later one; writes ``customer_rules``.
+    """Mine rules on one window, measure them on the later one; writes ``customer_rules``
+    (``eval_customer_rules`` when ``as_of`` is before the default: a look back is never served).
 
     ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
     """
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
     mine_cut, valid_cut = end - timedelta(days=2 * horizon_days), end - timedelta(days=horizon_days)
     mine = _window(wh, mine_cut, horizon_days, cache)
     later = _window(wh, valid_cut, horizon_days, cache)
@@ -320,8 +322,11 @@ def generate_rules(wh: Warehouse, *, as_of: str | date | None = None, horizon_da
                                     "try a lower --min-lift or more history")
     result = RuleSet(rules, mine_cut, valid_cut, horizon_days)
     if write:
-        wh.write_table("customer_rules", rules, kind="insight",
-                       info={"mining_cutoff": mine_cut, "validation_cutoff": valid_cut, "horizon_days": horizon_days})
+        info = {"mining_cutoff": mine_cut, "validation_cutoff": valid_cut, "horizon_days": horizon_days}
+        if serves(end, latest):
+            wh.write_table("customer_rules", rules, kind="insight", info=info)
+        else:
+            wh.write_evaluation("customer_rules", rules, info=info)
     return result
 
 
@@ -330,14 +335,22 @@ def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: Featur
 
     Customers without consent to personalisation are never tagged; a rule whose action
     contacts the customer (:data:`MARKETING_ACTIONS`) tags only customers who also consent
-    to marketing (the tags are campaign audiences).
+    to marketing (the tags are campaign audiences). An ``as_of`` before the default tags the
+    customers of that date with the rules mined as of it (``eval_customer_rules``, else the served
+    ones) into ``eval_customer_rule_tags``: a look back, never a served audience.
     """
     from shoplens.privacy.consent import consent_filter_sql
 
-    if not wh.has_table("customer_rules"):
+    if not wh.has_table("customer_rules") and not wh.has_table(EVALUATION_PREFIX + "customer_rules"):
         raise UserInputError("no rules yet: run `shoplens customers rules` first (it mines and validates them)")
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
-    rules = wh.table("customer_rules")
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
+    current_run = serves(end, latest)
+    source = "customer_rules" if current_run or not wh.has_table(EVALUATION_PREFIX + "customer_rules") \
+        else EVALUATION_PREFIX + "customer_rules"
+    if not wh.has_table(source):
+        raise UserInputError("no rules yet: run `shoplens customers rules` first (it mines and validates them)")
+    rules = wh.table(source)
     rules = rules[rules["validated"]]
     current = customer_features(wh, end, cache=cache).merge(compute_rfm(wh, as_of=end, write=False)[["customer_id", "segment"]],
                                                on="customer_id", how="left")
@@ -352,7 +365,10 @@ def apply_rules(wh: Warehouse, *, as_of: str | date | None = None, cache: Featur
     finally:
         wh.con.unregister("_current")
     tags["as_of"] = pd.Timestamp(end)
-    wh.write_table("customer_rule_tags", tags, kind="customer", info={"as_of": end, "rules": len(rules)})
+    if current_run:
+        wh.write_table("customer_rule_tags", tags, kind="customer", info={"as_of": end, "rules": len(rules)})
+    else:
+        wh.write_evaluation("customer_rule_tags", tags, info={"as_of": end, "rules": len(rules)})
     return tags
 
 

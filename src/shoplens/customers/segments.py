@@ -29,7 +29,7 @@ from shoplens.customers.data import last_order_date, parse_date
 from shoplens.customers.features import (BEHAVIOUR_LABELS, FeatureCache, customer_features, feature_labels,
                                          numeric_features)
 from shoplens.errors import InsufficientDataError
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, serves
 
 if TYPE_CHECKING:
     from shoplens.privacy.consent import Default
@@ -239,9 +239,13 @@ def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: t
 
     ``cache`` (:class:`~shoplens.customers.features.FeatureCache`) shares the customer features with other steps of the run.
     ``attributes``: customer attributes (``customer_attributes``) clustered on too (see :func:`with_attributes`);
-    none by default, so a shop's segments stay behavioural unless it asks.
+    none by default, so a shop's segments stay behavioural unless it asks. An ``as_of`` before the
+    default is a look back: written to ``eval_customer_segments`` and ``eval_customer_segment_profiles``,
+    no model registered (:func:`~shoplens.store.warehouse.serves`).
     """
-    end = parse_date(as_of, "--as-of") or last_order_date(wh)
+    latest = last_order_date(wh)
+    end = parse_date(as_of, "--as-of") or latest
+    current_run = serves(end, latest)
     features = customer_features(wh, end, cache=cache)
     numeric = set(numeric_features(features))
     columns = [c for c in CLUSTER_FEATURES if c in numeric and features[c].nunique(dropna=True) > 1]
@@ -264,9 +268,13 @@ def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: t
                                                                  as_of=pd.Timestamp(end))
     if write:
         info = {"as_of": end, "k": model.n_segments_, "features": columns, "attributes": list(attributes)}
-        wh.write_table("customer_segments", assignments, kind="customer", info=info)
-        wh.write_table("customer_segment_profiles", profiles, kind="insight", info=info)
-    if register:
+        if current_run:
+            wh.write_table("customer_segments", assignments, kind="customer", info=info)
+            wh.write_table("customer_segment_profiles", profiles, kind="insight", info=info)
+        else:
+            wh.write_evaluation("customer_segments", assignments, info=info)
+            wh.write_evaluation("customer_segment_profiles", profiles, info=info)
+    if register and current_run:
         from shoplens.store.registry import ModelRegistry
 
         sel = model.selection_.set_index("k").loc[model.n_segments_]

@@ -60,7 +60,9 @@ def forecast_cmd(
 
     A model is chosen per series by cross-validation among seasonal naive, AutoETS,
     AutoARIMA, Croston SBA, ADIDA, IMAPA and TSB. Results go to the warehouse table
-    `demand_forecast`; `--output` also writes them as CSV.
+    `demand_forecast`; `--output` also writes them as CSV. An --until before the day after the
+    last order forecasts periods already sold: a backtest, written to `eval_demand_forecast` only
+    (the served forecast and model stay; JSON `evaluation`, `table`).
     """
     from shoplens.demand.service import contract_frame, forecast_demand
     from shoplens.store.files import write_export

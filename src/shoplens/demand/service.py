@@ -2,7 +2,8 @@
 call. Each reads the warehouse, runs the models and writes a ``demand_*`` table.
 
 Tables written: ``demand_forecast``, ``demand_model_choice``, ``eval_demand_backtest``,
-``demand_reorder``, ``demand_trends``.
+``demand_reorder``, ``demand_trends`` (as ``eval_*`` reports when ``until`` is before the
+last order: a past-dated run is a backtest and never replaces what is served).
 
 >>> wh = demo_warehouse()  # the bundled demo shop, loaded (see conftest.py)
 >>> result = forecast_demand(wh, until="2011-11-01", horizon=4, freq="week", level="category")
@@ -32,7 +33,7 @@ from shoplens.demand.series import (
 from shoplens.demand.trends import market_trends
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.store.registry import ModelRegistry
-from shoplens.store.warehouse import Warehouse
+from shoplens.store.warehouse import Warehouse, serves
 
 Progress = Callable[[str, float], None]
 MAX_HORIZON = {"day": 366, "week": 104}
@@ -51,10 +52,13 @@ class ForecastResult:
     level: str
     horizon: int
     model_version: int | None = None
+    evaluation: bool = False  # dated before the latest data: a backtest, written to eval_demand_forecast
 
     def summary(self) -> dict[str, Any]:
         return {
             "until": self.until.isoformat(), "freq": self.freq, "level": self.level, "horizon": self.horizon,
+            "evaluation": self.evaluation,
+            "table": ("eval_" if self.evaluation else "") + "demand_forecast",
             "series": int(self.forecast["key"].nunique()), "rows": len(self.forecast),
             "first_period": self.forecast["period_start"].min().date().isoformat() if len(self.forecast) else None,
             "models": {str(k): int(v) for k, v in self.model_choice["model"].value_counts().items()},
@@ -84,11 +88,14 @@ def forecast_demand(
     The first forecast period is the first period starting on or after ``until``;
     when ``until`` falls inside a week, that partial week is left out of the history
     and of the forecast. Writes ``demand_forecast`` and ``demand_model_choice`` and
-    registers the fitted model as ``demand_<level>_<freq>``.
+    registers the fitted model as ``demand_<level>_<freq>``. An ``until`` before the day after
+    the last order forecasts periods whose sales the warehouse holds: a backtest, written to
+    ``eval_demand_forecast`` and ``eval_demand_model_choice`` only, with no model registered.
     """
     check_freq_level(freq, level)
     _check_horizon(horizon, freq)
-    cutoff = parse_date(until) or data_end(wh)
+    latest = data_end(wh)
+    cutoff = parse_date(until) or latest
     step = timedelta(days=7 if freq == "week" else 1)
     first_forecast = period_ceil(cutoff, freq)
     last_history = period_floor(cutoff, freq) - step
@@ -112,8 +119,12 @@ def forecast_demand(
     fc = forecaster.predict()
     fc = fc[fc["period_start"] >= pd.Timestamp(first_forecast)].reset_index(drop=True)
     choice = forecaster.model_choice()
-    result = ForecastResult(fc, choice, forecaster, cutoff, freq, level, horizon)
-    if write:
+    result = ForecastResult(fc, choice, forecaster, cutoff, freq, level, horizon, evaluation=not serves(cutoff, latest))
+    if write and result.evaluation:
+        meta = {"until": cutoff, "freq": freq, "level": level, "horizon": horizon}
+        wh.write_evaluation("demand_forecast", fc.assign(level=level, freq=freq, until=pd.Timestamp(cutoff)), info=meta)
+        wh.write_evaluation("demand_model_choice", choice.assign(level=level, freq=freq), info=meta)
+    elif write:
         meta = {"until": cutoff, "freq": freq, "level": level, "horizon": horizon}
         wh.write_table("demand_forecast", fc.assign(level=level, freq=freq, until=pd.Timestamp(cutoff)),
                        kind="demand", info=meta)
@@ -233,6 +244,8 @@ def reorder_demand(
         raise UserInputError(f"service level {service_level!r}: give a share between 0.5 and 0.999, e.g. 0.95")
     if (order_cost is None) != (holding_rate is None):
         raise UserInputError("give both --order-cost and --holding-rate for the economic order quantity, or neither")
+    latest = data_end(wh)
+    served = serves(parse_date(until) or latest, latest)  # advice as of a past date is a backtest
     period_days = 7 if freq == "week" else 1
     lead, cover = lead_time_days / period_days, cover_days / period_days
     if forecast is None:
@@ -258,8 +271,11 @@ def reorder_demand(
     # the fill rate is only as good as the intervals: the coverage they reached in the last backtest
     advice["interval_coverage_backtest"] = coverage.get("coverage80_all") if coverage else np.nan
     if write:
-        wh.write_table("demand_reorder", advice, kind="demand",
-                       info={"lead_time_days": lead_time_days, "service_level": service_level})
+        info = {"lead_time_days": lead_time_days, "service_level": service_level}
+        if served:
+            wh.write_table("demand_reorder", advice, kind="demand", info=info)
+        else:
+            wh.write_evaluation("demand_reorder", advice, info=info)
     return advice
 
 
@@ -276,5 +292,9 @@ def trends_demand(
     """Market trends (see :func:`shoplens.demand.trends.market_trends`), written to ``demand_trends``."""
     trends = market_trends(wh, level=level, until=until, weeks=weeks, alpha=alpha, min_units=min_units)
     if write:
-        wh.write_table("demand_trends", trends, kind="demand", info={"level": level, "weeks": weeks})
+        latest = data_end(wh)
+        if serves(parse_date(until) or latest, latest):
+            wh.write_table("demand_trends", trends, kind="demand", info={"level": level, "weeks": weeks})
+        else:  # trends as of a past date: a look back, not what is served
+            wh.write_evaluation("demand_trends", trends, info={"level": level, "weeks": weeks, "until": until})
     return trends

@@ -47,6 +47,20 @@ META_TABLES_SQL = [
 EVALUATION_PREFIX = "eval_"
 
 
+def serves(as_of: Any, latest: Any) -> bool:
+    """Whether a run cut off at ``as_of`` (``--as-of``, ``--until``) serves its results: only a run
+    that sees the latest data (``as_of`` on or after ``latest``, the default cut-off: the day after the
+    last order) does. A run dated earlier looks back at a past the warehouse already holds the sequel
+    of: it is a backtest, and its results go to ``eval_*`` reports (:meth:`Warehouse.write_evaluation`),
+    never over what the profile, the API and the report show.
+
+    >>> from datetime import date
+    >>> serves(date(2011, 12, 10), date(2011, 12, 10)), serves(date(2011, 11, 1), date(2011, 12, 10))
+    (True, False)
+    """
+    return pd.Timestamp(as_of) >= pd.Timestamp(latest)
+
+
 def first_row(result: duckdb.DuckDBPyConnection) -> tuple[Any, ...] | None:
     """The first row of an executed query, or None; the result is read to the end.
 
