@@ -37,7 +37,7 @@ from sklearn.model_selection import train_test_split
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from shoplens.text.aspects import AspectExtractor  # noqa: E402
+from shoplens.text.aspects import default_extractor  # noqa: E402
 from shoplens.text.classifier import NgramClassifier, TextClassifier  # noqa: E402
 from shoplens.text.augment import augment_messages  # noqa: E402
 from shoplens.text.intent import IntentModel, default_intent_classifier  # noqa: E402
@@ -706,7 +706,7 @@ def eval_aspects(data: Path) -> dict[str, list[dict]]:
 
     from shoplens.text.analyze import sentiment_scorers
 
-    scorers, extractor = sentiment_scorers({n: load(n) for n in ("zh_sentiment", "en_sentiment")}), AspectExtractor()
+    scorers, extractor = sentiment_scorers({n: load(n) for n in ("zh_sentiment", "en_sentiment")}), default_extractor()
     s = ea.load_en(data)
     _, test = ea.en_products(s)
     out = {"aspects_zh": ea.eval_zh(extractor, scorers),
