@@ -576,6 +576,13 @@ def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
         en.save(OUT / MODEL_FILES["en_sentiment"], data=en_data)
         print(f"en sentiment trained in {seconds['en_sentiment']:.1f}s", flush=True)
 
+    if "en_aspect_polarity" in want:  # scripts/train_en_aspects.py (trains two out-of-fold en sentiment models first)
+        import train_en_aspects
+
+        t = time.perf_counter()
+        train_en_aspects.train(data)
+        seconds["en_aspect_polarity"] = time.perf_counter() - t
+
     if "intent" in want:
         calibration = calibrate_intent_thresholds(data)
         frame = intent_training_frame(data)
@@ -728,7 +735,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data", help="folder of the public data sets")
     ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in src/shoplens/text/models")
-    ap.add_argument("--only", choices=["zh_sentiment", "category", "en_sentiment", "intent"], action="append",
+    ap.add_argument("--only", choices=["zh_sentiment", "category", "en_sentiment", "intent", "en_aspect_polarity"], action="append",
                     help="train only these models (repeatable; default all)")
     ap.add_argument("--skip-eval", action="store_true", help="train only")
     ap.add_argument("--validate", action="store_true",
