@@ -22,7 +22,9 @@ polarity accuracy on the correctly detected pairs.
   * ``as before``: every unmapped term is ``function`` (the mapping used in
     ``scripts/train_text_models.py`` until now), for comparison with older figures.
 
-The sentiment models are the shipped ones (``shoplens.text.models``).
+The sentiment models are the shipped ones (``shoplens.text.models``); ``shoplens`` is the shipped
+extractor (:func:`shoplens.text.aspects.default_extractor`: lexicon rules, English polarity from the
+learned ``en_aspect_polarity`` model of ``scripts/train_en_aspects.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +42,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from shoplens.text.analyze import sentiment_scorers  # noqa: E402
-from shoplens.text.aspects import ASPECTS, LEXICON, OPINION_WORDS, AspectExtractor  # noqa: E402
+from shoplens.text.aspects import ASPECTS, LEXICON, OPINION_WORDS, AspectExtractor, default_extractor  # noqa: E402
 
 TEST_DATA = ROOT / "tests" / "data" / "text"
 
@@ -179,10 +181,21 @@ def main() -> None:
     ap.add_argument("--baseline", action="store_true",
                     help="also score the lexicon before tuning and the opinion-word gate")
     ap.add_argument("--json", type=Path, help="also write every table as JSON here")
+    ap.add_argument("--detector", type=Path, help="also score with this learned aspect detector (scripts/train_en_aspects.py "
+                    "--detector), next to the shipped polarity model")
+    ap.add_argument("--only-shipped", action="store_true", help="skip the rules-with-cut-offs comparison row")
     args = ap.parse_args()
     splits = args.split or ["tune", "test"]
     scorers = sentiment_scorers()
-    extractors = {"shoplens": AspectExtractor()}
+    shipped = default_extractor()
+    extractors = {"shoplens": shipped}
+    if not args.only_shipped:
+        extractors["lexicon rules, polarity cut-offs (before the polarity model)"] = AspectExtractor()
+    if args.detector:
+        from shoplens.base import read_model_file
+
+        extractors["learned detector + rules + polarity model"] = AspectExtractor(
+            detector=read_model_file(args.detector)["model"], polarity_model=shipped.polarity_model)
     if args.baseline:
         extractors["lexicon before tuning"] = old_extractor()
         extractors["shoplens + opinion-word gate"] = AspectExtractor(opinion=OPINION_WORDS)

@@ -37,7 +37,7 @@ from sklearn.model_selection import train_test_split
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from shoplens.text.aspects import AspectExtractor  # noqa: E402
+from shoplens.text.aspects import default_extractor  # noqa: E402
 from shoplens.text.classifier import NgramClassifier, TextClassifier  # noqa: E402
 from shoplens.text.augment import augment_messages  # noqa: E402
 from shoplens.text.intent import IntentModel, default_intent_classifier  # noqa: E402
@@ -576,6 +576,13 @@ def train_all(data: Path, only: list[str] | None = None) -> dict[str, float]:
         en.save(OUT / MODEL_FILES["en_sentiment"], data=en_data)
         print(f"en sentiment trained in {seconds['en_sentiment']:.1f}s", flush=True)
 
+    if "en_aspect_polarity" in want:  # scripts/train_en_aspects.py (trains two out-of-fold en sentiment models first)
+        import train_en_aspects
+
+        t = time.perf_counter()
+        train_en_aspects.train(data)
+        seconds["en_aspect_polarity"] = time.perf_counter() - t
+
     if "intent" in want:
         calibration = calibrate_intent_thresholds(data)
         frame = intent_training_frame(data)
@@ -706,7 +713,7 @@ def eval_aspects(data: Path) -> dict[str, list[dict]]:
 
     from shoplens.text.analyze import sentiment_scorers
 
-    scorers, extractor = sentiment_scorers({n: load(n) for n in ("zh_sentiment", "en_sentiment")}), AspectExtractor()
+    scorers, extractor = sentiment_scorers({n: load(n) for n in ("zh_sentiment", "en_sentiment")}), default_extractor()
     s = ea.load_en(data)
     _, test = ea.en_products(s)
     out = {"aspects_zh": ea.eval_zh(extractor, scorers),
@@ -728,7 +735,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data-dir", type=Path, default=ROOT.parent / "shared" / "data", help="folder of the public data sets")
     ap.add_argument("--skip-train", action="store_true", help="evaluate the models already in src/shoplens/text/models")
-    ap.add_argument("--only", choices=["zh_sentiment", "category", "en_sentiment", "intent"], action="append",
+    ap.add_argument("--only", choices=["zh_sentiment", "category", "en_sentiment", "intent", "en_aspect_polarity"], action="append",
                     help="train only these models (repeatable; default all)")
     ap.add_argument("--skip-eval", action="store_true", help="train only")
     ap.add_argument("--validate", action="store_true",

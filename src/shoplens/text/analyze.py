@@ -30,7 +30,7 @@ from shoplens import __version__
 from shoplens.errors import InsufficientDataError, UserInputError
 from shoplens.privacy.consent import consent_filter_sql
 from shoplens.store.warehouse import Warehouse, utcnow
-from shoplens.text.aspects import AspectExtractor
+from shoplens.text.aspects import AspectExtractor, default_extractor
 from shoplens.text.entities import EntityExtractor
 from shoplens.text.models import load_model
 from shoplens.text.normalize import detect_languages
@@ -93,7 +93,7 @@ def extract_aspects(texts: Sequence[object], lang: str = "auto", *, languages: S
     """[{aspect, polarity, evidence}] per text."""
     texts = _texts(texts)
     langs = list(languages) if languages is not None else languages_for(texts, lang)
-    return (extractor or AspectExtractor()).extract(texts, langs, sentiment_scorers())
+    return (extractor or default_extractor()).extract(texts, langs, sentiment_scorers())
 
 
 def score_intent(texts: Sequence[object], *, model: Any = None) -> pd.DataFrame:
@@ -192,8 +192,8 @@ def _analyze_part(part: tuple[list[str], list[str | None]], *, lang: str, entiti
                   aspects: AspectExtractor | None, models: dict[str, Any] | None) -> pd.DataFrame:
     texts, given = part
     langs = [g or d for g, d in zip(given, languages_for(texts, lang))]
-    ex = aspects or AspectExtractor()
-    mentions = [ex.mentions(t, l) for t, l in zip(texts, langs)]
+    ex = aspects or default_extractor()
+    mentions = ex.mentions_batch(texts, langs)
     sentiment = np.full(len(texts), "neutral", dtype=object)
     score = np.full(len(texts), np.nan)
     reviews: dict[str, list[int]] = {}
@@ -220,8 +220,11 @@ def _analyze_part(part: tuple[list[str], list[str | None]], *, lang: str, entiti
         sentiment[idx] = labels[:len(idx)]
         score[idx] = p[:len(idx)]
     out = pd.DataFrame({"language": langs, "sentiment": sentiment, "sentiment_score": score})
-    out["aspects"] = [ex.with_polarity(found, clauses[_model_for(l)], clause_p[_model_for(l)]) if found else []
-                      for found, l in zip(mentions, langs)]
+    learned = ex.polarity_model is not None  # English mentions: the polarity model reads clause and review
+    out["aspects"] = [ex.with_polarity(found, clauses[_model_for(l)], clause_p[_model_for(l)],
+                                       text=t if learned and _model_for(l) == "en_sentiment" else None,
+                                       text_p=float(p) if learned and _model_for(l) == "en_sentiment" else None)
+                      if found else [] for found, l, t, p in zip(mentions, langs, texts, score)]
     ent = entities or EntityExtractor()
     out["entities"] = ent.extract_many(texts)
     return out

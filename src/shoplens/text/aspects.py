@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 import numpy as np
 
+from shoplens.base import Model
 from shoplens.text.entities import trie_regex
 from shoplens.text.normalize import CLAUSE_SEPARATOR, FULL_WIDTH, clauses, normalize
 
@@ -147,6 +148,9 @@ class AspectExtractor:
     lexicon: ``{language: {aspect: (keyword, ...)}}``; defaults to :data:`LEXICON`.
     positive_at, negative_at: probability-of-positive cut-offs for the polarity.
     opinion: ``{language: (opinion word, ...)}``; default none (every mention counts).
+    detector: an :class:`AspectDetector` that decides its learned aspects in English texts (per sentence);
+        the lexicon keeps the other aspects and the other languages.
+    polarity_model: an :class:`AspectPolarity` for English mentions instead of the probability cut-offs.
 
     >>> AspectExtractor().mentions("I bought it for the camera", "en")
     [{'aspect': 'function', 'evidence': 'I bought it for the camera'}]
@@ -156,11 +160,14 @@ class AspectExtractor:
 
     def __init__(self, lexicon: Mapping[str, Mapping[str, Sequence[str]]] | None = None,
                  positive_at: float = 0.6, negative_at: float = 0.4,
-                 opinion: Mapping[str, Sequence[str]] | None = None) -> None:
+                 opinion: Mapping[str, Sequence[str]] | None = None, detector: AspectDetector | None = None,
+                 polarity_model: AspectPolarity | None = None) -> None:
         self.lexicon = lexicon
         self.positive_at = positive_at
         self.negative_at = negative_at
         self.opinion = opinion
+        self.detector = detector
+        self.polarity_model = polarity_model
         lex = lexicon or LEXICON
         self._patterns = {lang: {a: _compile(ws, lang) for a, ws in aspects.items() if ws}
                           for lang, aspects in lex.items()}
@@ -233,27 +240,260 @@ class AspectExtractor:
         """positive / negative / neutral from a probability of positive."""
         return "positive" if p >= self.positive_at else "negative" if p <= self.negative_at else "neutral"
 
+    def mentions_batch(self, texts: Sequence[str], languages: Sequence[str]) -> list[list[dict[str, str]]]:
+        """:meth:`mentions` of many texts; with a ``detector`` its aspects in English texts come from it.
+
+        A learned aspect is mentioned when one sentence's P(aspect) reaches the detector's threshold; the
+        evidence is the lexicon's clause for it in such a sentence, else that sentence.
+        """
+        out = [self.mentions(t, lang) for t, lang in zip(texts, languages)]
+        if self.detector is None:
+            return out
+        en = [i for i, lang in enumerate(languages) if self._lang(lang) == "en"]
+        sentences = {i: en_sentences(str(texts[i] or "")) for i in en}
+        flat = [s for i in en for s in sentences[i]]
+        proba = self.detector.predict_proba(flat)
+        learned = self.detector.aspects_
+        order = {a: k for k, a in enumerate(ASPECTS)}
+        row = 0
+        for i in en:
+            text, sents = str(texts[i] or ""), sentences[i]
+            p = proba[row:row + len(sents)]
+            row += len(sents)
+            kept = [m for m in out[i] if m["aspect"] not in learned]
+            by_aspect = {m["aspect"]: m for m in out[i]}
+            for k, aspect in enumerate(learned):
+                hit = [j for j in range(len(sents)) if p[j, k] >= self.detector.threshold]
+                if not hit:
+                    continue
+                rule = by_aspect.get(aspect)
+                if rule is not None and any(rule["evidence"] in sents[j] for j in hit):
+                    kept.append(rule)
+                    continue
+                own = [m for m in self.mentions(sents[hit[0]], "en") if m["aspect"] == aspect]
+                kept.append({"aspect": aspect, "evidence": own[0]["evidence"] if own else sents[hit[0]]})
+            kept.sort(key=lambda m: (max(text.find(m["evidence"]), 0), order.get(m["aspect"], 99)))
+            out[i] = kept
+        return out
+
     def extract(self, texts: Sequence[str], languages: Sequence[str],
                 scorers: Mapping[str, Callable[[list[str]], np.ndarray]]) -> list[list[dict[str, str]]]:
         """[{aspect, polarity, evidence}] per text; ``scorers[lang](clauses) -> P(positive)``.
 
-        All evidence clauses of one language are scored in one call (each distinct clause once).
+        All evidence clauses of one language are scored in one call (each distinct clause once); with a
+        ``polarity_model`` that reads the text the English texts that have mentions are scored too.
         """
-        per_text = [self.mentions(t, lang) for t, lang in zip(texts, languages)]
+        texts = [str(t or "") for t in texts]
+        per_text = self.mentions_batch(texts, languages)
         by_lang: dict[str, dict[str, int]] = {}
-        for mentions, lang in zip(per_text, languages):
-            key = lang if lang in scorers else "en"
+        keys = [lang if lang in scorers else "en" for lang in languages]
+        learned = self.polarity_model is not None
+        reads_text = learned and getattr(self.polarity_model, "text_reading", False)
+        for t, mentions, key in zip(texts, per_text, keys):
             unique = by_lang.setdefault(key, {})
             for m in mentions:
                 unique.setdefault(m["evidence"], len(unique))
+            if mentions and reads_text and key == "en":
+                unique.setdefault(t, len(unique))
         scores: dict[str, np.ndarray] = {lang: np.asarray(scorers[lang](list(u))) if u else np.empty(0)
                                          for lang, u in by_lang.items()}
-        return [self.with_polarity(mentions, by_lang[lang if lang in scorers else "en"],
-                                   scores[lang if lang in scorers else "en"])
-                for mentions, lang in zip(per_text, languages)]
+        return [self.with_polarity(mentions, by_lang[key], scores[key], text=t if learned and key == "en" else None,
+                                   text_p=(float(scores[key][by_lang[key][t]])
+                                           if reads_text and key == "en" and mentions else None))
+                for t, mentions, key in zip(texts, per_text, keys)]
 
     def with_polarity(self, mentions: list[dict[str, str]], where: Mapping[str, int],
-                      probs: np.ndarray) -> list[dict[str, str]]:
-        """Mentions with polarity: ``probs[where[evidence]]`` is the clause's probability of positive."""
-        return [{"aspect": m["aspect"], "polarity": self.polarity(float(probs[where[m["evidence"]]])),
-                 "evidence": m["evidence"]} for m in mentions]
+                      probs: np.ndarray, *, text: str | None = None,
+                      text_p: float | None = None) -> list[dict[str, str]]:
+        """Mentions with polarity: ``probs[where[evidence]]`` is the clause's probability of positive.
+
+        With a ``polarity_model`` and the English ``text`` (and its P(positive) ``text_p`` when the model
+        reads the text), the model decides.
+        """
+        clause_p = np.array([float(probs[where[m["evidence"]]]) for m in mentions])
+        model = self.polarity_model
+        if model is not None and text is not None and mentions and (text_p is not None or not model.text_reading):
+            x = AspectPolarity.features([m["evidence"] for m in mentions], [text] * len(mentions), clause_p,
+                                        None if text_p is None else np.full(len(mentions), text_p))
+            labels = model.labels(x)
+        else:
+            labels = [self.polarity(p) for p in clause_p]
+        return [{"aspect": m["aspect"], "polarity": label, "evidence": m["evidence"]}
+                for m, label in zip(mentions, labels)]
+
+
+# -- learned English aspects (issue #20): detection per sentence, polarity per mention --------------------------
+_EN_SENTENCE = re.compile(r"(?<=[.!?])\s+|\n+")
+
+
+def en_sentences(text: str) -> list[str]:
+    """The sentences of an English text (split after . ! ? and at line breaks; empty ones dropped)."""
+    return [s.strip() for s in _EN_SENTENCE.split(text) if s.strip()]
+
+
+class AspectDetector(Model):
+    """Which aspects an English sentence gives an opinion on: one logistic regression per learned aspect.
+
+    Features: word 1-2 gram TF-IDF of the lower-cased sentence, and (times ``lexicon_weight``) the
+    lexicon's keyword hit per aspect, the hits that co-occur with an opinion word (:data:`OPINION_WORDS`),
+    the number of opinion words, the length and a product-noun flag. Trained on the Hu & Liu tuning half
+    (CC BY 4.0) by ``scripts/train_en_aspects.py``; not shipped (docs/text-models.md). An aspect not in
+    ``learned`` stays with the lexicon rules.
+
+    Parameters
+    ----------
+    learned: the aspects this model decides (the others: lexicon rules).
+    C: inverse L2 strength of each logistic regression.
+    threshold: P(aspect) at or above which a sentence mentions it.
+    lexicon_weight: scale of the lexicon features next to the TF-IDF ones.
+    min_df: minimum number of training sentences per n-gram.
+    """
+
+    def __init__(self, learned: Sequence[str] = ("price", "service", "appearance", "function"), C: float = 3.0,
+                 threshold: float = 0.25, lexicon_weight: float = 3.0, min_df: int = 2) -> None:
+        self.learned = learned
+        self.C = C
+        self.threshold = threshold
+        self.lexicon_weight = lexicon_weight
+        self.min_df = min_df
+
+    def _lexicon_features(self, sentences: Sequence[str]) -> np.ndarray:
+        patterns = _lexicon_patterns()
+        opinion = _compile(OPINION_WORDS["en"], "en")
+        rows = np.zeros((len(sentences), 2 * len(ASPECTS) + 4), dtype=np.float64)
+        for i, s in enumerate(sentences):
+            s = s.lower()
+            hits = [1.0 if patterns[a].search(s) else 0.0 for a in ASPECTS]
+            n_opinion = len(opinion.findall(s))
+            rows[i, :len(ASPECTS)] = hits
+            rows[i, len(ASPECTS):2 * len(ASPECTS)] = np.asarray(hits) * (n_opinion > 0)
+            rows[i, -4:] = (min(n_opinion, 3) / 3, float(n_opinion > 0), min(len(s.split()), 40) / 40,
+                            float(bool(_PRODUCT_WORDS.search(s))))
+        return rows * self.lexicon_weight
+
+    def _features(self, sentences: Sequence[str]):  # noqa: ANN202 (a scipy sparse matrix)
+        from scipy import sparse
+
+        words = self.vectorizer_.transform([s.lower() for s in sentences])
+        return sparse.hstack([words, sparse.csr_matrix(self._lexicon_features(sentences))]).tocsr()
+
+    def fit(self, sentences: Sequence[str], aspects: Sequence[Sequence[str]]) -> AspectDetector:
+        """Learn from sentences and the aspects each gives an opinion on (an empty list for none)."""
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        if len(sentences) != len(aspects):
+            raise ValueError(f"{len(sentences)} sentences but {len(aspects)} aspect lists")
+        self.vectorizer_ = TfidfVectorizer(ngram_range=(1, 2), min_df=self.min_df, sublinear_tf=True, dtype=np.float32)
+        self.vectorizer_.fit([s.lower() for s in sentences])
+        x = self._features(sentences)
+        coef, intercept, kept = [], [], []
+        for aspect in self.learned:
+            y = np.array([aspect in a for a in aspects], dtype=int)
+            if y.sum() < 3 or y.sum() == len(y):
+                continue
+            lr = LogisticRegression(C=self.C, solver="liblinear").fit(x, y)
+            coef.append(lr.coef_[0].astype(np.float32))
+            intercept.append(float(lr.intercept_[0]))
+            kept.append(aspect)
+        self.aspects_ = tuple(kept)
+        self.coef_ = np.vstack(coef) if coef else np.zeros((0, x.shape[1]), dtype=np.float32)
+        self.intercept_ = np.asarray(intercept, dtype=np.float64)
+        return self
+
+    def predict_proba(self, sentences: Sequence[str]) -> np.ndarray:
+        """P(aspect) per sentence (rows) and learned aspect (columns, in ``aspects_`` order)."""
+        self.check_fitted()
+        if not sentences:
+            return np.zeros((0, len(self.aspects_)))
+        z = np.asarray(self._features(sentences) @ self.coef_.T) + self.intercept_
+        return 1.0 / (1.0 + np.exp(-z))
+
+
+_PRODUCT_WORDS = re.compile(r"\b(?:product|item|unit|device|thing|camera|phone|player|router|machine|model|it|this|one)\b")
+_CONTRAST = re.compile(r"\b(?:but|however|though|although|except|unfortunately|sadly|yet)\b")
+_LEXICON_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+def _lexicon_patterns() -> dict[str, re.Pattern[str]]:
+    """One compiled pattern per English aspect of :data:`LEXICON` (compiled once per process)."""
+    if not _LEXICON_PATTERNS:
+        _LEXICON_PATTERNS.update({a: _compile(ws, "en") for a, ws in LEXICON["en"].items()})
+    return _LEXICON_PATTERNS
+
+
+def default_extractor() -> AspectExtractor:
+    """The shipped aspect extractor: lexicon rules; English polarity from the learned model
+    ``en_aspect_polarity.pkl`` (rebuilt by ``scripts/train_en_aspects.py``). The learned detector is not
+    shipped: it gained on the Hu & Liu electronics but lost on clothing-like sentences (docs/text-models.md)."""
+    from shoplens.text.models import load_model
+
+    return AspectExtractor(polarity_model=load_model("en_aspect_polarity"))
+
+
+class AspectPolarity(Model):
+    """positive / negative toward an aspect from its clause: a logistic regression over few features.
+
+    Features: logit of the sentiment model's P(positive) of the evidence clause, a negation cue in the
+    clause (and its product with the clause logit), a contrast word in the clause, a contrast word before
+    the clause in the text; with ``text_reading`` also the logit of the whole text's P(positive). Trained
+    on the (sentence, aspect) pairs of the Hu & Liu tuning half with sentiment probabilities of models
+    that did not see those sentences (``scripts/train_en_aspects.py``).
+
+    Parameters
+    ----------
+    C: inverse L2 strength.
+    neutral_band: ``|P(positive) - 0.5|`` below which the polarity is neutral (0: never neutral).
+    text_reading: also read the whole text's P(positive) (off: it won on the Hu & Liu sentences but lost on
+        clothing-like sentences whose aspects differ in polarity, docs/text-models.md).
+    intercept: learn an intercept (the training mentions' share of positive ones).
+    """
+
+    def __init__(self, C: float = 0.1, neutral_band: float = 0.0, text_reading: bool = False,
+                 intercept: bool = True) -> None:
+        self.C = C
+        self.neutral_band = neutral_band
+        self.text_reading = text_reading
+        self.intercept = intercept
+
+    @staticmethod
+    def features(evidence: Sequence[str], texts: Sequence[str], clause_p: np.ndarray,
+                 text_p: np.ndarray | None = None) -> np.ndarray:
+        """Feature rows for mentions: clause logit, text logit (0 without ``text_p``), negation, negation x
+        clause logit, contrast in the clause, contrast before it."""
+        from shoplens.text.sentiment import _EN_NEGATION
+
+        def logit(p: np.ndarray) -> np.ndarray:
+            p = np.clip(np.asarray(p, dtype=float), 1e-4, 1 - 1e-4)
+            return np.log(p / (1 - p))
+
+        lc = logit(clause_p)
+        lt = logit(text_p) if text_p is not None else np.zeros(len(lc))
+        neg = np.array([bool(_EN_NEGATION.search(e.lower())) for e in evidence], dtype=float)
+        con = np.array([bool(_CONTRAST.search(e.lower())) for e in evidence], dtype=float)
+        before = np.array([bool(_CONTRAST.search(t.lower()[:max(t.find(e), 0)])) for e, t in zip(evidence, texts)],
+                          dtype=float)
+        return np.column_stack([lc, lt, neg, neg * lc, con, before]).reshape(len(lc), 6)
+
+    def _columns(self, x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=float)
+        return x if self.text_reading else np.delete(x, 1, axis=1)
+
+    def fit(self, x: np.ndarray, positive: Sequence[bool]) -> AspectPolarity:
+        """Learn from :meth:`features` rows and whether each mention is positive."""
+        from sklearn.linear_model import LogisticRegression
+
+        lr = LogisticRegression(C=self.C, fit_intercept=self.intercept).fit(self._columns(x),
+                                                                            np.asarray(positive, dtype=int))
+        self.coef_, self.intercept_ = lr.coef_[0].copy(), float(np.ravel(lr.intercept_)[0])
+        return self
+
+    def positive_proba(self, x: np.ndarray) -> np.ndarray:
+        """P(positive) per :meth:`features` row."""
+        self.check_fitted()
+        return 1.0 / (1.0 + np.exp(-(self._columns(x) @ self.coef_ + self.intercept_)))
+
+    def labels(self, x: np.ndarray) -> list[str]:
+        """positive / negative (/ neutral inside the band) per feature row."""
+        p = self.positive_proba(x)
+        return ["neutral" if abs(q - 0.5) < self.neutral_band else "positive" if q >= 0.5 else "negative" for q in p]

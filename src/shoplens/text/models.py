@@ -4,7 +4,7 @@ Rebuilt by ``python scripts/train_text_models.py --data-dir ../shared/data``.
 Loading is cached per process.
 
 >>> sorted(MODEL_FILES)
-['category', 'en_sentiment', 'intent', 'zh_sentiment']
+['category', 'en_aspect_polarity', 'en_sentiment', 'intent', 'zh_sentiment']
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ MODEL_FILES = {
     "en_sentiment": "en_sentiment.pkl",
     "intent": "intent.pkl",
     "category": "category.pkl",
+    "en_aspect_polarity": "en_aspect_polarity.pkl",
 }
 
 
