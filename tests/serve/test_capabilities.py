@@ -393,3 +393,16 @@ def test_a_computed_recommendation_answers_what_the_service_computes(served_cust
     profile = client.get(f"/api/v1/customers/{consenting_customer(client)}", headers=analyst).json()
     at = {t: wh.computed_at(t) for t in ("customer_segments", "customer_rfm", "customer_clv", "customer_churn")}
     assert profile["computed_at"] == {t: v.isoformat() if v else None for t, v in at.items()} and any(at.values())
+
+
+def test_text_analysis_gives_the_aspects_python_and_the_cli_give(served):
+    """One extractor on every interface: the REST answer uses the shipped English aspect-polarity
+    model, as ``extract_aspects`` does (the rules alone call this sentence's function negative)."""
+    from shoplens.text.analyze import extract_aspects
+
+    client, keys, _ = served
+    texts = ["The screen is what it is.", "The zipper broke after a week but the price was fine."]
+    for text, expected in zip(texts, extract_aspects(texts, "en")):
+        body = client.post("/api/v1/text/analyze", json={"text": text}, headers=auth(keys["viewer"])).json()
+        got = [(a["aspect"], a["polarity"]) for a in body["aspects"]]
+        assert got == [(a["aspect"], a["polarity"]) for a in expected], text

@@ -34,10 +34,12 @@ def _extractors(request: Request) -> dict[str, Any]:
     ~10 ms, more than scoring one text."""
     state = request.app.state
     if getattr(state, "text_extractors", None) is None:
-        from shoplens.text.aspects import AspectExtractor
+        from shoplens.text.aspects import default_extractor
         from shoplens.text.entities import EntityExtractor
 
-        state.text_extractors = {"aspects": AspectExtractor(), "entities": EntityExtractor()}
+        # the same extractor as the CLI and Python (English mentions scored by the shipped
+        # aspect-polarity model), so one text gets one answer on every interface
+        state.text_extractors = {"aspects": default_extractor(), "entities": EntityExtractor()}
     return state.text_extractors
 
 
