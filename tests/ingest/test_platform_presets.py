@@ -17,6 +17,7 @@ from shoplens.insights.overview import kpis
 from shoplens.insights.shop_report import build_shop_report
 from shoplens.metrics import customer_value_sql
 from shoplens.privacy.consent import allowed
+from shoplens.store.shop import read_shop, set_shop
 
 SHOPIFY_HEADER = [
     "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at", "Accepts Marketing",
@@ -293,6 +294,18 @@ class TestTaobao:
         # the closed order adds nothing)
         paid = {o[0]: Decimal(o[4]) for o in TAOBAO_ORDERS if o[5] != "交易关闭"}
         assert Decimal(str(kpis(wh)["revenue"])).quantize(Decimal("0.01")) == sum(paid.values())
+
+    def test_the_reports_fill_the_shops_currency_and_time_zone(self, loaded, tmp_path):
+        wh, ro, ri = loaded
+        shop = read_shop(wh)
+        assert (shop.currency, shop.timezone) == ("CNY", "Asia/Shanghai")  # hours and months in Beijing time
+        assert any("shop settings from this export: currency CNY and timezone Asia/Shanghai" in n for n in ro.notes)
+        assert not any("shop settings" in n for n in ri.notes)  # already set: nothing to say
+        # a shop's own choice is never replaced by an export's
+        set_shop(wh, timezone="Asia/Hong_Kong")
+        orders, _ = taobao_reports(tmp_path)
+        again = ingest(wh, [orders], preset="taobao-orders")
+        assert read_shop(wh).timezone == "Asia/Hong_Kong" and not any("shop settings" in n for n in again.notes)
 
     def test_closed_orders_are_cancelled_and_times_are_beijing(self, loaded):
         wh, _, _ = loaded
