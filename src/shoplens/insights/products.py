@@ -37,6 +37,11 @@ def _now() -> datetime:
 
 
 def _currency(wh: Warehouse) -> str | None:
+    from shoplens.store.shop import read_shop
+
+    own = read_shop(wh).currency  # the shop's own setting first, else what the orders state
+    if own:
+        return own
     return wh.con.execute("SELECT min(currency) FROM orders").fetchone()[0] if wh.has_table("orders") else None
 
 
