@@ -155,3 +155,17 @@ def test_tiny_segments_are_not_eligible() -> None:
     model = SegmentModel(k_range=(2, 5), seed=0).fit(X)  # 3 of 303 customers are not a segment
     assert model.n_segments_ == 3
     assert model.selection_.set_index("k").loc[4, "smallest_share"] < 0.02
+
+
+def test_namesakes_told_apart_by_an_attribute_value_are_named_by_how_often():
+    """A text attribute's value is a share of customers, not an amount: 'with income Under 15K more
+    often', never 'with a higher income Under 15K' (which reads as the opposite)."""
+    import pandas as pd
+
+    from shoplens.customers.segments import _separate_namesakes
+
+    col = "attr_income=Under 15K"
+    rows = [{"segment_id": 0, "words": ["recently active"]}, {"segment_id": 1, "words": ["recently active"]}]
+    means = {0: pd.Series({col: 1.0}), 1: pd.Series({col: 0.02})}
+    got = _separate_namesakes(rows, means, pd.Series({col: 0.2}), {col: "income Under 15K"})
+    assert [p for _, _, p in got] == ["with income Under 15K more often", "with income Under 15K less often"]

@@ -418,7 +418,10 @@ def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: p
         label = labels.get(c, c)
         more, fewer = ("more", "fewer") if c in COUNT_FEATURES else ("a higher", "a lower")
         for seg in clash:  # segments tied at the top all get "more", and stay namesakes for the next round
-            phrase = f"with {more if means[seg][c] >= top else fewer} {label}"
+            if c.startswith("attr_") and "=" in c:  # a share of customers with one attribute value, not an amount
+                phrase = f"with {label} {'more' if means[seg][c] >= top else 'less'} often"
+            else:
+                phrase = f"with {more if means[seg][c] >= top else fewer} {label}"
             words[seg].append(phrase)
             used[seg].add(c)
             added.append((c, seg, phrase))
