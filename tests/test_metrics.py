@@ -75,6 +75,20 @@ def test_lines_are_the_order_value_when_both_exist(tmp_wh, tmp_path):
     assert kpis(tmp_wh)["revenue"] == 20.0
 
 
+def test_a_stated_payment_is_the_order_value(tmp_wh, tmp_path):
+    """What the customer paid, as the source states it (shipping, taxes and the order's discount
+    included), wins over the lines; the lines still give the categories."""
+    ingest(tmp_wh, [write(tmp_path / "o.csv", "order_id,customer_id,ordered_at,status,total_amount,paid_amount\n"
+                                              "O1,c1,2011-01-05,paid,58.76,58.76\nO2,c1,2011-01-06,paid,7,\n")],
+           table="orders")
+    ingest(tmp_wh, [write(tmp_path / "i.csv", "order_id,line_number,product_id,quantity,unit_price\n"
+                                              "O1,1,A,3,19.95\nO2,1,A,1,5\n")], table="order_items")
+    got = tmp_wh.query(f"SELECT order_id, amount FROM ({order_values_sql()}) ORDER BY 1").amount.tolist()
+    assert got == [58.76, 5.0]  # O2 states no payment: its lines
+    assert kpis(tmp_wh)["revenue"] == pytest.approx(63.76)
+    assert top_categories(tmp_wh)["revenue"].sum() == pytest.approx(3 * 19.95 + 5)
+
+
 def test_per_customer_value(shop):
     got = shop.query(f"SELECT * FROM ({customer_value_sql()}) ORDER BY customer_id").set_index("customer_id")
     assert list(got.index) == ["c1", "c2"]  # c3 has no purchase

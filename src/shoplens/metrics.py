@@ -7,7 +7,10 @@ disagree. The definitions, in words (also in ``docs/data-model.md``, generated f
 
 - a line's **value** is its ``amount`` when the source states it (the line total as written,
   never rebuilt from a rounded unit price), else quantity x unit price less the line discount;
-- an order's **value** is the sum of its lines' values, or its ``total_amount`` when it has no lines;
+- an order's **value** is what the customer pays for it when the source states that
+  (``paid_amount``: Shopify's Total, after discounts and with shipping and taxes; Taobao's
+  买家实际支付金额), else the sum of its lines' values, else its ``total_amount`` (an order
+  exported without lines);
 - each order is of one **kind**: ``purchase`` (status completed, paid, shipped,
   delivered or missing, value >= 0), ``return`` (value < 0: a credit note or return,
   like Online Retail's ``C`` invoices), ``reversed`` (status returned/refunded with
@@ -81,7 +84,10 @@ def order_values_sql(end: str | None = None, customer: str | None = None) -> str
     sums only their lines (a per-request lookup must not aggregate every line of the shop).
     Columns: order_id, customer_id, ordered_at, status, currency, channel, discount, amount, kind.
     """
-    value = "coalesce(ol.amount, o.total_amount, 0)"
+    # a stated payment wins over the lines (Shopify's lines leave out shipping, taxes and the order's
+    # discount; Taobao's are at list price); a derived total does not (Online Retail's invoice totals
+    # were summed over repeated rows that ingest drops)
+    value = "coalesce(o.paid_amount, ol.amount, o.total_amount, 0)"
     lines = f"SELECT order_id, sum({line_value_sql()}) AS amount FROM order_items"
     if customer is not None:
         lines += f" WHERE order_id IN (SELECT order_id FROM orders WHERE customer_id = {customer})"
@@ -234,9 +240,12 @@ METRICS: list[Metric] = [
     Metric("line value", "the line's `amount` as the source states it; else quantity x unit price - line discount",
            "line_value_sql", "order value, revenue by category/product, demand revenue",
            zh="订单行的价值：数据源给出的行金额（amount）；没有时为数量 × 单价 - 行折扣", keys=()),
-    Metric("order value", "sum of the order's line values; the order's `total_amount` when it has no lines",
+    Metric("order value", "what the customer pays for the order when the source states it (`paid_amount`: after "
+           "discounts, with shipping and taxes); else the sum of the order's line values; else the order's "
+           "`total_amount` (an order without lines)",
            "order_values_sql", "every metric below; drift's `order_value`",
-           zh="订单各行价值之和；没有订单行时为订单的总金额（total_amount）", keys=("order_value",)),
+           zh="数据源给出的客户实付金额（paid_amount：扣除折扣、含运费和税）；没有时为订单各行价值之和；"
+              "没有订单行时为订单的总金额（total_amount）", keys=("order_value",)),
     Metric("order kind", "`purchase` (status completed/paid/shipped/delivered or missing, value >= 0), `return` "
            "(value < 0), `reversed` (status returned/refunded, value >= 0: nets to zero), `cancelled`, `adjustment`, "
            "`open` (pending)", "order_values_sql", "every metric below",

@@ -179,3 +179,17 @@ def test_generated_names_read_in_chinese() -> None:
     assert all(not re.search(r"[A-Za-z]", z) for z in zh), list(zip(names, zh))
     assert len(set(zh)) == len(set(names))  # names told apart stay apart
     assert "低消费、低频的客户（首单至今天数更少）" in zh
+
+
+def test_namesakes_told_apart_by_an_attribute_value_are_named_by_how_often():
+    """A text attribute's value is a share of customers, not an amount: 'with income Under 15K more
+    often', never 'with a higher income Under 15K' (which reads as the opposite)."""
+    import pandas as pd
+
+    from shoplens.customers.segments import _separate_namesakes
+
+    col = "attr_income=Under 15K"
+    rows = [{"segment_id": 0, "words": ["recently active"]}, {"segment_id": 1, "words": ["recently active"]}]
+    means = {0: pd.Series({col: 1.0}), 1: pd.Series({col: 0.02})}
+    got = _separate_namesakes(rows, means, pd.Series({col: 0.2}), {col: "income Under 15K"})
+    assert [p for _, _, p in got] == ["with income Under 15K more often", "with income Under 15K less often"]

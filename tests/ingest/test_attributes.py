@@ -97,6 +97,30 @@ def test_one_personal_value_among_many_refuses_the_column(wh, tmp_path):
     assert wh.query("SELECT count(*) FROM customer_attributes WHERE value LIKE '%example.com%'").iloc[0, 0] == 0
 
 
+def test_values_the_screen_did_not_sample_are_masked_at_rest(wh, tmp_path, monkeypatch):
+    """A free-text column with more distinct values than the screen samples: whatever personal data
+    the sample missed is masked in each stored value (zh and en), never stored raw."""
+    import shoplens.ingest.attributes as attributes
+
+    monkeypatch.setattr(attributes, "SAMPLE", 0)  # the screen reads none: everything is past the sample
+    path = tmp_path / "crm.csv"
+    notes = [f"prefers parcel locker {i}" for i in range(20)]
+    notes[3] = "call 13800138000 after six"
+    notes[7] = "write to zoe.w@example.com"
+    notes[11] = "收货人王小明，电话13900139000，浙江省杭州市西湖区文三路100号"
+    path.write_text("customer_id,tier,note\n" + "".join(f"c{i},gold,{n}\n" for i, n in enumerate(notes)),
+                    encoding="utf-8")
+    r = ingest(wh, [path], table="customers", settings=_settings(wh))
+    a = r.derived["customer_attributes"]
+    assert (a.read, a.loaded) == (40, 40) and a.adds_up()  # kept: the sample saw nothing
+    stored = wh.query("SELECT value FROM customer_attributes WHERE attribute = 'note'")["value"].tolist()
+    everything = " ".join(str(v) for v in stored)
+    for raw in ("13800138000", "zoe.w@example.com", "13900139000", "文三路100号"):
+        assert raw not in everything
+    assert "call <PHONE> after six" in stored and "write to <EMAIL>" in stored
+    assert "prefers parcel locker 0" in stored  # values without personal data stay as written
+
+
 def test_a_mapping_chooses_the_attributes(wh, tmp_path):
     path = tmp_path / "c.csv"
     path.write_text("id,tier,segment_code\nc1,gold,A\n")

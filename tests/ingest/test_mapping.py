@@ -128,3 +128,10 @@ def test_a_misspelt_key_suggests_the_known_one():
     with pytest.raises(MappingError) as info:
         Mapping.parse({"tables": {"orders": {"order_id": "id", "ordered_at": {"column": "d", "zzzzzz": 1}}}})
     assert "did you mean" not in str(info.value)  # nothing close: no guess
+
+
+def test_a_mappings_shop_section_is_checked():
+    m = Mapping.parse({"shop": {"currency": "cny", "timezone": "Asia/Shanghai"}, "tables": {"orders": {}}})
+    assert (m.shop.currency, m.shop.timezone) == ("CNY", "Asia/Shanghai")
+    with pytest.raises(MappingError, match="shop.timezone 'Beijing' is not an IANA time zone"):
+        Mapping.parse({"shop": {"timezone": "Beijing"}, "tables": {"orders": {}}})

@@ -13,7 +13,11 @@ from decimal import Decimal
 import pytest
 
 from shoplens.ingest import ingest
+from shoplens.insights.overview import kpis
+from shoplens.insights.shop_report import build_shop_report
+from shoplens.metrics import customer_value_sql
 from shoplens.privacy.consent import allowed
+from shoplens.store.shop import read_shop, set_shop
 
 SHOPIFY_HEADER = [
     "Name", "Email", "Financial Status", "Paid at", "Fulfillment Status", "Fulfilled at", "Accepts Marketing",
@@ -54,7 +58,17 @@ SHOPIFY_ORDERS = [
       "Billing Address1": "12 Rua Augusta", "Billing City": "Lisboa", "Billing Country": "PT",
       "Billing Phone": "+351 912 345 678", "Id": "5550004"},
      [("1", "Canvas tote", "19.95", "")]),
+    # refunded in full, not cancelled (bought and taken back: nets to zero); shipping on top of the line
+    ({"Name": "#1005", "Email": "carla@example.com", "Financial Status": "refunded", "Accepts Marketing": "yes",
+      "Currency": "EUR", "Subtotal": "19.95", "Shipping": "5.45", "Taxes": "4.75", "Total": "25.40",
+      "Discount Amount": "0.00", "Created at": "2024-03-09 12:00:00 +0100", "Refunded Amount": "25.40",
+      "Billing Name": "Carla Ruiz", "Billing Address1": "Calle Mayor 5", "Billing City": "Madrid",
+      "Billing Country": "ES", "Billing Phone": "+34 600 111 222", "Id": "5550005"},
+     [("1", "Linen shirt", "19.95", "SH-LIN-M")]),
 ]
+# what the shop sold: the Totals of the orders that are sales (#1001 paid, #1003 partly refunded);
+# #1002 cancelled, #1004 pending and #1005 refunded in full add nothing
+SHOPIFY_REVENUE = Decimal("58.76") + Decimal("80.57")
 SHOPIFY_PII = ["ana.lima@example.com", "Ana.Lima@example.com", "bo.chen@example.com", "carla@example.com",
                "Ana Lima", "Bo Chen", "Carla Ruiz", "912 345 678", "1234 5678", "600 111 222",
                "Rua Augusta", "Kanalstraat", "Calle Mayor"]
@@ -187,7 +201,7 @@ class TestShopify:
                for o, t in wh.query("SELECT order_id, total_amount FROM orders").values.tolist()}
         want = {o["Name"]: Decimal(o["Total"]) for o, _ in SHOPIFY_ORDERS}
         assert got == want
-        assert sum(got.values()) == Decimal("279.28")
+        assert sum(got.values()) == Decimal("304.68")
         disc = wh.query("SELECT discount_amount FROM orders WHERE order_id = '#1001'").discount_amount[0]
         assert disc == pytest.approx(5.99)
 
@@ -200,9 +214,28 @@ class TestShopify:
             ["#1002", "cancelled", "EUR", "2024-03-06 08:00:00"],  # Cancelled at wins over refunded
             ["#1003", "paid", "EUR", "2024-03-07 23:59:59"],       # partly refunded: still a sale
             ["#1004", "pending", "EUR", "2024-03-08 13:15:00"],
+            ["#1005", "refunded", "EUR", "2024-03-09 11:00:00"],
         ]
         # a line without a SKU is known by its name
         assert "Canvas tote" in set(wh.query("SELECT product_id FROM products").product_id)
+
+    def test_revenue_is_the_totals_of_the_sales_to_the_cent(self, loaded, tmp_path):
+        """One definition of revenue: an order is worth its Total (after the discount, with shipping and
+        taxes), not its lines; the summary's money shows the file's Totals read and loaded."""
+        wh, r = loaded
+        file_total = sum(Decimal(o["Total"]) for o, _ in SHOPIFY_ORDERS)
+        paid = r.money["orders"]["paid_amount"]
+        assert paid.read == paid.loaded == file_total
+        k = kpis(wh)
+        assert Decimal(str(k["revenue"])).quantize(Decimal("0.01")) == SHOPIFY_REVENUE
+        assert k["orders"] == 2 and k["cancellations"] == 2  # #1002 cancelled, #1005 refunded
+        lines = sum(Decimal(p) * int(q) for o, ls in SHOPIFY_ORDERS[:1] for q, _, p, _ in ls)
+        assert lines == Decimal("59.85") and lines != Decimal(SHOPIFY_ORDERS[0][0]["Total"])  # the lines differ
+        per_customer = {c: round(v, 2) for c, v in wh.query(
+            f"SELECT customer_id, net_revenue FROM ({customer_value_sql()})").values.tolist()}
+        assert sorted(per_customer.values()) == [58.76, 80.57]  # Ana's pending order, Carla's refund add nothing
+        html = build_shop_report(wh).to_html()
+        assert "139.33" in html and "EUR" in html
 
     def test_consent_is_what_accepts_marketing_says(self, loaded):
         wh, r = loaded
@@ -257,6 +290,22 @@ class TestTaobao:
                for o, t in wh.query("SELECT order_id, total_amount FROM orders").values.tolist()}
         assert got == {o[0]: Decimal(o[4]) for o in TAOBAO_ORDERS}  # after the shop coupon, not the item prices
         assert set(wh.query("SELECT currency FROM orders").currency) == {"CNY"}
+        # revenue is what the buyers paid for the orders that are sales (not the items' list prices;
+        # the closed order adds nothing)
+        paid = {o[0]: Decimal(o[4]) for o in TAOBAO_ORDERS if o[5] != "交易关闭"}
+        assert Decimal(str(kpis(wh)["revenue"])).quantize(Decimal("0.01")) == sum(paid.values())
+
+    def test_the_reports_fill_the_shops_currency_and_time_zone(self, loaded, tmp_path):
+        wh, ro, ri = loaded
+        shop = read_shop(wh)
+        assert (shop.currency, shop.timezone) == ("CNY", "Asia/Shanghai")  # hours and months in Beijing time
+        assert any("shop settings from this export: currency CNY and timezone Asia/Shanghai" in n for n in ro.notes)
+        assert not any("shop settings" in n for n in ri.notes)  # already set: nothing to say
+        # a shop's own choice is never replaced by an export's
+        set_shop(wh, timezone="Asia/Hong_Kong")
+        orders, _ = taobao_reports(tmp_path)
+        again = ingest(wh, [orders], preset="taobao-orders")
+        assert read_shop(wh).timezone == "Asia/Hong_Kong" and not any("shop settings" in n for n in again.notes)
 
     def test_closed_orders_are_cancelled_and_times_are_beijing(self, loaded):
         wh, _, _ = loaded

@@ -106,3 +106,49 @@ def test_a_spark_warehouse_moves_to_duckdb_with_every_table(spark, spark_demo_pa
             assert_same_frame(held[name], wh.table(name), list(table.key))
     with pytest.raises(EngineMismatchError, match="migrate --to spark"):
         Warehouse(path, engine="spark")
+
+
+def _drop_parquet_column(folder: Path, column: str) -> None:
+    """Rewrite a Spark table's Parquet as an older shoplens wrote it: without ``column``."""
+    import duckdb
+
+    files = sorted(folder.glob("*.parquet"))
+    old = folder.parent / f"{folder.name}-old.parquet"
+    glob = (folder / "*.parquet").as_posix()
+    duckdb.connect().execute(f"COPY (SELECT * EXCLUDE ({column}) FROM read_parquet('{glob}')) TO '{old}' (FORMAT parquet)")
+    for f in files:
+        f.unlink()
+    shutil.move(old, folder / "part-00000-old.parquet")
+
+
+def test_parquet_written_before_a_column_existed_reads_as_without_it(spark, tmp_path):
+    """order_items Parquet from before ``amount`` (orders before ``paid_amount``): opened on Spark,
+    the missing columns read as NULL (a line is worth quantity x price - discount, as it was then),
+    the metrics agree, and the next ingest writes the table with the column and uses it."""
+    from shoplens.ingest import ingest
+    from shoplens.metrics import SHOP_KPIS
+
+    path = tmp_path / "w.duckdb"
+    settings = Settings(warehouse=path, secret=DEMO_SECRET, engine="spark")
+    (tmp_path / "o.csv").write_text("order_id,customer_id,ordered_at,status\nO1,c1,2024-01-05,completed\n"
+                                    "O2,c2,2024-01-06,completed\n")
+    (tmp_path / "i.csv").write_text("order_id,product_id,quantity,unit_price,discount\nO1,A,2,5,1\nO2,B,1,7.5,\n")
+    with Warehouse(path, engine="spark", spark_master="local[2]") as wh:
+        ingest(wh, [tmp_path / "o.csv"], table="orders", settings=settings, mirror=False)
+        ingest(wh, [tmp_path / "i.csv"], table="order_items", settings=settings, mirror=False)
+        root = wh.engine.table_path("order_items").parent
+    _drop_parquet_column(root / "order_items", "amount")
+    _drop_parquet_column(root / "orders", "paid_amount")
+    with Warehouse(path, engine="spark", spark_master="local[2]") as wh:
+        kpis = wh.engine.query(SHOP_KPIS.sql).iloc[0]
+        assert (kpis["orders"], kpis["revenue"]) == (2, 9.0 + 7.5)
+        assert wh.engine.query("SELECT count(*) AS n FROM order_items WHERE amount IS NULL").n[0] == 2
+        # a new line stating its amount: the table is written again with the column, and the amount counts
+        (tmp_path / "i2.csv").write_text("order_id,line_number,product_id,quantity,unit_price,amount\nO2,2,C,3,1,2.5\n")
+        r = ingest(wh, [tmp_path / "i2.csv"], table="order_items", settings=settings, mirror=False)
+        assert r.loaded == 1
+        assert wh.engine.query(SHOP_KPIS.sql).revenue[0] == 9.0 + 7.5 + 2.5
+    import duckdb
+
+    glob = (root / "order_items" / "*.parquet").as_posix()
+    assert "amount" in {c for (c, *_) in duckdb.connect().execute(f"DESCRIBE SELECT * FROM read_parquet('{glob}')").fetchall()}

@@ -58,3 +58,22 @@ def test_cli_set_and_show(tmp_path):
                                       "locale": "zh"}
     bad = _cli("--warehouse", wh, "shop", "set", "--timezone", "Beijing")
     assert bad.returncode == 2 and "not an IANA time zone" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_the_shops_own_currency_labels_every_output(tmp_wh, tmp_path):
+    """Set with `shop set`, the shop's currency wins over what its orders state: KPIs (CLI overview,
+    API, dashboard), the report, the summary and product pages (was: the orders' currency only)."""
+    from shoplens.ingest import ingest
+    from shoplens.insights.overview import kpis
+    from shoplens.insights.shop_report import build_shop_report, shop_currency
+    from shoplens.insights.summary import shop_summary
+
+    (tmp_path / "o.csv").write_text("order_id,customer_id,ordered_at,total_amount,currency\n"
+                                    "O1,c1,2024-01-05,12.5,GBP\nO2,c2,2024-02-05,20,GBP\n")
+    ingest(tmp_wh, [tmp_path / "o.csv"], table="orders", privacy="off")
+    assert kpis(tmp_wh)["currency"] == shop_currency(tmp_wh) == "GBP"  # unset: what the orders state
+    set_shop(tmp_wh, currency="usd")
+    assert kpis(tmp_wh)["currency"] == shop_currency(tmp_wh) == "USD"
+    assert shop_summary(tmp_wh).currency == "USD"
+    html = build_shop_report(tmp_wh).to_html()
+    assert "US$32.50" in html and "£" not in html and "GBP" not in html

@@ -129,6 +129,11 @@ def data_until(wh: Warehouse) -> datetime | None:
 
 
 def _currency(wh: Warehouse) -> str:
+    from shoplens.store.shop import read_shop
+
+    own = read_shop(wh).currency  # the shop's own setting first, else what the orders state
+    if own:
+        return own
     rows = wh.con.execute("SELECT mode(currency) FROM orders WHERE currency IS NOT NULL").fetchall()
     return str(rows[0][0]) if rows and rows[0][0] else ""
 

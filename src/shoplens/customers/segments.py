@@ -426,7 +426,10 @@ def _separate_namesakes(rows: list[dict], means: dict[int, pd.Series], spread: p
         label = labels.get(c, c)
         more, fewer = ("more", "fewer") if c in COUNT_FEATURES else ("a higher", "a lower")
         for seg in clash:  # segments tied at the top all get "more", and stay namesakes for the next round
-            phrase = f"with {more if means[seg][c] >= top else fewer} {label}"
+            if c.startswith("attr_") and "=" in c:  # a share of customers with one attribute value, not an amount
+                phrase = f"with {label} {'more' if means[seg][c] >= top else 'less'} often"
+            else:
+                phrase = f"with {more if means[seg][c] >= top else fewer} {label}"
             words[seg].append(phrase)
             used[seg].add(c)
             added.append((c, seg, phrase))
@@ -460,6 +463,8 @@ def segment_name_zh(name: str) -> str:
     '低消费、低频的客户（订单数更多，退货金额占比更低）'
     >>> segment_name_zh("Typical customers (second-largest group)"), segment_name_zh("Lapsed customers (group of 1,234)")
     ('普通客户（第二大群组）', '久未购买的客户（1,234 人的群组）')
+    >>> segment_name_zh("Recently active customers with income Under 15K more often")
+    '近期活跃的客户（income Under 15K更常见）'
     """
     import re
 
@@ -486,6 +491,11 @@ def segment_name_zh(name: str) -> str:
     said = []
     for phrase in ("with " + phrases).split(" and with ") if phrases else []:
         phrase = phrase.removeprefix("with ")
+        often = next((o for o in (" more often", " less often") if phrase.endswith(o)), None)
+        if often is not None:  # an attribute value's share: the value is the shop's own words
+            label = phrase.removesuffix(often)
+            said.append(f"{labels_zh.get(label, label)}{'更常见' if often == ' more often' else '更少见'}")
+            continue
         compare = next((c for c in COMPARE_ZH if phrase.startswith(c + " ")), None)
         if compare is None:
             return name

@@ -68,7 +68,8 @@ def run(ctx: DemoContext) -> None:
     fig_hold.update_layout(title="Holdout: mean purchases per customer by calibration repeat purchases",
                            xaxis_title="repeat purchases in calibration (7 = 7+)", yaxis_title="purchases in holdout")
     fig_clv = px.histogram(clv.customers[clv.customers["clv"] > 0], x="clv", nbins=60, log_y=True,
-                           title="12-month discounted CLV per customer (GBP)")
+                           title="12-month discounted CLV per customer"
+                           + (f" ({ctx.report.currency})" if ctx.report.currency else ""))
 
     # Churn
     churn = fit_churn(wh, cache=features)

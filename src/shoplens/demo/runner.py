@@ -124,7 +124,7 @@ def run_demo(settings: Settings, console: Console, *, force: bool = False, repor
         from shoplens.insights.shop_report import shop_currency
 
         report = Report("shoplens demo report", "A trimmed real shop: UCI Online Retail with real review and support texts",
-                        currency=shop_currency(wh) or "GBP")
+                        currency=shop_currency(wh))  # known once the files are in (step_ingest sets it)
         ctx = DemoContext(settings=settings, warehouse=wh, console=detail_console(console, verbose), report=report,
                           data_dir=demo_data_dir(), verbose=verbose, story=console)
         run_steps(ctx, [(n, fn) for n, fn in demo_steps() if not only or n in only or n == "ingest"])

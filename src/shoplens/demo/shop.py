@@ -28,6 +28,10 @@ def step_ingest(ctx: DemoContext) -> None:
         tables=[("Ingest accounting", pd.DataFrame(rows)), ("Quarantine reasons", q)],
     )
     ctx.results["ingest"] = results
+    if ctx.report.currency is None:  # the currency the shop's settings or its orders state, never assumed
+        from shoplens.insights.shop_report import shop_currency
+
+        ctx.report.currency = shop_currency(ctx.warehouse)
     files = sum(len(r.files) for r in results)
     quarantined = sum(r.quarantined for r in results)
     ctx.say(f"{counted(sum(r.loaded + r.updated for r in results), 'row')} loaded into "

@@ -62,6 +62,7 @@ from shoplens.metrics import line_value_sql
 from shoplens.schema import TABLES, Table, get_table
 from shoplens.store.engine import Engine
 from shoplens.store.files import private_dir
+from shoplens.store.shop import fill_unset
 from shoplens.store.staging import Relation, key_match
 from shoplens.store.storage import claim, drop_duckdb_copy, keep_duckdb_copy, read_state
 from shoplens.store.warehouse import Warehouse, utcnow
@@ -251,6 +252,11 @@ def ingest(
     if mirror and state.canonical == "spark":  # every canonical table, verified, in one DuckDB transaction
         step("copying to the DuckDB file", 0.95)
         keep_duckdb_copy(warehouse)
+    if m.shop.currency or m.shop.timezone:  # what the export says about the shop, unless the shop said otherwise
+        filled = fill_unset(warehouse, currency=m.shop.currency, timezone=m.shop.timezone)
+        if filled:
+            said = " and ".join(f"{k} {v}" for k, v in filled.items())
+            result.notes.append(f"shop settings from this export: {said} (change with `shoplens shop set`)")
     if "order_items" in (m.primary, *m.derived) and (engine.name == "duckdb" or mirror):
         note = unit_concentration_note(warehouse.con)  # over every line the warehouse holds now
         if note:

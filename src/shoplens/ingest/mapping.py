@@ -9,6 +9,10 @@ A mapping is a TOML or YAML file (or a named preset shipped with shoplens)::
     delimiter = ";"                     # optional; detected when absent
     spreadsheet_text = true             # optional: read ="0123" and '0123 as the text 0123
 
+    [shop]                              # optional: what the export says about the shop; an ingest
+    currency = "CNY"                    # fills the shop's settings (shoplens shop) that are not set yet
+    timezone = "Asia/Shanghai"
+
     [tables.order_items]                # the first table gets one row per source row
     order_id = "InvoiceNo"              # a plain string renames a source column
     quantity = { column = "Qty" }
@@ -95,6 +99,30 @@ class SourceSpec(BaseModel):
         False, description="values written for spreadsheets as =\"...\" or with a leading ' are read as the text inside")
 
 
+class ShopSpec(BaseModel):
+    """What an export says about the shop itself (a Taobao report: CNY, Beijing time): filled into the
+    shop's settings (``shoplens shop``) by an ingest when the shop has none of its own yet."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    currency: str | None = None
+    timezone: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> ShopSpec:
+        from shoplens.errors import UserInputError
+        from shoplens.store.shop import check_currency, check_timezone
+
+        try:
+            if self.currency is not None:
+                self.currency = check_currency(self.currency)
+            if self.timezone is not None:
+                self.timezone = check_timezone(self.timezone)
+        except UserInputError as exc:
+            raise ValueError(str(exc).replace("--", "shop.", 1)) from None
+        return self
+
+
 class Mapping(BaseModel):
     """A validated mapping from one source layout to one or more canonical tables."""
 
@@ -103,6 +131,7 @@ class Mapping(BaseModel):
     name: str = "custom"
     description: str = ""
     source: SourceSpec = Field(default_factory=SourceSpec)
+    shop: ShopSpec = Field(default_factory=ShopSpec)
     tables: dict[str, dict[str, ColumnSpec]]
     attributes: bool | list[str] = Field(
         True, description="for a customers source: keep the columns no canonical column takes as customer "

@@ -57,7 +57,13 @@ TOP_PRODUCTS = Transform(
 
 
 def kpis(wh: Warehouse) -> dict[str, Any]:
-    return first_row(KPIS.run(wh))
+    """The headline KPIs (:data:`shoplens.metrics.SHOP_KPIS`); ``currency`` is the shop's own
+    (``shoplens shop set --currency``) when set, else the one the orders state."""
+    out = first_row(KPIS.run(wh))
+    own = read_shop(wh).currency
+    if own and out is not None:
+        out["currency"] = own
+    return out
 
 
 def revenue_by_month(wh: Warehouse) -> pd.DataFrame:

@@ -147,11 +147,15 @@ def _with_names(wh: Warehouse, frame: pd.DataFrame, columns: tuple[str, ...]) ->
 
 
 def shop_currency(wh: Warehouse) -> str | None:
-    """The currency the orders state (several: joined with '/'; none stated: None).
+    """The shop's currency: its own setting (``shoplens shop set``), else the currency the orders
+    state (several: joined with '/'; none stated: None).
 
     >>> shop_currency(demo_warehouse())
     'GBP'
     """
+    own = read_shop(wh).currency
+    if own:
+        return own
     if not wh.has_table("orders"):
         return None
     rows = wh.con.execute("SELECT DISTINCT currency FROM orders WHERE currency IS NOT NULL ORDER BY 1").fetchall()

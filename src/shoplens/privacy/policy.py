@@ -50,6 +50,9 @@ DEFAULT_TEXT_COLUMNS = {
     "reviews.title": "placeholder",
     "support_messages.text": "placeholder",
     "events.query": "placeholder",
+    # a free-text attribute (notes, tags) can hold personal data in values the column screen did not
+    # sample (it reads 2,000 distinct values): each stored value is masked like a review
+    "customer_attributes.value": "placeholder",
 }
 
 

@@ -111,6 +111,18 @@ def set_shop(wh: Any, *, name: str | None = None, currency: str | None = None, t
     return read_shop(wh)
 
 
+def fill_unset(wh: Any, **values: str | None) -> dict[str, str]:
+    """Set those of ``values`` (currency, timezone...) the shop has not set yet, as an export's
+    preset states them; return what was set. A setting the shop chose is never replaced."""
+    have = set()
+    if SHOP_TABLE in wh.tables():
+        have = {k for (k,) in wh.con.execute(f"SELECT key FROM {SHOP_TABLE} WHERE value IS NOT NULL").fetchall()}
+    todo = {k: v for k, v in values.items() if v is not None and k not in have}
+    if todo:
+        set_shop(wh, **todo)
+    return todo
+
+
 def local_time_sql(column: str, zone: str) -> str:
     """SQL turning a stored UTC timestamp into the shop's local wall-clock time (naive), for hour
     of day, weekday and day/week/month boundaries. ``zone`` must come from :func:`check_timezone`
