@@ -36,17 +36,14 @@ def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None, microsecond=0)
 
 
-<<<<<<< HEAD
 def shop_currency(wh: Warehouse) -> str | None:
-    """The currency the shop's orders state (None without orders): money on a screen is labelled with it."""
-=======
-def _currency(wh: Warehouse) -> str | None:
+    """The shop's currency: its own setting (``shoplens shop set --currency``) first, else the
+    currency its orders state (None without either): money on a screen is labelled with it."""
     from shoplens.store.shop import read_shop
 
-    own = read_shop(wh).currency  # the shop's own setting first, else what the orders state
+    own = read_shop(wh).currency
     if own:
         return own
->>>>>>> own24
     return wh.con.execute("SELECT min(currency) FROM orders").fetchone()[0] if wh.has_table("orders") else None
 
 
