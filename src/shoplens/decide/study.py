@@ -6,7 +6,11 @@ through the decision log; then off-policy evaluation and off-policy learning, ea
 against the simulator's true value. :func:`aa_test`: an A/A test on the shop's real revenue,
 analysed plainly, with CUPED and the Bayesian way.
 
->>> # offer_study(wh, n_logged=600, n_bandit=600)["truth"]  (tests/decide/test_pricing_opl.py)
+>>> study = offer_study(demo_warehouse(), n_logged=100, n_bandit=100)
+>>> sorted(study["truth"])  # the simulator's true click rate of each policy
+['learned-dr', 'offer-bandit', 'uniform']
+>>> study["excluded_without_marketing_consent"] > 0  # offers reach consenting customers only
+True
 """
 
 from __future__ import annotations
