@@ -123,7 +123,15 @@ def price_complaints(demo: DemoBuild) -> str:
             f"p = {r['p_value']:.3f}, {side} the 5 % level (`shoplens text emerging --json`).\n")
 
 
-FIGURES: dict[str, Callable[[DemoBuild], str]] = {"ope": ope, "erasure": erasure, "price-complaints": price_complaints}
+def cuped(demo: DemoBuild) -> str:
+    """docs/decisions.md: CUPED's variance reduction on the demo's A/A test of real revenue (decide step)."""
+    reduction = _search(r"CUPED variance reduction ([\d.]+)%", demo.output).group(1)
+    return (f"On the demo shop's real revenue (an A/A split, `shoplens demo --verbose`, decide step) CUPED removes\n"
+            f"{reduction} % of the variance.\n")
+
+
+FIGURES: dict[str, Callable[[DemoBuild], str]] = {"ope": ope, "erasure": erasure, "price-complaints": price_complaints,
+                                                  "cuped": cuped}
 
 
 def doc_paths() -> list[Path]:
