@@ -106,7 +106,32 @@ def erasure(demo: DemoBuild) -> str:
             f"{verify['remaining']} references.\n")
 
 
-FIGURES: dict[str, Callable[[DemoBuild], str]] = {"ope": ope, "erasure": erasure}
+def price_complaints(demo: DemoBuild) -> str:
+    """docs/serving.md: the price complaints behind the demo's emerging-complaint alert rule (`shoplens text emerging`)."""
+    import json
+    from datetime import date
+
+    rows = {r["aspect"]: r for r in json.loads(demo.run("text", "emerging", "--json"))}
+    if "price" not in rows:
+        raise ValueError("`shoplens text emerging` no longer lists the price aspect: update scripts/doc_figures.py")
+    r = rows["price"]
+    before, now = (date.fromisoformat(str(r[k])[:10]) for k in ("previous_period", "period"))
+    side = "below" if r["p_value"] < 0.05 else "above"
+    share = lambda x: f"{100 * x:.0f} %"  # noqa: E731
+    return (f"complaints about price went from {share(r['negative_share_previous'])} of {int(r['mentions_previous'])} "
+            f"mentions ({before:%B %Y}) to {share(r['negative_share'])}\nof {int(r['mentions'])} ({now:%B %Y}), "
+            f"p = {r['p_value']:.3f}, {side} the 5 % level (`shoplens text emerging --json`).\n")
+
+
+def cuped(demo: DemoBuild) -> str:
+    """docs/decisions.md: CUPED's variance reduction on the demo's A/A test of real revenue (decide step)."""
+    reduction = _search(r"CUPED variance reduction ([\d.]+)%", demo.output).group(1)
+    return (f"On the demo shop's real revenue (an A/A split, `shoplens demo --verbose`, decide step) CUPED removes\n"
+            f"{reduction} % of the variance.\n")
+
+
+FIGURES: dict[str, Callable[[DemoBuild], str]] = {"ope": ope, "erasure": erasure, "price-complaints": price_complaints,
+                                                  "cuped": cuped}
 
 
 def doc_paths() -> list[Path]:

@@ -33,11 +33,30 @@ def test_the_test_command_runs_every_docstring_example() -> None:
     assert "src" in config["testpaths"]
 
 
+def comment_only_prompts(docstring: str) -> list[str]:
+    """The ``>>>`` lines of a docstring that hold only a comment and run nothing (doctest drops
+    them: no example, so a docstring made only of them is not a test at all)."""
+    return [line.strip() for line in docstring.splitlines()
+            if line.strip().startswith(">>>") and line.strip()[3:].strip().startswith("#")]
+
+
 def test_no_example_is_only_a_comment() -> None:
     """``>>> # f(wh)`` runs nothing and checks nothing: write the example so that it runs."""
-    fake = [f"{test.name}: {ex.source.strip()}" for _, test in docstring_examples() for ex in test.examples
-            if all(not line.strip() or line.strip().startswith("#") for line in ex.source.splitlines())]
+    finder = doctest.DocTestFinder(exclude_empty=False)
+    fake = []
+    for info in pkgutil.walk_packages(shoplens.__path__, "shoplens."):
+        for test in finder.find(importlib.import_module(info.name)):
+            if test.docstring and ">>>" in test.docstring and not test.examples:
+                fake.append(f"{test.name}: {comment_only_prompts(test.docstring) or 'no example runs'}")
+    fake += [f"{test.name}: {ex.source.strip()}" for _, test in docstring_examples() for ex in test.examples
+             if all(not line.strip() or line.strip().startswith("#") for line in ex.source.splitlines())]
     assert not fake, "\n".join(fake)
+
+
+def test_the_comment_check_sees_a_comment_only_example() -> None:
+    text = "What it does.\n\n>>> # retrain(wh, trainers)\n"
+    assert not doctest.DocTestParser().get_examples(text)  # doctest itself runs nothing here
+    assert comment_only_prompts(text) == [">>> # retrain(wh, trainers)"]
 
 
 def test_skipped_examples_say_why() -> None:

@@ -5,6 +5,7 @@ the demo (read from the source with :mod:`ast`, so lazy imports inside functions
 from __future__ import annotations
 
 import ast
+import re
 from pathlib import Path
 
 import shoplens
@@ -74,6 +75,39 @@ def test_model_capabilities_never_import_each_other():
 
 def test_nothing_outside_the_demo_imports_it():
     assert [file for file, src, dst in imports() if dst in ("demo", "pipeline") and src != "demo"] == []
+
+
+# Outside store/, code asks which engine runs only where a capability has no engine-neutral form yet.
+ENGINE_BRANCHES = {
+    "recs/service.py": "on a Spark warehouse ALS learns its factors and FP-growth mines the rules with MLlib",
+    "demo/events.py": "the event collector writes DuckDB warehouses only: the demo's events step says so and skips",
+}
+ENGINE_TEST = re.compile(r"""engine_name\b[^\n]*?[!=]=\s*["'](spark|duckdb)["']|["'](spark|duckdb)["']\s*[!=]=[^\n]*engine_name""")
+
+
+def engine_branches(root: Path) -> dict[str, int]:
+    """Modules outside store/ that compare the warehouse's engine name, with how often."""
+    found = {}
+    for path in sorted(root.rglob("*.py")):
+        rel = path.relative_to(root).as_posix()
+        n = len(ENGINE_TEST.findall(path.read_text(encoding="utf-8")))
+        if n and not rel.startswith("store/"):
+            found[rel] = n
+    return found
+
+
+def test_only_the_store_branches_on_the_engine():
+    """Business logic is written once against the engine protocol (store/engine.py); the exceptions are listed."""
+    assert set(engine_branches(ROOT)) == set(ENGINE_BRANCHES)
+
+
+def test_the_engine_check_sees_a_branch(tmp_path):
+    (tmp_path / "demo").mkdir()
+    (tmp_path / "demo" / "x.py").write_text('if wh.engine_name == "spark":\n    pass\n'
+                                           'if getattr(wh, "engine_name", "duckdb") != "spark":\n    pass\n')
+    (tmp_path / "store").mkdir()
+    (tmp_path / "store" / "y.py").write_text('if wh.engine_name == "spark":\n    pass\n')
+    assert engine_branches(tmp_path) == {"demo/x.py": 2}
 
 
 def test_the_check_sees_a_wrong_import(tmp_path, monkeypatch):

@@ -498,13 +498,32 @@ def fitted(request: pytest.FixtureRequest, fitted_models: dict[type, Model]) -> 
 
 
 # -- the registry is complete ----------------------------------------------------------------------------
+def unregistered(found: set[type]) -> list[str]:
+    """The classes of ``found`` that are neither in :data:`REGISTRY` nor listed in :data:`ABSTRACT`."""
+    return sorted(qualname(c) for c in found if c not in REGISTRY and qualname(c) not in ABSTRACT)
+
+
 def test_every_model_is_registered() -> None:
     found = all_model_classes()
-    missing = sorted(qualname(c) for c in found if c not in REGISTRY and qualname(c) not in ABSTRACT)
+    missing = unregistered(found)
     assert not missing, f"register these Model subclasses in tests/test_model_contract.py (or mark them abstract): {missing}"
     stale = sorted(ABSTRACT - {qualname(c) for c in found})
     assert not stale, f"ABSTRACT names classes that are gone: {stale}"
     assert not [c for c in REGISTRY if qualname(c) in ABSTRACT]
+
+
+def test_a_new_unregistered_subclass_fails_the_registry_check() -> None:
+    """A Model subclass defined anywhere in shoplens, deep in the hierarchy, is found and reported."""
+    import gc
+
+    probe = type("ProbeModel", (ALS,), {"__module__": "shoplens.recs.probe"})
+    try:
+        assert probe in all_model_classes()
+        assert unregistered(all_model_classes()) == ["shoplens.recs.probe.ProbeModel"]
+    finally:
+        del probe
+        gc.collect()  # the class leaves Model's subclasses, so later checks do not see it
+    assert unregistered(all_model_classes()) == []
 
 
 @pytest.mark.parametrize("cls", CLASSES, ids=IDS)

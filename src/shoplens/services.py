@@ -91,7 +91,16 @@ def ingest_files(
     personal data as it came (refused on a pseudonymised warehouse; recorded and announced).
     The other arguments are those of :func:`shoplens.ingest.ingest`.
 
-    >>> # ingest_files(settings, wh, ["orders.csv"], table="orders").to_dict()  (see the module example)
+    >>> import pathlib, tempfile
+    >>> from shoplens.config import Settings
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (folder / "orders.csv").write_text("order_id,customer_id,ordered_at,total_amount\\nA1,c1,2011-01-02,12.5\\n")
+    >>> settings = Settings(warehouse=folder / "w.duckdb", secret="doctest-secret-0123456789abcdefghijklmnop")
+    >>> with open_warehouse(settings) as wh:
+    ...     result = ingest_files(settings, wh, [folder / "orders.csv"], table="orders")
+    ...     stored = wh.query("SELECT customer_id FROM orders")["customer_id"].tolist()
+    >>> result.loaded, stored != ["c1"]  # stored under a pseudonym, never the shop's id
+    (1, True)
     """
     from shoplens.ingest import ingest
     from shoplens.privacy.keys import KEY_FILE_NAME
@@ -188,7 +197,11 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Any = None
 
     ``privacy_state``: the warehouse's privacy state when the caller holds it (a server reads it once).
 
-    >>> # customer_360(wh, "17850")["activity"]  -> {'events': 2, 'views': 1, 'carts': 1, 'last_seen': ...}
+    >>> wh = demo_warehouse()
+    >>> customer_360(wh, "12348")["purchases"]["orders"]
+    4
+    >>> customer_360(wh, "12348")["activity"]  # the bundled shop loads no behaviour events
+    {'events': 0, 'views': 0, 'carts': 0, 'last_seen': None, 'recently_viewed': [], 'in_cart': []}
     """
     from shoplens.customers.profile import customer_360 as profile_of
     from shoplens.privacy.ids import to_internal
@@ -255,7 +268,8 @@ def refresh_results(wh: Warehouse) -> list[dict[str, Any]]:
     the rewards of campaign windows closed since (:func:`shoplens.campaigns.report.post_rewards`).
     Returns what was refreshed, with when (the scheduler's ``refresh`` job).
 
-    >>> # refresh_results(wh) -> [{"result": "customer_rfm", "computed_at": ...}, ...]
+    >>> [r["result"] for r in refresh_results(demo_warehouse())]  # no profile built yet: RFM and drift
+    ['customer_rfm', 'monitor_drift']
     """
     from shoplens.customers.profile import write_profile
     from shoplens.customers.rfm import compute_rfm

@@ -56,7 +56,7 @@ class Cluster:
 
     def status(self) -> dict:
         """The master's JSON status (workers, cores, running and completed applications)."""
-        with urllib.request.urlopen(f"{self.ui}/json/", timeout=30) as r:
+        with urllib.request.urlopen(f"{self.ui}/json/", timeout=HANG) as r:
             return json.loads(r.read())
 
     def executor_dirs(self) -> list[Path]:

@@ -11,7 +11,8 @@ from shoplens.stream.worker import FoldWorker
 from tests.stream.conftest import track
 
 
-def wait_for(condition, seconds: float = 10.0) -> bool:
+def wait_for(condition, seconds: float = 600.0) -> bool:
+    """Whether ``condition`` holds within ``seconds`` (a hang guard, far above a fold on a loaded machine)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():

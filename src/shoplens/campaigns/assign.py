@@ -390,7 +390,8 @@ def live_offer(wh: Warehouse, name: str, customer_id: str, *, as_of: str | None 
     frequency cap; an assigned customer in ``control`` gets ``arm`` ``control`` and ``offer`` null
     (show nothing). ``customer_id`` comes back as given.
 
-    >>> # live_offer(wh, "winback", "12348")["arm"] -> 'free_shipping'
+    For example ``live_offer(wh, "winback", "12348")["arm"]`` is the arm's name, such as
+    ``'free_shipping'`` (``tests/serve/test_campaigns_api.py`` runs it through the storefront route).
     """
     campaign = get_campaign(wh, name)
     at = _at(as_of)

@@ -238,7 +238,8 @@ def customer_360(wh: Warehouse, customer_id: str, *, consent_default: Default = 
     (otherwise a ``note``). NotFoundError for an id the warehouse does not know. ``internal_id``: the
     customer's warehouse id when the caller has mapped it already.
 
-    >>> # customer_360(wh, "12348")["purchases"]  -> {'orders': 4, 'net_revenue': 1437.24, ...}
+    >>> customer_360(demo_warehouse(), "12348")["purchases"]
+    {'orders': 4, 'net_revenue': 1797.24, 'first_order_at': '2010-12-16T19:09:00', 'last_order_at': '2011-09-25T12:13:00', 'currency': 'GBP'}
     """
     from shoplens.errors import NotFoundError
     from shoplens.jsonsafe import clean, records

@@ -71,10 +71,10 @@ def run_steps(ctx: DemoContext, steps: list[tuple[str, Step]]) -> None:
         ctx.step = name
         t0 = time.perf_counter()
         fn(ctx)
-        if wh.engine_name == "spark" and name not in ("ingest", "overview"):
+        if name not in ("ingest", "overview"):
             from shoplens.store.storage import sync
 
-            sync(wh)
+            sync(wh)  # a no-op unless Spark holds the canonical tables and DuckDB a copy
         ctx.timings[name] = time.perf_counter() - t0
         lines = ctx.said.get(name, [])
         if not ctx.verbose or lines:

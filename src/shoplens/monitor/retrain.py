@@ -12,7 +12,17 @@ holds the capability packages' own training functions, and
 :func:`shoplens.services.retrain_models` passes them here. One function may register
 several models (CLV fits three); it runs once per retraining.
 
->>> # retrain(wh, {"recs": shoplens.recs.service.train}, if_stale=True)  (see shoplens.services)
+The caller passes the trainers (here as :func:`shoplens.services.trainers` would):
+
+>>> from shoplens.recs.service import train
+>>> wh = demo_warehouse()
+>>> _ = train(wh, model="popularity")
+>>> [(d["model"], d["action"]) for d in retrain(wh, {"recs": train}, if_stale=True)]
+[('recs', 'kept (fresh)')]
+>>> [(d["action"], d["old_version"], d["new_version"]) for d in retrain(wh, {"recs": lambda w: train(w, model="popularity")})]
+[('retrained', 1, 2)]
+>>> [d["action"] for d in retrain(wh, {})]
+['no trainer']
 """
 
 from __future__ import annotations

@@ -254,7 +254,8 @@ def allowed(wh: Warehouse, customer_ids: Iterable[str], purpose: Purpose | str,
     ``.unknown`` (not a customer: never allowed), ``.reasons``. ``default`` overrides the
     policy's answer for never-asked customers (a bool, or one per purpose).
 
-    >>> # allowed(wh, ["12348", "not-a-customer"], "marketing").unknown  -> ['not-a-customer']
+    >>> allowed(demo_warehouse(), ["12348", "not-a-customer"], "marketing").unknown
+    ['not-a-customer']
     """
     from shoplens.privacy.ids import to_internal
 

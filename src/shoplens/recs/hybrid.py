@@ -84,7 +84,14 @@ class FlatForest:
     the learned way; ``x <= threshold`` goes left) and sums the trees in its order; a test
     checks the probabilities against ``predict_proba``.
 
-    >>> # FlatForest(classifier).predict_proba(x) == classifier.predict_proba(x)[:, 1]
+    >>> from sklearn.ensemble import HistGradientBoostingClassifier
+    >>> rng = np.random.default_rng(0)
+    >>> x = rng.normal(size=(300, 3))
+    >>> x[::7, 1] = np.nan  # missing values take the side the trees learned
+    >>> y = (np.nan_to_num(x[:, 0]) + np.nan_to_num(x[:, 1]) > 0).astype(int)
+    >>> classifier = HistGradientBoostingClassifier(max_iter=20, random_state=0).fit(x, y)
+    >>> bool(np.allclose(FlatForest(classifier).predict_proba(x), classifier.predict_proba(x)[:, 1]))
+    True
     """
 
     def __init__(self, classifier: Any) -> None:
