@@ -77,6 +77,21 @@ def restrict(path: str | Path) -> None:
         pass
 
 
+def restrict_tree(path: str | Path) -> None:
+    """Make a folder another library wrote for shoplens (a Parquet table Spark or DuckDB wrote)
+    owner-only: the folder and every folder below 0700, every file 0600."""
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        restrict(path)
+        return
+    os.chmod(path, DIR_MODE)
+    for top, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(top, name), DIR_MODE)
+        for name in files:
+            restrict(os.path.join(top, name))
+
+
 # DuckDB creates its database file, and deletes and re-creates its write-ahead log (``<file>.wal``)
 # after every checkpoint, with the process umask: with no way to pass a mode, the umask is the only
 # way to have them born owner-only (a chmod afterwards leaves a window in which another user can open
