@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 
 import numpy as np
 import pytest
@@ -57,8 +59,13 @@ def test_demand_model_ts_beats_the_current_price_and_grid_ts():
 
 def test_cli_simulate_pricing_json(demo_warehouse_path, tmp_path):
     plot = tmp_path / "regret.html"
-    res = runner.invoke(app, ["-w", str(demo_warehouse_path), "decide", "simulate-pricing", "--products", "5",
-                              "--steps", "30", "--plot", str(plot), "--json"])
+    old = os.umask(0o022)  # the usual umask: the plot must be owner-only all the same (issue #16 item 17)
+    try:
+        res = runner.invoke(app, ["-w", str(demo_warehouse_path), "decide", "simulate-pricing", "--products", "5",
+                                  "--steps", "30", "--plot", str(plot), "--json"])
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(plot.stat().st_mode) == 0o600 and "cumulative_regret" in plot.read_text()
     assert res.exit_code == 0, res.output
     out = json.loads(res.output)
     assert {r["policy"] for r in out["summary"]} == {"price-ts (demand model)", "grid-ts (no model)", "current price"}

@@ -115,3 +115,25 @@ def test_spark_connect_url_errors_are_one_line(tmp_path):
     proc = run_cli("-w", str(tmp_path / "w.duckdb"), "--engine", "spark", "--spark-remote", f"sc://127.0.0.1:{port}",
                    "ingest", "customers", str(csv))
     assert proc.returncode == 2 and "cannot reach the Spark Connect server" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_spark_parquet_tables_are_owner_only(spark, tmp_path):
+    """Issue #16 item 17: used from Python (umask 022), the Parquet folders Spark and DuckDB write in
+    ``<stem>.spark/`` were 0755 with 0644 parts; every folder is now 0700 and every file 0600."""
+    import os
+    import stat
+
+    import pandas as pd
+
+    old = os.umask(0o022)
+    try:
+        with Warehouse(tmp_path / "w.duckdb", engine="spark", spark_master="local[2]") as wh:
+            wh.engine.write_table("by_spark", spark.range(5).toDF("x"))
+            wh.write_result("by_duckdb", pd.DataFrame({"x": [1, 2]}))
+    finally:
+        os.umask(old)
+    root = tmp_path / "w.spark"
+    assert (root / "by_spark").is_dir() and (root / "by_duckdb").is_dir()
+    loose = {p.relative_to(root).as_posix(): oct(stat.S_IMODE(p.stat().st_mode))
+             for p in [root, *root.rglob("*")] if stat.S_IMODE(p.stat().st_mode) & 0o077}
+    assert loose == {}

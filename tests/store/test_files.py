@@ -133,3 +133,45 @@ def test_the_cli_runs_with_an_owner_only_umask(tmp_path):
     out = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=600,
                          check=True)  # a hang guard only, far above any start-up time
     assert out.stdout.strip().splitlines()[-1] == "0o77"
+
+
+def test_the_write_ahead_log_is_owner_only_while_a_warehouse_is_open(tmp_path, loose_umask):
+    """Issue #16 item 17: used from Python (no CLI umask), DuckDB created `w.duckdb.wal` 0644 beside
+    the warehouse, and again after every checkpoint (it deletes and re-creates the log)."""
+    path = tmp_path / "w.duckdb"
+    wal = tmp_path / "w.duckdb.wal"
+    with Warehouse(path) as wh:
+        wh.write_table("t", pd.DataFrame({"x": [1]}))
+        assert wal.exists() and mode(wal) == 0o600 and mode(path) == 0o600
+        wh.con.execute("CHECKPOINT")
+        assert not wal.exists()
+        with wh.transaction() as con:  # a write made directly on the connection, committed by the warehouse
+            con.execute("INSERT INTO t VALUES (2)")
+        assert wal.exists() and mode(wal) == 0o600
+        wh.con.execute("CHECKPOINT")
+        wh.mark_computed("t", "table", rows=2)
+        assert mode(wal) == 0o600
+        # a direct write that commits on its own re-creates the log with the process umask; the next
+        # commit through the warehouse makes it owner-only again
+        wh.con.execute("CHECKPOINT")
+        wh.con.execute("INSERT INTO t VALUES (3)")
+        wh.write_table("u", pd.DataFrame({"x": [1]}))
+        assert mode(wal) == 0o600
+    assert os.umask(0o022) == 0o022  # the caller's umask is back
+
+
+def test_the_owner_only_umask_is_shared_across_threads(tmp_path, loose_umask):
+    """The umask is process-wide: warehouses committing on several threads at once tighten it
+    together, and the caller's comes back when the last one is done."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def work(i: int) -> int:
+        with Warehouse(tmp_path / f"w{i}.duckdb") as wh:
+            for n in range(15):
+                wh.write_table(f"t{n}", pd.DataFrame({"x": [n]}))
+            return mode(wh.wal_path)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert list(pool.map(work, range(4))) == [0o600] * 4
+    assert os.umask(0o022) == 0o022
+    assert {mode(tmp_path / f"w{i}.duckdb") for i in range(4)} == {0o600}

@@ -150,7 +150,10 @@ def simulate_pricing_cmd(
         result = simulate_pricing(scenarios_from(calibration, cost_share=cost_share, n_products=products),
                                   steps=steps, seed=seed, min_margin=min_margin, max_change=max_change)
     if plot is not None:
-        regret_figure(result["curves"]).write_html(str(plot), include_plotlyjs="cdn")
+        from shoplens.store.files import write_private
+
+        # owner-only like every file shoplens writes (plotly's write_html follows the umask)
+        write_private(plot, regret_figure(result["curves"]).to_html(include_plotlyjs="cdn"))
     cal = calibration.head(products)
     if json_out:
         print_json({"summary": result["summary"].to_dict("records"), "products": result["products"],

@@ -38,6 +38,7 @@ from sqlglot import exp
 
 from shoplens.errors import ConfigError, SparkUnavailableError, UnknownTableError
 from shoplens.schema import TABLES, Table, quote_identifier
+from shoplens.store.files import private_dir, restrict_tree
 from shoplens.store.staging import (
     ROW_COLUMNS, UNQUOTED, UNSPLITTABLE, FileRead, FileRows, ReadError, Reject, Relation, first_line, key_match,
     not_a_number, quote, repeated_keys_sql, seq_base, too_few_fields, too_many_fields,
@@ -598,6 +599,9 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
         # StackOverflowError in a task killed the local JVM on the demo shop's baskets
         .config("spark.driver.extraJavaOptions", "-Xss64m")
         .config("spark.executor.extraJavaOptions", "-Xss64m")
+        # Parquet parts and their folders owner-only (0600/0700), like every file shoplens writes,
+        # whatever the umask the JVM inherited (a Python caller's is often 022)
+        .config("spark.hadoop.fs.permissions.umask-mode", "077")
     )
     if shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
@@ -781,7 +785,9 @@ class SparkEngine:
         if name in TABLES:
             cols = TABLES[name].columns
             frame = frame.selectExpr(*[f"CAST(`{c.name}` AS {SPARK_TYPES[c.type]}) AS `{c.name}`" for c in cols])
+        private_dir(self.root)
         frame.write.mode("overwrite").parquet(str(path))
+        restrict_tree(path)  # a session started elsewhere may not have shoplens' umask setting
         return path
 
     def publish(self, name: str) -> None:
@@ -803,7 +809,6 @@ class SparkEngine:
 
     def write_table(self, name: str, frame: SparkFrame) -> None:
         """Replace table ``name`` with ``frame``."""
-        self.root.mkdir(parents=True, exist_ok=True)
         self.stage_table(name, frame)
         self.publish(name)
 

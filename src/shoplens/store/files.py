@@ -30,6 +30,7 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
+import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -74,6 +75,61 @@ def restrict(path: str | Path) -> None:
         os.chmod(path, FILE_MODE)
     except FileNotFoundError:
         pass
+
+
+def restrict_tree(path: str | Path) -> None:
+    """Make a folder another library wrote for shoplens (a Parquet table Spark or DuckDB wrote)
+    owner-only: the folder and every folder below 0700, every file 0600."""
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        restrict(path)
+        return
+    os.chmod(path, DIR_MODE)
+    for top, dirs, files in os.walk(path):
+        for name in dirs:
+            os.chmod(os.path.join(top, name), DIR_MODE)
+        for name in files:
+            restrict(os.path.join(top, name))
+
+
+# DuckDB creates its database file, and deletes and re-creates its write-ahead log (``<file>.wal``)
+# after every checkpoint, with the process umask: with no way to pass a mode, the umask is the only
+# way to have them born owner-only (a chmod afterwards leaves a window in which another user can open
+# the file and keep reading it). The umask is process-wide, so it is tightened only around the DuckDB
+# calls that create those files (opening a warehouse, a commit), and shared by reference count: the
+# first thread in tightens it, the last one out restores the caller's. Meanwhile, files other threads
+# of the process create are at most owner-accessible (stricter, never looser); the windows are short,
+# and a CLI process runs with umask 077 anyway. (A thread that changes the umask itself inside such a
+# window sees its change undone when the window closes.)
+_umask_lock = threading.Lock()
+_umask_users = 0
+_umask_saved = 0
+
+
+@contextmanager
+def owner_only_umask() -> Iterator[None]:
+    """Inside the block, files and folders the process creates get no group or other permissions;
+    the caller's umask is restored when the last thread inside leaves.
+
+    >>> old = os.umask(0o022)
+    >>> with owner_only_umask():
+    ...     inside = os.umask(0o077); _ = os.umask(inside)
+    >>> oct(inside), oct(os.umask(old))
+    ('0o77', '0o22')
+    """
+    global _umask_users, _umask_saved
+    with _umask_lock:
+        if _umask_users == 0:
+            _umask_saved = os.umask(0o077)
+            os.umask(_umask_saved | 0o077)  # keep any stricter bits of the caller's
+        _umask_users += 1
+    try:
+        yield
+    finally:
+        with _umask_lock:
+            _umask_users -= 1
+            if _umask_users == 0:
+                os.umask(_umask_saved)
 
 
 @contextmanager

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from shoplens.store.engine import SparkEngine
-from shoplens.store.files import private_dir, write_private
+from shoplens.store.files import owner_only_umask, private_dir, write_private
 from shoplens.store.warehouse import first_row
 
 if TYPE_CHECKING:
@@ -106,10 +106,11 @@ def stage_customer_erasure(wh: Warehouse, ids: list[str]) -> dict[str, int]:
             continue
         nxt = root / f".{name}.next"
         shutil.rmtree(nxt, ignore_errors=True)
-        nxt.mkdir(parents=True)
+        private_dir(nxt)
         target = (nxt / "part-00000.parquet").as_posix().replace("'", "''")
-        con.execute(f"COPY (SELECT * FROM {src} WHERE NOT {where}) TO '{target}' (FORMAT parquet)")
-        (nxt / "_SUCCESS").touch()
+        with owner_only_umask():  # DuckDB creates the part file with the process umask
+            con.execute(f"COPY (SELECT * FROM {src} WHERE NOT {where}) TO '{target}' (FORMAT parquet)")
+        write_private(nxt / "_SUCCESS", b"")
     con.close()
     return removed
 

@@ -50,6 +50,7 @@ import duckdb
 
 from shoplens.errors import ConfigError, EngineMismatchError, MigrationError, StorageConflictError
 from shoplens.schema import TABLES, quote_identifier
+from shoplens.store.files import owner_only_umask, private_dir, write_private
 from shoplens.store.spark_storage import STAMP, spark_root
 from shoplens.store.warehouse import first_row, utcnow
 
@@ -270,11 +271,12 @@ def stage_parquet_copy(wh: Warehouse, name: str, folder: Path) -> Checksum:
     DuckDB writes the Parquet itself (no JVM)."""
     types = duck_types(wh, name)
     shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    private_dir(folder)
     target = (folder / "part-00000.parquet").as_posix().replace("'", "''")
     cols = ", ".join(_parquet_column(c, t) for c, t in types.items())
-    wh.con.execute(f"COPY (SELECT {cols} FROM {quote_identifier(name)}) TO '{target}' (FORMAT parquet)")
-    (folder / "_SUCCESS").touch()
+    with owner_only_umask():  # DuckDB creates the part file with the process umask
+        wh.con.execute(f"COPY (SELECT {cols} FROM {quote_identifier(name)}) TO '{target}' (FORMAT parquet)")
+    write_private(folder / "_SUCCESS", b"")
     want = checksum(wh.con, quote_identifier(name), types)
     got = parquet_checksum(wh.con, folder, types)
     if got != want:
@@ -467,7 +469,7 @@ def write_parquet_result(wh: Warehouse, name: str) -> None:
     """Write the Parquet copy of result table ``name`` (Spark transforms read results
     there); verified before it is swapped in."""
     root = spark_root(wh)
-    root.mkdir(parents=True, exist_ok=True)
+    private_dir(root)
     try:
         stage_parquet_copy(wh, name, root / f".{name}.next")
     except BaseException:
@@ -586,7 +588,7 @@ def _to_spark(wh: Warehouse, report: MigrationReport) -> None:
     staging = root.with_name(f".{root.name}.migrating")
     old = root.with_name(f".{root.name}.old")
     shutil.rmtree(staging, ignore_errors=True)
-    staging.mkdir(parents=True)
+    private_dir(staging)
     token = uuid.uuid4().hex
     copy: dict[str, dict[str, Any]] = {}
     try:
@@ -595,7 +597,7 @@ def _to_spark(wh: Warehouse, report: MigrationReport) -> None:
             report.tables.append(MigratedTable(name, "canonical" if name in TABLES else "result", got.rows,
                                                len(got.columns), "copied"))
             copy[name] = {"sum": got.digest}
-        (staging / STAMP).write_text(token)
+        write_private(staging / STAMP, token)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise

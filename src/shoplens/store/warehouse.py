@@ -128,22 +128,23 @@ class Warehouse:
             config["memory_limit"] = memory_limit
         if threads:
             config["threads"] = threads
-        try:
-            self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
-        except duckdb.IOException as exc:
-            raise ConfigError(f"{self.path}: cannot open the warehouse: {exc}") from None
-        if created and not read_only:
-            from shoplens.store.files import restrict
+        with self._owner_only():  # the file and its write-ahead log are born 0600 (see _owner_only)
+            try:
+                self.con = duckdb.connect(str(self.path), read_only=read_only, config=config)
+            except duckdb.IOException as exc:
+                raise ConfigError(f"{self.path}: cannot open the warehouse: {exc}") from None
+            if created and not read_only:
+                from shoplens.store.files import restrict
 
-            restrict(self.path)  # DuckDB creates it with the process umask (often 0644)
-        # GLOBAL: every cursor of this connection (one per API request) starts in UTC without a query of its own
-        self.con.execute("SET GLOBAL TimeZone = 'UTC'")
-        self.con.execute(f"SET temp_directory = '{self.tmp_dir.as_posix()}'")
-        self.con.execute("SET enable_progress_bar = false")
-        if not read_only:
-            self.ensure_schema()
-        else:
-            self._shim_missing_columns()
+                restrict(self.path)  # created before this version, or under a caller's umask change
+            # GLOBAL: every cursor of this connection (one per API request) starts in UTC without a query of its own
+            self.con.execute("SET GLOBAL TimeZone = 'UTC'")
+            self.con.execute(f"SET temp_directory = '{self.tmp_dir.as_posix()}'")
+            self.con.execute("SET enable_progress_bar = false")
+            if not read_only:
+                self.ensure_schema()
+            else:
+                self._shim_missing_columns()
         if check_storage:
             from shoplens.store.storage import check_engine
 
@@ -162,6 +163,31 @@ class Warehouse:
 
     def close(self) -> None:
         self.con.close()
+
+    @property
+    def wal_path(self) -> Path:
+        """DuckDB's write-ahead log beside the file: committed changes not yet checkpointed into it."""
+        return self.path.with_name(self.path.name + ".wal")
+
+    @contextmanager
+    def _owner_only(self) -> Iterator[None]:
+        """Around a DuckDB call that can create the database file or its write-ahead log (opening,
+        a commit): they are created owner-only whatever the caller's umask.
+
+        DuckDB deletes the log at every checkpoint and creates it again at the next commit, with the
+        process umask and no way to pass a mode, so the umask is tightened for the call
+        (:func:`shoplens.store.files.owner_only_umask`: shared by reference count, the caller's
+        restored after; safe across threads) and the log is then chmod-ed 0600 too, which also
+        catches one a direct ``wh.con`` write re-created since the last checkpoint.
+        """
+        if self.read_only:  # a read-only connection creates neither
+            yield
+            return
+        from shoplens.store.files import owner_only_umask, restrict
+
+        with owner_only_umask():
+            yield
+        restrict(self.wal_path)
 
     @property
     def home(self) -> Path:
@@ -262,7 +288,8 @@ class Warehouse:
             self.con.execute("ROLLBACK")
             raise
         else:
-            self.con.execute("COMMIT")
+            with self._owner_only():  # DuckDB writes (and may create) its write-ahead log here
+                self.con.execute("COMMIT")
 
     # -- reading -------------------------------------------------------------------
     # what information_schema.tables lists under schema main (tables and views of every attached
@@ -344,7 +371,8 @@ class Warehouse:
 
     def mark_computed(self, name: str, kind: str, rows: int | None = None, info: dict | None = None) -> None:
         """Record that ``name`` (a table, model or report) was computed now."""
-        self._mark(self.con, name, kind, rows, info)
+        with self._owner_only():  # two statements that commit on their own outside a transaction
+            self._mark(self.con, name, kind, rows, info)
 
     @staticmethod
     def _mark(con: duckdb.DuckDBPyConnection, name: str, kind: str, rows: int | None, info: dict | None) -> None:
