@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from shoplens.customers.churn import ChurnModel, churn_labels, fit_churn, reason_phrase
+from shoplens.customers.churn import ChurnModel, _canonical, _canonical_order, _sample, churn_labels, fit_churn, reason_phrase
 from shoplens.customers.cohorts import compute_cohorts
 from shoplens.customers.features import FeatureCache, customer_features
 from shoplens.customers.profile import build_profile
@@ -129,6 +129,20 @@ def test_occlusion_contributions_match_predicting_every_row() -> None:
     only = m.contributions(X, features=["returns"])
     assert (only["recency_days"] == 0).all() and np.allclose(only["returns"], got["returns"])
 
+
+
+def test_probe_sample_by_position_is_the_canonical_sample() -> None:
+    """fit_churn draws the reasons' probe by position in the canonical order (no sorted copy of the
+    frame): the same rows, in the same order, as sampling the sorted copy (ties and NaNs included)."""
+    rng = np.random.default_rng(1)
+    n = 20_000  # above the probe's 5,000 rows: the sample is a real subset
+    X = pd.DataFrame({"a": rng.integers(0, 5, n).astype(float), "b": np.where(rng.random(n) < 0.2, np.nan, rng.random(n)),
+                      "c": rng.integers(0, 3, n).astype(float)}, index=rng.permutation(n))
+    cols = ["a", "b", "c"]
+    want = _canonical(X, cols).iloc[_sample(n, 5000)]
+    got = X.iloc[_canonical_order(X, cols)[_sample(n, 5000)]]
+    np.testing.assert_array_equal(got.to_numpy(), want.to_numpy())
+    assert not got.index.equals(pd.RangeIndex(5000))  # positions of the original frame, not a reset index
 
 def test_feature_cache_computes_each_date_once(analysed_wh: Warehouse, monkeypatch) -> None:
     from shoplens.customers import features as features_module

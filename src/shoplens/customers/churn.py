@@ -235,9 +235,13 @@ def _canonical(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     >>> _canonical(f, ["x", "churned"])["customer_id"].tolist()
     ['a', 'b']
     """
-    values = frame[columns].to_numpy(float)
-    order = np.lexsort([np.nan_to_num(values[:, j], nan=np.inf) for j in reversed(range(values.shape[1]))])
-    return frame.iloc[order].reset_index(drop=True)
+    return frame.iloc[_canonical_order(frame, columns)].reset_index(drop=True)
+
+
+def _canonical_order(frame: pd.DataFrame, columns: list[str]) -> np.ndarray:
+    """Row positions of ``frame`` in :func:`_canonical`'s order (without copying the frame)."""
+    keys = [np.nan_to_num(frame[c].to_numpy(float), nan=np.inf) for c in reversed(columns)]
+    return np.lexsort(keys)
 
 
 def _sample(n: int, limit: int, seed: int = 0) -> np.ndarray:
@@ -295,21 +299,26 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     calibration = calibration_table(y_valid, p_valid)
 
     served = ChurnModel().fit(valid.iloc[valid_idx][features], y_valid[valid_idx])
+    # both windows' frames are done with: freed before the current features are loaded (the
+    # step's memory peak at a million customers)
+    del train, valid
     current = customer_features(wh, end, cache=cache)
-    risk = served.predict_proba(current[features])
-    # Reasons come from the features that matter most overall (ranked on a sample), which keeps
-    # scoring a million customers to a handful of predictions.
-    ordered = _canonical(current, features)
-    probe = ordered.iloc[_sample(len(ordered), 5000)][features]
-    ranked = served.contributions(probe).abs().mean().sort_values(ascending=False)
-    contrib = served.contributions(current[features], features=list(ranked.index[:reason_features]))
     labels = feature_labels(current)
     scores = current[["customer_id"]].copy()
+    X = current[features]
+    del current
+    risk = served.predict_proba(X)
+    # Reasons come from the features that matter most overall (ranked on a sample), which keeps
+    # scoring a million customers to a handful of predictions. The sample is drawn in the
+    # canonical order (positions only: the frame is not copied to sort it).
+    probe = X.iloc[_canonical_order(X, features)[_sample(len(X), 5000)]]
+    ranked = served.contributions(probe).abs().mean().sort_values(ascending=False)
+    c = served.contributions(X, features=list(ranked.index[:reason_features])).to_numpy()
     scores["churn_risk"] = risk
     scores["risk_band"] = pd.cut(risk, [-0.01, 0.33, 0.66, 1.01], labels=["low", "medium", "high"]).astype(str)
     # Top reasons pushing risk up (for low-risk customers: what keeps it low).
-    values = current[features].to_numpy(float)
-    c = contrib.to_numpy()
+    values = X.to_numpy(float)
+    del X
     order = np.argsort(-np.where(risk[:, None] >= 0.5, c, -c), axis=1)[:, :top_reasons]
     scores["reasons"] = reasons_in_words(values, c, order, features, served.typical_, labels)
     scores["top_reason_feature"] = [features[j] for j in order[:, 0]]
