@@ -137,3 +137,14 @@ def test_spark_parquet_tables_are_owner_only(spark, tmp_path):
     loose = {p.relative_to(root).as_posix(): oct(stat.S_IMODE(p.stat().st_mode))
              for p in [root, *root.rglob("*")] if stat.S_IMODE(p.stat().st_mode) & 0o077}
     assert loose == {}
+
+
+def test_spark_catalogue_folder_is_not_in_the_working_directory(spark):
+    """Spark's default catalogue folder is ./spark-warehouse: shoplens puts it in a private
+    temporary folder, so no run leaves a folder in the user's working directory."""
+    import os
+    import tempfile
+
+    where = spark.conf.get("spark.sql.warehouse.dir").removeprefix("file:")
+    assert where.startswith(tempfile.gettempdir()) and "shoplens-spark-catalogue-" in where
+    assert not os.path.realpath(where).startswith(os.path.realpath(os.getcwd()) + os.sep)

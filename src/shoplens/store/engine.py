@@ -559,6 +559,17 @@ _SESSION_SQL_CONF = {
 }
 
 
+def _spark_catalogue_dir() -> str:
+    """A private temporary folder for Spark's catalogue (``spark.sql.warehouse.dir``), removed
+    when the process exits."""
+    import atexit
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="shoplens-spark-catalogue-")
+    atexit.register(shutil.rmtree, path, ignore_errors=True)
+    return path
+
+
 def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = None,
                   conf: dict[str, str] | None = None, remote: str | None = None) -> SparkSession:
     """One SparkSession per process (Spark allows only one active context).
@@ -602,6 +613,10 @@ def spark_session(master: str = "local[*]", *, shuffle_partitions: int | None = 
         # Parquet parts and their folders owner-only (0600/0700), like every file shoplens writes,
         # whatever the umask the JVM inherited (a Python caller's is often 022)
         .config("spark.hadoop.fs.permissions.umask-mode", "077")
+        # Spark's own catalogue folder defaults to ./spark-warehouse in the working directory:
+        # shoplens never creates files in a folder it does not own, so it goes to a private
+        # temporary folder (shoplens keeps its tables in the warehouse's Parquet folder, not there)
+        .config("spark.sql.warehouse.dir", _spark_catalogue_dir())
     )
     if shuffle_partitions:
         builder = builder.config("spark.sql.shuffle.partitions", str(shuffle_partitions))
