@@ -66,9 +66,9 @@ SHOPIFY_ORDERS = [
       "Billing Country": "ES", "Billing Phone": "+34 600 111 222", "Id": "5550005"},
      [("1", "Linen shirt", "19.95", "SH-LIN-M")]),
 ]
-# what the shop sold: the Totals of the orders that are sales (#1001 paid, #1003 partly refunded);
-# #1002 cancelled, #1004 pending and #1005 refunded in full add nothing
-SHOPIFY_REVENUE = Decimal("58.76") + Decimal("80.57")
+# what the shop sold: the Totals less refunds of the orders that are sales (#1001 paid, #1003 partly
+# refunded: 80.57 - 12.99); #1002 cancelled, #1004 pending and #1005 refunded in full add nothing
+SHOPIFY_REVENUE = Decimal("58.76") + Decimal("80.57") - Decimal("12.99")
 SHOPIFY_PII = ["ana.lima@example.com", "Ana.Lima@example.com", "bo.chen@example.com", "carla@example.com",
                "Ana Lima", "Bo Chen", "Carla Ruiz", "912 345 678", "1234 5678", "600 111 222",
                "Rua Augusta", "Kanalstraat", "Calle Mayor"]
@@ -221,9 +221,9 @@ class TestShopify:
 
     def test_revenue_is_the_totals_of_the_sales_to_the_cent(self, loaded, tmp_path):
         """One definition of revenue: an order is worth its Total (after the discount, with shipping and
-        taxes), not its lines; the summary's money shows the file's Totals read and loaded."""
+        taxes) less what was refunded, not its lines; the summary's money shows that read and loaded."""
         wh, r = loaded
-        file_total = sum(Decimal(o["Total"]) for o, _ in SHOPIFY_ORDERS)
+        file_total = sum(Decimal(o["Total"]) - Decimal(o.get("Refunded Amount") or "0") for o, _ in SHOPIFY_ORDERS)
         paid = r.money["orders"]["paid_amount"]
         assert paid.read == paid.loaded == file_total
         k = kpis(wh)
@@ -233,9 +233,9 @@ class TestShopify:
         assert lines == Decimal("59.85") and lines != Decimal(SHOPIFY_ORDERS[0][0]["Total"])  # the lines differ
         per_customer = {c: round(v, 2) for c, v in wh.query(
             f"SELECT customer_id, net_revenue FROM ({customer_value_sql()})").values.tolist()}
-        assert sorted(per_customer.values()) == [58.76, 80.57]  # Ana's pending order, Carla's refund add nothing
+        assert sorted(per_customer.values()) == [58.76, 67.58]  # Ana's pending order and Carla's refunds add nothing
         html = build_shop_report(wh).to_html()
-        assert "139.33" in html and "EUR" in html
+        assert "126.34" in html and "EUR" in html
 
     def test_consent_is_what_accepts_marketing_says(self, loaded):
         wh, r = loaded
