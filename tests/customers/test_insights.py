@@ -108,6 +108,12 @@ def test_churn_model_beats_chance_on_later_window_with_reasons(analysed_wh: Ware
     # the same reasons in Chinese, from the same numbers, for every customer
     for en, zh in zip(res.scores["reasons"], res.scores["reasons_zh"]):
         assert latin_share(zh) < 0.05 and numbers_in(zh) == numbers_in(en), (en, zh)
+    # the Customer 360 answers them beside the English ones
+    from shoplens.customers.profile import customer_360
+    from shoplens.privacy.ids import to_external
+
+    shown = customer_360(analysed_wh, to_external(analysed_wh, [high["customer_id"]])[0], consent_default=True)
+    assert shown["churn"]["reasons_zh"] == high["reasons_zh"] and shown["churn"]["reasons"] == high["reasons"]
     assert len(res.calibration) == 10
     # calibration: the riskiest decile churns far more than the safest
     assert res.calibration["observed"].iloc[-1] > res.calibration["observed"].iloc[0] + 0.3
