@@ -25,6 +25,12 @@ from babel.numbers import format_currency, format_decimal, format_percent
 Lang = Literal["en", "zh"]
 LANGS: tuple[str, ...] = ("en", "zh")
 LOCALES = {"en": "en_GB", "zh": "zh_CN"}
+# Review aspects in Chinese (shoplens.text.aspects' and the clothing reviews' words), for generated sentences
+ASPECTS_ZH: dict[str, str] = {
+    "appearance": "外观", "function": "功能", "logistics": "物流", "packaging": "包装", "price": "价格",
+    "quality": "质量", "service": "服务", "size_fit": "尺码与合身", "fit": "合身", "size": "尺码", "delivery": "配送",
+    "material": "材质", "comfort": "舒适度",
+}
 MAX_COLOURS = 8  # a chart shows at most this many series or colours; the rest are grouped as "other"
 
 # Nouns that are counted on screens: English singular, English plural, Chinese (measure word + noun).

@@ -21,7 +21,7 @@ from shoplens.metrics import purchases_sql
 from shoplens.store.registry import ModelRegistry
 from shoplens.store.warehouse import Warehouse
 
-from tests.customers.test_segments import check_segment_texts
+from tests.customers.test_segments import check_segment_texts, latin_share, numbers_in
 
 
 def test_rfm_scores_segments_and_labels(analysed_wh: Warehouse) -> None:
@@ -105,6 +105,15 @@ def test_churn_model_beats_chance_on_later_window_with_reasons(analysed_wh: Ware
     assert res.scores["churn_risk"].between(0, 1).all()
     high = res.scores.sort_values("churn_risk").iloc[-1]
     assert "raises risk" in high["reasons"]
+    # the same reasons in Chinese, from the same numbers, for every customer
+    for en, zh in zip(res.scores["reasons"], res.scores["reasons_zh"]):
+        assert latin_share(zh) < 0.05 and numbers_in(zh) == numbers_in(en), (en, zh)
+    # the Customer 360 answers them beside the English ones
+    from shoplens.customers.profile import customer_360
+    from shoplens.privacy.ids import to_external
+
+    shown = customer_360(analysed_wh, to_external(analysed_wh, [high["customer_id"]])[0], consent_default=True)
+    assert shown["churn"]["reasons_zh"] == high["reasons_zh"] and shown["churn"]["reasons"] == high["reasons"]
     assert len(res.calibration) == 10
     # calibration: the riskiest decile churns far more than the safest
     assert res.calibration["observed"].iloc[-1] > res.calibration["observed"].iloc[0] + 0.3
@@ -376,3 +385,28 @@ def test_churn_reasons_say_1_pt_and_match_the_single_phrase() -> None:
     assert got[0] == "12 orders (typical 4) lowers risk by 1 pt; 1 different product bought (typical 29) raises risk by 5 pts"
     assert got[0].split("; ")[0] == reason_phrase("orders", 12.0, 4.0, -0.012, "orders")
     assert got[1] == "3 orders (typical 4) raises risk by 30 pts"  # a contribution under half a point is left out
+
+
+def test_churn_reasons_in_chinese_quote_the_same_numbers() -> None:
+    """The zh reasons come from the same templates' numbers: no English words, the numbers of the en text;
+    the vectorised phrases equal reason_phrase's (a missing value too: a single order, no returns yet)."""
+    from shoplens.customers.churn import reasons_in_words
+    from shoplens.customers.features import BEHAVIOUR_LABELS, LABELS_ZH
+
+    features = ["orders", "avg_days_between_orders", "return_rate"]
+    values = np.array([[12.0, np.nan, 0.25], [1.0, 30.0, np.nan]])
+    contributions = np.array([[-0.012, 0.05, 0.2], [0.3, -0.004, 0.1]])
+    order = np.array([[0, 1, 2], [0, 1, 2]])
+    typical = {"orders": 4.0, "avg_days_between_orders": 40.0, "return_rate": 0.1}
+    en = reasons_in_words(values, contributions, order, features, typical, BEHAVIOUR_LABELS)
+    zh = reasons_in_words(values, contributions, order, features, typical, LABELS_ZH, lang="zh")
+    assert zh[0] == "订单数 12（通常为 4），流失风险降低 1 个百分点；目前只有一单，流失风险提高 5 个百分点；" \
+                    "退货金额占比 25%（通常为 10%），流失风险提高 20 个百分点"
+    assert zh[1] == "订单数 1（通常为 4），流失风险提高 30 个百分点；尚无退货金额占比（通常为 10%），流失风险提高 10 个百分点"
+    assert en[1] == "1 order (typical 4) raises risk by 30 pts; no share of spend returned yet (typical 10%) raises risk by 10 pts"
+    for i in range(2):
+        assert latin_share(zh[i]) == 0 and numbers_in(zh[i]) == numbers_in(en[i])
+        kept = [j for j in range(3) if abs(contributions[i, j]) >= 0.005]
+        assert zh[i] == "；".join(reason_phrase(features[j], values[i, j], typical[features[j]], contributions[i, j],
+                                               LABELS_ZH[features[j]], lang="zh") for j in kept)
+    assert reasons_in_words(values[:1], np.zeros((1, 3)), order[:1], features, typical, LABELS_ZH, lang="zh") == ["与典型客户接近"]

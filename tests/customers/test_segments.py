@@ -15,6 +15,18 @@ from shoplens.customers.segments import (NAME_GUARDS, STRONG_LESS, STRONG_MORE, 
 QUOTE = re.compile(r"^(?P<lead>.*) \((?P<value>[^()]*) vs (?P<average>[^()]*)\)$")
 
 
+def latin_share(text: str) -> float:
+    """The share of Latin letters among the letters of ``text`` (Latin and CJK), 0 without letters."""
+    latin = len(re.findall(r"[A-Za-z]", text))
+    letters = latin + len(re.findall(r"[\u4e00-\u9fff]", text))
+    return latin / letters if letters else 0.0
+
+
+def numbers_in(text: str) -> list[str]:
+    """The numbers a text shows ('1,234', '2.3', '12%'), sorted: the same in both languages."""
+    return sorted(re.findall(r"\d[\d,]*(?:\.\d+)?%?", text))
+
+
 def _number(text: str) -> tuple[float, float]:
     """A number as printed ('4,729', '1.6', '32%') and half its last printed unit."""
     if text.endswith("%"):
@@ -42,6 +54,13 @@ def check_segment_texts(profiles: pd.DataFrame, features: pd.DataFrame) -> None:
         assert "#" not in row["segment_name"] and not re.search(r"\d", row["segment_name"])
         assert row["description"].startswith(f"{row['customers']:,} customers ({row['share_of_customers']:.0%}) "
                                               f"bringing {row['share_of_revenue']:.0%} of revenue: ")
+        # the Chinese text: the same numbers, no English sentence (the shop's category names aside)
+        zh = row["description_zh"]
+        for name in features["top_category"].dropna().unique() if "top_category" in features else []:
+            zh = zh.replace(str(name), "")
+        assert latin_share(zh) < 0.05, row["description_zh"]
+        assert numbers_in(row["description_zh"]) == numbers_in(row["description"]), (row["description"], row["description_zh"])
+        assert row["description_zh"].endswith(row["traits_zh"] + "。")
         stated: dict[str, str] = {}
         for part in row["traits"].split("; "):
             m = QUOTE.match(part)

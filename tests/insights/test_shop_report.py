@@ -260,3 +260,21 @@ def test_every_column_header_of_the_chinese_report_is_chinese(demo_wh):
     assert len(headers) > 20
     english = [h for h in headers if re.search(r"[A-Za-z]{3,}", re.sub(r"\b(PSI|CLV|RFM|[A-Z]{3})\b", "", h))]
     assert english == [], english
+
+
+def test_chinese_report_describes_segments_and_churn_reasons_in_chinese(demo_wh):
+    """The zh report's segment descriptions and churn reasons are the Chinese texts generated from the
+    same numbers (description_zh, reasons_zh), not the English sentences; the en report keeps English."""
+    from shoplens.customers.churn import fit_churn
+    from shoplens.customers.segments import build_segments
+
+    profiles = build_segments(demo_wh).profiles
+    fit_churn(demo_wh)
+    zh, en = build_shop_report(demo_wh, lang="zh").to_html(), build_shop_report(demo_wh, lang="en").to_html()
+    segments_zh, segments_en = html.unescape(_visible(zh, "segments")), html.unescape(_visible(en, "segments"))
+    for row in profiles.itertuples():
+        assert row.description_zh in segments_zh and row.description not in segments_zh
+        assert row.description in segments_en
+    churn_zh = html.unescape(_visible(zh, "churn"))
+    assert "流失风险" in churn_zh and "risk by" not in churn_zh
+    assert "risk by" in html.unescape(_visible(en, "churn"))

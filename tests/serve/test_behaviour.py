@@ -99,3 +99,19 @@ def test_extreme_inputs_are_400_not_500(with_events):
     assert client.get("/api/v1/events/live", params={"now": "0001-01-01"}, headers=h).status_code == 400
     assert client.get("/api/v1/events/funnel", params={"steps": "view'; DROP TABLE events; --"}, headers=h).status_code == 400
     assert client.get("/api/v1/events/live", headers=h).json()["total_events"] == 7
+
+
+def test_funnel_by_segment_names_each_segment_in_chinese_too(with_events):
+    """By segment, each group carries its segment's name in Chinese (value_zh) for the zh dashboard."""
+    import pandas as pd
+
+    client, keys = with_events
+    wh = client.app.state.warehouse
+    wh.write_table("customer_segments", pd.DataFrame({"customer_id": ["a"], "segment_id": [0],
+                                                      "segment_name": ["Recently active, high-spend customers"]}),
+                   kind="customer")
+    answer = client.get("/api/v1/events/funnel", params={"steps": "view,cart", "window": "1d", "by": "segment"},
+                        headers=auth(keys["analyst"]))
+    assert answer.status_code == 200, answer.text
+    groups = {g["value"]: g["value_zh"] for g in answer.json()["breakdown"]}
+    assert groups == {"Recently active, high-spend customers": "近期活跃、高消费的客户", "(none)": "（无分群）"}

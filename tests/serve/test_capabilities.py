@@ -126,6 +126,8 @@ def test_segments_list_describe_members_export(served_customers):
     seg = segs["data"][0]["segment_id"]
     one = client.get(f"/api/v1/segments/{seg}", headers=auth(keys["viewer"])).json()
     assert one["segment_id"] == seg and one["segment_name_zh"] == segs["data"][0]["segment_name_zh"]
+    assert one["description_zh"] == segs["data"][0]["description_zh"] and one["traits_zh"] in one["description_zh"]
+    assert all(re.search(r"[\u4e00-\u9fff]", s["description_zh"]) for s in segs["data"])
     assert client.get("/api/v1/segments/999", headers=auth(keys["viewer"])).status_code == 404
     members = client.get(f"/api/v1/segments/{seg}/members?limit=5", headers=auth(keys["analyst"])).json()
     assert len(members["data"]) == 5 and members["count"] <= segs["data"][0]["customers"]

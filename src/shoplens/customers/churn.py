@@ -34,7 +34,7 @@ from threadpoolctl import threadpool_limits
 
 from shoplens.base import Model
 from shoplens.customers.data import last_order_date, parse_date, purchases_sql
-from shoplens.customers.features import FeatureCache, customer_features, feature_labels, numeric_features
+from shoplens.customers.features import LABELS_ZH, FeatureCache, customer_features, feature_labels, numeric_features
 from shoplens.errors import InsufficientDataError
 from shoplens.store.warehouse import Warehouse, serves
 
@@ -53,38 +53,71 @@ def _threads(rows: int) -> int:
 SINGULAR = "product|order|day|review|message|conversation|item|contact"
 
 
-def reason_phrase(feature: str, value: float, typical: float, delta: float, label: str | None = None) -> str:
-    """One reason in words, the noun in the right number.
+# The templates of a reason, in English and Chinese, filled from the same numbers:
+# effect (direction, points), phrase with a value, "no X yet", a single order, nothing notable; separator.
+REASON_TEMPLATES: dict[str, dict[str, str]] = {
+    "en": {"raises": "raises", "lowers": "lowers", "effect": "{direction} risk by {points}",
+           "value": "{value} {label} (typical {typical}) {effect}", "none": "no {label} yet (typical {typical}) {effect}",
+           "single": "a single order so far {effect}", "typical": "close to the typical customer", "sep": "; ",
+           "nothing": "none"},
+    "zh": {"raises": "提高", "lowers": "降低", "effect": "流失风险{direction} {points} 个百分点",
+           "value": "{label} {value}（通常为 {typical}），{effect}", "none": "尚无{label}（通常为 {typical}），{effect}",
+           "single": "目前只有一单，{effect}", "typical": "与典型客户接近", "sep": "；", "nothing": "无"},
+}
+
+
+def reason_phrase(feature: str, value: float, typical: float, delta: float, label: str | None = None,
+                  lang: str = "en") -> str:
+    """One reason in words (``lang`` en or zh, from the same numbers), the noun in the right number;
+    ``label`` is the feature's words in that language.
 
     >>> reason_phrase("distinct_products", 1.0, 29.0, 0.05, "different products bought")
     '1 different product bought (typical 29) raises risk by 5 pts'
     >>> reason_phrase("orders", 12.0, 4.0, -0.01, "orders")
     '12 orders (typical 4) lowers risk by 1 pt'
+    >>> reason_phrase("orders", 12.0, 4.0, -0.01, "订单数", lang="zh")
+    '订单数 12（通常为 4），流失风险降低 1 个百分点'
     """
+    t = REASON_TEMPLATES[lang]
     label = label or feature
-    direction = "raises" if delta > 0 else "lowers"
     points = f"{abs(delta) * 100:.0f}"
-    points += " pt" if points == "1" else " pts"  # "by 1 pt", "by 5 pts"
+    if lang == "en":
+        points += " pt" if points == "1" else " pts"  # "by 1 pt", "by 5 pts"
+    effect = t["effect"].format(direction=t["raises"] if delta > 0 else t["lowers"], points=points)
 
     def fmt(v: float) -> str:
         if np.isnan(v):
-            return "none"
+            return t["nothing"]
         return f"{v:.0%}" if "share" in feature or feature.endswith("_rate") else (f"{v:,.0f}" if abs(v) >= 10 else f"{v:.2g}")
 
     if np.isnan(value) and feature == "avg_days_between_orders":
-        return f"a single order so far {direction} risk by {points}"
+        return t["single"].format(effect=effect)
     if np.isnan(value):
-        return f"no {label} yet (typical {fmt(typical)}) {direction} risk by {points}"
-    if fmt(value) == "1":  # "1 different product bought", not "1 different products bought"
+        return t["none"].format(label=label, typical=fmt(typical), effect=effect)
+    if lang == "en" and fmt(value) == "1":  # "1 different product bought", not "1 different products bought"
         label = re.sub(rf"\b({SINGULAR})s\b", r"\1", label, count=1)
-    return f"{fmt(value)} {label} (typical {fmt(typical)}) {direction} risk by {points}"
+    return t["value"].format(value=fmt(value), label=label, typical=fmt(typical), effect=effect)
+
+
+def _sql_text(template: str, **parts: str) -> str:
+    """A reason template as a DuckDB string expression: each ``{part}`` becomes the SQL ``parts[part]``."""
+    pieces = re.split(r"\{(\w+)\}", template)
+    sql = []
+    for i, piece in enumerate(pieces):
+        if i % 2:
+            sql.append(f"({parts[piece]})")
+        elif piece:
+            sql.append("'" + piece.replace("'", "''") + "'")
+    return " || ".join(sql) or "''"
 
 
 def reasons_in_words(values: np.ndarray, contributions: np.ndarray, order: np.ndarray, features: list[str],
-                     typical: dict[str, float], labels: dict[str, str]) -> list[str]:
-    """The same phrases as :func:`reason_phrase` for every customer at once (built by DuckDB: no Python row loop)."""
+                     typical: dict[str, float], labels: dict[str, str], lang: str = "en") -> list[str]:
+    """The same phrases as :func:`reason_phrase` (in ``lang``, ``labels`` in that language) for every
+    customer at once (built by DuckDB from the same templates: no Python row loop)."""
     import duckdb
 
+    t = REASON_TEMPLATES[lang]
     n, k = order.shape
     rows = np.repeat(np.arange(n), k)
     j = order.reshape(-1)
@@ -94,26 +127,32 @@ def reasons_in_words(values: np.ndarray, contributions: np.ndarray, order: np.nd
         "value": values[rows, j], "typical": np.asarray([typical.get(f, np.nan) for f in features])[j],
         "delta": contributions[rows, j],
     })
-    num = """CASE WHEN isnan({v}) THEN 'none'
-                  WHEN feature LIKE '%share%' OR feature LIKE '%\\_rate' ESCAPE '\\' THEN format('{{:.0f}}%', {v} * 100)
-                  WHEN abs({v}) >= 10 THEN format('{{:,.0f}}', {v}) ELSE format('{{:.2g}}', {v}) END"""
+    nothing = t["nothing"].replace("'", "''")
+    # pandas' NaN arrives in DuckDB as NULL: a missing value is either
+    num = f"""CASE WHEN {{v}} IS NULL OR isnan({{v}}) THEN '{nothing}'
+                  WHEN feature LIKE '%share%' OR feature LIKE '%\\_rate' ESCAPE '\\' THEN format('{{{{:.0f}}}}%', {{v}} * 100)
+                  WHEN abs({{v}}) >= 10 THEN format('{{{{:,.0f}}}}', {{v}}) ELSE format('{{{{:.2g}}}}', {{v}}) END"""
+    points = "format('{:.0f}', abs(delta) * 100)"
+    if lang == "en":
+        points += f" || (CASE WHEN {points} = '1' THEN ' pt' ELSE ' pts' END)"
+    effect = _sql_text(t["effect"], direction=f"CASE WHEN delta > 0 THEN '{t['raises']}' ELSE '{t['lowers']}' END",
+                       points=points)
+    value, typ = num.format(v="value"), num.format(v="typical")
+    label = f"CASE WHEN {value} = '1' THEN regexp_replace(label, '\\b({SINGULAR})s\\b', '\\1') ELSE label END" \
+        if lang == "en" else "label"
+    sep, close = t["sep"].replace("'", "''"), t["typical"].replace("'", "''")
     con = duckdb.connect()
     try:
         con.register("reasons", long)
         out = con.execute(f"""
-            WITH p AS (
-                SELECT row, rank, (CASE WHEN delta > 0 THEN 'raises' ELSE 'lowers' END) || ' risk by '
-                       || format('{{:.0f}}', abs(delta) * 100)
-                       || (CASE WHEN format('{{:.0f}}', abs(delta) * 100) = '1' THEN ' pt' ELSE ' pts' END) AS effect, *
-                FROM reasons WHERE abs(delta) >= 0.005),
+            WITH p AS (SELECT row, rank, {effect} AS effect, * FROM reasons WHERE abs(delta) >= 0.005),
             phrases AS (
                 SELECT row, rank, CASE
-                    WHEN isnan(value) AND feature = 'avg_days_between_orders' THEN 'a single order so far ' || effect
-                    WHEN isnan(value) THEN 'no ' || label || ' yet (typical ' || {num.format(v="typical")} || ') ' || effect
-                    ELSE {num.format(v="value")} || ' ' || (CASE WHEN {num.format(v="value")} = '1' THEN
-                        regexp_replace(label, '\\b({SINGULAR})s\\b', '\\1') ELSE label END) || ' (typical ' || {num.format(v="typical")} || ') ' || effect
+                    WHEN (value IS NULL OR isnan(value)) AND feature = 'avg_days_between_orders' THEN {_sql_text(t["single"], effect="effect")}
+                    WHEN value IS NULL OR isnan(value) THEN {_sql_text(t["none"], label="label", typical=typ, effect="effect")}
+                    ELSE {_sql_text(t["value"], value=value, label=label, typical=typ, effect="effect")}
                     END AS phrase FROM p)
-            SELECT r.row, coalesce(string_agg(phrase, '; ' ORDER BY rank), 'close to the typical customer') AS reasons
+            SELECT r.row, coalesce(string_agg(phrase, '{sep}' ORDER BY rank), '{close}') AS reasons
             FROM range({n}) r(row) LEFT JOIN phrases USING (row) GROUP BY r.row ORDER BY r.row""").fetchnumpy()
     finally:
         con.close()
@@ -321,6 +360,9 @@ def fit_churn(wh: Warehouse, *, as_of: str | date | None = None, horizon_days: i
     del X
     order = np.argsort(-np.where(risk[:, None] >= 0.5, c, -c), axis=1)[:, :top_reasons]
     scores["reasons"] = reasons_in_words(values, c, order, features, served.typical_, labels)
+    # the same reasons from the same numbers in Chinese (the zh Customer 360, REST and report)
+    labels_zh = {f: LABELS_ZH.get(f, labels.get(f, f)) for f in features}
+    scores["reasons_zh"] = reasons_in_words(values, c, order, features, served.typical_, labels_zh, lang="zh")
     scores["top_reason_feature"] = [features[j] for j in order[:, 0]]
     scores["as_of"] = pd.Timestamp(end)
     importance = pd.DataFrame({"feature": ranked.index, "label": [labels.get(f, f) for f in ranked.index],

@@ -122,8 +122,8 @@ def segments_cmd(
     With --attributes, the customer attributes named (demographics, tiers) are features too.
 
     JSON: {as_of, k, selection: [{k, silhouette, stability_ari, smallest_share}], segments: [{segment_id,
-    segment_name, customers, share_of_customers, share_of_revenue, avg_<feature>..., description, traits}]};
-    the descriptions quote the avg_ columns.
+    segment_name, customers, share_of_customers, share_of_revenue, avg_<feature>..., description, traits, description_zh, traits_zh}]};
+    the descriptions (English and Chinese) quote the avg_ columns.
     """
     from shoplens.customers.segments import build_segments
     from shoplens.errors import UserInputError

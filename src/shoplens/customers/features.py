@@ -44,6 +44,19 @@ BEHAVIOUR_LABELS: dict[str, str] = {
     "evening_share": "share of orders after 6 pm",
     "top_category_share": "share of spend in the favourite category",
 }
+# Every feature's label in Chinese (the behaviour features and the signals' ones), for the
+# sentences generated in Chinese from the same numbers (segment traits, churn reasons).
+LABELS_ZH: dict[str, str] = {
+    "orders": "订单数", "net_revenue": "净消费额", "aov": "平均订单金额", "recency_days": "距上次下单天数",
+    "tenure_days": "首单至今天数", "orders_last_90d": "近90天订单数", "avg_days_between_orders": "平均下单间隔天数",
+    "items_per_order": "每单商品种数", "distinct_products": "购买商品种类数", "price_index": "支付价格水平（1 = 商品的通常价格）",
+    "return_rate": "退货金额占比", "cancelled_orders": "取消订单数", "discount_share": "使用折扣的订单占比",
+    "weekend_share": "周末订单占比", "evening_share": "晚上6点后订单占比", "top_category_share": "最爱品类消费占比",
+    "reviews": "评价数", "negative_review_share": "1-2 星评价占比", "last_review_sentiment": "最近一条评价的情感",
+    "review_sentiment_score": "评价情感得分", "last_text_sentiment": "最近评价文本的情感",
+    "last_negative_aspect": "最近差评涉及的方面", "support_contacts": "客服会话数",
+    "top_support_intent": "最常见的客服诉求", "negative_message_share": "负面客服消息占比",
+}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from sklearn.preprocessing import StandardScaler
 
 from shoplens.base import Model
 from shoplens.customers.data import last_order_date, parse_date
-from shoplens.customers.features import (BEHAVIOUR_LABELS, FeatureCache, customer_features, feature_labels,
+from shoplens.customers.features import (BEHAVIOUR_LABELS, LABELS_ZH, FeatureCache, customer_features, feature_labels,
                                          numeric_features)
 from shoplens.errors import InsufficientDataError
 from shoplens.store.warehouse import Warehouse, serves
@@ -74,23 +74,76 @@ def _num(v: float, share: bool) -> str:
 
 
 def trait(feature: str, ratio: float, label: str | None = None, value: float | None = None,
-          average: float | None = None, share: bool | None = None) -> str:
-    """A phrase comparing a segment with the average customer: '2.3x more orders (9.8 vs 4.3)'.
+          average: float | None = None, share: bool | None = None, lang: str = "en") -> str:
+    """A phrase comparing a segment with the average customer: '2.3x more orders (9.8 vs 4.3)';
+    in Chinese (``lang="zh"``, ``label`` in Chinese) from the same numbers.
 
     >>> trait("orders", 0.7, value=2.9, average=4.1)
     '30% fewer orders (2.9 vs 4.1)'
     >>> trait("net_revenue", 1.05, "net spend")
     'net spend close to average'
+    >>> trait("orders", 2.3, "订单数", 9.8, 4.3, lang="zh"), trait("orders", 0.7, "订单数", 2.9, 4.1, lang="zh")
+    ('订单数是平均的 2.3 倍（9.8 对比 4.3）', '订单数少 30%（2.9 对比 4.1）')
     """
     label = label or feature
     share = feature in SHARE_FEATURES if share is None else share
-    numbers = f" ({_num(value, share)} vs {_num(average, share)})" if value is not None and average is not None else ""
+    zh = lang == "zh"
+    numbers = ""
+    if value is not None and average is not None:
+        numbers = (f"（{_num(value, share)} 对比 {_num(average, share)}）" if zh
+                   else f" ({_num(value, share)} vs {_num(average, share)})")
     if ratio >= STRONG_MORE:
-        return f"{ratio:.1f}x more {label}{numbers}"
+        return f"{label}是平均的 {ratio:.1f} 倍{numbers}" if zh else f"{ratio:.1f}x more {label}{numbers}"
     if abs(ratio - 1) < 0.1:
-        return f"{label} close to average{numbers}"
+        return f"{label}接近平均{numbers}" if zh else f"{label} close to average{numbers}"
+    if zh:
+        more, fewer = ("多", "少") if feature in COUNT_FEATURES else ("高", "低")
+        return f"{label}{more} {ratio - 1:.0%}{numbers}" if ratio > 1 else f"{label}{fewer} {1 - ratio:.0%}{numbers}"
     more, fewer = ("more", "fewer") if feature in COUNT_FEATURES else ("higher", "lower")
     return f"{ratio - 1:.0%} {more} {label}{numbers}" if ratio > 1 else f"{1 - ratio:.0%} {fewer} {label}{numbers}"
+
+
+def with_value(value: float, label: str, overall: float, lang: str = "en") -> str:
+    """A customer attribute's value a segment shares: '62% with income band high (vs 20% of all customers)'.
+
+    >>> with_value(0.62, "income band high", 0.2, "zh")
+    '62% 的客户为 income band high（全部客户中为 20%）'
+    """
+    if lang == "zh":
+        return f"{value:.0%} 的客户为 {label}（全部客户中为 {overall:.0%}）"
+    return f"{value:.0%} with {label} (vs {overall:.0%} of all customers)"
+
+
+def buys_mostly(share: float, category: str, lang: str = "en") -> str:
+    """The segment's favourite category (the shop's own name): '48% buy mostly Home'."""
+    return f"{share:.0%} 主要购买 {category}" if lang == "zh" else f"{share:.0%} buy mostly {category}"
+
+
+def negative_reviewers(share: float, aspect: str | None, lang: str = "en") -> str:
+    """The share who left a negative review, and its most frequent aspect.
+
+    >>> negative_reviewers(0.12, "quality"), negative_reviewers(0.12, "quality", "zh")
+    ('12% left a negative review about quality', '12% 留下过关于质量的差评')
+    """
+    if lang == "zh":
+        from shoplens.formatting import ASPECTS_ZH
+
+        return f"{share:.0%} 留下过关于{ASPECTS_ZH.get(aspect, aspect)}的差评" if aspect else f"{share:.0%} 留下过差评"
+    return f"{share:.0%} left a negative review" + (f" about {aspect}" if aspect else "")
+
+
+def describe(customers: int, share_of_customers: float, share_of_revenue: float, traits: list[str],
+             lang: str = "en") -> tuple[str, str]:
+    """A segment's description and traits in one language, from its size, revenue share and traits.
+
+    >>> describe(1234, 0.12, 0.3, ["订单数是平均的 2.3 倍（9.8 对比 4.3）"], "zh")[0]
+    '1,234 位客户（12%），贡献 30% 的收入：订单数是平均的 2.3 倍（9.8 对比 4.3）。'
+    """
+    if lang == "zh":
+        joined = "；".join(traits)
+        return f"{customers:,} 位客户（{share_of_customers:.0%}），贡献 {share_of_revenue:.0%} 的收入：{joined}。", joined
+    joined = "; ".join(traits)
+    return f"{customers:,} customers ({share_of_customers:.0%}) bringing {share_of_revenue:.0%} of revenue: {joined}.", joined
 
 
 def is_strong(ratio: float) -> bool:
@@ -287,7 +340,8 @@ def build_segments(wh: Warehouse, *, as_of: str | date | None = None, k_range: t
 def describe_segments(features: pd.DataFrame, columns: list[str], *, attribute_labels: dict[str, str] | None = None,
                       shares: frozenset[str] = frozenset()) -> pd.DataFrame:
     """Size, revenue share, the averages its words are built from, and a plain-language name and
-    description per segment.
+    description per segment; the description and traits in Chinese too (``description_zh``,
+    ``traits_zh``), from the same numbers and the same templates' slots.
 
     Names and descriptions are generated from the numbers in the table: every "(X vs Y)" quotes
     the segment's average (column ``avg_<feature>``) and the average customer's; a name word needs
@@ -314,6 +368,14 @@ def describe_segments(features: pd.DataFrame, columns: list[str], *, attribute_l
     overall = values.mean()
     spread = values.std()
     total_rev = features["net_revenue"].clip(lower=0).sum() or 1.0
+    labels_zh = {**{c: LABELS_ZH.get(c, labels.get(c, c)) for c in columns}, **attribute_labels}
+
+    def in_words(c: str, ratio: float, value: float) -> dict[str, str]:
+        """One trait in English and Chinese, from the same numbers."""
+        if c in shares:
+            return {"en": with_value(value, labels[c], overall[c]), "zh": with_value(value, labels[c], overall[c], "zh")}
+        return {"en": trait(c, ratio, labels.get(c, c), value, overall[c], share=is_share(c)),
+                "zh": trait(c, ratio, labels_zh[c], value, overall[c], share=is_share(c), lang="zh")}
     rows, means_by_segment, quoted = [], {}, {"orders", "net_revenue", "recency_days"}
     for seg, g in features.groupby("segment_id"):
         means = values.loc[g.index].mean()
@@ -333,18 +395,17 @@ def describe_segments(features: pd.DataFrame, columns: list[str], *, attribute_l
         described = [(c, r) for c, r in ranked if c in attribute_labels and r >= STRONG_MORE][:2]
         shown = behaviour + signal + described
         quoted.update(c for c, _ in shown)
-        traits = [f"{means[c]:.0%} with {labels[c]} (vs {overall[c]:.0%} of all customers)" if c in shares
-                  else trait(c, r, labels.get(c, c), means[c], overall[c], share=is_share(c)) for c, r in shown]
+        traits = [in_words(c, r, means[c]) for c, r in shown]
         if "top_category" in g and g["top_category"].notna().any():
             top = g["top_category"].value_counts(normalize=True)
-            traits.append(f"{top.iloc[0]:.0%} buy mostly {top.index[0]}")
+            traits.append({lang: buys_mostly(top.iloc[0], top.index[0], lang) for lang in ("en", "zh")})
         if "negative_review_share" in g and g["reviews"].gt(0).any():
             neg = (g["negative_review_share"].fillna(0) > 0).mean()
             if neg >= 0.1:
-                aspect = ""
+                aspect = None
                 if "last_negative_aspect" in g and g["last_negative_aspect"].notna().any():
-                    aspect = f" about {g['last_negative_aspect'].mode().iloc[0]}"
-                traits.append(f"{neg:.0%} left a negative review{aspect}")
+                    aspect = str(g["last_negative_aspect"].mode().iloc[0])
+                traits.append({lang: negative_reviewers(neg, aspect, lang) for lang in ("en", "zh")})
         words = [w for c, r in shown if (w := name_word(c, r, means[c]))][:2]
         share = len(g) / len(features)
         revenue_share = g["net_revenue"].clip(lower=0).sum() / total_rev
@@ -358,23 +419,22 @@ def describe_segments(features: pd.DataFrame, columns: list[str], *, attribute_l
         if c not in row["shown"]:  # the name's numbers must be in the description too
             value = means_by_segment[segment_id][c]
             ratio = max(value, 0) / overall[c] if overall[c] > 0 else 1.0
-            row["traits"] = row["traits"] + [
-                f"{value:.0%} with {labels[c]} (vs {overall[c]:.0%} of all customers)" if c in shares
-                else trait(c, ratio, labels.get(c, c), value, overall[c], share=is_share(c))]
+            row["traits"] = row["traits"] + [in_words(c, ratio, value)]
             row["shown"].add(c)
     out = []
     for row in rows:
         means = means_by_segment[row["segment_id"]]
-        traits = "; ".join(row["traits"])
+        description, traits = describe(row["customers"], row["share_of_customers"], row["share_of_revenue"],
+                                       [t["en"] for t in row["traits"]])
+        description_zh, traits_zh = describe(row["customers"], row["share_of_customers"], row["share_of_revenue"],
+                                             [t["zh"] for t in row["traits"]], "zh")
         out.append({
             "segment_id": row["segment_id"], "segment_name": _name(row["words"]), "customers": row["customers"],
             "share_of_customers": row["share_of_customers"], "share_of_revenue": row["share_of_revenue"],
             **{f"avg_{c}": means[c] for c in [*("orders", "net_revenue", "recency_days"),
                                                *sorted(quoted - {"orders", "net_revenue", "recency_days"})]
                if c in means},
-            "description": f"{row['customers']:,} customers ({row['share_of_customers']:.0%}) bringing "
-                           f"{row['share_of_revenue']:.0%} of revenue: {traits}.",
-            "traits": traits,
+            "description": description, "traits": traits, "description_zh": description_zh, "traits_zh": traits_zh,
         })
     frame = pd.DataFrame(out).sort_values("share_of_revenue", ascending=False).reset_index(drop=True)
     # segments equal on every feature (only in contrived data): told apart by their size
@@ -384,7 +444,7 @@ def describe_segments(features: pd.DataFrame, columns: list[str], *, attribute_l
             frame.at[i, "segment_name"] += f" ({size})"
     front = ["segment_id", "segment_name", "customers", "share_of_customers", "share_of_revenue"]
     avg = [c for c in frame.columns if c.startswith("avg_")]
-    return frame[front + avg + ["description", "traits"]]
+    return frame[front + avg + ["description", "traits", "description_zh", "traits_zh"]]
 
 
 def _name(words: list[str]) -> str:

@@ -162,6 +162,14 @@ def shop_currency(wh: Warehouse) -> str | None:
     return "/".join(r[0] for r in rows) or None
 
 
+def _in_lang(frame: pd.DataFrame, column: str, lang: str) -> pd.DataFrame:
+    """``frame`` with ``column`` in ``lang``: its ``column_zh`` in Chinese where computed (tables computed
+    before the Chinese texts existed keep their English)."""
+    if lang != "zh" or f"{column}_zh" not in frame.columns:
+        return frame
+    return frame.assign(**{column: frame[f"{column}_zh"].fillna(frame[column])})
+
+
 def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     """Build the report from what ``wh`` holds; reads only (open ``wh`` read-only).
 
@@ -255,7 +263,7 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     if prof is not None and lang == "zh" and "segment_name" in prof.columns:
         from shoplens.customers.segments import segment_name_zh
 
-        prof = prof.assign(segment_name=prof["segment_name"].map(segment_name_zh))
+        prof = _in_lang(prof.assign(segment_name=prof["segment_name"].map(segment_name_zh)), "description", lang)
     add("segments", ["customer_segment_profiles"],
         [] if prof is None else [(t["segments"], _cols(prof, ["segment_name", "customers", "share_of_customers",
                                                                  "share_of_revenue", "description"]))])
@@ -277,7 +285,7 @@ def build_shop_report(wh: Warehouse, *, lang: Lang = "en") -> ShopReport:
     # Churn
     churn = _result(wh, "customer_churn")
     if churn is not None and "churn_risk" in churn.columns:
-        top = _shop_ids(wh, churn.sort_values("churn_risk", ascending=False).head(50)).head(10)
+        top = _in_lang(_shop_ids(wh, churn.sort_values("churn_risk", ascending=False).head(50)).head(10), "reasons", lang)
         tables = [(t["top_churn"], _cols(top, ["customer_id", "churn_risk", "reasons"]))]
         cal = _result(wh, "customer_churn_calibration")
         if cal is not None:

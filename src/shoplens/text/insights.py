@@ -13,6 +13,8 @@ Run ``shoplens text analyze`` (or :func:`shoplens.text.analyze.analyze_warehouse
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
@@ -66,22 +68,50 @@ def sentiment_trend(wh: Warehouse, by: str = "category", *, period: str = "month
 
 
 def top_negative_aspects(wh: Warehouse, *, product_id: str | None = None, limit: int = 10,
-                         quotes: int = 2) -> pd.DataFrame:
-    """Per product and aspect: negative mentions, share negative, example quotes (most negative first)."""
+                         quotes: int = 2, scorers: Mapping[str, Callable[[list[str]], np.ndarray]] | None = None
+                         ) -> pd.DataFrame:
+    """Per product and aspect: negative mentions, share negative, example quotes (most recent first).
+
+    The counts are the stored mentions'; a quote is shown only when its own words read negative
+    (:func:`shoplens.text.quotes.complaint_quote`: the most negative part of the evidence that names
+    the aspect, its sentence not positive, cut at word boundaries), so a row may show fewer quotes.
+    ``scorers``: P(positive) per language (default: the shipped sentiment models' clause reading)."""
+    from shoplens.text.quotes import complaint_quotes
+
     _need(wh, ASPECTS_TABLE)
     where, params = ("AND a.product_id = ?", [product_id]) if product_id else ("", [])
+    texts = "r.text" if wh.has_table("reviews") else "NULL"
+    join = "LEFT JOIN reviews r USING (review_id)" if wh.has_table("reviews") else ""
+    language = "t.language" if wh.has_table(REVIEWS_TABLE) else "NULL"
+    join += f" LEFT JOIN {REVIEWS_TABLE} t USING (review_id)" if wh.has_table(REVIEWS_TABLE) else ""
     frame = wh.query(
         f"""WITH counts AS (
                 SELECT a.product_id, a.aspect, count(*) AS mentions,
                        count(*) FILTER (WHERE a.polarity = 'negative') AS negative,
-                       list(a.evidence ORDER BY a.created_at DESC) FILTER (WHERE a.polarity = 'negative') AS neg_quotes
-                FROM {ASPECTS_TABLE} a WHERE TRUE {where} GROUP BY ALL)
+                       list({{'evidence': a.evidence, 'text': {texts}, 'language': {language}}}
+                            ORDER BY a.created_at DESC, a.review_id) FILTER (WHERE a.polarity = 'negative') AS neg_quotes
+                FROM {ASPECTS_TABLE} a {join} WHERE TRUE {where} GROUP BY ALL)
             SELECT c.product_id, p.name AS product, c.aspect, c.negative, c.mentions,
-                   c.negative / c.mentions AS negative_share, list_slice(c.neg_quotes, 1, {int(quotes)}) AS quotes
+                   c.negative / c.mentions AS negative_share, list_slice(c.neg_quotes, 1, {max(int(quotes), 0) * 6}) AS quotes
             FROM counts c LEFT JOIN products p USING (product_id)
             WHERE c.negative > 0 ORDER BY c.negative DESC, negative_share DESC, c.product_id, c.aspect
             LIMIT {int(limit)}""", params)
-    frame["quotes"] = frame["quotes"].map(lambda q: [] if q is None else list(q))
+    if not len(frame) or quotes <= 0:
+        frame["quotes"] = [[] for _ in range(len(frame))]
+        return frame
+    if scorers is None:
+        from shoplens.text.analyze import sentiment_scorers
+
+        scorers = sentiment_scorers()
+    from shoplens.text.aspects import AspectExtractor
+
+    extractor = AspectExtractor()
+
+    def names_aspect(part: str, aspect: str, lang: str) -> bool:
+        return any(m["aspect"] == aspect for m in extractor.mentions(part, lang))
+
+    frame["quotes"] = [complaint_quotes([{**m, "aspect": aspect} for m in (q if q is not None else [])], int(quotes),
+                                        scorers, names_aspect) for q, aspect in zip(frame["quotes"], frame["aspect"])]
     return frame
 
 

@@ -164,7 +164,7 @@
       [header("p_alive"), clv.p_alive == null ? "" : F.percent(clv.p_alive, lang), "p_alive"]]);
     const risk = churn.churn_risk == null ? el("p", { class: "muted empty" }, prof.note || t("no_risk"))
       : el("div", {}, el("p", {}, el("strong", { title: tip("churn_risk"), class: "has-tip", "data-metric": "churn_risk" }, F.percent(churn.churn_risk, lang)), " · " + (t("band_" + churn.risk_band) || churn.risk_band || "")),
-        el("ul", {}, ...String(churn.reasons || "").split(";").filter((r) => r.trim()).map((r) => el("li", {}, r.trim()))));
+        el("ul", {}, ...String((lang === "zh" && churn.reasons_zh) || churn.reasons || "").split(/[;；]/).filter((r) => r.trim()).map((r) => el("li", {}, r.trim()))));
     const months = prof.orders_by_month || [];
     const parts = [card(t("who"), facts(whoPairs)), card(t("value"), value), card(t("risk_why"), risk),
       chart(t("what_bought") + moneyUnit(), [{ type: "bar", x: months.map((r) => r.month), y: months.map((r) => r.revenue) }], {}, t("no_orders_customer"))];
@@ -328,8 +328,14 @@
     async segments(page, arg) {
       const seg = await load("/segments?limit=100");
       if (failed(seg)) { page.append(notice(seg)); return; }
-      // the segment's name in the chosen language (segment_name_zh in Chinese), one name column
-      const rows = seg.data.map(({ segment_name_zh: zh, ...r }) => (lang === "zh" && zh ? Object.assign(r, { segment_name: zh, segment_name_en: r.segment_name }) : r));
+      // the segment's name, description and traits in the chosen language (the _zh ones in Chinese), one column each
+      const rows = seg.data.map(({ segment_name_zh: zh, description_zh: described, traits_zh: traits, ...r }) => {
+        if (lang !== "zh") return r;
+        if (zh) Object.assign(r, { segment_name: zh, segment_name_en: r.segment_name });
+        if (described) Object.assign(r, { description: described });
+        if (traits) Object.assign(r, { traits: traits });
+        return r;
+      });
       const name = (r) => String(r.segment_name ?? r.segment ?? r.name ?? r.segment_id);
       const size = (r) => r.customers ?? r.size ?? r.n_customers;
       const value = Object.keys(rows[0] || {}).find((c) => /clv|value/i.test(c) && typeof rows[0][c] === "number");
@@ -442,6 +448,7 @@
         const r = await load("/events/funnel?steps=view,cart,purchase&window=1d&by=" + encodeURIComponent(by));
         if (failed(r)) { byOut.replaceChildren(notice(r)); return; }
         const groups = r.breakdown.slice(0, F.MAX_COLOURS);
+        for (const g of r.breakdown) if (lang === "zh" && g.value_zh) g.value = g.value_zh;  // a segment's name in Chinese
         byOut.replaceChildren(
           chart(t("funnel_by_title") + " · " + t("by_" + by), groups.map((g) => ({ type: "bar", name: String(g.value),
             x: g.steps.map((x) => x.event), y: g.steps.map((x) => x.conversion) })), { barmode: "group", yaxis: { tickformat: ".0%", range: [0, 1] } }),

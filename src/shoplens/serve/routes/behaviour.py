@@ -27,10 +27,17 @@ def events_funnel(wh: WarehouseDep, key: Analyst,
                   steps: Annotated[str, Query(min_length=1, max_length=2000, description="event names in order, comma-separated")],
                   window: Annotated[str, Query(max_length=20, description="30m, 1d, 1w")] = "1d",
                   by: By = None, start: From = None, end: To = None) -> dict[str, Any]:
-    """Ordered funnel: users at each step within the window of step 1, conversion, drop-off, optional breakdown."""
+    """Ordered funnel: users at each step within the window of step 1, conversion, drop-off, optional breakdown
+    (by segment: each segment's name in Chinese too, `value_zh`)."""
     from shoplens.behaviour.funnels import funnel
 
-    return computed_now(clean(funnel(wh, steps, window=window, by=by, start=start, end=end).to_dict()))
+    out = funnel(wh, steps, window=window, by=by, start=start, end=end).to_dict()
+    if by == "segment":
+        from shoplens.customers.segments import segment_name_zh
+
+        for group in out.get("breakdown") or []:  # the segment's name in Chinese beside it (the zh dashboard)
+            group["value_zh"] = "（无分群）" if group["value"] == "(none)" else segment_name_zh(str(group["value"]))
+    return computed_now(clean(out))
 
 
 @router.get("/retention", response_model=RetentionOut)

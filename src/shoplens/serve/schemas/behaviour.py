@@ -29,6 +29,7 @@ class FunnelStep(ApiModel):
 
 class FunnelGroup(ApiModel):
     value: str = Field(description="the breakdown value ('(none)' when missing)")
+    value_zh: str | None = Field(None, description="by segment: the segment's name in Chinese")
     steps: list[FunnelStep]
 
 

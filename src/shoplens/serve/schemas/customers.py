@@ -91,6 +91,7 @@ class Churn(Row):
     churn_risk: Number | None = Field(None, description="probability in [0, 1]")
     risk_band: str | None = Field(None, description="low, medium or high")
     reasons: str | None = None
+    reasons_zh: str | None = Field(None, description="the reasons in Chinese, from the same numbers")
     top_reason_feature: str | None = None
     as_of: Time | None = None
 
@@ -146,6 +147,8 @@ class SegmentProfile(Row):
     segment_name_zh: str | None = Field(None, description="the segment's name in Chinese")
     description: str | None = Field(None, description="the segment in plain words")
     traits: str | None = None
+    description_zh: str | None = Field(None, description="the description in Chinese, from the same numbers")
+    traits_zh: str | None = Field(None, description="the traits in Chinese, from the same numbers")
     customers: int | None = None
     share_of_customers: Number | None = None
     share_of_revenue: Number | None = None
