@@ -18,12 +18,14 @@ import threading
 import time
 
 import pandas as pd
-import psutil
 
 import shoplens.customers.churn as churn
 import shoplens.customers.features as features
 import shoplens.store.registry as registry
 from shoplens.store.warehouse import Warehouse
+from baselines import require
+
+psutil = require("psutil", baseline="memory sampler (RSS of the process)")  # the bench extra
 
 stack = ["start"]
 peaks: dict[str, list[float]] = {}

@@ -81,6 +81,7 @@ def test_nothing_outside_the_demo_imports_it():
 ENGINE_BRANCHES = {
     "recs/service.py": "on a Spark warehouse ALS learns its factors and FP-growth mines the rules with MLlib",
     "demo/events.py": "the event collector writes DuckDB warehouses only: the demo's events step says so and skips",
+    "stream/spark_job.py": "the Structured Streaming job needs a Spark warehouse: on DuckDB it refuses with a clear line",
 }
 ENGINE_TEST = re.compile(r"""engine_name\b[^\n]*?[!=]=\s*["'](spark|duckdb)["']|["'](spark|duckdb)["']\s*[!=]=[^\n]*engine_name""")
 

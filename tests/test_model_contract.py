@@ -45,6 +45,7 @@ from shoplens.errors import ModelVersionWarning, NotFittedError, UserInputError
 from shoplens.recs.hybrid import Hybrid
 from shoplens.recs.models import ALS, BPR, EASE, BuyAgain, ContentBased, ItemKNN, Popularity
 from shoplens.store.warehouse import Warehouse
+from shoplens.text.aspects import AspectDetector, AspectPolarity
 from shoplens.text.classifier import AveragedClassifier, NgramClassifier, TextClassifier
 from shoplens.text.intent import IntentModel
 from shoplens.text.ngrams import CharNgramVocabulary
@@ -323,6 +324,12 @@ REGISTRY: dict[type[Model], Spec] = {
                                        "clause_positive_proba": lambda: m.clause_positive_proba(d["queries"]),
                                        # re-weighted to the class balance of other texts (no labels)
                                        "adapt": lambda: m.adapt(d["texts"][::-3]).positive_proba(d["queries"])}),
+    AspectDetector: Spec({"C": 1.0, "min_df": 1}, "aspect_sentences", lambda m, d: m.fit(d["sentences"], d["aspects"]),
+                         lambda m, d: {"predict_proba": lambda: m.predict_proba(d["queries"])}),
+    AspectPolarity: Spec({"C": 0.5}, "aspect_mentions", lambda m, d: m.fit(d["x"], d["positive"]),
+                         lambda m, d: {"positive_proba": lambda: m.positive_proba(d["x"][:20]),
+                                       "labels": lambda: m.labels(d["x"][:20])},
+                         other_methods=("features",)),
     CharNgramVocabulary: Spec({"ngram_range": (1, 3), "min_df": 2}, "intents", lambda m, d: m.fit(d["texts"]),
                               _vocabulary_answers),
     WordNgramVocabulary: Spec({"ngram_range": (1, 2), "min_df": 1, "char_range": (1, 2)}, "reviews",
@@ -473,6 +480,28 @@ def bandit_events() -> list[tuple[dict[str, Any], float]]:
     rng = np.random.default_rng(11)
     return [({"recency_days": float(rng.integers(1, 90)), "loyal": bool(rng.random() < 0.5),
               "segment": str(rng.choice(["new", "regular", "lapsed"]))}, float(rng.random())) for _ in range(40)]
+
+
+@pytest.fixture(scope="module")
+def aspect_sentences() -> dict[str, Any]:
+    """Short English sentences with the aspects they give an opinion on (hand-written, tiny)."""
+    rows = [("The price is great for what you get", ["price"]), ("Too expensive for the quality", ["price"]),
+            ("Customer service never answered my emails", ["service"]), ("The seller was very helpful", ["service"]),
+            ("It looks beautiful and the colour is lovely", ["appearance"]), ("Ugly design, cheap look", ["appearance"]),
+            ("The zoom works well and the battery lasts", ["function"]), ("It stopped working after a day", ["function"]),
+            ("Arrived on a Tuesday", []), ("I bought it for my son", [])]
+    return {"sentences": [t for t, _ in rows] * 3, "aspects": [a for _, a in rows] * 3,
+            "queries": ["cheap price", "rude service", "nice colour", "works well"]}
+
+
+@pytest.fixture(scope="module")
+def aspect_mentions() -> dict[str, Any]:
+    """Feature rows of aspect mentions (``AspectPolarity.features``) and whether each is positive."""
+    texts = ["not bad at all", "the zipper broke", "great price but slow delivery", "I love the colour",
+             "it does not work", "the service was fine"] * 5
+    clause_p = np.linspace(0.05, 0.95, len(texts))
+    x = AspectPolarity.features(texts, texts, clause_p)
+    return {"x": x, "positive": (clause_p >= 0.5).tolist()}
 
 
 @pytest.fixture(scope="module")

@@ -180,7 +180,7 @@ TABLES: dict[str, Table] = {
                 C("channel", "VARCHAR", description="web, app, store, marketplace..."),
                 C("discount_amount", "DOUBLE", min=0, money=True),
                 C("paid_amount", "DOUBLE", description="what the customer pays for the order as the source states "
-                  "it (after every discount, with shipping and taxes: Shopify's Total, Taobao's 买家实际支付金额); "
+                  "it (after every discount, with shipping and taxes: Shopify's Total less its Refunded Amount, Taobao's 买家实际支付金额); "
                   "when given it is the order's value, whatever its lines add up to", money=True),
             ),
             key=("order_id",),
